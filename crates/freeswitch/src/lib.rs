@@ -1,0 +1,1 @@
+//! sipwall-freeswitch (being built).

@@ -1,0 +1,1 @@
+//! sipwall-netfilter (being built).

@@ -1,0 +1,1 @@
+//! sipwall-policy (being built).

@@ -1,0 +1,1 @@
+//! sipwall-ruleset (being built).

@@ -1,0 +1,1 @@
+//! sipwall-sip (being built).

@@ -1,0 +1,15 @@
+//! One module per command family; each turns arguments into library calls.
+
+pub mod apply;
+pub mod policy;
+pub mod sip;
+
+/// The output format of a reporting command.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Text,
+    /// A documented, stable JSON shape (see docs/).
+    Json,
+}

@@ -1,0 +1,55 @@
+//! `sipwall`: the command-line front of the sipwall crates.
+//!
+//! This binary is deliberately thin: every command parses its arguments,
+//! calls into a library crate (`sipwall-policy`, `sipwall-ruleset`,
+//! `sipwall-netfilter`, `sipwall-sip`, `sipwall-freeswitch`) and maps the
+//! outcome onto the exit-code contract of DESIGN.md: 0 ok, 1 findings or a
+//! failed operation, 2 bad usage or bad input.
+
+mod cmd;
+mod exit;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A SIP-aware firewall for VoIP servers (FreeSWITCH first).
+#[derive(Parser, Debug)]
+#[command(name = "sipwall", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate a policy; errors as `file:line:col: message`.
+    Check(cmd::policy::CheckArgs),
+    /// Print the ruleset, commented with where each rule comes from.
+    Compile(cmd::policy::CompileArgs),
+    /// Apply the ruleset atomically, rolled back unless confirmed in time.
+    Apply(cmd::apply::ApplyArgs),
+    /// Confirm a pending `apply --confirm` from another shell.
+    Confirm(cmd::apply::ConfirmArgs),
+    /// Remove sipwall's table and nothing else.
+    Reset(cmd::apply::ResetArgs),
+    /// Internal: the detached watchdog that rolls back an unconfirmed apply.
+    #[command(hide = true, name = "__rollback-watchdog")]
+    RollbackWatchdog(cmd::apply::WatchdogArgs),
+    /// SIP tools.
+    #[command(subcommand)]
+    Sip(cmd::sip::SipCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Check(a) => cmd::policy::check(a),
+        Command::Compile(a) => cmd::policy::compile(a),
+        Command::Apply(a) => cmd::apply::apply(a),
+        Command::Confirm(a) => cmd::apply::confirm(a),
+        Command::Reset(a) => cmd::apply::reset(a),
+        Command::RollbackWatchdog(a) => cmd::apply::watchdog(a),
+        Command::Sip(c) => cmd::sip::run(c),
+    };
+    exit::report(outcome)
+}
