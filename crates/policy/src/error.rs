@@ -1,0 +1,146 @@
+//! Policy errors: what is wrong and where (`file:line:col`).
+
+use std::fmt;
+
+/// A position in the policy file, 1-based, columns counted in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Location {
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1.
+    pub col: u32,
+}
+
+impl Location {
+    /// The location of byte `offset` in `source` (clamped to its end).
+    pub fn of_offset(source: &str, offset: usize) -> Location {
+        let offset = offset.min(source.len());
+        let before = source.get(..offset).unwrap_or(source);
+        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        Location {
+            line: line as u32,
+            col: col as u32,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// One problem in a policy, with its place in the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{at}: {kind}")]
+pub struct Diagnostic {
+    /// The file's name as the user gave it.
+    pub file: String,
+    /// Where in it.
+    pub at: Location,
+    /// The byte range in the source, for renderers that show a snippet.
+    pub span: std::ops::Range<usize>,
+    /// What is wrong.
+    pub kind: ErrorKind,
+}
+
+/// What is wrong with a policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Not valid TOML, an unknown key, or a value of the wrong type.
+    #[error("{0}")]
+    Syntax(String),
+    /// `kind = "..."` names no catalog kind.
+    #[error("unknown service kind {name:?}; known kinds: {known}")]
+    UnknownKind {
+        /// What was written.
+        name: String,
+        /// The catalog's names.
+        known: String,
+    },
+    /// A custom service without ports or protocols.
+    #[error("a service of kind \"custom\" needs {0}")]
+    CustomNeeds(&'static str),
+    /// A port or range that is not one.
+    #[error("{0}")]
+    BadPort(String),
+    /// A prefix that does not parse, or has host bits set.
+    #[error("{0}")]
+    BadPrefix(String),
+    /// A zone that no `[zones]` entry defines.
+    #[error("unknown zone {name:?}; defined zones: {known}")]
+    UnknownZone {
+        /// What was written.
+        name: String,
+        /// The zones that exist.
+        known: String,
+    },
+    /// A built-in zone name used for a user zone.
+    #[error("zone {0:?} is built in and cannot be redefined")]
+    ReservedZone(String),
+    /// An empty list where at least one entry is needed.
+    #[error("{0} is empty: list at least one zone")]
+    EmptyAllow(String),
+    /// The same port opened twice for different zones.
+    #[error(
+        "{proto} port {port} is opened by {this} for zones [{these}] and by {other} (line {other_line}) for zones [{those}]: one port, one set of zones"
+    )]
+    Contradiction {
+        /// Protocol of the port.
+        proto: String,
+        /// The first port both share.
+        port: u16,
+        /// This entry's name.
+        this: String,
+        /// Its zones.
+        these: String,
+        /// The earlier entry's name.
+        other: String,
+        /// Where the earlier entry is.
+        other_line: u32,
+        /// Its zones.
+        those: String,
+    },
+    /// Any other value outside its allowed set.
+    #[error("{0}")]
+    BadValue(String),
+}
+
+/// Every problem found in one policy (never empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    /// The problems, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_to_lines_and_columns() {
+        let s = "a = 1\nbb = \"é\"\n";
+        assert_eq!(Location::of_offset(s, 0), Location { line: 1, col: 1 });
+        assert_eq!(Location::of_offset(s, 6), Location { line: 2, col: 1 });
+        // after the two-byte é the column counts one character
+        assert_eq!(Location::of_offset(s, 14), Location { line: 2, col: 8 });
+        assert_eq!(Location::of_offset(s, 999).line, 3);
+    }
+}

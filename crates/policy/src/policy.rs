@@ -1,0 +1,265 @@
+//! The resolved policy: every name checked, every default filled in, ready
+//! for `sipwall-ruleset` to compile. Built only by [`crate::validate`].
+
+use crate::catalog::Kind;
+use crate::error::Location;
+use crate::port::{PortRange, Protocol};
+use ipnet::IpNet;
+use std::time::Duration;
+
+/// Where a policy entry was written, for rule comments and messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The entry's path in the file, e.g. `services.sip-internal`.
+    pub entry: String,
+    /// The file name (or `<built-in>`).
+    pub file: String,
+    /// Where the entry starts.
+    pub at: Location,
+}
+
+impl std::fmt::Display for Origin {
+    /// `services.esl (sipwall.toml:14)`: short enough for a rule comment.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let file = self.file.rsplit('/').next().unwrap_or(&self.file);
+        write!(f, "{} ({}:{})", self.entry, file, self.at.line)
+    }
+}
+
+/// A host's firewall policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Zones, the built-in `any` and `loopback` first.
+    pub zones: Vec<Zone>,
+    /// Services in file order.
+    pub services: Vec<Service>,
+    /// How media gets through.
+    pub media: Media,
+    /// Conntrack helper options.
+    pub helpers: Helpers,
+    /// DSCP marks.
+    pub dscp: Dscp,
+    /// Logging of denied packets.
+    pub log: Log,
+    /// Answer ping.
+    pub icmp_echo: bool,
+    /// Accept forwarded traffic (a host firewall drops it by default).
+    pub forward_accept: bool,
+    /// Ban sets.
+    pub bans: Bans,
+    /// iptables-only options.
+    pub iptables: IptablesOptions,
+}
+
+impl Policy {
+    /// The zone called `name`; validation guarantees every referenced zone exists.
+    pub fn zone(&self, name: &str) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.name == name)
+    }
+
+    /// The services of one kind.
+    pub fn services_of(&self, kind: Kind) -> impl Iterator<Item = &Service> {
+        self.services.iter().filter(move |s| s.kind == kind)
+    }
+
+    /// Whether any service of `kind` is declared.
+    pub fn has(&self, kind: Kind) -> bool {
+        self.services_of(kind).next().is_some()
+    }
+}
+
+/// The zone every address belongs to.
+pub const ZONE_ANY: &str = "any";
+/// The zone of the host itself (127.0.0.0/8, ::1), reached only over `lo`.
+pub const ZONE_LOOPBACK: &str = "loopback";
+
+/// A named set of prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// Its name.
+    pub name: String,
+    /// IPv4 and IPv6 prefixes, host bits clear.
+    pub prefixes: Vec<IpNet>,
+}
+
+impl Zone {
+    /// Whether this is the built-in `any`.
+    pub fn is_any(&self) -> bool {
+        self.name == ZONE_ANY
+    }
+    /// Whether this is the built-in `loopback`.
+    pub fn is_loopback(&self) -> bool {
+        self.name == ZONE_LOOPBACK
+    }
+}
+
+/// A service of the host and who may reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// Its name in the policy.
+    pub name: String,
+    /// Its catalog kind.
+    pub kind: Kind,
+    /// Its protocols.
+    pub protocols: Vec<Protocol>,
+    /// Its ports.
+    pub ports: Vec<PortRange>,
+    /// Names of the zones allowed to reach it.
+    pub allow: Vec<String>,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// How media (RTP/RTCP) gets through the firewall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaMode {
+    /// The whole range is open (the classic recipe).
+    Range,
+    /// nf_conntrack_sip opens each call's RTP as RELATED.
+    Helper,
+    /// The daemon opens each call's ports as set elements.
+    Pinhole,
+}
+
+impl MediaMode {
+    /// The mode's name in the policy file.
+    pub fn name(self) -> &'static str {
+        match self {
+            MediaMode::Range => "range",
+            MediaMode::Helper => "helper",
+            MediaMode::Pinhole => "pinhole",
+        }
+    }
+}
+
+/// The `[media]` section, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    /// The mode.
+    pub mode: MediaMode,
+    /// The RTP range, RTCP included (FreeSWITCH's 16384-32768 is 16384-32769).
+    pub ports: PortRange,
+    /// Zones media may come from.
+    pub allow: Vec<String>,
+    /// Idle lifetime of a pinhole.
+    pub pinhole_timeout: Duration,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+/// Conntrack helper options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Helpers {
+    /// Assign the SIP helper to the SIP ports (always true in helper mode).
+    pub sip_assign: bool,
+    /// `sip_direct_media`.
+    pub sip_direct_media: bool,
+    /// `sip_direct_signalling`.
+    pub sip_direct_signalling: bool,
+    /// `sip_timeout`, seconds.
+    pub sip_timeout: u32,
+    /// `ports` of nf_conntrack_sip (at most 8).
+    pub sip_ports: Vec<u16>,
+    /// `default_rrq_ttl`.
+    pub h323_default_rrq_ttl: u32,
+    /// `gkrouted_only`.
+    pub h323_gkrouted_only: bool,
+    /// `callforward_filter`.
+    pub h323_callforward_filter: bool,
+}
+
+/// DSCP classes for outgoing traffic; `None` leaves packets unmarked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dscp {
+    /// Outgoing SIP signalling.
+    pub sip: Option<DscpClass>,
+    /// Outgoing RTP.
+    pub rtp: Option<DscpClass>,
+}
+
+/// A DSCP class name both nft and iptables know (`cs3`, `ef`, `af41`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DscpClass(&'static str);
+
+/// The class names nft and `iptables --set-dscp-class` both accept.
+pub const DSCP_CLASSES: &[&str] = &[
+    "cs0", "cs1", "cs2", "cs3", "cs4", "cs5", "cs6", "cs7", "af11", "af12", "af13", "af21", "af22",
+    "af23", "af31", "af32", "af33", "af41", "af42", "af43", "ef",
+];
+
+impl DscpClass {
+    /// The class called `name` (lowercase), if it is one.
+    pub fn from_name(name: &str) -> Option<DscpClass> {
+        DSCP_CLASSES
+            .iter()
+            .find(|c| **c == name)
+            .map(|c| DscpClass(c))
+    }
+    /// Its lowercase name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+/// A packet rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Packets per unit.
+    pub count: u32,
+    /// The unit.
+    pub per: RateUnit,
+}
+
+/// The unit of a [`Rate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateUnit {
+    /// Per second.
+    Second,
+    /// Per minute.
+    Minute,
+    /// Per hour.
+    Hour,
+    /// Per day.
+    Day,
+}
+
+impl RateUnit {
+    /// The unit's name as nft spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RateUnit::Second => "second",
+            RateUnit::Minute => "minute",
+            RateUnit::Hour => "hour",
+            RateUnit::Day => "day",
+        }
+    }
+}
+
+/// Logging of denied packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Log {
+    /// Rate limit; `None` disables logging.
+    pub rate: Option<Rate>,
+    /// The prefix of each line (at most 29 characters, iptables' limit).
+    pub prefix: String,
+    /// Syslog level name.
+    pub level: String,
+}
+
+/// The ban sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bans {
+    /// Default element timeout.
+    pub timeout: Duration,
+    /// Kernel garbage-collection interval of the sets.
+    pub gc_interval: Duration,
+}
+
+/// Options that only the iptables target uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IptablesOptions {
+    /// Emit the classic string-match scanner drops.
+    pub scanner_string_match: bool,
+    /// The strings they match.
+    pub scanner_strings: Vec<String>,
+}

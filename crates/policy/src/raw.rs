@@ -1,0 +1,195 @@
+//! The policy file as written: TOML deserialized with spans, before any
+//! meaning is checked. Unknown keys are errors here (`deny_unknown_fields`),
+//! so a typo never silently weakens a firewall. [`crate::validate`] turns a
+//! [`RawPolicy`] into a resolved [`crate::Policy`].
+
+use crate::port::Protocol;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A name with the place it was written, as a map key.
+pub type Name = Spanned<String>;
+
+/// The whole policy file.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Named sets of prefixes.
+    #[serde(default)]
+    pub zones: IndexMap<Name, Spanned<Vec<Spanned<String>>>>,
+    /// The host's services, in file order (the order of the rules).
+    #[serde(default)]
+    pub services: IndexMap<Name, Spanned<RawService>>,
+    /// How RTP gets through.
+    pub media: Option<Spanned<RawMedia>>,
+    /// Conntrack helper module options.
+    #[serde(default)]
+    pub helpers: RawHelpers,
+    /// DSCP marks on outgoing traffic.
+    #[serde(default)]
+    pub dscp: RawDscp,
+    /// Logging of denied packets.
+    #[serde(default)]
+    pub log: RawLog,
+    /// ICMP policy.
+    #[serde(default)]
+    pub icmp: RawIcmp,
+    /// Forwarded traffic.
+    #[serde(default)]
+    pub forward: RawForward,
+    /// The kernel ban sets that the daemon fills.
+    #[serde(default)]
+    pub bans: RawBans,
+    /// Options of the iptables-restore target only.
+    #[serde(default)]
+    pub iptables: RawIptables,
+}
+
+/// One `[services.NAME]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    /// A catalog kind (`sip`, `esl`, ...) or `custom`.
+    pub kind: Spanned<String>,
+    /// Ports or ranges; the catalog's when absent.
+    pub ports: Option<Spanned<Vec<Spanned<RawPort>>>>,
+    /// Protocols; the catalog's when absent.
+    pub protocols: Option<Spanned<Vec<Protocol>>>,
+    /// Zones allowed to reach the service.
+    pub allow: Spanned<Vec<Spanned<String>>>,
+}
+
+/// A port as written: `5060` or `"16384-32769"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawPort {
+    /// A number.
+    Number(i64),
+    /// A port or range as a string.
+    Text(String),
+}
+
+/// How media (RTP/RTCP) is let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawMediaMode {
+    /// Open the whole RTP range.
+    Range,
+    /// Let the kernel's SIP helper open RTP as RELATED.
+    Helper,
+    /// Let the daemon open per-call pinholes.
+    Pinhole,
+}
+
+/// The `[media]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMedia {
+    /// range, helper or pinhole.
+    pub mode: Spanned<RawMediaMode>,
+    /// The RTP range, RTCP included.
+    pub ports: Option<Spanned<RawPort>>,
+    /// Zones media may come from (range and pinhole modes).
+    pub allow: Option<Spanned<Vec<Spanned<String>>>>,
+    /// How long an idle pinhole lives (pinhole mode).
+    pub pinhole_timeout: Option<Spanned<String>>,
+}
+
+/// The `[helpers]` table.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawHelpers {
+    /// nf_conntrack_sip options.
+    pub sip: Option<Spanned<RawSipHelper>>,
+    /// nf_conntrack_h323 options.
+    pub h323: Option<Spanned<RawH323Helper>>,
+}
+
+/// `[helpers.sip]`: nf_conntrack_sip's module options.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSipHelper {
+    /// Assign the helper even when media is not `helper`.
+    pub assign: Option<bool>,
+    /// `sip_direct_media`.
+    pub direct_media: Option<bool>,
+    /// `sip_direct_signalling`.
+    pub direct_signalling: Option<bool>,
+    /// `sip_timeout`, seconds.
+    pub timeout: Option<Spanned<i64>>,
+    /// `ports` (only for automatic assignment; max 8).
+    pub ports: Option<Spanned<Vec<Spanned<i64>>>>,
+}
+
+/// `[helpers.h323]`: nf_conntrack_h323's module options.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawH323Helper {
+    /// `default_rrq_ttl`, seconds.
+    pub default_rrq_ttl: Option<Spanned<i64>>,
+    /// `gkrouted_only`.
+    pub gkrouted_only: Option<bool>,
+    /// `callforward_filter`.
+    pub callforward_filter: Option<bool>,
+}
+
+/// `[dscp]`: class names, or `"none"`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDscp {
+    /// Outgoing SIP signalling.
+    pub sip: Option<Spanned<String>>,
+    /// Outgoing RTP.
+    pub rtp: Option<Spanned<String>>,
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// Log denied packets at all.
+    pub enabled: Option<bool>,
+    /// `N/second|minute|hour|day`.
+    pub rate: Option<Spanned<String>>,
+    /// The log line's prefix.
+    pub prefix: Option<Spanned<String>>,
+    /// A syslog level name.
+    pub level: Option<Spanned<String>>,
+}
+
+/// `[icmp]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawIcmp {
+    /// Answer ping (ICMP and ICMPv6 echo requests).
+    pub echo: Option<bool>,
+}
+
+/// `[forward]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawForward {
+    /// `drop` or `accept`.
+    pub policy: Option<Spanned<String>>,
+}
+
+/// `[bans]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawBans {
+    /// Default ban time, e.g. `"1h"`.
+    pub timeout: Option<Spanned<String>>,
+    /// How often the kernel sweeps expired elements.
+    pub gc_interval: Option<Spanned<String>>,
+}
+
+/// `[iptables]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawIptables {
+    /// Add the classic string-match drops for scanner User-Agents.
+    pub scanner_string_match: Option<bool>,
+    /// The strings those rules drop on.
+    pub scanner_strings: Option<Spanned<Vec<Spanned<String>>>>,
+}

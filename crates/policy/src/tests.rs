@@ -1,0 +1,225 @@
+//! Policy reading: the built-in default, and one test per kind of mistake,
+//! each checking the message and its `line:col`.
+
+use crate::*;
+
+fn errors(src: &str) -> Vec<String> {
+    parse("p.toml", src)
+        .expect_err("policy should be rejected")
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn builtin_is_vanilla_freeswitch() {
+    let p = builtin();
+    let ports = |name: &str| {
+        let s = p.services.iter().find(|s| s.name == name).unwrap();
+        (
+            s.kind,
+            s.ports.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            s.protocols.clone(),
+            s.allow.clone(),
+        )
+    };
+    use Protocol::{Tcp, Udp};
+    assert_eq!(
+        ports("sip-internal"),
+        (
+            Kind::Sip,
+            vec!["5060".into()],
+            vec![Udp, Tcp],
+            vec!["any".into()]
+        )
+    );
+    assert_eq!(ports("sip-external").1, vec!["5080"]);
+    assert_eq!(ports("ws").1, vec!["5066"]);
+    assert_eq!(ports("wss").1, vec!["7443"]);
+    assert_eq!(ports("verto").1, vec!["8081-8082"]);
+    assert_eq!(
+        ports("esl"),
+        (
+            Kind::Esl,
+            vec!["8021".into()],
+            vec![Tcp],
+            vec!["loopback".into()]
+        )
+    );
+    assert_eq!(ports("ssh").1, vec!["22"]);
+    assert_eq!(p.media.mode, MediaMode::Range);
+    assert_eq!(p.media.ports.to_string(), "16384-32769");
+    assert_eq!(p.dscp.sip.map(DscpClass::name), Some("cs3"));
+    assert_eq!(p.dscp.rtp.map(DscpClass::name), Some("ef"));
+    let rate = p.log.rate.unwrap();
+    assert_eq!((rate.count, rate.per), (5, RateUnit::Minute));
+    assert!(!p.forward_accept && p.icmp_echo);
+    assert!(!p.helpers.sip_assign, "range mode needs no helper");
+}
+
+#[test]
+fn unknown_key_is_an_error_with_its_position() {
+    let e = errors("[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\nalow = [\"x\"]\n");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("p.toml:4:1: "), "{e:?}");
+    assert!(e[0].contains("unknown field `alow`"), "{e:?}");
+}
+
+#[test]
+fn unknown_top_level_table_is_an_error() {
+    let e = errors("[sevices.ssh]\nkind = \"ssh\"\n");
+    assert!(e[0].starts_with("p.toml:1:"), "{e:?}");
+    assert!(e[0].contains("sevices"), "{e:?}");
+}
+
+#[test]
+fn toml_syntax_error_has_a_position() {
+    let e = errors("[media]\nmode = range\n");
+    assert!(e[0].starts_with("p.toml:2:"), "{e:?}");
+}
+
+#[test]
+fn bad_media_mode_names_the_choices() {
+    let e = errors("[media]\nmode = \"open\"\n");
+    assert!(e[0].starts_with("p.toml:2:8:"), "{e:?}");
+    assert!(e[0].contains("pinhole"), "{e:?}");
+}
+
+#[test]
+fn unknown_zone_is_an_error_at_the_reference() {
+    let e = errors("[zones]\nadmin = [\"198.51.100.0/24\"]\n[services.esl]\nkind = \"esl\"\nallow = [\"admins\"]\n");
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("p.toml:5:10: unknown zone \"admins\""),
+        "{e:?}"
+    );
+    assert!(e[0].contains("admin"), "lists defined zones: {e:?}");
+}
+
+#[test]
+fn unknown_kind_lists_the_catalog() {
+    let e = errors("[services.x]\nkind = \"sipp\"\nallow = [\"any\"]\n");
+    assert!(
+        e[0].starts_with("p.toml:2:8: unknown service kind \"sipp\""),
+        "{e:?}"
+    );
+    assert!(e[0].contains("h323-q931"), "{e:?}");
+}
+
+#[test]
+fn prefix_with_host_bits_suggests_the_network() {
+    let e = errors("[zones]\noffice = [\"198.51.100.7/24\", \"2001:db8::1/64\", \"nonsense\"]\n");
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e[0].contains("did you mean 198.51.100.0/24"), "{e:?}");
+    assert!(e[1].contains("did you mean 2001:db8::/64"), "{e:?}");
+    assert!(e[2].starts_with("p.toml:2:48: invalid address"), "{e:?}");
+}
+
+#[test]
+fn single_addresses_are_host_prefixes() {
+    let p = parse(
+        "p.toml",
+        "[zones]\nadmin = [\"192.0.2.7\", \"2001:db8::7\"]\n",
+    )
+    .unwrap();
+    let z = p.zone("admin").unwrap();
+    assert_eq!(z.prefixes[0].to_string(), "192.0.2.7/32");
+    assert_eq!(z.prefixes[1].to_string(), "2001:db8::7/128");
+}
+
+#[test]
+fn same_port_for_different_zones_is_a_contradiction() {
+    let e = errors(
+        "[zones]\nadmin = [\"198.51.100.0/24\"]\n\
+         [services.a]\nkind = \"sip\"\nallow = [\"any\"]\n\
+         [services.b]\nkind = \"custom\"\nprotocols = [\"udp\"]\nports = [\"5000-5100\"]\nallow = [\"admin\"]\n",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("p.toml:6:"), "{e:?}");
+    assert!(
+        e[0].contains("udp port 5060 is opened by services.b for zones [admin] and by services.a (line 3) for zones [any]"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn same_port_for_the_same_zones_is_fine() {
+    let p = parse(
+        "p.toml",
+        "[services.a]\nkind = \"sip\"\nallow = [\"any\"]\n[services.b]\nkind = \"sip\"\nprotocols = [\"udp\"]\nallow = [\"any\"]\n",
+    );
+    assert!(p.is_ok(), "{p:?}");
+}
+
+#[test]
+fn media_range_overlapping_a_service_is_a_contradiction() {
+    let e = errors(
+        "[services.x]\nkind = \"custom\"\nprotocols = [\"udp\"]\nports = [20000]\nallow = [\"loopback\"]\n[media]\nmode = \"range\"\n",
+    );
+    assert!(e[0].contains("udp port 20000"), "{e:?}");
+}
+
+#[test]
+fn custom_services_need_ports_and_protocols() {
+    let e = errors("[services.x]\nkind = \"custom\"\nallow = [\"any\"]\n");
+    assert!(e[0].contains("needs `protocols`"), "{e:?}");
+    let e = errors("[services.x]\nkind = \"custom\"\nprotocols = [\"tcp\"]\nallow = [\"any\"]\n");
+    assert!(e[0].contains("needs `ports`"), "{e:?}");
+}
+
+#[test]
+fn ports_override_the_catalog() {
+    let p = parse(
+        "p.toml",
+        "[services.esl]\nkind = \"esl\"\nports = [8022, \"9000-9001\"]\nallow = [\"loopback\"]\n",
+    )
+    .unwrap();
+    let ports: Vec<String> = p.services[0].ports.iter().map(|r| r.to_string()).collect();
+    assert_eq!(ports, ["8022", "9000-9001"]);
+}
+
+#[test]
+fn bad_ports_and_values_are_reported_together() {
+    let e = errors(
+        "[services.x]\nkind = \"sip\"\nports = [0, \"9-1\", 70000]\nallow = []\n\
+         [dscp]\nsip = \"cs9\"\n[log]\nrate = \"lots\"\n[bans]\ntimeout = \"forever\"\n",
+    );
+    assert_eq!(e.len(), 7, "{e:?}");
+    assert!(e[0].starts_with("p.toml:3:10: invalid port 0"), "{e:?}");
+    assert!(
+        e[1].starts_with("p.toml:3:13: invalid port or range \"9-1\""),
+        "{e:?}"
+    );
+    assert!(e[2].starts_with("p.toml:3:20: invalid port 70000"), "{e:?}");
+    assert!(e[3].contains("services.x.allow is empty"), "{e:?}");
+    assert!(e[4].contains("unknown DSCP class \"cs9\""), "{e:?}");
+    assert!(e[5].contains("invalid rate \"lots\""), "{e:?}");
+    assert!(e[6].contains("invalid duration \"forever\""), "{e:?}");
+}
+
+#[test]
+fn redefining_a_builtin_zone_is_an_error() {
+    let e = errors("[zones]\nany = [\"192.0.2.0/24\"]\n");
+    assert!(e[0].contains("zone \"any\" is built in"), "{e:?}");
+}
+
+#[test]
+fn helper_mode_assigns_the_sip_helper_and_collects_its_ports() {
+    let p = parse(
+        "p.toml",
+        "[services.a]\nkind = \"sip\"\nallow = [\"any\"]\n[services.b]\nkind = \"sip\"\nports = [5080]\nallow = [\"any\"]\n\
+         [media]\nmode = \"helper\"\n[helpers.sip]\ndirect_media = false\ntimeout = 1800\n",
+    )
+    .unwrap();
+    assert!(p.helpers.sip_assign);
+    assert_eq!(p.helpers.sip_ports, [5060, 5080]);
+    assert!(!p.helpers.sip_direct_media && p.helpers.sip_direct_signalling);
+    assert_eq!(p.helpers.sip_timeout, 1800);
+}
+
+#[test]
+fn long_log_prefix_is_rejected_for_iptables_compatibility() {
+    let e = errors("[log]\nprefix = \"this prefix is far too long for iptables\"\n");
+    assert!(e[0].contains("at most 29"), "{e:?}");
+}

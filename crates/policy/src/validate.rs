@@ -1,0 +1,578 @@
+//! From [`RawPolicy`] to [`Policy`]: names resolved, defaults filled in,
+//! contradictions found. Every problem is collected (not just the first)
+//! and reported with its `file:line:col`.
+
+use crate::catalog::{Kind, KINDS};
+use crate::error::{Diagnostic, ErrorKind, Location, PolicyError};
+use crate::policy::*;
+use crate::port::{PortRange, Protocol};
+use crate::raw::*;
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::ops::Range;
+use std::time::Duration;
+use toml::Spanned;
+
+/// Reads and validates a policy. `file` names the source in messages.
+pub fn parse(file: &str, source: &str) -> Result<Policy, PolicyError> {
+    let mut cx = Context {
+        file,
+        source,
+        diagnostics: Vec::new(),
+    };
+    let raw: RawPolicy = match toml::from_str(source) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            cx.error(span, ErrorKind::Syntax(e.message().trim().to_owned()));
+            return Err(cx.finish());
+        }
+    };
+    let policy = cx.resolve(raw);
+    if cx.diagnostics.is_empty() {
+        Ok(policy)
+    } else {
+        Err(cx.finish())
+    }
+}
+
+struct Context<'a> {
+    file: &'a str,
+    source: &'a str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Context<'_> {
+    fn error(&mut self, span: Range<usize>, kind: ErrorKind) {
+        self.diagnostics.push(Diagnostic {
+            file: self.file.to_owned(),
+            at: Location::of_offset(self.source, span.start),
+            span,
+            kind,
+        });
+    }
+
+    fn finish(mut self) -> PolicyError {
+        self.diagnostics.sort_by_key(|d| d.at);
+        PolicyError {
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    fn origin(&self, entry: String, span: &Range<usize>) -> Origin {
+        Origin {
+            entry,
+            file: self.file.to_owned(),
+            at: Location::of_offset(self.source, span.start),
+        }
+    }
+
+    fn resolve(&mut self, raw: RawPolicy) -> Policy {
+        let zones = self.zones(&raw);
+        let services = self.services(&raw, &zones);
+        let media = self.media(raw.media, &zones);
+        self.contradictions(&services, &media);
+        let helpers = self.helpers(raw.helpers, &services, &media);
+        Policy {
+            dscp: Dscp {
+                sip: self.dscp(raw.dscp.sip, Some("cs3")),
+                rtp: self.dscp(raw.dscp.rtp, Some("ef")),
+            },
+            log: self.log(raw.log),
+            icmp_echo: raw.icmp.echo.unwrap_or(true),
+            forward_accept: self.forward(raw.forward),
+            bans: Bans {
+                timeout: self.duration(raw.bans.timeout, Duration::from_secs(3600)),
+                gc_interval: self.duration(raw.bans.gc_interval, Duration::from_secs(60)),
+            },
+            iptables: self.iptables(raw.iptables),
+            zones,
+            services,
+            media,
+            helpers,
+        }
+    }
+
+    fn zones(&mut self, raw: &RawPolicy) -> Vec<Zone> {
+        let builtin = |name: &str, nets: &[&str]| Zone {
+            name: name.to_owned(),
+            prefixes: nets.iter().map(|n| n.parse().expect("valid")).collect(),
+        };
+        let mut zones = vec![
+            builtin(ZONE_ANY, &["0.0.0.0/0", "::/0"]),
+            builtin(ZONE_LOOPBACK, &["127.0.0.0/8", "::1/128"]),
+        ];
+        for (name, prefixes) in &raw.zones {
+            if name.get_ref() == ZONE_ANY || name.get_ref() == ZONE_LOOPBACK {
+                self.error(name.span(), ErrorKind::ReservedZone(name.get_ref().clone()));
+                continue;
+            }
+            let mut nets = Vec::new();
+            for p in prefixes.get_ref() {
+                match parse_prefix(p.get_ref()) {
+                    Ok(net) => nets.push(net),
+                    Err(msg) => self.error(p.span(), ErrorKind::BadPrefix(msg)),
+                }
+            }
+            zones.push(Zone {
+                name: name.get_ref().clone(),
+                prefixes: nets,
+            });
+        }
+        zones
+    }
+
+    fn allow(
+        &mut self,
+        what: &str,
+        allow: &Spanned<Vec<Spanned<String>>>,
+        zones: &[Zone],
+    ) -> Vec<String> {
+        if allow.get_ref().is_empty() {
+            self.error(allow.span(), ErrorKind::EmptyAllow(format!("{what}.allow")));
+        }
+        let mut names = Vec::new();
+        for z in allow.get_ref() {
+            if zones.iter().any(|known| &known.name == z.get_ref()) {
+                if !names.contains(z.get_ref()) {
+                    names.push(z.get_ref().clone());
+                }
+            } else {
+                let known = zones
+                    .iter()
+                    .map(|z| z.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.error(
+                    z.span(),
+                    ErrorKind::UnknownZone {
+                        name: z.get_ref().clone(),
+                        known,
+                    },
+                );
+            }
+        }
+        names
+    }
+
+    fn services(&mut self, raw: &RawPolicy, zones: &[Zone]) -> Vec<Service> {
+        let mut out = Vec::new();
+        for (name, svc) in &raw.services {
+            let entry = format!("services.{}", name.get_ref());
+            let s = svc.get_ref();
+            let Some(kind) = Kind::from_name(s.kind.get_ref()) else {
+                let known = KINDS.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ");
+                self.error(
+                    s.kind.span(),
+                    ErrorKind::UnknownKind {
+                        name: s.kind.get_ref().clone(),
+                        known,
+                    },
+                );
+                continue;
+            };
+            let defaults = kind.defaults();
+            let protocols = match (&s.protocols, defaults) {
+                (Some(p), _) if p.get_ref().is_empty() => {
+                    self.error(
+                        p.span(),
+                        ErrorKind::BadValue(format!("{entry}.protocols is empty")),
+                    );
+                    continue;
+                }
+                (Some(p), _) => dedup(p.get_ref().clone()),
+                (None, Some((p, _))) => p.to_vec(),
+                (None, None) => {
+                    self.error(svc.span(), ErrorKind::CustomNeeds("`protocols`"));
+                    continue;
+                }
+            };
+            let ports = match (&s.ports, defaults) {
+                (Some(p), _) if p.get_ref().is_empty() => {
+                    self.error(
+                        p.span(),
+                        ErrorKind::BadValue(format!("{entry}.ports is empty")),
+                    );
+                    continue;
+                }
+                (Some(p), _) => p.get_ref().iter().filter_map(|p| self.port(p)).collect(),
+                (None, Some((_, r))) => vec![r],
+                (None, None) => {
+                    self.error(svc.span(), ErrorKind::CustomNeeds("`ports`"));
+                    continue;
+                }
+            };
+            let allow = self.allow(&entry, &s.allow, zones);
+            out.push(Service {
+                name: name.get_ref().clone(),
+                kind,
+                protocols,
+                ports: dedup(ports),
+                allow,
+                origin: self.origin(entry, &name.span()),
+            });
+        }
+        out
+    }
+
+    fn port(&mut self, p: &Spanned<RawPort>) -> Option<PortRange> {
+        let parsed = match p.get_ref() {
+            RawPort::Number(n) => u16::try_from(*n)
+                .ok()
+                .and_then(PortRange::single)
+                .ok_or_else(|| format!("invalid port {n}: expected 1-65535")),
+            RawPort::Text(t) => t.parse::<PortRange>().map_err(|e| e.to_string()),
+        };
+        parsed
+            .map_err(|msg| self.error(p.span(), ErrorKind::BadPort(msg)))
+            .ok()
+    }
+
+    fn media(&mut self, raw: Option<Spanned<RawMedia>>, zones: &[Zone]) -> Media {
+        let default_ports = PortRange::new(16384, 32769).expect("valid");
+        let Some(raw) = raw else {
+            return Media {
+                mode: MediaMode::Range,
+                ports: default_ports,
+                allow: vec![ZONE_ANY.to_owned()],
+                pinhole_timeout: Duration::from_secs(90),
+                origin: Origin {
+                    entry: "media (default)".to_owned(),
+                    file: self.file.to_owned(),
+                    at: Location::default(),
+                },
+            };
+        };
+        let span = raw.span();
+        let m = raw.into_inner();
+        let mode = match m.mode.into_inner() {
+            RawMediaMode::Range => MediaMode::Range,
+            RawMediaMode::Helper => MediaMode::Helper,
+            RawMediaMode::Pinhole => MediaMode::Pinhole,
+        };
+        let ports = m
+            .ports
+            .as_ref()
+            .and_then(|p| self.port(p))
+            .unwrap_or(default_ports);
+        let allow = match &m.allow {
+            Some(a) => self.allow("media", a, zones),
+            None => vec![ZONE_ANY.to_owned()],
+        };
+        Media {
+            mode,
+            ports,
+            allow,
+            pinhole_timeout: self.duration(m.pinhole_timeout, Duration::from_secs(90)),
+            origin: self.origin("media".to_owned(), &span),
+        }
+    }
+
+    /// One port, one set of zones: two entries that open the same port to
+    /// different zones are a contradiction the admin must settle.
+    fn contradictions(&mut self, services: &[Service], media: &Media) {
+        let mut opened: Vec<(Protocol, PortRange, Vec<String>, &Origin)> = Vec::new();
+        for s in services {
+            for &proto in &s.protocols {
+                for &range in &s.ports {
+                    opened.push((proto, range, sorted(&s.allow), &s.origin));
+                }
+            }
+        }
+        if media.mode != MediaMode::Helper {
+            opened.push((
+                Protocol::Udp,
+                media.ports,
+                sorted(&media.allow),
+                &media.origin,
+            ));
+        }
+        let mut found = Vec::new();
+        for (i, (proto, range, zones, origin)) in opened.iter().enumerate() {
+            let clash = opened[..i].iter().find(|(p, r, z, o)| {
+                p == proto && r.overlaps(*range) && z != zones && o.entry != origin.entry
+            });
+            if let Some((_, r, z, o)) = clash {
+                found.push((
+                    origin.at,
+                    ErrorKind::Contradiction {
+                        proto: proto.to_string(),
+                        port: range.first().max(r.first()),
+                        this: origin.entry.clone(),
+                        these: zones.join(", "),
+                        other: o.entry.clone(),
+                        other_line: o.at.line,
+                        those: z.join(", "),
+                    },
+                ));
+            }
+        }
+        for (at, kind) in found {
+            self.diagnostics.push(Diagnostic {
+                file: self.file.to_owned(),
+                at,
+                span: 0..0,
+                kind,
+            });
+        }
+    }
+
+    fn helpers(&mut self, raw: RawHelpers, services: &[Service], media: &Media) -> Helpers {
+        let sip = raw.sip.map(Spanned::into_inner).unwrap_or_default();
+        let h323 = raw.h323.map(Spanned::into_inner).unwrap_or_default();
+        let mut sip_ports: Vec<u16> = services
+            .iter()
+            .filter(|s| s.kind == Kind::Sip)
+            .flat_map(|s| s.ports.iter().map(|r| r.first()))
+            .collect();
+        sip_ports.dedup();
+        if let Some(p) = &sip.ports {
+            sip_ports = p
+                .get_ref()
+                .iter()
+                .filter_map(|n| self.port(&Spanned::new(n.span(), RawPort::Number(*n.get_ref()))))
+                .map(|r| r.first())
+                .collect();
+            if sip_ports.len() > 8 {
+                self.error(
+                    p.span(),
+                    ErrorKind::BadValue("nf_conntrack_sip takes at most 8 ports".into()),
+                );
+            }
+        }
+        sip_ports.truncate(8);
+        Helpers {
+            sip_assign: media.mode == MediaMode::Helper || sip.assign.unwrap_or(false),
+            sip_direct_media: sip.direct_media.unwrap_or(true),
+            sip_direct_signalling: sip.direct_signalling.unwrap_or(true),
+            sip_timeout: self.seconds(sip.timeout, 3600),
+            sip_ports,
+            h323_default_rrq_ttl: self.seconds(h323.default_rrq_ttl, 300),
+            h323_gkrouted_only: h323.gkrouted_only.unwrap_or(true),
+            h323_callforward_filter: h323.callforward_filter.unwrap_or(true),
+        }
+    }
+
+    fn seconds(&mut self, raw: Option<Spanned<i64>>, default: u32) -> u32 {
+        let Some(raw) = raw else { return default };
+        u32::try_from(*raw.get_ref())
+            .ok()
+            .filter(|s| *s > 0)
+            .unwrap_or_else(|| {
+                self.error(
+                    raw.span(),
+                    ErrorKind::BadValue(format!(
+                        "{} is not a positive number of seconds",
+                        raw.get_ref()
+                    )),
+                );
+                default
+            })
+    }
+
+    fn duration(&mut self, raw: Option<Spanned<String>>, default: Duration) -> Duration {
+        let Some(raw) = raw else { return default };
+        match humantime::parse_duration(raw.get_ref()) {
+            Ok(d) if d >= Duration::from_secs(1) => d,
+            Ok(_) => {
+                self.error(
+                    raw.span(),
+                    ErrorKind::BadValue("a duration must be at least 1s".into()),
+                );
+                default
+            }
+            Err(e) => {
+                self.error(
+                    raw.span(),
+                    ErrorKind::BadValue(format!(
+                        "invalid duration {:?} ({e}); write e.g. \"90s\", \"10m\", \"1h\"",
+                        raw.get_ref()
+                    )),
+                );
+                default
+            }
+        }
+    }
+
+    fn dscp(&mut self, raw: Option<Spanned<String>>, default: Option<&str>) -> Option<DscpClass> {
+        let Some(raw) = raw else {
+            return default.and_then(DscpClass::from_name);
+        };
+        let name = raw.get_ref().to_ascii_lowercase();
+        if name == "none" {
+            return None;
+        }
+        let class = DscpClass::from_name(&name);
+        if class.is_none() {
+            self.error(
+                raw.span(),
+                ErrorKind::BadValue(format!(
+                    "unknown DSCP class {:?}; use one of {} or \"none\"",
+                    raw.get_ref(),
+                    DSCP_CLASSES.join(", ")
+                )),
+            );
+        }
+        class
+    }
+
+    fn log(&mut self, raw: RawLog) -> Log {
+        let mut rate = Some(Rate {
+            count: 5,
+            per: RateUnit::Minute,
+        });
+        if let Some(r) = &raw.rate {
+            match parse_rate(r.get_ref()) {
+                Some(parsed) => rate = Some(parsed),
+                None => self.error(
+                    r.span(),
+                    ErrorKind::BadValue(format!(
+                        "invalid rate {:?}: write N/second, N/minute, N/hour or N/day with N > 0",
+                        r.get_ref()
+                    )),
+                ),
+            }
+        }
+        if raw.enabled == Some(false) {
+            rate = None;
+        }
+        let mut prefix = "sipwall denied: ".to_owned();
+        if let Some(p) = raw.prefix {
+            let ok = p.get_ref().len() <= 29
+                && p.get_ref()
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() || c == ' ')
+                && !p.get_ref().contains(['"', '\\']);
+            if ok {
+                prefix = p.into_inner();
+            } else {
+                self.error(
+                    p.span(),
+                    ErrorKind::BadValue(
+                        "a log prefix is at most 29 printable ASCII characters, without quotes or backslashes".into(),
+                    ),
+                );
+            }
+        }
+        const LEVELS: &[&str] = &[
+            "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+        ];
+        let mut level = "info".to_owned();
+        if let Some(l) = raw.level {
+            if LEVELS.contains(&l.get_ref().as_str()) {
+                level = l.into_inner();
+            } else {
+                self.error(
+                    l.span(),
+                    ErrorKind::BadValue(format!(
+                        "unknown log level {:?}; use one of {}",
+                        l.get_ref(),
+                        LEVELS.join(", ")
+                    )),
+                );
+            }
+        }
+        Log {
+            rate,
+            prefix,
+            level,
+        }
+    }
+
+    fn forward(&mut self, raw: RawForward) -> bool {
+        match raw.policy {
+            None => false,
+            Some(p) => match p.get_ref().as_str() {
+                "drop" => false,
+                "accept" => true,
+                other => {
+                    self.error(
+                        p.span(),
+                        ErrorKind::BadValue(format!(
+                            "forward.policy is \"drop\" or \"accept\", not {other:?}"
+                        )),
+                    );
+                    false
+                }
+            },
+        }
+    }
+
+    fn iptables(&mut self, raw: RawIptables) -> IptablesOptions {
+        let mut strings: Vec<String> = ["VaxSIPUserAgent", "friendly-scanner", "sipcli"]
+            .map(String::from)
+            .to_vec();
+        if let Some(s) = raw.scanner_strings {
+            strings.clear();
+            for item in s.into_inner() {
+                let bad = item.get_ref().is_empty()
+                    || item.get_ref().len() > 128
+                    || item.get_ref().contains(['"', '\\', '\n']);
+                if bad {
+                    self.error(
+                        item.span(),
+                        ErrorKind::BadValue(
+                            "a scanner string is 1-128 characters without quotes, backslashes or newlines".into(),
+                        ),
+                    );
+                } else {
+                    strings.push(item.into_inner());
+                }
+            }
+        }
+        IptablesOptions {
+            scanner_string_match: raw.scanner_string_match.unwrap_or(false),
+            scanner_strings: strings,
+        }
+    }
+}
+
+/// A prefix (`192.0.2.0/24`) or a single address (`192.0.2.7`), host bits clear.
+fn parse_prefix(s: &str) -> Result<IpNet, String> {
+    let net = if s.contains('/') {
+        s.parse::<IpNet>().map_err(|_| {
+            format!("invalid prefix {s:?}: expected e.g. 192.0.2.0/24 or 2001:db8::/32")
+        })?
+    } else {
+        let addr: IpAddr = s.parse().map_err(|_| {
+            format!("invalid address {s:?}: expected an IPv4 or IPv6 address or prefix")
+        })?;
+        IpNet::from(addr)
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "prefix {s:?} has host bits set; did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+fn parse_rate(s: &str) -> Option<Rate> {
+    let (n, unit) = s.split_once('/')?;
+    let count = n.trim().parse::<u32>().ok().filter(|n| *n > 0)?;
+    let per = match unit.trim() {
+        "second" | "s" => RateUnit::Second,
+        "minute" | "min" | "m" => RateUnit::Minute,
+        "hour" | "h" => RateUnit::Hour,
+        "day" | "d" => RateUnit::Day,
+        _ => return None,
+    };
+    Some(Rate { count, per })
+}
+
+fn dedup<T: PartialEq>(v: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(v.len());
+    for x in v {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
