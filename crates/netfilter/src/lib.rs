@@ -1,1 +1,25 @@
-//! sipwall-netfilter (being built).
+//! sipwall-netfilter: the only crate that touches the kernel.
+//!
+//! ```text
+//!   nft::Nftables (trait; nft::NftCli runs `nft` in the current netns)
+//!        ▲
+//!   firewall::Firewall ── replace(Table): nft -c, then one transaction that
+//!        │                 recreates `table inet sipwall` and re-adds the live
+//!        │                 elements of its sets (elements::carry_over)
+//!   confirm::StateDir ──── the apply --confirm protocol: previous ruleset,
+//!                          pending / confirmed / rolled-back markers
+//! ```
+//!
+//! Trust: `nft`'s output is parsed defensively (`elements::parse` returns an
+//! error, never panics); scripts come from `sipwall-ruleset`.
+
+pub mod confirm;
+pub mod elements;
+pub mod error;
+pub mod firewall;
+pub mod nft;
+
+pub use confirm::StateDir;
+pub use error::NetfilterError;
+pub use firewall::{Firewall, Table};
+pub use nft::{NftCli, Nftables};

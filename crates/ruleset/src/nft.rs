@@ -66,7 +66,8 @@ pub fn replace_script(table_text: &str, extra: &str) -> String {
     format!("table inet {TABLE} {{}}\ndelete table inet {TABLE}\n{table_text}{extra}")
 }
 
-fn set_type(key: SetKey) -> &'static str {
+/// The type of a set as nft writes it.
+pub fn set_type(key: SetKey) -> &'static str {
     match key {
         SetKey::Ipv4 => "ipv4_addr",
         SetKey::Ipv6 => "ipv6_addr",

@@ -1,0 +1,34 @@
+//! Errors of talking to the kernel.
+
+use std::path::PathBuf;
+
+/// Why a kernel operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetfilterError {
+    /// The `nft` program could not be started.
+    #[error("cannot run {program}: {source} (is the nftables package installed?)")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// nft refused a script; the running ruleset is unchanged.
+    #[error("nft refused the ruleset (the running ruleset is unchanged):\n{stderr}")]
+    Rejected {
+        /// What nft said.
+        stderr: String,
+    },
+    /// nft answered something this crate cannot read.
+    #[error("unexpected output from nft: {0}")]
+    Unreadable(String),
+    /// A file of the state directory could not be used.
+    #[error("{path}: {source}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
