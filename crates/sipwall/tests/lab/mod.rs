@@ -1,0 +1,338 @@
+//! A throwaway network lab for tests: network namespaces on one bridge,
+//! made by the test and removed when the `Lab` is dropped (also when the
+//! test fails). Only documentation addresses are used, and nothing touches
+//! the root namespace's firewall.
+//!
+//! ```text
+//!   <lab>-fw        192.0.2.1   2001:db8::1    sipwall's rules, the SIP server
+//!   <lab>-peer      192.0.2.2   2001:db8::2    a legitimate SIP peer
+//!   <lab>-attacker  192.0.2.66  2001:db8::66   an attacker
+//! ```
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The lab's hosts with their addresses.
+pub const NODES: [(&str, &str, &str); 3] = [
+    ("fw", "192.0.2.1", "2001:db8::1"),
+    ("peer", "192.0.2.2", "2001:db8::2"),
+    ("attacker", "192.0.2.66", "2001:db8::66"),
+];
+
+/// The path of the sipwall binary under test.
+pub fn sipwall() -> &'static str {
+    env!("CARGO_BIN_EXE_sipwall")
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Why the lab cannot run here, if it cannot.
+fn missing(tools: &[&str]) -> Option<String> {
+    if !is_root() {
+        return Some("needs root (network namespaces, nftables)".into());
+    }
+    for t in ["ip", "nft"].iter().chain(tools) {
+        if !have(t) {
+            return Some(format!("needs `{t}` (see .ci/run for the packages)"));
+        }
+    }
+    let ok = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    (!ok).then(|| "`ip netns` does not work here".into())
+}
+
+/// A lab of namespaces; dropped, it removes them and their processes.
+pub struct Lab {
+    name: String,
+    /// A per-lab state directory for `sipwall apply`.
+    pub state: tempfile::TempDir,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl Lab {
+    /// Builds a lab, or explains on stderr why this machine cannot (and
+    /// returns `None`). Under `CI=true` a missing requirement fails the test.
+    pub fn up(test: &str, tools: &[&str]) -> Option<Lab> {
+        if let Some(why) = missing(tools) {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{test}: {why}; under CI=true lab tests must run");
+            }
+            eprintln!("{test}: skipped: {why}");
+            return None;
+        }
+        let name = format!(
+            "sw{}{}",
+            std::process::id() % 100_000,
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let lab = Lab {
+            name,
+            state: tempfile::tempdir().expect("tempdir"),
+        };
+        lab.build();
+        Some(lab)
+    }
+
+    fn build(&self) {
+        let sw = self.ns("sw");
+        sh(&["ip", "netns", "add", &sw]);
+        sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
+        sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
+        for (i, (node, v4, v6)) in NODES.iter().enumerate() {
+            let ns = self.ns(node);
+            let (a, b) = (format!("{}v{i}", self.name), format!("{}b{i}", self.name));
+            sh(&["ip", "netns", "add", &ns]);
+            sh(&["ip", "link", "add", &a, "type", "veth", "peer", "name", &b]);
+            sh(&["ip", "link", "set", &a, "netns", &ns]);
+            sh(&["ip", "link", "set", &b, "netns", &sw]);
+            sh(&["ip", "-n", &ns, "link", "set", &a, "name", "eth0"]);
+            sh(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{v4}/24"),
+                "dev",
+                "eth0",
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{v6}/64"),
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
+            sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+            sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+            sh(&["ip", "-n", &sw, "link", "set", &b, "master", "br0", "up"]);
+        }
+    }
+
+    /// The namespace name of `node`.
+    pub fn ns(&self, node: &str) -> String {
+        format!("{}-{node}", self.name)
+    }
+
+    /// A command that runs `program` inside `node`, with this lab's
+    /// sipwall state directory.
+    pub fn cmd(&self, node: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns(node), program]);
+        c.env("SIPWALL_STATE_DIR", self.state.path());
+        c.env_remove("SSH_CONNECTION");
+        c
+    }
+
+    /// Runs `args` in `node` and returns what it did.
+    pub fn run(&self, node: &str, args: &[&str]) -> Output {
+        self.cmd(node, args[0])
+            .args(&args[1..])
+            .output()
+            .expect("spawn")
+    }
+
+    /// Runs `args` in `node`, failing the test unless it succeeds; its stdout.
+    pub fn ok(&self, node: &str, args: &[&str]) -> String {
+        let out = self.run(node, args);
+        assert!(
+            out.status.success(),
+            "{args:?} in {node} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `args` in `node` in the background.
+    pub fn spawn(&self, node: &str, args: &[&str]) -> Child {
+        self.cmd(node, args[0])
+            .args(&args[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+    }
+
+    /// Loads an nft script into `node`'s kernel.
+    pub fn nft(&self, node: &str, script: &str) {
+        let mut child = self
+            .cmd(node, "nft")
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nft");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Adds a counter table of our own, at input priority 100: it sees only
+    /// what sipwall's filter accepted. `rules` are nft rule bodies ending in
+    /// `counter`, each on its own line.
+    pub fn counters(&self, node: &str, hook: &str, rules: &[&str]) {
+        let body: String = rules.iter().map(|r| format!("    {r}\n")).collect();
+        self.nft(
+            node,
+            &format!(
+                "table inet labcount {{\n  chain {hook} {{\n    type filter hook {hook} priority 100; policy accept;\n{body}  }}\n}}\n"
+            ),
+        );
+    }
+
+    /// The packet counts of the lab's counter table, in rule order.
+    pub fn counts(&self, node: &str) -> Vec<u64> {
+        packet_counts(&self.ok(node, &["nft", "list", "table", "inet", "labcount"]))
+    }
+
+    /// `nft list table inet sipwall` in `node`, or `None` if absent.
+    pub fn sipwall_table(&self, node: &str) -> Option<String> {
+        let out = self.run(node, &["nft", "list", "table", "inet", "sipwall"]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs sipwall in `node`.
+    pub fn sipwall(&self, node: &str, args: &[&str]) -> Output {
+        self.cmd(node, sipwall())
+            .args(args)
+            .output()
+            .expect("sipwall")
+    }
+
+    /// Waits up to `limit` for `cond`.
+    pub fn wait_for(&self, limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cond()
+    }
+
+    /// A SIPp UAS on the firewall host, echoing RTP on `media_port`.
+    pub fn sipp_uas(&self, addr: &str, media_port: u16, transport: &str) -> Child {
+        self.spawn(
+            "fw",
+            &[
+                "sipp",
+                "-sn",
+                "uas",
+                "-i",
+                addr,
+                "-p",
+                "5060",
+                "-mp",
+                &media_port.to_string(),
+                "-rtp_echo",
+                "-t",
+                transport,
+                "-nostdin",
+            ],
+        )
+    }
+
+    /// One SIPp call from the peer playing a G.711 pcap as RTP; its exit status.
+    pub fn sipp_call(&self, local: &str, remote: &str, transport: &str) -> bool {
+        // uac_pcap reads pcap/g711a.pcap relative to its working directory.
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/usr/share/sip-tester", dir.path().join("pcap")).unwrap();
+        let out = self
+            .cmd("peer", "timeout")
+            .args([
+                "60", "sipp", "-sn", "uac_pcap", remote, "-i", local, "-m", "1", "-t", transport,
+                "-nostdin", "-timeout", "30",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            eprintln!("sipp uac: {}", String::from_utf8_lossy(&out.stdout));
+        }
+        out.status.success()
+    }
+}
+
+/// Packet counts of `counter packets N` in nft text, in order.
+pub fn packet_counts(text: &str) -> Vec<u64> {
+    text.split("packets ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for node in NODES.iter().map(|n| n.0).chain(["sw"]) {
+            let ns = self.ns(node);
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            }
+            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        }
+    }
+}
+
+/// A file in a temporary directory, for policies written by tests.
+pub fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}

@@ -1,0 +1,404 @@
+//! Issue 3 in the real kernel: sipwall's compiled rules applied in a
+//! network namespace, real SIPp calls through them, RTP counted by a table
+//! of the test's own that sees only what sipwall accepted.
+
+mod lab;
+
+use lab::{write_temp, Lab};
+use std::time::Duration;
+
+const SIP_HELPER: &str =
+    "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"helper\"\n";
+
+/// Counters on the firewall: RTP accepted to the UAS's media port.
+fn count_rtp(lab: &Lab, port: u16) {
+    lab.counters("fw", "input", &[&format!("udp dport {port} counter")]);
+}
+
+fn apply(lab: &Lab, policy: Option<&std::path::Path>, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["apply"];
+    let p;
+    if let Some(path) = policy {
+        p = path.display().to_string();
+        args.extend(["-c", &p]);
+    }
+    args.extend(extra);
+    lab.sipwall("fw", &args)
+}
+
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "sipwall failed ({:?}): {}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn helper_mode_lets_a_calls_rtp_through_default_deny_and_marks_dscp() {
+    let Some(lab) = Lab::up("helper_mode", &["sipp"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    assert_ok(&apply(
+        &lab,
+        Some(&write_temp(&dir, "p.toml", SIP_HELPER)),
+        &[],
+    ));
+    count_rtp(&lab, 20000);
+    // What the peer receives from the firewall host: SIP marked CS3, RTP EF.
+    lab.counters(
+        "peer",
+        "input",
+        &[
+            "ip dscp cs3 udp sport 5060 counter",
+            "ip dscp ef udp sport 20000 counter",
+        ],
+    );
+    let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
+        "the call failed"
+    );
+    let rtp = lab.counts("fw")[0];
+    assert!(
+        rtp > 50,
+        "RTP accepted as RELATED by the SIP helper: {rtp} packets"
+    );
+    let marks = lab.counts("peer");
+    assert!(marks[0] > 0, "SIP from the firewall host is CS3: {marks:?}");
+    assert!(marks[1] > 50, "RTP from the firewall host is EF: {marks:?}");
+    let ct = lab.ok("fw", &["conntrack", "-L"]);
+    assert!(
+        ct.contains("helper=sip"),
+        "the SIP conntrack has the helper assigned:\n{ct}"
+    );
+}
+
+#[test]
+fn rtp_to_a_port_the_policy_does_not_open_is_dropped() {
+    // The negative control of the test above: same call, RTP not opened.
+    let Some(lab) = Lab::up("rtp_closed", &["sipp"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"range\"\nports = \"30000-30100\"\n";
+    assert_ok(&apply(&lab, Some(&write_temp(&dir, "p.toml", policy)), &[]));
+    count_rtp(&lab, 20000);
+    let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
+        "signalling still works"
+    );
+    assert_eq!(lab.counts("fw")[0], 0, "no RTP may pass to a closed port");
+    let table = lab.sipwall_table("fw").unwrap();
+    let deny = table.lines().find(|l| l.contains("default deny")).unwrap();
+    assert!(
+        lab::packet_counts(deny)[0] > 0,
+        "the default deny counted the RTP: {deny}"
+    );
+}
+
+#[test]
+fn builtin_policy_carries_a_call_over_ipv6() {
+    let Some(lab) = Lab::up("range_v6", &["sipp"]) else {
+        return;
+    };
+    assert_ok(&apply(&lab, None, &[]));
+    count_rtp(&lab, 20000);
+    let _uas = lab.sipp_uas("2001:db8::1", 20000, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        lab.sipp_call("2001:db8::2", "[2001:db8::1]:5060", "u1"),
+        "the IPv6 call failed"
+    );
+    assert!(lab.counts("fw")[0] > 50, "RTP over IPv6 in the open range");
+}
+
+#[test]
+fn helper_mode_over_tcp() {
+    let Some(lab) = Lab::up("helper_tcp", &["sipp"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    assert_ok(&apply(
+        &lab,
+        Some(&write_temp(&dir, "p.toml", SIP_HELPER)),
+        &[],
+    ));
+    count_rtp(&lab, 20000);
+    let _uas = lab.sipp_uas("192.0.2.1", 20000, "t1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "t1"),
+        "the TCP call failed"
+    );
+    assert!(
+        lab.counts("fw")[0] > 50,
+        "RTP opened by the helper on a TCP call"
+    );
+}
+
+#[test]
+fn iptables_target_gives_the_same_call() {
+    let Some(lab) = Lab::up(
+        "iptables",
+        &["sipp", "iptables-restore", "ip6tables-restore"],
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_temp(&dir, "p.toml", SIP_HELPER);
+    for (target, tool) in [
+        ("iptables", "iptables-restore"),
+        ("ip6tables", "ip6tables-restore"),
+    ] {
+        let out = lab.sipwall(
+            "fw",
+            &[
+                "compile",
+                "-c",
+                policy.to_str().unwrap(),
+                "--target",
+                target,
+            ],
+        );
+        assert_ok(&out);
+        let file = write_temp(&dir, target, &String::from_utf8_lossy(&out.stdout));
+        lab.ok("fw", &[tool, file.to_str().unwrap()]);
+    }
+    count_rtp(&lab, 20000);
+    let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
+        "the call failed"
+    );
+    assert!(
+        lab.counts("fw")[0] > 50,
+        "RTP accepted through iptables' CT --helper sip"
+    );
+    let saved = lab.ok("fw", &["iptables-save"]);
+    assert!(
+        saved.contains("-j CT --helper sip") && saved.contains("services.sip"),
+        "{saved}"
+    );
+}
+
+/// Connects over TCP from `node` to `addr:port`; true if it was accepted.
+fn tcp_connects(lab: &Lab, node: &str, host: &str, port: u16) -> bool {
+    let code = format!(
+        "import socket,sys\ns=socket.create_connection(('{host}',{port}),timeout=2)\ns.close()"
+    );
+    lab.run(node, &["python3", "-c", &code]).status.success()
+}
+
+#[test]
+fn esl_is_reachable_only_over_loopback_and_ping_and_ssh_work() {
+    let Some(lab) = Lab::up("esl", &["python3", "ping"]) else {
+        return;
+    };
+    assert_ok(&apply(&lab, None, &[]));
+    let listen = "import socket,time\nfor p in (8021, 22):\n  s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n  s.bind(('::',p)); s.listen(16); globals()['k%d'%p]=s\ntime.sleep(60)";
+    let _listener = lab.spawn("fw", &["python3", "-c", listen]);
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || tcp_connects(
+            &lab,
+            "fw",
+            "127.0.0.1",
+            8021
+        )),
+        "ESL over loopback"
+    );
+    assert!(
+        tcp_connects(&lab, "fw", "::1", 8021),
+        "ESL over IPv6 loopback"
+    );
+    assert!(
+        !tcp_connects(&lab, "peer", "192.0.2.1", 8021),
+        "ESL from outside must be refused"
+    );
+    assert!(
+        !tcp_connects(&lab, "peer", "2001:db8::1", 8021),
+        "ESL from outside over IPv6 must be refused"
+    );
+    assert!(tcp_connects(&lab, "peer", "192.0.2.1", 22), "SSH is open");
+    assert!(
+        tcp_connects(&lab, "peer", "2001:db8::1", 22),
+        "SSH is open over IPv6 (neighbour discovery works)"
+    );
+    lab.ok("peer", &["ping", "-c", "1", "-W", "2", "192.0.2.1"]);
+    lab.ok("peer", &["ping", "-c", "1", "-W", "2", "2001:db8::1"]);
+}
+
+#[test]
+fn a_bad_policy_leaves_the_running_ruleset_alone() {
+    let Some(lab) = Lab::up("bad_policy", &[]) else {
+        return;
+    };
+    assert_ok(&apply(&lab, None, &[]));
+    let before = lab.sipwall_table("fw").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write_temp(
+        &dir,
+        "bad.toml",
+        "[services.esl]\nkind = \"esl\"\nallow = [\"nowhere\"]\n",
+    );
+    let out = apply(&lab, Some(&bad), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:3:10: unknown zone \"nowhere\""),
+        "{err}"
+    );
+    assert_eq!(lab.sipwall_table("fw").unwrap(), before);
+}
+
+#[test]
+fn an_unconfirmed_apply_rolls_back_even_when_its_process_is_killed() {
+    let Some(lab) = Lab::up("rollback", &[]) else {
+        return;
+    };
+    assert_ok(&apply(&lab, None, &[]));
+    lab.ok(
+        "fw",
+        &[
+            "nft",
+            "add",
+            "element",
+            "inet",
+            "sipwall",
+            "ban_v4",
+            "{ 192.0.2.66 timeout 1h }",
+        ],
+    );
+    lab.ok("fw", &["nft", "add", "table", "inet", "othertool"]);
+    let dir = tempfile::tempdir().unwrap();
+    let pinhole = write_temp(
+        &dir,
+        "p.toml",
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n",
+    );
+    let mut applying = lab
+        .cmd("fw", lab::sipwall())
+        .args(["apply", "-c", pinhole.to_str().unwrap(), "--confirm", "3"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let has_pinholes = || {
+        lab.sipwall_table("fw")
+            .is_some_and(|t| t.contains("pinhole_port"))
+    };
+    assert!(
+        lab.wait_for(Duration::from_secs(10), has_pinholes),
+        "the new ruleset was applied"
+    );
+    // The terminal is gone: the apply process dies without a word.
+    applying.kill().unwrap();
+    applying.wait().unwrap();
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || !has_pinholes()),
+        "the watchdog rolled back"
+    );
+    let t = lab.sipwall_table("fw").unwrap();
+    assert!(
+        t.contains("192.0.2.66"),
+        "the ban survived apply and rollback:\n{t}"
+    );
+    assert!(
+        lab.ok("fw", &["nft", "list", "tables"])
+            .contains("othertool"),
+        "other tables untouched"
+    );
+}
+
+#[test]
+fn a_confirmed_apply_stays() {
+    let Some(lab) = Lab::up("confirm", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pinhole = write_temp(
+        &dir,
+        "p.toml",
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n",
+    );
+    let applying = lab
+        .cmd("fw", lab::sipwall())
+        .args(["apply", "-c", pinhole.to_str().unwrap(), "--confirm", "3"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(lab.wait_for(Duration::from_secs(10), || lab
+        .sipwall_table("fw")
+        .is_some()));
+    assert_ok(&lab.sipwall("fw", &["confirm"]));
+    let status = applying.wait_with_output().unwrap().status;
+    assert!(
+        status.success(),
+        "apply reports the confirmation: {status:?}"
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        lab.sipwall_table("fw").unwrap().contains("pinhole_port"),
+        "still there after the deadline"
+    );
+    assert_eq!(
+        lab.sipwall("fw", &["confirm"]).status.code(),
+        Some(1),
+        "nothing left to confirm"
+    );
+}
+
+#[test]
+fn apply_refuses_to_cut_off_the_ssh_session_unless_forced() {
+    let Some(lab) = Lab::up("ssh_guard", &[]) else {
+        return;
+    };
+    let mut cmd = lab.cmd("fw", lab::sipwall());
+    let out = cmd
+        .args(["apply"])
+        .env("SSH_CONNECTION", "192.0.2.2 40022 192.0.2.1 2222")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to apply") && err.contains("2222"),
+        "{err}"
+    );
+    assert!(lab.sipwall_table("fw").is_none(), "nothing was applied");
+    let out = lab
+        .cmd("fw", lab::sipwall())
+        .args(["apply"])
+        .env("SSH_CONNECTION", "192.0.2.2 40022 192.0.2.1 22")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let out = lab
+        .cmd("fw", lab::sipwall())
+        .args(["apply", "--force"])
+        .env("SSH_CONNECTION", "192.0.2.2 40022 192.0.2.1 2222")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+}
+
+#[test]
+fn reset_removes_sipwalls_table_and_nothing_else() {
+    let Some(lab) = Lab::up("reset", &[]) else {
+        return;
+    };
+    assert_ok(&apply(&lab, None, &[]));
+    lab.ok("fw", &["nft", "add", "table", "ip", "othertool"]);
+    assert_ok(&lab.sipwall("fw", &["reset"]));
+    assert!(lab.sipwall_table("fw").is_none());
+    assert!(lab
+        .ok("fw", &["nft", "list", "tables"])
+        .contains("table ip othertool"));
+    assert_ok(&lab.sipwall("fw", &["reset"]));
+}
