@@ -38,7 +38,7 @@ pub enum SetBy {
 }
 
 /// Why a variable's value cannot be known without running FreeSWITCH.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unknown {
     /// The value is a shell command's output.

@@ -1,0 +1,316 @@
+//! The modules with one plain listener each, read alike: MSRP (core),
+//! mod_xml_rpc, mod_h323 / mod_opal, mod_skinny, mod_rtmp,
+//! mod_erlang_event and mod_event_multicast.
+
+use crate::discover::{Discovery, Found};
+use crate::inventory::{Address, Family, Kind, PortRange, Transport};
+use crate::provenance::Provenance;
+use crate::setting::{address, parse_address, port, split_host_port};
+use crate::warning::{Warning, WarningKind};
+use crate::xml::Node;
+
+/// Adds the services of every loaded module of this family.
+pub fn read(d: &mut Discovery) {
+    msrp(d);
+    let any4 = Address::Any {
+        family: Some(Family::Ipv4),
+    };
+    if d.loaded("mod_xml_rpc").is_some() {
+        let settings = settings_of(d, "xml_rpc.conf");
+        single(
+            d,
+            "mod_xml_rpc",
+            "xml_rpc",
+            Kind::XmlRpc,
+            Transport::Tcp,
+            settings,
+            (None, any4.clone()),
+            ("http-port", Some(8080)),
+        );
+    }
+    for (module, conf) in [("mod_h323", "h323.conf"), ("mod_opal", "opal.conf")] {
+        if d.loaded(module).is_some() {
+            h323(d, module, conf);
+        }
+    }
+    if d.loaded("mod_skinny").is_some() {
+        for (name, settings) in profiles(d, "skinny.conf") {
+            let host = Address::Host {
+                family: Family::Ipv4,
+            };
+            single(
+                d,
+                "mod_skinny",
+                &format!("skinny/{name}"),
+                Kind::Skinny,
+                Transport::Tcp,
+                Some(settings),
+                (Some("ip"), host),
+                ("port", Some(2000)),
+            );
+        }
+    }
+    if d.loaded("mod_rtmp").is_some() {
+        for (name, settings) in profiles(d, "rtmp.conf") {
+            rtmp(d, &name, settings);
+        }
+    }
+    if d.loaded("mod_erlang_event").is_some() {
+        let settings = settings_of(d, "erlang_event.conf");
+        single(
+            d,
+            "mod_erlang_event",
+            "erlang_event",
+            Kind::ErlangEvent,
+            Transport::Tcp,
+            settings,
+            (Some("listen-ip"), any4.clone()),
+            ("listen-port", Some(8031)),
+        );
+    }
+    if d.loaded("mod_event_multicast").is_some() {
+        let settings = settings_of(d, "event_multicast.conf");
+        let group = Address::Ip {
+            ip: "225.1.1.1".parse().expect("a literal address"),
+        };
+        single(
+            d,
+            "mod_event_multicast",
+            "event_multicast",
+            Kind::EventMulticast,
+            Transport::Udp,
+            settings,
+            (Some("address"), group),
+            ("port", Some(4242)),
+        );
+    }
+}
+
+/// `<configuration name=CONF>/<settings>`.
+fn settings_of<'d, 'a>(d: &Discovery<'d, 'a>, conf: &str) -> Option<Node<'d, 'a>> {
+    d.doc
+        .configuration(conf)?
+        .children()
+        .find(|n| n.has_tag_name("settings"))
+}
+
+/// `<configuration name=CONF>/<profiles>/<profile>`, each with its settings
+/// (or the profile itself when params sit directly in it).
+fn profiles<'d, 'a>(d: &Discovery<'d, 'a>, conf: &str) -> Vec<(String, Node<'d, 'a>)> {
+    let Some(conf) = d.doc.configuration(conf) else {
+        return Vec::new();
+    };
+    conf.children()
+        .filter(|n| n.has_tag_name("profiles"))
+        .flat_map(|n| n.children())
+        .filter(|n| n.has_tag_name("profile"))
+        .map(|p| {
+            let name = p.attribute("name").unwrap_or_default().to_string();
+            (
+                name,
+                p.children()
+                    .find(|n| n.has_tag_name("settings"))
+                    .unwrap_or(p),
+            )
+        })
+        .collect()
+}
+
+/// A listener whose address and port are each one param, or a default.
+#[allow(clippy::too_many_arguments)]
+fn single(
+    d: &mut Discovery,
+    module: &str,
+    name: &str,
+    kind: Kind,
+    transport: Transport,
+    settings: Option<Node>,
+    (ip_setting, default_ip): (Option<&str>, Address),
+    (port_setting, default_port): (&str, Option<u16>),
+) {
+    let doc = d.doc;
+    let mut provenance = Vec::new();
+    let addr = match ip_setting {
+        Some(setting) => {
+            let p = settings.and_then(|s| doc.param(s, setting));
+            let a = address(p.as_ref(), default_ip, &mut d.warnings);
+            provenance
+                .push(p.map_or_else(|| d.default_at(settings, module, setting), |p| p.provenance));
+            a
+        }
+        None => default_ip,
+    };
+    let p = settings.and_then(|s| doc.param(s, port_setting));
+    let ports = port(p.as_ref(), default_port, &mut d.warnings).map(PortRange::single);
+    provenance.push(p.map_or_else(
+        || d.default_at(settings, module, port_setting),
+        |p| p.provenance,
+    ));
+    d.add(
+        module,
+        Found {
+            name: name.to_string(),
+            kind,
+            transport,
+            address: addr,
+            ports,
+            provenance,
+        },
+    );
+}
+
+/// MSRP is part of the core and listens only when a port is configured.
+fn msrp(d: &mut Discovery) {
+    let Some(settings) = settings_of(d, "msrp.conf") else {
+        return;
+    };
+    let doc = d.doc;
+    let ip_param = doc.param(settings, "listen-ip");
+    let host = Address::Host {
+        family: Family::Ipv4,
+    };
+    let addr = address(ip_param.as_ref(), host, &mut d.warnings);
+    for (setting, kind, transport) in [
+        ("listen-port", Kind::Msrp, Transport::Tcp),
+        ("listen-ssl-port", Kind::MsrpTls, Transport::Tls),
+    ] {
+        let Some(p) = doc.param(settings, setting) else {
+            continue;
+        };
+        if p.value.trim() == "0" {
+            continue;
+        }
+        let Some(port) = port(Some(&p), None, &mut d.warnings) else {
+            if p.value.trim().is_empty()
+                && crate::setting::blocking_unknown(&p.provenance).is_none()
+            {
+                continue;
+            }
+            d.add(
+                "core",
+                unknown_port("msrp", kind, transport, &addr, &ip_param, p.provenance),
+            );
+            continue;
+        };
+        let mut provenance: Vec<Provenance> =
+            ip_param.iter().map(|p| p.provenance.clone()).collect();
+        provenance.push(p.provenance);
+        d.add(
+            "core",
+            Found {
+                name: "msrp".into(),
+                kind,
+                transport,
+                address: addr.clone(),
+                ports: Some(PortRange::single(port)),
+                provenance,
+            },
+        );
+    }
+}
+
+fn unknown_port(
+    name: &str,
+    kind: Kind,
+    transport: Transport,
+    addr: &Address,
+    ip: &Option<crate::xml::Param>,
+    port: Provenance,
+) -> Found {
+    let mut provenance: Vec<Provenance> = ip.iter().map(|p| p.provenance.clone()).collect();
+    provenance.push(port);
+    Found {
+        name: name.into(),
+        kind,
+        transport,
+        address: addr.clone(),
+        ports: None,
+        provenance,
+    }
+}
+
+/// H.323 listeners (`<listeners>/<listener>`) for signalling, and the RAS
+/// port when a gatekeeper is configured.
+fn h323(d: &mut Discovery, module: &str, conf: &str) {
+    let doc = d.doc;
+    let Some(config) = doc.configuration(conf) else {
+        return;
+    };
+    let listeners: Vec<Node> = config
+        .children()
+        .filter(|n| n.has_tag_name("listeners"))
+        .flat_map(|n| n.children())
+        .filter(|n| n.has_tag_name("listener"))
+        .collect();
+    let any = Address::Any { family: None };
+    for listener in listeners {
+        let name = format!(
+            "{}/{}",
+            module.trim_start_matches("mod_"),
+            listener.attribute("name").unwrap_or_default()
+        );
+        single(
+            d,
+            module,
+            &name,
+            Kind::H323Q931,
+            Transport::Tcp,
+            Some(listener),
+            (Some("h323-ip"), any.clone()),
+            ("h323-port", Some(1720)),
+        );
+    }
+    let settings = config.children().find(|n| n.has_tag_name("settings"));
+    if let Some(gk) = settings.and_then(|s| doc.param(s, "gk-address")) {
+        if !gk.value.trim().is_empty() {
+            d.add(
+                module,
+                Found {
+                    name: format!("{}/gatekeeper", module.trim_start_matches("mod_")),
+                    kind: Kind::H323Ras,
+                    transport: Transport::Udp,
+                    address: any,
+                    ports: Some(PortRange::single(1719)),
+                    provenance: vec![gk.provenance],
+                },
+            );
+        }
+    }
+}
+
+/// mod_rtmp's `bind-address` is `host:port` in one setting.
+fn rtmp(d: &mut Discovery, name: &str, settings: Node) {
+    let doc = d.doc;
+    let param = doc.param(settings, "bind-address");
+    let text = param
+        .as_ref()
+        .map_or("0.0.0.0:1935", |p| p.value.as_str())
+        .to_string();
+    let (host, port_text) = split_host_port(&text);
+    let ports = match port_text.unwrap_or("1935").trim().parse::<u16>() {
+        Ok(p) if p > 0 => Some(PortRange::single(p)),
+        _ => {
+            d.warnings.push(Warning {
+                kind: WarningKind::BadValue,
+                at: doc.location(settings),
+                message: format!("bind-address \"{text}\" has no usable port"),
+            });
+            None
+        }
+    };
+    let provenance = param.map_or_else(
+        || d.default_at(Some(settings), "mod_rtmp", "bind-address"),
+        |p| p.provenance,
+    );
+    d.add(
+        "mod_rtmp",
+        Found {
+            name: format!("rtmp/{name}"),
+            kind: Kind::Rtmp,
+            transport: Transport::Tcp,
+            address: parse_address(host),
+            ports,
+            provenance: vec![provenance],
+        },
+    );
+}
