@@ -17,16 +17,15 @@ pub fn read(d: &mut Discovery) {
     };
     if d.loaded("mod_xml_rpc").is_some() {
         let settings = settings_of(d, "xml_rpc.conf");
-        single(
-            d,
-            "mod_xml_rpc",
-            "xml_rpc",
-            Kind::XmlRpc,
-            Transport::Tcp,
-            settings,
-            (None, any4.clone()),
-            ("http-port", Some(8080)),
-        );
+        Listener {
+            module: "mod_xml_rpc",
+            name: "xml_rpc".to_string(),
+            kind: Kind::XmlRpc,
+            transport: Transport::Tcp,
+            ip: (None, any4.clone()),
+            port: ("http-port", Some(8080)),
+        }
+        .add(d, settings);
     }
     for (module, conf) in [("mod_h323", "h323.conf"), ("mod_opal", "opal.conf")] {
         if d.loaded(module).is_some() {
@@ -38,16 +37,15 @@ pub fn read(d: &mut Discovery) {
             let host = Address::Host {
                 family: Family::Ipv4,
             };
-            single(
-                d,
-                "mod_skinny",
-                &format!("skinny/{name}"),
-                Kind::Skinny,
-                Transport::Tcp,
-                Some(settings),
-                (Some("ip"), host),
-                ("port", Some(2000)),
-            );
+            Listener {
+                module: "mod_skinny",
+                name: format!("skinny/{name}"),
+                kind: Kind::Skinny,
+                transport: Transport::Tcp,
+                ip: (Some("ip"), host),
+                port: ("port", Some(2000)),
+            }
+            .add(d, Some(settings));
         }
     }
     if d.loaded("mod_rtmp").is_some() {
@@ -57,32 +55,30 @@ pub fn read(d: &mut Discovery) {
     }
     if d.loaded("mod_erlang_event").is_some() {
         let settings = settings_of(d, "erlang_event.conf");
-        single(
-            d,
-            "mod_erlang_event",
-            "erlang_event",
-            Kind::ErlangEvent,
-            Transport::Tcp,
-            settings,
-            (Some("listen-ip"), any4.clone()),
-            ("listen-port", Some(8031)),
-        );
+        Listener {
+            module: "mod_erlang_event",
+            name: "erlang_event".to_string(),
+            kind: Kind::ErlangEvent,
+            transport: Transport::Tcp,
+            ip: (Some("listen-ip"), any4.clone()),
+            port: ("listen-port", Some(8031)),
+        }
+        .add(d, settings);
     }
     if d.loaded("mod_event_multicast").is_some() {
         let settings = settings_of(d, "event_multicast.conf");
         let group = Address::Ip {
             ip: "225.1.1.1".parse().expect("a literal address"),
         };
-        single(
-            d,
-            "mod_event_multicast",
-            "event_multicast",
-            Kind::EventMulticast,
-            Transport::Udp,
-            settings,
-            (Some("address"), group),
-            ("port", Some(4242)),
-        );
+        Listener {
+            module: "mod_event_multicast",
+            name: "event_multicast".to_string(),
+            kind: Kind::EventMulticast,
+            transport: Transport::Udp,
+            ip: (Some("address"), group),
+            port: ("port", Some(4242)),
+        }
+        .add(d, settings);
     }
 }
 
@@ -117,46 +113,53 @@ fn profiles<'d, 'a>(d: &Discovery<'d, 'a>, conf: &str) -> Vec<(String, Node<'d, 
 }
 
 /// A listener whose address and port are each one param, or a default.
-#[allow(clippy::too_many_arguments)]
-fn single(
-    d: &mut Discovery,
-    module: &str,
-    name: &str,
+struct Listener<'s> {
+    module: &'s str,
+    name: String,
     kind: Kind,
     transport: Transport,
-    settings: Option<Node>,
-    (ip_setting, default_ip): (Option<&str>, Address),
-    (port_setting, default_port): (&str, Option<u16>),
-) {
-    let doc = d.doc;
-    let mut provenance = Vec::new();
-    let addr = match ip_setting {
-        Some(setting) => {
-            let p = settings.and_then(|s| doc.param(s, setting));
-            let a = address(p.as_ref(), default_ip, &mut d.warnings);
-            provenance
-                .push(p.map_or_else(|| d.default_at(settings, module, setting), |p| p.provenance));
-            a
-        }
-        None => default_ip,
-    };
-    let p = settings.and_then(|s| doc.param(s, port_setting));
-    let ports = port(p.as_ref(), default_port, &mut d.warnings).map(PortRange::single);
-    provenance.push(p.map_or_else(
-        || d.default_at(settings, module, port_setting),
-        |p| p.provenance,
-    ));
-    d.add(
-        module,
-        Found {
-            name: name.to_string(),
-            kind,
-            transport,
-            address: addr,
-            ports,
-            provenance,
-        },
-    );
+    /// The address setting, if the module has one, and the default.
+    ip: (Option<&'s str>, Address),
+    /// The port setting and its default.
+    port: (&'s str, Option<u16>),
+}
+
+impl Listener<'_> {
+    fn add(self, d: &mut Discovery, settings: Option<Node>) {
+        let doc = d.doc;
+        let mut provenance = Vec::new();
+        let (ip_setting, default_ip) = self.ip;
+        let addr = match ip_setting {
+            Some(setting) => {
+                let p = settings.and_then(|s| doc.param(s, setting));
+                let a = address(p.as_ref(), default_ip, &mut d.warnings);
+                provenance.push(p.map_or_else(
+                    || d.default_at(settings, self.module, setting),
+                    |p| p.provenance,
+                ));
+                a
+            }
+            None => default_ip,
+        };
+        let (port_setting, default_port) = self.port;
+        let p = settings.and_then(|s| doc.param(s, port_setting));
+        let ports = port(p.as_ref(), default_port, &mut d.warnings).map(PortRange::single);
+        provenance.push(p.map_or_else(
+            || d.default_at(settings, self.module, port_setting),
+            |p| p.provenance,
+        ));
+        d.add(
+            self.module,
+            Found {
+                name: self.name,
+                kind: self.kind,
+                transport: self.transport,
+                address: addr,
+                ports,
+                provenance,
+            },
+        );
+    }
 }
 
 /// MSRP is part of the core and listens only when a port is configured.
@@ -249,16 +252,15 @@ fn h323(d: &mut Discovery, module: &str, conf: &str) {
             module.trim_start_matches("mod_"),
             listener.attribute("name").unwrap_or_default()
         );
-        single(
-            d,
+        Listener {
             module,
-            &name,
-            Kind::H323Q931,
-            Transport::Tcp,
-            Some(listener),
-            (Some("h323-ip"), any.clone()),
-            ("h323-port", Some(1720)),
-        );
+            name,
+            kind: Kind::H323Q931,
+            transport: Transport::Tcp,
+            ip: (Some("h323-ip"), any.clone()),
+            port: ("h323-port", Some(1720)),
+        }
+        .add(d, Some(listener));
     }
     let settings = config.children().find(|n| n.has_tag_name("settings"));
     if let Some(gk) = settings.and_then(|s| doc.param(s, "gk-address")) {
