@@ -94,6 +94,19 @@ pub fn parse_address(text: &str) -> Address {
     }
 }
 
+/// The host part of a `host:port` setting; an empty host that is empty
+/// only because of a value unknown at discovery is unknown, not "any".
+pub fn host_address(host: &str, provenance: &Provenance, empty: Address) -> Address {
+    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+    if !bare.is_empty() {
+        return parse_address(host);
+    }
+    match blocking_unknown(provenance) {
+        Some(because) => Address::Unknown { because },
+        None => empty,
+    }
+}
+
 /// Splits `host:port` at the last colon (so `[::1]:8081` works); a text
 /// without a colon is all host.
 pub fn split_host_port(text: &str) -> (&str, Option<&str>) {

@@ -3,7 +3,7 @@
 
 use crate::discover::{Discovery, Found};
 use crate::inventory::{Address, Family, Kind, PortRange, Profile, Transport};
-use crate::setting::{address, is_true, parse_address, port, split_host_port};
+use crate::setting::{address, host_address, is_true, port, split_host_port};
 use crate::warning::{Warning, WarningKind};
 use crate::xml::{Node, Param};
 
@@ -141,7 +141,7 @@ fn profile(d: &mut Discovery, node: Node) -> Profile {
             prov.push(ip_prov.clone());
             ip.clone()
         } else {
-            parse_address(host)
+            host_address(host, &binding.provenance, ip.clone())
         };
         let ports = match port_text.map(str::trim).map(str::parse::<u16>) {
             Some(Ok(p)) if p > 0 => Some(PortRange::single(p)),

@@ -2,8 +2,8 @@
 //! is a WebSocket listener, TLS when it has `secure="true"`.
 
 use crate::discover::{Discovery, Found};
-use crate::inventory::{Kind, PortRange, Transport};
-use crate::setting::{is_true, parse_address, split_host_port};
+use crate::inventory::{Address, Kind, PortRange, Transport};
+use crate::setting::{host_address, is_true, split_host_port};
 use crate::warning::{Warning, WarningKind};
 
 /// The module.
@@ -39,6 +39,8 @@ pub fn read(d: &mut Discovery) {
                     None
                 }
             };
+            // mod_verto binds every address when the host part is empty.
+            let any = Address::Any { family: None };
             let (kind, transport) = if secure {
                 (Kind::VertoTls, Transport::Wss)
             } else {
@@ -50,7 +52,7 @@ pub fn read(d: &mut Discovery) {
                     name: name.clone(),
                     kind,
                     transport,
-                    address: parse_address(host),
+                    address: host_address(host, &bind.provenance, any),
                     ports,
                     provenance: vec![bind.provenance],
                 },

@@ -652,3 +652,23 @@ fn json_shape() {
     assert_eq!(json["event_socket"]["default_password"], true);
     assert_eq!(json["rtp"]["ports"]["last"], 32769);
 }
+
+#[test]
+fn verto_bound_to_a_stun_address_is_unknown() {
+    let v = Variant::new();
+    v.edit(
+        "autoload_configs/verto.conf.xml",
+        r#"<param name="bind-local" value="$${local_ip_v4}:8081"/>"#,
+        r#"<param name="bind-local" value="$${external_rtp_ip}:8081"/>"#,
+    );
+    let inv = v.read();
+    let verto = find(&inv, "verto/default-v4", Kind::Verto).unwrap();
+    assert_eq!(
+        verto.address,
+        Address::Unknown {
+            because: Unknown::StunSet
+        }
+    );
+    assert_eq!(verto.ports.unwrap().first, 8081);
+    assert_eq!(verto.unknown_because(), Some(Unknown::StunSet));
+}
