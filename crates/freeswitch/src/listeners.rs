@@ -5,7 +5,7 @@
 use crate::discover::{Discovery, Found};
 use crate::inventory::{Address, Family, Kind, PortRange, Transport};
 use crate::provenance::Provenance;
-use crate::setting::{address, parse_address, port, split_host_port};
+use crate::setting::{address, host_address, port, split_host_port};
 use crate::warning::{Warning, WarningKind};
 use crate::xml::Node;
 
@@ -304,13 +304,17 @@ fn rtmp(d: &mut Discovery, name: &str, settings: Node) {
         || d.default_at(Some(settings), "mod_rtmp", "bind-address"),
         |p| p.provenance,
     );
+    let any4 = Address::Any {
+        family: Some(Family::Ipv4),
+    };
+    let address = host_address(host, &provenance, any4);
     d.add(
         "mod_rtmp",
         Found {
             name: format!("rtmp/{name}"),
             kind: Kind::Rtmp,
             transport: Transport::Tcp,
-            address: parse_address(host),
+            address,
             ports,
             provenance: vec![provenance],
         },
