@@ -272,9 +272,8 @@ impl Preprocessor<'_> {
                     self.out.vars.set(name, var);
                 }
             }
-            "exec-set" | "stun-set" if !legacy || cmd == "exec-set" => {
-                self.unknowable(&cmd, data, here)
-            }
+            "exec-set" | "stun-set" => self.unknowable(&cmd, data, here),
+            // The comment form never learnt env-set.
             "env-set" if !legacy => self.env_set(data, here),
             "include" => self.include(data, here),
             // `#comment` is the documented way to write a note that never reaches the parser.
@@ -584,11 +583,14 @@ mod tests {
             "still inside -->\n",
             "<d v=\"$${y}\"/>\n",
             "<!--#comment ignored-->\n",
+            "<!--#stun-set z=stun:stun.example.org-->\n",
         )));
+        assert_eq!(a.vars.get("z").unwrap().unknown, Some(Unknown::StunSet));
         assert_eq!(value(&a, "x").as_deref(), Some("1"));
         // The set runs after its line was expanded, so `<b>` sees no x yet.
         assert_eq!(a.text, "<a>\n<b v=\"\"/>\n<c v=\"1\"/>\n<d v=\"2\"/>\n");
-        assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+        assert_eq!(a.warnings.len(), 1, "{:?}", a.warnings);
+        assert_eq!(a.warnings[0].kind, WarningKind::NotExecuted);
     }
 
     #[test]
