@@ -38,6 +38,9 @@ enum Command {
     /// SIP tools.
     #[command(subcommand)]
     Sip(cmd::sip::SipCommand),
+    /// Read a configuration and list the services that really listen.
+    #[command(subcommand)]
+    Discover(cmd::discover::DiscoverCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Reset(a) => cmd::apply::reset(a),
         Command::RollbackWatchdog(a) => cmd::apply::watchdog(a),
         Command::Sip(c) => cmd::sip::run(c),
+        Command::Discover(c) => cmd::discover::run(c),
     };
     exit::report(outcome)
 }
