@@ -172,15 +172,17 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Starts `args` in `node` in the background.
-    pub fn spawn(&self, node: &str, args: &[&str]) -> Child {
-        self.cmd(node, args[0])
-            .args(&args[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn")
+    /// Starts `args` in `node` in the background, until the result is dropped.
+    pub fn spawn(&self, node: &str, args: &[&str]) -> Background {
+        Background(
+            self.cmd(node, args[0])
+                .args(&args[1..])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn"),
+        )
     }
 
     /// Loads an nft script into `node`'s kernel.
@@ -254,7 +256,7 @@ impl Lab {
     }
 
     /// A SIPp UAS on the firewall host, echoing RTP on `media_port`.
-    pub fn sipp_uas(&self, addr: &str, media_port: u16, transport: &str) -> Child {
+    pub fn sipp_uas(&self, addr: &str, media_port: u16, transport: &str) -> Background {
         self.spawn(
             "fw",
             &[
@@ -293,6 +295,16 @@ impl Lab {
             eprintln!("sipp uac: {}", String::from_utf8_lossy(&out.stdout));
         }
         out.status.success()
+    }
+}
+
+/// A process started in the lab; killed and reaped when dropped.
+pub struct Background(pub Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
