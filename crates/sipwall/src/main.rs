@@ -7,6 +7,7 @@
 //! failed operation, 2 bad usage or bad input.
 
 mod cmd;
+mod discovered_policy;
 mod exit;
 
 use clap::{Parser, Subcommand};

@@ -15,14 +15,25 @@ pub enum DiscoverCommand {
     Freeswitch {
         /// The configuration folder, e.g. /etc/freeswitch.
         dir: PathBuf,
-        /// Output format (json: see docs/discover.md).
-        #[arg(long, value_enum, default_value_t = super::Format::Text)]
-        format: super::Format,
+        /// Output format (json: see docs/discover.md; toml: a policy for `sipwall check`/`compile`).
+        #[arg(long, value_enum, default_value_t = DiscoverFormat::Text)]
+        format: DiscoverFormat,
         /// Give a preprocessor variable's value (e.g. local_ip_v4=192.0.2.10);
         /// it wins over the files. Repeatable.
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
     },
+}
+
+/// What `discover` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiscoverFormat {
+    /// A summary for people.
+    Text,
+    /// The inventory (docs/discover.md).
+    Json,
+    /// A least-privilege policy (docs/policy.md).
+    Toml,
 }
 
 /// Runs a `sipwall discover` subcommand.
@@ -32,7 +43,7 @@ pub fn run(cmd: DiscoverCommand) -> Outcome {
     }
 }
 
-fn freeswitch(dir: PathBuf, format: super::Format, vars: &[String]) -> Outcome {
+fn freeswitch(dir: PathBuf, format: DiscoverFormat, vars: &[String]) -> Outcome {
     let vars = vars
         .iter()
         .map(|v| match v.split_once('=') {
@@ -58,11 +69,12 @@ fn freeswitch(dir: PathBuf, format: super::Format, vars: &[String]) -> Outcome {
     };
     let inventory = discover(&Disk, &dir, &options).map_err(Failure::bad_input)?;
     match format {
-        super::Format::Json => {
+        DiscoverFormat::Json => {
             let json = serde_json::to_string_pretty(&inventory).map_err(Failure::failed)?;
             println!("{json}");
         }
-        super::Format::Text => print!("{}", text(&inventory)),
+        DiscoverFormat::Text => print!("{}", text(&inventory)),
+        DiscoverFormat::Toml => print!("{}", crate::discovered_policy::policy_toml(&inventory)),
     }
     Ok(Success::Clean)
 }
@@ -136,7 +148,7 @@ fn name_of(v: &impl serde::Serialize) -> String {
 }
 
 /// Where the port comes from: `file:line`, and the variable with where it was set.
-fn origin(s: &Service) -> String {
+pub(crate) fn origin(s: &Service) -> String {
     let port_setting = |p: &&Provenance| p.setting.contains("port") || p.setting.contains("bind");
     let Some(p) = s
         .provenance

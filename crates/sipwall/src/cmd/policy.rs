@@ -11,11 +11,16 @@ use std::path::{Path, PathBuf};
 /// The system-wide policy file.
 pub const SYSTEM_POLICY: &str = "/etc/sipwall/sipwall.toml";
 
+/// Where FreeSWITCH keeps its configuration: Debian packages, source builds.
+pub const FREESWITCH_DIRS: &[&str] = &["/etc/freeswitch", "/usr/local/freeswitch/conf"];
+
 /// Where the policy comes from.
 #[derive(Args, Debug, Clone)]
 pub struct PolicyArgs {
     /// The policy file. Without it: /etc/sipwall/sipwall.toml if present,
-    /// else the built-in default for a vanilla FreeSWITCH.
+    /// else the policy discovered from /etc/freeswitch (or
+    /// /usr/local/freeswitch/conf), else the built-in default for a vanilla
+    /// FreeSWITCH.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -38,10 +43,17 @@ impl PolicyArgs {
                 .then(|| PathBuf::from(SYSTEM_POLICY)),
         };
         let Some(path) = path else {
-            return Ok(Loaded {
-                policy: sipwall_policy::builtin(),
-                source: sipwall_policy::builtin::BUILTIN_NAME.to_owned(),
-            });
+            return match FREESWITCH_DIRS
+                .iter()
+                .map(Path::new)
+                .find(|d| d.join("freeswitch.xml").is_file())
+            {
+                Some(dir) => discovered(dir),
+                None => Ok(Loaded {
+                    policy: sipwall_policy::builtin(),
+                    source: sipwall_policy::builtin::BUILTIN_NAME.to_owned(),
+                }),
+            };
         };
         let name = path.display().to_string();
         let text = std::fs::read_to_string(&path)
@@ -54,6 +66,22 @@ impl PolicyArgs {
             source: name,
         })
     }
+}
+
+/// The policy derived from the FreeSWITCH configuration in `dir`.
+fn discovered(dir: &Path) -> Result<Loaded, Failure> {
+    let options = sipwall_freeswitch::Options {
+        vars: Vec::new(),
+        env: std::env::vars().collect(),
+    };
+    let inventory = sipwall_freeswitch::discover(&sipwall_freeswitch::Disk, dir, &options)
+        .with_context(|| format!("discovering the policy from {}", dir.display()))
+        .map_err(Failure::bad_input)?;
+    let source = format!("{} (discovered)", dir.display());
+    let text = crate::discovered_policy::policy_toml(&inventory);
+    let policy = sipwall_policy::parse(&source, &text)
+        .map_err(|e| Failure::bad_input(PolicyDiagnostics(e)))?;
+    Ok(Loaded { policy, source })
 }
 
 /// A policy error as the user sees it: one `file:line:col: message` per problem.

@@ -64,6 +64,19 @@ fn missing(tools: &[&str]) -> Option<String> {
     (!ok).then(|| "`ip netns` does not work here".into())
 }
 
+/// Whether this machine can run a root test needing `tools`; explains on
+/// stderr when it cannot. Under `CI=true` a missing requirement fails the test.
+pub fn require(test: &str, tools: &[&str]) -> bool {
+    let Some(why) = missing(tools) else {
+        return true;
+    };
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: {why}; under CI=true lab tests must run");
+    }
+    eprintln!("{test}: skipped: {why}");
+    false
+}
+
 /// A lab of namespaces; dropped, it removes them and their processes.
 pub struct Lab {
     name: String,
@@ -77,11 +90,7 @@ impl Lab {
     /// Builds a lab, or explains on stderr why this machine cannot (and
     /// returns `None`). Under `CI=true` a missing requirement fails the test.
     pub fn up(test: &str, tools: &[&str]) -> Option<Lab> {
-        if let Some(why) = missing(tools) {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{test}: {why}; under CI=true lab tests must run");
-            }
-            eprintln!("{test}: skipped: {why}");
+        if !require(test, tools) {
             return None;
         }
         let name = format!(

@@ -1,0 +1,218 @@
+//! `sipwall check` and `sipwall compile` as a user runs them: exit codes,
+//! messages with their `file:line:col`, and what the built-in policy opens.
+
+use std::process::{Command, Output};
+
+fn sipwall(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sipwall"))
+        .args(args)
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .expect("run sipwall")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn policy(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sipwall.toml");
+    std::fs::write(&path, text).unwrap();
+    let p = path.display().to_string();
+    (dir, p)
+}
+
+#[test]
+fn compile_without_a_policy_prints_the_vanilla_freeswitch_ruleset() {
+    let out = sipwall(&["compile"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("# sipwall ruleset, compiled from <built-in>"),
+        "{text}"
+    );
+    for rule in [
+        "udp dport 5060 accept",
+        "tcp dport 5060 accept",
+        "udp dport 5080 accept",
+        "tcp dport 5080 accept",
+        "tcp dport 5066 accept",
+        "tcp dport 7443 accept",
+        "tcp dport 8081-8082 accept",
+        "tcp dport 22 accept",
+        "udp dport 16384-32769 accept",
+        "ip saddr @ban_v4 drop",
+        "ct state established,related accept",
+        "limit rate 5/minute",
+        "counter reject comment \"default deny\"",
+    ] {
+        assert!(text.contains(rule), "missing {rule:?}:\n{text}");
+    }
+    assert!(
+        !text.contains("dport 8021"),
+        "ESL must stay on loopback:\n{text}"
+    );
+    // Every rule names where it comes from.
+    let rules = text
+        .lines()
+        .filter(|l| l.contains(" accept") || l.contains(" drop") || l.contains(" reject"));
+    for r in rules.filter(|l| !l.contains("policy")) {
+        assert!(r.contains("comment \""), "rule without provenance: {r}");
+    }
+}
+
+#[test]
+fn bans_come_before_established_so_a_ban_cuts_existing_flows() {
+    let text = stdout(&sipwall(&["compile"]));
+    let pos = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s} missing"));
+    assert!(pos("@ban_v4 drop") < pos("ct state established,related accept"));
+    assert!(pos("ct state established,related accept") < pos("udp dport 5060 accept"));
+}
+
+#[test]
+fn check_reports_every_problem_with_its_place_and_exits_2() {
+    let (_d, p) = policy("[services.esl]\nkind = \"esl\"\nallow = [\"admin\"]\n[services.x]\nkind = \"sipp\"\nallow = [\"any\"]\n");
+    let out = sipwall(&["check", "-c", &p]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{p}:3:10: unknown zone \"admin\"")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{p}:5:8: unknown service kind \"sipp\"")),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_json_has_a_stable_shape() {
+    let (_d, p) = policy("[media]\nmode = \"pinhole\"\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\nport = 5060\n");
+    let out = sipwall(&["check", "-c", &p, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["errors"][0]["line"], 6);
+    assert_eq!(v["errors"][0]["col"], 1);
+    assert!(v["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field `port`"));
+
+    let out = sipwall(&["check", "--format", "json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["media"], "range");
+}
+
+#[test]
+fn a_missing_policy_file_is_bad_input() {
+    let out = sipwall(&["check", "-c", "/nonexistent/sipwall.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/sipwall.toml"));
+}
+
+#[test]
+fn compile_modprobe_writes_the_helper_options() {
+    let (_d, p) = policy(
+        "[services.sip]\nkind = \"sip\"\nports = [5060, 5080]\nallow = [\"any\"]\n[services.gk]\nkind = \"h323-ras\"\nallow = [\"any\"]\n\
+         [media]\nmode = \"helper\"\n[helpers.sip]\ndirect_media = false\n[helpers.h323]\ngkrouted_only = false\n",
+    );
+    let text = stdout(&sipwall(&["compile", "-c", &p, "--target", "modprobe"]));
+    assert!(text.contains("options nf_conntrack_sip ports=5060,5080 sip_direct_media=0 sip_direct_signalling=1 sip_timeout=3600"), "{text}");
+    assert!(
+        text.contains(
+            "options nf_conntrack_h323 default_rrq_ttl=300 gkrouted_only=0 callforward_filter=1"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn helper_mode_assigns_helpers_above_conntrack_priority_in_both_directions() {
+    let (_d, p) =
+        policy("[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"helper\"\n");
+    let text = stdout(&sipwall(&["compile", "-c", &p]));
+    assert!(
+        text.contains("ct helper sip-udp {\n\t\ttype \"sip\" protocol udp"),
+        "{text}"
+    );
+    assert!(
+        text.contains("type filter hook prerouting priority filter;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("type filter hook output priority filter;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("udp dport 5060 ct helper set \"sip-udp\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("tcp dport 5060 ct helper set \"sip-tcp\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("16384-32769 accept"),
+        "helper mode keeps the range closed:\n{text}"
+    );
+}
+
+#[test]
+fn iptables_targets_refuse_pinhole_mode() {
+    let (_d, p) =
+        policy("[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n");
+    let out = sipwall(&["compile", "-c", &p, "--target", "iptables"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs nftables sets"));
+}
+
+#[test]
+fn iptables_scanner_drops_are_opt_in_and_precede_established() {
+    let base = "[services.sip]\nkind = \"sip\"\nports = [5060, 5080]\nallow = [\"any\"]\n";
+    let (_d, p) = policy(base);
+    let text = stdout(&sipwall(&["compile", "-c", &p, "--target", "iptables"]));
+    assert!(
+        !text.contains("-m string"),
+        "not without opting in:\n{text}"
+    );
+    let (_d2, p2) = policy(&format!("{base}[iptables]\nscanner_string_match = true\n"));
+    let text = stdout(&sipwall(&["compile", "-c", &p2, "--target", "iptables"]));
+    let drop = text
+        .find("--string \"friendly-scanner\" --algo bm")
+        .expect("scanner drop");
+    assert!(
+        drop < text.find("--ctstate ESTABLISHED,RELATED").unwrap(),
+        "{text}"
+    );
+    let nft = stdout(&sipwall(&["compile", "-c", &p2]));
+    assert!(
+        nft.contains("# skipped (nftables has no substring match"),
+        "{nft}"
+    );
+}
+
+#[test]
+fn discovered_policy_of_vanilla_checks_and_compiles() {
+    let vanilla = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/testdata/freeswitch/vanilla"
+    );
+    let out = sipwall(&["discover", "freeswitch", vanilla, "--format", "toml"]);
+    assert!(out.status.success());
+    let (_d, p) = policy(&stdout(&out));
+    assert!(sipwall(&["check", "-c", &p]).status.success());
+    let derived = stdout(&sipwall(&["compile", "-c", &p]));
+    let builtin = stdout(&sipwall(&["compile"]));
+    // Same rules; only the source named in the header and comments differs.
+    let strip = |t: &str| {
+        t.lines()
+            .map(|l| l.split(" comment ").next().unwrap().to_owned())
+            .skip(1)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&derived), strip(&builtin));
+}
