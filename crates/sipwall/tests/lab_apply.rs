@@ -79,6 +79,34 @@ fn helper_mode_lets_a_calls_rtp_through_default_deny_and_marks_dscp() {
 }
 
 #[test]
+fn helper_mode_lets_rtp_of_a_call_made_by_the_firewalled_host_through() {
+    // The output path: the firewalled host calls out; the helper is assigned
+    // in the output chain, and the peer's RTP comes back as RELATED.
+    let Some(lab) = Lab::up("helper_out", &["sipp"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    assert_ok(&apply(
+        &lab,
+        Some(&write_temp(&dir, "p.toml", SIP_HELPER)),
+        &[],
+    ));
+    // uac_pcap plays its RTP from port 6000 and listens there for the echo.
+    count_rtp(&lab, 6000);
+    let _uas = lab.sipp_uas_on("peer", "192.0.2.2", 20000, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        lab.sipp_call_from("fw", "192.0.2.1", "192.0.2.2:5060", "u1"),
+        "the outgoing call failed"
+    );
+    let rtp = lab.counts("fw")[0];
+    assert!(
+        rtp > 50,
+        "the peer's echoed RTP accepted as RELATED: {rtp} packets"
+    );
+}
+
+#[test]
 fn rtp_to_a_port_the_policy_does_not_open_is_dropped() {
     // The negative control of the test above: same call, RTP not opened.
     let Some(lab) = Lab::up("rtp_closed", &["sipp"]) else {
@@ -233,6 +261,87 @@ fn esl_is_reachable_only_over_loopback_and_ping_and_ssh_work() {
     );
     lab.ok("peer", &["ping", "-c", "1", "-W", "2", "192.0.2.1"]);
     lab.ok("peer", &["ping", "-c", "1", "-W", "2", "2001:db8::1"]);
+}
+
+#[test]
+fn esl_is_reachable_from_its_zone_only_over_both_families() {
+    let Some(lab) = Lab::up("esl_zone", &["python3"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "[zones]\nadmin = [\"192.0.2.2\", \"2001:db8::2\"]\n[services.esl]\nkind = \"esl\"\nallow = [\"loopback\", \"admin\"]\n";
+    assert_ok(&apply(&lab, Some(&write_temp(&dir, "p.toml", policy)), &[]));
+    let listen = "import socket,time\ns=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\ns.bind(('::',8021)); s.listen(16)\ntime.sleep(60)";
+    let _listener = lab.spawn("fw", &["python3", "-c", listen]);
+    assert!(lab.wait_for(Duration::from_secs(5), || tcp_connects(
+        &lab,
+        "fw",
+        "127.0.0.1",
+        8021
+    )));
+    assert!(
+        tcp_connects(&lab, "peer", "192.0.2.1", 8021),
+        "the admin zone reaches ESL"
+    );
+    assert!(
+        tcp_connects(&lab, "peer", "2001:db8::1", 8021),
+        "the admin zone reaches ESL over IPv6"
+    );
+    assert!(
+        !tcp_connects(&lab, "attacker", "192.0.2.1", 8021),
+        "another address does not"
+    );
+    assert!(
+        !tcp_connects(&lab, "attacker", "2001:db8::1", 8021),
+        "nor over IPv6"
+    );
+}
+
+#[test]
+fn the_saved_ruleset_loads_at_boot_with_the_systemd_unit() {
+    let Some(lab) = Lab::up("boot", &[]) else {
+        return;
+    };
+    assert_ok(&apply(&lab, None, &[]));
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../dist/systemd/sipwall-firewall.service"
+    ))
+    .unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let exec = exec.replace(
+        "/var/lib/sipwall/ruleset.nft",
+        lab.saved_ruleset().to_str().unwrap(),
+    );
+    let argv: Vec<&str> = exec.split_whitespace().collect();
+    // The attacker's namespace stands in for the same host after a reboot: an empty kernel.
+    assert!(lab.sipwall_table("attacker").is_none());
+    lab.ok(
+        "attacker",
+        &[argv[0].rsplit('/').next().unwrap()]
+            .iter()
+            .copied()
+            .chain(argv[1..].iter().copied())
+            .collect::<Vec<_>>(),
+    );
+    let strip = |t: String| {
+        t.lines()
+            .filter(|l| !l.contains("expires"))
+            .map(|l| l.split(" counter").next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(lab.sipwall_table("attacker").unwrap()),
+        strip(lab.sipwall_table("fw").unwrap())
+    );
+    // Loading it again over the running table works too (a restart of the unit).
+    lab.ok(
+        "attacker",
+        &["nft", "-f", lab.saved_ruleset().to_str().unwrap()],
+    );
 }
 
 #[test]

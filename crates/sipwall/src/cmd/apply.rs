@@ -45,6 +45,15 @@ pub struct ApplyArgs {
     /// Apply even if it would cut off the SSH connection this runs from.
     #[arg(long)]
     force: bool,
+    /// Where the applied ruleset is saved once final (confirmed, or applied
+    /// without --confirm), for sipwall-firewall.service to load at boot.
+    #[arg(
+        long,
+        env = "SIPWALL_SAVED_RULESET",
+        default_value = "/var/lib/sipwall/ruleset.nft",
+        value_name = "FILE"
+    )]
+    save: PathBuf,
     #[command(flatten)]
     state: StateArgs,
 }
@@ -176,10 +185,12 @@ pub fn apply(a: ApplyArgs) -> Outcome {
 
     let Some(secs) = a.confirm else {
         fw.replace(&table).map_err(Failure::failed)?;
+        save(&a.save, &table)?;
         println!(
-            "applied {} (table inet {TABLE}); previous state saved in {}",
+            "applied {} (table inet {TABLE}); previous state saved in {}; saved for boot in {}",
             loaded.source,
-            state.path().display()
+            state.path().display(),
+            a.save.display()
         );
         return Ok(Success::Clean);
     };
@@ -201,7 +212,30 @@ pub fn apply(a: ApplyArgs) -> Outcome {
         "applied {} (table inet {TABLE}); rolling back in {secs}s unless confirmed",
         loaded.source
     );
-    wait_for_confirmation(&state, &pending.token, pending.deadline_ms)
+    let outcome = wait_for_confirmation(&state, &pending.token, pending.deadline_ms)?;
+    save(&a.save, &table)?;
+    println!("saved for boot in {}", a.save.display());
+    Ok(outcome)
+}
+
+/// Saves the final ruleset as a script that loads it on an empty kernel
+/// as well as over an older sipwall table (what the boot unit runs).
+fn save(path: &std::path::Path, table: &Table) -> Result<(), Failure> {
+    let script = sipwall_ruleset::nft::replace_script(&table.text, "");
+    let write = || -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, script)?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        Failure::failed(anyhow!(
+            "the ruleset is applied but could not be saved for boot in {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn spawn_watchdog(state: &StateArgs, token: &str) -> std::io::Result<()> {

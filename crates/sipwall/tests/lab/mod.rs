@@ -146,6 +146,11 @@ impl Lab {
         }
     }
 
+    /// Where `sipwall apply` in this lab saves the ruleset for boot.
+    pub fn saved_ruleset(&self) -> PathBuf {
+        self.state.path().join("saved/ruleset.nft")
+    }
+
     /// The namespace name of `node`.
     pub fn ns(&self, node: &str) -> String {
         format!("{}-{node}", self.name)
@@ -157,6 +162,7 @@ impl Lab {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.ns(node), program]);
         c.env("SIPWALL_STATE_DIR", self.state.path());
+        c.env("SIPWALL_SAVED_RULESET", self.saved_ruleset());
         c.env_remove("SSH_CONNECTION");
         c
     }
@@ -266,8 +272,19 @@ impl Lab {
 
     /// A SIPp UAS on the firewall host, echoing RTP on `media_port`.
     pub fn sipp_uas(&self, addr: &str, media_port: u16, transport: &str) -> Background {
+        self.sipp_uas_on("fw", addr, media_port, transport)
+    }
+
+    /// A SIPp UAS on `node`.
+    pub fn sipp_uas_on(
+        &self,
+        node: &str,
+        addr: &str,
+        media_port: u16,
+        transport: &str,
+    ) -> Background {
         self.spawn(
-            "fw",
+            node,
             &[
                 "sipp",
                 "-sn",
@@ -288,11 +305,16 @@ impl Lab {
 
     /// One SIPp call from the peer playing a G.711 pcap as RTP; its exit status.
     pub fn sipp_call(&self, local: &str, remote: &str, transport: &str) -> bool {
+        self.sipp_call_from("peer", local, remote, transport)
+    }
+
+    /// One SIPp call from `node`.
+    pub fn sipp_call_from(&self, node: &str, local: &str, remote: &str, transport: &str) -> bool {
         // uac_pcap reads pcap/g711a.pcap relative to its working directory.
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/usr/share/sip-tester", dir.path().join("pcap")).unwrap();
         let out = self
-            .cmd("peer", "timeout")
+            .cmd(node, "timeout")
             .args([
                 "60", "sipp", "-sn", "uac_pcap", remote, "-i", local, "-m", "1", "-t", transport,
                 "-nostdin", "-timeout", "30",
