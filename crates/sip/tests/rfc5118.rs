@@ -34,7 +34,10 @@ fn bracketed_reference_in_request_uri_via_and_contact() {
         "\"Alice\" <sip:alice@[2001:db8::1]:5062>",
     );
     let m = Message::parse(&b).unwrap();
-    assert_eq!(m.request_uri().unwrap().host(), Some(Host::Ipv6(v6("2001:db8::10"))));
+    assert_eq!(
+        m.request_uri().unwrap().host(),
+        Some(Host::Ipv6(v6("2001:db8::10")))
+    );
     assert_eq!(m.request_uri().unwrap().port(), None);
     assert_eq!(m.top_via().unwrap().host(), Host::Ipv6(v6("2001:db8::9:1")));
     let c = m.contacts().next().unwrap();
@@ -44,9 +47,17 @@ fn bracketed_reference_in_request_uri_via_and_contact() {
 
 #[test]
 fn unbracketed_request_uri_is_invalid() {
-    let b = register("sip:2001:db8::10", "SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKa2", "<sip:a@[2001:db8::1]>");
+    let b = register(
+        "sip:2001:db8::10",
+        "SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKa2",
+        "<sip:a@[2001:db8::1]>",
+    );
     match Message::parse(&b) {
-        Err(Error::Malformed { defect: Defect::RequestUri(reason), line: 1, .. }) => {
+        Err(Error::Malformed {
+            defect: Defect::RequestUri(reason),
+            line: 1,
+            ..
+        }) => {
             assert_eq!(reason, "IPv6 address must be enclosed in brackets")
         }
         other => panic!("{other:?}"),
@@ -56,15 +67,29 @@ fn unbracketed_request_uri_is_invalid() {
 #[test]
 fn port_inside_or_outside_the_brackets() {
     // Inside: all of it is the address, there is no port.
-    let b = register("sip:[2001:db8::10:5070]", "SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKa3", "<sip:a@[2001:db8::1]>");
+    let b = register(
+        "sip:[2001:db8::10:5070]",
+        "SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKa3",
+        "<sip:a@[2001:db8::1]>",
+    );
     let m = Message::parse(&b).unwrap();
     let u = m.request_uri().unwrap();
-    assert_eq!((u.host(), u.port()), (Some(Host::Ipv6(v6("2001:db8::10:5070"))), None));
+    assert_eq!(
+        (u.host(), u.port()),
+        (Some(Host::Ipv6(v6("2001:db8::10:5070"))), None)
+    );
     // Outside: an address and a port.
-    let b = register("sip:[2001:db8::10]:5070", "SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKa4", "<sip:a@[2001:db8::1]>");
+    let b = register(
+        "sip:[2001:db8::10]:5070",
+        "SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKa4",
+        "<sip:a@[2001:db8::1]>",
+    );
     let m = Message::parse(&b).unwrap();
     let u = m.request_uri().unwrap();
-    assert_eq!((u.host(), u.port()), (Some(Host::Ipv6(v6("2001:db8::10"))), Some(5070)));
+    assert_eq!(
+        (u.host(), u.port()),
+        (Some(Host::Ipv6(v6("2001:db8::10"))), Some(5070))
+    );
 }
 
 #[test]
@@ -73,7 +98,10 @@ fn received_with_and_without_brackets() {
         let via = format!("SIP/2.0/UDP [2001:db8::9:1];received={received};branch=z9hG4bKa5");
         let b = register("sip:[2001:db8::10]", &via, "<sip:a@[2001:db8::1]>");
         let m = Message::parse(&b).unwrap_or_else(|e| panic!("{received}: {e}"));
-        assert_eq!(m.top_via().unwrap().received(), Some(IpAddr::V6(v6("2001:db8::9:255"))));
+        assert_eq!(
+            m.top_via().unwrap().received(),
+            Some(IpAddr::V6(v6("2001:db8::9:255")))
+        );
     }
 }
 
@@ -90,7 +118,10 @@ fn ipv4_and_ipv6_in_the_same_headers() {
     let hosts: Vec<String> = m.vias().map(|v| v.host().to_string()).collect();
     assert_eq!(hosts, ["[2001:db8::9:1]", "192.0.2.1", "[2001:db8::9:255]"]);
     assert_eq!(m.vias().next().unwrap().port(), Some(6050));
-    assert_eq!(m.vias().nth(2).unwrap().received(), Some("192.0.2.200".parse().unwrap()));
+    assert_eq!(
+        m.vias().nth(2).unwrap().received(),
+        Some("192.0.2.200".parse().unwrap())
+    );
 }
 
 fn invite_with_sdp(ruri: &str, via: &str, sdp: &str) -> Vec<u8> {
@@ -108,21 +139,41 @@ fn invite_with_sdp(ruri: &str, via: &str, sdp: &str) -> Vec<u8> {
 fn sdp_with_ipv6_and_mixed_families() {
     let sdp = "v=0\r\no=bob 280744730 28977631 IN IP6 2001:db8::1\r\ns=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\n\
                m=audio 22334 RTP/AVP 0\r\nm=video 6024 RTP/AVP 107\r\nc=IN IP4 192.0.2.1\r\n";
-    let b = invite_with_sdp("sip:user@[2001:db8::10]", "SIP/2.0/UDP [2001:db8::20];branch=z9hG4bK-s6", sdp);
+    let b = invite_with_sdp(
+        "sip:user@[2001:db8::10]",
+        "SIP/2.0/UDP [2001:db8::20];branch=z9hG4bK-s6",
+        sdp,
+    );
     let m = Message::parse(&b).unwrap();
     let s = m.sdp().unwrap();
-    assert_eq!(s.connection().unwrap().address, ConnectionAddress::Ip(IpAddr::V6(v6("2001:db8::1"))));
+    assert_eq!(
+        s.connection().unwrap().address,
+        ConnectionAddress::Ip(IpAddr::V6(v6("2001:db8::1")))
+    );
     let media: Vec<_> = s.media().collect();
-    assert_eq!(media[0].connection.unwrap().address, ConnectionAddress::Ip(IpAddr::V6(v6("2001:db8::1"))));
-    assert_eq!(media[1].connection.unwrap().address, ConnectionAddress::Ip("192.0.2.1".parse().unwrap()));
+    assert_eq!(
+        media[0].connection.unwrap().address,
+        ConnectionAddress::Ip(IpAddr::V6(v6("2001:db8::1")))
+    );
+    assert_eq!(
+        media[1].connection.unwrap().address,
+        ConnectionAddress::Ip("192.0.2.1".parse().unwrap())
+    );
 }
 
 #[test]
 fn ipv4_mapped_addresses() {
     let sdp = "v=0\r\no=a 1 0 IN IP6 ::ffff:192.0.2.2\r\ns=-\r\nc=IN IP6 ::ffff:192.0.2.2\r\nt=0 0\r\nm=audio 6000 RTP/AVP 2\r\n";
-    let b = invite_with_sdp("sip:user@[::ffff:abcd:abcd]", "SIP/2.0/UDP [::ffff:192.0.2.10]:19823;branch=z9hG4bKbh19", sdp);
+    let b = invite_with_sdp(
+        "sip:user@[::ffff:abcd:abcd]",
+        "SIP/2.0/UDP [::ffff:192.0.2.10]:19823;branch=z9hG4bKbh19",
+        sdp,
+    );
     let m = Message::parse(&b).unwrap();
-    assert_eq!(m.request_uri().unwrap().host(), Some(Host::Ipv6(v6("::ffff:abcd:abcd"))));
+    assert_eq!(
+        m.request_uri().unwrap().host(),
+        Some(Host::Ipv6(v6("::ffff:abcd:abcd")))
+    );
     let via = m.top_via().unwrap();
     assert_eq!(via.host(), Host::Ipv6(v6("::ffff:192.0.2.10")));
     assert_eq!(via.port(), Some(19823));
@@ -136,7 +187,10 @@ fn ipv4_mapped_addresses() {
 fn the_three_colon_abnf_form_is_tolerated_as_the_same_address() {
     // RFC 5118 §4.10: both forms must be tolerated; they name one address.
     let want = Some(Host::Ipv6(v6("2001:db8::192.0.2.1")));
-    for ruri in ["sip:user@[2001:db8::192.0.2.1]", "sip:user@[2001:db8:::192.0.2.1]"] {
+    for ruri in [
+        "sip:user@[2001:db8::192.0.2.1]",
+        "sip:user@[2001:db8:::192.0.2.1]",
+    ] {
         let b = format!(
             "OPTIONS {ruri} SIP/2.0\r\nTo: {ruri}\r\nFrom: sip:user@example.com;tag=810x2\r\n\
              Via: SIP/2.0/UDP lab1.east.example.com;branch=z9hG4bKas3-111\r\nCall-ID: abnf\r\n\
