@@ -56,7 +56,10 @@ impl<'a> Iterator for AuthParams<'a> {
     }
 }
 
-fn read_param<'a>(c: &mut Cursor<'a>) -> Result<Option<(&'a [u8], &'a [u8])>, Invalid> {
+/// A `name=value` pair.
+type Pair<'a> = (&'a [u8], &'a [u8]);
+
+fn read_param<'a>(c: &mut Cursor<'a>) -> Result<Option<Pair<'a>>, Invalid> {
     c.skip_lws();
     if c.at_end() {
         return Ok(None);

@@ -231,7 +231,7 @@ pub(crate) fn split_head<'a>(
                 // A fold may still arrive; wait for the byte after the LF.
                 return Err(incomplete(line, next));
             }
-            value_end = if end > 0 && buf[end - 1] == b'\r' && end - 1 >= line_start {
+            value_end = if end > 0 && buf[end - 1] == b'\r' && end > line_start {
                 end - 1
             } else {
                 end
