@@ -27,18 +27,37 @@ impl Invalid {
     }
 }
 
+/// A 256-entry character class: alphanumerics (if asked) plus `extra`.
+pub(crate) const fn class(alnum: bool, extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        if alnum && (i as u8).is_ascii_alphanumeric() {
+            t[i] = true;
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
+}
+
+static TOKEN: [bool; 256] = class(true, b"-.!%*_+`'~");
+static LWS: [bool; 256] = class(false, b" \t\r\n");
+
 /// `token` characters: alphanum and `-.!%*_+`'~`.
+#[inline]
 pub(crate) fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[usize::from(b)]
 }
 
 /// White space inside a header value (folds included).
+#[inline]
 pub(crate) fn is_lws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+    LWS[usize::from(b)]
 }
 
 /// Removes linear white space at both ends.

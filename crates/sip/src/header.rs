@@ -99,51 +99,56 @@ impl HeaderName {
                 _ => Other,
             };
         }
-        // Dispatch on length first: one comparison for most lines.
-        let cands: &[(&str, HeaderName)] = match name.len() {
-            2 => &[("To", To)],
-            3 => &[("Via", Via)],
-            4 => &[("From", From), ("CSeq", CSeq), ("Date", Date)],
-            5 => &[("Route", Route), ("Event", Event)],
-            6 => &[("Server", Server)],
-            7 => &[
-                ("Call-ID", CallId),
-                ("Contact", Contact),
-                ("Expires", Expires),
-                ("Subject", Subject),
-            ],
-            8 => &[("Refer-To", ReferTo), ("Identity", Identity)],
-            9 => &[("Supported", Supported)],
-            10 => &[("User-Agent", UserAgent)],
-            11 => &[("Referred-By", ReferredBy)],
-            12 => &[
-                ("Max-Forwards", MaxForwards),
-                ("Content-Type", ContentType),
-                ("Record-Route", RecordRoute),
-                ("Allow-Events", AllowEvents),
-            ],
-            13 => &[("Authorization", Authorization)],
-            14 => &[
-                ("Content-Length", ContentLength),
-                ("Accept-Contact", AcceptContact),
-                ("Reject-Contact", RejectContact),
-            ],
-            15 => &[("Session-Expires", SessionExpires)],
-            16 => &[
-                ("WWW-Authenticate", WwwAuthenticate),
-                ("Content-Encoding", ContentEncoding),
-            ],
-            18 => &[("Proxy-Authenticate", ProxyAuthenticate)],
-            19 => &[
-                ("Proxy-Authorization", ProxyAuthorization),
-                ("Request-Disposition", RequestDisposition),
-            ],
-            _ => &[],
+        // Dispatch on length and first letter: at most one comparison.
+        let cand = match (name.len(), name[0].to_ascii_lowercase()) {
+            (2, b't') => To,
+            (3, b'v') => Via,
+            (4, b'f') => From,
+            (4, b'c') => CSeq,
+            (4, b'd') => Date,
+            (5, b'r') => Route,
+            (5, b'e') => Event,
+            (6, b's') => Server,
+            (7, b'c') if name[1].eq_ignore_ascii_case(&b'a') => CallId,
+            (7, b'c') => Contact,
+            (7, b'e') => Expires,
+            (7, b's') => Subject,
+            (8, b'r') => ReferTo,
+            (8, b'i') => Identity,
+            (9, b's') => Supported,
+            (10, b'u') => UserAgent,
+            (11, b'r') => ReferredBy,
+            (12, b'm') => MaxForwards,
+            (12, b'c') => ContentType,
+            (12, b'r') => RecordRoute,
+            (12, b'a') => AllowEvents,
+            (13, b'a') => Authorization,
+            (14, b'c') => ContentLength,
+            (14, b'a') => AcceptContact,
+            (14, b'r') => RejectContact,
+            (15, b's') => SessionExpires,
+            (16, b'w') => WwwAuthenticate,
+            (16, b'c') => ContentEncoding,
+            (18, b'p') => ProxyAuthenticate,
+            (19, b'p') if name.len() > 14 && name[14].eq_ignore_ascii_case(&b'z') => {
+                ProxyAuthorization
+            }
+            (19, b'r') => RequestDisposition,
+            _ => return Other,
         };
-        cands
-            .iter()
-            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
-            .map_or(Other, |&(_, h)| h)
+        // Canonical names are letters and `-`: a letter may differ from
+        // its spelling only in the case bit, `-` not at all. Folding the
+        // differences without branches compiles to a few vector ops.
+        let want = cand.as_str().as_bytes();
+        let diff = name.iter().zip(want).fold(0u8, |acc, (&a, &b)| {
+            let mask = if b == b'-' { 0xff } else { !0x20 };
+            acc | ((a ^ b) & mask)
+        });
+        if name.len() == want.len() && diff == 0 {
+            cand
+        } else {
+            Other
+        }
     }
 
     /// The canonical (long) name; `"other"` for [`HeaderName::Other`].
@@ -224,5 +229,15 @@ mod tests {
         );
         assert_eq!(HeaderName::from_bytes(b"C%6Fntact"), HeaderName::Other);
         assert_eq!(HeaderName::from_bytes(b"z"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"Call\rID"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"Cseq"), HeaderName::CSeq);
+        assert_eq!(
+            HeaderName::from_bytes(b"Proxy-Authorization"),
+            HeaderName::ProxyAuthorization
+        );
+        assert_eq!(
+            HeaderName::from_bytes(b"Proxy-Authenticate"),
+            HeaderName::ProxyAuthenticate
+        );
     }
 }

@@ -76,16 +76,32 @@ pub(crate) fn parse_ip_loose(s: &[u8]) -> Option<IpAddr> {
     if s.contains(&b':') {
         return parse_ipv6(s).map(IpAddr::V6);
     }
-    std::str::from_utf8(s)
-        .ok()?
-        .parse::<Ipv4Addr>()
-        .ok()
-        .map(IpAddr::V4)
+    parse_ipv4(s).map(IpAddr::V4)
 }
 
+// `_` is outside RFC 1123 but common in the field (SRV-like names).
+static DOMAIN: [bool; 256] = crate::grammar::class(true, b"-._");
+
 fn is_domain_char(b: u8) -> bool {
-    // `_` is outside RFC 1123 but common in the field (SRV-like names).
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')
+    DOMAIN[usize::from(b)]
+}
+
+/// Parses a dotted quad (`1*3DIGIT` four times, each at most 255).
+pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split(|&b| b == b'.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let v = p.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+        *o = u8::try_from(v).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Ipv4Addr::from(octets))
 }
 
 /// Reads `host [":" port]` at the start of `s`; returns the host, the port,
@@ -117,11 +133,7 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
             }
         }
         let host = if name.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
-            let text = std::str::from_utf8(name).map_err(|_| Invalid::new("invalid host", 0))?;
-            Host::Ipv4(
-                text.parse()
-                    .map_err(|_| Invalid::new("invalid IPv4 address", 0))?,
-            )
+            Host::Ipv4(parse_ipv4(name).ok_or(Invalid::new("invalid IPv4 address", 0))?)
         } else {
             if name.starts_with(b".")
                 || name.starts_with(b"-")

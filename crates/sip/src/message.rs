@@ -118,71 +118,43 @@ pub(crate) fn split_head<'a>(
             Error::Incomplete
         }
     };
-    let line_len_check = |line: u32, start: usize, end: usize| {
-        if end - start > limits.max_line {
-            Err(Error::Limit {
-                bound: Bound::LineLength,
-                line,
-                offset: start as u32,
-            })
-        } else {
-            Ok(())
-        }
+    let too_long = |line: u32, start: usize| Error::Limit {
+        bound: Bound::LineLength,
+        line,
+        offset: start as u32,
     };
-    let bare_cr = |line: u32, seg: &[u8], base: usize| {
-        // A CR is only allowed right before the LF; a lone CR is read as a
-        // line break by some stacks, so it could smuggle a header past us.
-        match memchr::memchr(b'\r', seg) {
-            Some(i) if i + 1 != seg.len() => Err(malformed(
-                Defect::HeaderLine("CR not followed by LF"),
-                line,
-                base + i,
-            )),
-            _ => Ok(()),
-        }
-    };
+    // One pass over the line ends; each header consumes its own.
+    let mut newlines = memchr::memchr_iter(b'\n', buf);
 
-    let (start_end, mut pos) = match memchr::memchr(b'\n', buf) {
+    let (start_end, mut pos) = match newlines.next() {
         Some(i) => (i, i + 1),
         None if eof_ends_head => (buf.len(), buf.len()),
         None => return Err(incomplete(1, 0)),
     };
-    line_len_check(1, 0, start_end)?;
+    if start_end > limits.max_line {
+        return Err(too_long(1, 0));
+    }
     let start_line = &buf[..start_end];
-    bare_cr(1, start_line, 0)?;
     let start_line = start_line.strip_suffix(b"\r").unwrap_or(start_line);
 
     let mut headers = Vec::with_capacity(16);
     let mut line: u32 = 2;
-    loop {
+    let (body_start, body_line) = loop {
         if pos >= buf.len() {
             if eof_ends_head {
-                return Ok(Head {
-                    start_line,
-                    headers,
-                    body_start: buf.len(),
-                    body_line: line,
-                });
+                break (buf.len(), line);
             }
             return Err(incomplete(line, pos));
         }
         match buf[pos] {
             b'\n' => {
-                return Ok(Head {
-                    start_line,
-                    headers,
-                    body_start: pos + 1,
-                    body_line: line + 1,
-                })
+                newlines.next();
+                break (pos + 1, line + 1);
             }
             b'\r' => match buf.get(pos + 1) {
                 Some(b'\n') => {
-                    return Ok(Head {
-                        start_line,
-                        headers,
-                        body_start: pos + 2,
-                        body_line: line + 1,
-                    })
+                    newlines.next();
+                    break (pos + 2, line + 1);
                 }
                 None if !eof_ends_head => return Err(incomplete(line, pos)),
                 _ => {
@@ -211,35 +183,30 @@ pub(crate) fn split_head<'a>(
         }
         let first_line = line;
         let line_start = pos;
-        // Find the end of the logical line, folds included.
+        // The end of the logical line, folds included.
         let mut seg = pos;
-        let value_end;
-        loop {
-            let (end, next) = match memchr::memchr(b'\n', &buf[seg..]) {
-                Some(i) => (seg + i, seg + i + 1),
-                None if eof_ends_head => (buf.len(), buf.len()),
+        let end = loop {
+            let end = match newlines.next() {
+                Some(i) => i,
+                None if eof_ends_head => buf.len(),
                 None => return Err(incomplete(line, seg)),
             };
-            line_len_check(line, seg, end)?;
-            bare_cr(line, &buf[seg..end], seg)?;
-            if matches!(buf.get(next), Some(b' ' | b'\t')) {
-                line += 1;
-                seg = next;
-                continue;
+            if end - seg > limits.max_line {
+                return Err(too_long(line, seg));
             }
-            if next >= buf.len() && !eof_ends_head {
-                // A fold may still arrive; wait for the byte after the LF.
-                return Err(incomplete(line, next));
-            }
-            value_end = if end > 0 && buf[end - 1] == b'\r' && end > line_start {
-                end - 1
-            } else {
-                end
-            };
-            pos = next;
             line += 1;
-            break;
-        }
+            match buf.get(end + 1) {
+                Some(b' ' | b'\t') => seg = end + 1,
+                None if !eof_ends_head => return Err(incomplete(line, end + 1)),
+                _ => break end,
+            }
+        };
+        pos = end + 1;
+        let value_end = if end > line_start && buf[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
         let text = &buf[line_start..value_end];
         let name_len = text
             .iter()
@@ -268,16 +235,39 @@ pub(crate) fn split_head<'a>(
             .iter()
             .position(|&b| !grammar::is_lws(b))
             .unwrap_or(raw_value.len());
-        let value = grammar::trim(raw_value);
+        let trail = raw_value[lead..]
+            .iter()
+            .rposition(|&b| !grammar::is_lws(b))
+            .map_or(lead, |e| lead + e + 1);
         let raw_name = &text[..name_len];
         headers.push(Header {
             name: HeaderName::from_bytes(raw_name),
             raw_name,
-            value,
+            value: &raw_value[lead..trail],
             line: first_line,
             offset: (line_start + colon + 1 + lead) as u32,
         });
+    };
+    // A CR is only allowed right before an LF: some stacks read a lone CR
+    // as a line break, so it could smuggle a header past us. One pass over
+    // the whole head is cheaper than one per line.
+    let head = &buf[..body_start];
+    for i in memchr::memchr_iter(b'\r', head) {
+        if head.get(i + 1) != Some(&b'\n') && !(i + 1 == head.len() && !eof_ends_head) {
+            let line = memchr::memchr_iter(b'\n', &head[..i]).count() as u32 + 1;
+            return Err(malformed(
+                Defect::HeaderLine("CR not followed by LF"),
+                line,
+                i,
+            ));
+        }
     }
+    Ok(Head {
+        start_line,
+        headers,
+        body_start,
+        body_line,
+    })
 }
 
 fn parse_version(v: &[u8], line: u32, offset: usize) -> Result<(), Error> {
@@ -374,31 +364,34 @@ fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
 
 /// Checks an RFC 1123 date in GMT, as RFC 3261 §20.17 requires.
 fn check_date(v: &[u8]) -> Result<(), Invalid> {
-    let s = std::str::from_utf8(v).map_err(|_| Invalid::new("not ASCII", 0))?;
-    let parts: Vec<&str> = s.split_ascii_whitespace().collect();
-    const DAYS: [&str; 7] = ["Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    const DAYS: [&[u8]; 7] = [
+        b"Mon,", b"Tue,", b"Wed,", b"Thu,", b"Fri,", b"Sat,", b"Sun,",
     ];
-    let ok = parts.len() == 6
-        && DAYS.contains(&parts[0])
-        && parts[1].len() == 2
-        && parts[1].bytes().all(|b| b.is_ascii_digit())
-        && MONTHS.contains(&parts[2])
-        && parts[3].len() == 4
-        && parts[3].bytes().all(|b| b.is_ascii_digit())
-        && parts[4].len() == 8
-        && parts[4].bytes().enumerate().all(|(i, b)| {
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let digits = |p: &[u8], n: usize| p.len() == n && p.iter().all(u8::is_ascii_digit);
+    let mut parts = v.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let mut next = || parts.next().unwrap_or_default();
+    let (day, dd, month, year, time, zone) = (next(), next(), next(), next(), next(), next());
+    let ok = DAYS.contains(&day)
+        && digits(dd, 2)
+        && MONTHS.contains(&month)
+        && digits(year, 4)
+        && time.len() == 8
+        && time.iter().enumerate().all(|(i, &b)| {
             if i == 2 || i == 5 {
                 b == b':'
             } else {
                 b.is_ascii_digit()
             }
-        });
+        })
+        && next().is_empty();
     if !ok {
         return Err(Invalid::new("not an RFC 1123 date", 0));
     }
-    if parts[5] != "GMT" {
+    if zone != b"GMT" {
         return Err(Invalid::new("time zone must be GMT", 0));
     }
     Ok(())
@@ -735,9 +728,10 @@ impl<'a> Message<'a> {
         self.value(HeaderName::To)
             .and_then(|v| name_addr::parse_single(v).ok())
     }
-    /// The From tag.
+    /// The From tag, found without reading the From URI (fast path).
     pub fn from_tag(&self) -> Option<&'a [u8]> {
-        self.from().and_then(|f| f.tag())
+        self.value(HeaderName::From)
+            .and_then(|v| name_addr::params_of(v).get("tag").flatten())
     }
     /// Every Via value in order, across headers (top first).
     pub fn vias(&self) -> impl Iterator<Item = Via<'a>> + '_ {

@@ -114,6 +114,33 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
     })
 }
 
+/// The header parameters of a name-addr or addr-spec value, found without
+/// reading the URI (the guard's fast path for the From tag). On a value
+/// that [`parse_single`] accepts, this gives the same parameters.
+pub(crate) fn params_of(value: &[u8]) -> Params<'_> {
+    let mut at = 0;
+    if value.first() == Some(&b'"') {
+        let mut c = Cursor::new(value);
+        if c.quoted().is_err() {
+            return Params::default();
+        }
+        at = c.pos();
+    }
+    let rest = &value[at..];
+    let start = match memchr::memchr(b'<', rest) {
+        Some(open) => match memchr::memchr(b'>', &rest[open..]) {
+            Some(close) => at + open + close + 1,
+            None => return Params::default(),
+        },
+        None => match memchr::memchr(b';', rest) {
+            Some(semi) => at + semi,
+            None => return Params::default(),
+        },
+    };
+    let mut c = Cursor::new(&value[start..]);
+    params(&mut c).unwrap_or_default()
+}
+
 /// Reads a value holding exactly one address (From, To).
 pub(crate) fn parse_single(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
     let mut c = Cursor::new(value);
@@ -232,6 +259,25 @@ mod tests {
             "a URI with headers must be enclosed in <...>"
         );
         assert!(check_list(b"\"Joe\" <sip:joe@example.org>;;;;").is_err());
+    }
+
+    #[test]
+    fn fast_params_agree_with_the_full_parse() {
+        for v in [
+            &b"\"a<b>;tag=x\" <sip:u@h;tag=no>;tag=yes"[..],
+            b"sip:u@h;tag=1",
+            b"<sip:u@h>",
+            b"caller<sip:caller@example.com>;tag=323",
+            b"sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n",
+        ] {
+            let fast: Vec<_> = params_of(v).iter().collect();
+            let full: Vec<_> = parse_single(v).unwrap().params().iter().collect();
+            assert_eq!(fast, full, "{v:?}");
+        }
+        assert_eq!(
+            params_of(b"\"a<b>;tag=x\" <sip:u@h;tag=no>;tag=yes").get("tag"),
+            Some(Some(&b"yes"[..]))
+        );
     }
 
     #[test]

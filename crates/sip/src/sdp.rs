@@ -5,7 +5,7 @@
 //! [`Sdp::parse`] checks every line it will later read, so the accessors
 //! re-read the body lazily (no allocation) and cannot fail.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 /// Why an SDP body was refused, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -124,18 +124,33 @@ pub struct Sdp<'a> {
 }
 
 /// Lines with their offsets; a trailing CR is removed.
-fn lines(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        if pos >= body.len() {
+fn lines(body: &[u8]) -> Lines<'_> {
+    Lines {
+        body,
+        pos: 0,
+        newlines: memchr::memchr_iter(b'\n', body),
+    }
+}
+
+/// Iterator of [`lines`]: one SIMD pass finds every line end.
+struct Lines<'a> {
+    body: &'a [u8],
+    pos: usize,
+    newlines: memchr::Memchr<'a>,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a [u8]);
+    fn next(&mut self) -> Option<(usize, &'a [u8])> {
+        if self.pos >= self.body.len() {
             return None;
         }
-        let start = pos;
-        let end = memchr::memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos + i);
-        pos = end + 1;
-        let line = &body[start..end];
+        let start = self.pos;
+        let end = self.newlines.next().unwrap_or(self.body.len());
+        self.pos = end + 1;
+        let line = &self.body[start..end];
         Some((start, line.strip_suffix(b"\r").unwrap_or(line)))
-    })
+    }
 }
 
 fn ascii(s: &[u8]) -> Option<&str> {
@@ -180,12 +195,12 @@ fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
             None => ConnectionAddress::Fqdn { ipv6, name: host },
         }
     } else {
-        match host.parse::<Ipv4Addr>() {
-            Ok(a) => ConnectionAddress::Ip(IpAddr::V4(a)),
-            Err(_) if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
+        match crate::host::parse_ipv4(host.as_bytes()) {
+            Some(a) => ConnectionAddress::Ip(IpAddr::V4(a)),
+            None if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
                 return Err("invalid IP4 address in c=")
             }
-            Err(_) => ConnectionAddress::Fqdn { ipv6, name: host },
+            None => ConnectionAddress::Fqdn { ipv6, name: host },
         }
     };
     if let ConnectionAddress::Fqdn { name, .. } = address {
@@ -258,9 +273,9 @@ fn parse_rtcp(v: &[u8]) -> Result<Rtcp, &'static str> {
         .ok_or("invalid a=rtcp port")?;
     let address = match (it.next(), it.next(), it.next()) {
         (None, ..) => None,
-        (Some("IN"), Some("IP4"), Some(a)) => {
-            Some(IpAddr::V4(a.parse().map_err(|_| "invalid a=rtcp address")?))
-        }
+        (Some("IN"), Some("IP4"), Some(a)) => Some(IpAddr::V4(
+            crate::host::parse_ipv4(a.as_bytes()).ok_or("invalid a=rtcp address")?,
+        )),
         (Some("IN"), Some("IP6"), Some(a)) => Some(IpAddr::V6(
             crate::host::parse_ipv6(a.as_bytes()).ok_or("invalid a=rtcp address")?,
         )),
@@ -329,7 +344,7 @@ impl<'a> Sdp<'a> {
         self.body
     }
 
-    fn session_lines(&self) -> impl Iterator<Item = (usize, &'a [u8])> {
+    fn session_lines(&self) -> Lines<'a> {
         lines(&self.body[..self.media_at])
     }
 
@@ -354,10 +369,6 @@ impl<'a> Sdp<'a> {
             .map(|(_, l)| &l[2..])
     }
 
-    fn session_attr(&self, name: &[u8]) -> bool {
-        self.session_lines().any(|(_, l)| is_attr(l, name))
-    }
-
     /// The session-level direction attribute, if any.
     pub fn direction(&self) -> Option<Direction> {
         self.session_lines()
@@ -367,9 +378,22 @@ impl<'a> Sdp<'a> {
 
     /// The media descriptions in order.
     pub fn media(&self) -> MediaIter<'a> {
+        let mut session = Session::default();
+        for (_, l) in self.session_lines() {
+            if let Some(c) = l.strip_prefix(b"c=") {
+                session.connection = session.connection.or_else(|| parse_connection(c).ok());
+            } else if let Some(a) = l.strip_prefix(b"a=") {
+                session.crypto |= is_attr(l, b"crypto");
+                session.fingerprint |= is_attr(l, b"fingerprint");
+                if session.direction.is_none() {
+                    session.direction = Direction::from_attr(a);
+                }
+            }
+        }
         MediaIter {
-            sdp: *self,
+            body: self.body,
             pos: self.media_at,
+            session,
         }
     }
 }
@@ -381,17 +405,27 @@ fn is_attr(line: &[u8], name: &[u8]) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest[0] == b':')
 }
 
+/// What media inherit from the session level.
+#[derive(Debug, Clone, Copy, Default)]
+struct Session<'a> {
+    connection: Option<Connection<'a>>,
+    crypto: bool,
+    fingerprint: bool,
+    direction: Option<Direction>,
+}
+
 /// Iterator over [`Media`].
 #[derive(Debug, Clone)]
 pub struct MediaIter<'a> {
-    sdp: Sdp<'a>,
+    body: &'a [u8],
     pos: usize,
+    session: Session<'a>,
 }
 
 impl<'a> Iterator for MediaIter<'a> {
     type Item = Media<'a>;
     fn next(&mut self) -> Option<Media<'a>> {
-        let body = self.sdp.body;
+        let body = self.body;
         if self.pos >= body.len() {
             return None;
         }
@@ -407,9 +441,9 @@ impl<'a> Iterator for MediaIter<'a> {
             connection: None,
             rtcp: None,
             rtcp_mux: false,
-            crypto: self.sdp.session_attr(b"crypto"),
-            fingerprint: self.sdp.session_attr(b"fingerprint"),
-            direction: self.sdp.direction().unwrap_or_default(),
+            crypto: self.session.crypto,
+            fingerprint: self.session.fingerprint,
+            direction: self.session.direction.unwrap_or_default(),
         };
         let mut next = body.len();
         for (off, l) in section {
@@ -434,7 +468,7 @@ impl<'a> Iterator for MediaIter<'a> {
             }
         }
         if media.connection.is_none() {
-            media.connection = self.sdp.connection();
+            media.connection = self.session.connection;
         }
         self.pos = next;
         Some(media)

@@ -94,60 +94,19 @@ fn is_hex(b: u8) -> bool {
     b.is_ascii_hexdigit()
 }
 
+static USER: [bool; 256] = crate::grammar::class(true, b"-_.!~*'()&=+$,;?/:%");
+static PARAM: [bool; 256] = crate::grammar::class(true, b"-_.!~*'()[]/:&+$%=;?,");
+
 /// Characters of the user part: unreserved, escaped, and `&=+$,;?/` (and `:`
 /// for the password).
 fn is_user_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'&'
-                | b'='
-                | b'+'
-                | b'$'
-                | b','
-                | b';'
-                | b'?'
-                | b'/'
-                | b':'
-                | b'%'
-        )
+    USER[usize::from(b)]
 }
 
 /// Characters of URI parameters and headers: unreserved, escaped, `[]/:&+$`
 /// and the `;=?&` separators.
 fn is_param_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'/'
-                | b':'
-                | b'&'
-                | b'+'
-                | b'$'
-                | b'%'
-                | b'='
-                | b';'
-                | b'?'
-                | b','
-        )
+    PARAM[usize::from(b)]
 }
 
 /// Checks that every `%` starts a two-hex-digit escape.
