@@ -130,9 +130,7 @@ impl HeaderName {
             (16, b'w') => WwwAuthenticate,
             (16, b'c') => ContentEncoding,
             (18, b'p') => ProxyAuthenticate,
-            (19, b'p') if name.len() > 14 && name[14].eq_ignore_ascii_case(&b'z') => {
-                ProxyAuthorization
-            }
+            (19, b'p') => ProxyAuthorization,
             (19, b'r') => RequestDisposition,
             _ => return Other,
         };

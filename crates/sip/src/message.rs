@@ -253,7 +253,7 @@ pub(crate) fn split_head<'a>(
     // the whole head is cheaper than one per line.
     let head = &buf[..body_start];
     for i in memchr::memchr_iter(b'\r', head) {
-        if head.get(i + 1) != Some(&b'\n') && !(i + 1 == head.len() && !eof_ends_head) {
+        if head.get(i + 1) != Some(&b'\n') {
             let line = memchr::memchr_iter(b'\n', &head[..i]).count() as u32 + 1;
             return Err(malformed(
                 Defect::HeaderLine("CR not followed by LF"),
