@@ -1,0 +1,140 @@
+//! Methods and the CSeq header (RFC 3261 §20.16).
+
+use crate::grammar::{is_token_str, Cursor, Invalid};
+
+/// A request method; extension methods are kept as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method<'a> {
+    /// INVITE
+    Invite,
+    /// ACK
+    Ack,
+    /// BYE
+    Bye,
+    /// CANCEL
+    Cancel,
+    /// REGISTER
+    Register,
+    /// OPTIONS
+    Options,
+    /// INFO
+    Info,
+    /// PRACK
+    Prack,
+    /// UPDATE
+    Update,
+    /// SUBSCRIBE
+    Subscribe,
+    /// NOTIFY
+    Notify,
+    /// REFER
+    Refer,
+    /// MESSAGE
+    Message,
+    /// PUBLISH
+    Publish,
+    /// Any other token.
+    Other(&'a str),
+}
+
+impl<'a> Method<'a> {
+    /// Reads a method token (methods are case-sensitive).
+    pub(crate) fn from_token(t: &'a [u8]) -> Option<Method<'a>> {
+        if !is_token_str(t) {
+            return None;
+        }
+        Some(match t {
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"REGISTER" => Method::Register,
+            b"OPTIONS" => Method::Options,
+            b"INFO" => Method::Info,
+            b"PRACK" => Method::Prack,
+            b"UPDATE" => Method::Update,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"REFER" => Method::Refer,
+            b"MESSAGE" => Method::Message,
+            b"PUBLISH" => Method::Publish,
+            // Token characters are ASCII.
+            _ => Method::Other(std::str::from_utf8(t).ok()?),
+        })
+    }
+
+    /// The method as written.
+    pub fn as_str(&self) -> &'a str {
+        match self {
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Register => "REGISTER",
+            Method::Options => "OPTIONS",
+            Method::Info => "INFO",
+            Method::Prack => "PRACK",
+            Method::Update => "UPDATE",
+            Method::Subscribe => "SUBSCRIBE",
+            Method::Notify => "NOTIFY",
+            Method::Refer => "REFER",
+            Method::Message => "MESSAGE",
+            Method::Publish => "PUBLISH",
+            Method::Other(s) => s,
+        }
+    }
+}
+
+/// The CSeq header: sequence number and method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CSeq<'a> {
+    /// The sequence number (RFC 3261 §8.1.1.5: a 32-bit unsigned integer).
+    pub number: u32,
+    /// The method.
+    pub method: Method<'a>,
+}
+
+/// Parses a CSeq value.
+pub(crate) fn parse(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
+    let mut c = Cursor::new(value);
+    c.skip_lws();
+    let digits = c.take_while(|b| b.is_ascii_digit());
+    if digits.is_empty() {
+        return Err(Invalid::new("sequence number is not a number", c.pos()));
+    }
+    let number = crate::grammar::parse_u32(digits)
+        .ok_or(Invalid::new("sequence number exceeds 2^32-1", 0))?;
+    if !c.skip_lws() {
+        return Err(Invalid::new(
+            "expected white space after the sequence number",
+            c.pos(),
+        ));
+    }
+    let at = c.pos();
+    let m = c.take_while(|b| !crate::grammar::is_lws(b));
+    let method = Method::from_token(m).ok_or(Invalid::new("invalid method", at))?;
+    c.skip_lws();
+    if !c.at_end() {
+        return Err(Invalid::new("unexpected text after the method", c.pos()));
+    }
+    Ok(CSeq { number, method })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cseq_forms() {
+        let c = parse(b"0009\r\n  INVITE").unwrap();
+        assert_eq!((c.number, c.method), (9, Method::Invite));
+        let c = parse(b"8 RE%47IST%45R").unwrap();
+        assert_eq!(c.method, Method::Other("RE%47IST%45R"));
+        assert_eq!(
+            parse(b"36893488147419103232 REGISTER").unwrap_err().reason,
+            "sequence number exceeds 2^32-1"
+        );
+        assert!(parse(b"1 INVITE extra").is_err());
+        assert!(parse(b"INVITE").is_err());
+    }
+}

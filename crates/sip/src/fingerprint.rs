@@ -1,0 +1,226 @@
+//! Scanner fingerprints the guard matches on: known scanner User-Agents,
+//! and SIPVicious's From tag, which survives its `-c` mode (no
+//! User-Agent) and UA changes.
+//!
+//! SIPVicious builds the tag as the hex encoding of `label`, a 0x01 byte,
+//! and decimal digits. For `svmap` the label is the target's IPv4 address
+//! and port in hex (`c000020213c4` is 192.0.2.2:5060); for `svwar` and
+//! `svcrack` it is the extension, or `user:password` being tried.
+
+use crate::message::Message;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Known scanner families, recognised by User-Agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scanner {
+    /// SIPVicious (`friendly-scanner`, `sipvicious`).
+    SipVicious,
+    /// `sipcli`
+    Sipcli,
+    /// `VaxSIPUserAgent`
+    Vax,
+    /// sippts (`pplsip`)
+    Sippts,
+    /// `sundayddr`
+    Sundayddr,
+    /// `iWar`
+    IWar,
+    /// `sip-scan`
+    SipScan,
+    /// `sipsak`
+    Sipsak,
+    /// `SIVuS`
+    Sivus,
+    /// `smap`
+    Smap,
+    /// `PortSIP VoIP SDK` (common in attack tooling)
+    PortSip,
+}
+
+impl Scanner {
+    /// A stable lower-case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Scanner::SipVicious => "sipvicious",
+            Scanner::Sipcli => "sipcli",
+            Scanner::Vax => "vaxsipuseragent",
+            Scanner::Sippts => "sippts",
+            Scanner::Sundayddr => "sundayddr",
+            Scanner::IWar => "iwar",
+            Scanner::SipScan => "sip-scan",
+            Scanner::Sipsak => "sipsak",
+            Scanner::Sivus => "sivus",
+            Scanner::Smap => "smap",
+            Scanner::PortSip => "portsip",
+        }
+    }
+}
+
+const USER_AGENTS: &[(&[u8], Scanner)] = &[
+    (b"friendly-scanner", Scanner::SipVicious),
+    (b"sipvicious", Scanner::SipVicious),
+    (b"sipcli", Scanner::Sipcli),
+    (b"vaxsipuseragent", Scanner::Vax),
+    (b"pplsip", Scanner::Sippts),
+    (b"sundayddr", Scanner::Sundayddr),
+    (b"iwar", Scanner::IWar),
+    (b"sip-scan", Scanner::SipScan),
+    (b"sipsak", Scanner::Sipsak),
+    (b"sivus", Scanner::Sivus),
+    (b"smap", Scanner::Smap),
+    (b"portsip voip sdk", Scanner::PortSip),
+];
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    needle.len() <= hay.len()
+        && hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// The scanner a User-Agent names, if any (case-insensitive substring).
+pub fn scanner_by_user_agent(ua: &[u8]) -> Option<Scanner> {
+    USER_AGENTS
+        .iter()
+        .find(|(n, _)| contains_ignore_case(ua, n))
+        .map(|&(_, s)| s)
+}
+
+/// The longest label kept from a SIPVicious tag.
+const MAX_LABEL: usize = 64;
+
+/// A From tag in SIPVicious's format, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipviciousTag {
+    label: [u8; MAX_LABEL],
+    len: u8,
+}
+
+impl SipviciousTag {
+    /// Recognises and decodes a From tag.
+    pub fn parse(tag: &[u8]) -> Option<SipviciousTag> {
+        if tag.len() % 2 != 0 || tag.len() < 6 || tag.len() > 2 * (MAX_LABEL + 1 + 20) {
+            return None;
+        }
+        let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        let mut decoded = [0u8; MAX_LABEL + 1 + 20];
+        for (i, pair) in tag.chunks_exact(2).enumerate() {
+            decoded[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        }
+        let decoded = &decoded[..tag.len() / 2];
+        let sep = decoded.iter().position(|&b| b == 0x01)?;
+        let (label, digits) = (&decoded[..sep], &decoded[sep + 1..]);
+        if label.is_empty()
+            || label.len() > MAX_LABEL
+            || !label.iter().all(|b| b.is_ascii_graphic())
+            || digits.is_empty()
+            || !digits.iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        let mut out = SipviciousTag {
+            label: [0; MAX_LABEL],
+            len: label.len() as u8,
+        };
+        out.label[..label.len()].copy_from_slice(label);
+        Some(out)
+    }
+
+    /// The decoded label: target in hex (svmap), extension or `user:password`.
+    pub fn label(&self) -> &[u8] {
+        &self.label[..usize::from(self.len)]
+    }
+
+    /// The scanned target, when the label is svmap's `ip:port` in hex.
+    pub fn target(&self) -> Option<SocketAddrV4> {
+        let l = self.label();
+        if l.len() != 12 || !l.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        let text = std::str::from_utf8(l).ok()?;
+        let ip = u32::from_str_radix(&text[..8], 16).ok()?;
+        let port = u16::from_str_radix(&text[8..], 16).ok()?;
+        Some(SocketAddrV4::new(Ipv4Addr::from(ip), port))
+    }
+}
+
+/// What one message tells about the software that sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint<'a> {
+    /// The User-Agent (requests) or Server (responses), as written.
+    pub user_agent: Option<&'a [u8]>,
+    /// The scanner the User-Agent names.
+    pub scanner: Option<Scanner>,
+    /// A SIPVicious From tag. Only requests are considered: a response
+    /// echoes the requester's From tag and says nothing about its sender.
+    pub sipvicious_tag: Option<SipviciousTag>,
+}
+
+impl<'a> Fingerprint<'a> {
+    /// Reads the fingerprint of a message.
+    pub fn of(m: &Message<'a>) -> Fingerprint<'a> {
+        let user_agent = if m.is_request() {
+            m.user_agent()
+        } else {
+            m.server()
+        };
+        Fingerprint {
+            user_agent,
+            scanner: user_agent.and_then(scanner_by_user_agent),
+            sipvicious_tag: if m.is_request() {
+                m.from_tag().and_then(SipviciousTag::parse)
+            } else {
+                None
+            },
+        }
+    }
+
+    /// True when anything marks the sender as a scanner.
+    pub fn is_scanner(&self) -> bool {
+        self.scanner.is_some() || self.sipvicious_tag.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn svmap_tag_names_the_target() {
+        let t = SipviciousTag::parse(b"63303030303230323133633401383331323337343339").unwrap();
+        assert_eq!(t.label(), b"c000020213c4");
+        assert_eq!(t.target(), Some("192.0.2.2:5060".parse().unwrap()));
+    }
+
+    #[test]
+    fn svcrack_tag_leaks_the_guess() {
+        let t = SipviciousTag::parse(b"3130303a3130300133383832383731363031").unwrap();
+        assert_eq!(t.label(), b"100:100");
+        assert_eq!(t.target(), None);
+    }
+
+    #[test]
+    fn ordinary_tags_are_not_sipvicious() {
+        for tag in [
+            &b"3206210844"[..],
+            b"23915SIPpTag011",
+            b"as8d7f",
+            b"0101",
+            b"abcdef0123",
+            b"",
+        ] {
+            assert_eq!(SipviciousTag::parse(tag), None, "{tag:?}");
+        }
+    }
+
+    #[test]
+    fn user_agents() {
+        assert_eq!(
+            scanner_by_user_agent(b"friendly-scanner"),
+            Some(Scanner::SipVicious)
+        );
+        assert_eq!(scanner_by_user_agent(b"PPLSIP/1"), Some(Scanner::Sippts));
+        assert_eq!(scanner_by_user_agent(b"FreeSWITCH-mod_sofia/1.10"), None);
+    }
+}

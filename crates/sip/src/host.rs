@@ -1,0 +1,207 @@
+//! Hosts as they appear in URIs, Via sent-by and parameters: IPv4, IPv6
+//! (bracketed in host position, RFC 5118) or a domain name.
+
+use crate::grammar::Invalid;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// A host: an address or a domain name (a slice of the message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host<'a> {
+    /// A dotted-quad IPv4 address.
+    Ipv4(Ipv4Addr),
+    /// An IPv6 address (written `[...]` in host position).
+    Ipv6(Ipv6Addr),
+    /// A domain name, as written.
+    Domain(&'a str),
+}
+
+impl Host<'_> {
+    /// The address, when the host is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match *self {
+            Host::Ipv4(a) => Some(IpAddr::V4(a)),
+            Host::Ipv6(a) => Some(IpAddr::V6(a)),
+            Host::Domain(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Host::Ipv4(a) => write!(f, "{a}"),
+            Host::Ipv6(a) => write!(f, "[{a}]"),
+            Host::Domain(d) => f.write_str(d),
+        }
+    }
+}
+
+/// Parses an IPv6 address (no brackets).
+///
+/// RFC 3261's ABNF, taken from RFC 2373, admits three colons before an
+/// embedded IPv4 address (`2001:db8:::192.0.2.1`). RFC 5118 §4.10 asks
+/// receivers to tolerate that form, so it is read as the two-colon address
+/// it was meant to be; three colons anywhere else stay invalid.
+pub(crate) fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
+    let text = std::str::from_utf8(s).ok()?;
+    if let Ok(a) = text.parse::<Ipv6Addr>() {
+        return Some(a);
+    }
+    let i = text.find(":::")?;
+    let tail = &text[i + 3..];
+    if tail.contains(':') || tail.parse::<Ipv4Addr>().is_err() || text[..i].contains("::") {
+        return None;
+    }
+    // The repaired text is at most the input's length; IPv6 text is short.
+    if text.len() > 64 {
+        return None;
+    }
+    let mut buf = [0u8; 64];
+    let head = &text.as_bytes()[..i];
+    buf[..head.len()].copy_from_slice(head);
+    buf[head.len()..head.len() + 2].copy_from_slice(b"::");
+    buf[head.len() + 2..head.len() + 2 + tail.len()].copy_from_slice(tail.as_bytes());
+    std::str::from_utf8(&buf[..head.len() + 2 + tail.len()])
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Parses an IP address written with or without IPv6 brackets (as in the
+/// Via `received` parameter, RFC 5118 §4.5 accepts both).
+pub(crate) fn parse_ip_loose(s: &[u8]) -> Option<IpAddr> {
+    if let Some(inner) = s.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")) {
+        return parse_ipv6(inner).map(IpAddr::V6);
+    }
+    if s.contains(&b':') {
+        return parse_ipv6(s).map(IpAddr::V6);
+    }
+    parse_ipv4(s).map(IpAddr::V4)
+}
+
+// `_` is outside RFC 1123 but common in the field (SRV-like names).
+static DOMAIN: [bool; 256] = crate::grammar::class(true, b"-._");
+
+fn is_domain_char(b: u8) -> bool {
+    DOMAIN[usize::from(b)]
+}
+
+/// Parses a dotted quad (`1*3DIGIT` four times, each at most 255).
+pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split(|&b| b == b'.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let v = p.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+        *o = u8::try_from(v).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Ipv4Addr::from(octets))
+}
+
+/// Reads `host [":" port]` at the start of `s`; returns the host, the port,
+/// and how many bytes were used. `s` ends where the caller's grammar says.
+pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize), Invalid> {
+    let (host, mut used) = if s.first() == Some(&b'[') {
+        let close = memchr::memchr(b']', s).ok_or(Invalid::new("unclosed IPv6 reference", 0))?;
+        let addr = parse_ipv6(&s[1..close]).ok_or(Invalid::new("invalid IPv6 address", 1))?;
+        (Host::Ipv6(addr), close + 1)
+    } else {
+        let n = s
+            .iter()
+            .position(|&b| !is_domain_char(b))
+            .unwrap_or(s.len());
+        let name = &s[..n];
+        if name.is_empty() {
+            return Err(Invalid::new("empty host", 0));
+        }
+        if s.get(n) == Some(&b':') {
+            // An unbracketed IPv6 address: more than one colon before the
+            // next delimiter (RFC 5118 §4.2: invalid).
+            let rest = &s[n + 1..];
+            let stop = rest
+                .iter()
+                .position(|&b| matches!(b, b';' | b'?' | b'>' | b',' | b' ' | b'\t'))
+                .unwrap_or(rest.len());
+            if rest[..stop].contains(&b':') {
+                return Err(Invalid::new("IPv6 address must be enclosed in brackets", 0));
+            }
+        }
+        let host = if name.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+            Host::Ipv4(parse_ipv4(name).ok_or(Invalid::new("invalid IPv4 address", 0))?)
+        } else {
+            if name.starts_with(b".")
+                || name.starts_with(b"-")
+                || name.contains(&b'_') && name.len() == 1
+            {
+                return Err(Invalid::new("invalid domain name", 0));
+            }
+            // All bytes are ASCII here.
+            Host::Domain(std::str::from_utf8(name).map_err(|_| Invalid::new("invalid host", 0))?)
+        };
+        (host, n)
+    };
+    let mut port = None;
+    if s.get(used) == Some(&b':') {
+        let digits = s[used + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let p = crate::grammar::parse_u32(&s[used + 1..used + 1 + digits])
+            .filter(|&p| p <= u32::from(u16::MAX))
+            .ok_or(Invalid::new("invalid port", used + 1))?;
+        port = Some(p as u16);
+        used += 1 + digits;
+    }
+    Ok((host, port, used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_colons_before_ipv4_is_tolerated_as_two() {
+        let a = parse_ipv6(b"2001:db8:::192.0.2.1").unwrap();
+        assert_eq!(a, "2001:db8::192.0.2.1".parse::<Ipv6Addr>().unwrap());
+        assert!(parse_ipv6(b"2001:::1").is_none());
+        assert!(parse_ipv6(b"2001::db8:::192.0.2.1").is_none());
+        assert!(parse_ipv6(b"2001:db8:::192.0.2.1:5").is_none());
+    }
+
+    #[test]
+    fn hostport_forms() {
+        let (h, p, n) = parse_hostport(b"[2001:db8::10]:5070;x").unwrap();
+        assert_eq!(h, Host::Ipv6("2001:db8::10".parse().unwrap()));
+        assert_eq!((p, n), (Some(5070), 19));
+        // RFC 5118 §4.3: all of it is the address, there is no port.
+        let (h, p, _) = parse_hostport(b"[2001:db8::10:5070]").unwrap();
+        assert_eq!(h, Host::Ipv6("2001:db8::10:5070".parse().unwrap()));
+        assert_eq!(p, None);
+        let (h, p, _) = parse_hostport(b"example.com:5060").unwrap();
+        assert_eq!((h, p), (Host::Domain("example.com"), Some(5060)));
+        assert_eq!(
+            parse_hostport(b"2001:db8::10").unwrap_err().reason,
+            "IPv6 address must be enclosed in brackets"
+        );
+        assert!(parse_hostport(b"1.2.3").is_err());
+        assert!(parse_hostport(b"h:70000").is_err());
+    }
+
+    #[test]
+    fn received_accepts_both_forms() {
+        let want: IpAddr = "2001:db8::9:255".parse().unwrap();
+        assert_eq!(parse_ip_loose(b"[2001:db8::9:255]"), Some(want));
+        assert_eq!(parse_ip_loose(b"2001:db8::9:255"), Some(want));
+        assert_eq!(
+            parse_ip_loose(b"192.0.2.1"),
+            Some("192.0.2.1".parse().unwrap())
+        );
+        assert_eq!(parse_ip_loose(b"host"), None);
+    }
+}

@@ -1,0 +1,980 @@
+//! A SIP message as a borrowed view: start line, headers in order (repeats
+//! kept, folds kept inside values), and the body bounded by Content-Length.
+//!
+//! Validation contract: [`Message::parse`] checks the start line, every
+//! header line, and the value of every header that has a typed accessor
+//! (and the SDP body), so that afterwards a typed accessor returns `None`
+//! only when the header is absent. [`Message::scan`] checks the start line
+//! and the header lines only (the guard's fast path); its typed accessors
+//! return `None` for a value they cannot read. No accessor panics.
+
+use crate::auth::{self, Auth};
+use crate::cseq::{self, CSeq, Method};
+use crate::error::{Bound, Defect, Error, Flag, Flags, Unsupported};
+use crate::grammar::{self, Invalid};
+use crate::header::{Header, HeaderName};
+use crate::media_type::{self, MediaType};
+use crate::name_addr::{self, NameAddr, NameAddrList};
+use crate::sdp::Sdp;
+use crate::uri::{Scheme, Uri};
+use crate::via::{self, Via, ViaList};
+
+/// Bounds applied while reading; a message over any of them is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message (head and body), in bytes.
+    pub max_message: usize,
+    /// Most header lines (a folded header counts once).
+    pub max_headers: usize,
+    /// Longest physical line, in bytes.
+    pub max_line: usize,
+}
+
+impl Default for Limits {
+    /// 64 KiB (a UDP datagram's worth), 128 headers, 8 KiB lines.
+    fn default() -> Self {
+        Limits {
+            max_message: 65_535,
+            max_headers: 128,
+            max_line: 8_192,
+        }
+    }
+}
+
+/// The request line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLine<'a> {
+    /// The method.
+    pub method: Method<'a>,
+    /// The Request-URI.
+    pub uri: Uri<'a>,
+}
+
+/// The status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusLine<'a> {
+    /// The status code, 100 to 699.
+    pub code: u16,
+    /// The reason phrase, as written (may be empty, may be UTF-8).
+    pub reason: &'a [u8],
+}
+
+/// The first line of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartLine<'a> {
+    /// A request.
+    Request(RequestLine<'a>),
+    /// A response.
+    Response(StatusLine<'a>),
+}
+
+/// A parsed SIP message borrowing the bytes it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message<'a> {
+    bytes: &'a [u8],
+    start: StartLine<'a>,
+    headers: Vec<Header<'a>>,
+    body: &'a [u8],
+    body_offset: usize,
+    trailing: &'a [u8],
+    flags: Flags,
+    checked: bool,
+}
+
+fn malformed(defect: Defect, line: u32, offset: usize) -> Error {
+    Error::Malformed {
+        defect,
+        line,
+        offset: offset as u32,
+    }
+}
+
+/// The header section: where it ends and what it holds.
+pub(crate) struct Head<'a> {
+    pub start_line: &'a [u8],
+    pub headers: Vec<Header<'a>>,
+    /// Offset of the first body byte.
+    pub body_start: usize,
+    /// Line number of the first body line.
+    pub body_line: u32,
+}
+
+/// Splits the head of a message. With `eof_ends_head`, the end of `buf`
+/// also ends the header section (a datagram); otherwise it means more
+/// bytes are needed ([`Error::Incomplete`]).
+pub(crate) fn split_head<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    eof_ends_head: bool,
+) -> Result<Head<'a>, Error> {
+    let incomplete = |line: u32, at: usize| {
+        if buf.len() >= limits.max_message {
+            Error::Limit {
+                bound: Bound::MessageSize,
+                line,
+                offset: at as u32,
+            }
+        } else {
+            Error::Incomplete
+        }
+    };
+    let too_long = |line: u32, start: usize| Error::Limit {
+        bound: Bound::LineLength,
+        line,
+        offset: start as u32,
+    };
+    // One pass over the line ends; each header consumes its own.
+    let mut newlines = memchr::memchr_iter(b'\n', buf);
+
+    let (start_end, mut pos) = match newlines.next() {
+        Some(i) => (i, i + 1),
+        None if eof_ends_head => (buf.len(), buf.len()),
+        None => return Err(incomplete(1, 0)),
+    };
+    if start_end > limits.max_line {
+        return Err(too_long(1, 0));
+    }
+    let start_line = &buf[..start_end];
+    let start_line = start_line.strip_suffix(b"\r").unwrap_or(start_line);
+
+    let mut headers = Vec::with_capacity(16);
+    let mut line: u32 = 2;
+    let (body_start, body_line) = loop {
+        if pos >= buf.len() {
+            if eof_ends_head {
+                break (buf.len(), line);
+            }
+            return Err(incomplete(line, pos));
+        }
+        match buf[pos] {
+            b'\n' => {
+                newlines.next();
+                break (pos + 1, line + 1);
+            }
+            b'\r' => match buf.get(pos + 1) {
+                Some(b'\n') => {
+                    newlines.next();
+                    break (pos + 2, line + 1);
+                }
+                None if !eof_ends_head => return Err(incomplete(line, pos)),
+                _ => {
+                    return Err(malformed(
+                        Defect::HeaderLine("CR not followed by LF"),
+                        line,
+                        pos,
+                    ))
+                }
+            },
+            b' ' | b'\t' => {
+                return Err(malformed(
+                    Defect::HeaderLine("continuation line without a header before it"),
+                    line,
+                    pos,
+                ))
+            }
+            _ => {}
+        }
+        if headers.len() >= limits.max_headers {
+            return Err(Error::Limit {
+                bound: Bound::HeaderCount,
+                line,
+                offset: pos as u32,
+            });
+        }
+        let first_line = line;
+        let line_start = pos;
+        // The end of the logical line, folds included.
+        let mut seg = pos;
+        let end = loop {
+            let end = match newlines.next() {
+                Some(i) => i,
+                None if eof_ends_head => buf.len(),
+                None => return Err(incomplete(line, seg)),
+            };
+            if end - seg > limits.max_line {
+                return Err(too_long(line, seg));
+            }
+            line += 1;
+            match buf.get(end + 1) {
+                Some(b' ' | b'\t') => seg = end + 1,
+                None if !eof_ends_head => return Err(incomplete(line, end + 1)),
+                _ => break end,
+            }
+        };
+        pos = end + 1;
+        let value_end = if end > line_start && buf[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        let text = &buf[line_start..value_end];
+        let name_len = text
+            .iter()
+            .position(|&b| !grammar::is_token(b))
+            .unwrap_or(text.len());
+        if name_len == 0 {
+            return Err(malformed(
+                Defect::HeaderLine("missing or invalid header name"),
+                first_line,
+                line_start,
+            ));
+        }
+        let mut colon = name_len;
+        while matches!(text.get(colon), Some(b' ' | b'\t')) {
+            colon += 1;
+        }
+        if text.get(colon) != Some(&b':') {
+            return Err(malformed(
+                Defect::HeaderLine("missing colon after the header name"),
+                first_line,
+                line_start + colon,
+            ));
+        }
+        let raw_value = &text[colon + 1..];
+        let lead = raw_value
+            .iter()
+            .position(|&b| !grammar::is_lws(b))
+            .unwrap_or(raw_value.len());
+        let trail = raw_value[lead..]
+            .iter()
+            .rposition(|&b| !grammar::is_lws(b))
+            .map_or(lead, |e| lead + e + 1);
+        let raw_name = &text[..name_len];
+        headers.push(Header {
+            name: HeaderName::from_bytes(raw_name),
+            raw_name,
+            value: &raw_value[lead..trail],
+            line: first_line,
+            offset: (line_start + colon + 1 + lead) as u32,
+        });
+    };
+    // A CR is only allowed right before an LF: some stacks read a lone CR
+    // as a line break, so it could smuggle a header past us. One pass over
+    // the whole head is cheaper than one per line.
+    let head = &buf[..body_start];
+    for i in memchr::memchr_iter(b'\r', head) {
+        if head.get(i + 1) != Some(&b'\n') {
+            let line = memchr::memchr_iter(b'\n', &head[..i]).count() as u32 + 1;
+            return Err(malformed(
+                Defect::HeaderLine("CR not followed by LF"),
+                line,
+                i,
+            ));
+        }
+    }
+    Ok(Head {
+        start_line,
+        headers,
+        body_start,
+        body_line,
+    })
+}
+
+fn parse_version(v: &[u8], line: u32, offset: usize) -> Result<(), Error> {
+    if v.eq_ignore_ascii_case(b"SIP/2.0") {
+        return Ok(());
+    }
+    let looks_like_version = v.len() > 4
+        && v[..4].eq_ignore_ascii_case(b"SIP/")
+        && v[4..].iter().all(|&b| b.is_ascii_digit() || b == b'.')
+        && v[4..].iter().filter(|&&b| b == b'.').count() == 1;
+    if looks_like_version {
+        Err(Error::Unsupported {
+            what: Unsupported::Version,
+            line,
+            offset: offset as u32,
+        })
+    } else {
+        Err(malformed(
+            Defect::StartLine("invalid SIP version"),
+            line,
+            offset,
+        ))
+    }
+}
+
+fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
+    if l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"SIP/") {
+        let sp = memchr::memchr(b' ', l).ok_or_else(|| {
+            malformed(
+                Defect::StartLine("status line has no status code"),
+                1,
+                l.len(),
+            )
+        })?;
+        parse_version(&l[..sp], 1, 0)?;
+        let rest = &l[sp + 1..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits != 3 || !matches!(rest.get(3), None | Some(b' ')) {
+            return Err(malformed(Defect::StatusCode, 1, sp + 1));
+        }
+        let code = grammar::parse_u32(&rest[..3]).unwrap_or(0) as u16;
+        if !(100..=699).contains(&code) {
+            return Err(malformed(Defect::StatusCode, 1, sp + 1));
+        }
+        let reason = rest.get(4..).unwrap_or_default();
+        return Ok(StartLine::Response(StatusLine { code, reason }));
+    }
+    if l.last().is_some_and(|&b| b == b' ' || b == b'\t') {
+        return Err(malformed(
+            Defect::StartLine("white space after the SIP version"),
+            1,
+            l.len() - 1,
+        ));
+    }
+    let first = memchr::memchr(b' ', l)
+        .ok_or_else(|| malformed(Defect::StartLine("request line has no Request-URI"), 1, 0))?;
+    let last = memchr::memrchr(b' ', l).unwrap_or(first);
+    if last == first {
+        return Err(malformed(
+            Defect::StartLine("request line has no SIP version"),
+            1,
+            first,
+        ));
+    }
+    let method = Method::from_token(&l[..first])
+        .ok_or_else(|| malformed(Defect::StartLine("invalid method"), 1, 0))?;
+    let uri_bytes = &l[first + 1..last];
+    if uri_bytes.first() == Some(&b' ') || uri_bytes.last() == Some(&b' ') {
+        return Err(malformed(
+            Defect::StartLine("more than one space between request-line elements"),
+            1,
+            first + 1,
+        ));
+    }
+    if let Some(i) = uri_bytes.iter().position(|&b| b == b' ' || b == b'\t') {
+        return Err(malformed(
+            Defect::RequestUri("white space inside the Request-URI"),
+            1,
+            first + 1 + i,
+        ));
+    }
+    parse_version(&l[last + 1..], 1, last + 1)?;
+    let uri = Uri::parse(uri_bytes)
+        .map_err(|e| malformed(Defect::RequestUri(e.reason), 1, first + 1 + e.offset))?;
+    if matches!(uri.scheme(), Scheme::Sip | Scheme::Sips) && uri.headers().is_some() {
+        return Err(malformed(
+            Defect::RequestUri("headers (?...) are not allowed in a Request-URI"),
+            1,
+            first + 1,
+        ));
+    }
+    Ok(StartLine::Request(RequestLine { method, uri }))
+}
+
+/// Checks an RFC 1123 date in GMT, as RFC 3261 §20.17 requires.
+fn check_date(v: &[u8]) -> Result<(), Invalid> {
+    const DAYS: [&[u8]; 7] = [
+        b"Mon,", b"Tue,", b"Wed,", b"Thu,", b"Fri,", b"Sat,", b"Sun,",
+    ];
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let digits = |p: &[u8], n: usize| p.len() == n && p.iter().all(u8::is_ascii_digit);
+    let mut parts = v.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let mut next = || parts.next().unwrap_or_default();
+    let (day, dd, month, year, time, zone) = (next(), next(), next(), next(), next(), next());
+    let ok = DAYS.contains(&day)
+        && digits(dd, 2)
+        && MONTHS.contains(&month)
+        && digits(year, 4)
+        && time.len() == 8
+        && time.iter().enumerate().all(|(i, &b)| {
+            if i == 2 || i == 5 {
+                b == b':'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        && next().is_empty();
+    if !ok {
+        return Err(Invalid::new("not an RFC 1123 date", 0));
+    }
+    if zone != b"GMT" {
+        return Err(Invalid::new("time zone must be GMT", 0));
+    }
+    Ok(())
+}
+
+/// Checks a Call-ID: `word ["@" word]`.
+fn check_call_id(v: &[u8]) -> Result<(), Invalid> {
+    let is_word = |b: u8| {
+        grammar::is_token(b)
+            || matches!(
+                b,
+                b'(' | b')'
+                    | b'<'
+                    | b'>'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'{'
+                    | b'}'
+            )
+    };
+    let mut parts = v.split(|&b| b == b'@');
+    let a = parts.next().unwrap_or_default();
+    let b = parts.next();
+    if parts.next().is_some() {
+        return Err(Invalid::new("more than one @", 0));
+    }
+    if a.is_empty() || b.is_some_and(|b| b.is_empty()) {
+        return Err(Invalid::new("empty word", 0));
+    }
+    if let Some(i) = v.iter().position(|&b| b != b'@' && !is_word(b)) {
+        return Err(Invalid::new("invalid character", i));
+    }
+    Ok(())
+}
+
+fn check_digits(v: &[u8], max: u32, reason: &'static str) -> Result<u32, Invalid> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return Err(Invalid::new("not a number", 0));
+    }
+    grammar::parse_u32(v)
+        .filter(|&n| n <= max)
+        .ok_or(Invalid::new(reason, 0))
+}
+
+fn check_header(h: &Header<'_>) -> Result<(), Invalid> {
+    let v = h.value;
+    match h.name {
+        HeaderName::Via => via::check(v),
+        HeaderName::From | HeaderName::To => name_addr::parse_single(v).map(|_| ()),
+        HeaderName::Contact => {
+            if v == b"*" {
+                Ok(())
+            } else {
+                name_addr::check_list(v)
+            }
+        }
+        HeaderName::Route | HeaderName::RecordRoute => name_addr::check_list(v),
+        HeaderName::CallId => check_call_id(v),
+        HeaderName::CSeq => cseq::parse(v).map(|_| ()),
+        HeaderName::MaxForwards => check_digits(v, 255, "exceeds 255").map(|_| ()),
+        HeaderName::ContentLength => check_digits(v, u32::MAX, "exceeds 2^32-1").map(|_| ()),
+        HeaderName::Expires => grammar::parse_u32_saturating(v)
+            .map(|_| ())
+            .ok_or(Invalid::new("not a number", 0)),
+        HeaderName::ContentType => media_type::parse(v).map(|_| ()),
+        HeaderName::Authorization
+        | HeaderName::ProxyAuthorization
+        | HeaderName::WwwAuthenticate
+        | HeaderName::ProxyAuthenticate => auth::parse(v).map(|_| ()),
+        HeaderName::Date => check_date(v),
+        _ => Ok(()),
+    }
+}
+
+impl<'a> Message<'a> {
+    /// Reads one message from a datagram (or a frame cut by
+    /// [`crate::framing::frame`]) and checks every header it has an
+    /// accessor for, and the SDP body. Bytes after the body that
+    /// Content-Length delimits are kept in [`Message::trailing`].
+    pub fn parse(buf: &'a [u8]) -> Result<Message<'a>, Error> {
+        Self::parse_with(buf, &Limits::default())
+    }
+
+    /// [`Message::parse`] with explicit bounds.
+    pub fn parse_with(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
+        let mut m = Self::read(buf, limits)?;
+        m.check(buf)?;
+        Ok(m)
+    }
+
+    /// The guard's fast path: reads the start line and the header lines
+    /// and delimits the body, without checking header values.
+    pub fn scan(buf: &'a [u8]) -> Result<Message<'a>, Error> {
+        Self::read(buf, &Limits::default())
+    }
+
+    fn read(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
+        if buf.len() > limits.max_message {
+            return Err(Error::Limit {
+                bound: Bound::MessageSize,
+                line: 1,
+                offset: limits.max_message as u32,
+            });
+        }
+        if buf.is_empty() {
+            return Err(malformed(Defect::StartLine("empty message"), 1, 0));
+        }
+        let head = split_head(buf, limits, true)?;
+        let start = parse_start_line(head.start_line)?;
+        let mut flags = Flags::default();
+        let mut content_length = None;
+        let mut cl_count = 0;
+        for h in &head.headers {
+            if h.name == HeaderName::ContentLength {
+                cl_count += 1;
+                if content_length.is_none() {
+                    content_length = grammar::parse_u32(h.value);
+                }
+            }
+        }
+        let avail = buf.len() - head.body_start;
+        let (body_len, trailing_start) = match content_length {
+            Some(cl) if cl_count == 1 => {
+                let cl = cl as usize;
+                if cl > avail {
+                    flags.insert(Flag::ContentLengthMismatch);
+                    (avail, buf.len())
+                } else {
+                    (cl, head.body_start + cl)
+                }
+            }
+            // Several Content-Length values: no way to know; keep all.
+            _ => (avail, buf.len()),
+        };
+        if cl_count > 1 {
+            flags.insert(Flag::MultipleContentLength);
+        }
+        let body_start = head.body_start;
+        let _ = head.body_line;
+        Ok(Message {
+            bytes: &buf[..trailing_start],
+            start,
+            headers: head.headers,
+            body: &buf[body_start..body_start + body_len],
+            body_offset: body_start,
+            trailing: &buf[trailing_start..],
+            flags,
+            checked: false,
+        })
+    }
+
+    fn line_of(buf: &[u8], offset: usize) -> u32 {
+        memchr::memchr_iter(b'\n', &buf[..offset.min(buf.len())]).count() as u32 + 1
+    }
+
+    fn check(&mut self, buf: &'a [u8]) -> Result<(), Error> {
+        let mut counts = [0u8; 8];
+        const SINGLE: [HeaderName; 8] = [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+            HeaderName::MaxForwards,
+            HeaderName::ContentType,
+            HeaderName::Expires,
+        ];
+        for h in &self.headers {
+            if let Err(e) = check_header(h) {
+                return Err(malformed(
+                    Defect::Header {
+                        header: h.name,
+                        reason: e.reason,
+                    },
+                    h.line,
+                    h.offset as usize + e.at,
+                ));
+            }
+            if let Some(i) = SINGLE.iter().position(|&n| n == h.name) {
+                counts[i] = counts[i].saturating_add(1);
+            }
+        }
+        for (i, &n) in SINGLE.iter().enumerate() {
+            if i < 5 && counts[i] == 0 {
+                self.flags.insert(Flag::MissingMandatory(n));
+            }
+            if i > 0 && counts[i] > 1 {
+                self.flags.insert(Flag::MultipleValues(n));
+            }
+        }
+        if let (StartLine::Request(r), Some(c)) = (&self.start, self.cseq()) {
+            if c.method != r.method {
+                self.flags.insert(Flag::CSeqMethodMismatch);
+            }
+        }
+        self.check_body(buf)?;
+        self.checked = true;
+        Ok(())
+    }
+
+    fn check_body(&self, buf: &'a [u8]) -> Result<(), Error> {
+        let Some(ct) = self.content_type() else {
+            return Ok(());
+        };
+        let base = self.body_offset;
+        let sdp_err = |e: crate::sdp::SdpError, at: usize| {
+            malformed(
+                Defect::Sdp(e.reason),
+                Self::line_of(buf, at + e.offset),
+                at + e.offset,
+            )
+        };
+        if ct.is_sdp() {
+            Sdp::parse(self.body).map_err(|e| sdp_err(e, base))?;
+        } else if ct.is_multipart() {
+            let boundary = ct.boundary().ok_or_else(|| {
+                malformed(
+                    Defect::Body("multipart without a boundary"),
+                    Self::line_of(buf, base),
+                    base,
+                )
+            })?;
+            let parts = crate::multipart::parts(self.body, boundary).map_err(|e| {
+                malformed(
+                    Defect::Body(e.reason),
+                    Self::line_of(buf, base + e.at),
+                    base + e.at,
+                )
+            })?;
+            for p in parts {
+                if p.content_type().is_some_and(|t| t.is_sdp()) {
+                    let at = p.body.as_ptr() as usize - buf.as_ptr() as usize;
+                    Sdp::parse(p.body).map_err(|e| sdp_err(e, at))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The message's bytes (head and body, without [`Message::trailing`]).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+    /// True when every typed header was checked ([`Message::parse`]).
+    pub fn is_checked(&self) -> bool {
+        self.checked
+    }
+    /// The start line.
+    pub fn start_line(&self) -> &StartLine<'a> {
+        &self.start
+    }
+    /// True for a request.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request(_))
+    }
+    /// The request method.
+    pub fn method(&self) -> Option<Method<'a>> {
+        match &self.start {
+            StartLine::Request(r) => Some(r.method),
+            StartLine::Response(_) => None,
+        }
+    }
+    /// The Request-URI.
+    pub fn request_uri(&self) -> Option<&Uri<'a>> {
+        match &self.start {
+            StartLine::Request(r) => Some(&r.uri),
+            StartLine::Response(_) => None,
+        }
+    }
+    /// The response status code.
+    pub fn status(&self) -> Option<u16> {
+        match &self.start {
+            StartLine::Response(s) => Some(s.code),
+            StartLine::Request(_) => None,
+        }
+    }
+    /// All headers in order, repeats kept.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+    /// Values of the headers with this name, in order.
+    pub fn values(&self, name: HeaderName) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.headers
+            .iter()
+            .filter(move |h| h.name == name)
+            .map(|h| h.value)
+    }
+    /// The first value of a header.
+    pub fn value(&self, name: HeaderName) -> Option<&'a [u8]> {
+        self.values(name).next()
+    }
+    /// The first value of a header by its written name (case-insensitive;
+    /// for headers without a [`HeaderName`]).
+    pub fn value_by_name(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.raw_name.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| h.value)
+    }
+    /// The body as delimited by Content-Length (or the datagram's end).
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+    /// Bytes of the datagram after the body (RFC 3261 §18.3: ignored).
+    pub fn trailing(&self) -> &'a [u8] {
+        self.trailing
+    }
+    /// What obliges a server to refuse this well-formed message.
+    pub fn flags(&self) -> Flags {
+        self.flags
+    }
+
+    /// Call-ID.
+    pub fn call_id(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::CallId)
+    }
+    /// CSeq.
+    pub fn cseq(&self) -> Option<CSeq<'a>> {
+        self.value(HeaderName::CSeq)
+            .and_then(|v| cseq::parse(v).ok())
+    }
+    /// From.
+    pub fn from(&self) -> Option<NameAddr<'a>> {
+        self.value(HeaderName::From)
+            .and_then(|v| name_addr::parse_single(v).ok())
+    }
+    /// To.
+    pub fn to(&self) -> Option<NameAddr<'a>> {
+        self.value(HeaderName::To)
+            .and_then(|v| name_addr::parse_single(v).ok())
+    }
+    /// The From tag, found without reading the From URI (fast path).
+    pub fn from_tag(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::From)
+            .and_then(|v| name_addr::params_of(v).get("tag").flatten())
+    }
+    /// Every Via value in order, across headers (top first).
+    pub fn vias(&self) -> impl Iterator<Item = Via<'a>> + '_ {
+        self.values(HeaderName::Via)
+            .flat_map(|v| ViaList::new(v).map_while(Result::ok))
+    }
+    /// The topmost Via.
+    pub fn top_via(&self) -> Option<Via<'a>> {
+        self.vias().next()
+    }
+    fn addresses(&self, name: HeaderName) -> impl Iterator<Item = NameAddr<'a>> + '_ {
+        self.values(name)
+            .filter(|v| *v != b"*")
+            .flat_map(|v| NameAddrList::new(v).map_while(Result::ok))
+    }
+    /// Contact addresses in order (a `Contact: *` yields none; see
+    /// [`Message::is_contact_star`]).
+    pub fn contacts(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
+        self.addresses(HeaderName::Contact)
+    }
+    /// True for `Contact: *` (REGISTER removing all bindings).
+    pub fn is_contact_star(&self) -> bool {
+        self.values(HeaderName::Contact).any(|v| v == b"*")
+    }
+    /// Route addresses in order.
+    pub fn routes(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
+        self.addresses(HeaderName::Route)
+    }
+    /// Record-Route addresses in order.
+    pub fn record_routes(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
+        self.addresses(HeaderName::RecordRoute)
+    }
+    /// Expires, in seconds (saturating at 2^32-1).
+    pub fn expires(&self) -> Option<u32> {
+        self.value(HeaderName::Expires)
+            .and_then(grammar::parse_u32_saturating)
+    }
+    /// Max-Forwards.
+    pub fn max_forwards(&self) -> Option<u8> {
+        self.value(HeaderName::MaxForwards)
+            .and_then(grammar::parse_u32)
+            .and_then(|n| u8::try_from(n).ok())
+    }
+    /// User-Agent, as written.
+    pub fn user_agent(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::UserAgent)
+    }
+    /// Server, as written.
+    pub fn server(&self) -> Option<&'a [u8]> {
+        self.value(HeaderName::Server)
+    }
+    fn auth(&self, name: HeaderName) -> Option<Auth<'a>> {
+        self.value(name).and_then(|v| auth::parse(v).ok())
+    }
+    /// Authorization (the first one).
+    pub fn authorization(&self) -> Option<Auth<'a>> {
+        self.auth(HeaderName::Authorization)
+    }
+    /// Proxy-Authorization (the first one).
+    pub fn proxy_authorization(&self) -> Option<Auth<'a>> {
+        self.auth(HeaderName::ProxyAuthorization)
+    }
+    /// WWW-Authenticate (the first one).
+    pub fn www_authenticate(&self) -> Option<Auth<'a>> {
+        self.auth(HeaderName::WwwAuthenticate)
+    }
+    /// Proxy-Authenticate (the first one).
+    pub fn proxy_authenticate(&self) -> Option<Auth<'a>> {
+        self.auth(HeaderName::ProxyAuthenticate)
+    }
+    /// Content-Type.
+    pub fn content_type(&self) -> Option<MediaType<'a>> {
+        self.value(HeaderName::ContentType)
+            .and_then(|v| media_type::parse(v).ok())
+    }
+    /// Content-Length (the first one).
+    pub fn content_length(&self) -> Option<u32> {
+        self.value(HeaderName::ContentLength)
+            .and_then(grammar::parse_u32)
+    }
+    /// The SDP: the body if it is `application/sdp`, else the first
+    /// `application/sdp` part of a multipart body.
+    pub fn sdp(&self) -> Option<Sdp<'a>> {
+        let ct = self.content_type()?;
+        if ct.is_sdp() {
+            return Sdp::parse(self.body).ok();
+        }
+        if ct.is_multipart() {
+            let parts = crate::multipart::parts(self.body, ct.boundary()?).ok()?;
+            for p in parts {
+                if p.content_type().is_some_and(|t| t.is_sdp()) {
+                    return Sdp::parse(p.body).ok();
+                }
+            }
+        }
+        None
+    }
+    /// What this message tells about the sender's software.
+    pub fn fingerprint(&self) -> crate::fingerprint::Fingerprint<'a> {
+        crate::fingerprint::Fingerprint::of(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REG: &[u8] = b"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:100@example.com>;tag=abc\r\nTo: <sip:100@example.com>\r\nCall-ID: x@y\r\nCSeq: 2 REGISTER\r\nContact: <sip:100@[2001:db8::5]:5062>;expires=3600\r\nAuthorization: Digest username=\"100\", realm=\"example.com\", nonce=\"n\", uri=\"sip:example.com\", response=\"r\"\r\nUser-Agent: Ph/1\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn register_accessors() {
+        let m = Message::parse(REG).unwrap();
+        assert_eq!(m.method(), Some(Method::Register));
+        assert!(m.flags().is_empty());
+        assert_eq!(m.cseq().unwrap().number, 2);
+        assert_eq!(m.from_tag(), Some(&b"abc"[..]));
+        assert_eq!(m.contacts().next().unwrap().expires(), Some(3600));
+        let a = m.authorization().unwrap();
+        assert_eq!(
+            (a.username(), a.realm()),
+            (Some(&b"100"[..]), Some(&b"example.com"[..]))
+        );
+        assert_eq!(m.user_agent(), Some(&b"Ph/1"[..]));
+        assert_eq!(m.max_forwards(), Some(70));
+        assert_eq!(m.top_via().unwrap().rport(), Some(None));
+        assert_eq!(m.content_length(), Some(0));
+        assert_eq!(m.body(), b"");
+    }
+
+    #[test]
+    fn start_line_defects() {
+        let e = |s: &[u8]| Message::parse(s).unwrap_err();
+        assert!(matches!(
+            e(b"INVITE sip:a@b SIP/3.0\r\n\r\n"),
+            Error::Unsupported {
+                what: Unsupported::Version,
+                line: 1,
+                offset: 15
+            }
+        ));
+        assert!(matches!(
+            e(b"SIP/2.0 99 Low\r\n\r\n"),
+            Error::Malformed {
+                defect: Defect::StatusCode,
+                ..
+            }
+        ));
+        assert!(matches!(
+            e(b"INVITE sip:a@b?x=y SIP/2.0\r\n\r\n"),
+            Error::Malformed {
+                defect: Defect::RequestUri(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            e(b"INV\rITE sip:a@b SIP/2.0\r\n\r\n"),
+            Error::Malformed {
+                defect: Defect::HeaderLine("CR not followed by LF"),
+                offset: 3,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn header_line_defects_name_line_and_offset() {
+        let e =
+            Message::parse(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nBroken line\r\n\r\n")
+                .unwrap_err();
+        assert_eq!(e.line(), Some(3));
+        assert!(matches!(
+            e,
+            Error::Malformed {
+                defect: Defect::HeaderLine(_),
+                offset: 52,
+                ..
+            }
+        ));
+        let e = Message::parse(b"OPTIONS sip:a@b SIP/2.0\r\n folded\r\n\r\n").unwrap_err();
+        assert!(matches!(
+            e,
+            Error::Malformed {
+                defect: Defect::HeaderLine(_),
+                line: 2,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bounds() {
+        let limits = Limits {
+            max_message: 100,
+            max_headers: 2,
+            max_line: 30,
+        };
+        let many = b"OPTIONS sip:a@b SIP/2.0\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n";
+        assert!(matches!(
+            Message::parse_with(many, &limits),
+            Err(Error::Limit {
+                bound: Bound::HeaderCount,
+                line: 4,
+                ..
+            })
+        ));
+        let long = b"OPTIONS sip:a@b SIP/2.0\r\nSubject: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        assert!(matches!(
+            Message::parse_with(long, &limits),
+            Err(Error::Limit {
+                bound: Bound::LineLength,
+                line: 2,
+                ..
+            })
+        ));
+        let big = vec![b'a'; 101];
+        assert!(matches!(
+            Message::parse_with(&big, &limits),
+            Err(Error::Limit {
+                bound: Bound::MessageSize,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn scan_does_not_check_values() {
+        let bad = b"OPTIONS sip:a@b SIP/2.0\r\nCSeq: x\r\nUser-Agent: friendly-scanner\r\n\r\n";
+        let m = Message::scan(bad).unwrap();
+        assert!(!m.is_checked());
+        assert_eq!(m.cseq(), None);
+        assert_eq!(m.user_agent(), Some(&b"friendly-scanner"[..]));
+        assert!(Message::parse(bad).is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert!(check_date(b"Sat, 15 Oct 2005 04:44:56 GMT").is_ok());
+        assert_eq!(
+            check_date(b"Fri, 01 Jan 2010 16:00:00 EST")
+                .unwrap_err()
+                .reason,
+            "time zone must be GMT"
+        );
+        assert!(check_date(b"yesterday").is_err());
+    }
+}

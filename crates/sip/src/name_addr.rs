@@ -1,0 +1,296 @@
+//! `name-addr` / `addr-spec` with header parameters: the shape of From, To,
+//! Contact, Route and Record-Route values (RFC 3261 §20.10, §25.1).
+
+use crate::grammar::{is_lws, is_token, params, Cursor, Invalid, Params};
+use crate::uri::Uri;
+
+/// An address with optional display name and header parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    display: Option<&'a [u8]>,
+    uri: Uri<'a>,
+    params: Params<'a>,
+}
+
+impl<'a> NameAddr<'a> {
+    /// The display name as written: quoted content (escapes kept) or tokens.
+    pub fn display_name(&self) -> Option<&'a [u8]> {
+        self.display
+    }
+    /// The URI.
+    pub fn uri(&self) -> &Uri<'a> {
+        &self.uri
+    }
+    /// The header parameters (after the URI or the `>`).
+    pub fn params(&self) -> Params<'a> {
+        self.params
+    }
+    /// The `tag` parameter.
+    pub fn tag(&self) -> Option<&'a [u8]> {
+        self.params.get("tag").flatten()
+    }
+    /// The `expires` parameter of a Contact (saturating, RFC 3261 §20.19).
+    pub fn expires(&self) -> Option<u32> {
+        self.params
+            .get("expires")
+            .flatten()
+            .and_then(crate::grammar::parse_u32_saturating)
+    }
+}
+
+/// Reads one name-addr or addr-spec at the cursor, up to a top-level `,`
+/// or the end.
+pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
+    c.skip_lws();
+    let start = c.pos();
+    let mut display = None;
+    if c.peek() == Some(b'"') {
+        display = Some(c.quoted()?);
+        c.skip_lws();
+        if c.peek() != Some(b'<') {
+            return Err(Invalid::new(
+                "a quoted display name must be followed by <URI>",
+                c.pos(),
+            ));
+        }
+    } else if c.peek() != Some(b'<') {
+        // Tokens separated by white space, then `<`, make a display name;
+        // otherwise this is an addr-spec.
+        let mut probe = c.clone();
+        probe.take_while(|b| is_token(b) || is_lws(b));
+        if probe.peek() == Some(b'<') {
+            let words = &c.buf()[start..probe.pos()];
+            display = Some(crate::grammar::trim(words));
+            c.set_pos(probe.pos());
+        }
+    }
+    let uri;
+    if c.peek() == Some(b'<') {
+        c.bump();
+        let open = c.pos();
+        let rest = c.rest();
+        let close = memchr::memchr(b'>', rest).ok_or(Invalid::new("missing >", open))?;
+        let inner = &rest[..close];
+        if inner.first().is_some_and(|&b| is_lws(b)) || inner.last().is_some_and(|&b| is_lws(b)) {
+            return Err(Invalid::new(
+                "white space inside <...> around the URI",
+                open,
+            ));
+        }
+        uri = Uri::parse(inner).map_err(|e| Invalid::new(e.reason, open + e.offset))?;
+        c.set_pos(open + close + 1);
+    } else {
+        let rest = c.rest();
+        let n = rest
+            .iter()
+            .position(|&b| matches!(b, b';' | b',') || is_lws(b))
+            .unwrap_or(rest.len());
+        let spec = &rest[..n];
+        let at = c.pos();
+        if memchr::memchr(b'?', spec).is_some() {
+            return Err(Invalid::new(
+                "a URI with headers must be enclosed in <...>",
+                at,
+            ));
+        }
+        uri = Uri::parse(spec).map_err(|e| {
+            if memchr::memchr(b'<', rest).is_some() {
+                Invalid::new("display name must be a quoted string or tokens", at)
+            } else {
+                Invalid::new(e.reason, at + e.offset)
+            }
+        })?;
+        c.set_pos(at + n);
+    }
+    let params = params(c)?;
+    c.skip_lws();
+    if !c.at_end() && c.peek() != Some(b',') {
+        return Err(Invalid::new("unexpected text after the address", c.pos()));
+    }
+    Ok(NameAddr {
+        display,
+        uri,
+        params,
+    })
+}
+
+/// The header parameters of a name-addr or addr-spec value, found without
+/// reading the URI (the guard's fast path for the From tag). On a value
+/// that [`parse_single`] accepts, this gives the same parameters.
+pub(crate) fn params_of(value: &[u8]) -> Params<'_> {
+    let mut at = 0;
+    if value.first() == Some(&b'"') {
+        let mut c = Cursor::new(value);
+        if c.quoted().is_err() {
+            return Params::default();
+        }
+        at = c.pos();
+    }
+    let rest = &value[at..];
+    let start = match memchr::memchr(b'<', rest) {
+        Some(open) => match memchr::memchr(b'>', &rest[open..]) {
+            Some(close) => at + open + close + 1,
+            None => return Params::default(),
+        },
+        None => match memchr::memchr(b';', rest) {
+            Some(semi) => at + semi,
+            None => return Params::default(),
+        },
+    };
+    let mut c = Cursor::new(&value[start..]);
+    params(&mut c).unwrap_or_default()
+}
+
+/// Reads a value holding exactly one address (From, To).
+pub(crate) fn parse_single(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
+    let mut c = Cursor::new(value);
+    let na = parse(&mut c)?;
+    if !c.at_end() {
+        return Err(Invalid::new("more than one address", c.pos()));
+    }
+    Ok(na)
+}
+
+/// A list of addresses (Contact, Route, Record-Route), read lazily; built
+/// only over values that were validated.
+#[derive(Debug, Clone)]
+pub struct NameAddrList<'a> {
+    c: Cursor<'a>,
+}
+
+impl<'a> NameAddrList<'a> {
+    pub(crate) fn new(value: &'a [u8]) -> Self {
+        NameAddrList {
+            c: Cursor::new(value),
+        }
+    }
+}
+
+impl<'a> Iterator for NameAddrList<'a> {
+    type Item = Result<NameAddr<'a>, Invalid>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.c.skip_lws();
+        if self.c.at_end() {
+            return None;
+        }
+        let r = parse(&mut self.c);
+        match r {
+            Ok(na) => {
+                self.c.skip_lws();
+                if self.c.peek() == Some(b',') {
+                    self.c.bump();
+                    self.c.skip_lws();
+                    if self.c.at_end() {
+                        let at = self.c.pos();
+                        self.c.set_pos(usize::MAX);
+                        return Some(Err(Invalid::new("empty list element", at)));
+                    }
+                }
+                Some(Ok(na))
+            }
+            Err(e) => {
+                self.c.set_pos(usize::MAX);
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Validates a list of addresses.
+pub(crate) fn check_list(value: &[u8]) -> Result<(), Invalid> {
+    if crate::grammar::trim(value).is_empty() {
+        return Err(Invalid::new("empty value", 0));
+    }
+    for r in NameAddrList::new(value) {
+        r?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Host;
+
+    #[test]
+    fn forms_of_an_address() {
+        let na = parse_single(
+            b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+        )
+        .unwrap();
+        assert_eq!(na.display_name(), Some(&b"J Rosenberg \\\\\\\""[..]));
+        assert_eq!(na.tag(), Some(&b"98asjd8"[..]));
+        let na = parse_single(b"caller<sip:caller@example.com>;tag=323").unwrap();
+        assert_eq!(na.display_name(), Some(&b"caller"[..]));
+        let na =
+            parse_single(b"sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
+        assert_eq!(na.display_name(), None);
+        assert_eq!(
+            na.uri().host(),
+            Some(Host::Domain("chair-dnrc.example.com"))
+        );
+        assert_eq!(na.tag(), Some(&b"1918181833n"[..]));
+    }
+
+    #[test]
+    fn defects_from_rfc4475() {
+        assert_eq!(
+            parse_single(b"\"Mr. J. User <sip:j.user@example.com>")
+                .unwrap_err()
+                .reason,
+            "unterminated quoted string"
+        );
+        assert_eq!(
+            parse_single(b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43")
+                .unwrap_err()
+                .reason,
+            "display name must be a quoted string or tokens"
+        );
+        assert_eq!(
+            parse_single(b"\"Watson, Thomas\" < sip:t.watson@example.org >")
+                .unwrap_err()
+                .reason,
+            "white space inside <...> around the URI"
+        );
+        assert_eq!(
+            check_list(b"sip:user@example.com?Route=%3Csip:sip.example.com%3E")
+                .unwrap_err()
+                .reason,
+            "a URI with headers must be enclosed in <...>"
+        );
+        assert!(check_list(b"\"Joe\" <sip:joe@example.org>;;;;").is_err());
+    }
+
+    #[test]
+    fn fast_params_agree_with_the_full_parse() {
+        for v in [
+            &b"\"a<b>;tag=x\" <sip:u@h;tag=no>;tag=yes"[..],
+            b"sip:u@h;tag=1",
+            b"<sip:u@h>",
+            b"caller<sip:caller@example.com>;tag=323",
+            b"sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n",
+        ] {
+            let fast: Vec<_> = params_of(v).iter().collect();
+            let full: Vec<_> = parse_single(v).unwrap().params().iter().collect();
+            assert_eq!(fast, full, "{v:?}");
+        }
+        assert_eq!(
+            params_of(b"\"a<b>;tag=x\" <sip:u@h;tag=no>;tag=yes").get("tag"),
+            Some(Some(&b"yes"[..]))
+        );
+    }
+
+    #[test]
+    fn contact_list_and_expires() {
+        let v = b"<sip:a@[2001:db8::1]>;expires=60, \"B\" <sip:b@192.0.2.1:5062>;q=0.5";
+        let all: Vec<_> = NameAddrList::new(v).map(Result::unwrap).collect();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].expires(), Some(60));
+        assert_eq!(
+            all[0].uri().host(),
+            Some(Host::Ipv6("2001:db8::1".parse().unwrap()))
+        );
+        assert_eq!(all[1].uri().port(), Some(5062));
+        assert_eq!(all[1].params().get("q"), Some(Some(&b"0.5"[..])));
+    }
+}

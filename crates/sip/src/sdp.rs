@@ -1,0 +1,563 @@
+//! SDP (RFC 4566/8866) as a firewall reads it: session and media
+//! connection addresses (`IN IP4` / `IN IP6`), `m=` lines, `a=rtcp`,
+//! `a=rtcp-mux`, crypto/fingerprint presence and the direction attributes.
+//!
+//! [`Sdp::parse`] checks every line it will later read, so the accessors
+//! re-read the body lazily (no allocation) and cannot fail.
+
+use std::net::IpAddr;
+
+/// Why an SDP body was refused, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{reason} (SDP line {line}, byte {offset})")]
+pub struct SdpError {
+    /// What is wrong.
+    pub reason: &'static str,
+    /// 1-based line inside the SDP body.
+    pub line: u32,
+    /// Byte offset inside the SDP body.
+    pub offset: usize,
+}
+
+/// Media direction (RFC 4566 §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// `a=sendrecv` (the default).
+    #[default]
+    SendRecv,
+    /// `a=sendonly`
+    SendOnly,
+    /// `a=recvonly`
+    RecvOnly,
+    /// `a=inactive`
+    Inactive,
+}
+
+impl Direction {
+    /// The attribute name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+    fn from_attr(a: &[u8]) -> Option<Direction> {
+        match a {
+            b"sendrecv" => Some(Direction::SendRecv),
+            b"sendonly" => Some(Direction::SendOnly),
+            b"recvonly" => Some(Direction::RecvOnly),
+            b"inactive" => Some(Direction::Inactive),
+            _ => None,
+        }
+    }
+}
+
+/// The address of a `c=` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionAddress<'a> {
+    /// An IP literal.
+    Ip(IpAddr),
+    /// A domain name (RFC 4566 allows one); `ipv6` tells the address type.
+    Fqdn {
+        /// True for `IN IP6`.
+        ipv6: bool,
+        /// The name as written.
+        name: &'a str,
+    },
+}
+
+/// A `c=` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection<'a> {
+    /// The address.
+    pub address: ConnectionAddress<'a>,
+    /// Multicast TTL (IPv4 only).
+    pub ttl: Option<u8>,
+    /// Number of consecutive multicast addresses.
+    pub count: Option<u32>,
+}
+
+/// An `a=rtcp:` attribute (RFC 3605).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rtcp {
+    /// The RTCP port.
+    pub port: u16,
+    /// The RTCP address, when given.
+    pub address: Option<IpAddr>,
+}
+
+/// One media description: the `m=` line and what follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Media<'a> {
+    /// Media type (`audio`, `video`, ...).
+    pub kind: &'a str,
+    /// Transport port (0 means the stream is disabled).
+    pub port: u16,
+    /// The `/count` after the port, if any.
+    pub port_count: Option<u16>,
+    /// Transport protocol (`RTP/AVP`, `RTP/SAVPF`, `UDP/TLS/RTP/SAVPF`, ...).
+    pub proto: &'a str,
+    /// The format list as written (`0 8 101`).
+    pub formats: &'a str,
+    /// The media-level `c=`, else the session's.
+    pub connection: Option<Connection<'a>>,
+    /// `a=rtcp:` if present.
+    pub rtcp: Option<Rtcp>,
+    /// `a=rtcp-mux` present.
+    pub rtcp_mux: bool,
+    /// `a=crypto:` present (SDES-SRTP), here or at session level.
+    pub crypto: bool,
+    /// `a=fingerprint:` present (DTLS-SRTP), here or at session level.
+    pub fingerprint: bool,
+    /// The direction (media level, else session level, else sendrecv).
+    pub direction: Direction,
+}
+
+/// A checked SDP body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sdp<'a> {
+    body: &'a [u8],
+    /// Offset of the first `m=` line (the end of the session section).
+    media_at: usize,
+}
+
+/// Lines with their offsets; a trailing CR is removed.
+fn lines(body: &[u8]) -> Lines<'_> {
+    Lines {
+        body,
+        pos: 0,
+        newlines: memchr::memchr_iter(b'\n', body),
+    }
+}
+
+/// Iterator of [`lines`]: one SIMD pass finds every line end.
+struct Lines<'a> {
+    body: &'a [u8],
+    pos: usize,
+    newlines: memchr::Memchr<'a>,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a [u8]);
+    fn next(&mut self) -> Option<(usize, &'a [u8])> {
+        if self.pos >= self.body.len() {
+            return None;
+        }
+        let start = self.pos;
+        let end = self.newlines.next().unwrap_or(self.body.len());
+        self.pos = end + 1;
+        let line = &self.body[start..end];
+        Some((start, line.strip_suffix(b"\r").unwrap_or(line)))
+    }
+}
+
+fn ascii(s: &[u8]) -> Option<&str> {
+    crate::grammar::ascii(s)
+}
+
+fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
+    let mut it = v.split(|&b| b == b' ');
+    if it.next() != Some(b"IN") {
+        return Err("c= network type is not IN");
+    }
+    let ipv6 = match it.next() {
+        Some(b"IP4") => false,
+        Some(b"IP6") => true,
+        _ => return Err("c= address type is not IP4 or IP6"),
+    };
+    let addr = it.next().ok_or("c= has no address")?;
+    if it.next().is_some() {
+        return Err("unexpected text after the c= address");
+    }
+    let mut parts = addr.split(|&b| b == b'/');
+    let host = ascii(parts.next().unwrap_or_default()).ok_or("c= address is not ASCII")?;
+    let n1 = parts.next();
+    let n2 = parts.next();
+    if parts.next().is_some() {
+        return Err("too many / in the c= address");
+    }
+    let num = |s: &[u8]| crate::grammar::parse_u32(s).ok_or("c= TTL or count is not a number");
+    let (ttl, count) = match (ipv6, n1, n2) {
+        (_, None, _) => (None, None),
+        (false, Some(t), c) => (
+            Some(u8::try_from(num(t)?).map_err(|_| "c= TTL exceeds 255")?),
+            c.map(num).transpose()?,
+        ),
+        (true, Some(c), None) => (None, Some(num(c)?)),
+        (true, Some(_), Some(_)) => return Err("IP6 c= takes no TTL"),
+    };
+    let address = if ipv6 {
+        match crate::host::parse_ipv6(host.as_bytes()) {
+            Some(a) => ConnectionAddress::Ip(IpAddr::V6(a)),
+            None if host.contains(':') => return Err("invalid IP6 address in c="),
+            None => ConnectionAddress::Fqdn { ipv6, name: host },
+        }
+    } else {
+        match crate::host::parse_ipv4(host.as_bytes()) {
+            Some(a) => ConnectionAddress::Ip(IpAddr::V4(a)),
+            None if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
+                return Err("invalid IP4 address in c=")
+            }
+            None => ConnectionAddress::Fqdn { ipv6, name: host },
+        }
+    };
+    if let ConnectionAddress::Fqdn { name, .. } = address {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        {
+            return Err("invalid c= address");
+        }
+    }
+    Ok(Connection {
+        address,
+        ttl,
+        count,
+    })
+}
+
+fn is_proto_char(b: u8) -> bool {
+    crate::grammar::is_token(b) || b == b'/'
+}
+
+/// `(kind, port, count, proto, formats)` of an m= value.
+type MLine<'a> = (&'a str, u16, Option<u16>, &'a str, &'a str);
+
+fn parse_m(v: &[u8]) -> Result<MLine<'_>, &'static str> {
+    let s = ascii(v).ok_or("m= line is not ASCII")?;
+    let mut it = s.splitn(4, ' ');
+    let kind = it
+        .next()
+        .filter(|k| crate::grammar::is_token_str(k.as_bytes()))
+        .ok_or("invalid m= media type")?;
+    let port_s = it.next().ok_or("m= has no port")?;
+    let (p, c) = match port_s.split_once('/') {
+        Some((p, c)) => (p, Some(c)),
+        None => (port_s, None),
+    };
+    let port = p
+        .parse::<u16>()
+        .ok()
+        .filter(|_| p.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or("invalid m= port")?;
+    let count = match c {
+        Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(c.parse::<u16>().map_err(|_| "invalid m= port count")?)
+        }
+        Some(_) => return Err("invalid m= port count"),
+        None => None,
+    };
+    let proto = it
+        .next()
+        .filter(|p| !p.is_empty() && p.bytes().all(is_proto_char))
+        .ok_or("invalid m= protocol")?;
+    let formats = it
+        .next()
+        .filter(|f| !f.trim().is_empty())
+        .ok_or("m= has no formats")?;
+    if formats.bytes().any(|b| b.is_ascii_control()) {
+        return Err("invalid m= format list");
+    }
+    Ok((kind, port, count, proto, formats))
+}
+
+fn parse_rtcp(v: &[u8]) -> Result<Rtcp, &'static str> {
+    let s = ascii(v).ok_or("a=rtcp is not ASCII")?;
+    let mut it = s.split(' ');
+    let port = it
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .ok_or("invalid a=rtcp port")?;
+    let address = match (it.next(), it.next(), it.next()) {
+        (None, ..) => None,
+        (Some("IN"), Some("IP4"), Some(a)) => Some(IpAddr::V4(
+            crate::host::parse_ipv4(a.as_bytes()).ok_or("invalid a=rtcp address")?,
+        )),
+        (Some("IN"), Some("IP6"), Some(a)) => Some(IpAddr::V6(
+            crate::host::parse_ipv6(a.as_bytes()).ok_or("invalid a=rtcp address")?,
+        )),
+        _ => return Err("invalid a=rtcp address"),
+    };
+    Ok(Rtcp { port, address })
+}
+
+impl<'a> Sdp<'a> {
+    /// Checks an SDP body: `v=` first, every line `<letter>=<value>`, and
+    /// the `c=`, `m=` and `a=rtcp` lines well-formed.
+    pub fn parse(body: &'a [u8]) -> Result<Sdp<'a>, SdpError> {
+        let mut media_at = None;
+        let mut trailing_blank = false;
+        let mut first = true;
+        for (n, (off, line)) in lines(body).enumerate() {
+            let err = |reason| SdpError {
+                reason,
+                line: n as u32 + 1,
+                offset: off,
+            };
+            if line.is_empty() {
+                trailing_blank = true;
+                continue;
+            }
+            if trailing_blank {
+                return Err(err("empty line inside SDP"));
+            }
+            if line.len() < 2 || !line[0].is_ascii_lowercase() || line[1] != b'=' {
+                return Err(err("line is not <letter>=<value>"));
+            }
+            let v = &line[2..];
+            if first && line != b"v=0" {
+                return Err(err("SDP must start with v=0"));
+            }
+            first = false;
+            match line[0] {
+                b'c' => {
+                    parse_connection(v).map_err(err)?;
+                }
+                b'm' => {
+                    parse_m(v).map_err(err)?;
+                    media_at.get_or_insert(off);
+                }
+                b'a' if v.starts_with(b"rtcp:") => {
+                    parse_rtcp(&v[5..]).map_err(err)?;
+                }
+                _ => {}
+            }
+        }
+        if first {
+            return Err(SdpError {
+                reason: "empty SDP",
+                line: 1,
+                offset: 0,
+            });
+        }
+        Ok(Sdp {
+            body,
+            media_at: media_at.unwrap_or(body.len()),
+        })
+    }
+
+    /// The raw body.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.body
+    }
+
+    fn session_lines(&self) -> Lines<'a> {
+        lines(&self.body[..self.media_at])
+    }
+
+    /// The session-level `c=`.
+    pub fn connection(&self) -> Option<Connection<'a>> {
+        self.session_lines()
+            .find(|(_, l)| l.starts_with(b"c="))
+            .and_then(|(_, l)| parse_connection(&l[2..]).ok())
+    }
+
+    /// The `o=` line's value, as written.
+    pub fn origin(&self) -> Option<&'a [u8]> {
+        self.session_lines()
+            .find(|(_, l)| l.starts_with(b"o="))
+            .map(|(_, l)| &l[2..])
+    }
+
+    /// The `s=` line's value (some scanners give themselves away here).
+    pub fn session_name(&self) -> Option<&'a [u8]> {
+        self.session_lines()
+            .find(|(_, l)| l.starts_with(b"s="))
+            .map(|(_, l)| &l[2..])
+    }
+
+    /// The session-level direction attribute, if any.
+    pub fn direction(&self) -> Option<Direction> {
+        self.session_lines()
+            .filter_map(|(_, l)| l.strip_prefix(b"a="))
+            .find_map(Direction::from_attr)
+    }
+
+    /// The media descriptions in order.
+    pub fn media(&self) -> MediaIter<'a> {
+        let mut session = Session::default();
+        for (_, l) in self.session_lines() {
+            if let Some(c) = l.strip_prefix(b"c=") {
+                session.connection = session.connection.or_else(|| parse_connection(c).ok());
+            } else if let Some(a) = l.strip_prefix(b"a=") {
+                session.crypto |= is_attr(l, b"crypto");
+                session.fingerprint |= is_attr(l, b"fingerprint");
+                if session.direction.is_none() {
+                    session.direction = Direction::from_attr(a);
+                }
+            }
+        }
+        MediaIter {
+            body: self.body,
+            pos: self.media_at,
+            session,
+        }
+    }
+}
+
+/// `a=name` or `a=name:value`.
+fn is_attr(line: &[u8], name: &[u8]) -> bool {
+    line.strip_prefix(b"a=")
+        .and_then(|a| a.strip_prefix(name))
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b':')
+}
+
+/// What media inherit from the session level.
+#[derive(Debug, Clone, Copy, Default)]
+struct Session<'a> {
+    connection: Option<Connection<'a>>,
+    crypto: bool,
+    fingerprint: bool,
+    direction: Option<Direction>,
+}
+
+/// Iterator over [`Media`].
+#[derive(Debug, Clone)]
+pub struct MediaIter<'a> {
+    body: &'a [u8],
+    pos: usize,
+    session: Session<'a>,
+}
+
+impl<'a> Iterator for MediaIter<'a> {
+    type Item = Media<'a>;
+    fn next(&mut self) -> Option<Media<'a>> {
+        let body = self.body;
+        if self.pos >= body.len() {
+            return None;
+        }
+        let mut section = lines(&body[self.pos..]);
+        let (_, mline) = section.next()?;
+        let (kind, port, port_count, proto, formats) = parse_m(mline.get(2..)?).ok()?;
+        let mut media = Media {
+            kind,
+            port,
+            port_count,
+            proto,
+            formats,
+            connection: None,
+            rtcp: None,
+            rtcp_mux: false,
+            crypto: self.session.crypto,
+            fingerprint: self.session.fingerprint,
+            direction: self.session.direction.unwrap_or_default(),
+        };
+        let mut next = body.len();
+        for (off, l) in section {
+            if l.starts_with(b"m=") {
+                next = self.pos + off;
+                break;
+            }
+            if let Some(c) = l.strip_prefix(b"c=") {
+                media.connection = parse_connection(c).ok();
+            } else if let Some(a) = l.strip_prefix(b"a=") {
+                if let Some(r) = a.strip_prefix(b"rtcp:") {
+                    media.rtcp = parse_rtcp(r).ok();
+                } else if a == b"rtcp-mux" {
+                    media.rtcp_mux = true;
+                } else if is_attr(l, b"crypto") {
+                    media.crypto = true;
+                } else if is_attr(l, b"fingerprint") {
+                    media.fingerprint = true;
+                } else if let Some(d) = Direction::from_attr(a) {
+                    media.direction = d;
+                }
+            }
+        }
+        if media.connection.is_none() {
+            media.connection = self.session.connection;
+        }
+        self.pos = next;
+        Some(media)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &[u8] = b"v=0\r\no=- 1 1 IN IP6 2001:db8::1\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\na=sendonly\r\na=fingerprint:sha-256 AB:CD\r\nm=audio 49170 RTP/SAVPF 0 8 101\r\nc=IN IP6 2001:db8::2\r\na=rtcp:49171 IN IP6 2001:db8::3\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\nm=video 5000/2 RTP/AVP 31\r\na=rtcp-mux\r\na=inactive\r\n";
+
+    #[test]
+    fn session_and_media() {
+        let sdp = Sdp::parse(OFFER).unwrap();
+        assert_eq!(
+            sdp.connection().unwrap().address,
+            ConnectionAddress::Ip("192.0.2.5".parse().unwrap())
+        );
+        assert_eq!(sdp.direction(), Some(Direction::SendOnly));
+        let m: Vec<_> = sdp.media().collect();
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (m[0].kind, m[0].port, m[0].proto, m[0].formats),
+            ("audio", 49170, "RTP/SAVPF", "0 8 101")
+        );
+        assert_eq!(
+            m[0].connection.unwrap().address,
+            ConnectionAddress::Ip("2001:db8::2".parse().unwrap())
+        );
+        assert_eq!(
+            m[0].rtcp,
+            Some(Rtcp {
+                port: 49171,
+                address: Some("2001:db8::3".parse().unwrap())
+            })
+        );
+        assert!(m[0].crypto && m[0].fingerprint && !m[0].rtcp_mux);
+        assert_eq!(m[0].direction, Direction::SendOnly);
+        assert_eq!((m[1].port, m[1].port_count), (5000, Some(2)));
+        assert_eq!(
+            m[1].connection.unwrap().address,
+            ConnectionAddress::Ip("192.0.2.5".parse().unwrap())
+        );
+        assert!(m[1].rtcp_mux && !m[1].crypto && m[1].fingerprint);
+        assert_eq!(m[1].direction, Direction::Inactive);
+    }
+
+    #[test]
+    fn multicast_and_names() {
+        let c = parse_connection(b"IN IP4 233.252.0.1/127/3").unwrap();
+        assert_eq!((c.ttl, c.count), (Some(127), Some(3)));
+        let c = parse_connection(b"IN IP6 ::ffff:192.0.2.2").unwrap();
+        assert_eq!(
+            c.address,
+            ConnectionAddress::Ip("::ffff:192.0.2.2".parse().unwrap())
+        );
+        let c = parse_connection(b"IN IP4 media.example.com").unwrap();
+        assert_eq!(
+            c.address,
+            ConnectionAddress::Fqdn {
+                ipv6: false,
+                name: "media.example.com"
+            }
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let e = |b: &[u8]| Sdp::parse(b).unwrap_err();
+        assert_eq!(e(b"v=1\r\n").reason, "SDP must start with v=0");
+        assert_eq!(e(b"v=0\r\nm =video 3227 RTP/AVP 31\r\n").line, 2);
+        assert_eq!(
+            e(b"v=0\r\nc=IN IP4 300.1.1.1\r\n").reason,
+            "invalid IP4 address in c="
+        );
+        assert_eq!(
+            e(b"v=0\r\nc=IN IP6 2001:db8::zz\r\n").reason,
+            "invalid IP6 address in c="
+        );
+        assert_eq!(
+            e(b"v=0\r\nm=audio 70000 RTP/AVP 0\r\n").reason,
+            "invalid m= port"
+        );
+        assert_eq!(
+            e(b"v=0\r\nm=audio 1 RTP/AVP\r\n").reason,
+            "m= has no formats"
+        );
+        assert_eq!(e(b"v=0\r\na=rtcp:x\r\n").reason, "invalid a=rtcp port");
+        assert_eq!(e(b"").reason, "empty SDP");
+    }
+}

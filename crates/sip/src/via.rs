@@ -1,0 +1,266 @@
+//! The Via header (RFC 3261 §20.42, RFC 3581 `rport`, RFC 5118 IPv6):
+//! transport, sent-by, and the parameters a firewall needs.
+
+use crate::grammar::{params, Cursor, Invalid, Params};
+use crate::host::{parse_hostport, parse_ip_loose, Host};
+use std::net::IpAddr;
+
+/// The transport named in a Via.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport<'a> {
+    /// UDP
+    Udp,
+    /// TCP
+    Tcp,
+    /// TLS
+    Tls,
+    /// SCTP
+    Sctp,
+    /// WebSocket (RFC 7118)
+    Ws,
+    /// Secure WebSocket (RFC 7118)
+    Wss,
+    /// Anything else, as written.
+    Other(&'a str),
+}
+
+impl Transport<'_> {
+    /// The transport's name, upper-case for the known ones.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+            Transport::Sctp => "SCTP",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+            Transport::Other(s) => s,
+        }
+    }
+}
+
+/// One Via value (a Via header may hold several, comma-separated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    transport: Transport<'a>,
+    host: Host<'a>,
+    port: Option<u16>,
+    params: Params<'a>,
+}
+
+impl<'a> Via<'a> {
+    /// The transport.
+    pub fn transport(&self) -> Transport<'a> {
+        self.transport
+    }
+    /// The sent-by host.
+    pub fn host(&self) -> Host<'a> {
+        self.host
+    }
+    /// The sent-by port, if written.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+    /// All parameters.
+    pub fn params(&self) -> Params<'a> {
+        self.params
+    }
+    /// The `branch` parameter.
+    pub fn branch(&self) -> Option<&'a [u8]> {
+        self.params.get("branch").flatten()
+    }
+    /// The `received` parameter (checked to be an address when parsed).
+    pub fn received(&self) -> Option<IpAddr> {
+        self.params
+            .get("received")
+            .flatten()
+            .and_then(parse_ip_loose)
+    }
+    /// The `rport` parameter: `Some(None)` when present without a value.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params.get("rport").map(|v| {
+            v.and_then(crate::grammar::parse_u32)
+                .and_then(|p| u16::try_from(p).ok())
+        })
+    }
+}
+
+fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
+    c.skip_lws();
+    let name = c
+        .token()
+        .ok_or(Invalid::new("missing protocol name", c.pos()))?;
+    if !c.eat_sep(b'/') {
+        return Err(Invalid::new("expected / after the protocol name", c.pos()));
+    }
+    c.skip_lws();
+    let version = c
+        .token()
+        .ok_or(Invalid::new("missing protocol version", c.pos()))?;
+    if !name.eq_ignore_ascii_case(b"SIP") || version != b"2.0" {
+        return Err(Invalid::new("sent-protocol is not SIP/2.0", 0));
+    }
+    if !c.eat_sep(b'/') {
+        return Err(Invalid::new("expected / before the transport", c.pos()));
+    }
+    c.skip_lws();
+    let t = c
+        .token()
+        .ok_or(Invalid::new("missing transport", c.pos()))?;
+    let transport = match t.to_ascii_uppercase().as_slice() {
+        b"UDP" => Transport::Udp,
+        b"TCP" => Transport::Tcp,
+        b"TLS" => Transport::Tls,
+        b"SCTP" => Transport::Sctp,
+        b"WS" => Transport::Ws,
+        b"WSS" => Transport::Wss,
+        // Tokens are ASCII.
+        _ => Transport::Other(std::str::from_utf8(t).unwrap_or("")),
+    };
+    if !c.skip_lws() {
+        return Err(Invalid::new("expected white space before sent-by", c.pos()));
+    }
+    let at = c.pos();
+    let rest = c.rest();
+    let n = rest
+        .iter()
+        .position(|&b| matches!(b, b';' | b',') || crate::grammar::is_lws(b))
+        .unwrap_or(rest.len());
+    let (host, port, used) = parse_hostport(&rest[..n]).map_err(|e| e.shifted(at))?;
+    if used != n {
+        return Err(Invalid::new("unexpected text after sent-by", at + used));
+    }
+    c.set_pos(at + n);
+    let params = params(c)?;
+    for (name, value) in params.iter() {
+        if name.eq_ignore_ascii_case(b"received") && value.and_then(parse_ip_loose).is_none() {
+            return Err(Invalid::new("received is not an IP address", at));
+        }
+        if name.eq_ignore_ascii_case(b"rport")
+            && value.is_some_and(|v| {
+                !crate::grammar::parse_u32(v).is_some_and(|p| p <= u32::from(u16::MAX))
+            })
+        {
+            return Err(Invalid::new("rport is not a port number", at));
+        }
+        if name.eq_ignore_ascii_case(b"branch") && value.is_none() {
+            return Err(Invalid::new("branch has no value", at));
+        }
+    }
+    c.skip_lws();
+    if !c.at_end() && c.peek() != Some(b',') {
+        return Err(Invalid::new(
+            "unexpected text after Via parameters",
+            c.pos(),
+        ));
+    }
+    Ok(Via {
+        transport,
+        host,
+        port,
+        params,
+    })
+}
+
+/// The Via values of one header, read lazily.
+#[derive(Debug, Clone)]
+pub struct ViaList<'a> {
+    c: Cursor<'a>,
+}
+
+impl<'a> ViaList<'a> {
+    pub(crate) fn new(value: &'a [u8]) -> Self {
+        ViaList {
+            c: Cursor::new(value),
+        }
+    }
+}
+
+impl<'a> Iterator for ViaList<'a> {
+    type Item = Result<Via<'a>, Invalid>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.c.skip_lws();
+        if self.c.at_end() {
+            return None;
+        }
+        match parse_one(&mut self.c) {
+            Ok(v) => {
+                if self.c.eat_sep(b',') {
+                    self.c.skip_lws();
+                    if self.c.at_end() {
+                        let at = self.c.pos();
+                        self.c.set_pos(usize::MAX);
+                        return Some(Err(Invalid::new("empty Via element", at)));
+                    }
+                }
+                Some(Ok(v))
+            }
+            Err(e) => {
+                self.c.set_pos(usize::MAX);
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Validates a Via header value.
+pub(crate) fn check(value: &[u8]) -> Result<(), Invalid> {
+    if crate::grammar::trim(value).is_empty() {
+        return Err(Invalid::new("empty value", 0));
+    }
+    for v in ViaList::new(value) {
+        v?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_via_list_from_wsinv() {
+        let v = b"SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ,\r\n SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239";
+        let all: Vec<_> = ViaList::new(v).map(Result::unwrap).collect();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].transport(), Transport::Tcp);
+        assert_eq!(all[0].branch(), Some(&b"z9hG4bK9ikj8"[..]));
+        assert_eq!(
+            all[1].host(),
+            Host::Ipv4("192.168.255.111".parse().unwrap())
+        );
+        assert_eq!(all[1].branch(), Some(&b"z9hG4bK30239"[..]));
+    }
+
+    #[test]
+    fn ipv6_sent_by_received_and_rport() {
+        let v = b"SIP/2.0/UDP [2001:db8::9:1]:5070;received=[2001:db8::9:255];rport=5071;branch=z9hG4bKas3";
+        let via = ViaList::new(v).next().unwrap().unwrap();
+        assert_eq!(via.host(), Host::Ipv6("2001:db8::9:1".parse().unwrap()));
+        assert_eq!(via.port(), Some(5070));
+        assert_eq!(via.received(), Some("2001:db8::9:255".parse().unwrap()));
+        assert_eq!(via.rport(), Some(Some(5071)));
+        let via = ViaList::new(b"SIP/2.0/WSS [::ffff:192.0.2.10];rport;received=2001:db8::9:255")
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(via.transport(), Transport::Wss);
+        assert_eq!(via.rport(), Some(None));
+        assert_eq!(via.received(), Some("2001:db8::9:255".parse().unwrap()));
+    }
+
+    #[test]
+    fn via_defects() {
+        assert_eq!(
+            check(b"SIP/2.0/UDP 192.0.2.15;;,;,,").unwrap_err().reason,
+            "empty or invalid parameter name"
+        );
+        assert_eq!(
+            check(b"SIP/7.0/UDP c.example.com").unwrap_err().reason,
+            "sent-protocol is not SIP/2.0"
+        );
+        assert!(check(b"SIP/2.0/UDP host;received=host.example.com").is_err());
+        assert!(check(b"SIP/2.0/UDP 2001:db8::1").is_err());
+        assert!(check(b"SIP/2.0/UDP h, ").is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! `sipwall sip parse`: output shape and exit codes, over the RFC 4475
+//! messages read in place.
+
+use std::process::Command;
+
+fn data(name: &str) -> String {
+    format!(
+        "{}/../../../shared/testdata/rfc4475/{name}.dat",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sipwall"))
+        .args(args)
+        .output()
+        .expect("run sipwall");
+    (
+        out.status.code().expect("an exit code"),
+        String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    )
+}
+
+#[test]
+fn valid_messages_exit_0_with_their_view() {
+    let (code, out, _) = run(&[
+        "sip",
+        "parse",
+        &data("sdp01"),
+        &data("noreason"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    let m = &all[0]["message"];
+    assert_eq!(all[0]["status"], "ok");
+    assert_eq!(m["kind"], "request");
+    assert_eq!(m["method"], "INVITE");
+    assert_eq!(m["cseq"]["number"], 8);
+    assert_eq!(m["via"][0]["transport"], "UDP");
+    assert_eq!(m["via"][0]["host"]["address"], "192.0.2.15");
+    assert_eq!(m["sdp"]["connection"]["address"], "192.0.2.5");
+    assert_eq!(m["sdp"]["media"][0]["port"], 49217);
+    assert_eq!(m["sdp"]["media"][1]["type"], "video");
+    assert_eq!(all[1]["message"]["status"], 100);
+    assert_eq!(all[1]["message"]["reason"], "");
+}
+
+#[test]
+fn a_malformed_message_exits_1_with_a_typed_error() {
+    let (code, out, _) = run(&[
+        "sip",
+        "parse",
+        &data("sdp01"),
+        &data("badinv01"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let bad = &v[1];
+    assert_eq!(bad["status"], "invalid");
+    assert_eq!(bad["error"]["class"], "malformed");
+    assert_eq!(
+        bad["error"]["what"],
+        "Via header: empty or invalid parameter name"
+    );
+    assert_eq!(bad["error"]["line"], 7);
+    assert!(bad["message"].is_null());
+}
+
+#[test]
+fn a_flagged_message_counts_as_invalid() {
+    let (code, out, _) = run(&["sip", "parse", &data("mcl01"), "--format", "json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["status"], "flagged");
+    assert_eq!(v[0]["flags"][0]["code"], "multiple-content-length");
+    assert_eq!(v[0]["message"]["method"], "OPTIONS");
+}
+
+#[test]
+fn text_output_names_the_defect() {
+    let (code, out, _) = run(&["sip", "parse", &data("badvers"), &data("insuf")]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("badvers.dat: invalid: unsupported: SIP version other than SIP/2.0 (line 1"),
+        "{out}"
+    );
+    assert!(out.contains("insuf.dat: flagged"), "{out}");
+    assert!(
+        out.contains("flag: missing mandatory header Call-ID"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_unreadable_file_is_bad_usage() {
+    let (code, out, err) = run(&[
+        "sip",
+        "parse",
+        &data("sdp01"),
+        "/nonexistent/sipwall-test.dat",
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("/nonexistent/sipwall-test.dat"), "{err}");
+}
