@@ -49,6 +49,8 @@ pub struct Policy {
     pub bans: Bans,
     /// iptables-only options.
     pub iptables: IptablesOptions,
+    /// The daemon's detectors.
+    pub guard: Guard,
 }
 
 impl Policy {
@@ -143,6 +145,8 @@ pub struct Media {
     pub allow: Vec<String>,
     /// Idle lifetime of a pinhole.
     pub pinhole_timeout: Duration,
+    /// Key pinholes on the remote address too, where known.
+    pub pinhole_match_remote: bool,
     /// Where it was declared.
     pub origin: Origin,
 }
@@ -262,4 +266,90 @@ pub struct IptablesOptions {
     pub scanner_string_match: bool,
     /// The strings they match.
     pub scanner_strings: Vec<String>,
+}
+
+/// What the daemon bans, and whom it never bans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    /// Zones never banned (loopback is never banned either).
+    pub allow: Vec<String>,
+    /// Each repeat offence multiplies the ban time by this (1: no escalation).
+    pub escalation: u32,
+    /// The longest ban.
+    pub max_ban: Duration,
+    /// How long a source that registered successfully is allowed (zero: never).
+    pub registered_allow: Duration,
+    /// Scanner fingerprints.
+    pub scanner: ScannerDetector,
+    /// Per-source request rate.
+    pub flood: FloodDetector,
+    /// Failed authentications.
+    pub brute_force: BruteForceDetector,
+    /// Many distinct unknown users from one source.
+    pub enumeration: EnumerationDetector,
+    /// Unparseable SIP.
+    pub malformed: MalformedDetector,
+}
+
+/// Scanner detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannerDetector {
+    /// On or off.
+    pub enabled: bool,
+    /// User-Agent substrings (case-insensitive) beside the built-in list.
+    pub user_agents: Vec<String>,
+    /// SIPVicious's From-tag fingerprint.
+    pub sipvicious_tag: bool,
+    /// Request-URIs whose host is an IP address other than this host's.
+    pub ip_literal_domains: bool,
+}
+
+/// Flood detection: a token bucket per source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FloodDetector {
+    /// On or off.
+    pub enabled: bool,
+    /// Sustained requests per second.
+    pub rate: u32,
+    /// Bucket size.
+    pub burst: u32,
+    /// Sources tracked at most.
+    pub max_sources: usize,
+}
+
+/// Brute-force detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BruteForceDetector {
+    /// On or off.
+    pub enabled: bool,
+    /// Failures per source within `window` that ban it.
+    pub max_failures: u32,
+    /// The per-source window.
+    pub window: Duration,
+    /// Failures per account within `account_window` after which any failing source is banned.
+    pub account_max_failures: u32,
+    /// The per-account window.
+    pub account_window: Duration,
+}
+
+/// Enumeration detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumerationDetector {
+    /// On or off.
+    pub enabled: bool,
+    /// Distinct users answered 404/403 within `window` that ban a source.
+    pub max_users: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+/// Malformed-SIP handling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedDetector {
+    /// Ban (they are always counted).
+    pub ban: bool,
+    /// Malformed messages within `window` that ban a source.
+    pub max: u32,
+    /// The window.
+    pub window: Duration,
 }

@@ -44,6 +44,107 @@ pub struct RawPolicy {
     /// Options of the iptables-restore target only.
     #[serde(default)]
     pub iptables: RawIptables,
+    /// The daemon's detectors.
+    #[serde(default)]
+    pub guard: RawGuard,
+}
+
+/// `[guard]`: what the daemon bans, and whom it never bans.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuard {
+    /// Zones never banned (loopback never is).
+    pub allow: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Each repeat offence multiplies the ban time by this.
+    pub escalation: Option<Spanned<i64>>,
+    /// The longest ban.
+    pub max_ban: Option<Spanned<String>>,
+    /// How long a source that registered successfully stays allowed ("0s": never).
+    pub registered_allow: Option<Spanned<String>>,
+    /// Scanner fingerprints.
+    #[serde(default)]
+    pub scanner: RawScanner,
+    /// Per-source request rate.
+    #[serde(default)]
+    pub flood: RawFlood,
+    /// Failed authentications.
+    #[serde(default)]
+    pub brute_force: RawBruteForce,
+    /// Many distinct unknown users.
+    #[serde(default)]
+    pub enumeration: RawEnumeration,
+    /// Unparseable SIP.
+    #[serde(default)]
+    pub malformed: RawMalformed,
+}
+
+/// `[guard.scanner]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawScanner {
+    /// On or off.
+    pub enabled: Option<bool>,
+    /// More User-Agent substrings (case-insensitive) beside the built-in list.
+    pub user_agents: Option<Spanned<Vec<Spanned<String>>>>,
+    /// SIPVicious's From-tag fingerprint.
+    pub sipvicious_tag: Option<bool>,
+    /// Request-URIs whose host is an IP address other than this host's.
+    pub ip_literal_domains: Option<bool>,
+}
+
+/// `[guard.flood]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlood {
+    /// On or off.
+    pub enabled: Option<bool>,
+    /// Sustained requests per second per source.
+    pub rate: Option<Spanned<i64>>,
+    /// Requests a source may send at once.
+    pub burst: Option<Spanned<i64>>,
+    /// Sources tracked at most (least recently seen evicted).
+    pub max_sources: Option<Spanned<i64>>,
+}
+
+/// `[guard.brute_force]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawBruteForce {
+    /// On or off.
+    pub enabled: Option<bool>,
+    /// Failures per source within `window` that ban it.
+    pub max_failures: Option<Spanned<i64>>,
+    /// The window.
+    pub window: Option<Spanned<String>>,
+    /// Failures for one account (from any sources) within `account_window`
+    /// after which every further failing source for it is banned at once.
+    pub account_max_failures: Option<Spanned<i64>>,
+    /// The account window.
+    pub account_window: Option<Spanned<String>>,
+}
+
+/// `[guard.enumeration]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnumeration {
+    /// On or off.
+    pub enabled: Option<bool>,
+    /// Distinct users answered 404/403 within `window` that ban a source.
+    pub max_users: Option<Spanned<i64>>,
+    /// The window.
+    pub window: Option<Spanned<String>>,
+}
+
+/// `[guard.malformed]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMalformed {
+    /// Ban sources of malformed SIP (they are always counted).
+    pub ban: Option<bool>,
+    /// Malformed messages within `window` that ban a source.
+    pub max: Option<Spanned<i64>>,
+    /// The window.
+    pub window: Option<Spanned<String>>,
 }
 
 /// One `[services.NAME]` table.
@@ -94,6 +195,8 @@ pub struct RawMedia {
     pub allow: Option<Spanned<Vec<Spanned<String>>>>,
     /// How long an idle pinhole lives (pinhole mode).
     pub pinhole_timeout: Option<Spanned<String>>,
+    /// Key pinholes on the remote address too, where the SDP names it.
+    pub pinhole_match_remote: Option<bool>,
 }
 
 /// The `[helpers]` table.

@@ -223,3 +223,33 @@ fn long_log_prefix_is_rejected_for_iptables_compatibility() {
     let e = errors("[log]\nprefix = \"this prefix is far too long for iptables\"\n");
     assert!(e[0].contains("at most 29"), "{e:?}");
 }
+
+#[test]
+fn guard_defaults_are_pike_like_and_configurable() {
+    let p = builtin();
+    let g = &p.guard;
+    assert!(g.scanner.enabled && g.scanner.sipvicious_tag && !g.scanner.ip_literal_domains);
+    assert_eq!(
+        (g.flood.rate, g.flood.burst, g.flood.max_sources),
+        (15, 30, 100_000)
+    );
+    assert_eq!(
+        (g.brute_force.max_failures, g.brute_force.window.as_secs()),
+        (5, 60)
+    );
+    assert_eq!(g.registered_allow.as_secs(), 3600);
+    let p = parse(
+        "p.toml",
+        "[zones]\noffice = [\"198.51.100.0/24\"]\n[guard]\nallow = [\"office\"]\nregistered_allow = \"0s\"\n\
+         [guard.flood]\nrate = 50\n[guard.scanner]\nuser_agents = [\"evil-dialer\"]\n",
+    )
+    .unwrap();
+    assert_eq!(p.guard.allow, ["office"]);
+    assert!(p.guard.registered_allow.is_zero());
+    assert_eq!(p.guard.flood.rate, 50);
+    assert_eq!(p.guard.scanner.user_agents, ["evil-dialer"]);
+    let e = errors("[guard.flood]\nrate = 0\nbrst = 3\n");
+    assert!(e[0].contains("unknown field `brst`"), "{e:?}");
+    let e = errors("[guard]\nallow = [\"nowhere\"]\n[guard.brute_force]\nmax_failures = -1\n");
+    assert_eq!(e.len(), 2, "{e:?}");
+}

@@ -86,6 +86,7 @@ impl Context<'_> {
                 gc_interval: self.duration(raw.bans.gc_interval, Duration::from_secs(60)),
             },
             iptables: self.iptables(raw.iptables),
+            guard: self.guard(raw.guard, &zones),
             zones,
             services,
             media,
@@ -236,6 +237,7 @@ impl Context<'_> {
                 ports: default_ports,
                 allow: vec![ZONE_ANY.to_owned()],
                 pinhole_timeout: Duration::from_secs(90),
+                pinhole_match_remote: false,
                 origin: Origin {
                     entry: "media (default)".to_owned(),
                     file: self.file.to_owned(),
@@ -264,6 +266,7 @@ impl Context<'_> {
             ports,
             allow,
             pinhole_timeout: self.duration(m.pinhole_timeout, Duration::from_secs(90)),
+            pinhole_match_remote: m.pinhole_match_remote.unwrap_or(false),
             origin: self.origin("media".to_owned(), &span),
         }
     }
@@ -350,6 +353,85 @@ impl Context<'_> {
             h323_default_rrq_ttl: self.seconds(h323.default_rrq_ttl, 300),
             h323_gkrouted_only: h323.gkrouted_only.unwrap_or(true),
             h323_callforward_filter: h323.callforward_filter.unwrap_or(true),
+        }
+    }
+
+    fn guard(&mut self, raw: RawGuard, zones: &[Zone]) -> Guard {
+        let allow = match &raw.allow {
+            Some(a) if a.get_ref().is_empty() => Vec::new(),
+            Some(a) => self.allow("guard", a, zones),
+            None => Vec::new(),
+        };
+        let s = raw.scanner;
+        let mut user_agents = Vec::new();
+        for ua in s.user_agents.map(Spanned::into_inner).unwrap_or_default() {
+            if ua.get_ref().trim().len() < 3 {
+                self.error(
+                    ua.span(),
+                    ErrorKind::BadValue("a User-Agent pattern has at least 3 characters".into()),
+                );
+            } else {
+                user_agents.push(ua.into_inner());
+            }
+        }
+        let f = raw.flood;
+        let b = raw.brute_force;
+        let e = raw.enumeration;
+        let m = raw.malformed;
+        Guard {
+            allow,
+            escalation: self.count(raw.escalation, 4),
+            max_ban: self.duration(raw.max_ban, Duration::from_secs(7 * 86_400)),
+            registered_allow: match raw.registered_allow {
+                Some(r) if r.get_ref().trim() == "0s" || r.get_ref().trim() == "0" => {
+                    Duration::ZERO
+                }
+                other => self.duration(other, Duration::from_secs(3600)),
+            },
+            scanner: ScannerDetector {
+                enabled: s.enabled.unwrap_or(true),
+                user_agents,
+                sipvicious_tag: s.sipvicious_tag.unwrap_or(true),
+                ip_literal_domains: s.ip_literal_domains.unwrap_or(false),
+            },
+            flood: FloodDetector {
+                enabled: f.enabled.unwrap_or(true),
+                rate: self.count(f.rate, 15),
+                burst: self.count(f.burst, 30),
+                max_sources: self.count(f.max_sources, 100_000) as usize,
+            },
+            brute_force: BruteForceDetector {
+                enabled: b.enabled.unwrap_or(true),
+                max_failures: self.count(b.max_failures, 5),
+                window: self.duration(b.window, Duration::from_secs(60)),
+                account_max_failures: self.count(b.account_max_failures, 10),
+                account_window: self.duration(b.account_window, Duration::from_secs(600)),
+            },
+            enumeration: EnumerationDetector {
+                enabled: e.enabled.unwrap_or(true),
+                max_users: self.count(e.max_users, 10),
+                window: self.duration(e.window, Duration::from_secs(60)),
+            },
+            malformed: MalformedDetector {
+                ban: m.ban.unwrap_or(false),
+                max: self.count(m.max, 10),
+                window: self.duration(m.window, Duration::from_secs(60)),
+            },
+        }
+    }
+
+    /// A positive count.
+    fn count(&mut self, raw: Option<Spanned<i64>>, default: u32) -> u32 {
+        let Some(raw) = raw else { return default };
+        match u32::try_from(*raw.get_ref()) {
+            Ok(n) if n > 0 => n,
+            _ => {
+                self.error(
+                    raw.span(),
+                    ErrorKind::BadValue(format!("{} is not a positive count", raw.get_ref())),
+                );
+                default
+            }
         }
     }
 

@@ -138,7 +138,7 @@ fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
         }
         if name.eq_ignore_ascii_case(b"rport")
             && value.is_some_and(|v| {
-                !crate::grammar::parse_u32(v).is_some_and(|p| p <= u32::from(u16::MAX))
+                crate::grammar::parse_u32(v).is_none_or(|p| p > u32::from(u16::MAX))
             })
         {
             return Err(Invalid::new("rport is not a port number", at));

@@ -1,0 +1,236 @@
+//! Who is banned, for how long, and who must never be: allowlisted zones,
+//! loopback, and sources that registered successfully (FreePBX-style).
+//! Repeat offenders get escalating ban times.
+
+use crate::action::BanReason;
+use crate::time::Timestamp;
+use ipnet::IpNet;
+use lru::LruCache;
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+/// A ban in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    /// When it ends.
+    pub until: Timestamp,
+    /// Why.
+    pub reason: BanReason,
+}
+
+/// How bans are sized.
+#[derive(Debug, Clone)]
+pub struct BanPolicy {
+    /// The first ban's length.
+    pub base: Duration,
+    /// Each repeat multiplies it by this.
+    pub escalation: u32,
+    /// The longest ban.
+    pub max: Duration,
+    /// How long a successful registration allows its source.
+    pub registered_allow: Duration,
+}
+
+/// The ban table.
+#[derive(Debug)]
+pub struct Bans {
+    policy: BanPolicy,
+    allow: Vec<IpNet>,
+    active: FxHashMap<IpAddr, Ban>,
+    /// Previous bans per source, for escalation (bounded, least recent out).
+    offences: LruCache<IpAddr, u32>,
+    registered: LruCache<IpAddr, Timestamp>,
+}
+
+/// Sources remembered for escalation and registration at most.
+const MEMORY: usize = 100_000;
+
+impl Bans {
+    /// A table that never bans `allow`.
+    pub fn new(policy: BanPolicy, allow: Vec<IpNet>) -> Self {
+        let cap = NonZeroUsize::new(MEMORY).expect("non-zero");
+        Bans {
+            policy,
+            allow,
+            active: FxHashMap::default(),
+            offences: LruCache::new(cap),
+            registered: LruCache::new(cap),
+        }
+    }
+
+    /// The ban on `addr` at `now`, if any.
+    pub fn get(&self, now: Timestamp, addr: IpAddr) -> Option<&Ban> {
+        self.active.get(&addr).filter(|b| b.until > now)
+    }
+
+    /// Whether `addr` is banned at `now`.
+    pub fn is_banned(&self, now: Timestamp, addr: IpAddr) -> bool {
+        self.get(now, addr).is_some()
+    }
+
+    /// Whether `addr` is in an allowlisted zone (or loopback): never banned.
+    pub fn is_allowlisted(&self, addr: IpAddr) -> bool {
+        addr.is_loopback() || self.allow.iter().any(|n| n.contains(&addr))
+    }
+
+    /// Whether `addr` registered successfully and is still allowed.
+    pub fn is_registered(&mut self, now: Timestamp, addr: IpAddr) -> bool {
+        self.registered.get(&addr).is_some_and(|until| *until > now)
+    }
+
+    /// Allows `addr` after a successful registration; returns the end of
+    /// the allowance, or `None` when allowances are off.
+    pub fn register(&mut self, now: Timestamp, addr: IpAddr) -> Option<Timestamp> {
+        if self.policy.registered_allow.is_zero() {
+            return None;
+        }
+        let until = now + self.policy.registered_allow;
+        self.registered.put(addr, until);
+        Some(until)
+    }
+
+    /// Bans `addr` unless it is allowlisted or already banned; `exempt_registered`
+    /// is false only for floods (a registered source may still flood).
+    /// Returns the ban's end when a new ban was made.
+    pub fn ban(
+        &mut self,
+        now: Timestamp,
+        addr: IpAddr,
+        reason: BanReason,
+        exempt_registered: bool,
+    ) -> Option<Timestamp> {
+        if self.is_allowlisted(addr) || self.is_banned(now, addr) {
+            return None;
+        }
+        if exempt_registered && self.is_registered(now, addr) {
+            return None;
+        }
+        let previous = self.offences.get(&addr).copied().unwrap_or(0);
+        let factor = u64::from(self.policy.escalation.max(1)).saturating_pow(previous.min(16));
+        let length = Duration::from_secs(self.policy.base.as_secs().max(1).saturating_mul(factor))
+            .min(self.policy.max);
+        let until = now + length;
+        self.offences.put(addr, previous + 1);
+        self.active.insert(addr, Ban { until, reason });
+        Some(until)
+    }
+
+    /// Lifts a ban now; false if there was none.
+    pub fn unban(&mut self, addr: IpAddr) -> bool {
+        self.active.remove(&addr).is_some()
+    }
+
+    /// Restores a ban from the ledger or the kernel after a restart.
+    pub fn restore(&mut self, addr: IpAddr, ban: Ban) {
+        self.active.insert(addr, ban);
+    }
+
+    /// Removes bans that ended by `now`, returning their sources.
+    pub fn expire(&mut self, now: Timestamp) -> Vec<IpAddr> {
+        let gone: Vec<IpAddr> = self
+            .active
+            .iter()
+            .filter(|(_, b)| b.until <= now)
+            .map(|(a, _)| *a)
+            .collect();
+        for a in &gone {
+            self.active.remove(a);
+        }
+        gone
+    }
+
+    /// The earliest end of a ban in force.
+    pub fn next_expiry(&self) -> Option<Timestamp> {
+        self.active.values().map(|b| b.until).min()
+    }
+
+    /// Bans in force (including ones whose time is up but not yet swept).
+    pub fn iter(&self) -> impl Iterator<Item = (&IpAddr, &Ban)> {
+        self.active.iter()
+    }
+
+    /// Number of bans held.
+    pub fn len(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Whether no ban is held.
+    pub fn is_empty(&self) -> bool {
+        self.active.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Bans {
+        Bans::new(
+            BanPolicy {
+                base: Duration::from_secs(60),
+                escalation: 4,
+                max: Duration::from_secs(3600),
+                registered_allow: Duration::from_secs(600),
+            },
+            vec!["198.51.100.0/24".parse().unwrap()],
+        )
+    }
+
+    #[test]
+    fn repeat_offenders_are_banned_longer_up_to_the_maximum() {
+        let mut b = table();
+        let a: IpAddr = "203.0.113.66".parse().unwrap();
+        let mut now = Timestamp::from_secs(0);
+        let mut lengths = Vec::new();
+        for _ in 0..4 {
+            let until = b.ban(now, a, BanReason::Flood, true).expect("banned");
+            lengths.push((until - now).as_secs());
+            assert!(
+                b.ban(now, a, BanReason::Flood, true).is_none(),
+                "no double ban"
+            );
+            now = until;
+            assert_eq!(b.expire(now), vec![a]);
+        }
+        assert_eq!(lengths, [60, 240, 960, 3600]);
+    }
+
+    #[test]
+    fn allowlisted_and_loopback_sources_are_never_banned() {
+        let mut b = table();
+        let now = Timestamp::from_secs(0);
+        assert!(b
+            .ban(
+                now,
+                "198.51.100.7".parse().unwrap(),
+                BanReason::Manual,
+                true
+            )
+            .is_none());
+        assert!(b
+            .ban(now, "127.0.0.1".parse().unwrap(), BanReason::Manual, true)
+            .is_none());
+        assert!(b
+            .ban(now, "::1".parse().unwrap(), BanReason::Manual, true)
+            .is_none());
+    }
+
+    #[test]
+    fn registered_sources_are_exempt_except_from_flood_and_only_for_a_while() {
+        let mut b = table();
+        let a: IpAddr = "203.0.113.5".parse().unwrap();
+        let now = Timestamp::from_secs(10);
+        b.register(now, a);
+        assert!(b.ban(now, a, BanReason::Enumeration, true).is_none());
+        let later = now + Duration::from_secs(601);
+        assert!(b.ban(later, a, BanReason::Enumeration, true).is_some());
+        let mut b = table();
+        b.register(now, a);
+        assert!(
+            b.ban(now, a, BanReason::Flood, false).is_some(),
+            "floods are not exempt"
+        );
+    }
+}

@@ -1,0 +1,856 @@
+//! The engine: packets and FreeSWITCH events in, verdicts and actions out.
+//!
+//! ```text
+//!   handle(now, dir, ip bytes) ─► Flows (ct state) ─► ruleset IR (bans, pinholes as sets)
+//!                                        │ accepted SIP ─► sipwall-sip ─► Scanner · Flood ·
+//!                                        │                Transactions ─► brute force, enumeration,
+//!                                        │                registration · Pinholes / helper expectations
+//!   handle_event(now, event) ────────────┘                         │
+//!   poll_action() ◄─────────────────── Ban · Allow · OpenPinhole · ClosePinhole · BanExpired
+//!   poll_timeout() / handle_timeout(now): bans and pinholes run out
+//! ```
+
+use crate::action::{Action, BanReason};
+use crate::bans::{Ban, BanPolicy, Bans};
+use crate::event::Event;
+use crate::flood::Flood;
+use crate::flow::{Expectation, FlowKey, Flows, EXPECTATION_TIMEOUT};
+use crate::packet::{Direction, Packet, PacketError, Transport};
+use crate::pinhole::{Owner, Pinholes};
+use crate::scanner::Scanner;
+use crate::time::Timestamp;
+use crate::transaction::{Outcome, Transactions};
+use crate::window::Windows;
+use rustc_hash::FxHashMap;
+use sipwall_policy::{Guard, Kind, MediaMode, Policy, PortRange, Protocol};
+use sipwall_ruleset::eval::{self, SetLookup, Verdict, L4};
+use sipwall_ruleset::ir::{Chain, Hook};
+use sipwall_ruleset::{sets, Ruleset};
+use sipwall_sip::{framing, Frame, Message, Method, Sdp};
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// What decided a packet's fate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecidedBy {
+    /// A rule of the input chain (its index).
+    Rule(usize),
+    /// The input chain's policy.
+    ChainPolicy,
+    /// A packet the host sends: not filtered.
+    Output,
+    /// The guard: this packet got its source banned (inline, it is dropped).
+    Guard(BanReason),
+    /// Not an IP packet the engine can read.
+    Unreadable,
+}
+
+/// A verdict and what decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Accept, drop or reject.
+    pub verdict: Verdict,
+    /// Why.
+    pub by: DecidedBy,
+}
+
+/// Counters for metrics and replay summaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets accepted.
+    pub accepted: u64,
+    /// Packets dropped.
+    pub dropped: u64,
+    /// Packets rejected.
+    pub rejected: u64,
+    /// SIP messages inspected.
+    pub sip_messages: u64,
+    /// Malformed SIP messages seen on the SIP ports.
+    pub malformed: u64,
+    /// Bans made, per reason kind (`scanner`, `flood`, ...).
+    pub bans: Vec<(&'static str, u64)>,
+    /// Pinholes opened (refreshes included).
+    pub pinholes_opened: u64,
+    /// Pinholes closed.
+    pub pinholes_closed: u64,
+}
+
+impl Stats {
+    fn count_ban(&mut self, kind: &'static str) {
+        match self.bans.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.bans.push((kind, 1)),
+        }
+    }
+}
+
+/// Limits on the engine's memory.
+const MAX_FLOWS: usize = 262_144;
+const MAX_TRANSACTIONS: usize = 65_536;
+const MAX_CALLS: usize = 100_000;
+const MAX_STREAM_BUFFER: usize = 64 * 1024;
+const MAX_STREAMS: usize = 65_536;
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The deterministic core of sipwall's guard.
+#[derive(Debug)]
+pub struct Engine {
+    ruleset: Ruleset,
+    input: usize,
+    sip_udp: Vec<PortRange>,
+    sip_tcp: Vec<PortRange>,
+    media: MediaMode,
+    helper_assigned: bool,
+    direct_media: bool,
+    guard: Guard,
+    flows: Flows,
+    bans: Bans,
+    pinholes: Pinholes,
+    scanner: Scanner,
+    flood: Flood,
+    failures: Windows<IpAddr>,
+    account_failures: Windows<String>,
+    unknown_users: Windows<IpAddr>,
+    malformed: Windows<IpAddr>,
+    transactions: Transactions,
+    streams: FxHashMap<(FlowKey, IpAddr, u16), Vec<u8>>,
+    actions: VecDeque<Action>,
+    stats: Stats,
+    next_sweep: Timestamp,
+    scratch: Vec<Action>,
+}
+
+/// The engine's view of its sets, for the ruleset's evaluation.
+struct SetsAt<'e> {
+    now: Timestamp,
+    bans: &'e Bans,
+    pinholes: &'e Pinholes,
+}
+
+impl SetLookup for SetsAt<'_> {
+    fn has_addr(&self, set: &str, addr: IpAddr) -> bool {
+        (set == sets::BAN_V4 || set == sets::BAN_V6) && self.bans.is_banned(self.now, addr)
+    }
+    fn has_port(&self, set: &str, port: u16) -> bool {
+        set == sets::PINHOLE_PORT && self.pinholes.has_port(port)
+    }
+    fn has_addr_port(&self, set: &str, addr: IpAddr, port: u16) -> bool {
+        (set == sets::PINHOLE_V4 || set == sets::PINHOLE_V6)
+            && self.pinholes.has_addr_port(addr, port)
+    }
+}
+
+fn in_ranges(ranges: &[PortRange], port: u16) -> bool {
+    ranges.iter().any(|r| r.contains(port))
+}
+
+impl Engine {
+    /// An engine for `policy` (`source` names it in rule comments).
+    pub fn new(policy: &Policy, source: &str) -> Engine {
+        let ruleset = sipwall_ruleset::compile(policy, source);
+        let input = ruleset
+            .chains
+            .iter()
+            .position(|c| c.hook == Hook::Input)
+            .expect("compile makes an input chain");
+        let ports = |proto| -> Vec<PortRange> {
+            policy
+                .services_of(Kind::Sip)
+                .filter(|s| s.protocols.contains(&proto))
+                .flat_map(|s| s.ports.iter().copied())
+                .collect()
+        };
+        let allow = policy
+            .guard
+            .allow
+            .iter()
+            .filter_map(|z| policy.zone(z))
+            .filter(|z| !z.is_any())
+            .flat_map(|z| z.prefixes.iter().copied())
+            .collect();
+        let g = &policy.guard;
+        let bans = Bans::new(
+            BanPolicy {
+                base: policy.bans.timeout,
+                escalation: g.escalation,
+                max: g.max_ban,
+                registered_allow: g.registered_allow,
+            },
+            allow,
+        );
+        Engine {
+            input,
+            sip_udp: ports(Protocol::Udp),
+            sip_tcp: ports(Protocol::Tcp),
+            media: policy.media.mode,
+            helper_assigned: policy.helpers.sip_assign,
+            direct_media: policy.helpers.sip_direct_media,
+            flows: Flows::new(MAX_FLOWS),
+            bans,
+            pinholes: Pinholes::new(
+                policy.media.pinhole_timeout,
+                policy.media.pinhole_match_remote,
+                MAX_CALLS,
+            ),
+            scanner: Scanner::new(&g.scanner),
+            flood: Flood::new(g.flood.rate, g.flood.burst, g.flood.max_sources),
+            failures: Windows::new(
+                g.brute_force.window,
+                g.brute_force.max_failures as usize,
+                100_000,
+            ),
+            account_failures: Windows::new(
+                g.brute_force.account_window,
+                g.brute_force.account_max_failures as usize,
+                100_000,
+            ),
+            unknown_users: Windows::new(
+                g.enumeration.window,
+                g.enumeration.max_users as usize,
+                100_000,
+            ),
+            malformed: Windows::new(g.malformed.window, g.malformed.max as usize, 100_000),
+            transactions: Transactions::new(MAX_TRANSACTIONS),
+            streams: FxHashMap::default(),
+            actions: VecDeque::new(),
+            stats: Stats::default(),
+            next_sweep: Timestamp::default(),
+            scratch: Vec::new(),
+            guard: policy.guard.clone(),
+            ruleset,
+        }
+    }
+
+    /// The compiled ruleset the engine evaluates.
+    pub fn ruleset(&self) -> &Ruleset {
+        &self.ruleset
+    }
+
+    fn input_chain(&self) -> &Chain {
+        &self.ruleset.chains[self.input]
+    }
+
+    /// A line saying what decided: the rule's comment, or the guard's reason.
+    pub fn describe(&self, by: &DecidedBy) -> String {
+        match by {
+            DecidedBy::Rule(i) => self
+                .input_chain()
+                .rules
+                .get(*i)
+                .map_or_else(String::new, |r| r.comment.clone()),
+            DecidedBy::ChainPolicy => "input chain policy".to_owned(),
+            DecidedBy::Output => "output (not filtered)".to_owned(),
+            DecidedBy::Guard(reason) => format!("guard: {reason}"),
+            DecidedBy::Unreadable => "unreadable packet".to_owned(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The ban table.
+    pub fn bans(&self) -> &Bans {
+        &self.bans
+    }
+
+    /// The pinhole table.
+    pub fn pinholes(&self) -> &Pinholes {
+        &self.pinholes
+    }
+
+    /// The next action for the caller, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Engine::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        [
+            self.bans.next_expiry(),
+            self.pinholes.next_expiry(),
+            Some(self.next_sweep),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Lets time pass: bans and pinholes that ran out end, tables are swept.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        for addr in self.bans.expire(now) {
+            self.actions.push_back(Action::BanExpired { addr });
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        self.pinholes.expire(now, &mut out);
+        self.emit(&mut out);
+        self.scratch = out;
+        if now >= self.next_sweep {
+            self.flows.sweep(now);
+            self.next_sweep = now + SWEEP_EVERY;
+        }
+    }
+
+    fn emit(&mut self, out: &mut Vec<Action>) {
+        for a in out.drain(..) {
+            match a {
+                Action::OpenPinhole { .. } => self.stats.pinholes_opened += 1,
+                Action::ClosePinhole { .. } => self.stats.pinholes_closed += 1,
+                _ => {}
+            }
+            self.actions.push_back(a);
+        }
+    }
+
+    /// Bans `addr` by hand (`sipwall bans add`); false if it is allowlisted or banned already.
+    pub fn ban(&mut self, now: Timestamp, addr: IpAddr, reason: BanReason, evidence: &str) -> bool {
+        self.ban_source(now, addr, reason, evidence.to_owned(), false)
+    }
+
+    /// Lifts a ban by hand; false if there was none.
+    pub fn unban(&mut self, addr: IpAddr) -> bool {
+        let lifted = self.bans.unban(addr);
+        if lifted {
+            self.actions.push_back(Action::Unban { addr });
+        }
+        lifted
+    }
+
+    /// Restores a ban found in the ledger or the kernel (no action: it is there already).
+    pub fn restore_ban(&mut self, addr: IpAddr, until: Timestamp, reason: BanReason) {
+        self.bans.restore(addr, Ban { until, reason });
+    }
+
+    fn ban_source(
+        &mut self,
+        now: Timestamp,
+        addr: IpAddr,
+        reason: BanReason,
+        evidence: String,
+        exempt_registered: bool,
+    ) -> bool {
+        let kind = reason.kind();
+        match self.bans.ban(now, addr, reason.clone(), exempt_registered) {
+            Some(until) => {
+                self.stats.count_ban(kind);
+                self.actions.push_back(Action::Ban {
+                    addr,
+                    until,
+                    reason,
+                    evidence,
+                });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reads and judges one IP packet.
+    pub fn handle(&mut self, now: Timestamp, dir: Direction, ip: &[u8]) -> Decision {
+        match Packet::parse(ip) {
+            Ok(p) => self.handle_packet(now, dir, &p),
+            Err(PacketError::Malformed(_)) => {
+                self.stats.dropped += 1;
+                Decision {
+                    verdict: Verdict::Drop,
+                    by: DecidedBy::Unreadable,
+                }
+            }
+        }
+    }
+
+    /// Judges one packet already read.
+    pub fn handle_packet(&mut self, now: Timestamp, dir: Direction, p: &Packet<'_>) -> Decision {
+        if now >= self.next_sweep || self.bans.next_expiry().is_some_and(|t| t <= now) {
+            self.handle_timeout(now);
+        }
+        let key = FlowKey::of(p);
+        if dir == Direction::Out {
+            self.flows.accept(now, key, p, dir);
+            if self.is_sip(p, dir) {
+                self.inspect(now, dir, p, key);
+            }
+            self.stats.accepted += 1;
+            return Decision {
+                verdict: Verdict::Accept,
+                by: DecidedBy::Output,
+            };
+        }
+        let ct = self.flows.state(now, &key, p);
+        let l4 = match p.transport {
+            Transport::Udp { sport, dport } => L4::Udp { sport, dport },
+            Transport::Tcp { sport, dport, .. } => L4::Tcp { sport, dport },
+            Transport::Icmp { ty } => L4::Icmp(ty),
+            Transport::Icmpv6 { ty } => L4::Icmpv6(ty),
+            Transport::Other { proto } => L4::Other(proto),
+        };
+        let pkt = eval::Packet {
+            loopback_in: p.src.is_loopback(),
+            saddr: p.src,
+            daddr: p.dst,
+            l4,
+            ct,
+            payload: p.payload,
+        };
+        let chain = &self.ruleset.chains[self.input];
+        let view = SetsAt {
+            now,
+            bans: &self.bans,
+            pinholes: &self.pinholes,
+        };
+        let d = eval::evaluate(chain, &pkt, &view);
+        let by = match d.rule {
+            Some(r) => DecidedBy::Rule(
+                chain
+                    .rules
+                    .iter()
+                    .position(|x| std::ptr::eq(x, r))
+                    .unwrap_or(0),
+            ),
+            None => DecidedBy::ChainPolicy,
+        };
+        let mut decision = Decision {
+            verdict: d.action,
+            by,
+        };
+        if decision.verdict == Verdict::Accept {
+            self.flows.accept(now, key, p, dir);
+            if self.is_sip(p, dir) {
+                if let Some(reason) = self.inspect(now, dir, p, key) {
+                    decision = Decision {
+                        verdict: Verdict::Drop,
+                        by: DecidedBy::Guard(reason),
+                    };
+                }
+            }
+        }
+        match decision.verdict {
+            Verdict::Accept => self.stats.accepted += 1,
+            Verdict::Drop => self.stats.dropped += 1,
+            Verdict::Reject => self.stats.rejected += 1,
+        }
+        decision
+    }
+
+    fn is_sip(&self, p: &Packet<'_>, dir: Direction) -> bool {
+        let (ranges, sport, dport) = match p.transport {
+            Transport::Udp { sport, dport } => (&self.sip_udp, sport, dport),
+            Transport::Tcp { sport, dport, .. } => (&self.sip_tcp, sport, dport),
+            _ => return false,
+        };
+        match dir {
+            Direction::In => in_ranges(ranges, dport),
+            // FreeSWITCH answers from its profile port and calls out to a peer's SIP port.
+            Direction::Out => in_ranges(ranges, sport) || in_ranges(ranges, dport),
+        }
+    }
+
+    /// Inspects SIP; returns the reason when the sender got banned by it.
+    fn inspect(
+        &mut self,
+        now: Timestamp,
+        dir: Direction,
+        p: &Packet<'_>,
+        key: FlowKey,
+    ) -> Option<BanReason> {
+        if p.payload.is_empty() {
+            return None;
+        }
+        let mut banned = None;
+        match p.transport {
+            Transport::Tcp { sport, .. } => {
+                let stream_key = (key, p.src, sport);
+                if !self.streams.contains_key(&stream_key) && self.streams.len() >= MAX_STREAMS {
+                    return None;
+                }
+                let mut buf = self.streams.remove(&stream_key).unwrap_or_default();
+                buf.extend_from_slice(p.payload);
+                let mut used = 0;
+                loop {
+                    match framing::frame(&buf[used..]) {
+                        Frame::Complete(len) => {
+                            let end = used + len;
+                            let msg = buf[used..end].to_vec();
+                            banned = banned.or(self.message(now, dir, p, &msg));
+                            used = end;
+                        }
+                        Frame::KeepAlive(len) => used += len,
+                        Frame::Incomplete => break,
+                        Frame::Malformed(_) => {
+                            banned = banned.or(self.malformed_sip(now, dir, p.src));
+                            used = buf.len();
+                            break;
+                        }
+                    }
+                }
+                buf.drain(..used);
+                if !buf.is_empty() && buf.len() <= MAX_STREAM_BUFFER {
+                    self.streams.insert(stream_key, buf);
+                } else if buf.len() > MAX_STREAM_BUFFER {
+                    banned = banned.or(self.malformed_sip(now, dir, p.src));
+                }
+            }
+            _ => {
+                if p.payload.iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
+                    return None; // keep-alive
+                }
+                banned = self.message(now, dir, p, p.payload);
+            }
+        }
+        banned
+    }
+
+    fn malformed_sip(&mut self, now: Timestamp, dir: Direction, src: IpAddr) -> Option<BanReason> {
+        self.stats.malformed += 1;
+        if dir != Direction::In || !self.guard.malformed.ban {
+            return None;
+        }
+        let n = self.malformed.record(now, src, self.stats.malformed);
+        if n >= self.guard.malformed.max as usize {
+            let evidence = format!(
+                "{n} malformed SIP messages within {:?}",
+                self.guard.malformed.window
+            );
+            if self.ban_source(now, src, BanReason::Malformed, evidence, true) {
+                return Some(BanReason::Malformed);
+            }
+        }
+        None
+    }
+
+    fn message(
+        &mut self,
+        now: Timestamp,
+        dir: Direction,
+        p: &Packet<'_>,
+        bytes: &[u8],
+    ) -> Option<BanReason> {
+        let m = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(_) => return self.malformed_sip(now, dir, p.src),
+        };
+        self.stats.sip_messages += 1;
+        let mut banned = None;
+        match (dir, m.is_request()) {
+            (Direction::In, true) => {
+                if let Some(reason) = self.scanner.check(&m, p.dst) {
+                    let evidence = describe_request(&m);
+                    if self.ban_source(now, p.src, reason.clone(), evidence, true) {
+                        banned = Some(reason);
+                    }
+                }
+                if banned.is_none() && self.guard.flood.enabled && self.flood.over(now, p.src) {
+                    let evidence = format!(
+                        "over {} requests/s (burst {})",
+                        self.guard.flood.rate, self.guard.flood.burst
+                    );
+                    if self.ban_source(now, p.src, BanReason::Flood, evidence, false) {
+                        banned = Some(BanReason::Flood);
+                    }
+                }
+                self.transactions.request(now, p.src, &m);
+            }
+            (Direction::Out, false) => {
+                if let Some(outcome) = self.transactions.response(now, &m) {
+                    self.outcome(now, outcome);
+                }
+            }
+            _ => {}
+        }
+        if banned.is_none() {
+            match self.media {
+                MediaMode::Pinhole => self.pinhole_media(now, dir, &m),
+                MediaMode::Helper | MediaMode::Range if self.helper_assigned => {
+                    self.helper_media(now, p, &m)
+                }
+                _ => {}
+            }
+        }
+        banned
+    }
+
+    fn outcome(&mut self, now: Timestamp, outcome: Outcome) {
+        match outcome {
+            Outcome::AuthFailure { src, account } => self.auth_failure(now, src, account),
+            Outcome::UnknownUser { src, account } => {
+                if !self.guard.enumeration.enabled {
+                    return;
+                }
+                let n = self.unknown_users.record(now, src, tag(account.as_bytes()));
+                if n >= self.guard.enumeration.max_users as usize {
+                    let evidence = format!(
+                        "{n} distinct unknown users within {:?}, last {account}",
+                        self.guard.enumeration.window
+                    );
+                    self.ban_source(now, src, BanReason::Enumeration, evidence, true);
+                }
+            }
+            Outcome::Registered { src } => {
+                if let Some(until) = self.bans.register(now, src) {
+                    self.actions.push_back(Action::Allow { addr: src, until });
+                }
+            }
+        }
+    }
+
+    fn auth_failure(&mut self, now: Timestamp, src: IpAddr, account: String) {
+        if !self.guard.brute_force.enabled {
+            return;
+        }
+        let bf = &self.guard.brute_force;
+        let (max, account_max) = (bf.max_failures as usize, bf.account_max_failures as usize);
+        let seq = self.stats.sip_messages ^ now.micros();
+        let by_source = self.failures.record(now, src, seq);
+        let by_account = self.account_failures.record(now, account.clone(), seq);
+        if by_source >= max || by_account >= account_max {
+            let evidence = format!("{by_source} failed authentications from this source, {by_account} against {account}");
+            if self.ban_source(now, src, BanReason::BruteForce { account }, evidence, true) {
+                self.failures.forget(&src);
+            }
+        }
+    }
+
+    /// Pinholes from the SDP on the wire (media = pinhole).
+    fn pinhole_media(&mut self, now: Timestamp, dir: Direction, m: &Message<'_>) {
+        let (Some(call_id), Some(cseq)) = (m.call_id(), m.cseq()) else {
+            return;
+        };
+        let owner = Owner::dialog(call_id);
+        let mut out = std::mem::take(&mut self.scratch);
+        let carries_offer_or_answer = match m.method() {
+            Some(Method::Bye | Method::Cancel) => {
+                self.pinholes.end(owner, &mut out);
+                false
+            }
+            Some(Method::Invite) => {
+                if let Some(c) = self.pinholes.call(now, owner) {
+                    if !c.confirmed {
+                        c.invite_cseq = Some(cseq.number);
+                    }
+                }
+                true
+            }
+            Some(Method::Ack | Method::Update | Method::Prack) => true,
+            Some(_) => false,
+            None => {
+                let status = m.status().unwrap_or(0);
+                let to_invite = cseq.method == Method::Invite;
+                if to_invite && (200..300).contains(&status) {
+                    if let Some(c) = self.pinholes.call(now, owner) {
+                        c.confirmed = true;
+                    }
+                }
+                let failed_setup = to_invite && status >= 300 && {
+                    let c = self.pinholes.call(now, owner);
+                    c.is_some_and(|c| {
+                        !c.confirmed && c.invite_cseq.is_none_or(|n| n == cseq.number)
+                    })
+                };
+                if failed_setup {
+                    self.pinholes.end(owner, &mut out);
+                    false
+                } else {
+                    status < 300
+                        && matches!(cseq.method, Method::Invite | Method::Update | Method::Prack)
+                }
+            }
+        };
+        if carries_offer_or_answer {
+            if let Some(sdp) = m.sdp() {
+                match dir {
+                    Direction::Out => {
+                        self.pinholes
+                            .set_ports(now, owner, &local_ports(&sdp), &mut out)
+                    }
+                    Direction::In => {
+                        if let Some(remote) = media_address(&sdp) {
+                            self.pinholes.set_remote(now, owner, remote, &mut out);
+                        }
+                    }
+                }
+            }
+        }
+        self.emit(&mut out);
+        self.scratch = out;
+    }
+
+    /// nf_conntrack_sip's expectations (media = helper), as notes/kernel.md
+    /// describes them: SDP in INVITE/UPDATE/ACK/PRACK and in 1xx/2xx to
+    /// INVITE/UPDATE/PRACK; INVITE renews, BYE and failed INVITEs delete.
+    fn helper_media(&mut self, now: Timestamp, p: &Packet<'_>, m: &Message<'_>) {
+        let (Some(call_id), Some(cseq)) = (m.call_id(), m.cseq()) else {
+            return;
+        };
+        let call = Owner::dialog(call_id).id();
+        let parse = match m.method() {
+            Some(Method::Invite) => {
+                self.flows.unexpect(call);
+                true
+            }
+            Some(Method::Update | Method::Ack | Method::Prack) => true,
+            Some(Method::Bye) => {
+                self.flows.unexpect(call);
+                false
+            }
+            Some(_) => false,
+            None => {
+                let status = m.status().unwrap_or(0);
+                let relevant =
+                    matches!(cseq.method, Method::Invite | Method::Update | Method::Prack);
+                if cseq.method == Method::Invite && status >= 300 {
+                    self.flows.unexpect(call);
+                }
+                relevant && status < 300
+            }
+        };
+        let Some(sdp) = parse.then(|| m.sdp()).flatten() else {
+            return;
+        };
+        let session = sdp.connection().and_then(|c| connection_ip(&c));
+        for media in sdp
+            .media()
+            .filter(|x| matches!(x.kind, "audio" | "video" | "image") && x.port != 0)
+            .take(3)
+        {
+            let Some(addr) = media
+                .connection
+                .as_ref()
+                .and_then(connection_ip)
+                .or(session)
+            else {
+                continue;
+            };
+            if self.direct_media && addr != p.src {
+                continue;
+            }
+            let rtp = media.port & !1;
+            for dport in [rtp, rtp.saturating_add(1)] {
+                self.flows.expect(
+                    Expectation {
+                        dst: addr,
+                        dport,
+                        src: self.direct_media.then_some(p.dst),
+                        call,
+                        expires: now + EXPECTATION_TIMEOUT,
+                    },
+                    8,
+                );
+            }
+        }
+    }
+
+    /// Reads a FreeSWITCH event.
+    pub fn handle_event(&mut self, now: Timestamp, ev: &Event) {
+        match (ev.name(), ev.subclass()) {
+            (Some("CUSTOM"), Some("sofia::register_failure")) => {
+                let Some(src) = ev.get("network-ip").and_then(|a| a.parse().ok()) else {
+                    return;
+                };
+                let account = format!(
+                    "{}@{}",
+                    ev.get("to-user").unwrap_or(""),
+                    ev.get("to-host").unwrap_or("")
+                );
+                self.auth_failure(now, src, account);
+            }
+            (Some("CUSTOM"), Some("sofia::register")) => {
+                let Some(src) = ev.get("network-ip").and_then(|a| a.parse().ok()) else {
+                    return;
+                };
+                self.outcome(now, Outcome::Registered { src });
+            }
+            (Some("CHANNEL_PROGRESS_MEDIA" | "CHANNEL_ANSWER" | "CALL_UPDATE"), _)
+                if self.media == MediaMode::Pinhole =>
+            {
+                let Some(uuid) = ev.get("Unique-ID") else {
+                    return;
+                };
+                let owner = Owner::channel(uuid.as_bytes());
+                let mux = ev.get("variable_rtcp_mux").is_some_and(|v| v == "true");
+                let mut ports = Vec::new();
+                for name in ["variable_local_media_port", "variable_local_video_port"] {
+                    if let Some(p) = ev.port(name) {
+                        ports.push(p);
+                        if !mux {
+                            ports.push(p.saturating_add(1));
+                        }
+                    }
+                }
+                if ports.is_empty() {
+                    return;
+                }
+                let mut out = std::mem::take(&mut self.scratch);
+                if let Some(remote) = ev
+                    .get("variable_remote_media_ip")
+                    .and_then(|a| a.parse().ok())
+                {
+                    self.pinholes.set_remote(now, owner, remote, &mut out);
+                }
+                self.pinholes.set_ports(now, owner, &ports, &mut out);
+                self.emit(&mut out);
+                self.scratch = out;
+            }
+            (Some("CHANNEL_HANGUP_COMPLETE" | "CHANNEL_DESTROY"), _) => {
+                let Some(uuid) = ev.get("Unique-ID") else {
+                    return;
+                };
+                let mut out = std::mem::take(&mut self.scratch);
+                self.pinholes.end(Owner::channel(uuid.as_bytes()), &mut out);
+                self.emit(&mut out);
+                self.scratch = out;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn tag(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+fn connection_ip(c: &sipwall_sip::Connection<'_>) -> Option<IpAddr> {
+    match c.address {
+        sipwall_sip::ConnectionAddress::Ip(ip) => Some(ip),
+        _ => None,
+    }
+}
+
+/// The remote media address of an SDP: the first media's, else the session's.
+fn media_address(sdp: &Sdp<'_>) -> Option<IpAddr> {
+    sdp.media()
+        .filter(|m| m.port != 0)
+        .find_map(|m| m.connection.as_ref().and_then(connection_ip))
+        .or_else(|| sdp.connection().as_ref().and_then(connection_ip))
+}
+
+/// The local ports an SDP this host sends will receive media on: RTP,
+/// and RTCP (the next port, or `a=rtcp`) unless `a=rtcp-mux`.
+fn local_ports(sdp: &Sdp<'_>) -> Vec<u16> {
+    let mut ports = Vec::new();
+    for m in sdp.media().filter(|m| m.port != 0) {
+        ports.push(m.port);
+        if !m.rtcp_mux {
+            ports.push(m.rtcp.map_or(m.port.saturating_add(1), |r| r.port));
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+fn describe_request(m: &Message<'_>) -> String {
+    let method = m.method().map_or("?".to_owned(), |x| x.as_str().to_owned());
+    let ua = m
+        .user_agent()
+        .map(|u| String::from_utf8_lossy(u).into_owned());
+    let ruri = m.request_uri().map_or("", |u| u.as_str());
+    match ua {
+        Some(ua) => format!("{method} {ruri} (User-Agent: {ua})"),
+        None => format!("{method} {ruri} (no User-Agent)"),
+    }
+}

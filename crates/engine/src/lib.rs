@@ -1,0 +1,42 @@
+//! sipwall-engine: the guard's deterministic core. Packets and FreeSWITCH
+//! events go in with the time; verdicts and [`Action`]s come out. No clock,
+//! socket or file is touched, so the daemon, `sipwall replay` and tests on
+//! virtual time drive the very same code.
+//!
+//! ```text
+//!   Engine::handle(now, Direction, ip bytes) ─► Decision { verdict, by }
+//!   Engine::handle_event(now, &Event)
+//!   Engine::poll_action() ─► Action::{Ban, Unban, BanExpired, Allow, OpenPinhole, ClosePinhole}
+//!   Engine::poll_timeout() / handle_timeout(now)
+//! ```
+//!
+//! Inside: [`flow::Flows`] (conntrack-lite and helper expectations) feed
+//! the ruleset IR of `sipwall-ruleset`, whose ban and pinhole sets are the
+//! engine's own [`bans::Bans`] and [`pinhole::Pinholes`]; accepted SIP goes
+//! through `sipwall-sip` to the detectors ([`scanner`], [`flood`],
+//! [`transaction`] outcomes counted in [`window`]s).
+//!
+//! Trust: packets and events come from the network. Nothing in them can
+//! make the engine panic, and every table is bounded (flows, streams,
+//! transactions, calls, tracked sources), the bounds documented where they
+//! are set.
+
+pub mod action;
+pub mod bans;
+mod engine;
+pub mod event;
+pub mod flood;
+pub mod flow;
+pub mod packet;
+pub mod pinhole;
+pub mod scanner;
+pub mod time;
+pub mod transaction;
+pub mod window;
+
+pub use action::{Action, BanReason, CloseReason, PinholeKey};
+pub use engine::{DecidedBy, Decision, Engine, Stats};
+pub use event::Event;
+pub use packet::{Direction, Packet, Transport};
+pub use sipwall_ruleset::eval::Verdict;
+pub use time::Timestamp;

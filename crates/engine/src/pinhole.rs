@@ -1,0 +1,333 @@
+//! Per-call media pinholes: which local ports each call's media arrives
+//! on, from the SDP the host sends (and, when pinholes are keyed on it, the
+//! remote address from the SDP it receives), or from FreeSWITCH's channel
+//! events. A pinhole is shared when two owners name the same key (the
+//! wire and the event socket describing one call): it opens with the first
+//! and closes with the last.
+
+use crate::action::{Action, CloseReason, PinholeKey};
+use crate::time::Timestamp;
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Who holds a pinhole: a dialog (by Call-ID) or a channel (by UUID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Owner(u64);
+
+impl Owner {
+    /// The dialog with this Call-ID.
+    pub fn dialog(call_id: &[u8]) -> Owner {
+        Owner(hash(b'd', call_id))
+    }
+    /// The FreeSWITCH channel with this Unique-ID.
+    pub fn channel(uuid: &[u8]) -> Owner {
+        Owner(hash(b'c', uuid))
+    }
+    /// A number for helper expectations of the same call.
+    pub fn id(self) -> u64 {
+        self.0
+    }
+}
+
+fn hash(ns: u8, bytes: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    ns.hash(&mut h);
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// What the engine knows of one call.
+#[derive(Debug, Clone, Default)]
+pub struct Call {
+    keys: Vec<PinholeKey>,
+    ports: Vec<u16>,
+    remote: Option<IpAddr>,
+    /// The CSeq of the INVITE that set the call up.
+    pub invite_cseq: Option<u32>,
+    /// A 2xx answered that INVITE.
+    pub confirmed: bool,
+    last: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+struct Hole {
+    until: Timestamp,
+    owners: Vec<Owner>,
+}
+
+/// The pinhole table.
+#[derive(Debug)]
+pub struct Pinholes {
+    match_remote: bool,
+    timeout: Duration,
+    holes: FxHashMap<PinholeKey, Hole>,
+    calls: FxHashMap<Owner, Call>,
+    max_calls: usize,
+}
+
+/// A call without pinholes is forgotten after this long without signalling.
+const CALL_IDLE: Duration = Duration::from_secs(4 * 3600);
+
+impl Pinholes {
+    /// Pinholes living `timeout`, keyed on the remote address when `match_remote`.
+    pub fn new(timeout: Duration, match_remote: bool, max_calls: usize) -> Self {
+        Pinholes {
+            match_remote,
+            timeout,
+            holes: FxHashMap::default(),
+            calls: FxHashMap::default(),
+            max_calls: max_calls.max(1),
+        }
+    }
+
+    /// The call `owner`, created if new (and if there is room).
+    pub fn call(&mut self, now: Timestamp, owner: Owner) -> Option<&mut Call> {
+        if !self.calls.contains_key(&owner) && self.calls.len() >= self.max_calls {
+            return None;
+        }
+        let c = self.calls.entry(owner).or_default();
+        c.last = now;
+        Some(c)
+    }
+
+    /// Sets the local media ports of `owner` (RTP and RTCP), opening,
+    /// refreshing and closing pinholes to match.
+    pub fn set_ports(
+        &mut self,
+        now: Timestamp,
+        owner: Owner,
+        ports: &[u16],
+        out: &mut Vec<Action>,
+    ) {
+        let Some(c) = self.call(now, owner) else {
+            return;
+        };
+        c.ports = ports.to_vec();
+        self.rekey(now, owner, out);
+    }
+
+    /// Sets the remote media address of `owner`.
+    pub fn set_remote(
+        &mut self,
+        now: Timestamp,
+        owner: Owner,
+        remote: IpAddr,
+        out: &mut Vec<Action>,
+    ) {
+        let match_remote = self.match_remote;
+        let Some(c) = self.call(now, owner) else {
+            return;
+        };
+        if c.remote == Some(remote) {
+            return;
+        }
+        c.remote = Some(remote);
+        if match_remote && !c.ports.is_empty() {
+            self.rekey(now, owner, out);
+        }
+    }
+
+    fn rekey(&mut self, now: Timestamp, owner: Owner, out: &mut Vec<Action>) {
+        let Some(c) = self.calls.get_mut(&owner) else {
+            return;
+        };
+        let remote = if self.match_remote { c.remote } else { None };
+        let wanted: Vec<PinholeKey> = c
+            .ports
+            .iter()
+            .map(|&port| PinholeKey { port, remote })
+            .collect();
+        let old = std::mem::replace(&mut c.keys, wanted.clone());
+        for key in old.iter().filter(|k| !wanted.contains(k)) {
+            self.release(owner, *key, CloseReason::Moved, out);
+        }
+        let until = now + self.timeout;
+        for key in wanted {
+            let hole = self.holes.entry(key).or_insert(Hole {
+                until: Timestamp::default(),
+                owners: Vec::new(),
+            });
+            if !hole.owners.contains(&owner) {
+                hole.owners.push(owner);
+            }
+            if until > hole.until {
+                hole.until = until;
+                out.push(Action::OpenPinhole { key, until });
+            }
+        }
+    }
+
+    fn release(
+        &mut self,
+        owner: Owner,
+        key: PinholeKey,
+        reason: CloseReason,
+        out: &mut Vec<Action>,
+    ) {
+        if let Some(hole) = self.holes.get_mut(&key) {
+            hole.owners.retain(|o| *o != owner);
+            if hole.owners.is_empty() {
+                self.holes.remove(&key);
+                out.push(Action::ClosePinhole { key, reason });
+            }
+        }
+    }
+
+    /// Ends call `owner`: its pinholes close (unless another owner holds them).
+    pub fn end(&mut self, owner: Owner, out: &mut Vec<Action>) {
+        if let Some(c) = self.calls.remove(&owner) {
+            for key in c.keys {
+                self.release(owner, key, CloseReason::CallEnded, out);
+            }
+        }
+    }
+
+    /// Closes pinholes whose time is up, and forgets idle calls.
+    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        let gone: Vec<PinholeKey> = self
+            .holes
+            .iter()
+            .filter(|(_, h)| h.until <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in gone {
+            if let Some(hole) = self.holes.remove(&key) {
+                for o in hole.owners {
+                    if let Some(c) = self.calls.get_mut(&o) {
+                        c.keys.retain(|k| *k != key);
+                    }
+                }
+                out.push(Action::ClosePinhole {
+                    key,
+                    reason: CloseReason::Expired,
+                });
+            }
+        }
+        self.calls
+            .retain(|_, c| !c.keys.is_empty() || now.since(c.last) < CALL_IDLE);
+    }
+
+    /// The earliest expiry of an open pinhole.
+    pub fn next_expiry(&self) -> Option<Timestamp> {
+        self.holes.values().map(|h| h.until).min()
+    }
+
+    /// Whether `port` is open to any source.
+    pub fn has_port(&self, port: u16) -> bool {
+        self.holes.contains_key(&PinholeKey { port, remote: None })
+    }
+
+    /// Whether `port` is open to `addr`.
+    pub fn has_addr_port(&self, addr: IpAddr, port: u16) -> bool {
+        self.holes.contains_key(&PinholeKey {
+            port,
+            remote: Some(addr),
+        })
+    }
+
+    /// Open pinholes.
+    pub fn len(&self) -> usize {
+        self.holes.len()
+    }
+
+    /// Whether none is open.
+    pub fn is_empty(&self) -> bool {
+        self.holes.is_empty()
+    }
+
+    /// Calls tracked.
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The open pinholes and their expiry.
+    pub fn iter(&self) -> impl Iterator<Item = (PinholeKey, Timestamp)> + '_ {
+        self.holes.iter().map(|(k, h)| (*k, h.until))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: u64) -> Timestamp {
+        Timestamp::from_secs(s)
+    }
+
+    #[test]
+    fn shared_pinholes_open_once_and_close_with_the_last_owner() {
+        let mut p = Pinholes::new(Duration::from_secs(90), false, 10);
+        let mut out = Vec::new();
+        let (wire, esl) = (Owner::dialog(b"call-1"), Owner::channel(b"uuid-1"));
+        p.set_ports(t(0), wire, &[20000, 20001], &mut out);
+        assert_eq!(out.len(), 2);
+        out.clear();
+        p.set_ports(t(0), esl, &[20000, 20001], &mut out);
+        assert!(out.is_empty(), "same keys, same expiry: nothing new");
+        p.end(wire, &mut out);
+        assert!(out.is_empty(), "the channel still holds them");
+        p.end(esl, &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|a| matches!(
+            a,
+            Action::ClosePinhole {
+                reason: CloseReason::CallEnded,
+                ..
+            }
+        )));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn keyed_on_the_remote_when_configured() {
+        let mut p = Pinholes::new(Duration::from_secs(90), true, 10);
+        let mut out = Vec::new();
+        let o = Owner::dialog(b"c");
+        p.set_ports(t(0), o, &[20000], &mut out);
+        assert!(p.has_port(20000), "remote unknown yet: the port alone");
+        let r: IpAddr = "2001:db8::2".parse().unwrap();
+        out.clear();
+        p.set_remote(t(1), o, r, &mut out);
+        assert!(!p.has_port(20000) && p.has_addr_port(r, 20000));
+        assert!(matches!(
+            out[0],
+            Action::ClosePinhole {
+                reason: CloseReason::Moved,
+                ..
+            }
+        ));
+        assert!(matches!(
+            out[1],
+            Action::OpenPinhole {
+                key: PinholeKey {
+                    port: 20000,
+                    remote: Some(_)
+                },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pinholes_expire_and_the_table_of_calls_is_bounded() {
+        let mut p = Pinholes::new(Duration::from_secs(90), false, 1);
+        let mut out = Vec::new();
+        p.set_ports(t(0), Owner::dialog(b"a"), &[20000], &mut out);
+        p.set_ports(t(0), Owner::dialog(b"b"), &[20002], &mut out);
+        assert_eq!(p.len(), 1, "no room for a second call");
+        out.clear();
+        p.expire(t(90), &mut out);
+        assert_eq!(
+            out,
+            [Action::ClosePinhole {
+                key: PinholeKey {
+                    port: 20000,
+                    remote: None
+                },
+                reason: CloseReason::Expired
+            }]
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! Scanner fingerprints of a request: the User-Agent (the built-in list of
+//! `sipwall-sip` plus the policy's own patterns), SIPVicious's From tag
+//! (which survives `svmap -c` dropping the User-Agent), and optionally a
+//! Request-URI naming an IP address other than this host's.
+
+use crate::action::BanReason;
+use sipwall_policy::ScannerDetector;
+use sipwall_sip::Message;
+use std::net::IpAddr;
+
+/// The scanner detector.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    enabled: bool,
+    extra: Vec<Vec<u8>>,
+    sipvicious_tag: bool,
+    ip_literal_domains: bool,
+}
+
+impl Scanner {
+    /// Configured by the policy.
+    pub fn new(cfg: &ScannerDetector) -> Self {
+        Scanner {
+            enabled: cfg.enabled,
+            extra: cfg
+                .user_agents
+                .iter()
+                .map(|u| u.to_ascii_lowercase().into_bytes())
+                .collect(),
+            sipvicious_tag: cfg.sipvicious_tag,
+            ip_literal_domains: cfg.ip_literal_domains,
+        }
+    }
+
+    /// Why request `m` (sent to `dst`) comes from a scanner, if it does.
+    pub fn check(&self, m: &Message<'_>, dst: IpAddr) -> Option<BanReason> {
+        if !self.enabled || !m.is_request() {
+            return None;
+        }
+        let fp = m.fingerprint();
+        if let Some(ua) = fp.user_agent {
+            if fp.scanner.is_some() || self.extra.iter().any(|p| contains_ignore_case(ua, p)) {
+                return Some(BanReason::ScannerUserAgent(
+                    String::from_utf8_lossy(ua).into_owned(),
+                ));
+            }
+        }
+        if self.sipvicious_tag && fp.sipvicious_tag.is_some() {
+            return Some(BanReason::SipviciousTag);
+        }
+        if self.ip_literal_domains {
+            let host = m.request_uri().and_then(|u| u.host()).and_then(|h| h.ip());
+            if host.is_some_and(|ip| ip != dst) {
+                return Some(BanReason::IpLiteralDomain);
+            }
+        }
+        None
+    }
+}
+
+fn contains_ignore_case(hay: &[u8], lower_needle: &[u8]) -> bool {
+    !lower_needle.is_empty()
+        && hay.len() >= lower_needle.len()
+        && hay
+            .windows(lower_needle.len())
+            .any(|w| w.eq_ignore_ascii_case(lower_needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(extra: &[&str], ip_literal: bool) -> Scanner {
+        Scanner::new(&ScannerDetector {
+            enabled: true,
+            user_agents: extra.iter().map(|s| s.to_string()).collect(),
+            sipvicious_tag: true,
+            ip_literal_domains: ip_literal,
+        })
+    }
+
+    fn options(ua: Option<&str>, tag: &str, ruri: &str) -> Vec<u8> {
+        let ua = ua
+            .map(|u| format!("User-Agent: {u}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "OPTIONS {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.66:5060;branch=z9hG4bK1\r\nFrom: <sip:100@example.com>;tag={tag}\r\n\
+             To: <sip:100@example.com>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n{ua}Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn scanner_user_agents_and_policy_patterns() {
+        let dst: IpAddr = "192.0.2.1".parse().unwrap();
+        let s = cfg(&["Evil-Dialer"], false);
+        for (ua, banned) in [
+            ("friendly-scanner", true),
+            ("sipcli/v1.8", true),
+            ("my evil-dialer 2", true),
+            ("Zoiper rv2.10", false),
+        ] {
+            let bytes = options(Some(ua), "abc", "sip:100@example.com");
+            let m = Message::parse(&bytes).unwrap();
+            assert_eq!(s.check(&m, dst).is_some(), banned, "{ua}");
+        }
+    }
+
+    #[test]
+    fn the_sipvicious_tag_without_a_user_agent() {
+        let dst: IpAddr = "192.0.2.1".parse().unwrap();
+        let bytes = options(
+            None,
+            "63303030303230323133633401383331323337343339",
+            "sip:100@example.com",
+        );
+        let m = Message::parse(&bytes).unwrap();
+        assert_eq!(
+            cfg(&[], false).check(&m, dst),
+            Some(BanReason::SipviciousTag)
+        );
+    }
+
+    #[test]
+    fn ip_literal_domains_only_when_asked_and_not_our_own_address() {
+        let dst: IpAddr = "192.0.2.1".parse().unwrap();
+        let bytes = options(Some("Zoiper"), "abc", "sip:100@1.1.1.1");
+        let m = Message::parse(&bytes).unwrap();
+        assert_eq!(cfg(&[], false).check(&m, dst), None);
+        assert_eq!(
+            cfg(&[], true).check(&m, dst),
+            Some(BanReason::IpLiteralDomain)
+        );
+        let ours = options(Some("Zoiper"), "abc", "sip:100@192.0.2.1");
+        let m = Message::parse(&ours).unwrap();
+        assert_eq!(cfg(&[], true).check(&m, dst), None);
+    }
+}

@@ -1,0 +1,152 @@
+//! Requests waiting for their answer, so that a response can be read for
+//! what it means about the requester: a failed authentication, an unknown
+//! user, a successful registration. Keyed by Call-ID and CSeq number;
+//! bounded (least recent out) since a scanner never waits for answers.
+
+use crate::time::Timestamp;
+use lru::LruCache;
+use rustc_hash::FxHasher;
+use sipwall_sip::{Message, Method};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+/// Transaction state kept at most this long (SIP's Timer B/F: 64 T1).
+const LIFETIME: Duration = Duration::from_secs(32);
+
+#[derive(Debug, Clone)]
+struct Pending {
+    src: IpAddr,
+    method: Kind,
+    authenticated: bool,
+    account: String,
+    at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Register,
+    Other,
+}
+
+/// What a response says about the request's sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Credentials were given and refused (401/407 to an authenticated
+    /// request, or 403).
+    AuthFailure {
+        /// The requester.
+        src: IpAddr,
+        /// The account tried (`user@domain`).
+        account: String,
+    },
+    /// The user does not exist (404), or was refused without credentials (403).
+    UnknownUser {
+        /// The requester.
+        src: IpAddr,
+        /// The user.
+        account: String,
+    },
+    /// An authenticated REGISTER succeeded.
+    Registered {
+        /// The requester.
+        src: IpAddr,
+    },
+}
+
+/// Open transactions.
+#[derive(Debug)]
+pub struct Transactions {
+    open: LruCache<u64, Pending>,
+}
+
+fn key(call_id: &[u8], cseq: u32) -> u64 {
+    let mut h = FxHasher::default();
+    call_id.hash(&mut h);
+    cseq.hash(&mut h);
+    h.finish()
+}
+
+/// `user@host` of the To URI, and the Authorization username if any.
+fn account(m: &Message<'_>) -> String {
+    let auth_user = m
+        .authorization()
+        .or_else(|| m.proxy_authorization())
+        .and_then(|a| a.username())
+        .map(|u| String::from_utf8_lossy(u).trim_matches('"').to_owned());
+    let to = m.to();
+    let uri = to.as_ref().map(|t| t.uri());
+    let user = auth_user
+        .or_else(|| uri.and_then(|u| u.user()).map(str::to_owned))
+        .unwrap_or_default();
+    let host = uri
+        .and_then(|u| u.host())
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    format!("{user}@{host}")
+}
+
+impl Transactions {
+    /// Keeps at most `capacity` open transactions.
+    pub fn new(capacity: usize) -> Self {
+        Transactions {
+            open: LruCache::new(NonZeroUsize::new(capacity.max(1)).expect("non-zero")),
+        }
+    }
+
+    /// Notes a request from `src`.
+    pub fn request(&mut self, now: Timestamp, src: IpAddr, m: &Message<'_>) {
+        let (Some(call_id), Some(cseq)) = (m.call_id(), m.cseq()) else {
+            return;
+        };
+        let method = match m.method() {
+            Some(Method::Register) => Kind::Register,
+            Some(Method::Ack | Method::Cancel) | None => return,
+            Some(_) => Kind::Other,
+        };
+        let authenticated = m.authorization().is_some() || m.proxy_authorization().is_some();
+        self.open.put(
+            key(call_id, cseq.number),
+            Pending {
+                src,
+                method,
+                authenticated,
+                account: account(m),
+                at: now,
+            },
+        );
+    }
+
+    /// Reads a response: what it says about its request's sender.
+    pub fn response(&mut self, now: Timestamp, m: &Message<'_>) -> Option<Outcome> {
+        let status = m.status()?;
+        let (call_id, cseq) = (m.call_id()?, m.cseq()?);
+        if status < 200 {
+            return None;
+        }
+        let k = key(call_id, cseq.number);
+        let p = self.open.pop(&k).filter(|p| now.since(p.at) <= LIFETIME)?;
+        match status {
+            401 | 407 if p.authenticated => Some(Outcome::AuthFailure {
+                src: p.src,
+                account: p.account,
+            }),
+            403 if p.authenticated => Some(Outcome::AuthFailure {
+                src: p.src,
+                account: p.account,
+            }),
+            403 | 404 => Some(Outcome::UnknownUser {
+                src: p.src,
+                account: p.account,
+            }),
+            200..=299 if p.method == Kind::Register && p.authenticated => {
+                Some(Outcome::Registered { src: p.src })
+            }
+            // A challenge (401/407 to a request without credentials) is how
+            // digest authentication starts: put it back for the retry's answer.
+            401 | 407 => None,
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,913 @@
+//! The engine on virtual time: each detector and each pinhole lifecycle,
+//! driven packet by packet with timestamps the test chooses.
+
+use sipwall_engine::{
+    Action, BanReason, CloseReason, DecidedBy, Direction, Engine, Event, Packet, PinholeKey,
+    Timestamp, Transport, Verdict,
+};
+use std::net::IpAddr;
+use std::time::Duration;
+
+const HOST: &str = "192.0.2.1";
+const PEER: &str = "203.0.113.9";
+const ATTACKER: &str = "203.0.113.66";
+
+fn engine(policy: &str) -> Engine {
+    let p = sipwall_policy::parse("test.toml", policy).expect("valid policy");
+    Engine::new(&p, "test.toml")
+}
+
+const SIP_PINHOLE: &str =
+    "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn t(ms: u64) -> Timestamp {
+    Timestamp::from_micros(1_000_000_000 + ms * 1000)
+}
+
+/// Sends a UDP datagram through the engine.
+fn udp(
+    e: &mut Engine,
+    now: Timestamp,
+    dir: Direction,
+    (src, sport): (&str, u16),
+    (dst, dport): (&str, u16),
+    payload: &[u8],
+) -> (Verdict, String) {
+    let p = Packet {
+        src: ip(src),
+        dst: ip(dst),
+        transport: Transport::Udp { sport, dport },
+        payload,
+    };
+    let d = e.handle_packet(now, dir, &p);
+    (d.verdict, e.describe(&d.by))
+}
+
+fn sip_in(e: &mut Engine, now: Timestamp, src: &str, msg: &str) -> (Verdict, String) {
+    udp(
+        e,
+        now,
+        Direction::In,
+        (src, 5060),
+        (HOST, 5060),
+        msg.as_bytes(),
+    )
+}
+
+fn sip_out(e: &mut Engine, now: Timestamp, dst: &str, msg: &str) -> (Verdict, String) {
+    udp(
+        e,
+        now,
+        Direction::Out,
+        (HOST, 5060),
+        (dst, 5060),
+        msg.as_bytes(),
+    )
+}
+
+fn actions(e: &mut Engine) -> Vec<Action> {
+    std::iter::from_fn(|| e.poll_action()).collect()
+}
+
+fn bans(actions: &[Action]) -> Vec<(IpAddr, BanReason)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Ban { addr, reason, .. } => Some((*addr, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+struct Msg<'a> {
+    start: &'a str,
+    call_id: &'a str,
+    cseq: &'a str,
+    extra: &'a str,
+    sdp: Option<String>,
+}
+
+impl Msg<'_> {
+    fn text(&self) -> String {
+        let body = self.sdp.clone().unwrap_or_default();
+        let ct = if self.sdp.is_some() {
+            "Content-Type: application/sdp\r\n"
+        } else {
+            ""
+        };
+        format!(
+            "{}\r\nVia: SIP/2.0/UDP {PEER}:5060;branch=z9hG4bK-{}-{}\r\nFrom: <sip:100@example.com>;tag=a1\r\nTo: <sip:200@example.com>\r\n\
+             Call-ID: {}\r\nCSeq: {}\r\nMax-Forwards: 70\r\nContact: <sip:100@{PEER}>\r\n{}{ct}Content-Length: {}\r\n\r\n{body}",
+            self.start,
+            self.call_id,
+            self.cseq.replace(' ', "-"),
+            self.call_id,
+            self.cseq,
+            self.extra,
+            body.len()
+        )
+    }
+}
+
+fn sdp(addr: &str, port: u16, extra: &str) -> String {
+    let family = if addr.contains(':') { "IP6" } else { "IP4" };
+    format!("v=0\r\no=- 1 1 IN {family} {addr}\r\ns=-\r\nc=IN {family} {addr}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n{extra}")
+}
+
+fn req<'a>(
+    method: &'a str,
+    call_id: &'a str,
+    cseq: &'a str,
+    extra: &'a str,
+    body: Option<String>,
+) -> String {
+    let start = format!("{method} sip:200@{HOST} SIP/2.0");
+    Msg {
+        start: &start,
+        call_id,
+        cseq,
+        extra,
+        sdp: body,
+    }
+    .text()
+}
+
+fn resp(status: &str, call_id: &str, cseq: &str, extra: &str, body: Option<String>) -> String {
+    let start = format!("SIP/2.0 {status}");
+    Msg {
+        start: &start,
+        call_id,
+        cseq,
+        extra,
+        sdp: body,
+    }
+    .text()
+}
+
+const AUTH: &str = "Authorization: Digest username=\"100\", realm=\"example.com\", nonce=\"n\", uri=\"sip:example.com\", response=\"0123456789abcdef0123456789abcdef\"\r\n";
+
+// --- scanners -------------------------------------------------------------
+
+#[test]
+fn a_scanner_user_agent_is_banned_and_its_next_packets_dropped() {
+    let mut e = engine(SIP_PINHOLE);
+    let probe = req(
+        "OPTIONS",
+        "s1",
+        "1 OPTIONS",
+        "User-Agent: friendly-scanner\r\n",
+        None,
+    );
+    let (v, why) = sip_in(&mut e, t(0), ATTACKER, &probe);
+    assert_eq!(
+        (v, why.as_str()),
+        (
+            Verdict::Drop,
+            "guard: scanner: User-Agent \"friendly-scanner\""
+        )
+    );
+    let a = actions(&mut e);
+    assert_eq!(
+        bans(&a),
+        [(
+            ip(ATTACKER),
+            BanReason::ScannerUserAgent("friendly-scanner".into())
+        )]
+    );
+    let Action::Ban { until, .. } = a[0] else {
+        panic!()
+    };
+    assert_eq!(
+        until,
+        t(0) + Duration::from_secs(3600),
+        "the policy's first ban time"
+    );
+    let benign = req("OPTIONS", "s2", "1 OPTIONS", "User-Agent: Zoiper\r\n", None);
+    let (v, why) = sip_in(&mut e, t(10), ATTACKER, &benign);
+    assert_eq!((v, why.as_str()), (Verdict::Drop, "bans (sipwall run)"));
+    assert!(actions(&mut e).is_empty(), "no second ban");
+}
+
+#[test]
+fn sipvicious_is_recognised_by_its_from_tag_without_a_user_agent() {
+    let mut e = engine(SIP_PINHOLE);
+    let probe = "OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.66:5060;branch=z9hG4bK-1;rport\r\n\
+        From: \"sipvicious\"<sip:100@1.1.1.1>;tag=63303030303230323133633401383331323337343339\r\nTo: <sip:100@192.0.2.1>\r\n\
+        Call-ID: 1\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+    assert_eq!(sip_in(&mut e, t(0), ATTACKER, probe).0, Verdict::Drop);
+    assert_eq!(
+        bans(&actions(&mut e)),
+        [(ip(ATTACKER), BanReason::SipviciousTag)]
+    );
+}
+
+#[test]
+fn an_allowlisted_zone_is_never_banned() {
+    let mut e = engine(&format!(
+        "[zones]\noffice = [\"{ATTACKER}\"]\n[guard]\nallow = [\"office\"]\n{SIP_PINHOLE}"
+    ));
+    for i in 0..100 {
+        let probe = req(
+            "OPTIONS",
+            &format!("s{i}"),
+            "1 OPTIONS",
+            "User-Agent: friendly-scanner\r\n",
+            None,
+        );
+        assert_eq!(sip_in(&mut e, t(i), ATTACKER, &probe).0, Verdict::Accept);
+    }
+    assert!(bans(&actions(&mut e)).is_empty());
+}
+
+// --- flood ----------------------------------------------------------------
+
+#[test]
+fn a_flood_is_banned_at_the_first_request_over_the_burst() {
+    let mut e = engine(SIP_PINHOLE);
+    for i in 0..30 {
+        let r = req("INVITE", &format!("f{i}"), "1 INVITE", "", None);
+        assert_eq!(
+            sip_in(&mut e, t(i), ATTACKER, &r).0,
+            Verdict::Accept,
+            "request {i}"
+        );
+    }
+    let r = req("INVITE", "f30", "1 INVITE", "", None);
+    let (v, why) = sip_in(&mut e, t(30), ATTACKER, &r);
+    assert_eq!((v, why.as_str()), (Verdict::Drop, "guard: flood"));
+    assert_eq!(bans(&actions(&mut e)), [(ip(ATTACKER), BanReason::Flood)]);
+}
+
+#[test]
+fn the_sustained_rate_is_not_a_flood() {
+    let mut e = engine(SIP_PINHOLE);
+    for i in 0..300u64 {
+        let r = req("OPTIONS", &format!("o{i}"), "1 OPTIONS", "", None);
+        assert_eq!(
+            sip_in(&mut e, t(i * 70), PEER, &r).0,
+            Verdict::Accept,
+            "request {i}"
+        );
+    }
+    assert!(bans(&actions(&mut e)).is_empty());
+}
+
+#[test]
+fn a_flood_of_distinct_sources_bans_nobody_and_stays_bounded() {
+    let mut e = engine(&format!("[guard.flood]\nmax_sources = 1000\n{SIP_PINHOLE}"));
+    let r = req("OPTIONS", "o", "1 OPTIONS", "", None);
+    for i in 0..20_000u32 {
+        let src = std::net::Ipv4Addr::from(0xCB00_7100u32 + i).to_string();
+        sip_in(&mut e, t(u64::from(i) / 10), &src, &r);
+    }
+    assert!(bans(&actions(&mut e)).is_empty());
+}
+
+// --- brute force, enumeration, registration ---------------------------------
+
+fn register_attempt(
+    e: &mut Engine,
+    now: Timestamp,
+    src: &str,
+    n: u32,
+    auth: bool,
+    status: &str,
+) -> Vec<Action> {
+    let call = format!("r-{src}");
+    let cseq = format!("{n} REGISTER");
+    sip_in(
+        e,
+        now,
+        src,
+        &req("REGISTER", &call, &cseq, if auth { AUTH } else { "" }, None),
+    );
+    sip_out(
+        e,
+        now + Duration::from_millis(5),
+        src,
+        &resp(status, &call, &cseq, "", None),
+    );
+    actions(e)
+}
+
+#[test]
+fn repeated_failed_authentication_is_banned_challenges_are_not() {
+    let mut e = engine(SIP_PINHOLE);
+    for n in 1..=20 {
+        assert!(
+            register_attempt(
+                &mut e,
+                t(u64::from(n) * 100),
+                ATTACKER,
+                n,
+                false,
+                "401 Unauthorized"
+            )
+            .is_empty(),
+            "challenges are normal"
+        );
+    }
+    let mut all = Vec::new();
+    for n in 21..=25 {
+        all.extend(register_attempt(
+            &mut e,
+            t(u64::from(n) * 100),
+            ATTACKER,
+            n,
+            true,
+            "401 Unauthorized",
+        ));
+        if n < 25 {
+            assert!(bans(&all).is_empty(), "attempt {n}");
+        }
+    }
+    assert_eq!(
+        bans(&all),
+        [(
+            ip(ATTACKER),
+            BanReason::BruteForce {
+                account: "100@example.com".into()
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_client_that_mistypes_twice_then_registers_is_allowed_not_banned() {
+    let mut e = engine(SIP_PINHOLE);
+    let mut all = register_attempt(&mut e, t(0), PEER, 1, false, "401 Unauthorized");
+    all.extend(register_attempt(
+        &mut e,
+        t(1000),
+        PEER,
+        2,
+        true,
+        "403 Forbidden",
+    ));
+    all.extend(register_attempt(
+        &mut e,
+        t(2000),
+        PEER,
+        3,
+        true,
+        "403 Forbidden",
+    ));
+    all.extend(register_attempt(&mut e, t(3000), PEER, 4, true, "200 OK"));
+    assert!(bans(&all).is_empty());
+    assert!(
+        all.iter()
+            .any(|a| matches!(a, Action::Allow { addr, .. } if *addr == ip(PEER))),
+        "{all:?}"
+    );
+    // Allowed: its later mistakes ban nothing for a while.
+    for n in 5..15 {
+        assert!(bans(&register_attempt(
+            &mut e,
+            t(4000 + u64::from(n)),
+            PEER,
+            n,
+            true,
+            "403 Forbidden"
+        ))
+        .is_empty());
+    }
+}
+
+#[test]
+fn distributed_brute_force_on_one_account_bans_the_sources_past_the_threshold() {
+    let mut e = engine(SIP_PINHOLE);
+    let mut all = Vec::new();
+    for i in 0..12u64 {
+        let src = format!("198.51.100.{}", 10 + i);
+        all.extend(register_attempt(
+            &mut e,
+            t(i * 1000),
+            &src,
+            1,
+            true,
+            "403 Forbidden",
+        ));
+    }
+    let banned: Vec<IpAddr> = bans(&all).into_iter().map(|(a, _)| a).collect();
+    assert_eq!(
+        banned,
+        [
+            ip("198.51.100.19"),
+            ip("198.51.100.20"),
+            ip("198.51.100.21")
+        ],
+        "from the 10th failure on"
+    );
+}
+
+#[test]
+fn enumeration_of_unknown_users_is_banned() {
+    let mut e = engine(SIP_PINHOLE);
+    let mut all = Vec::new();
+    for u in 0..10 {
+        let call = format!("e{u}");
+        let to = format!("To: <sip:{}@example.com>\r\n", 1000 + u);
+        let r = req("INVITE", &call, "1 INVITE", "", None)
+            .replace("To: <sip:200@example.com>\r\n", &to);
+        sip_in(&mut e, t(u * 200), ATTACKER, &r);
+        sip_out(
+            &mut e,
+            t(u * 200 + 5),
+            ATTACKER,
+            &resp("404 Not Found", &call, "1 INVITE", "", None),
+        );
+        all.extend(actions(&mut e));
+    }
+    assert_eq!(bans(&all), [(ip(ATTACKER), BanReason::Enumeration)]);
+}
+
+#[test]
+fn register_failure_events_count_like_answers_on_the_wire() {
+    let mut e = engine(SIP_PINHOLE);
+    for i in 0..5 {
+        let ev = Event::from_pairs(&[
+            ("Event-Name", "CUSTOM"),
+            ("Event-Subclass", "sofia::register_failure"),
+            ("network-ip", ATTACKER),
+            ("to-user", "1000"),
+            ("to-host", "example.com"),
+        ]);
+        e.handle_event(t(i * 100), &ev);
+    }
+    assert_eq!(
+        bans(&actions(&mut e)),
+        [(
+            ip(ATTACKER),
+            BanReason::BruteForce {
+                account: "1000@example.com".into()
+            }
+        )]
+    );
+}
+
+#[test]
+fn repeat_offenders_get_longer_bans_and_bans_expire_on_time() {
+    let mut e = engine(SIP_PINHOLE);
+    let probe = req(
+        "OPTIONS",
+        "s",
+        "1 OPTIONS",
+        "User-Agent: sipcli/v1.8\r\n",
+        None,
+    );
+    sip_in(&mut e, t(0), ATTACKER, &probe);
+    let first = actions(&mut e);
+    let Action::Ban { until, .. } = first[0] else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        e.poll_timeout(),
+        Some(t(1000)),
+        "the next sweep comes first"
+    );
+    e.handle_timeout(until);
+    assert_eq!(actions(&mut e), [Action::BanExpired { addr: ip(ATTACKER) }]);
+    sip_in(&mut e, until + Duration::from_secs(1), ATTACKER, &probe);
+    let second = actions(&mut e);
+    let Action::Ban { until: until2, .. } = second[0] else {
+        panic!("{second:?}")
+    };
+    assert_eq!(
+        until2 - (until + Duration::from_secs(1)),
+        Duration::from_secs(4 * 3600)
+    );
+}
+
+#[test]
+fn malformed_sip_is_counted_and_banned_only_when_asked() {
+    let mut e = engine(SIP_PINHOLE);
+    for i in 0..20 {
+        assert_eq!(
+            sip_in(&mut e, t(i), ATTACKER, "NOT SIP AT ALL\r\n\r\n").0,
+            Verdict::Accept
+        );
+    }
+    assert_eq!(e.stats().malformed, 20);
+    assert!(bans(&actions(&mut e)).is_empty());
+    let mut e = engine(&format!(
+        "[guard.malformed]\nban = true\nmax = 3\n{SIP_PINHOLE}"
+    ));
+    let verdicts: Vec<Verdict> = (0..4)
+        .map(|i| sip_in(&mut e, t(i), ATTACKER, "garbage\r\n\r\n").0)
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Accept,
+            Verdict::Accept,
+            Verdict::Drop,
+            Verdict::Drop
+        ]
+    );
+    assert_eq!(
+        bans(&actions(&mut e)),
+        [(ip(ATTACKER), BanReason::Malformed)]
+    );
+}
+
+#[test]
+fn a_scanner_split_across_tcp_segments_is_reassembled() {
+    let mut e = engine(SIP_PINHOLE);
+    let probe = req(
+        "OPTIONS",
+        "tcp1",
+        "1 OPTIONS",
+        "User-Agent: friendly-scanner\r\n",
+        None,
+    );
+    let (a, b) = probe.as_bytes().split_at(40);
+    fn seg(payload: &[u8]) -> Packet<'_> {
+        Packet {
+            src: ip(ATTACKER),
+            dst: ip(HOST),
+            transport: Transport::Tcp {
+                sport: 40000,
+                dport: 5060,
+                syn: false,
+                fin_or_rst: false,
+            },
+            payload,
+        }
+    }
+    let d1 = e.handle_packet(t(0), Direction::In, &seg(a));
+    assert_eq!(
+        d1.verdict,
+        Verdict::Accept,
+        "half a message decides nothing"
+    );
+    let d2 = e.handle_packet(t(1), Direction::In, &seg(b));
+    assert!(
+        matches!(d2.by, DecidedBy::Guard(BanReason::ScannerUserAgent(_))),
+        "{d2:?}"
+    );
+}
+
+// --- pinholes -------------------------------------------------------------
+
+fn rtp(e: &mut Engine, now: Timestamp, src: &str, dport: u16) -> (Verdict, String) {
+    udp(
+        e,
+        now,
+        Direction::In,
+        (src, 4000),
+        (HOST, dport),
+        &[0x80, 0, 0, 1],
+    )
+}
+
+fn opened(a: &[Action]) -> Vec<u16> {
+    let mut v: Vec<u16> = a
+        .iter()
+        .filter(|x| matches!(x, Action::OpenPinhole { .. }))
+        .map(|x| key(x).port)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+fn closed(a: &[Action], why: CloseReason) -> Vec<u16> {
+    let mut v: Vec<u16> = a
+        .iter()
+        .filter(|x| matches!(x, Action::ClosePinhole { reason, .. } if *reason == why))
+        .map(|x| key(x).port)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+fn key(a: &Action) -> PinholeKey {
+    match a {
+        Action::OpenPinhole { key, .. } | Action::ClosePinhole { key, .. } => *key,
+        _ => panic!("{a:?}"),
+    }
+}
+
+/// INVITE with the peer's offer in, 200 with our answer out, ACK in.
+fn call(
+    e: &mut Engine,
+    now: Timestamp,
+    id: &str,
+    local_port: u16,
+    answer_extra: &str,
+) -> Vec<Action> {
+    sip_in(
+        e,
+        now,
+        PEER,
+        &req("INVITE", id, "1 INVITE", "", Some(sdp(PEER, 4000, ""))),
+    );
+    sip_out(
+        e,
+        now + Duration::from_millis(10),
+        PEER,
+        &resp(
+            "200 OK",
+            id,
+            "1 INVITE",
+            "",
+            Some(sdp(HOST, local_port, answer_extra)),
+        ),
+    );
+    sip_in(
+        e,
+        now + Duration::from_millis(20),
+        PEER,
+        &req("ACK", id, "1 ACK", "", None),
+    );
+    actions(e)
+}
+
+#[test]
+fn a_call_opens_rtp_and_rtcp_that_accept_media_and_bye_closes_them() {
+    let mut e = engine(SIP_PINHOLE);
+    assert_eq!(
+        rtp(&mut e, t(0), PEER, 20000).0,
+        Verdict::Reject,
+        "closed before the call"
+    );
+    let a = call(&mut e, t(0), "c1", 20000, "");
+    assert_eq!(opened(&a), [20000, 20001]);
+    let (v, why) = rtp(&mut e, t(100), PEER, 20000);
+    assert_eq!(
+        (v, why.as_str()),
+        (Verdict::Accept, "media pinholes (sipwall run)")
+    );
+    assert_eq!(
+        rtp(&mut e, t(100), PEER, 20002).0,
+        Verdict::Reject,
+        "only the negotiated ports"
+    );
+    sip_in(&mut e, t(5000), PEER, &req("BYE", "c1", "2 BYE", "", None));
+    assert_eq!(
+        closed(&actions(&mut e), CloseReason::CallEnded),
+        [20000, 20001]
+    );
+    assert!(e.pinholes().is_empty());
+}
+
+#[test]
+fn a_reinvite_moves_media() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c2", 20000, "");
+    sip_in(
+        &mut e,
+        t(1000),
+        PEER,
+        &req("INVITE", "c2", "2 INVITE", "", Some(sdp(PEER, 4010, ""))),
+    );
+    sip_out(
+        &mut e,
+        t(1010),
+        PEER,
+        &resp("200 OK", "c2", "2 INVITE", "", Some(sdp(HOST, 20010, ""))),
+    );
+    let a = actions(&mut e);
+    assert_eq!(closed(&a, CloseReason::Moved), [20000, 20001]);
+    assert_eq!(opened(&a), [20010, 20011]);
+}
+
+#[test]
+fn cancel_and_a_final_error_close_an_early_media_pinhole() {
+    for ending in ["CANCEL", "486 Busy Here"] {
+        let mut e = engine(SIP_PINHOLE);
+        sip_in(
+            &mut e,
+            t(0),
+            PEER,
+            &req("INVITE", "c3", "1 INVITE", "", Some(sdp(PEER, 4000, ""))),
+        );
+        sip_out(
+            &mut e,
+            t(10),
+            PEER,
+            &resp(
+                "183 Session Progress",
+                "c3",
+                "1 INVITE",
+                "",
+                Some(sdp(HOST, 20020, "")),
+            ),
+        );
+        assert_eq!(opened(&actions(&mut e)), [20020, 20021], "early media");
+        if ending == "CANCEL" {
+            sip_in(
+                &mut e,
+                t(500),
+                PEER,
+                &req("CANCEL", "c3", "1 CANCEL", "", None),
+            );
+        } else {
+            sip_out(
+                &mut e,
+                t(500),
+                PEER,
+                &resp(ending, "c3", "1 INVITE", "", None),
+            );
+        }
+        assert_eq!(
+            closed(&actions(&mut e), CloseReason::CallEnded),
+            [20020, 20021],
+            "{ending}"
+        );
+    }
+}
+
+#[test]
+fn a_late_offer_answered_in_the_ack_sets_the_remote() {
+    let mut e = engine(&SIP_PINHOLE.replace(
+        "mode = \"pinhole\"",
+        "mode = \"pinhole\"\npinhole_match_remote = true",
+    ));
+    sip_in(
+        &mut e,
+        t(0),
+        PEER,
+        &req("INVITE", "c4", "1 INVITE", "", None),
+    );
+    sip_out(
+        &mut e,
+        t(10),
+        PEER,
+        &resp("200 OK", "c4", "1 INVITE", "", Some(sdp(HOST, 20030, ""))),
+    );
+    let a = actions(&mut e);
+    assert_eq!(opened(&a), [20030, 20031]);
+    assert!(
+        a.iter().all(|x| key(x).remote.is_none()),
+        "remote not known yet"
+    );
+    sip_in(
+        &mut e,
+        t(20),
+        PEER,
+        &req("ACK", "c4", "1 ACK", "", Some(sdp(PEER, 4000, ""))),
+    );
+    let a = actions(&mut e);
+    assert_eq!(closed(&a, CloseReason::Moved), [20030, 20031]);
+    assert!(
+        opened(&a) == [20030, 20031]
+            && a.iter()
+                .filter(|x| matches!(x, Action::OpenPinhole { .. }))
+                .all(|x| key(x).remote == Some(ip(PEER)))
+    );
+    assert_eq!(rtp(&mut e, t(30), PEER, 20030).0, Verdict::Accept);
+    assert_eq!(
+        rtp(&mut e, t(30), ATTACKER, 20030).0,
+        Verdict::Reject,
+        "keyed on the remote"
+    );
+}
+
+#[test]
+fn rtcp_mux_opens_one_port_and_a_rtcp_attribute_is_honoured() {
+    let mut e = engine(SIP_PINHOLE);
+    assert_eq!(
+        opened(&call(&mut e, t(0), "c5", 20040, "a=rtcp-mux\r\n")),
+        [20040]
+    );
+    assert_eq!(
+        opened(&call(&mut e, t(0), "c6", 20050, "a=rtcp:20077\r\n")),
+        [20050, 20077]
+    );
+}
+
+#[test]
+fn ipv6_media_is_keyed_on_the_remote_ipv6_address() {
+    let mut e = engine(&SIP_PINHOLE.replace(
+        "mode = \"pinhole\"",
+        "mode = \"pinhole\"\npinhole_match_remote = true",
+    ));
+    let (host6, peer6) = ("2001:db8::1", "2001:db8::9");
+    udp(
+        &mut e,
+        t(0),
+        Direction::In,
+        (peer6, 5060),
+        (host6, 5060),
+        req("INVITE", "c7", "1 INVITE", "", Some(sdp(peer6, 4000, ""))).as_bytes(),
+    );
+    udp(
+        &mut e,
+        t(10),
+        Direction::Out,
+        (host6, 5060),
+        (peer6, 5060),
+        resp("200 OK", "c7", "1 INVITE", "", Some(sdp(host6, 20060, ""))).as_bytes(),
+    );
+    let a = actions(&mut e);
+    assert!(a.iter().any(|x| matches!(x, Action::OpenPinhole { key: PinholeKey { port: 20060, remote: Some(r) }, .. } if *r == ip(peer6))), "{a:?}");
+    let (v, why) = udp(
+        &mut e,
+        t(20),
+        Direction::In,
+        (peer6, 4000),
+        (host6, 20060),
+        b"\x80",
+    );
+    assert_eq!(
+        (v, why.as_str()),
+        (Verdict::Accept, "media pinholes (sipwall run)")
+    );
+}
+
+#[test]
+fn an_unused_pinhole_times_out_and_media_after_it_is_refused() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c8", 20070, "");
+    let until = e.poll_timeout().unwrap();
+    assert!(until <= t(20) + Duration::from_secs(90));
+    e.handle_timeout(t(0) + Duration::from_secs(91));
+    assert_eq!(
+        closed(&actions(&mut e), CloseReason::Expired),
+        [20070, 20071]
+    );
+    assert_eq!(
+        rtp(&mut e, t(0) + Duration::from_secs(92), PEER, 20070).0,
+        Verdict::Reject
+    );
+}
+
+#[test]
+fn media_flowing_before_the_pinhole_expires_stays_up_as_established() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c9", 20080, "");
+    assert_eq!(rtp(&mut e, t(100), PEER, 20080).0, Verdict::Accept);
+    // the host answers with its own RTP: the flow is established
+    udp(
+        &mut e,
+        t(120),
+        Direction::Out,
+        (HOST, 20080),
+        (PEER, 4000),
+        b"\x80",
+    );
+    e.handle_timeout(t(0) + Duration::from_secs(91));
+    let (v, why) = rtp(&mut e, t(0) + Duration::from_secs(92), PEER, 20080);
+    assert_eq!((v, why.as_str()), (Verdict::Accept, "established, related"));
+}
+
+#[test]
+fn freeswitch_channel_events_open_and_close_pinholes_without_any_sdp() {
+    let mut e = engine(SIP_PINHOLE);
+    let answer = Event::from_pairs(&[
+        ("Event-Name", "CHANNEL_ANSWER"),
+        ("Unique-ID", "6f2e0c6a-1"),
+        ("variable_local_media_port", "21000"),
+        ("variable_remote_media_ip", PEER),
+        ("variable_rtcp_mux", "false"),
+    ]);
+    e.handle_event(t(0), &answer);
+    assert_eq!(opened(&actions(&mut e)), [21000, 21001]);
+    assert_eq!(rtp(&mut e, t(10), PEER, 21000).0, Verdict::Accept);
+    let update = Event::from_pairs(&[
+        ("Event-Name", "CALL_UPDATE"),
+        ("Unique-ID", "6f2e0c6a-1"),
+        ("variable_local_media_port", "21010"),
+        ("variable_rtcp_mux", "true"),
+    ]);
+    e.handle_event(t(20), &update);
+    let a = actions(&mut e);
+    assert_eq!(
+        (opened(&a), closed(&a, CloseReason::Moved)),
+        (vec![21010], vec![21000, 21001])
+    );
+    e.handle_event(
+        t(30),
+        &Event::from_pairs(&[
+            ("Event-Name", "CHANNEL_HANGUP_COMPLETE"),
+            ("Unique-ID", "6f2e0c6a-1"),
+        ]),
+    );
+    assert_eq!(closed(&actions(&mut e), CloseReason::CallEnded), [21010]);
+}
+
+// --- helper mode ----------------------------------------------------------
+
+#[test]
+fn helper_mode_lets_the_negotiated_media_in_as_related() {
+    let mut e =
+        engine("[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"helper\"\n");
+    call(&mut e, t(0), "h1", 20000, "");
+    let (v, why) = rtp(&mut e, t(100), PEER, 20000);
+    assert_eq!((v, why.as_str()), (Verdict::Accept, "established, related"));
+    assert_eq!(
+        rtp(&mut e, t(100), ATTACKER, 20001).0,
+        Verdict::Reject,
+        "direct_media: only from the signalling peer"
+    );
+    assert_eq!(
+        rtp(&mut e, t(100), PEER, 20004).0,
+        Verdict::Reject,
+        "only the negotiated ports"
+    );
+    assert!(e.pinholes().is_empty(), "helper mode makes no pinholes");
+}
