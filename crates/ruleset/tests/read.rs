@@ -266,3 +266,17 @@ fn readers_never_panic_on_truncated_or_mangled_dumps() {
         }
     }
 }
+
+#[test]
+fn options_after_the_target_still_count() {
+    let text = "*filter\n-A INPUT -j DROP -p udp --dport 5060 -m string --string \"sipcli\" --algo bm\n-A INPUT -j LOG --log-prefix \"x: \" -p tcp --dport 1\nCOMMIT\n";
+    let rs = read::read("x", text).unwrap();
+    let rules: Vec<_> = rs.base_rules().map(|(_, r)| r).collect();
+    assert_eq!(rules[0].step, Step::Ir(Action::Drop));
+    assert!(rules[0]
+        .ir_matches()
+        .any(|m| matches!(m, Match::Contains(s) if s == "sipcli")));
+    assert_eq!(reach(&rs, PUBLIC_V4, udp(5080)), Reach::Accepted);
+    assert!(matches!(&rules[1].step, Step::Ir(Action::Log { prefix, .. }) if prefix == "x: "));
+    assert!(rules[1].ir_matches().any(|m| matches!(m, Match::Dport(..))));
+}

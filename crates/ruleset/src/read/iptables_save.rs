@@ -355,6 +355,8 @@ fn options(
 ) -> Result<(), ReadError> {
     let mut i = 0;
     let mut module: Option<String> = None;
+    let mut target: Option<(String, bool)> = None;
+    let mut target_opts: Vec<(String, String)> = Vec::new();
     while i < toks.len() {
         let mut negated = false;
         if toks[i].text == "!" {
@@ -431,14 +433,14 @@ fn options(
             }
             "-m" | "--match" => module = Some(value(0)?.to_owned()),
             "-j" | "--jump" | "-g" | "--goto" => {
-                let target = value(0)?;
-                let rest = target_options(&toks[j..]);
-                b.step = Some(step(
-                    target,
+                target = Some((
+                    value(0)?.to_owned(),
                     opt.text.starts_with("-g") || opt.text == "--goto",
-                    &rest,
                 ));
-                return Ok(());
+            }
+            // Options may follow the target in any order (`-j DROP -p udp ...`).
+            o if target.is_some() && TARGET_OPTIONS.contains(&o) => {
+                target_opts.push((o.to_owned(), values.join(" ")));
             }
             "-f" | "--fragment" => b.conds.push(Cond::Opaque("-f".into())),
             "-c" | "--set-counters" => {}
@@ -459,26 +461,50 @@ fn options(
         }
         i = j;
     }
+    if let Some((name, goto)) = target {
+        b.step = Some(step(&name, goto, &target_opts));
+    }
     Ok(())
 }
 
+/// The options of the targets this reader knows, so that they are not
+/// taken for match options when they follow `-j`.
+const TARGET_OPTIONS: &[&str] = &[
+    "--reject-with",
+    "--log-prefix",
+    "--log-level",
+    "--log-tcp-sequence",
+    "--log-tcp-options",
+    "--log-ip-options",
+    "--log-uid",
+    "--nflog-group",
+    "--nflog-prefix",
+    "--nflog-threshold",
+    "--nflog-range",
+    "--nflog-size",
+    "--helper",
+    "--notrack",
+    "--zone",
+    "--ctevents",
+    "--expevents",
+    "--timeout",
+    "--set-dscp",
+    "--set-dscp-class",
+    "--set-mark",
+    "--set-xmark",
+    "--set-class",
+    "--queue-num",
+    "--queue-balance",
+    "--queue-bypass",
+    "--to-destination",
+    "--to-source",
+    "--to-ports",
+    "--clamp-mss-to-pmtu",
+    "--set-mss",
+];
+
 fn is_number(s: &str) -> bool {
     s.parse::<i64>().is_ok()
-}
-
-fn target_options(toks: &[Tok]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < toks.len() {
-        let key = toks[i].text.clone();
-        let val = toks
-            .get(i + 1)
-            .filter(|t| !t.text.starts_with("--"))
-            .map(|t| t.text.clone());
-        i += if val.is_some() { 2 } else { 1 };
-        out.push((key, val.unwrap_or_default()));
-    }
-    out
 }
 
 fn step(target: &str, goto: bool, opts: &[(String, String)]) -> Step {
