@@ -18,6 +18,7 @@ pub mod iptables;
 pub mod ir;
 pub mod modprobe;
 pub mod nft;
+pub mod read;
 
 pub use compile::{compile, sets};
 pub use error::CompileError;

@@ -42,6 +42,8 @@ enum Command {
     /// Read a configuration and list the services that really listen.
     #[command(subcommand)]
     Discover(cmd::discover::DiscoverCommand),
+    /// Findings for an existing ruleset and a FreeSWITCH configuration.
+    Audit(cmd::audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::RollbackWatchdog(a) => cmd::apply::watchdog(a),
         Command::Sip(c) => cmd::sip::run(c),
         Command::Discover(c) => cmd::discover::run(c),
+        Command::Audit(a) => cmd::audit::run(a),
     };
     exit::report(outcome)
 }

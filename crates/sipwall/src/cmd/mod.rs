@@ -1,6 +1,7 @@
 //! One module per command family; each turns arguments into library calls.
 
 pub mod apply;
+pub mod audit;
 pub mod discover;
 pub mod policy;
 pub mod sip;

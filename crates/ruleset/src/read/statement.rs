@@ -1,0 +1,86 @@
+//! From an nft rule's statements, in order, to [`ExistingRule`]s: a
+//! statement is guarded by the conditions written before it, so
+//! `tcp dport 22 log accept` becomes a log rule and an accept rule with
+//! the same conditions, and `log tcp dport 22 accept` logs every packet.
+
+use super::existing::{Cond, ExistingRule, Location, Step};
+use crate::ir::Action;
+
+/// The `ct helper` objects of a listing: table and name to kernel helper.
+#[derive(Debug, Default)]
+pub(crate) struct HelperObjects(Vec<(String, String, String, String)>);
+
+impl HelperObjects {
+    /// Records `ct helper NAME { type "KIND" ... }` of `family table`.
+    pub(crate) fn add(&mut self, family: &str, table: &str, name: &str, kind: &str) {
+        self.0
+            .push((family.into(), table.into(), name.into(), kind.into()));
+    }
+
+    /// The kernel helper behind object `name` of `family table`.
+    pub(crate) fn kind(&self, family: &str, table: &str, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, t, n, _)| f == family && t == table && n == name)
+            .map(|(.., k)| k.as_str())
+    }
+}
+
+/// The step of an `xt target NAME` (iptables-nft): only the name is listed.
+pub(crate) fn xt_target(name: &str) -> Step {
+    match name {
+        "REJECT" => Step::Ir(Action::Reject),
+        "LOG" | "NFLOG" => Step::Ir(Action::Log {
+            prefix: String::new(),
+            level: String::new(),
+        }),
+        // The helper's name is not listed; it is assigned, to something.
+        "CT" => Step::AssignHelper(None),
+        "NFQUEUE" | "QUEUE" | "TPROXY" | "SYNPROXY" | "TARPIT" => Step::Opaque {
+            what: format!("xt target {name}"),
+            terminal: true,
+        },
+        _ => Step::Opaque {
+            what: format!("xt target {name}"),
+            terminal: false,
+        },
+    }
+}
+
+/// The rules of one nft rule, from its statements (conditions or a step each).
+pub(crate) fn rules_of(
+    statements: Vec<(Vec<Cond>, Option<Step>)>,
+    at: &Location,
+    comment: Option<&str>,
+) -> Vec<ExistingRule> {
+    let mut conds = Vec::new();
+    let mut out = Vec::new();
+    for (c, step) in statements {
+        conds.extend(c);
+        if let Some(step) = step {
+            let terminal = matches!(&step, Step::Ir(a) if a.is_terminal())
+                || matches!(
+                    step,
+                    Step::Return | Step::Jump { .. } | Step::Opaque { terminal: true, .. }
+                );
+            out.push(ExistingRule {
+                conds: conds.clone(),
+                step,
+                at: at.clone(),
+                comment: comment.map(str::to_owned),
+            });
+            if terminal {
+                return out;
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(ExistingRule {
+            conds,
+            step: Step::Ir(Action::Counter),
+            at: at.clone(),
+            comment: comment.map(str::to_owned),
+        });
+    }
+    out
+}
