@@ -60,7 +60,7 @@ pub fn parse(source: &str, text: &str) -> Result<super::Existing, ReadError> {
                     empty: set
                         .get("elem")
                         .and_then(Value::as_array)
-                        .map_or(true, Vec::is_empty),
+                        .is_none_or(Vec::is_empty),
                 });
             }
         }

@@ -81,7 +81,7 @@ fn family_of(addr: IpAddr) -> Family {
 }
 
 fn chain_reach<'a>(rs: &Existing, chain: &'a ExistingChain, pkt: &Packet<'_>) -> Answer<'a> {
-    let policy_accept = chain.base.as_ref().map_or(true, |b| b.policy_accept);
+    let policy_accept = chain.base.as_ref().is_none_or(|b| b.policy_accept);
     let leaning = |accepting: bool| {
         let mut ir_rules = Vec::new();
         let mut origin = Vec::new();
