@@ -330,7 +330,7 @@ fn accepts_related(rs: &Existing) -> Option<&ExistingRule> {
 /// Whether a SIP helper (or an unnamed one, from iptables-nft) is assigned.
 fn helper_assigned(rs: &Existing) -> bool {
     rs.base_rules().any(|(_, r)| {
-        matches!(&r.step, Step::AssignHelper(k) if k.as_deref().map_or(true, |k| k == "sip"))
+        matches!(&r.step, Step::AssignHelper(k) if k.as_deref().is_none_or(|k| k == "sip"))
     })
 }
 
