@@ -23,6 +23,9 @@ pub enum NetfilterError {
     /// nft answered something this crate cannot read.
     #[error("unexpected output from nft: {0}")]
     Unreadable(String),
+    /// A netlink conversation with the kernel failed.
+    #[error("netlink: {0}")]
+    Netlink(String),
     /// A file of the state directory could not be used.
     #[error("{path}: {source}")]
     State {

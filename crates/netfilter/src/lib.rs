@@ -8,6 +8,8 @@
 //!        │                 elements of its sets (elements::carry_over)
 //!   confirm::StateDir ──── the apply --confirm protocol: previous ruleset,
 //!                          pending / confirmed / rolled-back markers
+//!   sets::SetWriter ────── set elements (bans, pinholes) through netlink
+//!                          batches, with timeouts
 //! ```
 //!
 //! Trust: `nft`'s output is parsed defensively (`elements::parse` returns an
@@ -18,8 +20,10 @@ pub mod elements;
 pub mod error;
 pub mod firewall;
 pub mod nft;
+pub mod sets;
 
 pub use confirm::StateDir;
 pub use error::NetfilterError;
 pub use firewall::{Firewall, Table};
 pub use nft::{NftCli, Nftables};
+pub use sets::{Key, SetWriter};
