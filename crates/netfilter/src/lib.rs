@@ -8,6 +8,7 @@
 //!        │                 elements of its sets (elements::carry_over)
 //!   confirm::StateDir ──── the apply --confirm protocol: previous ruleset,
 //!                          pending / confirmed / rolled-back markers
+//!   nflog::NflogReader ─── copies of packets from `log group` rules (the tap)
 //!   sets::SetWriter ────── set elements (bans, pinholes) through netlink
 //!                          batches, with timeouts
 //! ```
@@ -19,11 +20,13 @@ pub mod confirm;
 pub mod elements;
 pub mod error;
 pub mod firewall;
+pub mod nflog;
 pub mod nft;
 pub mod sets;
 
 pub use confirm::StateDir;
 pub use error::NetfilterError;
 pub use firewall::{Firewall, Table};
+pub use nflog::{Logged, NflogReader};
 pub use nft::{NftCli, Nftables};
 pub use sets::{Key, SetWriter};

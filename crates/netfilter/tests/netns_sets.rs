@@ -178,3 +178,28 @@ fn a_hundred_thousand_bans_go_in_batches() {
         100_000
     );
 }
+
+#[test]
+fn nflog_copies_arrive_at_once_with_their_group() {
+    let Some(ns) = Netns::new("d") else { return };
+    let _ = Command::new("ip")
+        .args(["-n", &ns.0, "link", "set", "lo", "up"])
+        .status();
+    ns.nft(
+        &["-f", "-"],
+        Some("table inet tap {\n chain input {\n  type filter hook input priority 10; policy accept;\n  udp dport 5060 log group 7\n }\n}\n"),
+    );
+    let got = ns.within(|| {
+        let mut r = sipwall_netfilter::NflogReader::open(&[7]).unwrap();
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.send_to(b"not logged", "127.0.0.1:5061").unwrap();
+        s.send_to(b"OPTIONS sip:x SIP/2.0\r\n\r\n", "127.0.0.1:5060")
+            .unwrap();
+        r.recv().unwrap()
+    });
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].group, 7);
+    let p = &got[0].packet;
+    assert_eq!(p[0] >> 4, 4, "an IPv4 packet");
+    assert!(p.ends_with(b"OPTIONS sip:x SIP/2.0\r\n\r\n"));
+}
