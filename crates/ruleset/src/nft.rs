@@ -232,7 +232,7 @@ fn rule_lines(r: &Rule) -> Vec<String> {
     };
     let actions: Vec<String> = match &r.action {
         Action::Accept => vec!["accept".into()],
-        Action::Drop => vec!["drop".into()],
+        Action::Drop => vec!["counter drop".into()],
         Action::Reject => vec!["counter reject".into()],
         Action::Counter => vec!["counter".into()],
         Action::Log { prefix, level } => vec![format!("log prefix \"{prefix}\" level {level}")],

@@ -7,8 +7,10 @@
 //! failed operation, 2 bad usage or bad input.
 
 mod cmd;
+mod daemon;
 mod discovered_policy;
 mod exit;
+mod ledger;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -36,6 +38,8 @@ enum Command {
     /// Internal: the detached watchdog that rolls back an unconfirmed apply.
     #[command(hide = true, name = "__rollback-watchdog")]
     RollbackWatchdog(cmd::apply::WatchdogArgs),
+    /// The guard daemon: bans attackers and opens media pinholes in the kernel.
+    Run(daemon::RunArgs),
     /// SIP tools.
     #[command(subcommand)]
     Sip(cmd::sip::SipCommand),
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::Reset(a) => cmd::apply::reset(a),
         Command::RollbackWatchdog(a) => cmd::apply::watchdog(a),
         Command::Sip(c) => cmd::sip::run(c),
+        Command::Run(a) => daemon::run(a),
         Command::Discover(c) => cmd::discover::run(c),
         Command::Audit(a) => cmd::audit::run(a),
     };

@@ -42,7 +42,7 @@ fn compile_without_a_policy_prints_the_vanilla_freeswitch_ruleset() {
         "tcp dport 8081-8082 accept",
         "tcp dport 22 accept",
         "udp dport 16384-32769 accept",
-        "ip saddr @ban_v4 drop",
+        "ip saddr @ban_v4 counter drop",
         "ct state established,related accept",
         "limit rate 5/minute",
         "counter reject comment \"default deny\"",
@@ -66,7 +66,7 @@ fn compile_without_a_policy_prints_the_vanilla_freeswitch_ruleset() {
 fn bans_come_before_established_so_a_ban_cuts_existing_flows() {
     let text = stdout(&sipwall(&["compile"]));
     let pos = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s} missing"));
-    assert!(pos("@ban_v4 drop") < pos("ct state established,related accept"));
+    assert!(pos("@ban_v4 counter drop") < pos("ct state established,related accept"));
     assert!(pos("ct state established,related accept") < pos("udp dport 5060 accept"));
 }
 

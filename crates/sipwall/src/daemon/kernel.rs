@@ -1,0 +1,58 @@
+//! The engine's actions as set updates in sipwall's table.
+
+use sipwall_engine::{Action, CloseReason, PinholeKey, Timestamp};
+use sipwall_netfilter::{Key, NetfilterError, SetWriter};
+use sipwall_ruleset::sets;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The kernel sets the daemon fills.
+#[derive(Debug)]
+pub struct KernelSets {
+    writer: SetWriter,
+}
+
+fn ban_set(addr: IpAddr) -> &'static str {
+    if addr.is_ipv4() {
+        sets::BAN_V4
+    } else {
+        sets::BAN_V6
+    }
+}
+
+fn pinhole(key: PinholeKey) -> (&'static str, Key) {
+    match key.remote {
+        None => (sets::PINHOLE_PORT, Key::Port(key.port)),
+        Some(r) if r.is_ipv4() => (sets::PINHOLE_V4, Key::AddrPort(r, key.port)),
+        Some(r) => (sets::PINHOLE_V6, Key::AddrPort(r, key.port)),
+    }
+}
+
+impl KernelSets {
+    /// Writes through `writer`.
+    pub fn new(writer: SetWriter) -> Self {
+        KernelSets { writer }
+    }
+
+    /// Bans `addr` for `length`.
+    pub fn ban(&mut self, addr: IpAddr, length: Duration) -> Result<(), NetfilterError> {
+        self.writer.add(ban_set(addr), &[(Key::Addr(addr), length.max(Duration::from_secs(1)))])
+    }
+
+    /// Carries one action out; actions the kernel does by itself (expiries) do nothing.
+    pub fn apply(&mut self, action: &Action, now: Timestamp) -> Result<(), NetfilterError> {
+        match action {
+            Action::Ban { addr, until, .. } => self.ban(*addr, until.since(now)),
+            Action::Unban { addr } => self.writer.delete(ban_set(*addr), Key::Addr(*addr)),
+            Action::OpenPinhole { key, until } => {
+                let (set, k) = pinhole(*key);
+                self.writer.add(set, &[(k, until.since(now).max(Duration::from_secs(1)))])
+            }
+            Action::ClosePinhole { key, reason } if *reason != CloseReason::Expired => {
+                let (set, k) = pinhole(*key);
+                self.writer.delete(set, k)
+            }
+            _ => Ok(()),
+        }
+    }
+}

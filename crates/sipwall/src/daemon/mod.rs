@@ -1,0 +1,169 @@
+//! `sipwall run`: the guard daemon. It feeds the engine with copies of
+//! the SIP signalling the kernel accepted (the tap: NFLOG groups), and
+//! carries the engine's actions out: set elements through netlink, rows in
+//! the ledger, log lines.
+//!
+//! ```text
+//!   kernel ─(log group N / N+1)─► reader thread ─► channel ─► Engine ─► actions
+//!                                                              │         ├─► SetWriter (bans, pinholes)
+//!   ledger ─(unexpired bans at start)──────────────────────────┘         └─► Ledger, logs
+//! ```
+//!
+//! A crash loses nothing: bans are kernel set elements with their own
+//! timeouts and ledger rows; a restarted daemon restores the unexpired
+//! ones (re-adding an element only refreshes it, so nothing is duplicated).
+
+mod kernel;
+mod tap;
+
+use crate::cmd::policy::PolicyArgs;
+use crate::exit::{Failure, Outcome, Success};
+use crate::ledger::{Ledger, LedgerBan};
+use anyhow::{anyhow, Context as _};
+use clap::Args;
+use sipwall_engine::{Action, BanReason, Direction, Engine, Timestamp};
+use sipwall_netfilter::{NflogReader, SetWriter};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Arguments of `sipwall run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// The ledger of bans (SQLite).
+    #[arg(long, env = "SIPWALL_LEDGER", default_value = "/var/lib/sipwall/ledger.sqlite", value_name = "FILE")]
+    ledger: PathBuf,
+    /// NFLOG group of arriving SIP (the next group carries the host's own SIP).
+    #[arg(long, default_value_t = 47)]
+    nflog_group: u16,
+}
+
+/// Now, as engine time: microseconds since the Unix epoch (so that the
+/// ledger's times and the engine's agree across restarts).
+fn now() -> Timestamp {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Timestamp::from_micros(d.as_micros() as u64)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(a: RunArgs) -> Outcome {
+    let _ = tracing_subscriber::fmt().with_ansi(false).with_target(false).with_writer(std::io::stderr).try_init();
+    let loaded = a.policy.load()?;
+    let mut engine = Engine::new(&loaded.policy, &loaded.source);
+    let fw = sipwall_netfilter::Firewall::new(sipwall_netfilter::NftCli::default());
+    if fw.current(sipwall_ruleset::TABLE).map_err(Failure::failed)?.is_none() {
+        return Err(Failure::failed(anyhow!(
+            "table inet {} is not loaded: run `sipwall apply` first",
+            sipwall_ruleset::TABLE
+        )));
+    }
+    let ledger = Ledger::open(&a.ledger).with_context(|| format!("opening the ledger {}", a.ledger.display())).map_err(Failure::failed)?;
+    let mut sets = kernel::KernelSets::new(SetWriter::open(sipwall_ruleset::TABLE).map_err(Failure::failed)?);
+
+    restore(&mut engine, &ledger, &mut sets).map_err(Failure::failed)?;
+
+    let (group_in, group_out) = (a.nflog_group, a.nflog_group.wrapping_add(1));
+    let mut reader = NflogReader::open(&[group_in, group_out]).map_err(Failure::failed)?;
+    tap::install(&loaded.policy, group_in, group_out).map_err(Failure::failed)?;
+    tracing::info!(policy = %loaded.source, group_in, group_out, "sipwall run: guarding (tap)");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(Failure::failed)?;
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
+    std::thread::spawn(move || loop {
+        match reader.recv() {
+            Ok(batch) => {
+                if batch.into_iter().any(|l| tx.send(l).is_err()) {
+                    return;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "nflog"),
+        }
+    });
+
+    while !stop.load(Ordering::Relaxed) {
+        let t = now();
+        let wait = engine
+            .poll_timeout()
+            .map_or(Duration::from_millis(500), |d| d.since(t))
+            .min(Duration::from_millis(500));
+        match rx.recv_timeout(wait) {
+            Ok(logged) => {
+                let t = now();
+                let dir = if logged.group == group_in { Direction::In } else { Direction::Out };
+                engine.handle(t, dir, &logged.packet);
+                // Drain what queued up meanwhile before touching the kernel.
+                while let Ok(more) = rx.try_recv() {
+                    let dir = if more.group == group_in { Direction::In } else { Direction::Out };
+                    engine.handle(now(), dir, &more.packet);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        let t = now();
+        if engine.poll_timeout().is_some_and(|d| d <= t) {
+            engine.handle_timeout(t);
+        }
+        carry_out(&mut engine, &ledger, &mut sets, t);
+    }
+    tap::remove();
+    tracing::info!("sipwall run: stopped (bans stay in the kernel and the ledger)");
+    Ok(Success::Clean)
+}
+
+/// Unexpired bans from the ledger go back into the engine and the kernel.
+fn restore(engine: &mut Engine, ledger: &Ledger, sets: &mut kernel::KernelSets) -> anyhow::Result<()> {
+    let t = now();
+    let closed = ledger.close_expired(t.micros())?;
+    let active = ledger.active(t.micros())?;
+    for b in &active {
+        let until = Timestamp::from_micros(b.until);
+        engine.restore_ban(b.addr, until, BanReason::Manual);
+        sets.ban(b.addr, until.since(t))?;
+    }
+    tracing::info!(restored = active.len(), closed, "ledger");
+    Ok(())
+}
+
+/// Carries the engine's actions out: kernel first (a ban is real once the
+/// kernel has it), then the ledger and the log.
+fn carry_out(engine: &mut Engine, ledger: &Ledger, sets: &mut kernel::KernelSets, t: Timestamp) {
+    while let Some(action) = engine.poll_action() {
+        if let Err(e) = sets.apply(&action, t) {
+            tracing::error!(error = %e, ?action, "kernel update failed");
+        }
+        match &action {
+            Action::Ban { addr, until, reason, evidence } => {
+                let took = now().since(t);
+                tracing::warn!(%addr, %reason, %evidence, until_us = until.micros(), reaction_us = took.as_micros() as u64, "banned");
+                let row = LedgerBan {
+                    addr: *addr,
+                    kind: reason.kind().to_owned(),
+                    reason: reason.to_string(),
+                    evidence: evidence.clone(),
+                    banned_at: t.micros(),
+                    until: until.micros(),
+                };
+                if let Err(e) = ledger.ban(&row) {
+                    tracing::error!(error = %e, "ledger");
+                }
+            }
+            Action::BanExpired { addr } => {
+                let _ = ledger.end(*addr, t.micros(), "expired");
+            }
+            Action::Unban { addr } => {
+                let _ = ledger.end(*addr, t.micros(), "unbanned");
+                tracing::info!(%addr, "unbanned");
+            }
+            Action::Allow { addr, .. } => tracing::info!(%addr, "registered: allowed"),
+            Action::OpenPinhole { key, .. } => tracing::debug!(%key, "pinhole open"),
+            Action::ClosePinhole { key, reason } => tracing::debug!(%key, ?reason, "pinhole closed"),
+        }
+    }
+}
