@@ -68,6 +68,18 @@ pub enum StartLine<'a> {
     Response(StatusLine<'a>),
 }
 
+/// Typed values that [`Message::parse`] reads while checking, kept so that
+/// the accessors of a checked message do not read them a second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Typed<'a> {
+    from: Option<NameAddr<'a>>,
+    to: Option<NameAddr<'a>>,
+    cseq: Option<CSeq<'a>>,
+    top_via: Option<Via<'a>>,
+    content_type: Option<MediaType<'a>>,
+    sdp: Option<Sdp<'a>>,
+}
+
 /// A parsed SIP message borrowing the bytes it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message<'a> {
@@ -79,6 +91,7 @@ pub struct Message<'a> {
     trailing: &'a [u8],
     flags: Flags,
     checked: bool,
+    typed: Typed<'a>,
 }
 
 fn malformed(defect: Defect, line: u32, offset: usize) -> Error {
@@ -545,6 +558,7 @@ impl<'a> Message<'a> {
             trailing: &buf[trailing_start..],
             flags,
             checked: false,
+            typed: Typed::default(),
         })
     }
 
@@ -564,8 +578,28 @@ impl<'a> Message<'a> {
             HeaderName::ContentType,
             HeaderName::Expires,
         ];
+        let mut typed = Typed::default();
         for h in &self.headers {
-            if let Err(e) = check_header(h) {
+            let v = h.value;
+            let read = match h.name {
+                HeaderName::From if typed.from.is_none() => {
+                    name_addr::parse_single(v).map(|n| typed.from = Some(n))
+                }
+                HeaderName::To if typed.to.is_none() => {
+                    name_addr::parse_single(v).map(|n| typed.to = Some(n))
+                }
+                HeaderName::CSeq if typed.cseq.is_none() => {
+                    cseq::parse(v).map(|c| typed.cseq = Some(c))
+                }
+                HeaderName::ContentType if typed.content_type.is_none() => {
+                    media_type::parse(v).map(|c| typed.content_type = Some(c))
+                }
+                HeaderName::Via if typed.top_via.is_none() => via::check(v).map(|()| {
+                    typed.top_via = ViaList::new(v).next().and_then(Result::ok);
+                }),
+                _ => check_header(h),
+            };
+            if let Err(e) = read {
                 return Err(malformed(
                     Defect::Header {
                         header: h.name,
@@ -587,19 +621,25 @@ impl<'a> Message<'a> {
                 self.flags.insert(Flag::MultipleValues(n));
             }
         }
-        if let (StartLine::Request(r), Some(c)) = (&self.start, self.cseq()) {
+        if let (StartLine::Request(r), Some(c)) = (&self.start, typed.cseq) {
             if c.method != r.method {
                 self.flags.insert(Flag::CSeqMethodMismatch);
             }
         }
-        self.check_body(buf)?;
+        typed.sdp = self.check_body(buf, typed.content_type)?;
+        self.typed = typed;
         self.checked = true;
         Ok(())
     }
 
-    fn check_body(&self, buf: &'a [u8]) -> Result<(), Error> {
-        let Some(ct) = self.content_type() else {
-            return Ok(());
+    /// Checks the body that Content-Type describes; returns its SDP, if any.
+    fn check_body(
+        &self,
+        buf: &'a [u8],
+        content_type: Option<MediaType<'a>>,
+    ) -> Result<Option<Sdp<'a>>, Error> {
+        let Some(ct) = content_type else {
+            return Ok(None);
         };
         let base = self.body_offset;
         let sdp_err = |e: crate::sdp::SdpError, at: usize| {
@@ -609,8 +649,9 @@ impl<'a> Message<'a> {
                 at + e.offset,
             )
         };
+        let mut sdp = None;
         if ct.is_sdp() {
-            Sdp::parse(self.body).map_err(|e| sdp_err(e, base))?;
+            sdp = Some(Sdp::parse(self.body).map_err(|e| sdp_err(e, base))?);
         } else if ct.is_multipart() {
             let boundary = ct.boundary().ok_or_else(|| {
                 malformed(
@@ -629,11 +670,12 @@ impl<'a> Message<'a> {
             for p in parts {
                 if p.content_type().is_some_and(|t| t.is_sdp()) {
                     let at = p.body.as_ptr() as usize - buf.as_ptr() as usize;
-                    Sdp::parse(p.body).map_err(|e| sdp_err(e, at))?;
+                    let part = Sdp::parse(p.body).map_err(|e| sdp_err(e, at))?;
+                    sdp = sdp.or(Some(part));
                 }
             }
         }
-        Ok(())
+        Ok(sdp)
     }
 
     /// The message's bytes (head and body, without [`Message::trailing`]).
@@ -720,16 +762,25 @@ impl<'a> Message<'a> {
     }
     /// From.
     pub fn from(&self) -> Option<NameAddr<'a>> {
+        if self.checked {
+            return self.typed.from;
+        }
         self.value(HeaderName::From)
             .and_then(|v| name_addr::parse_single(v).ok())
     }
     /// To.
     pub fn to(&self) -> Option<NameAddr<'a>> {
+        if self.checked {
+            return self.typed.to;
+        }
         self.value(HeaderName::To)
             .and_then(|v| name_addr::parse_single(v).ok())
     }
     /// The From tag, found without reading the From URI (fast path).
     pub fn from_tag(&self) -> Option<&'a [u8]> {
+        if self.checked {
+            return self.typed.from.and_then(|f| f.tag());
+        }
         self.value(HeaderName::From)
             .and_then(|v| name_addr::params_of(v).get("tag").flatten())
     }
@@ -740,6 +791,9 @@ impl<'a> Message<'a> {
     }
     /// The topmost Via.
     pub fn top_via(&self) -> Option<Via<'a>> {
+        if self.checked {
+            return self.typed.top_via;
+        }
         self.vias().next()
     }
     fn addresses(&self, name: HeaderName) -> impl Iterator<Item = NameAddr<'a>> + '_ {
@@ -804,6 +858,9 @@ impl<'a> Message<'a> {
     }
     /// Content-Type.
     pub fn content_type(&self) -> Option<MediaType<'a>> {
+        if self.checked {
+            return self.typed.content_type;
+        }
         self.value(HeaderName::ContentType)
             .and_then(|v| media_type::parse(v).ok())
     }
@@ -815,6 +872,9 @@ impl<'a> Message<'a> {
     /// The SDP: the body if it is `application/sdp`, else the first
     /// `application/sdp` part of a multipart body.
     pub fn sdp(&self) -> Option<Sdp<'a>> {
+        if self.checked {
+            return self.typed.sdp;
+        }
         let ct = self.content_type()?;
         if ct.is_sdp() {
             return Sdp::parse(self.body).ok();
