@@ -4,7 +4,7 @@
 //! path, and `rsip` 0.4 on the same input.
 
 use criterion::{black_box, criterion_main, Criterion, Throughput};
-use sipwall_sip::{HeaderName, Message, Sdp};
+use sipwall_sip::{Message, Summary};
 
 /// A small deterministic generator, so every run measures the same bytes.
 struct Lcg(u64);
@@ -142,15 +142,13 @@ fn full(b: &[u8]) -> usize {
 
 /// The guard's fast path: start line, User-Agent, From tag, SDP c=/m=.
 fn fast(b: &[u8]) -> usize {
-    let m = Message::scan(b).expect("generated messages are valid");
-    let mut n = m.method().map_or(0, |m| m.as_str().len()) + usize::from(m.status().unwrap_or(0));
-    n += m.user_agent().map_or(0, <[u8]>::len);
-    n += m.from_tag().map_or(0, <[u8]>::len);
-    if m.value(HeaderName::ContentType) == Some(b"application/sdp") {
-        if let Ok(s) = Sdp::parse(m.body()) {
-            n += s.connection().is_some() as usize;
-            n += s.media().map(|md| md.port as usize).sum::<usize>();
-        }
+    let s = Summary::read(b).expect("generated messages are valid");
+    let mut n = s.method().map_or(0, |m| m.as_str().len()) + usize::from(s.status().unwrap_or(0));
+    n += s.user_agent.map_or(0, <[u8]>::len);
+    n += s.from_tag().map_or(0, <[u8]>::len);
+    if let Some(sdp) = s.sdp() {
+        n += sdp.connection().is_some() as usize;
+        n += sdp.media().map(|md| md.port as usize).sum::<usize>();
     }
     n
 }

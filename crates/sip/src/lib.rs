@@ -63,6 +63,7 @@ pub mod message;
 pub mod multipart;
 pub mod name_addr;
 pub mod sdp;
+pub mod summary;
 pub mod uri;
 pub mod via;
 
@@ -78,5 +79,6 @@ pub use media_type::MediaType;
 pub use message::{Limits, Message, RequestLine, StartLine, StatusLine};
 pub use name_addr::NameAddr;
 pub use sdp::{Connection, ConnectionAddress, Direction, Media, Rtcp, Sdp, SdpError};
+pub use summary::{Start, Summary};
 pub use uri::{Scheme, Uri, UriError};
 pub use via::{Transport, Via};
