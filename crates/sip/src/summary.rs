@@ -151,6 +151,7 @@ impl<'a> Summary<'a> {
             return Err(too_long(1, 0));
         }
         let sl = &buf[..start_end];
+        let mut crlf_lines = usize::from(sl.last() == Some(&b'\r'));
         let start = read_start(sl.strip_suffix(b"\r").unwrap_or(sl))?;
         let mut s = Summary {
             start,
@@ -176,8 +177,11 @@ impl<'a> Summary<'a> {
             if end - pos > limits.max_line {
                 return Err(too_long(line, pos));
             }
-            let text = &buf[pos..end];
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            let mut text = &buf[pos..end];
+            if let Some(t) = text.strip_suffix(b"\r") {
+                text = t;
+                crlf_lines += 1;
+            }
             if text.is_empty() {
                 break end + 1;
             }
@@ -226,8 +230,12 @@ impl<'a> Summary<'a> {
             line += 1;
         };
         let head = &buf[..body_start.min(buf.len())];
-        for i in memchr::memchr_iter(b'\r', head) {
-            if head.get(i + 1) != Some(&b'\n') {
+        // Every CR must end a line; counting them (vectorised) against the
+        // CRLF line ends seen is cheaper than visiting each one.
+        if memchr::memchr_iter(b'\r', head).count() != crlf_lines {
+            if let Some(i) =
+                memchr::memchr_iter(b'\r', head).find(|&i| head.get(i + 1) != Some(&b'\n'))
+            {
                 let line = memchr::memchr_iter(b'\n', &head[..i]).count() as u32 + 1;
                 return Err(malformed(
                     Defect::HeaderLine("CR not followed by LF"),
