@@ -58,6 +58,7 @@ pub mod framing;
 mod grammar;
 pub mod header;
 pub mod host;
+mod line_ends;
 pub mod media_type;
 pub mod message;
 pub mod multipart;

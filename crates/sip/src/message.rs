@@ -137,7 +137,7 @@ pub(crate) fn split_head<'a>(
         offset: start as u32,
     };
     // One pass over the line ends; each header consumes its own.
-    let mut newlines = memchr::memchr_iter(b'\n', buf);
+    let mut newlines = crate::line_ends::LineEnds::new(buf);
 
     let (start_end, mut pos) = match newlines.next() {
         Some(i) => (i, i + 1),
@@ -991,7 +991,11 @@ mod tests {
     fn a_lone_cr_inside_a_header_is_refused_where_it_is() {
         let m = b"OPTIONS sip:a@b SIP/2.0\r\nSubject: a\rVia: SIP/2.0/UDP evil\r\n\r\n";
         match Message::parse(m) {
-            Err(Error::Malformed { defect: Defect::HeaderLine(r), line, offset }) => {
+            Err(Error::Malformed {
+                defect: Defect::HeaderLine(r),
+                line,
+                offset,
+            }) => {
                 assert_eq!((r, line, offset), ("CR not followed by LF", 2, 35));
             }
             other => panic!("{other:?}"),

@@ -145,7 +145,7 @@ impl<'a> Summary<'a> {
             line,
             offset: at as u32,
         };
-        let mut newlines = memchr::memchr_iter(b'\n', buf);
+        let mut newlines = crate::line_ends::LineEnds::new(buf);
         let start_end = newlines.next().unwrap_or(buf.len());
         if start_end > limits.max_line {
             return Err(too_long(1, 0));
