@@ -62,8 +62,13 @@ pub(crate) fn is_lws(b: u8) -> bool {
 
 /// Removes linear white space at both ends.
 pub(crate) fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|&b| !is_lws(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|&b| !is_lws(b)).map_or(start, |e| e + 1);
+    let (mut start, mut end) = (0, s.len());
+    while start < end && is_lws(s[start]) {
+        start += 1;
+    }
+    while end > start && is_lws(s[end - 1]) {
+        end -= 1;
+    }
     &s[start..end]
 }
 

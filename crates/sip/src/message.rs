@@ -600,9 +600,16 @@ impl<'a> Message<'a> {
                 HeaderName::ContentType if typed.content_type.is_none() => {
                     media_type::parse(v).map(|c| typed.content_type = Some(c))
                 }
-                HeaderName::Via if typed.top_via.is_none() => via::check(v).map(|()| {
-                    typed.top_via = ViaList::new(v).next().and_then(Result::ok);
-                }),
+                HeaderName::Via if typed.top_via.is_none() => {
+                    let mut vias = ViaList::new(v);
+                    match vias.next() {
+                        Some(Ok(top)) => vias.try_for_each(|r| r.map(|_| ())).map(|()| {
+                            typed.top_via = Some(top);
+                        }),
+                        Some(Err(e)) => Err(e),
+                        None => Err(Invalid::new("empty value", 0)),
+                    }
+                }
                 _ => check_header(h),
             };
             if let Err(e) = read {
