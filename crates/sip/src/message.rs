@@ -1055,6 +1055,37 @@ mod tests {
     }
 
     #[test]
+    fn sdp_is_found_inside_a_multipart_body() {
+        let body = b"--b7\r\nContent-Type: application/resource-lists+xml\r\n\r\n<list/>\r\n--b7\r\nContent-Type: application/sdp\r\n\r\nv=0\r\nc=IN IP6 2001:db8::7\r\nm=audio 30000 RTP/AVP 0\r\n\r\n--b7--\r\n";
+        let head = format!(
+            "INVITE sip:conf@example.com SIP/2.0\r\nVia: SIP/2.0/TCP [2001:db8::7];branch=z9hG4bKm\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:conf@example.com>\r\nCall-ID: mp\r\nCSeq: 1 INVITE\r\nContent-Type: multipart/mixed;boundary=\"b7\"\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut msg = head.into_bytes();
+        msg.extend_from_slice(body);
+        let m = Message::parse(&msg).unwrap();
+        let sdp = m.sdp().unwrap();
+        let media = sdp.media().next().unwrap();
+        assert_eq!(media.port, 30000);
+        assert_eq!(
+            media.connection.unwrap().address,
+            crate::ConnectionAddress::Ip("2001:db8::7".parse().unwrap())
+        );
+        // A broken SDP part makes the message malformed, at the right line.
+        let bad = String::from_utf8(msg)
+            .unwrap()
+            .replace("m=audio 30000", "m=audio x");
+        match Message::parse(bad.as_bytes()) {
+            Err(Error::Malformed {
+                defect: Defect::Sdp(_),
+                line,
+                ..
+            }) => assert_eq!(line, 19),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn dates() {
         assert!(check_date(b"Sat, 15 Oct 2005 04:44:56 GMT").is_ok());
         assert_eq!(
