@@ -248,6 +248,11 @@ pub struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
+    /// Parameters that were not checked: reading stops at the first
+    /// surprise, so on a checked span this reads the same as [`params`].
+    pub(crate) fn unchecked(raw: &'a [u8]) -> Params<'a> {
+        Params { raw }
+    }
     /// The raw bytes, from the first `;`.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.raw
