@@ -554,7 +554,6 @@ impl<'a> Message<'a> {
             flags.insert(Flag::MultipleContentLength);
         }
         let body_start = head.body_start;
-        let _ = head.body_line;
         Ok(Message {
             bytes: &buf[..trailing_start],
             start,
