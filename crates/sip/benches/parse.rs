@@ -4,7 +4,7 @@
 //! path, and `rsip` 0.4 on the same input.
 
 use criterion::{black_box, criterion_main, Criterion, Throughput};
-use sipwall_sip::{HeaderName, Message, Sdp};
+use sipwall_sip::{Message, Summary};
 
 /// A small deterministic generator, so every run measures the same bytes.
 struct Lcg(u64);
@@ -37,7 +37,8 @@ fn invite(r: &mut Lcg) -> String {
         "INVITE sip:{ext}@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:5060;rport;branch=z9hG4bK{b:x}\r\n\
          Max-Forwards: 70\r\nFrom: \"{ext2}\" <sip:{ext2}@192.0.2.2>;tag={t:x}\r\nTo: <sip:{ext}@192.0.2.2>\r\n\
          Call-ID: {c:x}@{ip}\r\nCSeq: {n} INVITE\r\nContact: <sip:{ext2}@{ip}:5060>\r\n\
-         User-Agent: Ph/1.{n}\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{body}",
+         User-Agent: Ph/1.{n}\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REFER, UPDATE\r\n\
+         Supported: timer, replaces\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{body}",
         ext = 1000 + r.next() % 100,
         ext2 = 1000 + r.next() % 100,
         b = r.next(),
@@ -54,7 +55,8 @@ fn ok(r: &mut Lcg) -> String {
         "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.{h}:5060;rport=5060;branch=z9hG4bK{b:x};received=198.51.100.{h}\r\n\
          From: <sip:{ext}@192.0.2.2>;tag={t:x}\r\nTo: <sip:{ext2}@192.0.2.2>;tag={t2:x}\r\nCall-ID: {c:x}\r\n\
          CSeq: 1 INVITE\r\nContact: <sip:{ext2}@192.0.2.2:5060;transport=udp>\r\n\
-         Server: FreeSWITCH-mod_sofia/1.10.9\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{body}",
+         Server: FreeSWITCH-mod_sofia/1.10.9\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REFER, UPDATE\r\n\
+         Supported: timer, path, replaces\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{body}",
         h = 1 + r.next() % 250,
         ext = 1000 + r.next() % 100,
         ext2 = 1000 + r.next() % 100,
@@ -74,7 +76,8 @@ fn register(r: &mut Lcg) -> String {
          Max-Forwards: 70\r\nFrom: <sip:{ext}@192.0.2.2>;tag={t:x}\r\nTo: <sip:{ext}@192.0.2.2>\r\n\
          Call-ID: {c:x}\r\nCSeq: {n} REGISTER\r\nContact: <sip:{ext}@{ip}:5060>;expires=3600\r\n\
          Authorization: Digest username=\"{ext}\",realm=\"192.0.2.2\",nonce=\"{nonce:x}\",uri=\"sip:192.0.2.2\",\
-         response=\"{resp:x}{resp:x}\",algorithm=MD5\r\nUser-Agent: Zoiper 5\r\nContent-Length: 0\r\n\r\n",
+         response=\"{resp:x}{resp:x}\",algorithm=MD5\r\nUser-Agent: Zoiper 5\r\n\
+         Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE\r\nContent-Length: 0\r\n\r\n",
         b = r.next(),
         t = r.next(),
         c = r.next(),
@@ -142,15 +145,13 @@ fn full(b: &[u8]) -> usize {
 
 /// The guard's fast path: start line, User-Agent, From tag, SDP c=/m=.
 fn fast(b: &[u8]) -> usize {
-    let m = Message::scan(b).expect("generated messages are valid");
-    let mut n = m.method().map_or(0, |m| m.as_str().len()) + usize::from(m.status().unwrap_or(0));
-    n += m.user_agent().map_or(0, <[u8]>::len);
-    n += m.from_tag().map_or(0, <[u8]>::len);
-    if m.value(HeaderName::ContentType) == Some(b"application/sdp") {
-        if let Ok(s) = Sdp::parse(m.body()) {
-            n += s.connection().is_some() as usize;
-            n += s.media().map(|md| md.port as usize).sum::<usize>();
-        }
+    let s = Summary::read(b).expect("generated messages are valid");
+    let mut n = s.method().map_or(0, |m| m.as_str().len()) + usize::from(s.status().unwrap_or(0));
+    n += s.user_agent.map_or(0, <[u8]>::len);
+    n += s.from_tag().map_or(0, <[u8]>::len);
+    if let Some(sdp) = s.sdp() {
+        n += sdp.connection().is_some() as usize;
+        n += sdp.media().map(|md| md.port as usize).sum::<usize>();
     }
     n
 }

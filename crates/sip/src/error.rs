@@ -186,32 +186,24 @@ impl std::fmt::Display for Flag {
     }
 }
 
-/// The headers that flags can name, as bit positions.
-const FLAGGED: [HeaderName; 8] = [
-    HeaderName::Via,
-    HeaderName::From,
-    HeaderName::To,
-    HeaderName::CallId,
-    HeaderName::CSeq,
-    HeaderName::MaxForwards,
-    HeaderName::ContentType,
-    HeaderName::Expires,
-];
-
-/// A set of [`Flag`]s, stored in one word (no allocation).
+/// A set of [`Flag`]s, stored in one integer (no allocation): one bit per
+/// header for each of the two header flags, then one per other flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Flags(u32);
+pub struct Flags(u128);
+
+const HEADERS: u32 = HeaderName::ALL.len() as u32;
 
 impl Flags {
-    fn bit(flag: Flag) -> u32 {
-        let idx = |h: HeaderName| FLAGGED.iter().position(|&x| x == h).unwrap_or(0) as u32;
-        match flag {
-            Flag::MissingMandatory(h) => 1 << idx(h),
-            Flag::MultipleValues(h) => 1 << (8 + idx(h)),
-            Flag::MultipleContentLength => 1 << 16,
-            Flag::ContentLengthMismatch => 1 << 17,
-            Flag::CSeqMethodMismatch => 1 << 18,
-        }
+    fn bit(flag: Flag) -> u128 {
+        let h = |h: HeaderName| h as u32;
+        1u128
+            << match flag {
+                Flag::MissingMandatory(n) => h(n),
+                Flag::MultipleValues(n) => HEADERS + h(n),
+                Flag::MultipleContentLength => 2 * HEADERS,
+                Flag::ContentLengthMismatch => 2 * HEADERS + 1,
+                Flag::CSeqMethodMismatch => 2 * HEADERS + 2,
+            }
     }
     /// Adds a flag.
     pub fn insert(&mut self, flag: Flag) {
@@ -228,13 +220,15 @@ impl Flags {
     /// The flags, in a stable order.
     pub fn iter(&self) -> impl Iterator<Item = Flag> + '_ {
         let bits = self.0;
-        (0..19u32)
-            .filter(move |b| bits & (1 << b) != 0)
+        (0..2 * HEADERS + 3)
+            .filter(move |&b| bits & (1u128 << b) != 0)
             .map(|b| match b {
-                0..=7 => Flag::MissingMandatory(FLAGGED[b as usize]),
-                8..=15 => Flag::MultipleValues(FLAGGED[(b - 8) as usize]),
-                16 => Flag::MultipleContentLength,
-                17 => Flag::ContentLengthMismatch,
+                b if b < HEADERS => Flag::MissingMandatory(HeaderName::ALL[b as usize]),
+                b if b < 2 * HEADERS => {
+                    Flag::MultipleValues(HeaderName::ALL[(b - HEADERS) as usize])
+                }
+                b if b == 2 * HEADERS => Flag::MultipleContentLength,
+                b if b == 2 * HEADERS + 1 => Flag::ContentLengthMismatch,
                 _ => Flag::CSeqMethodMismatch,
             })
     }
@@ -253,12 +247,15 @@ mod tests {
         f.insert(Flag::CSeqMethodMismatch);
         assert!(f.contains(Flag::MissingMandatory(HeaderName::CallId)));
         assert!(!f.contains(Flag::MissingMandatory(HeaderName::To)));
+        f.insert(Flag::MultipleValues(HeaderName::Other));
+        assert!(!f.contains(Flag::MultipleValues(HeaderName::Via)));
         let all: Vec<_> = f.iter().collect();
         assert_eq!(
             all,
             vec![
                 Flag::MissingMandatory(HeaderName::CallId),
                 Flag::MultipleValues(HeaderName::CSeq),
+                Flag::MultipleValues(HeaderName::Other),
                 Flag::CSeqMethodMismatch
             ]
         );

@@ -72,19 +72,28 @@ const USER_AGENTS: &[(&[u8], Scanner)] = &[
     (b"portsip voip sdk", Scanner::PortSip),
 ];
 
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    needle.len() <= hay.len()
-        && hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-}
+/// The first letters of [`USER_AGENTS`].
+const FIRST_LETTERS: &[u8] = b"fsvpi";
 
 /// The scanner a User-Agent names, if any (case-insensitive substring).
 pub fn scanner_by_user_agent(ua: &[u8]) -> Option<Scanner> {
-    USER_AGENTS
-        .iter()
-        .find(|(n, _)| contains_ignore_case(ua, n))
-        .map(|&(_, s)| s)
+    // One walk over the User-Agent; a needle is only compared where its
+    // first letter matches, and few letters start one.
+    for (i, &b) in ua.iter().enumerate() {
+        let b = b.to_ascii_lowercase();
+        if !FIRST_LETTERS.contains(&b) {
+            continue;
+        }
+        for &(needle, scanner) in USER_AGENTS {
+            if needle[0] == b
+                && ua.len() - i >= needle.len()
+                && ua[i..i + needle.len()].eq_ignore_ascii_case(needle)
+            {
+                return Some(scanner);
+            }
+        }
+    }
+    None
 }
 
 /// The longest label kept from a SIPVicious tag.
@@ -211,6 +220,13 @@ mod tests {
             b"",
         ] {
             assert_eq!(SipviciousTag::parse(tag), None, "{tag:?}");
+        }
+    }
+
+    #[test]
+    fn first_letters_cover_every_needle() {
+        for (n, _) in USER_AGENTS {
+            assert!(FIRST_LETTERS.contains(&n[0]), "{n:?}");
         }
     }
 

@@ -62,8 +62,13 @@ pub(crate) fn is_lws(b: u8) -> bool {
 
 /// Removes linear white space at both ends.
 pub(crate) fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|&b| !is_lws(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|&b| !is_lws(b)).map_or(start, |e| e + 1);
+    let (mut start, mut end) = (0, s.len());
+    while start < end && is_lws(s[start]) {
+        start += 1;
+    }
+    while end > start && is_lws(s[end - 1]) {
+        end -= 1;
+    }
     &s[start..end]
 }
 
@@ -243,6 +248,11 @@ pub struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
+    /// Parameters that were not checked: reading stops at the first
+    /// surprise, so on a checked span this reads the same as [`params`].
+    pub(crate) fn unchecked(raw: &'a [u8]) -> Params<'a> {
+        Params { raw }
+    }
     /// The raw bytes, from the first `;`.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.raw

@@ -72,6 +72,45 @@ pub enum HeaderName {
 }
 
 impl HeaderName {
+    /// Every name, in declaration order (`ALL[h as usize] == h`).
+    pub(crate) const ALL: [HeaderName; 32] = {
+        use HeaderName::*;
+        [
+            Via,
+            From,
+            To,
+            CallId,
+            CSeq,
+            Contact,
+            MaxForwards,
+            ContentLength,
+            ContentType,
+            ContentEncoding,
+            Expires,
+            UserAgent,
+            Server,
+            Authorization,
+            ProxyAuthorization,
+            WwwAuthenticate,
+            ProxyAuthenticate,
+            Route,
+            RecordRoute,
+            Date,
+            Subject,
+            Supported,
+            Event,
+            ReferTo,
+            ReferredBy,
+            AllowEvents,
+            AcceptContact,
+            RejectContact,
+            RequestDisposition,
+            SessionExpires,
+            Identity,
+            Other,
+        ]
+    };
+
     /// Looks a name up (full or compact form, any case).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
         use HeaderName::*;
@@ -213,6 +252,13 @@ pub struct Header<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_is_in_declaration_order() {
+        for (i, h) in HeaderName::ALL.iter().enumerate() {
+            assert_eq!(*h as usize, i, "{h}");
+        }
+    }
 
     #[test]
     fn compact_and_case_insensitive() {

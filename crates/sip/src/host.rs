@@ -89,18 +89,25 @@ fn is_domain_char(b: u8) -> bool {
 /// Parses a dotted quad (`1*3DIGIT` four times, each at most 255).
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split(|&b| b == b'.');
-    for o in &mut octets {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+    let (mut part, mut value, mut digits) = (0usize, 0u16, 0u8);
+    for &b in s {
+        if b == b'.' {
+            if digits == 0 || part == 3 {
+                return None;
+            }
+            octets[part] = u8::try_from(value).ok()?;
+            (part, value, digits) = (part + 1, 0, 0);
+        } else if b.is_ascii_digit() && digits < 3 {
+            value = value * 10 + u16::from(b - b'0');
+            digits += 1;
+        } else {
             return None;
         }
-        let v = p.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
-        *o = u8::try_from(v).ok()?;
     }
-    if parts.next().is_some() {
+    if part != 3 || digits == 0 {
         return None;
     }
+    octets[3] = u8::try_from(value).ok()?;
     Some(Ipv4Addr::from(octets))
 }
 
@@ -191,6 +198,25 @@ mod tests {
         );
         assert!(parse_hostport(b"1.2.3").is_err());
         assert!(parse_hostport(b"h:70000").is_err());
+    }
+
+    #[test]
+    fn dotted_quads() {
+        assert_eq!(parse_ipv4(b"192.0.2.1"), Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(parse_ipv4(b"255.255.255.255"), Some(Ipv4Addr::BROADCAST));
+        for bad in [
+            &b"256.0.0.1"[..],
+            b"1.2.3",
+            b"1.2.3.4.5",
+            b"1..2.3",
+            b"1.2.3.",
+            b".1.2.3",
+            b"1234.1.1.1",
+            b"",
+            b"1.2.3.x",
+        ] {
+            assert_eq!(parse_ipv4(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,12 +6,20 @@
 //!
 //! ```text
 //! stream bytes ──framing::frame──► Complete(len) ─┐
-//! datagram ───────────────────────────────────────┴─► Message::parse ─► Message
+//! datagram ───────────────────────────────────────┤
+//!                                                 ├─► Summary::read ─► Summary (hot path)
+//!                                                 │     start line · User-Agent · From tag
+//!                                                 │     Call-ID · body ─► Sdp (c=, m=)
+//!                                                 └─► Message::parse ─► Message
 //!   Message: start line (Method + Uri | status) · headers in order · body · flags
 //!     typed accessors ─► Via · NameAddr (From/To/Contact/Route) · CSeq · Auth
 //!                        MediaType · Uri/Host · Sdp ─► Media / Connection
 //!     fingerprint()   ─► Fingerprint (scanner User-Agent, SIPVicious From tag)
 //! ```
+//!
+//! The guard reads every packet with [`Summary::read`] (one pass, no
+//! allocation) and parses with [`Message::parse`] what it acts on;
+//! `replay`, `audit` and `sipwall sip parse` use [`Message::parse`].
 //!
 //! ```
 //! use sipwall_sip::{Message, Method};
@@ -47,8 +55,9 @@
 //! streams. Values stay slices of the input: strings are `&[u8]` unless
 //! the grammar makes them ASCII, and nothing is unescaped or normalised.
 //! After [`Message::parse`], typed accessors return `None` only for
-//! absent headers; [`Message::scan`] is the lighter fast path that checks
-//! lines but not values.
+//! absent headers; [`Message::scan`] checks lines but not values, and
+//! [`Summary::read`] reads only what the guard needs (both bounded the
+//! same way, both never panic).
 
 pub mod auth;
 pub mod cseq;
@@ -58,11 +67,13 @@ pub mod framing;
 mod grammar;
 pub mod header;
 pub mod host;
+mod line_ends;
 pub mod media_type;
 pub mod message;
 pub mod multipart;
 pub mod name_addr;
 pub mod sdp;
+pub mod summary;
 pub mod uri;
 pub mod via;
 
@@ -78,5 +89,6 @@ pub use media_type::MediaType;
 pub use message::{Limits, Message, RequestLine, StartLine, StatusLine};
 pub use name_addr::NameAddr;
 pub use sdp::{Connection, ConnectionAddress, Direction, Media, Rtcp, Sdp, SdpError};
+pub use summary::{Start, Summary};
 pub use uri::{Scheme, Uri, UriError};
 pub use via::{Transport, Via};

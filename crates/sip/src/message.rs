@@ -68,6 +68,18 @@ pub enum StartLine<'a> {
     Response(StatusLine<'a>),
 }
 
+/// Typed values that [`Message::parse`] reads while checking, kept so that
+/// the accessors of a checked message do not read them a second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Typed<'a> {
+    from: Option<NameAddr<'a>>,
+    to: Option<NameAddr<'a>>,
+    cseq: Option<CSeq<'a>>,
+    top_via: Option<Via<'a>>,
+    content_type: Option<MediaType<'a>>,
+    sdp: Option<Sdp<'a>>,
+}
+
 /// A parsed SIP message borrowing the bytes it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message<'a> {
@@ -79,6 +91,7 @@ pub struct Message<'a> {
     trailing: &'a [u8],
     flags: Flags,
     checked: bool,
+    typed: Typed<'a>,
 }
 
 fn malformed(defect: Defect, line: u32, offset: usize) -> Error {
@@ -124,7 +137,7 @@ pub(crate) fn split_head<'a>(
         offset: start as u32,
     };
     // One pass over the line ends; each header consumes its own.
-    let mut newlines = memchr::memchr_iter(b'\n', buf);
+    let mut newlines = crate::line_ends::LineEnds::new(buf);
 
     let (start_end, mut pos) = match newlines.next() {
         Some(i) => (i, i + 1),
@@ -135,6 +148,7 @@ pub(crate) fn split_head<'a>(
         return Err(too_long(1, 0));
     }
     let start_line = &buf[..start_end];
+    let mut crlf_lines = usize::from(start_line.last() == Some(&b'\r'));
     let start_line = start_line.strip_suffix(b"\r").unwrap_or(start_line);
 
     let mut headers = Vec::with_capacity(16);
@@ -154,6 +168,7 @@ pub(crate) fn split_head<'a>(
             b'\r' => match buf.get(pos + 1) {
                 Some(b'\n') => {
                     newlines.next();
+                    crlf_lines += 1;
                     break (pos + 2, line + 1);
                 }
                 None if !eof_ends_head => return Err(incomplete(line, pos)),
@@ -193,6 +208,9 @@ pub(crate) fn split_head<'a>(
             };
             if end - seg > limits.max_line {
                 return Err(too_long(line, seg));
+            }
+            if end > seg && buf[end - 1] == b'\r' {
+                crlf_lines += 1;
             }
             line += 1;
             match buf.get(end + 1) {
@@ -249,11 +267,12 @@ pub(crate) fn split_head<'a>(
         });
     };
     // A CR is only allowed right before an LF: some stacks read a lone CR
-    // as a line break, so it could smuggle a header past us. One pass over
-    // the whole head is cheaper than one per line.
+    // as a line break, so it could smuggle a header past us. Counting the
+    // CRs (vectorised) against the CRLF line ends seen finds one cheaply.
     let head = &buf[..body_start];
-    for i in memchr::memchr_iter(b'\r', head) {
-        if head.get(i + 1) != Some(&b'\n') {
+    if memchr::memchr_iter(b'\r', head).count() != crlf_lines {
+        let lone = memchr::memchr_iter(b'\r', head).find(|&i| head.get(i + 1) != Some(&b'\n'));
+        if let Some(i) = lone {
             let line = memchr::memchr_iter(b'\n', &head[..i]).count() as u32 + 1;
             return Err(malformed(
                 Defect::HeaderLine("CR not followed by LF"),
@@ -535,7 +554,6 @@ impl<'a> Message<'a> {
             flags.insert(Flag::MultipleContentLength);
         }
         let body_start = head.body_start;
-        let _ = head.body_line;
         Ok(Message {
             bytes: &buf[..trailing_start],
             start,
@@ -545,6 +563,7 @@ impl<'a> Message<'a> {
             trailing: &buf[trailing_start..],
             flags,
             checked: false,
+            typed: Typed::default(),
         })
     }
 
@@ -564,8 +583,35 @@ impl<'a> Message<'a> {
             HeaderName::ContentType,
             HeaderName::Expires,
         ];
+        let mut typed = Typed::default();
         for h in &self.headers {
-            if let Err(e) = check_header(h) {
+            let v = h.value;
+            let read = match h.name {
+                HeaderName::From if typed.from.is_none() => {
+                    name_addr::parse_single(v).map(|n| typed.from = Some(n))
+                }
+                HeaderName::To if typed.to.is_none() => {
+                    name_addr::parse_single(v).map(|n| typed.to = Some(n))
+                }
+                HeaderName::CSeq if typed.cseq.is_none() => {
+                    cseq::parse(v).map(|c| typed.cseq = Some(c))
+                }
+                HeaderName::ContentType if typed.content_type.is_none() => {
+                    media_type::parse(v).map(|c| typed.content_type = Some(c))
+                }
+                HeaderName::Via if typed.top_via.is_none() => {
+                    let mut vias = ViaList::new(v);
+                    match vias.next() {
+                        Some(Ok(top)) => vias.try_for_each(|r| r.map(|_| ())).map(|()| {
+                            typed.top_via = Some(top);
+                        }),
+                        Some(Err(e)) => Err(e),
+                        None => Err(Invalid::new("empty value", 0)),
+                    }
+                }
+                _ => check_header(h),
+            };
+            if let Err(e) = read {
                 return Err(malformed(
                     Defect::Header {
                         header: h.name,
@@ -587,19 +633,25 @@ impl<'a> Message<'a> {
                 self.flags.insert(Flag::MultipleValues(n));
             }
         }
-        if let (StartLine::Request(r), Some(c)) = (&self.start, self.cseq()) {
+        if let (StartLine::Request(r), Some(c)) = (&self.start, typed.cseq) {
             if c.method != r.method {
                 self.flags.insert(Flag::CSeqMethodMismatch);
             }
         }
-        self.check_body(buf)?;
+        typed.sdp = self.check_body(buf, typed.content_type)?;
+        self.typed = typed;
         self.checked = true;
         Ok(())
     }
 
-    fn check_body(&self, buf: &'a [u8]) -> Result<(), Error> {
-        let Some(ct) = self.content_type() else {
-            return Ok(());
+    /// Checks the body that Content-Type describes; returns its SDP, if any.
+    fn check_body(
+        &self,
+        buf: &'a [u8],
+        content_type: Option<MediaType<'a>>,
+    ) -> Result<Option<Sdp<'a>>, Error> {
+        let Some(ct) = content_type else {
+            return Ok(None);
         };
         let base = self.body_offset;
         let sdp_err = |e: crate::sdp::SdpError, at: usize| {
@@ -609,8 +661,9 @@ impl<'a> Message<'a> {
                 at + e.offset,
             )
         };
+        let mut sdp = None;
         if ct.is_sdp() {
-            Sdp::parse(self.body).map_err(|e| sdp_err(e, base))?;
+            sdp = Some(Sdp::parse(self.body).map_err(|e| sdp_err(e, base))?);
         } else if ct.is_multipart() {
             let boundary = ct.boundary().ok_or_else(|| {
                 malformed(
@@ -629,11 +682,12 @@ impl<'a> Message<'a> {
             for p in parts {
                 if p.content_type().is_some_and(|t| t.is_sdp()) {
                     let at = p.body.as_ptr() as usize - buf.as_ptr() as usize;
-                    Sdp::parse(p.body).map_err(|e| sdp_err(e, at))?;
+                    let part = Sdp::parse(p.body).map_err(|e| sdp_err(e, at))?;
+                    sdp = sdp.or(Some(part));
                 }
             }
         }
-        Ok(())
+        Ok(sdp)
     }
 
     /// The message's bytes (head and body, without [`Message::trailing`]).
@@ -720,16 +774,25 @@ impl<'a> Message<'a> {
     }
     /// From.
     pub fn from(&self) -> Option<NameAddr<'a>> {
+        if self.checked {
+            return self.typed.from;
+        }
         self.value(HeaderName::From)
             .and_then(|v| name_addr::parse_single(v).ok())
     }
     /// To.
     pub fn to(&self) -> Option<NameAddr<'a>> {
+        if self.checked {
+            return self.typed.to;
+        }
         self.value(HeaderName::To)
             .and_then(|v| name_addr::parse_single(v).ok())
     }
     /// The From tag, found without reading the From URI (fast path).
     pub fn from_tag(&self) -> Option<&'a [u8]> {
+        if self.checked {
+            return self.typed.from.and_then(|f| f.tag());
+        }
         self.value(HeaderName::From)
             .and_then(|v| name_addr::params_of(v).get("tag").flatten())
     }
@@ -740,6 +803,9 @@ impl<'a> Message<'a> {
     }
     /// The topmost Via.
     pub fn top_via(&self) -> Option<Via<'a>> {
+        if self.checked {
+            return self.typed.top_via;
+        }
         self.vias().next()
     }
     fn addresses(&self, name: HeaderName) -> impl Iterator<Item = NameAddr<'a>> + '_ {
@@ -804,6 +870,9 @@ impl<'a> Message<'a> {
     }
     /// Content-Type.
     pub fn content_type(&self) -> Option<MediaType<'a>> {
+        if self.checked {
+            return self.typed.content_type;
+        }
         self.value(HeaderName::ContentType)
             .and_then(|v| media_type::parse(v).ok())
     }
@@ -815,6 +884,9 @@ impl<'a> Message<'a> {
     /// The SDP: the body if it is `application/sdp`, else the first
     /// `application/sdp` part of a multipart body.
     pub fn sdp(&self) -> Option<Sdp<'a>> {
+        if self.checked {
+            return self.typed.sdp;
+        }
         let ct = self.content_type()?;
         if ct.is_sdp() {
             return Sdp::parse(self.body).ok();
@@ -922,6 +994,21 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_cr_inside_a_header_is_refused_where_it_is() {
+        let m = b"OPTIONS sip:a@b SIP/2.0\r\nSubject: a\rVia: SIP/2.0/UDP evil\r\n\r\n";
+        match Message::parse(m) {
+            Err(Error::Malformed {
+                defect: Defect::HeaderLine(r),
+                line,
+                offset,
+            }) => {
+                assert_eq!((r, line, offset), ("CR not followed by LF", 2, 35));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn bounds() {
         let limits = Limits {
             max_message: 100,
@@ -964,6 +1051,37 @@ mod tests {
         assert_eq!(m.cseq(), None);
         assert_eq!(m.user_agent(), Some(&b"friendly-scanner"[..]));
         assert!(Message::parse(bad).is_err());
+    }
+
+    #[test]
+    fn sdp_is_found_inside_a_multipart_body() {
+        let body = b"--b7\r\nContent-Type: application/resource-lists+xml\r\n\r\n<list/>\r\n--b7\r\nContent-Type: application/sdp\r\n\r\nv=0\r\nc=IN IP6 2001:db8::7\r\nm=audio 30000 RTP/AVP 0\r\n\r\n--b7--\r\n";
+        let head = format!(
+            "INVITE sip:conf@example.com SIP/2.0\r\nVia: SIP/2.0/TCP [2001:db8::7];branch=z9hG4bKm\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:conf@example.com>\r\nCall-ID: mp\r\nCSeq: 1 INVITE\r\nContent-Type: multipart/mixed;boundary=\"b7\"\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut msg = head.into_bytes();
+        msg.extend_from_slice(body);
+        let m = Message::parse(&msg).unwrap();
+        let sdp = m.sdp().unwrap();
+        let media = sdp.media().next().unwrap();
+        assert_eq!(media.port, 30000);
+        assert_eq!(
+            media.connection.unwrap().address,
+            crate::ConnectionAddress::Ip("2001:db8::7".parse().unwrap())
+        );
+        // A broken SDP part makes the message malformed, at the right line.
+        let bad = String::from_utf8(msg)
+            .unwrap()
+            .replace("m=audio 30000", "m=audio x");
+        match Message::parse(bad.as_bytes()) {
+            Err(Error::Malformed {
+                defect: Defect::Sdp(_),
+                line,
+                ..
+            }) => assert_eq!(line, 19),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -69,8 +69,7 @@ pub fn parts<'a>(body: &'a [u8], boundary: &'a [u8]) -> Result<Parts<'a>, Invali
     };
     let mut count = 0usize;
     let mut check = p.clone();
-    while let Some(part) = check.next_part()? {
-        let _ = part;
+    while check.next_part()?.is_some() {
         count += 1;
     }
     if count == 0 {

@@ -115,8 +115,9 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
 }
 
 /// The header parameters of a name-addr or addr-spec value, found without
-/// reading the URI (the guard's fast path for the From tag). On a value
-/// that [`parse_single`] accepts, this gives the same parameters.
+/// reading the URI or checking the parameters (the guard's fast path for
+/// the From tag). On a value that [`parse_single`] accepts, this reads the
+/// same parameters.
 pub(crate) fn params_of(value: &[u8]) -> Params<'_> {
     let mut at = 0;
     if value.first() == Some(&b'"') {
@@ -137,8 +138,7 @@ pub(crate) fn params_of(value: &[u8]) -> Params<'_> {
             None => return Params::default(),
         },
     };
-    let mut c = Cursor::new(&value[start..]);
-    params(&mut c).unwrap_or_default()
+    Params::unchecked(&value[start..])
 }
 
 /// Reads a value holding exactly one address (From, To).

@@ -121,6 +121,8 @@ pub struct Sdp<'a> {
     body: &'a [u8],
     /// Offset of the first `m=` line (the end of the session section).
     media_at: usize,
+    /// What the session section says, read while checking it.
+    session: Session<'a>,
 }
 
 /// Lines with their offsets; a trailing CR is removed.
@@ -128,7 +130,7 @@ fn lines(body: &[u8]) -> Lines<'_> {
     Lines {
         body,
         pos: 0,
-        newlines: memchr::memchr_iter(b'\n', body),
+        newlines: crate::line_ends::LineEnds::new(body),
     }
 }
 
@@ -136,7 +138,7 @@ fn lines(body: &[u8]) -> Lines<'_> {
 struct Lines<'a> {
     body: &'a [u8],
     pos: usize,
-    newlines: memchr::Memchr<'a>,
+    newlines: crate::line_ends::LineEnds<'a>,
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -226,42 +228,50 @@ fn is_proto_char(b: u8) -> bool {
 /// `(kind, port, count, proto, formats)` of an m= value.
 type MLine<'a> = (&'a str, u16, Option<u16>, &'a str, &'a str);
 
+/// A slice already checked to be ASCII, as text.
+fn ascii_str(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or("")
+}
+
+fn parse_u16(s: &[u8]) -> Option<u16> {
+    crate::grammar::parse_u32(s).and_then(|n| u16::try_from(n).ok())
+}
+
 fn parse_m(v: &[u8]) -> Result<MLine<'_>, &'static str> {
-    let s = ascii(v).ok_or("m= line is not ASCII")?;
-    let mut it = s.splitn(4, ' ');
+    let mut it = v.splitn(4, |&b| b == b' ');
     let kind = it
         .next()
-        .filter(|k| crate::grammar::is_token_str(k.as_bytes()))
+        .filter(|k| crate::grammar::is_token_str(k))
         .ok_or("invalid m= media type")?;
     let port_s = it.next().ok_or("m= has no port")?;
-    let (p, c) = match port_s.split_once('/') {
-        Some((p, c)) => (p, Some(c)),
+    let (p, c) = match memchr::memchr(b'/', port_s) {
+        Some(i) => (&port_s[..i], Some(&port_s[i + 1..])),
         None => (port_s, None),
     };
-    let port = p
-        .parse::<u16>()
-        .ok()
-        .filter(|_| p.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or("invalid m= port")?;
+    let port = parse_u16(p).ok_or("invalid m= port")?;
     let count = match c {
-        Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(c.parse::<u16>().map_err(|_| "invalid m= port count")?)
-        }
-        Some(_) => return Err("invalid m= port count"),
+        Some(c) => Some(parse_u16(c).ok_or("invalid m= port count")?),
         None => None,
     };
     let proto = it
         .next()
-        .filter(|p| !p.is_empty() && p.bytes().all(is_proto_char))
+        .filter(|p| !p.is_empty() && p.iter().all(|&b| is_proto_char(b)))
         .ok_or("invalid m= protocol")?;
     let formats = it
         .next()
-        .filter(|f| !f.trim().is_empty())
+        .filter(|f| f.iter().any(|&b| b != b' '))
         .ok_or("m= has no formats")?;
-    if formats.bytes().any(|b| b.is_ascii_control()) {
+    if !formats.iter().all(|&b| (0x20..0x7f).contains(&b)) {
         return Err("invalid m= format list");
     }
-    Ok((kind, port, count, proto, formats))
+    // Each part was checked to be ASCII above.
+    Ok((
+        ascii_str(kind),
+        port,
+        count,
+        ascii_str(proto),
+        ascii_str(formats),
+    ))
 }
 
 fn parse_rtcp(v: &[u8]) -> Result<Rtcp, &'static str> {
@@ -289,6 +299,7 @@ impl<'a> Sdp<'a> {
     /// the `c=`, `m=` and `a=rtcp` lines well-formed.
     pub fn parse(body: &'a [u8]) -> Result<Sdp<'a>, SdpError> {
         let mut media_at = None;
+        let mut session = Session::default();
         let mut trailing_blank = false;
         let mut first = true;
         for (n, (off, line)) in lines(body).enumerate() {
@@ -312,9 +323,13 @@ impl<'a> Sdp<'a> {
                 return Err(err("SDP must start with v=0"));
             }
             first = false;
+            let in_session = media_at.is_none();
             match line[0] {
                 b'c' => {
-                    parse_connection(v).map_err(err)?;
+                    let c = parse_connection(v).map_err(err)?;
+                    if in_session && session.connection.is_none() {
+                        session.connection = Some(c);
+                    }
                 }
                 b'm' => {
                     parse_m(v).map_err(err)?;
@@ -322,6 +337,13 @@ impl<'a> Sdp<'a> {
                 }
                 b'a' if v.starts_with(b"rtcp:") => {
                     parse_rtcp(&v[5..]).map_err(err)?;
+                }
+                b'a' if in_session => {
+                    session.crypto |= is_attr(line, b"crypto");
+                    session.fingerprint |= is_attr(line, b"fingerprint");
+                    if session.direction.is_none() {
+                        session.direction = Direction::from_attr(v);
+                    }
                 }
                 _ => {}
             }
@@ -336,6 +358,7 @@ impl<'a> Sdp<'a> {
         Ok(Sdp {
             body,
             media_at: media_at.unwrap_or(body.len()),
+            session,
         })
     }
 
@@ -350,9 +373,7 @@ impl<'a> Sdp<'a> {
 
     /// The session-level `c=`.
     pub fn connection(&self) -> Option<Connection<'a>> {
-        self.session_lines()
-            .find(|(_, l)| l.starts_with(b"c="))
-            .and_then(|(_, l)| parse_connection(&l[2..]).ok())
+        self.session.connection
     }
 
     /// The `o=` line's value, as written.
@@ -371,29 +392,15 @@ impl<'a> Sdp<'a> {
 
     /// The session-level direction attribute, if any.
     pub fn direction(&self) -> Option<Direction> {
-        self.session_lines()
-            .filter_map(|(_, l)| l.strip_prefix(b"a="))
-            .find_map(Direction::from_attr)
+        self.session.direction
     }
 
     /// The media descriptions in order.
     pub fn media(&self) -> MediaIter<'a> {
-        let mut session = Session::default();
-        for (_, l) in self.session_lines() {
-            if let Some(c) = l.strip_prefix(b"c=") {
-                session.connection = session.connection.or_else(|| parse_connection(c).ok());
-            } else if let Some(a) = l.strip_prefix(b"a=") {
-                session.crypto |= is_attr(l, b"crypto");
-                session.fingerprint |= is_attr(l, b"fingerprint");
-                if session.direction.is_none() {
-                    session.direction = Direction::from_attr(a);
-                }
-            }
-        }
         MediaIter {
             body: self.body,
             pos: self.media_at,
-            session,
+            session: self.session,
         }
     }
 }
@@ -406,7 +413,7 @@ fn is_attr(line: &[u8], name: &[u8]) -> bool {
 }
 
 /// What media inherit from the session level.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Session<'a> {
     connection: Option<Connection<'a>>,
     crypto: bool,

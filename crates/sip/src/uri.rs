@@ -131,12 +131,6 @@ fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
     {
         return Err(Invalid::new("invalid URI scheme", 0));
     }
-    if let Some(i) = s
-        .iter()
-        .position(|&b| b <= b' ' || matches!(b, b'<' | b'>' | b'"' | 0x7f))
-    {
-        return Err(Invalid::new("white space or delimiter inside URI", i));
-    }
     let scheme = if scheme_s.eq_ignore_ascii_case("sip") {
         Scheme::Sip
     } else if scheme_s.eq_ignore_ascii_case("sips") {
@@ -147,6 +141,15 @@ fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
         Scheme::Other(scheme_s)
     };
     let body = colon + 1;
+    if !matches!(scheme, Scheme::Sip | Scheme::Sips) {
+        // The sip grammar below rejects these through its character classes.
+        if let Some(i) = s
+            .iter()
+            .position(|&b| b <= b' ' || matches!(b, b'<' | b'>' | b'"' | 0x7f))
+        {
+            return Err(Invalid::new("white space or delimiter inside URI", i));
+        }
+    }
     let mut uri = Uri {
         raw,
         scheme,
@@ -217,11 +220,8 @@ fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
     if !params.is_empty() && !params.starts_with(';') {
         return Err(Invalid::new("invalid character after host", pos));
     }
-    if params
-        .split(';')
-        .skip(1)
-        .any(|p| p.is_empty() || p.starts_with('='))
-    {
+    let pb = params.as_bytes();
+    if memchr::memchr_iter(b';', pb).any(|i| matches!(pb.get(i + 1), None | Some(b';' | b'='))) {
         return Err(Invalid::new("empty URI parameter", pos));
     }
     uri.params = params;
@@ -279,6 +279,10 @@ mod tests {
         );
         assert_eq!(
             Uri::parse(b"sip:a b@c").unwrap_err().reason,
+            "invalid character in user part"
+        );
+        assert_eq!(
+            Uri::parse(b"x-y:a b").unwrap_err().reason,
             "white space or delimiter inside URI"
         );
         assert_eq!(Uri::parse(b"sip:%zz@c").unwrap_err().reason, "bad %-escape");

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sipwall_sip::Message;
+use sipwall_sip::{Message, Summary};
 
 fn touch(m: &Message<'_>) -> usize {
     let mut n = m.headers().len() + m.body().len() + m.trailing().len();
@@ -56,5 +56,21 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(m) = Message::scan(data) {
         std::hint::black_box(touch(&m));
+    }
+    // The guard's summary must read what the checked parse reads.
+    let summary = Summary::read(data);
+    if let Ok(s) = &summary {
+        let n = s.from_tag().map_or(0, <[u8]>::len) + s.sdp().map_or(0, |x| x.media().count());
+        std::hint::black_box(n + s.scanner().is_some() as usize + s.sipvicious_tag().is_some() as usize);
+    }
+    if let Ok(m) = Message::parse(data) {
+        if m.flags().is_empty() {
+            let s = summary.expect("a clean message has a summary");
+            assert_eq!(s.method(), m.method());
+            assert_eq!(s.status(), m.status());
+            assert_eq!(s.from_tag(), m.from_tag());
+            assert_eq!(s.user_agent, m.user_agent());
+            assert_eq!(s.body, m.body());
+        }
     }
 });

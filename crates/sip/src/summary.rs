@@ -1,0 +1,410 @@
+//! The guard's hot path: the few things it decides on (start line,
+//! User-Agent, From tag, Call-ID, the SDP's `c=`/`m=`), read in one pass
+//! over the lines, without building the header list or reading URIs.
+//!
+//! Contract: [`Summary::read`] applies the same bounds as
+//! [`crate::Message::parse`] and refuses what it cannot split into lines
+//! (no start line, a header line without a colon, a lone CR), but it does
+//! not check header values; a message it accepts may still be refused by
+//! `Message::parse`. The guard uses it to recognise scanners and media at
+//! line rate, and `Message::parse` for anything it acts on beyond that.
+
+use crate::cseq::Method;
+use crate::error::{Bound, Defect, Error, Unsupported};
+use crate::fingerprint::{scanner_by_user_agent, Scanner, SipviciousTag};
+use crate::grammar;
+use crate::message::Limits;
+use crate::name_addr;
+use crate::sdp::Sdp;
+
+/// The start line, as the summary reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start<'a> {
+    /// A request: the method and the Request-URI as written (not read).
+    Request {
+        /// The method.
+        method: Method<'a>,
+        /// The Request-URI's bytes.
+        uri: &'a [u8],
+    },
+    /// A response.
+    Response {
+        /// The status code, 100 to 699.
+        code: u16,
+    },
+}
+
+/// What the guard reads from one message on the hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary<'a> {
+    /// The start line.
+    pub start: Start<'a>,
+    /// The first User-Agent value.
+    pub user_agent: Option<&'a [u8]>,
+    /// The first Server value.
+    pub server: Option<&'a [u8]>,
+    /// The first From value (folds kept).
+    pub from: Option<&'a [u8]>,
+    /// The first Call-ID value.
+    pub call_id: Option<&'a [u8]>,
+    /// The first Content-Type value.
+    pub content_type: Option<&'a [u8]>,
+    /// The body, bounded by the first Content-Length (or the datagram).
+    pub body: &'a [u8],
+    /// Number of header lines.
+    pub header_count: usize,
+}
+
+fn malformed(defect: Defect, line: u32, offset: usize) -> Error {
+    Error::Malformed {
+        defect,
+        line,
+        offset: offset as u32,
+    }
+}
+
+fn read_start(l: &[u8]) -> Result<Start<'_>, Error> {
+    if l.len() >= 8 && l[..8].eq_ignore_ascii_case(b"SIP/2.0 ") {
+        let code = l.get(8..11).and_then(grammar::parse_u32);
+        return match code {
+            Some(c @ 100..=699) if matches!(l.get(11), None | Some(b' ')) => {
+                Ok(Start::Response { code: c as u16 })
+            }
+            _ => Err(malformed(Defect::StatusCode, 1, 8)),
+        };
+    }
+    let first = memchr::memchr(b' ', l)
+        .ok_or_else(|| malformed(Defect::StartLine("request line has no Request-URI"), 1, 0))?;
+    let last = memchr::memrchr(b' ', l).unwrap_or(first);
+    let version = &l[last + 1..];
+    if last == first || !version.eq_ignore_ascii_case(b"SIP/2.0") {
+        return Err(
+            if version.len() > 4 && version[..4].eq_ignore_ascii_case(b"SIP/") {
+                Error::Unsupported {
+                    what: Unsupported::Version,
+                    line: 1,
+                    offset: (last + 1) as u32,
+                }
+            } else {
+                malformed(Defect::StartLine("invalid SIP version"), 1, last + 1)
+            },
+        );
+    }
+    let method = Method::from_token(&l[..first])
+        .ok_or_else(|| malformed(Defect::StartLine("invalid method"), 1, 0))?;
+    Ok(Start::Request {
+        method,
+        uri: &l[first + 1..last],
+    })
+}
+
+/// Which of the tracked headers a name is (any case, compact forms).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    UserAgent,
+    Server,
+    From,
+    CallId,
+    ContentType,
+    ContentLength,
+    Other,
+}
+
+fn slot(name: &[u8]) -> Slot {
+    let eq = |s: &[u8]| name.eq_ignore_ascii_case(s);
+    match name.first().map(u8::to_ascii_lowercase) {
+        Some(b'u') if eq(b"user-agent") => Slot::UserAgent,
+        Some(b's') if eq(b"server") => Slot::Server,
+        Some(b'f') if eq(b"f") || eq(b"from") => Slot::From,
+        Some(b'i') if eq(b"i") => Slot::CallId,
+        Some(b'l') if eq(b"l") => Slot::ContentLength,
+        Some(b'c') if eq(b"c") || eq(b"content-type") => Slot::ContentType,
+        Some(b'c') if eq(b"call-id") => Slot::CallId,
+        Some(b'c') if eq(b"content-length") => Slot::ContentLength,
+        _ => Slot::Other,
+    }
+}
+
+impl<'a> Summary<'a> {
+    /// Reads the summary of a datagram (or a frame) with default bounds.
+    pub fn read(buf: &'a [u8]) -> Result<Summary<'a>, Error> {
+        Self::read_with(buf, &Limits::default())
+    }
+
+    /// Reads the summary of a datagram (or a frame).
+    pub fn read_with(buf: &'a [u8], limits: &Limits) -> Result<Summary<'a>, Error> {
+        if buf.len() > limits.max_message {
+            return Err(Error::Limit {
+                bound: Bound::MessageSize,
+                line: 1,
+                offset: limits.max_message as u32,
+            });
+        }
+        let too_long = |line: u32, at: usize| Error::Limit {
+            bound: Bound::LineLength,
+            line,
+            offset: at as u32,
+        };
+        let mut newlines = crate::line_ends::LineEnds::new(buf);
+        let start_end = newlines.next().unwrap_or(buf.len());
+        if start_end > limits.max_line {
+            return Err(too_long(1, 0));
+        }
+        let sl = &buf[..start_end];
+        let mut crlf_lines = usize::from(sl.last() == Some(&b'\r'));
+        let start = read_start(sl.strip_suffix(b"\r").unwrap_or(sl))?;
+        let mut s = Summary {
+            start,
+            user_agent: None,
+            server: None,
+            from: None,
+            call_id: None,
+            content_type: None,
+            body: &[],
+            header_count: 0,
+        };
+        let mut content_length = None;
+        // The tracked header being read (and whether its value was the one
+        // kept), so that a fold extends the kept value.
+        let mut current: Option<(Slot, usize, bool)> = None;
+        let mut pos = start_end + 1;
+        let mut line = 2u32;
+        let body_start = loop {
+            if pos >= buf.len() {
+                break buf.len();
+            }
+            let end = newlines.next().unwrap_or(buf.len());
+            if end - pos > limits.max_line {
+                return Err(too_long(line, pos));
+            }
+            let mut text = &buf[pos..end];
+            if let Some(t) = text.strip_suffix(b"\r") {
+                text = t;
+                crlf_lines += 1;
+            }
+            if text.is_empty() {
+                break end + 1;
+            }
+            if matches!(text[0], b' ' | b'\t') {
+                if let Some((slot, value_start, true)) = current {
+                    let value = grammar::trim(&buf[value_start..pos + text.len()]);
+                    s.store(slot, value, true, &mut content_length);
+                } else if s.header_count == 0 {
+                    return Err(malformed(
+                        Defect::HeaderLine("continuation line without a header before it"),
+                        line,
+                        pos,
+                    ));
+                }
+            } else {
+                s.header_count += 1;
+                if s.header_count > limits.max_headers {
+                    return Err(Error::Limit {
+                        bound: Bound::HeaderCount,
+                        line,
+                        offset: pos as u32,
+                    });
+                }
+                let colon = memchr::memchr(b':', text).ok_or_else(|| {
+                    malformed(
+                        Defect::HeaderLine("missing colon after the header name"),
+                        line,
+                        pos,
+                    )
+                })?;
+                let name = grammar::trim(&text[..colon]);
+                current = match slot(name) {
+                    Slot::Other => None,
+                    sl => {
+                        let kept = s.store(
+                            sl,
+                            grammar::trim(&text[colon + 1..]),
+                            false,
+                            &mut content_length,
+                        );
+                        Some((sl, pos + colon + 1, kept))
+                    }
+                };
+            }
+            pos = end + 1;
+            line += 1;
+        };
+        let head = &buf[..body_start.min(buf.len())];
+        // Every CR must end a line; counting them (vectorised) against the
+        // CRLF line ends seen is cheaper than visiting each one.
+        if memchr::memchr_iter(b'\r', head).count() != crlf_lines {
+            if let Some(i) =
+                memchr::memchr_iter(b'\r', head).find(|&i| head.get(i + 1) != Some(&b'\n'))
+            {
+                let line = memchr::memchr_iter(b'\n', &head[..i]).count() as u32 + 1;
+                return Err(malformed(
+                    Defect::HeaderLine("CR not followed by LF"),
+                    line,
+                    i,
+                ));
+            }
+        }
+        let body = buf.get(body_start..).unwrap_or_default();
+        s.body = match content_length {
+            Some(n) if (n as usize) < body.len() => &body[..n as usize],
+            _ => body,
+        };
+        Ok(s)
+    }
+
+    /// Keeps the first value of each tracked header; `fold` replaces the
+    /// kept value with its extension. Returns whether the value was kept.
+    fn store(
+        &mut self,
+        slot: Slot,
+        value: &'a [u8],
+        fold: bool,
+        content_length: &mut Option<u32>,
+    ) -> bool {
+        let field = match slot {
+            Slot::UserAgent => &mut self.user_agent,
+            Slot::Server => &mut self.server,
+            Slot::From => &mut self.from,
+            Slot::CallId => &mut self.call_id,
+            Slot::ContentType => &mut self.content_type,
+            Slot::ContentLength => {
+                let first = content_length.is_none() || fold;
+                if first {
+                    *content_length = grammar::parse_u32(value);
+                }
+                return first;
+            }
+            Slot::Other => return false,
+        };
+        if field.is_none() || fold {
+            *field = Some(value);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The method, for a request.
+    pub fn method(&self) -> Option<Method<'a>> {
+        match self.start {
+            Start::Request { method, .. } => Some(method),
+            Start::Response { .. } => None,
+        }
+    }
+
+    /// The status code, for a response.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            Start::Response { code } => Some(code),
+            Start::Request { .. } => None,
+        }
+    }
+
+    /// The From tag (read without the From URI).
+    pub fn from_tag(&self) -> Option<&'a [u8]> {
+        self.from
+            .and_then(|v| name_addr::params_of(v).get("tag").flatten())
+    }
+
+    /// The SDP, when Content-Type is `application/sdp` and the body is SDP.
+    pub fn sdp(&self) -> Option<Sdp<'a>> {
+        let ct = self.content_type?;
+        let sdp = ct.len() >= 15 && ct[..15].eq_ignore_ascii_case(b"application/sdp");
+        if sdp {
+            Sdp::parse(self.body).ok()
+        } else {
+            None
+        }
+    }
+
+    /// The scanner named by the User-Agent (requests only).
+    pub fn scanner(&self) -> Option<Scanner> {
+        self.method()?;
+        self.user_agent.and_then(scanner_by_user_agent)
+    }
+
+    /// A SIPVicious From tag (requests only: answers echo the tag).
+    pub fn sipvicious_tag(&self) -> Option<SipviciousTag> {
+        self.method()?;
+        self.from_tag().and_then(SipviciousTag::parse)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &[u8] = b"INVITE sip:100@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1\r\nf: \"x\" <sip:a@b>\r\n ;tag=abc\r\nUser-Agent: friendly-scanner\r\ni: 1@h\r\nc: application/sdp\r\nl: 49\r\n\r\nv=0\r\nc=IN IP4 192.0.2.9\r\nm=audio 4000 RTP/AVP 0\r\ntrailing";
+
+    #[test]
+    fn reads_what_the_guard_needs() {
+        let s = Summary::read(INVITE).unwrap();
+        assert_eq!(s.method(), Some(Method::Invite));
+        assert_eq!(
+            s.start,
+            Start::Request {
+                method: Method::Invite,
+                uri: b"sip:100@192.0.2.2"
+            }
+        );
+        assert_eq!(s.from_tag(), Some(&b"abc"[..]));
+        assert_eq!(s.call_id, Some(&b"1@h"[..]));
+        assert_eq!(s.scanner(), Some(Scanner::SipVicious));
+        assert_eq!(s.header_count, 6);
+        assert!(s.body.ends_with(b"RTP/AVP 0\r\n"));
+        let sdp = s.sdp().unwrap();
+        assert_eq!(sdp.media().next().unwrap().port, 4000);
+    }
+
+    #[test]
+    fn agrees_with_the_full_parse_on_rfc_style_input() {
+        let m = crate::Message::parse(INVITE).unwrap();
+        let s = Summary::read(INVITE).unwrap();
+        assert_eq!(m.from_tag(), s.from_tag());
+        assert_eq!(m.body(), s.body);
+        assert_eq!(m.user_agent(), s.user_agent);
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(matches!(
+            Summary::read(b"SIP/2.0 4294967301 x\r\n\r\n"),
+            Err(Error::Malformed {
+                defect: Defect::StatusCode,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Summary::read(b"OPTIONS sip:a SIP/7.0\r\n\r\n"),
+            Err(Error::Unsupported { .. })
+        ));
+        assert!(matches!(
+            Summary::read(b"OPTIONS sip:a SIP/2.0\r\nno colon\r\n\r\n"),
+            Err(Error::Malformed { line: 2, .. })
+        ));
+        assert!(matches!(
+            Summary::read(b"OPTIONS sip:a SIP/2.0\r\nA: 1\rB: 2\r\n\r\n"),
+            Err(Error::Malformed { .. })
+        ));
+        let limits = Limits {
+            max_headers: 1,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            Summary::read_with(b"OPTIONS sip:a SIP/2.0\r\nA: 1\r\nB: 2\r\n\r\n", &limits),
+            Err(Error::Limit {
+                bound: Bound::HeaderCount,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn answers_are_not_scanners() {
+        let ok = b"SIP/2.0 200 OK\r\nFrom: <sip:a@b>;tag=63303030303230323133633401383331323337343339\r\nUser-Agent: friendly-scanner\r\n\r\n";
+        let s = Summary::read(ok).unwrap();
+        assert_eq!(s.status(), Some(200));
+        assert_eq!(s.scanner(), None);
+        assert_eq!(s.sipvicious_tag(), None);
+    }
+}
