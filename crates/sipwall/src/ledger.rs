@@ -91,13 +91,27 @@ impl Ledger {
         )?;
         let rows = st.query_map(params![now as i64], |r| {
             let addr: String = r.get(0)?;
-            Ok((addr, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?))
+            Ok((
+                addr,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (addr, kind, reason, evidence, banned_at, until) = row?;
             let Ok(addr) = addr.parse() else { continue };
-            out.push(LedgerBan { addr, kind, reason, evidence, banned_at: banned_at as u64, until: until as u64 });
+            out.push(LedgerBan {
+                addr,
+                kind,
+                reason,
+                evidence,
+                banned_at: banned_at as u64,
+                until: until as u64,
+            });
         }
         Ok(out)
     }
@@ -133,7 +147,10 @@ mod tests {
         {
             let l = Ledger::open(&path).unwrap();
             assert!(l.ban(&ban("192.0.2.66", 100)).unwrap());
-            assert!(!l.ban(&ban("192.0.2.66", 200)).unwrap(), "one open ban per source");
+            assert!(
+                !l.ban(&ban("192.0.2.66", 200)).unwrap(),
+                "one open ban per source"
+            );
             assert!(l.ban(&ban("2001:db8::66", 50)).unwrap());
         }
         let l = Ledger::open(&path).unwrap();
@@ -141,9 +158,16 @@ mod tests {
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].addr.to_string(), "192.0.2.66");
         assert_eq!(l.close_expired(60).unwrap(), 1);
-        assert!(l.end("192.0.2.66".parse().unwrap(), 70, "unbanned").unwrap());
-        assert!(!l.end("192.0.2.66".parse().unwrap(), 71, "unbanned").unwrap());
+        assert!(l
+            .end("192.0.2.66".parse().unwrap(), 70, "unbanned")
+            .unwrap());
+        assert!(!l
+            .end("192.0.2.66".parse().unwrap(), 71, "unbanned")
+            .unwrap());
         assert!(l.active(0).unwrap().is_empty());
-        assert!(l.ban(&ban("192.0.2.66", 300)).unwrap(), "a new ban after the old one ended");
+        assert!(
+            l.ban(&ban("192.0.2.66", 300)).unwrap(),
+            "a new ban after the old one ended"
+        );
     }
 }

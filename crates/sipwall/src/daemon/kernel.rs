@@ -36,7 +36,10 @@ impl KernelSets {
 
     /// Bans `addr` for `length`.
     pub fn ban(&mut self, addr: IpAddr, length: Duration) -> Result<(), NetfilterError> {
-        self.writer.add(ban_set(addr), &[(Key::Addr(addr), length.max(Duration::from_secs(1)))])
+        self.writer.add(
+            ban_set(addr),
+            &[(Key::Addr(addr), length.max(Duration::from_secs(1)))],
+        )
     }
 
     /// Carries one action out; actions the kernel does by itself (expiries) do nothing.
@@ -46,7 +49,8 @@ impl KernelSets {
             Action::Unban { addr } => self.writer.delete(ban_set(*addr), Key::Addr(*addr)),
             Action::OpenPinhole { key, until } => {
                 let (set, k) = pinhole(*key);
-                self.writer.add(set, &[(k, until.since(now).max(Duration::from_secs(1)))])
+                self.writer
+                    .add(set, &[(k, until.since(now).max(Duration::from_secs(1)))])
             }
             Action::ClosePinhole { key, reason } if *reason != CloseReason::Expired => {
                 let (set, k) = pinhole(*key);

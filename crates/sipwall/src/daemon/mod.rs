@@ -34,7 +34,12 @@ pub struct RunArgs {
     #[command(flatten)]
     policy: PolicyArgs,
     /// The ledger of bans (SQLite).
-    #[arg(long, env = "SIPWALL_LEDGER", default_value = "/var/lib/sipwall/ledger.sqlite", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SIPWALL_LEDGER",
+        default_value = "/var/lib/sipwall/ledger.sqlite",
+        value_name = "FILE"
+    )]
     ledger: PathBuf,
     /// NFLOG group of arriving SIP (the next group carries the host's own SIP).
     #[arg(long, default_value_t = 47)]
@@ -44,24 +49,37 @@ pub struct RunArgs {
 /// Now, as engine time: microseconds since the Unix epoch (so that the
 /// ledger's times and the engine's agree across restarts).
 fn now() -> Timestamp {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     Timestamp::from_micros(d.as_micros() as u64)
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(a: RunArgs) -> Outcome {
-    let _ = tracing_subscriber::fmt().with_ansi(false).with_target(false).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
     let loaded = a.policy.load()?;
     let mut engine = Engine::new(&loaded.policy, &loaded.source);
     let fw = sipwall_netfilter::Firewall::new(sipwall_netfilter::NftCli::default());
-    if fw.current(sipwall_ruleset::TABLE).map_err(Failure::failed)?.is_none() {
+    if fw
+        .current(sipwall_ruleset::TABLE)
+        .map_err(Failure::failed)?
+        .is_none()
+    {
         return Err(Failure::failed(anyhow!(
             "table inet {} is not loaded: run `sipwall apply` first",
             sipwall_ruleset::TABLE
         )));
     }
-    let ledger = Ledger::open(&a.ledger).with_context(|| format!("opening the ledger {}", a.ledger.display())).map_err(Failure::failed)?;
-    let mut sets = kernel::KernelSets::new(SetWriter::open(sipwall_ruleset::TABLE).map_err(Failure::failed)?);
+    let ledger = Ledger::open(&a.ledger)
+        .with_context(|| format!("opening the ledger {}", a.ledger.display()))
+        .map_err(Failure::failed)?;
+    let mut sets =
+        kernel::KernelSets::new(SetWriter::open(sipwall_ruleset::TABLE).map_err(Failure::failed)?);
 
     restore(&mut engine, &ledger, &mut sets).map_err(Failure::failed)?;
 
@@ -95,11 +113,19 @@ pub fn run(a: RunArgs) -> Outcome {
         match rx.recv_timeout(wait) {
             Ok(logged) => {
                 let t = now();
-                let dir = if logged.group == group_in { Direction::In } else { Direction::Out };
+                let dir = if logged.group == group_in {
+                    Direction::In
+                } else {
+                    Direction::Out
+                };
                 engine.handle(t, dir, &logged.packet);
                 // Drain what queued up meanwhile before touching the kernel.
                 while let Ok(more) = rx.try_recv() {
-                    let dir = if more.group == group_in { Direction::In } else { Direction::Out };
+                    let dir = if more.group == group_in {
+                        Direction::In
+                    } else {
+                        Direction::Out
+                    };
                     engine.handle(now(), dir, &more.packet);
                 }
             }
@@ -118,7 +144,11 @@ pub fn run(a: RunArgs) -> Outcome {
 }
 
 /// Unexpired bans from the ledger go back into the engine and the kernel.
-fn restore(engine: &mut Engine, ledger: &Ledger, sets: &mut kernel::KernelSets) -> anyhow::Result<()> {
+fn restore(
+    engine: &mut Engine,
+    ledger: &Ledger,
+    sets: &mut kernel::KernelSets,
+) -> anyhow::Result<()> {
     let t = now();
     let closed = ledger.close_expired(t.micros())?;
     let active = ledger.active(t.micros())?;
@@ -139,7 +169,12 @@ fn carry_out(engine: &mut Engine, ledger: &Ledger, sets: &mut kernel::KernelSets
             tracing::error!(error = %e, ?action, "kernel update failed");
         }
         match &action {
-            Action::Ban { addr, until, reason, evidence } => {
+            Action::Ban {
+                addr,
+                until,
+                reason,
+                evidence,
+            } => {
                 let took = now().since(t);
                 tracing::warn!(%addr, %reason, %evidence, until_us = until.micros(), reaction_us = took.as_micros() as u64, "banned");
                 let row = LedgerBan {
@@ -163,7 +198,9 @@ fn carry_out(engine: &mut Engine, ledger: &Ledger, sets: &mut kernel::KernelSets
             }
             Action::Allow { addr, .. } => tracing::info!(%addr, "registered: allowed"),
             Action::OpenPinhole { key, .. } => tracing::debug!(%key, "pinhole open"),
-            Action::ClosePinhole { key, reason } => tracing::debug!(%key, ?reason, "pinhole closed"),
+            Action::ClosePinhole { key, reason } => {
+                tracing::debug!(%key, ?reason, "pinhole closed")
+            }
         }
     }
 }

@@ -35,7 +35,11 @@ pub fn render(policy: &Policy, group_in: u16, group_out: u16) -> String {
 }
 
 /// Loads the tap table.
-pub fn install(policy: &Policy, group_in: u16, group_out: u16) -> Result<(), sipwall_netfilter::NetfilterError> {
+pub fn install(
+    policy: &Policy,
+    group_in: u16,
+    group_out: u16,
+) -> Result<(), sipwall_netfilter::NetfilterError> {
     NftCli::default().load(&render(policy, group_in, group_out))
 }
 
