@@ -110,9 +110,11 @@ pub fn run(a: RunArgs) -> Outcome {
             .poll_timeout()
             .map_or(Duration::from_millis(500), |d| d.since(t))
             .min(Duration::from_millis(500));
+        let mut received = None;
         match rx.recv_timeout(wait) {
             Ok(logged) => {
                 let t = now();
+                received = Some(t);
                 let dir = if logged.group == group_in {
                     Direction::In
                 } else {
@@ -136,7 +138,7 @@ pub fn run(a: RunArgs) -> Outcome {
         if engine.poll_timeout().is_some_and(|d| d <= t) {
             engine.handle_timeout(t);
         }
-        carry_out(&mut engine, &ledger, &mut sets, t);
+        carry_out(&mut engine, &ledger, &mut sets, t, received.unwrap_or(t));
     }
     tap::remove();
     tracing::info!("sipwall run: stopped (bans stay in the kernel and the ledger)");
@@ -162,8 +164,15 @@ fn restore(
 }
 
 /// Carries the engine's actions out: kernel first (a ban is real once the
-/// kernel has it), then the ledger and the log.
-fn carry_out(engine: &mut Engine, ledger: &Ledger, sets: &mut kernel::KernelSets, t: Timestamp) {
+/// kernel has it), then the ledger and the log. `received` is when the
+/// packet that caused them reached the daemon (for the reaction time).
+fn carry_out(
+    engine: &mut Engine,
+    ledger: &Ledger,
+    sets: &mut kernel::KernelSets,
+    t: Timestamp,
+    received: Timestamp,
+) {
     while let Some(action) = engine.poll_action() {
         if let Err(e) = sets.apply(&action, t) {
             tracing::error!(error = %e, ?action, "kernel update failed");
@@ -175,7 +184,7 @@ fn carry_out(engine: &mut Engine, ledger: &Ledger, sets: &mut kernel::KernelSets
                 reason,
                 evidence,
             } => {
-                let took = now().since(t);
+                let took = now().since(received);
                 tracing::warn!(%addr, %reason, %evidence, until_us = until.micros(), reaction_us = took.as_micros() as u64, "banned");
                 let row = LedgerBan {
                     addr: *addr,

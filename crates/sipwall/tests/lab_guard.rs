@@ -1,0 +1,173 @@
+//! Issue 7 in the real kernel: `sipwall run` (tap mode) behind `sipwall
+//! apply`, attacked by the real sipvicious tools from the attacker's
+//! namespace; the ban must land in the kernel set and drop what follows.
+
+mod lab;
+
+use lab::{Background, Lab};
+use std::time::{Duration, Instant};
+
+/// Starts the daemon in the firewall namespace, with its ledger in the lab's
+/// state directory and its log in `log`.
+fn start_daemon(lab: &Lab, log: &std::path::Path) -> Background {
+    let file = std::fs::File::create(log).unwrap();
+    let child = lab
+        .cmd("fw", lab::sipwall())
+        .args(["run"])
+        .env("SIPWALL_LEDGER", lab.state.path().join("ledger.sqlite"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let tap_up = || {
+        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_tap"])
+            .status
+            .success()
+    };
+    assert!(
+        lab.wait_for(Duration::from_secs(10), tap_up),
+        "the daemon did not start:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    Background(child)
+}
+
+fn banned(lab: &Lab, addr: &str) -> bool {
+    lab.sipwall_table("fw").is_some_and(|t| {
+        t.lines()
+            .skip_while(|l| !l.contains("set ban_v4"))
+            .take_while(|l| !l.contains("set ban_v6"))
+            .any(|l| l.contains(addr))
+    })
+}
+
+fn ban_counter(lab: &Lab) -> u64 {
+    let t = lab.sipwall_table("fw").unwrap();
+    let line = t
+        .lines()
+        .find(|l| l.contains("saddr @ban_v4"))
+        .unwrap()
+        .to_owned();
+    lab::packet_counts(&line)[0]
+}
+
+/// Runs one sipvicious tool from the attacker and checks the ban.
+fn attacked_by(test: &str, tool: &[&str]) {
+    let Some(lab) = Lab::up(test, &["sipp", tool[0]]) else {
+        return;
+    };
+    let out = lab.sipwall("fw", &["apply"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
+    let log = lab.state.path().join("daemon.log");
+    let daemon = start_daemon(&lab, &log);
+    let started = Instant::now();
+    let _attack = lab.spawn("attacker", tool);
+    let got = lab.wait_for(Duration::from_secs(15), || banned(&lab, "192.0.2.66"));
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        got,
+        "{tool:?}: 192.0.2.66 not banned in the kernel; daemon log:\n{log_text}"
+    );
+    eprintln!(
+        "{test}: banned {:?} after the tool started",
+        started.elapsed()
+    );
+    let reaction = log_text
+        .lines()
+        .find(|l| l.contains("banned"))
+        .unwrap_or("")
+        .to_owned();
+    eprintln!("{test}: {reaction}");
+    assert!(reaction.contains("reason=scanner"), "{reaction}");
+    // Its next packets are dropped by the ban.
+    let before = ban_counter(&lab);
+    let probe = "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): s.sendto(b'OPTIONS sip:x@192.0.2.1 SIP/2.0\\r\\n\\r\\n', ('192.0.2.1', 5060))";
+    lab.ok("attacker", &["python3", "-c", probe]);
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || ban_counter(&lab) >= before + 5),
+        "the ban drops the attacker's packets"
+    );
+    drop(daemon);
+}
+
+#[test]
+fn svmap_is_banned_in_the_kernel() {
+    attacked_by("guard_svmap", &["sipvicious_svmap", "192.0.2.1"]);
+}
+
+#[test]
+fn svmap_without_a_user_agent_is_banned_by_its_from_tag() {
+    let Some(lab) = Lab::up("guard_svmap_c", &["sipvicious_svmap"]) else {
+        return;
+    };
+    assert!(lab.sipwall("fw", &["apply"]).status.success());
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = start_daemon(&lab, &log);
+    let _attack = lab.spawn("attacker", &["sipvicious_svmap", "-c", "192.0.2.1"]);
+    let got = lab.wait_for(Duration::from_secs(15), || banned(&lab, "192.0.2.66"));
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(got, "not banned; daemon log:\n{log_text}");
+    assert!(
+        log_text.contains("SIPVicious From tag"),
+        "banned for its From tag:\n{log_text}"
+    );
+}
+
+#[test]
+fn svwar_is_banned_in_the_kernel() {
+    attacked_by(
+        "guard_svwar",
+        &["sipvicious_svwar", "-e100-105", "192.0.2.1"],
+    );
+}
+
+#[test]
+fn svcrack_is_banned_in_the_kernel() {
+    attacked_by(
+        "guard_svcrack",
+        &["sipvicious_svcrack", "-u100", "-r1000-1004", "192.0.2.1"],
+    );
+}
+
+#[test]
+fn bans_survive_a_daemon_restart_once_and_only_once() {
+    let Some(lab) = Lab::up("guard_restart", &["sipvicious_svmap"]) else {
+        return;
+    };
+    assert!(lab.sipwall("fw", &["apply"]).status.success());
+    let log = lab.state.path().join("daemon.log");
+    let daemon = start_daemon(&lab, &log);
+    let _attack = lab.spawn("attacker", &["sipvicious_svmap", "192.0.2.1"]);
+    assert!(lab.wait_for(Duration::from_secs(15), || banned(&lab, "192.0.2.66")));
+    // kill -9: the ban stays in the kernel.
+    let mut daemon = daemon;
+    daemon.0.kill().unwrap();
+    daemon.0.wait().unwrap();
+    assert!(
+        banned(&lab, "192.0.2.66"),
+        "the kernel keeps the ban without the daemon"
+    );
+    // Flush the set as if the kernel had lost it; a restarted daemon restores it from the ledger.
+    lab.ok("fw", &["nft", "flush", "set", "inet", "sipwall", "ban_v4"]);
+    let log2 = lab.state.path().join("daemon2.log");
+    let _daemon2 = start_daemon(&lab, &log2);
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || banned(&lab, "192.0.2.66")),
+        "restored from the ledger"
+    );
+    let db = rusqlite::Connection::open(lab.state.path().join("ledger.sqlite")).unwrap();
+    let rows: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM bans WHERE addr = '192.0.2.66'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 1, "one ledger row, not duplicated by the restart");
+}
