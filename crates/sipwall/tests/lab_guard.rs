@@ -171,3 +171,88 @@ fn bans_survive_a_daemon_restart_once_and_only_once() {
         .unwrap();
     assert_eq!(rows, 1, "one ledger row, not duplicated by the restart");
 }
+
+const PINHOLE: &str = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n";
+
+fn pinhole_elements(lab: &Lab) -> String {
+    lab.sipwall_table("fw")
+        .unwrap_or_default()
+        .lines()
+        .skip_while(|l| !l.contains("set pinhole_port"))
+        .take_while(|l| !l.contains("set pinhole_v4"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A call through the daemon with the RTP range closed: RTP must pass
+/// through the call's pinholes, which close after BYE.
+fn call_through_pinholes(test: &str, local: &str, remote: &str, uas_addr: &str, transport: &str) {
+    let Some(lab) = Lab::up(test, &["sipp"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = lab::write_temp(&dir, "p.toml", PINHOLE);
+    let out = lab.sipwall("fw", &["apply", "-c", policy.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab.counters("fw", "input", &["udp dport 20000 counter"]);
+    let log = lab.state.path().join("daemon.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = lab
+        .cmd("fw", lab::sipwall())
+        .args(["run", "-c", policy.to_str().unwrap()])
+        .env("SIPWALL_LEDGER", lab.state.path().join("ledger.sqlite"))
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let _daemon = Background(child);
+    assert!(lab.wait_for(Duration::from_secs(10), || lab
+        .run("fw", &["nft", "list", "table", "inet", "sipwall_tap"])
+        .status
+        .success()));
+    let _uas = lab.sipp_uas(uas_addr, 20000, transport);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(lab.sipp_call(local, remote, transport), "the call failed");
+    let rtp = lab.counts("fw")[0];
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        rtp > 50,
+        "RTP through the pinhole: {rtp} packets; daemon log:\n{log_text}"
+    );
+    // After BYE the call's pinholes are gone from the kernel.
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || !pinhole_elements(&lab)
+            .contains("20000")),
+        "pinholes left after BYE:\n{}",
+        pinhole_elements(&lab)
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        log_text.contains("pinhole open") && log_text.contains("pinhole closed"),
+        "{log_text}"
+    );
+}
+
+#[test]
+fn a_udp_call_gets_its_media_through_pinholes_that_close_after_bye() {
+    call_through_pinholes("pin_udp", "192.0.2.2", "192.0.2.1:5060", "192.0.2.1", "u1");
+}
+
+#[test]
+fn a_tcp_call_gets_its_media_through_pinholes() {
+    call_through_pinholes("pin_tcp", "192.0.2.2", "192.0.2.1:5060", "192.0.2.1", "t1");
+}
+
+#[test]
+fn an_ipv6_call_gets_its_media_through_pinholes() {
+    call_through_pinholes(
+        "pin_v6",
+        "2001:db8::2",
+        "[2001:db8::1]:5060",
+        "2001:db8::1",
+        "u1",
+    );
+}

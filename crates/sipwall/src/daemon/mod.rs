@@ -206,9 +206,9 @@ fn carry_out(
                 tracing::info!(%addr, "unbanned");
             }
             Action::Allow { addr, .. } => tracing::info!(%addr, "registered: allowed"),
-            Action::OpenPinhole { key, .. } => tracing::debug!(%key, "pinhole open"),
+            Action::OpenPinhole { key, .. } => tracing::info!(%key, "pinhole open"),
             Action::ClosePinhole { key, reason } => {
-                tracing::debug!(%key, ?reason, "pinhole closed")
+                tracing::info!(%key, ?reason, "pinhole closed")
             }
         }
     }

@@ -25,8 +25,11 @@ pub fn render(policy: &Policy, group_in: u16, group_out: u16) -> String {
     for proto in [Protocol::Udp, Protocol::Tcp] {
         if let Some(p) = ports(policy, proto) {
             input.push_str(&format!("\t\t{proto} dport {p} log group {group_in}\n"));
+            // One copy per packet, even when both its ports are SIP ports.
             output.push_str(&format!("\t\t{proto} sport {p} log group {group_out}\n"));
-            output.push_str(&format!("\t\t{proto} dport {p} log group {group_out}\n"));
+            output.push_str(&format!(
+                "\t\t{proto} sport != {p} {proto} dport {p} log group {group_out}\n"
+            ));
         }
     }
     format!(
