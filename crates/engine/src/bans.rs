@@ -42,6 +42,8 @@ pub struct Bans {
     /// Previous bans per source, for escalation (bounded, least recent out).
     offences: LruCache<IpAddr, u32>,
     registered: LruCache<IpAddr, Timestamp>,
+    /// Sources the admin allowed by hand (`sipwall bans del --allow`), until when.
+    allowed: FxHashMap<IpAddr, Timestamp>,
 }
 
 /// Sources remembered for escalation and registration at most.
@@ -57,6 +59,7 @@ impl Bans {
             active: FxHashMap::default(),
             offences: LruCache::new(cap),
             registered: LruCache::new(cap),
+            allowed: FxHashMap::default(),
         }
     }
 
@@ -73,6 +76,15 @@ impl Bans {
     /// Whether `addr` is in an allowlisted zone (or loopback): never banned.
     pub fn is_allowlisted(&self, addr: IpAddr) -> bool {
         addr.is_loopback() || self.allow.iter().any(|n| n.contains(&addr))
+    }
+
+    /// Allows `addr` by hand until `until`: not banned for anything meanwhile.
+    pub fn allow_until(&mut self, addr: IpAddr, until: Timestamp) {
+        self.allowed.insert(addr, until);
+    }
+
+    fn is_allowed_by_hand(&self, now: Timestamp, addr: IpAddr) -> bool {
+        self.allowed.get(&addr).is_some_and(|u| *u > now)
     }
 
     /// Whether `addr` registered successfully and is still allowed.
@@ -101,7 +113,10 @@ impl Bans {
         reason: BanReason,
         exempt_registered: bool,
     ) -> Option<Timestamp> {
-        if self.is_allowlisted(addr) || self.is_banned(now, addr) {
+        if self.is_allowlisted(addr)
+            || self.is_allowed_by_hand(now, addr)
+            || self.is_banned(now, addr)
+        {
             return None;
         }
         if exempt_registered && self.is_registered(now, addr) {
@@ -111,10 +126,36 @@ impl Bans {
         let factor = u64::from(self.policy.escalation.max(1)).saturating_pow(previous.min(16));
         let length = Duration::from_secs(self.policy.base.as_secs().max(1).saturating_mul(factor))
             .min(self.policy.max);
+        Some(self.put(now, addr, reason, length, previous))
+    }
+
+    /// Bans `addr` for exactly `length` (an admin's ban: allowlists still win).
+    pub fn ban_for(
+        &mut self,
+        now: Timestamp,
+        addr: IpAddr,
+        reason: BanReason,
+        length: Duration,
+    ) -> Option<Timestamp> {
+        if self.is_allowlisted(addr) || self.is_banned(now, addr) {
+            return None;
+        }
+        let previous = self.offences.get(&addr).copied().unwrap_or(0);
+        Some(self.put(now, addr, reason, length, previous))
+    }
+
+    fn put(
+        &mut self,
+        now: Timestamp,
+        addr: IpAddr,
+        reason: BanReason,
+        length: Duration,
+        previous: u32,
+    ) -> Timestamp {
         let until = now + length;
         self.offences.put(addr, previous + 1);
         self.active.insert(addr, Ban { until, reason });
-        Some(until)
+        until
     }
 
     /// Lifts a ban now; false if there was none.
@@ -129,6 +170,7 @@ impl Bans {
 
     /// Removes bans that ended by `now`, returning their sources.
     pub fn expire(&mut self, now: Timestamp) -> Vec<IpAddr> {
+        self.allowed.retain(|_, u| *u > now);
         let gone: Vec<IpAddr> = self
             .active
             .iter()
@@ -232,5 +274,17 @@ mod tests {
             b.ban(now, a, BanReason::Flood, false).is_some(),
             "floods are not exempt"
         );
+    }
+
+    #[test]
+    fn an_admin_allowance_exempts_from_everything_until_it_ends() {
+        let mut b = table();
+        let a: IpAddr = "203.0.113.5".parse().unwrap();
+        let now = Timestamp::from_secs(10);
+        b.allow_until(a, now + Duration::from_secs(60));
+        assert!(b.ban(now, a, BanReason::Flood, false).is_none());
+        assert!(b
+            .ban(now + Duration::from_secs(61), a, BanReason::Flood, false)
+            .is_some());
     }
 }

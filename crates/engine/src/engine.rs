@@ -304,9 +304,38 @@ impl Engine {
         }
     }
 
-    /// Bans `addr` by hand (`sipwall bans add`); false if it is allowlisted or banned already.
-    pub fn ban(&mut self, now: Timestamp, addr: IpAddr, reason: BanReason, evidence: &str) -> bool {
-        self.ban_source(now, addr, reason, evidence.to_owned(), false)
+    /// Bans `addr` by hand (`sipwall bans add`), for `length` or the
+    /// policy's ban time; false if it is allowlisted or banned already.
+    pub fn ban(
+        &mut self,
+        now: Timestamp,
+        addr: IpAddr,
+        reason: BanReason,
+        evidence: &str,
+        length: Option<Duration>,
+    ) -> bool {
+        let Some(length) = length else {
+            return self.ban_source(now, addr, reason, evidence.to_owned(), false);
+        };
+        let kind = reason.kind();
+        match self.bans.ban_for(now, addr, reason.clone(), length) {
+            Some(until) => {
+                self.stats.count_ban(kind);
+                self.actions.push_back(Action::Ban {
+                    addr,
+                    until,
+                    reason,
+                    evidence: evidence.to_owned(),
+                });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Allows `addr` by hand until `until` (`sipwall bans del --allow`).
+    pub fn allow(&mut self, addr: IpAddr, until: Timestamp) {
+        self.bans.allow_until(addr, until);
     }
 
     /// Lifts a ban by hand; false if there was none.

@@ -7,6 +7,7 @@
 //! failed operation, 2 bad usage or bad input.
 
 mod cmd;
+mod control;
 mod daemon;
 mod discovered_policy;
 mod exit;
@@ -40,6 +41,13 @@ enum Command {
     RollbackWatchdog(cmd::apply::WatchdogArgs),
     /// The guard daemon: bans attackers and opens media pinholes in the kernel.
     Run(daemon::RunArgs),
+    /// The running daemon's bans.
+    #[command(subcommand)]
+    Bans(cmd::control::BansCommand),
+    /// The running daemon's counters and state.
+    Status(cmd::control::ListArgs),
+    /// The running daemon's open media pinholes.
+    Calls(cmd::control::ListArgs),
     /// SIP tools.
     #[command(subcommand)]
     Sip(cmd::sip::SipCommand),
@@ -61,6 +69,9 @@ fn main() -> ExitCode {
         Command::RollbackWatchdog(a) => cmd::apply::watchdog(a),
         Command::Sip(c) => cmd::sip::run(c),
         Command::Run(a) => daemon::run(a),
+        Command::Bans(c) => cmd::control::bans(c),
+        Command::Status(a) => cmd::control::status(a),
+        Command::Calls(a) => cmd::control::calls(a),
         Command::Discover(c) => cmd::discover::run(c),
         Command::Audit(a) => cmd::audit::run(a),
     };

@@ -256,3 +256,132 @@ fn an_ipv6_call_gets_its_media_through_pinholes() {
         "u1",
     );
 }
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_control_socket_bans_lists_unbans_and_allows() {
+    let Some(lab) = Lab::up("guard_control", &["sipvicious_svmap"]) else {
+        return;
+    };
+    assert!(lab.sipwall("fw", &["apply"]).status.success());
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = start_daemon(&lab, &log);
+    let added = lab.sipwall(
+        "fw",
+        &[
+            "bans",
+            "add",
+            "192.0.2.77",
+            "--for",
+            "10m",
+            "--reason",
+            "seen in the logs",
+        ],
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(
+        banned(&lab, "192.0.2.77"),
+        "the manual ban is in the kernel"
+    );
+    let list = json(&lab.sipwall("fw", &["bans", "list", "--format", "json"]));
+    let ban = &list["bans"][0];
+    assert_eq!(
+        (
+            ban["addr"].as_str(),
+            ban["kind"].as_str(),
+            ban["evidence"].as_str()
+        ),
+        (Some("192.0.2.77"), Some("manual"), Some("seen in the logs"))
+    );
+    let left = ban["until"].as_u64().unwrap() - ban["since"].as_u64().unwrap();
+    assert!((599..=600).contains(&left), "ten minutes: {left}");
+    // Unban the address and allow the attacker's for an hour: svmap is then not banned.
+    assert!(lab
+        .sipwall("fw", &["bans", "del", "192.0.2.77"])
+        .status
+        .success());
+    assert!(!banned(&lab, "192.0.2.77"), "the unban reached the kernel");
+    assert!(lab
+        .sipwall("fw", &["bans", "del", "192.0.2.66", "--allow", "1h"])
+        .status
+        .success());
+    let _attack = lab.spawn("attacker", &["sipvicious_svmap", "192.0.2.1"]);
+    let seen = || {
+        json(&lab.sipwall("fw", &["status", "--format", "json"]))["sip_messages"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    };
+    assert!(
+        lab.wait_for(Duration::from_secs(10), seen),
+        "the daemon saw the scan"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !banned(&lab, "192.0.2.66"),
+        "an address allowed by hand is not banned"
+    );
+    let list = json(&lab.sipwall("fw", &["bans", "list", "--format", "json"]));
+    assert_eq!(list["bans"].as_array().unwrap().len(), 0, "{list}");
+    let db = rusqlite::Connection::open(lab.state.path().join("ledger.sqlite")).unwrap();
+    let ended: String = db
+        .query_row(
+            "SELECT ended_by FROM bans WHERE addr = '192.0.2.77'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(ended, "unbanned", "the ledger records the unban");
+}
+
+#[test]
+fn an_allowlisted_zone_sending_scanner_traffic_is_never_banned() {
+    let Some(lab) = Lab::up("guard_allow", &["sipvicious_svmap"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = lab::write_temp(
+        &dir,
+        "p.toml",
+        "[zones]\ntesters = [\"192.0.2.66\"]\n[guard]\nallow = [\"testers\"]\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n",
+    );
+    assert!(lab
+        .sipwall("fw", &["apply", "-c", policy.to_str().unwrap()])
+        .status
+        .success());
+    let log = lab.state.path().join("daemon.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = lab
+        .cmd("fw", lab::sipwall())
+        .args(["run", "-c", policy.to_str().unwrap()])
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let _daemon = Background(child);
+    assert!(lab.wait_for(Duration::from_secs(10), || lab
+        .run("fw", &["nft", "list", "table", "inet", "sipwall_tap"])
+        .status
+        .success()));
+    for args in [
+        vec!["sipvicious_svmap", "192.0.2.1"],
+        vec!["sipvicious_svmap", "-c", "192.0.2.1"],
+    ] {
+        lab.run("attacker", &args);
+    }
+    let status = json(&lab.sipwall("fw", &["status", "--format", "json"]));
+    assert!(status["sip_messages"].as_u64().unwrap() >= 2, "{status}");
+    assert!(!banned(&lab, "192.0.2.66"), "allowlisted: never banned");
+    assert_eq!(status["bans_active"], 0, "{status}");
+}

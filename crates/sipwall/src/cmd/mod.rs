@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod control;
 pub mod discover;
 pub mod policy;
 pub mod sip;

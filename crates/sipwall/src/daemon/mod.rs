@@ -13,6 +13,7 @@
 //! timeouts and ledger rows; a restarted daemon restores the unexpired
 //! ones (re-adding an element only refreshes it, so nothing is duplicated).
 
+mod control;
 mod kernel;
 mod tap;
 
@@ -44,6 +45,19 @@ pub struct RunArgs {
     /// NFLOG group of arriving SIP (the next group carries the host's own SIP).
     #[arg(long, default_value_t = 47)]
     nflog_group: u16,
+    #[command(flatten)]
+    control: crate::control::SocketArgs,
+}
+
+/// What wakes the daemon's loop.
+enum Input {
+    /// A packet copy from the tap.
+    Packet(sipwall_netfilter::Logged),
+    /// A request on the control socket, and where to answer.
+    Control(
+        crate::control::Request,
+        std::sync::mpsc::Sender<crate::control::Response>,
+    ),
 }
 
 /// Now, as engine time: microseconds since the Unix epoch (so that the
@@ -93,16 +107,22 @@ pub fn run(a: RunArgs) -> Outcome {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(Failure::failed)?;
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
+    let packets = tx.clone();
     std::thread::spawn(move || loop {
         match reader.recv() {
             Ok(batch) => {
-                if batch.into_iter().any(|l| tx.send(l).is_err()) {
+                if batch
+                    .into_iter()
+                    .any(|l| packets.send(Input::Packet(l)).is_err())
+                {
                     return;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "nflog"),
         }
     });
+    control::listen(&a.control.path, tx).map_err(Failure::failed)?;
+    let started = now();
 
     while !stop.load(Ordering::Relaxed) {
         let t = now();
@@ -111,28 +131,37 @@ pub fn run(a: RunArgs) -> Outcome {
             .map_or(Duration::from_millis(500), |d| d.since(t))
             .min(Duration::from_millis(500));
         let mut received = None;
-        match rx.recv_timeout(wait) {
-            Ok(logged) => {
-                let t = now();
-                received = Some(t);
-                let dir = if logged.group == group_in {
-                    Direction::In
-                } else {
-                    Direction::Out
-                };
-                engine.handle(t, dir, &logged.packet);
-                // Drain what queued up meanwhile before touching the kernel.
-                while let Ok(more) = rx.try_recv() {
-                    let dir = if more.group == group_in {
+        let mut first = match rx.recv_timeout(wait) {
+            Ok(input) => Some(input),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        // Take what queued up meanwhile too, before touching the kernel.
+        while let Some(input) = first.take().or_else(|| rx.try_recv().ok()) {
+            let t = now();
+            match input {
+                Input::Packet(logged) => {
+                    received.get_or_insert(t);
+                    let dir = if logged.group == group_in {
                         Direction::In
                     } else {
                         Direction::Out
                     };
-                    engine.handle(now(), dir, &more.packet);
+                    engine.handle(t, dir, &logged.packet);
+                }
+                Input::Control(req, reply) => {
+                    // Earlier packets' actions first, so that answers are current.
+                    carry_out(&mut engine, &ledger, &mut sets, t, received.unwrap_or(t));
+                    let ctx = control::Context {
+                        source: &loaded.source,
+                        started,
+                        ledger: &ledger,
+                    };
+                    let answer = control::handle(&mut engine, &ctx, t, req);
+                    carry_out(&mut engine, &ledger, &mut sets, t, t);
+                    let _ = reply.send(answer);
                 }
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
         let t = now();
         if engine.poll_timeout().is_some_and(|d| d <= t) {
@@ -141,6 +170,7 @@ pub fn run(a: RunArgs) -> Outcome {
         carry_out(&mut engine, &ledger, &mut sets, t, received.unwrap_or(t));
     }
     tap::remove();
+    let _ = std::fs::remove_file(&a.control.path);
     tracing::info!("sipwall run: stopped (bans stay in the kernel and the ledger)");
     Ok(Success::Clean)
 }

@@ -163,6 +163,8 @@ impl Lab {
         c.args(["netns", "exec", &self.ns(node), program]);
         c.env("SIPWALL_STATE_DIR", self.state.path());
         c.env("SIPWALL_SAVED_RULESET", self.saved_ruleset());
+        c.env("SIPWALL_CONTROL", self.state.path().join("control.sock"));
+        c.env("SIPWALL_LEDGER", self.state.path().join("ledger.sqlite"));
         c.env_remove("SSH_CONNECTION");
         c
     }
