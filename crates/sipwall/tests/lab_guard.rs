@@ -93,7 +93,66 @@ fn attacked_by(test: &str, tool: &[&str]) {
         lab.wait_for(Duration::from_secs(5), || ban_counter(&lab) >= before + 5),
         "the ban drops the attacker's packets"
     );
+    // The metrics say so too (the page is refreshed once a second).
+    let scrape = "import urllib.request\nprint(urllib.request.urlopen('http://127.0.0.1:9780/metrics').read().decode())";
+    let has = |needle: &str| {
+        lab.run("fw", &["python3", "-c", scrape])
+            .stdout
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    assert!(
+        lab.wait_for(Duration::from_secs(3), || has(
+            "sipwall_bans_added_total{detector=\"scanner\"} 1"
+        )),
+        "metrics"
+    );
+    assert!(has("sipwall_bans_active 1"));
     drop(daemon);
+}
+
+#[test]
+fn the_units_execstart_runs_the_daemon() {
+    let Some(lab) = Lab::up("guard_unit", &[]) else {
+        return;
+    };
+    assert!(lab.sipwall("fw", &["apply"]).status.success());
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../dist/systemd/sipwall.service"
+    ))
+    .unwrap();
+    for hardening in [
+        "CapabilityBoundingSet=CAP_NET_ADMIN",
+        "ProtectSystem=strict",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+    ] {
+        assert!(unit.contains(hardening), "{hardening}");
+    }
+    assert!(
+        unit.contains("After=sipwall-firewall.service"),
+        "ordered after the firewall unit"
+    );
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    let args: Vec<&str> = exec.split_whitespace().skip(1).collect();
+    let log = lab.state.path().join("unit.log");
+    let child = lab
+        .cmd("fw", lab::sipwall())
+        .args(&args)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _daemon = Background(child);
+    let up = lab.wait_for(Duration::from_secs(10), || {
+        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_tap"])
+            .status
+            .success()
+    });
+    assert!(up, "{}", std::fs::read_to_string(&log).unwrap_or_default());
 }
 
 #[test]

@@ -15,6 +15,7 @@
 
 mod control;
 mod kernel;
+mod metrics;
 mod tap;
 
 use crate::cmd::policy::PolicyArgs;
@@ -47,6 +48,9 @@ pub struct RunArgs {
     nflog_group: u16,
     #[command(flatten)]
     control: crate::control::SocketArgs,
+    /// Where to serve Prometheus metrics (`off` to disable).
+    #[arg(long, default_value = "127.0.0.1:9780", value_name = "ADDR:PORT|off")]
+    metrics: String,
 }
 
 /// What wakes the daemon's loop.
@@ -123,6 +127,18 @@ pub fn run(a: RunArgs) -> Outcome {
     });
     control::listen(&a.control.path, tx).map_err(Failure::failed)?;
     let started = now();
+    let page = metrics::Page::default();
+    if a.metrics != "off" {
+        let addr = a
+            .metrics
+            .parse()
+            .map_err(|e| Failure::bad_input(anyhow!("--metrics {:?}: {e}", a.metrics)))?;
+        metrics::serve(addr, page.clone())
+            .with_context(|| format!("serving metrics on {}", a.metrics))
+            .map_err(Failure::failed)?;
+    }
+    let mut counters = metrics::DaemonCounters::default();
+    let mut page_at = Timestamp::default();
 
     while !stop.load(Ordering::Relaxed) {
         let t = now();
@@ -151,14 +167,21 @@ pub fn run(a: RunArgs) -> Outcome {
                 }
                 Input::Control(req, reply) => {
                     // Earlier packets' actions first, so that answers are current.
-                    carry_out(&mut engine, &ledger, &mut sets, t, received.unwrap_or(t));
+                    carry_out(
+                        &mut engine,
+                        &ledger,
+                        &mut sets,
+                        &mut counters,
+                        t,
+                        received.unwrap_or(t),
+                    );
                     let ctx = control::Context {
                         source: &loaded.source,
                         started,
                         ledger: &ledger,
                     };
                     let answer = control::handle(&mut engine, &ctx, t, req);
-                    carry_out(&mut engine, &ledger, &mut sets, t, t);
+                    carry_out(&mut engine, &ledger, &mut sets, &mut counters, t, t);
                     let _ = reply.send(answer);
                 }
             }
@@ -167,7 +190,20 @@ pub fn run(a: RunArgs) -> Outcome {
         if engine.poll_timeout().is_some_and(|d| d <= t) {
             engine.handle_timeout(t);
         }
-        carry_out(&mut engine, &ledger, &mut sets, t, received.unwrap_or(t));
+        carry_out(
+            &mut engine,
+            &ledger,
+            &mut sets,
+            &mut counters,
+            t,
+            received.unwrap_or(t),
+        );
+        if t.since(page_at) >= Duration::from_secs(1) {
+            page_at = t;
+            if let Ok(mut p) = page.lock() {
+                *p = metrics::render(&engine, &counters);
+            }
+        }
     }
     tap::remove();
     let _ = std::fs::remove_file(&a.control.path);
@@ -200,11 +236,13 @@ fn carry_out(
     engine: &mut Engine,
     ledger: &Ledger,
     sets: &mut kernel::KernelSets,
+    counters: &mut metrics::DaemonCounters,
     t: Timestamp,
     received: Timestamp,
 ) {
     while let Some(action) = engine.poll_action() {
         if let Err(e) = sets.apply(&action, t) {
+            counters.kernel_errors += 1;
             tracing::error!(error = %e, ?action, "kernel update failed");
         }
         match &action {
@@ -229,6 +267,7 @@ fn carry_out(
                 }
             }
             Action::BanExpired { addr } => {
+                counters.bans_expired += 1;
                 let _ = ledger.end(*addr, t.micros(), "expired");
             }
             Action::Unban { addr } => {
