@@ -18,6 +18,9 @@
 //!                 each add the Services of one module, with Provenance
 //! ```
 //!
+//! Beside the configuration, [`esl`] is the event socket's wire protocol
+//! (sans-IO: frames in, commands out) for the daemon's client.
+//!
 //! [`discover`] is the entry point: give it a [`Files`] (usually [`Disk`]),
 //! the configuration folder and [`Options`] (`--var` values, the
 //! environment for `env-set`). It fails only when FreeSWITCH itself could
@@ -62,6 +65,7 @@
 
 pub mod discover;
 pub mod error;
+pub mod esl;
 pub mod event_socket;
 pub mod files;
 pub mod glob;

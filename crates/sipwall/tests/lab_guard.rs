@@ -444,3 +444,127 @@ fn an_allowlisted_zone_sending_scanner_traffic_is_never_banned() {
     assert!(!banned(&lab, "192.0.2.66"), "allowlisted: never banned");
     assert_eq!(status["bans_active"], 0, "{status}");
 }
+
+/// A stand-in for FreeSWITCH's event socket (FreeSWITCH itself is not
+/// packaged for this machine): it speaks the protocol of
+/// `notes/freeswitch.md` — auth/request, auth, event subscription,
+/// `text/event-plain` events with URL-encoded values, a disconnect notice —
+/// and counts connections in `conns`.
+const FAKE_ESL: &str = r#"
+import socket, sys, os, time, urllib.parse
+password, trigger, conns = sys.argv[1], sys.argv[2], sys.argv[3]
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 8021)); srv.listen(4)
+def read_cmd(c):
+    buf = b""
+    while b"\n\n" not in buf:
+        d = c.recv(4096)
+        if not d: return None
+        buf += d
+    return buf.decode()
+def event(c, headers):
+    body = "".join("%s: %s\n" % (k, urllib.parse.quote(v)) for k, v in headers) + "\n"
+    c.sendall(("Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body)).encode() + body.encode())
+n = 0
+while True:
+    c, _ = srv.accept(); n += 1
+    open(conns, "w").write(str(n))
+    c.sendall(b"Content-Type: auth/request\n\n")
+    if read_cmd(c).strip() != "auth " + password:
+        c.sendall(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n"); c.close(); continue
+    c.sendall(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+    if not read_cmd(c).startswith("event plain CHANNEL_PROGRESS_MEDIA"):
+        c.close(); continue
+    c.sendall(b"Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n")
+    if n > 1:
+        time.sleep(60); continue
+    event(c, [("Event-Name", "CHANNEL_ANSWER"), ("Unique-ID", "9d1c-tls-call"), ("Caller-Caller-ID-Name", "Alice Smith"),
+              ("variable_local_media_port", "21000"), ("variable_remote_media_ip", "192.0.2.2"), ("variable_rtcp_mux", "false"),
+              ("variable_rtp_has_crypto", "true")])
+    while not os.path.exists(trigger): time.sleep(0.05)
+    event(c, [("Event-Name", "CHANNEL_HANGUP_COMPLETE"), ("Unique-ID", "9d1c-tls-call")])
+    time.sleep(0.3)
+    c.sendall(b"Content-Type: text/disconnect-notice\n\n"); c.close()
+"#;
+
+#[test]
+fn event_socket_channel_events_open_and_close_pinholes_for_a_call_the_daemon_cannot_read() {
+    let Some(lab) = Lab::up("guard_esl", &["python3"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = lab::write_temp(&dir, "p.toml", PINHOLE);
+    assert!(lab
+        .sipwall("fw", &["apply", "-c", policy.to_str().unwrap()])
+        .status
+        .success());
+    lab.counters("fw", "input", &["udp dport 21000 counter"]);
+    let password = lab::write_temp(&dir, "esl.password", "s3cret\n");
+    let (trigger, conns) = (dir.path().join("hangup"), dir.path().join("conns"));
+    let _esl = lab.spawn(
+        "fw",
+        &[
+            "python3",
+            "-c",
+            FAKE_ESL,
+            "s3cret",
+            trigger.to_str().unwrap(),
+            conns.to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let log = lab.state.path().join("daemon.log");
+    let child = lab
+        .cmd("fw", lab::sipwall())
+        .args([
+            "run",
+            "-c",
+            policy.to_str().unwrap(),
+            "--esl",
+            "127.0.0.1:8021",
+            "--esl-password-file",
+            password.to_str().unwrap(),
+        ])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _daemon = Background(child);
+    let opened = lab.wait_for(Duration::from_secs(10), || {
+        pinhole_elements(&lab).contains("21000") && pinhole_elements(&lab).contains("21001")
+    });
+    assert!(
+        opened,
+        "pinholes from CHANNEL_ANSWER:\n{}\n{}",
+        pinhole_elements(&lab),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(
+        json(&lab.sipwall("fw", &["status", "--format", "json"]))["esl_connected"],
+        true
+    );
+    // Media the daemon never saw negotiated (as with TLS and SRTP) gets in.
+    let rtp = "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(20): s.sendto(b'\\x80' * 172, ('192.0.2.1', 21000))";
+    lab.ok("peer", &["python3", "-c", rtp]);
+    assert!(
+        lab.wait_for(Duration::from_secs(3), || lab.counts("fw")[0] >= 20),
+        "RTP through the event-made pinhole"
+    );
+    std::fs::write(&trigger, "").unwrap();
+    let closed = lab.wait_for(Duration::from_secs(10), || {
+        !pinhole_elements(&lab).contains("21000")
+    });
+    assert!(
+        closed,
+        "CHANNEL_HANGUP_COMPLETE closes them:\n{}",
+        pinhole_elements(&lab)
+    );
+    // After the disconnect notice, the client comes back (backoff starts at 1 s).
+    let reconnected = lab.wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&conns).is_ok_and(|n| n.trim() == "2")
+    });
+    assert!(reconnected, "reconnected after the disconnect notice");
+    assert!(
+        !std::fs::read_to_string(&log).unwrap().contains("s3cret"),
+        "the password never reaches the log"
+    );
+}

@@ -22,6 +22,8 @@ pub struct Context<'a> {
     pub started: Timestamp,
     /// The ledger.
     pub ledger: &'a Ledger,
+    /// Whether the event socket is connected.
+    pub esl_connected: bool,
 }
 
 /// Binds the socket and serves it on a thread of its own.
@@ -135,6 +137,7 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "pinholes_open": engine.pinholes().len(),
                 "pinholes_opened": st.pinholes_opened,
                 "pinholes_closed": st.pinholes_closed,
+                "esl_connected": cx.esl_connected,
             }))
         }
         Request::Calls => Response::ok(json!({

@@ -14,6 +14,7 @@
 //! ones (re-adding an element only refreshes it, so nothing is duplicated).
 
 mod control;
+mod esl;
 mod kernel;
 mod metrics;
 mod tap;
@@ -48,6 +49,18 @@ pub struct RunArgs {
     nflog_group: u16,
     #[command(flatten)]
     control: crate::control::SocketArgs,
+    /// FreeSWITCH's event socket (`host:port`), for pinholes of encrypted
+    /// calls and registration outcomes; off unless given.
+    #[arg(long, value_name = "HOST:PORT")]
+    esl: Option<String>,
+    /// The file holding the event socket's password (required with --esl).
+    #[arg(
+        long,
+        env = "SIPWALL_ESL_PASSWORD_FILE",
+        default_value = "/etc/sipwall/esl.password",
+        value_name = "FILE"
+    )]
+    esl_password_file: PathBuf,
     /// Where to serve Prometheus metrics (`off` to disable).
     #[arg(long, default_value = "127.0.0.1:9780", value_name = "ADDR:PORT|off")]
     metrics: String,
@@ -62,6 +75,10 @@ enum Input {
         crate::control::Request,
         std::sync::mpsc::Sender<crate::control::Response>,
     ),
+    /// A FreeSWITCH event (decoded headers).
+    Event(Vec<(String, String)>),
+    /// The event socket connected (true) or went away (false).
+    EslState(bool),
 }
 
 /// Now, as engine time: microseconds since the Unix epoch (so that the
@@ -125,6 +142,15 @@ pub fn run(a: RunArgs) -> Outcome {
             Err(e) => tracing::warn!(error = %e, "nflog"),
         }
     });
+    if let Some(addr) = &a.esl {
+        esl::spawn(
+            esl::EslConfig {
+                addr: addr.clone(),
+                password_file: a.esl_password_file.clone(),
+            },
+            tx.clone(),
+        );
+    }
     control::listen(&a.control.path, tx).map_err(Failure::failed)?;
     let started = now();
     let page = metrics::Page::default();
@@ -179,11 +205,17 @@ pub fn run(a: RunArgs) -> Outcome {
                         source: &loaded.source,
                         started,
                         ledger: &ledger,
+                        esl_connected: counters.esl_connected,
                     };
                     let answer = control::handle(&mut engine, &ctx, t, req);
                     carry_out(&mut engine, &ledger, &mut sets, &mut counters, t, t);
                     let _ = reply.send(answer);
                 }
+                Input::Event(headers) => {
+                    received.get_or_insert(t);
+                    engine.handle_event(t, &sipwall_engine::Event::new(headers));
+                }
+                Input::EslState(up) => counters.esl_connected = up,
             }
         }
         let t = now();
