@@ -9,6 +9,7 @@
 //!   confirm::StateDir ──── the apply --confirm protocol: previous ruleset,
 //!                          pending / confirmed / rolled-back markers
 //!   nflog::NflogReader ─── copies of packets from `log group` rules (the tap)
+//!   queue::PacketQueue ─── packets held for a verdict (inline, fail-open)
 //!   sets::SetWriter ────── set elements (bans, pinholes) through netlink
 //!                          batches, with timeouts
 //! ```
@@ -22,6 +23,7 @@ pub mod error;
 pub mod firewall;
 pub mod nflog;
 pub mod nft;
+pub mod queue;
 pub mod sets;
 
 pub use confirm::StateDir;
@@ -29,4 +31,5 @@ pub use error::NetfilterError;
 pub use firewall::{Firewall, Table};
 pub use nflog::{Logged, NflogReader};
 pub use nft::{NftCli, Nftables};
+pub use queue::{PacketQueue, Queued};
 pub use sets::{Key, SetWriter};

@@ -21,7 +21,7 @@ fn start_daemon(lab: &Lab, log: &std::path::Path) -> Background {
         .spawn()
         .unwrap();
     let tap_up = || {
-        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_tap"])
+        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
             .status
             .success()
     };
@@ -148,7 +148,7 @@ fn the_units_execstart_runs_the_daemon() {
         .unwrap();
     let _daemon = Background(child);
     let up = lab.wait_for(Duration::from_secs(10), || {
-        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_tap"])
+        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
             .status
             .success()
     });
@@ -269,7 +269,7 @@ fn call_through_pinholes(test: &str, local: &str, remote: &str, uas_addr: &str, 
         .unwrap();
     let _daemon = Background(child);
     assert!(lab.wait_for(Duration::from_secs(10), || lab
-        .run("fw", &["nft", "list", "table", "inet", "sipwall_tap"])
+        .run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
         .status
         .success()));
     let _uas = lab.sipp_uas(uas_addr, 20000, transport);
@@ -430,7 +430,7 @@ fn an_allowlisted_zone_sending_scanner_traffic_is_never_banned() {
         .unwrap();
     let _daemon = Background(child);
     assert!(lab.wait_for(Duration::from_secs(10), || lab
-        .run("fw", &["nft", "list", "table", "inet", "sipwall_tap"])
+        .run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
         .status
         .success()));
     for args in [
@@ -566,5 +566,122 @@ fn event_socket_channel_events_open_and_close_pinholes_for_a_call_the_daemon_can
     assert!(
         !std::fs::read_to_string(&log).unwrap().contains("s3cret"),
         "the password never reaches the log"
+    );
+}
+
+/// Starts `sipwall run --mode inline` with `extra` arguments.
+fn start_inline(lab: &Lab, log: &std::path::Path, extra: &[&str]) -> Background {
+    let child = lab
+        .cmd("fw", lab::sipwall())
+        .args(["run", "--mode", "inline"])
+        .args(extra)
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let queued = || {
+        let nft = lab
+            .run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
+            .status
+            .success();
+        nft || String::from_utf8_lossy(&lab.run("fw", &["iptables", "-S", "INPUT"]).stdout)
+            .contains("NFQUEUE")
+    };
+    assert!(
+        lab.wait_for(Duration::from_secs(10), queued),
+        "{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    Background(child)
+}
+
+#[test]
+fn inline_no_scanner_packet_reaches_the_uas() {
+    let Some(lab) = Lab::up("inline_svmap", &["sipp", "sipvicious_svmap", "iptables"]) else {
+        return;
+    };
+    assert!(lab.sipwall("fw", &["apply"]).status.success());
+    lab.counters(
+        "fw",
+        "input",
+        &[
+            "ip saddr 192.0.2.66 udp dport 5060 counter",
+            "ip saddr 192.0.2.2 udp dport 5060 counter",
+        ],
+    );
+    let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = start_inline(&lab, &log, &[]);
+    lab.run("attacker", &["sipvicious_svmap", "192.0.2.1"]);
+    lab.run("attacker", &["sipvicious_svmap", "-c", "192.0.2.1"]);
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(banned(&lab, "192.0.2.66"), "banned:\n{log_text}");
+    let counts = lab.counts("fw");
+    assert_eq!(
+        counts[0], 0,
+        "not one scanner packet got past the queue:\n{log_text}"
+    );
+    // Legitimate signalling still flows through the queue.
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
+        "a call through the inline daemon"
+    );
+    assert!(lab.counts("fw")[1] > 0);
+}
+
+#[test]
+fn inline_pinholes_lose_no_rtp_and_fail_open_when_the_daemon_dies() {
+    let Some(lab) = Lab::up("inline_pin", &["sipp", "iptables"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = lab::write_temp(&dir, "p.toml", PINHOLE);
+    assert!(lab
+        .sipwall("fw", &["apply", "-c", policy.to_str().unwrap()])
+        .status
+        .success());
+    lab.counters("fw", "input", &["udp dport 20000 counter"]);
+    lab.counters("peer", "output", &["udp dport 20000 counter"]);
+    let log = lab.state.path().join("daemon.log");
+    let daemon = start_inline(&lab, &log, &["-c", policy.to_str().unwrap()]);
+    let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
+        "the call failed"
+    );
+    let (got, sent) = (lab.counts("fw")[0], lab.counts("peer")[0]);
+    assert!(sent > 50, "the peer sent RTP: {sent}");
+    assert_eq!(
+        got, sent,
+        "inline: the answer waited for its pinhole, no RTP lost"
+    );
+    // kill -9 in the middle of a call: its media keeps flowing (conntrack),
+    // and new signalling passes the queue's bypass.
+    let long_call = {
+        let lab = &lab;
+        std::thread::scope(|scope| {
+            let call = scope
+                .spawn(|| lab.sipp_call_with("192.0.2.2", "192.0.2.1:5060", "u1", &["-d", "4000"]));
+            std::thread::sleep(Duration::from_millis(1500));
+            let mut daemon = daemon;
+            daemon.0.kill().unwrap();
+            daemon.0.wait().unwrap();
+            let at_kill = lab.counts("fw")[0];
+            let ok = call.join().unwrap();
+            (ok, at_kill, lab.counts("fw")[0])
+        })
+    };
+    let (ok, at_kill, after) = long_call;
+    assert!(
+        ok,
+        "the call in progress completed (its BYE passed the dead daemon's queue)"
+    );
+    assert!(
+        after > at_kill + 50,
+        "its media kept flowing after kill -9: {at_kill} -> {after}"
+    );
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
+        "fail-open: a new call's signalling passes"
     );
 }

@@ -4,7 +4,7 @@
 //! the ledger, log lines.
 //!
 //! ```text
-//!   kernel ─(log group N / N+1)─► reader thread ─► channel ─► Engine ─► actions
+//!   kernel ─(log group / queue N, N+1)─► reader thread ─► channel ─► Engine ─► actions
 //!                                                              │         ├─► SetWriter (bans, pinholes)
 //!   ledger ─(unexpired bans at start)──────────────────────────┘         └─► Ledger, logs
 //! ```
@@ -15,9 +15,9 @@
 
 mod control;
 mod esl;
+mod intake;
 mod kernel;
 mod metrics;
-mod tap;
 
 use crate::cmd::policy::PolicyArgs;
 use crate::exit::{Failure, Outcome, Success};
@@ -25,7 +25,7 @@ use crate::ledger::{Ledger, LedgerBan};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
 use sipwall_engine::{Action, BanReason, Direction, Engine, Timestamp};
-use sipwall_netfilter::{NflogReader, SetWriter};
+use sipwall_netfilter::{NflogReader, PacketQueue, SetWriter};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -44,9 +44,16 @@ pub struct RunArgs {
         value_name = "FILE"
     )]
     ledger: PathBuf,
-    /// NFLOG group of arriving SIP (the next group carries the host's own SIP).
+    /// How SIP reaches the daemon: copies (tap) or held for a verdict (inline).
+    #[arg(long, value_enum, default_value_t = IntakeMode::Tap)]
+    mode: IntakeMode,
+    /// Inline: drop SIP while no daemon reads the queue (default: let it pass).
+    #[arg(long)]
+    fail_closed: bool,
+    /// NFLOG group / NFQUEUE number of arriving SIP; the next one carries
+    /// the host's own SIP.
     #[arg(long, default_value_t = 47)]
-    nflog_group: u16,
+    group: u16,
     #[command(flatten)]
     control: crate::control::SocketArgs,
     /// FreeSWITCH's event socket (`host:port`), for pinholes of encrypted
@@ -66,10 +73,21 @@ pub struct RunArgs {
     metrics: String,
 }
 
+/// `--mode`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntakeMode {
+    /// NFLOG copies: the kernel decides alone, bans follow within microseconds.
+    Tap,
+    /// NFQUEUE: every SIP packet waits for the engine's verdict.
+    Inline,
+}
+
 /// What wakes the daemon's loop.
 enum Input {
     /// A packet copy from the tap.
     Packet(sipwall_netfilter::Logged),
+    /// A packet held in a queue: answer on the verdict channel (true: accept).
+    Queued(u16, Vec<u8>),
     /// A request on the control socket, and where to answer.
     Control(
         crate::control::Request,
@@ -118,30 +136,68 @@ pub fn run(a: RunArgs) -> Outcome {
 
     restore(&mut engine, &ledger, &mut sets).map_err(Failure::failed)?;
 
-    let (group_in, group_out) = (a.nflog_group, a.nflog_group.wrapping_add(1));
-    let mut reader = NflogReader::open(&[group_in, group_out]).map_err(Failure::failed)?;
-    tap::install(&loaded.policy, group_in, group_out).map_err(Failure::failed)?;
-    tracing::info!(policy = %loaded.source, group_in, group_out, "sipwall run: guarding (tap)");
+    let (group_in, group_out) = (a.group, a.group.wrapping_add(1));
+    let mode = match a.mode {
+        IntakeMode::Tap => intake::Mode::Tap,
+        IntakeMode::Inline => intake::Mode::Inline {
+            fail_open: !a.fail_closed,
+        },
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
+    let (verdict_tx, verdict_rx) = std::sync::mpsc::channel::<bool>();
+    // Bind before the rules exist, so no packet finds nobody listening.
+    match mode {
+        intake::Mode::Tap => {
+            let mut reader = NflogReader::open(&[group_in, group_out]).map_err(Failure::failed)?;
+            let packets = tx.clone();
+            std::thread::spawn(move || loop {
+                match reader.recv() {
+                    Ok(batch) => {
+                        if batch
+                            .into_iter()
+                            .any(|l| packets.send(Input::Packet(l)).is_err())
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "nflog"),
+                }
+            });
+        }
+        intake::Mode::Inline { fail_open } => {
+            let mut queue =
+                PacketQueue::open(&[group_in, group_out], fail_open).map_err(Failure::failed)?;
+            let packets = tx.clone();
+            std::thread::spawn(move || loop {
+                let held = match queue.recv() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "nfqueue");
+                        continue;
+                    }
+                };
+                if packets
+                    .send(Input::Queued(held.queue(), held.packet().to_vec()))
+                    .is_err()
+                {
+                    return;
+                }
+                // The main loop answers every Queued input exactly once.
+                let accept = verdict_rx.recv().unwrap_or(true);
+                if let Err(e) = queue.verdict(held, accept) {
+                    tracing::warn!(error = %e, "nfqueue verdict");
+                }
+            });
+        }
+    }
+    let installed =
+        intake::install(&loaded.policy, mode, group_in, group_out).map_err(Failure::failed)?;
+    tracing::info!(policy = %loaded.source, group_in, group_out, mode = ?a.mode, "sipwall run: guarding");
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(Failure::failed)?;
     }
-    let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
-    let packets = tx.clone();
-    std::thread::spawn(move || loop {
-        match reader.recv() {
-            Ok(batch) => {
-                if batch
-                    .into_iter()
-                    .any(|l| packets.send(Input::Packet(l)).is_err())
-                {
-                    return;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "nflog"),
-        }
-    });
     if let Some(addr) = &a.esl {
         esl::spawn(
             esl::EslConfig {
@@ -211,6 +267,18 @@ pub fn run(a: RunArgs) -> Outcome {
                     carry_out(&mut engine, &ledger, &mut sets, &mut counters, t, t);
                     let _ = reply.send(answer);
                 }
+                Input::Queued(queue, packet) => {
+                    received.get_or_insert(t);
+                    let dir = if queue == group_in {
+                        Direction::In
+                    } else {
+                        Direction::Out
+                    };
+                    let d = engine.handle(t, dir, &packet);
+                    // Kernel first: an SDP answer leaves only once its pinhole is in.
+                    carry_out(&mut engine, &ledger, &mut sets, &mut counters, t, t);
+                    let _ = verdict_tx.send(d.verdict == sipwall_engine::Verdict::Accept);
+                }
                 Input::Event(headers) => {
                     received.get_or_insert(t);
                     engine.handle_event(t, &sipwall_engine::Event::new(headers));
@@ -237,7 +305,7 @@ pub fn run(a: RunArgs) -> Outcome {
             }
         }
     }
-    tap::remove();
+    installed.remove();
     let _ = std::fs::remove_file(&a.control.path);
     tracing::info!("sipwall run: stopped (bans stay in the kernel and the ledger)");
     Ok(Success::Clean)

@@ -310,8 +310,30 @@ impl Lab {
         self.sipp_call_from("peer", local, remote, transport)
     }
 
+    /// One SIPp call from the peer with extra SIPp arguments (e.g. `-d 4000`).
+    pub fn sipp_call_with(
+        &self,
+        local: &str,
+        remote: &str,
+        transport: &str,
+        extra: &[&str],
+    ) -> bool {
+        self.sipp_call_args("peer", local, remote, transport, extra)
+    }
+
     /// One SIPp call from `node`.
     pub fn sipp_call_from(&self, node: &str, local: &str, remote: &str, transport: &str) -> bool {
+        self.sipp_call_args(node, local, remote, transport, &[])
+    }
+
+    fn sipp_call_args(
+        &self,
+        node: &str,
+        local: &str,
+        remote: &str,
+        transport: &str,
+        extra: &[&str],
+    ) -> bool {
         // uac_pcap reads pcap/g711a.pcap relative to its working directory.
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/usr/share/sip-tester", dir.path().join("pcap")).unwrap();
@@ -321,6 +343,7 @@ impl Lab {
                 "60", "sipp", "-sn", "uac_pcap", remote, "-i", local, "-m", "1", "-t", transport,
                 "-nostdin", "-timeout", "30",
             ])
+            .args(extra)
             .current_dir(dir.path())
             .output()
             .unwrap();

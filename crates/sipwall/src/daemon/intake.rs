@@ -1,0 +1,202 @@
+//! How SIP reaches the daemon: a table (or iptables rules) of its own that
+//! hands the policy's SIP ports, both directions, to user space, after
+//! sipwall's filter has judged them (priority 10), so the engine sees only
+//! what passed the bans and rules.
+//!
+//! - tap: `log group` copies (NFLOG); the kernel decides alone, the daemon
+//!   bans after the fact. If the daemon dies, copies go nowhere.
+//! - inline: `queue` (NFQUEUE); each packet waits for the daemon's
+//!   verdict, so a scanner's first packet never reaches FreeSWITCH and an
+//!   SDP answer leaves only once its pinhole is in the kernel. Fail-open
+//!   by default (`bypass`: no reader, no wait). Kernels without nft's
+//!   queue expression (CONFIG_NFT_QUEUE) get `iptables -j NFQUEUE`
+//!   through xt compat instead.
+
+use sipwall_netfilter::{NetfilterError, NftCli, Nftables};
+use sipwall_policy::{Kind, Policy, PortRange, Protocol};
+use std::process::Command;
+
+/// The daemon's table.
+pub const TABLE: &str = "sipwall_intake";
+
+/// How packets reach the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// NFLOG copies.
+    Tap,
+    /// NFQUEUE verdicts; `fail_open` lets packets pass without a reader.
+    Inline {
+        /// Bypass the queue when nobody reads it.
+        fail_open: bool,
+    },
+}
+
+/// What was installed, to be removed at exit.
+#[derive(Debug)]
+pub enum Installed {
+    /// The nft table.
+    Table,
+    /// iptables / ip6tables rules (their specs, for `-D`).
+    Iptables(Vec<(&'static str, Vec<String>)>),
+}
+
+fn ranges(policy: &Policy, proto: Protocol) -> Vec<PortRange> {
+    policy
+        .services_of(Kind::Sip)
+        .filter(|s| s.protocols.contains(&proto))
+        .flat_map(|s| s.ports.iter().copied())
+        .collect()
+}
+
+fn nft_set(r: &[PortRange]) -> String {
+    format!(
+        "{{ {} }}",
+        r.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The intake table's nft text.
+pub fn render(policy: &Policy, mode: Mode, q_in: u16, q_out: u16) -> String {
+    let action = |n: u16| match mode {
+        Mode::Tap => format!("log group {n}"),
+        Mode::Inline { fail_open: true } => format!("queue num {n} bypass"),
+        Mode::Inline { fail_open: false } => format!("queue num {n}"),
+    };
+    let (mut input, mut output) = (String::new(), String::new());
+    for proto in [Protocol::Udp, Protocol::Tcp] {
+        let r = ranges(policy, proto);
+        if r.is_empty() {
+            continue;
+        }
+        let p = nft_set(&r);
+        input.push_str(&format!("\t\t{proto} dport {p} {}\n", action(q_in)));
+        // One copy per packet, even when both its ports are SIP ports.
+        output.push_str(&format!("\t\t{proto} sport {p} {}\n", action(q_out)));
+        output.push_str(&format!(
+            "\t\t{proto} sport != {p} {proto} dport {p} {}\n",
+            action(q_out)
+        ));
+    }
+    format!(
+        "table inet {TABLE} {{}}\ndelete table inet {TABLE}\ntable inet {TABLE} {{\n\tchain input {{\n\t\ttype filter hook input priority 10; policy accept;\n{input}\t}}\n\tchain output {{\n\t\ttype filter hook output priority 10; policy accept;\n{output}\t}}\n}}\n"
+    )
+}
+
+/// iptables rule specs for the inline queue (both families).
+fn iptables_specs(
+    policy: &Policy,
+    fail_open: bool,
+    q_in: u16,
+    q_out: u16,
+) -> Vec<(&'static str, Vec<String>)> {
+    let mut specs = Vec::new();
+    for tool in ["iptables", "ip6tables"] {
+        for proto in [Protocol::Udp, Protocol::Tcp] {
+            let r = ranges(policy, proto);
+            if r.is_empty() {
+                continue;
+            }
+            let ports = r
+                .iter()
+                .map(|x| {
+                    if x.first() == x.last() {
+                        x.first().to_string()
+                    } else {
+                        format!("{}:{}", x.first(), x.last())
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            for (chain, dir, q) in [("INPUT", "--dports", q_in), ("OUTPUT", "--sports", q_out)] {
+                let mut spec: Vec<String> = [
+                    chain,
+                    "-p",
+                    proto.as_str(),
+                    "-m",
+                    "multiport",
+                    dir,
+                    &ports,
+                    "-m",
+                    "comment",
+                    "--comment",
+                    "sipwall intake",
+                    "-j",
+                    "NFQUEUE",
+                    "--queue-num",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                spec.push(q.to_string());
+                if fail_open {
+                    spec.push("--queue-bypass".into());
+                }
+                specs.push((tool, spec));
+            }
+        }
+    }
+    specs
+}
+
+fn run(tool: &str, op: &str, spec: &[String]) -> Result<(), NetfilterError> {
+    let out = Command::new(tool)
+        .arg(op)
+        .args(spec)
+        .output()
+        .map_err(|source| NetfilterError::Spawn {
+            program: tool.to_owned(),
+            source,
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(NetfilterError::Rejected {
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}
+
+/// Installs the intake; inline falls back to iptables where nft has no queue.
+pub fn install(
+    policy: &Policy,
+    mode: Mode,
+    q_in: u16,
+    q_out: u16,
+) -> Result<Installed, NetfilterError> {
+    let nft = NftCli::default();
+    match nft.load(&render(policy, mode, q_in, q_out)) {
+        Ok(()) => Ok(Installed::Table),
+        Err(e) => {
+            let Mode::Inline { fail_open } = mode else {
+                return Err(e);
+            };
+            tracing::info!(
+                "nft has no queue expression here; queueing through iptables (xt compat)"
+            );
+            let specs = iptables_specs(policy, fail_open, q_in, q_out);
+            for (tool, spec) in &specs {
+                run(tool, "-I", spec)?;
+            }
+            Ok(Installed::Iptables(specs))
+        }
+    }
+}
+
+impl Installed {
+    /// Removes what [`install`] put in.
+    pub fn remove(&self) {
+        match self {
+            Installed::Table => {
+                let _ = NftCli::default().load(&format!("delete table inet {TABLE}\n"));
+            }
+            Installed::Iptables(specs) => {
+                for (tool, spec) in specs {
+                    let _ = run(tool, "-D", spec);
+                }
+            }
+        }
+    }
+}
