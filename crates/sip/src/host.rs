@@ -88,14 +88,16 @@ fn is_domain_char(b: u8) -> bool {
 
 /// Parses a dotted quad (`1*3DIGIT` four times, each at most 255).
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
+    // The octets are shifted into one integer: filling a byte array and
+    // reading it back as a word stalls the store buffer.
+    let mut addr = 0u32;
     let (mut part, mut value, mut digits) = (0usize, 0u16, 0u8);
     for &b in s {
         if b == b'.' {
             if digits == 0 || part == 3 {
                 return None;
             }
-            octets[part] = u8::try_from(value).ok()?;
+            addr = addr << 8 | u32::from(u8::try_from(value).ok()?);
             (part, value, digits) = (part + 1, 0, 0);
         } else if b.is_ascii_digit() && digits < 3 {
             value = value * 10 + u16::from(b - b'0');
@@ -107,8 +109,8 @@ pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     if part != 3 || digits == 0 {
         return None;
     }
-    octets[3] = u8::try_from(value).ok()?;
-    Some(Ipv4Addr::from(octets))
+    addr = addr << 8 | u32::from(u8::try_from(value).ok()?);
+    Some(Ipv4Addr::from(addr))
 }
 
 /// Reads `host [":" port]` at the start of `s`; returns the host, the port,
@@ -119,10 +121,16 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
         let addr = parse_ipv6(&s[1..close]).ok_or(Invalid::new("invalid IPv6 address", 1))?;
         (Host::Ipv6(addr), close + 1)
     } else {
-        let n = s
-            .iter()
-            .position(|&b| !is_domain_char(b))
-            .unwrap_or(s.len());
+        // One pass finds the name's end and whether it can be a dotted quad.
+        let mut n = 0;
+        let mut numeric = true;
+        while let Some(&b) = s.get(n) {
+            if !is_domain_char(b) {
+                break;
+            }
+            numeric &= b.is_ascii_digit() || b == b'.';
+            n += 1;
+        }
         let name = &s[..n];
         if name.is_empty() {
             return Err(Invalid::new("empty host", 0));
@@ -139,7 +147,7 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
                 return Err(Invalid::new("IPv6 address must be enclosed in brackets", 0));
             }
         }
-        let host = if name.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+        let host = if numeric {
             Host::Ipv4(parse_ipv4(name).ok_or(Invalid::new("invalid IPv4 address", 0))?)
         } else {
             if name.starts_with(b".")

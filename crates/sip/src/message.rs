@@ -76,6 +76,13 @@ struct Typed<'a> {
     to: Option<NameAddr<'a>>,
     cseq: Option<CSeq<'a>>,
     top_via: Option<Via<'a>>,
+    /// The top Via is the message's only Via value.
+    only_via: bool,
+    /// The Contact address when the message has exactly one (the common
+    /// case: a list is read again by the accessor).
+    only_contact: Option<NameAddr<'a>>,
+    /// The first Authorization value.
+    authorization: Option<Auth<'a>>,
     content_type: Option<MediaType<'a>>,
     sdp: Option<Sdp<'a>>,
 }
@@ -584,6 +591,7 @@ impl<'a> Message<'a> {
             HeaderName::Expires,
         ];
         let mut typed = Typed::default();
+        let (mut vias, mut contacts) = (0usize, 0usize);
         for h in &self.headers {
             let v = h.value;
             let read = match h.name {
@@ -599,15 +607,31 @@ impl<'a> Message<'a> {
                 HeaderName::ContentType if typed.content_type.is_none() => {
                     media_type::parse(v).map(|c| typed.content_type = Some(c))
                 }
-                HeaderName::Via if typed.top_via.is_none() => {
-                    let mut vias = ViaList::new(v);
-                    match vias.next() {
-                        Some(Ok(top)) => vias.try_for_each(|r| r.map(|_| ())).map(|()| {
-                            typed.top_via = Some(top);
+                HeaderName::Via => {
+                    let mut list = ViaList::new(v);
+                    match list.next() {
+                        Some(Ok(top)) => list.try_for_each(|r| r.map(|_| vias += 1)).map(|()| {
+                            vias += 1;
+                            typed.top_via.get_or_insert(top);
                         }),
                         Some(Err(e)) => Err(e),
                         None => Err(Invalid::new("empty value", 0)),
                     }
+                }
+                HeaderName::Contact if v != b"*" => {
+                    if grammar::trim(v).is_empty() {
+                        Err(Invalid::new("empty value", 0))
+                    } else {
+                        NameAddrList::new(v).try_for_each(|r| {
+                            r.map(|c| {
+                                contacts += 1;
+                                typed.only_contact = Some(c);
+                            })
+                        })
+                    }
+                }
+                HeaderName::Authorization if typed.authorization.is_none() => {
+                    auth::parse(v).map(|a| typed.authorization = Some(a))
                 }
                 _ => check_header(h),
             };
@@ -637,6 +661,10 @@ impl<'a> Message<'a> {
             if c.method != r.method {
                 self.flags.insert(Flag::CSeqMethodMismatch);
             }
+        }
+        typed.only_via = vias == 1;
+        if contacts != 1 {
+            typed.only_contact = None;
         }
         typed.sdp = self.check_body(buf, typed.content_type)?;
         self.typed = typed;
@@ -769,6 +797,9 @@ impl<'a> Message<'a> {
     }
     /// CSeq.
     pub fn cseq(&self) -> Option<CSeq<'a>> {
+        if self.checked {
+            return self.typed.cseq;
+        }
         self.value(HeaderName::CSeq)
             .and_then(|v| cseq::parse(v).ok())
     }
@@ -798,8 +829,17 @@ impl<'a> Message<'a> {
     }
     /// Every Via value in order, across headers (top first).
     pub fn vias(&self) -> impl Iterator<Item = Via<'a>> + '_ {
-        self.values(HeaderName::Via)
-            .flat_map(|v| ViaList::new(v).map_while(Result::ok))
+        // A lone Via was kept by the check; a list is read again.
+        let kept = self
+            .typed
+            .top_via
+            .filter(|_| self.checked && self.typed.only_via);
+        let reread = if kept.is_some() { 0 } else { usize::MAX };
+        kept.into_iter().chain(
+            self.values(HeaderName::Via)
+                .take(reread)
+                .flat_map(|v| ViaList::new(v).map_while(Result::ok)),
+        )
     }
     /// The topmost Via.
     pub fn top_via(&self) -> Option<Via<'a>> {
@@ -816,7 +856,11 @@ impl<'a> Message<'a> {
     /// Contact addresses in order (a `Contact: *` yields none; see
     /// [`Message::is_contact_star`]).
     pub fn contacts(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
-        self.addresses(HeaderName::Contact)
+        // A lone Contact was kept by the check; a list is read again.
+        let kept = self.typed.only_contact.filter(|_| self.checked);
+        let reread = if kept.is_some() { 0 } else { usize::MAX };
+        kept.into_iter()
+            .chain(self.addresses(HeaderName::Contact).take(reread))
     }
     /// True for `Contact: *` (REGISTER removing all bindings).
     pub fn is_contact_star(&self) -> bool {
@@ -854,6 +898,9 @@ impl<'a> Message<'a> {
     }
     /// Authorization (the first one).
     pub fn authorization(&self) -> Option<Auth<'a>> {
+        if self.checked {
+            return self.typed.authorization;
+        }
         self.auth(HeaderName::Authorization)
     }
     /// Proxy-Authorization (the first one).

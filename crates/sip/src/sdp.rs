@@ -123,6 +123,11 @@ pub struct Sdp<'a> {
     media_at: usize,
     /// What the session section says, read while checking it.
     session: Session<'a>,
+    /// The first media description, read while checking it: most bodies
+    /// have one, and then [`Sdp::media`] does not walk the body again.
+    first: Option<Media<'a>>,
+    /// Offset of the second `m=` line (the body's end if none).
+    second_at: usize,
 }
 
 /// Lines with their offsets; a trailing CR is removed.
@@ -299,6 +304,8 @@ impl<'a> Sdp<'a> {
     /// the `c=`, `m=` and `a=rtcp` lines well-formed.
     pub fn parse(body: &'a [u8]) -> Result<Sdp<'a>, SdpError> {
         let mut media_at = None;
+        let mut second_at = None;
+        let mut first_media: Option<Media<'a>> = None;
         let mut session = Session::default();
         let mut trailing_blank = false;
         let mut first = true;
@@ -324,25 +331,46 @@ impl<'a> Sdp<'a> {
             }
             first = false;
             let in_session = media_at.is_none();
+            // Lines of the first media section also fill its description.
+            let in_first = !in_session && second_at.is_none();
             match line[0] {
                 b'c' => {
                     let c = parse_connection(v).map_err(err)?;
                     if in_session && session.connection.is_none() {
                         session.connection = Some(c);
+                    } else if in_first {
+                        if let Some(m) = first_media.as_mut() {
+                            m.connection = Some(c);
+                        }
                     }
                 }
                 b'm' => {
-                    parse_m(v).map_err(err)?;
-                    media_at.get_or_insert(off);
+                    let mline = parse_m(v).map_err(err)?;
+                    if in_session {
+                        media_at = Some(off);
+                        first_media = Some(Media::new(mline, &session));
+                    } else if in_first {
+                        second_at = Some(off);
+                    }
                 }
                 b'a' if v.starts_with(b"rtcp:") => {
-                    parse_rtcp(&v[5..]).map_err(err)?;
+                    let r = parse_rtcp(&v[5..]).map_err(err)?;
+                    if in_first {
+                        if let Some(m) = first_media.as_mut() {
+                            m.rtcp = Some(r);
+                        }
+                    }
                 }
                 b'a' if in_session => {
                     session.crypto |= is_attr(line, b"crypto");
                     session.fingerprint |= is_attr(line, b"fingerprint");
                     if session.direction.is_none() {
                         session.direction = Direction::from_attr(v);
+                    }
+                }
+                b'a' if in_first => {
+                    if let Some(m) = first_media.as_mut() {
+                        m.attribute(v);
                     }
                 }
                 _ => {}
@@ -355,10 +383,17 @@ impl<'a> Sdp<'a> {
                 offset: 0,
             });
         }
+        if let Some(m) = first_media.as_mut() {
+            if m.connection.is_none() {
+                m.connection = session.connection;
+            }
+        }
         Ok(Sdp {
             body,
             media_at: media_at.unwrap_or(body.len()),
             session,
+            first: first_media,
+            second_at: second_at.unwrap_or(body.len()),
         })
     }
 
@@ -399,7 +434,8 @@ impl<'a> Sdp<'a> {
     pub fn media(&self) -> MediaIter<'a> {
         MediaIter {
             body: self.body,
-            pos: self.media_at,
+            first: self.first,
+            pos: self.second_at,
             session: self.session,
         }
     }
@@ -408,8 +444,7 @@ impl<'a> Sdp<'a> {
 /// `a=name` or `a=name:value`.
 fn is_attr(line: &[u8], name: &[u8]) -> bool {
     line.strip_prefix(b"a=")
-        .and_then(|a| a.strip_prefix(name))
-        .is_some_and(|rest| rest.is_empty() || rest[0] == b':')
+        .is_some_and(|a| is_attr_value(a, name))
 }
 
 /// What media inherit from the session level.
@@ -425,21 +460,19 @@ struct Session<'a> {
 #[derive(Debug, Clone)]
 pub struct MediaIter<'a> {
     body: &'a [u8],
+    /// The first description, read by [`Sdp::parse`], not yet yielded.
+    first: Option<Media<'a>>,
     pos: usize,
     session: Session<'a>,
 }
 
-impl<'a> Iterator for MediaIter<'a> {
-    type Item = Media<'a>;
-    fn next(&mut self) -> Option<Media<'a>> {
-        let body = self.body;
-        if self.pos >= body.len() {
-            return None;
-        }
-        let mut section = lines(&body[self.pos..]);
-        let (_, mline) = section.next()?;
-        let (kind, port, port_count, proto, formats) = parse_m(mline.get(2..)?).ok()?;
-        let mut media = Media {
+impl<'a> Media<'a> {
+    /// A description from its `m=` line, with what the session gives it.
+    fn new(
+        (kind, port, port_count, proto, formats): MLine<'a>,
+        session: &Session<'a>,
+    ) -> Media<'a> {
+        Media {
             kind,
             port,
             port_count,
@@ -448,10 +481,50 @@ impl<'a> Iterator for MediaIter<'a> {
             connection: None,
             rtcp: None,
             rtcp_mux: false,
-            crypto: self.session.crypto,
-            fingerprint: self.session.fingerprint,
-            direction: self.session.direction.unwrap_or_default(),
-        };
+            crypto: session.crypto,
+            fingerprint: session.fingerprint,
+            direction: session.direction.unwrap_or_default(),
+        }
+    }
+
+    /// Applies one media-level attribute (the value after `a=`) other
+    /// than `rtcp:`.
+    fn attribute(&mut self, a: &[u8]) {
+        // Dispatch on the first letter: most attributes (rtpmap, fmtp,
+        // ptime) match none of these and cost one comparison.
+        match a.first() {
+            Some(b'r') if a == b"rtcp-mux" => self.rtcp_mux = true,
+            Some(b'c') if is_attr_value(a, b"crypto") => self.crypto = true,
+            Some(b'f') if is_attr_value(a, b"fingerprint") => self.fingerprint = true,
+            Some(b's' | b'r' | b'i') => {
+                if let Some(d) = Direction::from_attr(a) {
+                    self.direction = d;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `name` or `name:value`, for an attribute without its `a=`.
+fn is_attr_value(a: &[u8], name: &[u8]) -> bool {
+    a.strip_prefix(name)
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b':')
+}
+
+impl<'a> Iterator for MediaIter<'a> {
+    type Item = Media<'a>;
+    fn next(&mut self) -> Option<Media<'a>> {
+        if let Some(m) = self.first.take() {
+            return Some(m);
+        }
+        let body = self.body;
+        if self.pos >= body.len() {
+            return None;
+        }
+        let mut section = lines(&body[self.pos..]);
+        let (_, mline) = section.next()?;
+        let mut media = Media::new(parse_m(mline.get(2..)?).ok()?, &self.session);
         let mut next = body.len();
         for (off, l) in section {
             if l.starts_with(b"m=") {
@@ -463,14 +536,8 @@ impl<'a> Iterator for MediaIter<'a> {
             } else if let Some(a) = l.strip_prefix(b"a=") {
                 if let Some(r) = a.strip_prefix(b"rtcp:") {
                     media.rtcp = parse_rtcp(r).ok();
-                } else if a == b"rtcp-mux" {
-                    media.rtcp_mux = true;
-                } else if is_attr(l, b"crypto") {
-                    media.crypto = true;
-                } else if is_attr(l, b"fingerprint") {
-                    media.fingerprint = true;
-                } else if let Some(d) = Direction::from_attr(a) {
-                    media.direction = d;
+                } else {
+                    media.attribute(a);
                 }
             }
         }

@@ -110,18 +110,30 @@ enum Slot {
     Other,
 }
 
+/// The tracked header a name is (any case, compact forms): dispatched on
+/// the length and first letter so that most names cost no comparison.
 fn slot(name: &[u8]) -> Slot {
-    let eq = |s: &[u8]| name.eq_ignore_ascii_case(s);
-    match name.first().map(u8::to_ascii_lowercase) {
-        Some(b'u') if eq(b"user-agent") => Slot::UserAgent,
-        Some(b's') if eq(b"server") => Slot::Server,
-        Some(b'f') if eq(b"f") || eq(b"from") => Slot::From,
-        Some(b'i') if eq(b"i") => Slot::CallId,
-        Some(b'l') if eq(b"l") => Slot::ContentLength,
-        Some(b'c') if eq(b"c") || eq(b"content-type") => Slot::ContentType,
-        Some(b'c') if eq(b"call-id") => Slot::CallId,
-        Some(b'c') if eq(b"content-length") => Slot::ContentLength,
-        _ => Slot::Other,
+    let first = match name.first() {
+        Some(b) => b.to_ascii_lowercase(),
+        None => return Slot::Other,
+    };
+    let (want, slot): (&[u8], Slot) = match (name.len(), first) {
+        (1, b'f') => return Slot::From,
+        (1, b'i') => return Slot::CallId,
+        (1, b'l') => return Slot::ContentLength,
+        (1, b'c') => return Slot::ContentType,
+        (4, b'f') => (b"from", Slot::From),
+        (6, b's') => (b"server", Slot::Server),
+        (7, b'c') => (b"call-id", Slot::CallId),
+        (10, b'u') => (b"user-agent", Slot::UserAgent),
+        (12, b'c') => (b"content-type", Slot::ContentType),
+        (14, b'c') => (b"content-length", Slot::ContentLength),
+        _ => return Slot::Other,
+    };
+    if name.eq_ignore_ascii_case(want) {
+        slot
+    } else {
+        Slot::Other
     }
 }
 
@@ -212,8 +224,13 @@ impl<'a> Summary<'a> {
                         pos,
                     )
                 })?;
-                let name = grammar::trim(&text[..colon]);
-                current = match slot(name) {
+                // A name cannot start with a blank (that is a fold), so only
+                // its end needs trimming.
+                let mut name_len = colon;
+                while name_len > 0 && matches!(text[name_len - 1], b' ' | b'\t') {
+                    name_len -= 1;
+                }
+                current = match slot(&text[..name_len]) {
                     Slot::Other => None,
                     sl => {
                         let kept = s.store(
