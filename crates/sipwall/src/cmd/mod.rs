@@ -4,6 +4,7 @@ pub mod apply;
 pub mod audit;
 pub mod discover;
 pub mod policy;
+pub mod replay;
 pub mod sip;
 
 /// The output format of a reporting command.
