@@ -572,3 +572,140 @@ fn unreadable_and_damaged_captures_exit_2() {
         "{problems:?}"
     );
 }
+
+/// A lab capture of `tests/captures/`.
+fn lab_capture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/captures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The bans of a replay: (address, reason kind, reason, packet number).
+fn bans_of(v: &Value) -> Vec<(String, String, String, u64)> {
+    v["summary"]["bans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["addr"].as_str().unwrap().to_owned(),
+                b["reason_kind"].as_str().unwrap().to_owned(),
+                b["reason"].as_str().unwrap().to_owned(),
+                b["n"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn lab_sipp_call_opens_a_pinhole_its_rtp_uses_and_bye_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = replay_json(&dir, PINHOLE, &[&lab_capture("sipp-call.pcap")], 0);
+    assert!(bans_of(&v).is_empty(), "{:?}", bans_of(&v));
+    let p = packets(&v);
+    let opened = p
+        .iter()
+        .position(|x| {
+            x["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["kind"] == "open-pinhole")
+        })
+        .expect("a pinhole opened");
+    assert_eq!(p[opened]["dir"], "out", "the server's SDP answer opens it");
+    let first_rtp = p
+        .iter()
+        .find(|x| x["dir"] == "in" && x["dst"] == "192.0.2.1:20000")
+        .expect("RTP to the server");
+    assert_eq!(first_rtp["verdict"], "accept");
+    assert_eq!(first_rtp["rule"], "media pinholes (sipwall run)");
+    let rtp_in = p
+        .iter()
+        .filter(|x| x["dir"] == "in" && x["dst"] == "192.0.2.1:20000");
+    assert!(rtp_in.clone().count() > 50, "two seconds of RTP");
+    assert!(rtp_in.clone().all(|x| x["verdict"] == "accept"));
+    let closed = p
+        .iter()
+        .flat_map(|x| x["actions"].as_array().unwrap())
+        .filter(|a| a["kind"] == "close-pinhole" && a["reason"] == "call-ended")
+        .count();
+    assert_eq!(closed, 2, "BYE closes RTP and RTCP");
+    assert_eq!(v["summary"]["verdicts"]["drop"], 0);
+    assert_eq!(v["summary"]["verdicts"]["reject"], 0);
+}
+
+#[test]
+fn lab_sipvicious_tools_are_each_banned_at_their_first_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    for (capture, reason) in [
+        ("svmap.pcap", "scanner: User-Agent \"friendly-scanner\""),
+        ("svmap-compact.pcap", "scanner: SIPVicious From tag"),
+        ("svwar.pcap", "scanner: User-Agent \"friendly-scanner\""),
+        ("svcrack.pcap", "scanner: User-Agent \"friendly-scanner\""),
+    ] {
+        let v = replay_json(&dir, SIP_ONLY, &[&lab_capture(capture)], 0);
+        assert_eq!(
+            bans_of(&v),
+            [("192.0.2.66".into(), "scanner".into(), reason.into(), 1)],
+            "{capture}"
+        );
+        let later_in: Vec<_> = packets(&v)[1..]
+            .iter()
+            .filter(|x| x["dir"] == "in")
+            .collect();
+        assert!(
+            later_in.iter().all(|x| x["rule"] == "bans (sipwall run)"),
+            "{capture}: after the ban, the ban drops: {later_in:?}"
+        );
+        if capture == "svcrack.pcap" {
+            assert!(later_in.len() >= 5, "svcrack tried its passwords");
+        }
+    }
+}
+
+#[test]
+fn lab_flood_from_one_source_is_banned_for_flood() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = replay_json(&dir, SIP_ONLY, &[&lab_capture("flood.pcap")], 0);
+    let bans = bans_of(&v);
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(
+        (bans[0].0.as_str(), bans[0].1.as_str()),
+        ("192.0.2.66", "flood")
+    );
+    // The default bucket: 30 requests of burst pass before the ban.
+    let requests_before = packets(&v)
+        .iter()
+        .filter(|x| x["dir"] == "in" && x["n"].as_u64().unwrap() < bans[0].3)
+        .count();
+    assert!(requests_before >= 30, "{requests_before}");
+    let after: Vec<_> = packets(&v)
+        .iter()
+        .filter(|x| x["dir"] == "in" && x["n"].as_u64().unwrap() > bans[0].3)
+        .collect();
+    assert!(!after.is_empty() && after.iter().all(|x| x["verdict"] == "drop"));
+}
+
+#[test]
+fn lab_a_phone_that_mistypes_its_password_twice_is_not_banned_and_then_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = replay_json(&dir, SIP_ONLY, &[&lab_capture("mistyped-password.pcap")], 0);
+    assert!(bans_of(&v).is_empty(), "{:?}", bans_of(&v));
+    assert!(packets(&v).iter().all(|x| x["verdict"] == "accept"));
+    let allowed = v["summary"]["allowed"].as_array().unwrap();
+    assert_eq!(allowed.len(), 1, "{allowed:?}");
+    assert_eq!(allowed[0]["addr"], "192.0.2.2");
+    // The 200 is the last packet, and the allowance comes with it.
+    let last = packets(&v).last().unwrap();
+    assert_eq!(last["actions"][0]["kind"], "allow", "{last}");
+    // The same two failures from a policy that bans at two do ban: the
+    // capture really holds two failed authentications.
+    let strict = format!("{SIP_ONLY}[guard.brute_force]\nmax_failures = 2\n");
+    let v = replay_json(&dir, &strict, &[&lab_capture("mistyped-password.pcap")], 0);
+    let bans = bans_of(&v);
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(bans[0].1, "brute-force");
+}
