@@ -3,7 +3,7 @@
 //! `Engine::handle` with advancing timestamps, as `sipwall replay` drives
 //! it. The target is at least 1M packets/s on one core (docs/performance.md).
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_main, Criterion, Throughput};
 use etherparse::PacketBuilder;
 use sipwall_engine::{Direction, Engine, Timestamp};
 
@@ -161,5 +161,10 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The benchmark group, configured from the command line.
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+}
+
 criterion_main!(benches);
