@@ -124,8 +124,8 @@ fn referee(media: &str) {
         "attacker",
         &["timeout", "20", "sipvicious_svmap", "192.0.2.1"],
     );
-    // NFLOG batches deliveries for up to a second.
-    std::thread::sleep(Duration::from_millis(2500));
+    // NFLOG batches deliveries for up to a second; dumpcap may lag under load.
+    std::thread::sleep(Duration::from_millis(4000));
     stop(&mut cap_sent);
     stop(&mut cap_accepted);
 
@@ -148,17 +148,18 @@ fn referee(media: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("replay JSON");
-    let replayed: HashMap<u64, String> = v["packets"]
+    let lines: HashMap<u64, &serde_json::Value> = v["packets"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|p| p["dir"] == "in")
-        .map(|p| {
+        .map(|p| (p["n"].as_u64().unwrap(), p))
+        .collect();
+    let replayed: HashMap<u64, String> = lines
+        .iter()
+        .map(|(n, p)| {
             assert_ne!(p["by"], "guard", "the guard is off: {p}");
-            (
-                p["n"].as_u64().unwrap(),
-                p["verdict"].as_str().unwrap().to_owned(),
-            )
+            (*n, p["verdict"].as_str().unwrap().to_owned())
         })
         .collect();
 
@@ -188,9 +189,9 @@ fn referee(media: &str) {
             agree += 1;
         } else {
             disagreements.push(format!(
-                "#{n}: kernel {} replay {:?}",
+                "#{n}: kernel {}, replay {}",
                 if by_kernel { "accepted" } else { "refused" },
-                replayed.get(&n)
+                lines.get(&n).map_or("-".to_owned(), |p| p.to_string())
             ));
         }
     }
