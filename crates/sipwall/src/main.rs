@@ -6,6 +6,7 @@
 //! outcome onto the exit-code contract of DESIGN.md: 0 ok, 1 findings or a
 //! failed operation, 2 bad usage or bad input.
 
+mod capture;
 mod cmd;
 mod control;
 mod daemon;
@@ -56,6 +57,8 @@ enum Command {
     Discover(cmd::discover::DiscoverCommand),
     /// Findings for an existing ruleset and a FreeSWITCH configuration.
     Audit(cmd::audit::AuditArgs),
+    /// The guard engine over pcap/pcapng captures, packet by packet.
+    Replay(cmd::replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Calls(a) => cmd::control::calls(a),
         Command::Discover(c) => cmd::discover::run(c),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
     };
     exit::report(outcome)
 }

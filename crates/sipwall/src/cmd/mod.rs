@@ -5,6 +5,7 @@ pub mod audit;
 pub mod control;
 pub mod discover;
 pub mod policy;
+pub mod replay;
 pub mod sip;
 
 /// The output format of a reporting command.

@@ -1,0 +1,222 @@
+//! The kernel as referee: sipwall's compiled policy applied in the lab's
+//! firewall namespace (no daemon), live traffic through it, and the same
+//! traffic replayed through the engine under the same policy. Per packet
+//! to the firewall host: accepted by the kernel <=> replay says accept.
+//!
+//! What was sent is captured on the firewall's eth0 (packet sockets see a
+//! packet before netfilter does); what the kernel accepted is logged by an
+//! NFLOG rule in a table of the test's own at input priority 100, after
+//! sipwall's filter, and captured from `nflog:7`. The guard is switched
+//! off in the policy: with no daemon its bans are not the kernel's to make,
+//! so only the ruleset's verdicts are compared.
+
+mod lab;
+
+use lab::{write_temp, Lab};
+use pcap_file::pcap::PcapReader;
+use pcap_file::DataLink;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const NO_GUARD: &str = "[guard.scanner]\nenabled = false\n[guard.flood]\nenabled = false\n\
+     [guard.brute_force]\nenabled = false\n[guard.enumeration]\nenabled = false\n";
+
+/// The IPv4 packets of a capture: (frame number, bytes).
+fn ipv4_packets(path: &Path) -> Vec<(u64, Vec<u8>)> {
+    let mut r = PcapReader::new(std::fs::File::open(path).expect("capture")).expect("pcap");
+    let link = r.header().datalink;
+    let mut out = Vec::new();
+    let mut n = 0;
+    while let Some(p) = r.next_packet() {
+        let Ok(p) = p else { break };
+        n += 1;
+        let ip = match link {
+            DataLink::ETHERNET if p.data.get(12..14) == Some(&[0x08, 0x00]) => &p.data[14..],
+            DataLink::NFLOG => match nflog_payload(&p.data) {
+                Some(ip) => ip,
+                None => continue,
+            },
+            _ => continue,
+        };
+        if ip.first().is_some_and(|b| b >> 4 == 4) {
+            out.push((n, ip.to_vec()));
+        }
+    }
+    out
+}
+
+/// The packet TLV (type 9) of an NFLOG frame; lengths are little-endian here.
+fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
+    let mut rest = frame.get(4..)?;
+    while rest.len() >= 4 {
+        let len = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
+        if len < 4 || len > rest.len() {
+            return None;
+        }
+        if u16::from_le_bytes([rest[2], rest[3]]) & 0x7fff == 9 {
+            return Some(&rest[4..len]);
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or(&[]);
+    }
+    None
+}
+
+fn stop(capture: &mut lab::Background) {
+    let _ = Command::new("kill")
+        .args(["-INT", &capture.0.id().to_string()])
+        .status();
+    let _ = capture.0.wait();
+}
+
+fn referee(media: &str) {
+    let test = format!("referee_{media}");
+    let Some(lab) = Lab::up(&test, &["sipp", "dumpcap", "sipvicious_svmap", "bash"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_temp(
+        &dir,
+        "p.toml",
+        &format!(
+            "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"{media}\"\nports = \"16384-32769\"\n{NO_GUARD}"
+        ),
+    );
+    let policy = policy.to_str().unwrap();
+    let out = lab.sipwall("fw", &["apply", "-c", policy]);
+    assert!(
+        out.status.success(),
+        "apply: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab.nft(
+        "fw",
+        "table inet referee {\n  chain input {\n    type filter hook input priority 100; policy accept;\n    log group 7\n  }\n}\n",
+    );
+    let sent = dir.path().join("sent.pcap");
+    let accepted = dir.path().join("accepted.pcap");
+    let (s, a) = (sent.to_str().unwrap(), accepted.to_str().unwrap());
+    let mut cap_sent = lab.spawn(
+        "fw",
+        &["dumpcap", "-q", "-i", "eth0", "-f", "ip", "-P", "-w", s],
+    );
+    let mut cap_accepted = lab.spawn("fw", &["dumpcap", "-q", "-i", "nflog:7", "-P", "-w", a]);
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // A call with RTP (echoed by the UAS), a probe of a closed port, a scan.
+    let uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
+        "the call failed"
+    );
+    drop(uas);
+    lab.run(
+        "attacker",
+        &[
+            "bash",
+            "-c",
+            "echo probe > /dev/udp/192.0.2.1/5070; echo probe > /dev/udp/192.0.2.1/5060",
+        ],
+    );
+    lab.run(
+        "attacker",
+        &["timeout", "20", "sipvicious_svmap", "192.0.2.1"],
+    );
+    // NFLOG batches deliveries for up to a second; dumpcap may lag under load.
+    std::thread::sleep(Duration::from_millis(4000));
+    stop(&mut cap_sent);
+    stop(&mut cap_accepted);
+
+    let out = lab.sipwall(
+        "fw",
+        &[
+            "replay",
+            "-c",
+            policy,
+            "--host",
+            "192.0.2.1",
+            "--format",
+            "json",
+            s,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "replay: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("replay JSON");
+    let lines: HashMap<u64, &serde_json::Value> = v["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["dir"] == "in")
+        .map(|p| (p["n"].as_u64().unwrap(), p))
+        .collect();
+    let replayed: HashMap<u64, String> = lines
+        .iter()
+        .map(|(n, p)| {
+            assert_ne!(p["by"], "guard", "the guard is off: {p}");
+            (*n, p["verdict"].as_str().unwrap().to_owned())
+        })
+        .collect();
+
+    // The kernel's accepted packets as a multiset of their bytes.
+    let mut kernel: HashMap<Vec<u8>, usize> = HashMap::new();
+    for (_, ip) in ipv4_packets(&accepted) {
+        *kernel.entry(ip).or_default() += 1;
+    }
+    let host = [192, 0, 2, 1];
+    let (mut compared, mut agree, mut accepted_n) = (0, 0, 0);
+    let mut disagreements = Vec::new();
+    for (n, ip) in ipv4_packets(&sent) {
+        if ip.len() < 20 || ip[16..20] != host {
+            continue;
+        }
+        let by_kernel = match kernel.get_mut(&ip) {
+            Some(c) if *c > 0 => {
+                *c -= 1;
+                true
+            }
+            _ => false,
+        };
+        let by_replay = replayed.get(&n).map(String::as_str) == Some("accept");
+        compared += 1;
+        accepted_n += usize::from(by_kernel);
+        if by_kernel == by_replay {
+            agree += 1;
+        } else {
+            disagreements.push(format!(
+                "#{n}: kernel {}, replay {}",
+                if by_kernel { "accepted" } else { "refused" },
+                lines.get(&n).map_or("-".to_owned(), |p| p.to_string())
+            ));
+        }
+    }
+    eprintln!(
+        "referee media = {media}: {agree}/{compared} packets to the firewall agree ({accepted_n} accepted by the kernel)"
+    );
+    assert!(compared > 100, "a call's worth of packets: {compared}");
+    assert!(
+        accepted_n < compared,
+        "some packets were refused (the probe of 5070)"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "replay and the kernel disagree on {} of {compared}:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
+
+#[test]
+fn replay_agrees_with_the_kernel_packet_for_packet_media_range() {
+    referee("range");
+}
+
+#[test]
+fn replay_agrees_with_the_kernel_packet_for_packet_media_helper() {
+    referee("helper");
+}

@@ -1,0 +1,711 @@
+//! `sipwall replay` end to end: captures written by the test in every
+//! supported link type and format, the shared sipvicious capture, and the
+//! lab captures of `tests/captures/` (recorded with real tools, see
+//! `tests/captures/README.md`).
+
+use etherparse::PacketBuilder;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::{DataLink, TsResolution};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const HOST: [u8; 4] = [192, 0, 2, 1];
+const PEER: [u8; 4] = [203, 0, 113, 9];
+const HOST6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const PEER6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
+
+const SHARED_SCAN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/testdata/pcap/svmap-svwar-svcrack.pcap"
+);
+
+const SIP_ONLY: &str = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n";
+const PINHOLE: &str = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\npinhole_timeout = \"30s\"\n";
+
+fn sipwall(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sipwall"))
+        .args(args)
+        .output()
+        .expect("run sipwall")
+}
+
+/// Replays with `policy` and returns the JSON document (exit code checked).
+fn replay_json(dir: &tempfile::TempDir, policy: &str, extra: &[&str], code: i32) -> Value {
+    let p = dir.path().join("policy.toml");
+    std::fs::write(&p, policy).unwrap();
+    let mut args = vec!["replay", "-c", p.to_str().unwrap(), "--format", "json"];
+    args.extend(extra);
+    let out = sipwall(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "sipwall {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn packets(v: &Value) -> &Vec<Value> {
+    v["packets"].as_array().expect("packets")
+}
+
+fn udp4(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(src, dst, 64)
+        .udp(sport, dport)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn udp6(src: [u8; 16], sport: u16, dst: [u8; 16], dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv6(src, dst, 64)
+        .udp(sport, dport)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn tcp_syn4(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(src, dst, 64)
+        .tcp(sport, dport, 1000, 64000)
+        .syn()
+        .write(&mut out, &[])
+        .unwrap();
+    out
+}
+
+fn sip(start: &str, cseq: &str, sdp: Option<(&str, u16)>) -> Vec<u8> {
+    let body = sdp.map_or(String::new(), |(addr, port)| {
+        let fam = if addr.contains(':') { "IP6" } else { "IP4" };
+        format!("v=0\r\no=- 1 1 IN {fam} {addr}\r\ns=-\r\nc=IN {fam} {addr}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\n")
+    });
+    let ct = if sdp.is_some() {
+        "Content-Type: application/sdp\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "{start}\r\nVia: SIP/2.0/UDP 203.0.113.9:5060;branch=z9hG4bK-{}\r\nFrom: <sip:100@example.com>;tag=a1\r\n\
+         To: <sip:200@example.com>\r\nCall-ID: replay-test-1\r\nCSeq: {cseq}\r\nMax-Forwards: 70\r\n\
+         User-Agent: test-phone\r\nContact: <sip:100@203.0.113.9>\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        cseq.replace(' ', "-"),
+        body.len()
+    )
+    .into_bytes()
+}
+
+const T0: u64 = 1_700_000_000_000_000;
+
+/// A call with pinhole media, and a few packets for the other rules:
+/// (capture time in microseconds, IP packet).
+fn call() -> Vec<(u64, Vec<u8>)> {
+    let ms = |m: u64| T0 + m * 1000;
+    let mut v = vec![
+        (
+            ms(0),
+            udp4(
+                PEER,
+                5060,
+                HOST,
+                5060,
+                &sip(
+                    "INVITE sip:200@192.0.2.1 SIP/2.0",
+                    "1 INVITE",
+                    Some(("203.0.113.9", 40000)),
+                ),
+            ),
+        ),
+        (
+            ms(10),
+            udp4(
+                HOST,
+                5060,
+                PEER,
+                5060,
+                &sip("SIP/2.0 200 OK", "1 INVITE", Some(("192.0.2.1", 20000))),
+            ),
+        ),
+        (
+            ms(20),
+            udp4(
+                PEER,
+                5060,
+                HOST,
+                5060,
+                &sip("ACK sip:200@192.0.2.1 SIP/2.0", "1 ACK", None),
+            ),
+        ),
+    ];
+    v.push((ms(100), udp4(PEER, 40000, HOST, 20000, &[0x80; 172])));
+    // The host's RTP back: from now on conntrack sees the flow as
+    // established (a UDP flow seen one way only stays NEW).
+    v.push((ms(101), udp4(HOST, 20000, PEER, 40000, &[0x80; 172])));
+    for i in 1..5 {
+        v.push((
+            ms(100 + 20 * i),
+            udp4(PEER, 40000, HOST, 20000, &[0x80; 172]),
+        ));
+    }
+    v.push((
+        ms(2000),
+        udp4(
+            PEER,
+            5060,
+            HOST,
+            5060,
+            &sip("BYE sip:200@192.0.2.1 SIP/2.0", "2 BYE", None),
+        ),
+    ));
+    // After BYE: the same RTP flow rides on conntrack, a new one is refused.
+    v.push((ms(2100), udp4(PEER, 40000, HOST, 20000, &[0x80; 172])));
+    v.push((ms(2120), udp4(PEER, 40002, HOST, 20000, &[0x80; 172])));
+    v.push((
+        ms(2200),
+        udp6(
+            PEER6,
+            5060,
+            HOST6,
+            5060,
+            &sip("OPTIONS sip:200@[2001:db8::1] SIP/2.0", "3 OPTIONS", None),
+        ),
+    ));
+    v.push((ms(2300), udp4(PEER, 3333, HOST, 9999, b"probe")));
+    v.push((ms(2400), tcp_syn4(PEER, 45000, HOST, 5060)));
+    v
+}
+
+/// The link-layer header of `link` in front of an IP packet.
+fn frame(link: DataLink, ip: &[u8]) -> Vec<u8> {
+    let v6 = ip[0] >> 4 == 6;
+    let ethertype: [u8; 2] = if v6 { [0x86, 0xdd] } else { [0x08, 0x00] };
+    let mut f = Vec::new();
+    match link {
+        DataLink::ETHERNET => {
+            f.extend([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]);
+            f.extend(ethertype);
+        }
+        DataLink::LINUX_SLL => {
+            f.extend([0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 2, 0, 0]);
+            f.extend(ethertype);
+        }
+        DataLink::LINUX_SLL2 => {
+            f.extend(ethertype);
+            f.extend([0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 2, 0, 0]);
+        }
+        DataLink::NULL => f.extend(if v6 { 10u32 } else { 2u32 }.to_le_bytes()),
+        DataLink::LOOP => f.extend(if v6 { 24u32 } else { 2u32 }.to_be_bytes()),
+        DataLink::RAW => {}
+        other => panic!("no framing for {other:?}"),
+    }
+    f.extend_from_slice(ip);
+    f
+}
+
+fn write_pcap(path: &Path, link: DataLink, frames: &[(u64, Vec<u8>)]) {
+    let header = PcapHeader {
+        datalink: link,
+        ts_resolution: TsResolution::MicroSecond,
+        ..PcapHeader::default()
+    };
+    let mut w = PcapWriter::with_header(std::fs::File::create(path).unwrap(), header).unwrap();
+    for (t, f) in frames {
+        w.write_packet(&PcapPacket::new(
+            Duration::from_micros(*t),
+            f.len() as u32,
+            f,
+        ))
+        .unwrap();
+    }
+}
+
+/// A pcapng file with nanosecond timestamps (if_tsresol = 9).
+fn write_pcapng(path: &Path, link: DataLink, frames: &[(u64, Vec<u8>)]) {
+    let mut w = PcapNgWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    w.write_pcapng_block(InterfaceDescriptionBlock {
+        linktype: link,
+        snaplen: 0,
+        options: vec![InterfaceDescriptionOption::IfTsResol(9)],
+    })
+    .unwrap();
+    for (t, f) in frames {
+        w.write_pcapng_block(EnhancedPacketBlock {
+            interface_id: 0,
+            // pcap-file writes the Duration's nanoseconds as the tick count.
+            timestamp: Duration::from_nanos(t * 1000),
+            original_len: f.len() as u32,
+            data: f.as_slice().into(),
+            options: vec![],
+        })
+        .unwrap();
+    }
+}
+
+fn verdicts(v: &Value) -> Vec<(String, String)> {
+    packets(v)
+        .iter()
+        .map(|p| {
+            (
+                p["verdict"].as_str().unwrap().to_owned(),
+                p["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_call_opens_and_closes_a_pinhole_and_every_link_type_replays_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let call = call();
+    let mut runs = Vec::new();
+    for link in [
+        DataLink::ETHERNET,
+        DataLink::LINUX_SLL,
+        DataLink::LINUX_SLL2,
+        DataLink::RAW,
+        DataLink::NULL,
+        DataLink::LOOP,
+    ] {
+        let frames: Vec<_> = call.iter().map(|(t, ip)| (*t, frame(link, ip))).collect();
+        let path = dir.path().join(format!("{link:?}.pcap"));
+        write_pcap(&path, link, &frames);
+        if link == DataLink::ETHERNET {
+            let ng = dir.path().join("ethernet.pcapng");
+            write_pcapng(&ng, link, &frames);
+            runs.push(("pcapng", ng));
+        }
+        runs.push(("pcap", path));
+    }
+    let mut first: Option<Value> = None;
+    for (kind, path) in &runs {
+        let v = replay_json(
+            &dir,
+            PINHOLE,
+            &[
+                path.to_str().unwrap(),
+                "--host",
+                "192.0.2.1",
+                "--host",
+                "2001:db8::1",
+            ],
+            0,
+        );
+        match &first {
+            None => first = Some(v),
+            Some(f) => assert_eq!(
+                packets(f),
+                packets(&v),
+                "{kind} {} replays like the first capture",
+                path.display()
+            ),
+        }
+    }
+    let v = first.unwrap();
+    let got = verdicts(&v);
+    let rule = |i: usize| got[i].1.as_str();
+    assert_eq!(got.len(), call.len());
+    assert_eq!(got[0].0, "accept", "INVITE: {got:?}");
+    assert!(rule(0).starts_with("services.sip"), "{got:?}");
+    assert_eq!(rule(1), "output (not filtered)");
+    // The 200 OK's SDP opened the pinhole: the first RTP packet is accepted by it.
+    let opened = &packets(&v)[1]["actions"][0];
+    assert_eq!(opened["kind"], "open-pinhole", "{opened}");
+    assert_eq!(opened["port"], 20000);
+    assert_eq!(
+        got[3],
+        ("accept".into(), "media pinholes (sipwall run)".into())
+    );
+    assert_eq!(rule(4), "output (not filtered)");
+    assert!(
+        got[5..9]
+            .iter()
+            .all(|(v, r)| v == "accept" && r == "established, related"),
+        "{got:?}"
+    );
+    let bye = &packets(&v)[9]["actions"];
+    assert!(
+        bye.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "close-pinhole" && a["reason"] == "call-ended"),
+        "BYE closes the pinhole: {bye}"
+    );
+    assert_eq!(got[10].1, "established, related", "{got:?}");
+    assert_eq!(
+        got[11],
+        ("reject".into(), "default deny".into()),
+        "a new RTP flow after BYE"
+    );
+    assert_eq!(got[12].0, "accept", "SIP over IPv6: {got:?}");
+    assert_eq!(packets(&v)[12]["src"], "[2001:db8::9]:5060");
+    assert_eq!(got[13], ("reject".into(), "default deny".into()));
+    assert_eq!(packets(&v)[14]["proto"], "tcp");
+    assert!(got[14].1.starts_with("services.sip"), "{got:?}");
+    // Capture time is the engine's time, to the microsecond.
+    assert_eq!(
+        packets(&v)[9]["time"].as_f64().unwrap(),
+        (T0 + 2_000_000) as f64 / 1e6
+    );
+    let s = &v["summary"];
+    // RTP and RTCP (20000 and 20001).
+    assert_eq!(s["pinholes"]["opened"], 2);
+    assert_eq!(s["pinholes"]["closed"], 2);
+    assert_eq!(s["bans"].as_array().unwrap().len(), 0);
+    assert_eq!(s["verdicts"]["reject"], 2);
+    assert_eq!(s["packets"]["in"], 13);
+    assert_eq!(s["packets"]["out"], 2);
+}
+
+#[test]
+fn a_pinhole_runs_out_on_the_captures_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames: Vec<_> = call().into_iter().take(4).collect();
+    // 40 s of silence, more than the policy's 30 s pinhole timeout, then a
+    // new RTP flow: the pinhole expired on a timer, not at this packet.
+    frames.push((
+        T0 + 40_000_000,
+        udp4(PEER, 40004, HOST, 20000, &[0x80; 172]),
+    ));
+    let path = dir.path().join("gap.pcap");
+    let framed: Vec<_> = frames
+        .iter()
+        .map(|(t, ip)| (*t, frame(DataLink::RAW, ip)))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &framed);
+    let v = replay_json(&dir, PINHOLE, &[path.to_str().unwrap()], 0);
+    let timers = v["timers"].as_array().unwrap();
+    let expiry = timers
+        .iter()
+        .find(|t| {
+            t["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["reason"] == "expired")
+        })
+        .unwrap_or_else(|| panic!("an expiry timer: {timers:?}"));
+    let at = expiry["time"].as_f64().unwrap();
+    assert!(
+        at < (T0 + 40_000_000) as f64 / 1e6 && at >= (T0 + 30_000_000) as f64 / 1e6,
+        "expired at its deadline, {at}"
+    );
+    assert_eq!(packets(&v).last().unwrap()["verdict"], "reject");
+}
+
+#[test]
+fn the_shared_sipvicious_capture_bans_the_scanner_at_its_first_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = replay_json(&dir, SIP_ONLY, &[SHARED_SCAN], 0);
+    // The server of that capture is .2: inferred from the first request.
+    assert_eq!(v["hosts"], serde_json::json!(["192.0.2.2"]));
+    let p = packets(&v);
+    assert_eq!(p[0]["src"], "192.0.2.1:5060");
+    assert_eq!(p[0]["verdict"], "drop");
+    assert_eq!(p[0]["by"], "guard");
+    let ban = &p[0]["actions"][0];
+    assert_eq!(ban["kind"], "ban");
+    assert_eq!(ban["reason_kind"], "scanner");
+    let rest: Vec<_> = p[1..].iter().filter(|x| x["dir"] == "in").collect();
+    assert!(rest.len() > 10, "svwar and svcrack follow: {}", rest.len());
+    for x in rest {
+        assert_eq!(
+            (x["verdict"].as_str(), x["rule"].as_str()),
+            (Some("drop"), Some("bans (sipwall run)")),
+            "{x}"
+        );
+    }
+    let bans = v["summary"]["bans"].as_array().unwrap();
+    assert_eq!(bans.len(), 1);
+    assert_eq!(bans[0]["addr"], "192.0.2.1");
+    assert_eq!(bans[0]["n"], 1);
+}
+
+#[test]
+fn text_output_has_a_line_per_packet_and_the_summary() {
+    let p = Path::new(SHARED_SCAN);
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, SIP_ONLY).unwrap();
+    let out = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with(
+            "#1 +0.000000 192.0.2.1:5060 -> 192.0.2.2:5060 udp in drop (guard: scanner"
+        ) && first.contains("[ban 192.0.2.1 until +3600.000000"),
+        "{first}"
+    );
+    assert!(
+        text.contains("\nbans: 1\n  192.0.2.1 +0.000000 at packet #1"),
+        "{text}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("protected host 192.0.2.2"), "{stderr}");
+    let quiet = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        "--summary-only",
+        p.to_str().unwrap(),
+    ]);
+    let quiet = String::from_utf8_lossy(&quiet.stdout);
+    assert!(quiet.starts_with("summary: 28 frames"), "{quiet}");
+}
+
+#[test]
+fn frames_not_ip_or_not_for_the_host_are_counted_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut arp = vec![0xff; 6];
+    arp.extend([2, 0, 0, 0, 0, 9, 0x08, 0x06]);
+    arp.extend([0; 28]);
+    let other = frame(
+        DataLink::ETHERNET,
+        &udp4(PEER, 5060, [198, 51, 100, 7], 5060, b"OPTIONS x"),
+    );
+    let mut cut = frame(DataLink::ETHERNET, &udp4(PEER, 1, HOST, 2, &[0; 100]));
+    cut.truncate(40);
+    let path = dir.path().join("mixed.pcap");
+    write_pcap(
+        &path,
+        DataLink::ETHERNET,
+        &[(T0, arp), (T0 + 1, other), (T0 + 2, cut)],
+    );
+    let v = replay_json(
+        &dir,
+        SIP_ONLY,
+        &[path.to_str().unwrap(), "--host", "192.0.2.1"],
+        0,
+    );
+    assert!(packets(&v).is_empty(), "{v}");
+    let s = &v["summary"]["packets"];
+    assert_eq!(
+        (s["not_ip"].as_u64(), s["elsewhere"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    assert_eq!(s["unreadable"], 1, "{s}");
+}
+
+#[test]
+fn without_host_and_without_a_sip_request_it_is_bad_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rtp.pcap");
+    write_pcap(
+        &path,
+        DataLink::RAW,
+        &[(T0, udp4(PEER, 40000, HOST, 20000, &[0x80; 20]))],
+    );
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, SIP_ONLY).unwrap();
+    let out = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--host"));
+}
+
+#[test]
+fn unreadable_and_damaged_captures_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"this is not a capture at all").unwrap();
+    let out = sipwall(&["replay", "--host", "192.0.2.1", junk.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A capture cut in the middle of its last record: the packets before
+    // the cut are still judged and reported.
+    let path = dir.path().join("cut.pcap");
+    let frames: Vec<_> = call()
+        .into_iter()
+        .map(|(t, ip)| (t, frame(DataLink::RAW, &ip)))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &frames);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let v = replay_json(
+        &dir,
+        PINHOLE,
+        &[
+            path.to_str().unwrap(),
+            "--host",
+            "192.0.2.1",
+            "--host",
+            "2001:db8::1",
+        ],
+        2,
+    );
+    assert_eq!(packets(&v).len(), frames.len() - 1);
+    let problems = v["summary"]["problems"].as_array().unwrap();
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .contains("stopped after frame"),
+        "{problems:?}"
+    );
+}
+
+/// A lab capture of `tests/captures/`.
+fn lab_capture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/captures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The bans of a replay: (address, reason kind, reason, packet number).
+fn bans_of(v: &Value) -> Vec<(String, String, String, u64)> {
+    v["summary"]["bans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["addr"].as_str().unwrap().to_owned(),
+                b["reason_kind"].as_str().unwrap().to_owned(),
+                b["reason"].as_str().unwrap().to_owned(),
+                b["n"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn lab_sipp_call_opens_a_pinhole_its_rtp_uses_and_bye_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = replay_json(&dir, PINHOLE, &[&lab_capture("sipp-call.pcap")], 0);
+    assert!(bans_of(&v).is_empty(), "{:?}", bans_of(&v));
+    let p = packets(&v);
+    let opened = p
+        .iter()
+        .position(|x| {
+            x["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["kind"] == "open-pinhole")
+        })
+        .expect("a pinhole opened");
+    assert_eq!(p[opened]["dir"], "out", "the server's SDP answer opens it");
+    let first_rtp = p
+        .iter()
+        .find(|x| x["dir"] == "in" && x["dst"] == "192.0.2.1:20000")
+        .expect("RTP to the server");
+    assert_eq!(first_rtp["verdict"], "accept");
+    assert_eq!(first_rtp["rule"], "media pinholes (sipwall run)");
+    let rtp_in = p
+        .iter()
+        .filter(|x| x["dir"] == "in" && x["dst"] == "192.0.2.1:20000");
+    assert!(rtp_in.clone().count() > 50, "two seconds of RTP");
+    assert!(rtp_in.clone().all(|x| x["verdict"] == "accept"));
+    let closed = p
+        .iter()
+        .flat_map(|x| x["actions"].as_array().unwrap())
+        .filter(|a| a["kind"] == "close-pinhole" && a["reason"] == "call-ended")
+        .count();
+    assert_eq!(closed, 2, "BYE closes RTP and RTCP");
+    assert_eq!(v["summary"]["verdicts"]["drop"], 0);
+    assert_eq!(v["summary"]["verdicts"]["reject"], 0);
+}
+
+#[test]
+fn lab_sipvicious_tools_are_each_banned_at_their_first_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    for (capture, reason) in [
+        ("svmap.pcap", "scanner: User-Agent \"friendly-scanner\""),
+        ("svmap-compact.pcap", "scanner: SIPVicious From tag"),
+        ("svwar.pcap", "scanner: User-Agent \"friendly-scanner\""),
+        ("svcrack.pcap", "scanner: User-Agent \"friendly-scanner\""),
+    ] {
+        let v = replay_json(&dir, SIP_ONLY, &[&lab_capture(capture)], 0);
+        assert_eq!(
+            bans_of(&v),
+            [("192.0.2.66".into(), "scanner".into(), reason.into(), 1)],
+            "{capture}"
+        );
+        let later_in: Vec<_> = packets(&v)[1..]
+            .iter()
+            .filter(|x| x["dir"] == "in")
+            .collect();
+        assert!(
+            later_in.iter().all(|x| x["rule"] == "bans (sipwall run)"),
+            "{capture}: after the ban, the ban drops: {later_in:?}"
+        );
+        if capture == "svcrack.pcap" {
+            assert!(later_in.len() >= 5, "svcrack tried its passwords");
+        }
+    }
+}
+
+#[test]
+fn lab_flood_from_one_source_is_banned_for_flood() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = replay_json(&dir, SIP_ONLY, &[&lab_capture("flood.pcap")], 0);
+    let bans = bans_of(&v);
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(
+        (bans[0].0.as_str(), bans[0].1.as_str()),
+        ("192.0.2.66", "flood")
+    );
+    // The default bucket: 30 requests of burst pass before the ban.
+    let requests_before = packets(&v)
+        .iter()
+        .filter(|x| x["dir"] == "in" && x["n"].as_u64().unwrap() < bans[0].3)
+        .count();
+    assert!(requests_before >= 30, "{requests_before}");
+    let after: Vec<_> = packets(&v)
+        .iter()
+        .filter(|x| x["dir"] == "in" && x["n"].as_u64().unwrap() > bans[0].3)
+        .collect();
+    assert!(!after.is_empty() && after.iter().all(|x| x["verdict"] == "drop"));
+}
+
+#[test]
+fn lab_a_phone_that_mistypes_its_password_twice_is_not_banned_and_then_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = replay_json(&dir, SIP_ONLY, &[&lab_capture("mistyped-password.pcap")], 0);
+    assert!(bans_of(&v).is_empty(), "{:?}", bans_of(&v));
+    assert!(packets(&v).iter().all(|x| x["verdict"] == "accept"));
+    let allowed = v["summary"]["allowed"].as_array().unwrap();
+    assert_eq!(allowed.len(), 1, "{allowed:?}");
+    assert_eq!(allowed[0]["addr"], "192.0.2.2");
+    // The 200 is the last packet, and the allowance comes with it.
+    let last = packets(&v).last().unwrap();
+    assert_eq!(last["actions"][0]["kind"], "allow", "{last}");
+    // The same two failures from a policy that bans at two do ban: the
+    // capture really holds two failed authentications.
+    let strict = format!("{SIP_ONLY}[guard.brute_force]\nmax_failures = 2\n");
+    let v = replay_json(&dir, &strict, &[&lab_capture("mistyped-password.pcap")], 0);
+    let bans = bans_of(&v);
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(bans[0].1, "brute-force");
+}
