@@ -6,7 +6,10 @@
 //! What was sent is captured on the firewall's eth0 (packet sockets see a
 //! packet before netfilter does); what the kernel accepted is logged by an
 //! NFLOG rule in a table of the test's own at input priority 100, after
-//! sipwall's filter, and captured from `nflog:7`. The guard is switched
+//! sipwall's filter, and read in the namespace with sipwall's own NFLOG
+//! reader until a sentinel packet arrives (NFLOG keeps order, so nothing
+//! sent before the sentinel can still be in flight; a capture tool stopped
+//! on a timer was seen to lose the last packet). The guard is switched
 //! off in the policy: with no daemon its bans are not the kernel's to make,
 //! so only the ruleset's verdicts are compared.
 
@@ -63,6 +66,39 @@ fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// The payload that ends the kernel's side of the record.
+const SENTINEL: &str = "referee-sentinel";
+
+/// Reads, in namespace `ns`, the packets NFLOG group 7 logs until the
+/// sentinel (included); the result arrives on the returned channel.
+fn read_accepted_until_sentinel(ns: &str) -> std::sync::mpsc::Receiver<Vec<Vec<u8>>> {
+    let path = format!("/run/netns/{ns}");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let fd = std::fs::File::open(&path).expect("netns");
+        nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let mut reader = sipwall_netfilter::NflogReader::open(&[7]).expect("nflog group 7");
+        ready_tx.send(()).unwrap();
+        let mut out = Vec::new();
+        loop {
+            let Ok(batch) = reader.recv() else { return };
+            for l in batch {
+                let done = l.packet.ends_with(SENTINEL.as_bytes());
+                out.push(l.packet);
+                if done {
+                    let _ = tx.send(out);
+                    return;
+                }
+            }
+        }
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the NFLOG reader started");
+    rx
+}
+
 fn stop(capture: &mut lab::Background) {
     let _ = Command::new("kill")
         .args(["-INT", &capture.0.id().to_string()])
@@ -95,13 +131,12 @@ fn referee(media: &str) {
         "table inet referee {\n  chain input {\n    type filter hook input priority 100; policy accept;\n    log group 7\n  }\n}\n",
     );
     let sent = dir.path().join("sent.pcap");
-    let accepted = dir.path().join("accepted.pcap");
-    let (s, a) = (sent.to_str().unwrap(), accepted.to_str().unwrap());
+    let s = sent.to_str().unwrap();
     let mut cap_sent = lab.spawn(
         "fw",
         &["dumpcap", "-q", "-i", "eth0", "-f", "ip", "-P", "-w", s],
     );
-    let mut cap_accepted = lab.spawn("fw", &["dumpcap", "-q", "-i", "nflog:7", "-P", "-w", a]);
+    let accepted_rx = read_accepted_until_sentinel(&lab.ns("fw"));
     std::thread::sleep(Duration::from_millis(1500));
 
     // A call with RTP (echoed by the UAS), a probe of a closed port, a scan.
@@ -124,10 +159,20 @@ fn referee(media: &str) {
         "attacker",
         &["timeout", "20", "sipvicious_svmap", "192.0.2.1"],
     );
-    // NFLOG batches deliveries for up to a second; dumpcap may lag under load.
-    std::thread::sleep(Duration::from_millis(4000));
+    // The sentinel closes the kernel's side; the sent side gets a moment more.
+    lab.run(
+        "peer",
+        &[
+            "bash",
+            "-c",
+            &format!("printf {SENTINEL} > /dev/udp/192.0.2.1/5060"),
+        ],
+    );
+    let accepted_packets = accepted_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the sentinel reached the kernel's NFLOG");
+    std::thread::sleep(Duration::from_millis(1000));
     stop(&mut cap_sent);
-    stop(&mut cap_accepted);
 
     let out = lab.sipwall(
         "fw",
@@ -165,7 +210,10 @@ fn referee(media: &str) {
 
     // The kernel's accepted packets as a multiset of their bytes.
     let mut kernel: HashMap<Vec<u8>, usize> = HashMap::new();
-    for (_, ip) in ipv4_packets(&accepted) {
+    for ip in accepted_packets
+        .into_iter()
+        .filter(|p| p.first().is_some_and(|b| b >> 4 == 4))
+    {
         *kernel.entry(ip).or_default() += 1;
     }
     let host = [192, 0, 2, 1];
