@@ -145,6 +145,59 @@ pub fn api(command: &str) -> Vec<u8> {
     format!("api {command}\n\n").into_bytes()
 }
 
+/// A SIP listener as `sofia xmlstatus` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listening {
+    /// The profile's name.
+    pub profile: String,
+    /// The address in its bind URL.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// `sips:` (TLS) rather than `sip:`.
+    pub tls: bool,
+}
+
+/// The profiles' bind URLs in the answer to `api sofia xmlstatus`
+/// (`<profile><name>..</name><data>sip:mod_sofia@192.0.2.1:5060</data>`):
+/// what FreeSWITCH really listens on, dynamic profiles included.
+pub fn listening(xml: &str) -> Result<Vec<Listening>, String> {
+    let doc = roxmltree::Document::parse(xml.trim_start()).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for p in doc.descendants().filter(|n| n.has_tag_name("profile")) {
+        let text = |tag: &str| {
+            p.children()
+                .find(|c| c.has_tag_name(tag))
+                .and_then(|c| c.text())
+                .map(str::trim)
+        };
+        if text("type").is_some_and(|t| t != "profile") {
+            continue;
+        }
+        let (Some(name), Some(data)) = (text("name"), text("data")) else {
+            continue;
+        };
+        let (tls, rest) = match data.split_once(':') {
+            Some(("sips", r)) => (true, r),
+            Some(("sip", r)) => (false, r),
+            _ => continue,
+        };
+        let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        let hostport = hostport.split(';').next().unwrap_or(hostport);
+        let Some((host, port)) = hostport.rsplit_once(':') else {
+            continue;
+        };
+        let Ok(port) = port.parse() else { continue };
+        out.push(Listening {
+            profile: name.to_owned(),
+            host: host.trim_matches(['[', ']']).to_owned(),
+            port,
+            tls,
+        });
+    }
+    Ok(out)
+}
+
 /// The events the guard needs: media of calls and registration outcomes.
 pub const EVENTS: &[&str] = &[
     "CHANNEL_PROGRESS_MEDIA",
@@ -213,6 +266,25 @@ mod tests {
         ));
         assert_eq!(decode(b"Content-Type: x"), Decoded::Incomplete);
         assert_eq!(decode(b"Content-Length: 5\n\nab"), Decoded::Incomplete);
+    }
+
+    #[test]
+    fn xmlstatus_names_every_profile_binding() {
+        let xml = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<profiles>\n\
+            <profile><name>internal</name><type>profile</type><data>sip:mod_sofia@192.0.2.1:5060</data><state>RUNNING (0)</state></profile>\n\
+            <profile><name>internal-ipv6</name><type>profile</type><data>sip:mod_sofia@[2001:db8::1]:5060</data><state>RUNNING (0)</state></profile>\n\
+            <profile><name>external</name><type>profile</type><data>sips:mod_sofia@192.0.2.1:5081;transport=tls</data><state>RUNNING (0)</state></profile>\n\
+            <profile><name>example.com</name><type>gateway</type><data>sip:joeuser@example.com</data><state>NOREG</state></profile>\n\
+            </profiles>\n";
+        let l = listening(xml).unwrap();
+        assert_eq!(l.len(), 3);
+        assert_eq!(
+            (l[0].profile.as_str(), l[0].port, l[0].tls),
+            ("internal", 5060, false)
+        );
+        assert_eq!(l[1].host, "2001:db8::1");
+        assert_eq!((l[2].port, l[2].tls), (5081, true));
+        assert!(listening("<profiles><unclosed>").is_err());
     }
 
     #[test]

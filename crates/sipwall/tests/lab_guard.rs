@@ -476,6 +476,12 @@ while True:
     if not read_cmd(c).startswith("event plain CHANNEL_PROGRESS_MEDIA"):
         c.close(); continue
     c.sendall(b"Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n")
+    if read_cmd(c).strip() == "api sofia xmlstatus":
+        xml = ("<?xml version=\"1.0\"?>\n<profiles>\n"
+               "<profile><name>internal</name><type>profile</type><data>sip:mod_sofia@192.0.2.1:5060</data><state>RUNNING (0)</state></profile>\n"
+               "<profile><name>signalwire</name><type>profile</type><data>sip:mod_sofia@192.0.2.1:6050</data><state>RUNNING (0)</state></profile>\n"
+               "</profiles>\n").encode()
+        c.sendall(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(xml) + xml)
     if n > 1:
         time.sleep(60); continue
     event(c, [("Event-Name", "CHANNEL_ANSWER"), ("Unique-ID", "9d1c-tls-call"), ("Caller-Caller-ID-Name", "Alice Smith"),

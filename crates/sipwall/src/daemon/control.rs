@@ -24,6 +24,8 @@ pub struct Context<'a> {
     pub ledger: &'a Ledger,
     /// Whether the event socket is connected.
     pub esl_connected: bool,
+    /// FreeSWITCH's live SIP ports against the policy.
+    pub crosscheck: &'a super::crosscheck::Crosscheck,
 }
 
 /// Binds the socket and serves it on a thread of its own.
@@ -138,6 +140,11 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "pinholes_opened": st.pinholes_opened,
                 "pinholes_closed": st.pinholes_closed,
                 "esl_connected": cx.esl_connected,
+                "freeswitch_ports": {
+                    "checked": cx.crosscheck.checked,
+                    "live_not_in_policy": cx.crosscheck.live_not_in_policy,
+                    "policy_not_live": cx.crosscheck.policy_not_live,
+                },
             }))
         }
         Request::Calls => Response::ok(json!({

@@ -21,6 +21,9 @@ pub struct EslConfig {
     pub password_file: PathBuf,
 }
 
+/// How often the listening ports are cross-checked.
+const XMLSTATUS_EVERY: Duration = Duration::from_secs(60);
+
 /// Starts the client on a thread of its own.
 pub fn spawn(cfg: EslConfig, to_loop: SyncSender<Input>) {
     std::thread::spawn(move || {
@@ -48,16 +51,36 @@ struct Reader {
 impl Reader {
     fn next(&mut self) -> anyhow::Result<Frame> {
         loop {
+            if let Some(f) = self.next_or_idle()? {
+                return Ok(f);
+            }
+        }
+    }
+
+    /// The next frame, or `None` when the socket stayed quiet for its read timeout.
+    fn next_or_idle(&mut self) -> anyhow::Result<Option<Frame>> {
+        loop {
             match esl::decode(&self.buf) {
                 Decoded::Frame(f, used) => {
                     self.buf.drain(..used);
-                    return Ok(f);
+                    return Ok(Some(f));
                 }
                 Decoded::Malformed(why) => anyhow::bail!("not the event socket protocol: {why}"),
                 Decoded::Incomplete => {}
             }
             let mut chunk = [0u8; 16 * 1024];
-            let n = self.stream.read(&mut chunk)?;
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e.into()),
+            };
             if n == 0 {
                 anyhow::bail!("connection closed");
             }
@@ -117,8 +140,22 @@ fn session(cfg: &EslConfig, to_loop: &SyncSender<Input>) -> anyhow::Result<()> {
     }
     tracing::info!(addr = %cfg.addr, "event socket connected");
     to_loop.send(Input::EslState(true))?;
+    // What FreeSWITCH really listens on, now and every minute (dynamic
+    // profiles, e.g. mod_signalwire's, are in no configuration file).
+    writer.write_all(&esl::api("sofia xmlstatus"))?;
+    r.stream.set_read_timeout(Some(XMLSTATUS_EVERY))?;
     loop {
-        let f = r.next()?;
+        let Some(f) = r.next_or_idle()? else {
+            writer.write_all(&esl::api("sofia xmlstatus"))?;
+            continue;
+        };
+        if f.content_type() == Some("api/response") {
+            match esl::listening(&String::from_utf8_lossy(&f.body)) {
+                Ok(l) => to_loop.send(Input::EslListening(l))?,
+                Err(e) => tracing::warn!(error = %e, "sofia xmlstatus: unreadable answer"),
+            }
+            continue;
+        }
         if f.content_type() == Some("text/disconnect-notice") {
             tracing::info!("event socket: disconnect notice");
             return Ok(());

@@ -14,6 +14,7 @@
 //! ones (re-adding an element only refreshes it, so nothing is duplicated).
 
 mod control;
+mod crosscheck;
 mod esl;
 mod intake;
 mod kernel;
@@ -97,6 +98,8 @@ enum Input {
     Event(Vec<(String, String)>),
     /// The event socket connected (true) or went away (false).
     EslState(bool),
+    /// What FreeSWITCH says it listens on (`sofia xmlstatus`).
+    EslListening(Vec<sipwall_freeswitch::esl::Listening>),
 }
 
 /// Now, as engine time: microseconds since the Unix epoch (so that the
@@ -220,6 +223,7 @@ pub fn run(a: RunArgs) -> Outcome {
             .map_err(Failure::failed)?;
     }
     let mut counters = metrics::DaemonCounters::default();
+    let mut crosscheck = crosscheck::Crosscheck::default();
     let mut page_at = Timestamp::default();
 
     while !stop.load(Ordering::Relaxed) {
@@ -262,6 +266,7 @@ pub fn run(a: RunArgs) -> Outcome {
                         started,
                         ledger: &ledger,
                         esl_connected: counters.esl_connected,
+                        crosscheck: &crosscheck,
                     };
                     let answer = control::handle(&mut engine, &ctx, t, req);
                     carry_out(&mut engine, &ledger, &mut sets, &mut counters, t, t);
@@ -284,6 +289,12 @@ pub fn run(a: RunArgs) -> Outcome {
                     engine.handle_event(t, &sipwall_engine::Event::new(headers));
                 }
                 Input::EslState(up) => counters.esl_connected = up,
+                Input::EslListening(live) => {
+                    crosscheck = crosscheck::compare(&loaded.policy, &live);
+                    if !crosscheck.agrees() {
+                        tracing::warn!(live_not_in_policy = ?crosscheck.live_not_in_policy, policy_not_live = ?crosscheck.policy_not_live, "FreeSWITCH listens elsewhere than the policy says");
+                    }
+                }
             }
         }
         let t = now();

@@ -1,0 +1,95 @@
+//! FreeSWITCH's live SIP listeners (from `sofia xmlstatus`) against the
+//! policy's SIP ports: a profile the policy does not open is unreachable,
+//! a port the policy opens that nothing listens on is a hole.
+
+use sipwall_freeswitch::esl::Listening;
+use sipwall_policy::{Kind, Policy};
+
+/// The last comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Crosscheck {
+    /// Whether FreeSWITCH answered at least once.
+    pub checked: bool,
+    /// `profile port` that FreeSWITCH listens on and the policy does not open.
+    pub live_not_in_policy: Vec<String>,
+    /// SIP ports the policy opens that no profile listens on.
+    pub policy_not_live: Vec<u16>,
+}
+
+impl Crosscheck {
+    /// True when both sides name the same ports (or nothing was checked).
+    pub fn agrees(&self) -> bool {
+        self.live_not_in_policy.is_empty() && self.policy_not_live.is_empty()
+    }
+}
+
+/// Compares the live listeners with the policy.
+pub fn compare(policy: &Policy, live: &[Listening]) -> Crosscheck {
+    let opened = |port: u16, tls: bool| {
+        let kinds: &[Kind] = if tls { &[Kind::SipTls] } else { &[Kind::Sip] };
+        kinds.iter().any(|k| {
+            policy
+                .services_of(*k)
+                .any(|s| s.ports.iter().any(|r| r.contains(port)))
+        })
+    };
+    let mut live_not_in_policy: Vec<String> = live
+        .iter()
+        .filter(|l| !opened(l.port, l.tls))
+        .map(|l| format!("{} {}", l.profile, l.port))
+        .collect();
+    live_not_in_policy.dedup();
+    let mut policy_not_live: Vec<u16> = policy
+        .services_of(Kind::Sip)
+        .flat_map(|s| s.ports.iter().map(|r| r.first()))
+        .filter(|p| !live.iter().any(|l| !l.tls && l.port == *p))
+        .collect();
+    policy_not_live.sort_unstable();
+    policy_not_live.dedup();
+    Crosscheck {
+        checked: true,
+        live_not_in_policy,
+        policy_not_live,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(profile: &str, port: u16, tls: bool) -> Listening {
+        Listening {
+            profile: profile.into(),
+            host: "192.0.2.1".into(),
+            port,
+            tls,
+        }
+    }
+
+    #[test]
+    fn the_vanilla_policy_against_what_freeswitch_reports() {
+        let p = sipwall_policy::builtin();
+        let same = compare(
+            &p,
+            &[
+                l("internal", 5060, false),
+                l("external", 5080, false),
+                l("external-ipv6", 5080, false),
+            ],
+        );
+        assert!(same.agrees() && same.checked, "{same:?}");
+        let drift = compare(
+            &p,
+            &[
+                l("internal", 5060, false),
+                l("signalwire", 6050, false),
+                l("external", 5081, true),
+            ],
+        );
+        assert_eq!(
+            drift.live_not_in_policy,
+            ["signalwire 6050", "external 5081"]
+        );
+        assert_eq!(drift.policy_not_live, [5080]);
+    }
+}
