@@ -3,6 +3,7 @@
 //! Repeat offenders get escalating ban times.
 
 use crate::action::BanReason;
+use crate::deadlines::Deadlines;
 use crate::time::Timestamp;
 use ipnet::IpNet;
 use lru::LruCache;
@@ -44,6 +45,7 @@ pub struct Bans {
     registered: LruCache<IpAddr, Timestamp>,
     /// Sources the admin allowed by hand (`sipwall bans del --allow`), until when.
     allowed: FxHashMap<IpAddr, Timestamp>,
+    ends: Deadlines<IpAddr>,
 }
 
 /// Sources remembered for escalation and registration at most.
@@ -60,6 +62,7 @@ impl Bans {
             offences: LruCache::new(cap),
             registered: LruCache::new(cap),
             allowed: FxHashMap::default(),
+            ends: Deadlines::default(),
         }
     }
 
@@ -155,6 +158,7 @@ impl Bans {
         let until = now + length;
         self.offences.put(addr, previous + 1);
         self.active.insert(addr, Ban { until, reason });
+        self.ends.push(until, addr);
         until
     }
 
@@ -165,27 +169,32 @@ impl Bans {
 
     /// Restores a ban from the ledger or the kernel after a restart.
     pub fn restore(&mut self, addr: IpAddr, ban: Ban) {
+        self.ends.push(ban.until, addr);
         self.active.insert(addr, ban);
     }
 
     /// Removes bans that ended by `now`, returning their sources.
     pub fn expire(&mut self, now: Timestamp) -> Vec<IpAddr> {
-        self.allowed.retain(|_, u| *u > now);
-        let gone: Vec<IpAddr> = self
-            .active
-            .iter()
-            .filter(|(_, b)| b.until <= now)
-            .map(|(a, _)| *a)
-            .collect();
-        for a in &gone {
-            self.active.remove(a);
+        if !self.allowed.is_empty() {
+            self.allowed.retain(|_, u| *u > now);
         }
+        let mut gone = Vec::new();
+        while let Some((at, addr)) = self.ends.pop_due(now) {
+            if self.active.get(&addr).is_some_and(|b| b.until == at) {
+                self.active.remove(&addr);
+                gone.push(addr);
+            }
+        }
+        let active = &self.active;
+        self.ends.compact(active.len(), |t, a| {
+            active.get(a).is_some_and(|b| b.until == *t)
+        });
         gone
     }
 
-    /// The earliest end of a ban in force.
+    /// The earliest end of a ban in force (possibly a little early).
     pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.active.values().map(|b| b.until).min()
+        self.ends.next()
     }
 
     /// Bans in force (including ones whose time is up but not yet swept).
@@ -274,6 +283,29 @@ mod tests {
             b.ban(now, a, BanReason::Flood, false).is_some(),
             "floods are not exempt"
         );
+    }
+
+    #[test]
+    fn a_million_bans_expire_in_order_without_walking_the_table() {
+        // Regression: the next expiry was a walk of every ban, on every packet.
+        let mut b = table();
+        let t0 = Timestamp::from_secs(0);
+        for i in 0..200_000u32 {
+            let a = IpAddr::from(std::net::Ipv4Addr::from(0x0B00_0000 + i));
+            b.ban(
+                t0 + Duration::from_millis(u64::from(i)),
+                a,
+                BanReason::Flood,
+                false,
+            );
+        }
+        assert_eq!(b.next_expiry(), Some(t0 + Duration::from_secs(60)));
+        let gone = b.expire(t0 + Duration::from_secs(60) + Duration::from_millis(9));
+        assert_eq!(gone.len(), 10, "exactly the ten due");
+        assert_eq!(b.len(), 199_990);
+        assert!(b.unban("11.0.0.20".parse().unwrap()));
+        let gone = b.expire(t0 + Duration::from_secs(60) + Duration::from_millis(30));
+        assert_eq!(gone.len(), 20, "the unbanned one is not reported twice");
     }
 
     #[test]

@@ -289,6 +289,7 @@ impl Engine {
         self.scratch = out;
         if now >= self.next_sweep {
             self.flows.sweep(now);
+            self.pinholes.forget_idle(now);
             self.next_sweep = now + SWEEP_EVERY;
         }
     }

@@ -2,10 +2,13 @@
 //! kernel's states (new, established, related) and timeouts, and the
 //! expectations a SIP helper sets up for media.
 //!
-//! Memory is bounded: at most `capacity` flows and expectations. When the
-//! table is full, expired entries are swept; if it is still full the new
-//! connection is judged but not tracked (as the kernel does when its table
-//! is full and nothing can be dropped early).
+//! Memory and time are bounded: at most `capacity` flows and expectations.
+//! When the table is full, expired entries are swept, at most once a second
+//! (a flood of distinct sources must not turn every packet into a walk of
+//! the table); while it stays full, a new connection is judged but not
+//! tracked (as the kernel does when its table is full and nothing can be
+//! dropped early). Expectations are indexed by where the media goes, so a
+//! packet's lookup costs the same however many calls are set up.
 
 use crate::packet::{Direction, Packet, Transport};
 use crate::time::Timestamp;
@@ -80,17 +83,30 @@ pub struct Expectation {
 #[derive(Debug)]
 pub struct Flows {
     flows: FxHashMap<FlowKey, Flow>,
-    expectations: Vec<Expectation>,
+    /// Expectations by (destination, port).
+    expectations: FxHashMap<(IpAddr, u16), Vec<Expectation>>,
+    /// Each call's expectations, oldest first.
+    by_call: FxHashMap<u64, std::collections::VecDeque<(IpAddr, u16)>>,
+    expected_count: usize,
     capacity: usize,
+    last_full_sweep: Option<Timestamp>,
+    full_sweeps: u64,
 }
+
+/// How often a full table may be swept.
+const FULL_SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl Flows {
     /// A table of at most `capacity` flows.
     pub fn new(capacity: usize) -> Self {
         Flows {
             flows: FxHashMap::default(),
-            expectations: Vec::new(),
+            expectations: FxHashMap::default(),
+            by_call: FxHashMap::default(),
+            expected_count: 0,
             capacity: capacity.max(1),
+            last_full_sweep: None,
+            full_sweeps: 0,
         }
     }
 
@@ -126,11 +142,9 @@ impl Flows {
         let Transport::Udp { dport, .. } = p.transport else {
             return false;
         };
-        self.expectations.iter().any(|e| {
-            e.expires > now
-                && e.dst == p.dst
-                && e.dport == dport
-                && e.src.is_none_or(|s| s == p.src)
+        self.expectations.get(&(p.dst, dport)).is_some_and(|v| {
+            v.iter()
+                .any(|e| e.expires > now && e.src.is_none_or(|s| s == p.src))
         })
     }
 
@@ -151,7 +165,14 @@ impl Flows {
             return;
         }
         if self.flows.len() >= self.capacity {
-            self.sweep(now);
+            let due = self
+                .last_full_sweep
+                .is_none_or(|t| now.since(t) >= FULL_SWEEP_EVERY);
+            if due {
+                self.last_full_sweep = Some(now);
+                self.full_sweeps += 1;
+                self.sweep(now);
+            }
             if self.flows.len() >= self.capacity {
                 return;
             }
@@ -173,50 +194,96 @@ impl Flows {
         let Transport::Udp { dport, .. } = p.transport else {
             return false;
         };
-        let hit = self.expectations.iter().position(|e| {
-            e.expires > now
-                && e.dst == p.dst
-                && e.dport == dport
-                && e.src.is_none_or(|s| s == p.src)
-        });
-        hit.map(|i| self.expectations.swap_remove(i)).is_some()
+        let Some(list) = self.expectations.get_mut(&(p.dst, dport)) else {
+            return false;
+        };
+        let Some(i) = list
+            .iter()
+            .position(|e| e.expires > now && e.src.is_none_or(|s| s == p.src))
+        else {
+            return false;
+        };
+        let e = list.swap_remove(i);
+        if list.is_empty() {
+            self.expectations.remove(&(p.dst, dport));
+        }
+        self.expected_count -= 1;
+        if let Some(q) = self.by_call.get_mut(&e.call) {
+            q.retain(|k| *k != (e.dst, e.dport));
+        }
+        true
+    }
+
+    fn remove_expectation(&mut self, call: u64, key: (IpAddr, u16)) {
+        if let Some(list) = self.expectations.get_mut(&key) {
+            let before = list.len();
+            list.retain(|x| x.call != call);
+            self.expected_count -= before - list.len();
+            if list.is_empty() {
+                self.expectations.remove(&key);
+            }
+        }
     }
 
     /// Adds an expectation, keeping at most `per_call` for its call
-    /// (oldest first out) and the table bounded.
+    /// (oldest first out) and the table bounded (new ones refused when full).
     pub fn expect(&mut self, e: Expectation, per_call: usize) {
-        self.expectations
-            .retain(|x| !(x.call == e.call && x.dst == e.dst && x.dport == e.dport));
-        let of_call = self
-            .expectations
-            .iter()
-            .filter(|x| x.call == e.call)
-            .count();
-        if of_call >= per_call {
-            if let Some(i) = self.expectations.iter().position(|x| x.call == e.call) {
-                self.expectations.remove(i);
+        let key = (e.dst, e.dport);
+        self.remove_expectation(e.call, key);
+        let mut q = self.by_call.remove(&e.call).unwrap_or_default();
+        q.retain(|k| *k != key);
+        while q.len() >= per_call.max(1) {
+            if let Some(old) = q.pop_front() {
+                self.remove_expectation(e.call, old);
             }
         }
-        if self.expectations.len() >= self.capacity {
-            self.expectations.remove(0);
+        if self.expected_count < self.capacity {
+            q.push_back(key);
+            self.expectations.entry(key).or_default().push(e.clone());
+            self.expected_count += 1;
         }
-        self.expectations.push(e);
+        if !q.is_empty() {
+            self.by_call.insert(e.call, q);
+        }
     }
 
     /// Forgets the expectations of a call.
     pub fn unexpect(&mut self, call: u64) {
-        self.expectations.retain(|e| e.call != call);
+        for key in self.by_call.remove(&call).unwrap_or_default() {
+            self.remove_expectation(call, key);
+        }
+    }
+
+    /// How many times a full table was swept to make room.
+    pub fn full_sweeps(&self) -> u64 {
+        self.full_sweeps
     }
 
     /// Number of pending expectations.
     pub fn expectations(&self) -> usize {
-        self.expectations.len()
+        self.expected_count
     }
 
     /// Drops expired flows and expectations.
     pub fn sweep(&mut self, now: Timestamp) {
         self.flows.retain(|_, f| f.expires > now);
-        self.expectations.retain(|e| e.expires > now);
+        let mut dropped = 0;
+        self.expectations.retain(|_, list| {
+            let before = list.len();
+            list.retain(|e| e.expires > now);
+            dropped += before - list.len();
+            !list.is_empty()
+        });
+        self.expected_count -= dropped;
+        let expectations = &self.expectations;
+        self.by_call.retain(|call, q| {
+            q.retain(|k| {
+                expectations
+                    .get(k)
+                    .is_some_and(|l| l.iter().any(|e| e.call == *call))
+            });
+            !q.is_empty()
+        });
     }
 }
 
@@ -312,6 +379,71 @@ mod tests {
         let p = udp("203.0.113.9", 9, "192.0.2.1", 5060);
         f.accept(later, FlowKey::of(&p), &p, Direction::In);
         assert_eq!(f.len(), 1, "expired flows were swept to make room");
+    }
+
+    #[test]
+    fn a_flood_of_distinct_sources_does_not_sweep_a_full_table_per_packet() {
+        // Regression: each new connection into a full table swept all of
+        // it, so a flood of distinct sources cost O(table) per packet.
+        let mut f = Flows::new(1000);
+        let t0 = Timestamp::from_secs(1);
+        for i in 0..20_000u32 {
+            let p = Packet {
+                src: IpAddr::from(std::net::Ipv4Addr::from(0x0B00_0000 + i)),
+                dst: "192.0.2.1".parse().unwrap(),
+                transport: Transport::Udp {
+                    sport: 5060,
+                    dport: 5060,
+                },
+                payload: &[],
+            };
+            // 10k packets per second: two seconds of flood.
+            f.accept(
+                t0 + Duration::from_micros(u64::from(i) * 100),
+                FlowKey::of(&p),
+                &p,
+                Direction::In,
+            );
+        }
+        assert_eq!(f.len(), 1000);
+        assert!(
+            f.full_sweeps() <= 2,
+            "{} sweeps of a full table",
+            f.full_sweeps()
+        );
+    }
+
+    #[test]
+    fn expectations_are_indexed_and_counted_through_their_lifecycle() {
+        let mut f = Flows::new(64);
+        let e = |call, port, t| Expectation {
+            dst: "192.0.2.1".parse().unwrap(),
+            dport: port,
+            src: None,
+            call,
+            expires: Timestamp::from_secs(t),
+        };
+        f.expect(e(1, 20000, 100), 4);
+        f.expect(e(1, 20000, 100), 4);
+        f.expect(e(2, 20000, 100), 4);
+        f.expect(e(2, 20002, 10), 4);
+        assert_eq!(f.expectations(), 3, "a re-expectation replaces its twin");
+        f.sweep(Timestamp::from_secs(50));
+        assert_eq!(f.expectations(), 2, "the expired one is gone");
+        f.unexpect(1);
+        assert_eq!(f.expectations(), 1);
+        let rtp = udp("203.0.113.9", 4000, "192.0.2.1", 20000);
+        assert_eq!(
+            f.state(Timestamp::from_secs(60), &FlowKey::of(&rtp), &rtp),
+            Some(CtState::Related)
+        );
+        f.accept(
+            Timestamp::from_secs(60),
+            FlowKey::of(&rtp),
+            &rtp,
+            Direction::In,
+        );
+        assert_eq!(f.expectations(), 0, "taken");
     }
 
     #[test]

@@ -23,6 +23,7 @@
 
 pub mod action;
 pub mod bans;
+pub mod deadlines;
 mod engine;
 pub mod event;
 pub mod flood;

@@ -6,6 +6,7 @@
 //! and closes with the last.
 
 use crate::action::{Action, CloseReason, PinholeKey};
+use crate::deadlines::Deadlines;
 use crate::time::Timestamp;
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::{Hash, Hasher};
@@ -65,6 +66,7 @@ pub struct Pinholes {
     holes: FxHashMap<PinholeKey, Hole>,
     calls: FxHashMap<Owner, Call>,
     max_calls: usize,
+    ends: Deadlines<PinholeKey>,
 }
 
 /// A call without pinholes is forgotten after this long without signalling.
@@ -79,6 +81,7 @@ impl Pinholes {
             holes: FxHashMap::default(),
             calls: FxHashMap::default(),
             max_calls: max_calls.max(1),
+            ends: Deadlines::default(),
         }
     }
 
@@ -154,6 +157,7 @@ impl Pinholes {
             }
             if until > hole.until {
                 hole.until = until;
+                self.ends.push(until, key);
                 out.push(Action::OpenPinhole { key, until });
             }
         }
@@ -184,15 +188,12 @@ impl Pinholes {
         }
     }
 
-    /// Closes pinholes whose time is up, and forgets idle calls.
+    /// Closes pinholes whose time is up.
     pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Action>) {
-        let gone: Vec<PinholeKey> = self
-            .holes
-            .iter()
-            .filter(|(_, h)| h.until <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in gone {
+        while let Some((at, key)) = self.ends.pop_due(now) {
+            if !self.holes.get(&key).is_some_and(|h| h.until == at) {
+                continue;
+            }
             if let Some(hole) = self.holes.remove(&key) {
                 for o in hole.owners {
                     if let Some(c) = self.calls.get_mut(&o) {
@@ -205,13 +206,22 @@ impl Pinholes {
                 });
             }
         }
+        let holes = &self.holes;
+        self.ends.compact(holes.len(), |t, k| {
+            holes.get(k).is_some_and(|h| h.until == *t)
+        });
+    }
+
+    /// Forgets calls without pinholes that have been quiet for hours
+    /// (periodic: it walks every call).
+    pub fn forget_idle(&mut self, now: Timestamp) {
         self.calls
             .retain(|_, c| !c.keys.is_empty() || now.since(c.last) < CALL_IDLE);
     }
 
-    /// The earliest expiry of an open pinhole.
+    /// The earliest expiry of an open pinhole (possibly a little early).
     pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.holes.values().map(|h| h.until).min()
+        self.ends.next()
     }
 
     /// Whether `port` is open to any source.

@@ -1,0 +1,89 @@
+//! When things end: a min-heap of (deadline, key) with lazy deletion, so
+//! that finding the next expiry and taking the due ones cost O(log n)
+//! however many bans or pinholes are held. A key's deadline may change
+//! (a refresh) or the key may go away (an unban): the owner checks each
+//! popped entry against its own table and ignores stale ones.
+
+use crate::time::Timestamp;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Deadlines of keys `K`.
+#[derive(Debug)]
+pub struct Deadlines<K: Ord> {
+    heap: BinaryHeap<Reverse<(Timestamp, K)>>,
+}
+
+impl<K: Ord> Default for Deadlines<K> {
+    fn default() -> Self {
+        Deadlines {
+            heap: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Clone> Deadlines<K> {
+    /// Notes that `key` ends at `at` (an earlier note for it becomes stale).
+    pub fn push(&mut self, at: Timestamp, key: K) {
+        self.heap.push(Reverse((at, key)));
+    }
+
+    /// The earliest noted deadline (possibly a stale one: then it is early,
+    /// never late, and costs one empty wake-up).
+    pub fn next(&self) -> Option<Timestamp> {
+        self.heap.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Takes the next entry due at `now`.
+    pub fn pop_due(&mut self, now: Timestamp) -> Option<(Timestamp, K)> {
+        if self.heap.peek().is_some_and(|Reverse((t, _))| *t <= now) {
+            self.heap.pop().map(|Reverse(e)| e)
+        } else {
+            None
+        }
+    }
+
+    /// Drops stale entries when they outnumber the live ones (`live`
+    /// says whether an entry still holds), so refreshes cannot grow it forever.
+    pub fn compact(&mut self, live_count: usize, live: impl Fn(&Timestamp, &K) -> bool) {
+        if self.heap.len() > 2 * live_count + 1024 {
+            let entries = std::mem::take(&mut self.heap).into_vec();
+            self.heap = entries
+                .into_iter()
+                .filter(|Reverse((t, k))| live(t, k))
+                .collect();
+        }
+    }
+
+    /// Entries held (live and stale).
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_entries_come_out_in_order_and_compaction_keeps_the_live() {
+        let mut d: Deadlines<u32> = Deadlines::default();
+        for (t, k) in [(30, 3), (10, 1), (20, 2)] {
+            d.push(Timestamp::from_secs(t), k);
+        }
+        assert_eq!(d.next(), Some(Timestamp::from_secs(10)));
+        assert_eq!(d.pop_due(Timestamp::from_secs(25)).map(|e| e.1), Some(1));
+        assert_eq!(d.pop_due(Timestamp::from_secs(25)).map(|e| e.1), Some(2));
+        assert_eq!(d.pop_due(Timestamp::from_secs(25)), None);
+        for i in 0..5000 {
+            d.push(Timestamp::from_secs(100 + i), 7);
+        }
+        d.compact(1, |t, k| *k == 3 || *t == Timestamp::from_secs(5099));
+        assert_eq!(d.len(), 2);
+    }
+}
