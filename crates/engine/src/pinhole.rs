@@ -191,7 +191,7 @@ impl Pinholes {
     /// Closes pinholes whose time is up.
     pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Action>) {
         while let Some((at, key)) = self.ends.pop_due(now) {
-            if !self.holes.get(&key).is_some_and(|h| h.until == at) {
+            if self.holes.get(&key).is_none_or(|h| h.until != at) {
                 continue;
             }
             if let Some(hole) = self.holes.remove(&key) {
