@@ -62,6 +62,21 @@ impl PacketQueue {
         self.q.recv().map(|msg| Queued { msg }).map_err(err("recv"))
     }
 
+    /// Waits for the next packet, then takes up to `max` in all of those
+    /// already waiting, so that a burst costs one hand-over, not one each.
+    pub fn recv_burst(&mut self, max: usize) -> Result<Vec<Queued>, NetfilterError> {
+        let mut out = vec![self.recv()?];
+        self.q.set_nonblocking(true);
+        while out.len() < max {
+            match self.q.recv() {
+                Ok(msg) => out.push(Queued { msg }),
+                Err(_) => break,
+            }
+        }
+        self.q.set_nonblocking(false);
+        Ok(out)
+    }
+
     /// Lets the packet go on (`true`) or drops it.
     pub fn verdict(&mut self, mut p: Queued, accept: bool) -> Result<(), NetfilterError> {
         p.msg.set_verdict(if accept {

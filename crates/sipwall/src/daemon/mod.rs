@@ -87,8 +87,9 @@ pub enum IntakeMode {
 enum Input {
     /// A packet copy from the tap.
     Packet(sipwall_netfilter::Logged),
-    /// A packet held in a queue: answer on the verdict channel (true: accept).
-    Queued(u16, Vec<u8>),
+    /// Packets held in a queue (queue number, packet): answer on the verdict
+    /// channel, one verdict per packet in order (true: accept).
+    Queued(Vec<(u16, Vec<u8>)>),
     /// A request on the control socket, and where to answer.
     Control(
         crate::control::Request,
@@ -147,7 +148,7 @@ pub fn run(a: RunArgs) -> Outcome {
         },
     };
     let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
-    let (verdict_tx, verdict_rx) = std::sync::mpsc::channel::<bool>();
+    let (verdict_tx, verdict_rx) = std::sync::mpsc::channel::<Vec<bool>>();
     // Bind before the rules exist, so no packet finds nobody listening.
     match mode {
         intake::Mode::Tap => {
@@ -172,23 +173,26 @@ pub fn run(a: RunArgs) -> Outcome {
                 PacketQueue::open(&[group_in, group_out], fail_open).map_err(Failure::failed)?;
             let packets = tx.clone();
             std::thread::spawn(move || loop {
-                let held = match queue.recv() {
+                let held = match queue.recv_burst(128) {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(error = %e, "nfqueue");
                         continue;
                     }
                 };
-                if packets
-                    .send(Input::Queued(held.queue(), held.packet().to_vec()))
-                    .is_err()
-                {
+                let batch = held
+                    .iter()
+                    .map(|p| (p.queue(), p.packet().to_vec()))
+                    .collect();
+                if packets.send(Input::Queued(batch)).is_err() {
                     return;
                 }
                 // The main loop answers every Queued input exactly once.
-                let accept = verdict_rx.recv().unwrap_or(true);
-                if let Err(e) = queue.verdict(held, accept) {
-                    tracing::warn!(error = %e, "nfqueue verdict");
+                let verdicts = verdict_rx.recv().unwrap_or_default();
+                for (i, p) in held.into_iter().enumerate() {
+                    if let Err(e) = queue.verdict(p, verdicts.get(i).copied().unwrap_or(true)) {
+                        tracing::warn!(error = %e, "nfqueue verdict");
+                    }
                 }
             });
         }
@@ -272,17 +276,22 @@ pub fn run(a: RunArgs) -> Outcome {
                     carry_out(&mut engine, &ledger, &mut sets, &mut counters, t, t);
                     let _ = reply.send(answer);
                 }
-                Input::Queued(queue, packet) => {
+                Input::Queued(batch) => {
                     received.get_or_insert(t);
-                    let dir = if queue == group_in {
-                        Direction::In
-                    } else {
-                        Direction::Out
-                    };
-                    let d = engine.handle(t, dir, &packet);
+                    let verdicts = batch
+                        .iter()
+                        .map(|(queue, packet)| {
+                            let dir = if *queue == group_in {
+                                Direction::In
+                            } else {
+                                Direction::Out
+                            };
+                            engine.handle(t, dir, packet).verdict == sipwall_engine::Verdict::Accept
+                        })
+                        .collect();
                     // Kernel first: an SDP answer leaves only once its pinhole is in.
                     carry_out(&mut engine, &ledger, &mut sets, &mut counters, t, t);
-                    let _ = verdict_tx.send(d.verdict == sipwall_engine::Verdict::Accept);
+                    let _ = verdict_tx.send(verdicts);
                 }
                 Input::Event(headers) => {
                     received.get_or_insert(t);
