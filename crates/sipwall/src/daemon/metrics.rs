@@ -20,6 +20,8 @@ pub struct DaemonCounters {
     pub queue_drops: u64,
     /// Whether the event socket is connected.
     pub esl_connected: bool,
+    /// The budget of per-event log lines.
+    pub lines: super::log_limit::LogLimit,
 }
 
 /// The page the listener serves.

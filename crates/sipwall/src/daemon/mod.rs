@@ -18,6 +18,7 @@ mod crosscheck;
 mod esl;
 mod intake;
 mod kernel;
+mod log_limit;
 mod metrics;
 
 use crate::cmd::policy::PolicyArgs;
@@ -373,7 +374,9 @@ fn carry_out(
                 evidence,
             } => {
                 let took = now().since(received);
-                tracing::warn!(%addr, %reason, %evidence, until_us = until.micros(), reaction_us = took.as_micros() as u64, "banned");
+                if counters.lines.allow(t) {
+                    tracing::warn!(%addr, %reason, %evidence, until_us = until.micros(), reaction_us = took.as_micros() as u64, "banned");
+                }
                 let row = LedgerBan {
                     addr: *addr,
                     kind: reason.kind().to_owned(),
@@ -394,10 +397,20 @@ fn carry_out(
                 let _ = ledger.end(*addr, t.micros(), "unbanned");
                 tracing::info!(%addr, "unbanned");
             }
-            Action::Allow { addr, .. } => tracing::info!(%addr, "registered: allowed"),
-            Action::OpenPinhole { key, .. } => tracing::info!(%key, "pinhole open"),
+            Action::Allow { addr, .. } => {
+                if counters.lines.allow(t) {
+                    tracing::info!(%addr, "registered: allowed");
+                }
+            }
+            Action::OpenPinhole { key, .. } => {
+                if counters.lines.allow(t) {
+                    tracing::info!(%key, "pinhole open");
+                }
+            }
             Action::ClosePinhole { key, reason } => {
-                tracing::info!(%key, ?reason, "pinhole closed")
+                if counters.lines.allow(t) {
+                    tracing::info!(%key, ?reason, "pinhole closed")
+                }
             }
         }
     }
