@@ -17,6 +17,15 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A child process killed and reaped when dropped, on every path.
+struct Reaped(std::process::Child);
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 struct Ns(String);
 impl Drop for Ns {
     fn drop(&mut self) {
@@ -154,21 +163,23 @@ fn fail2ban(rounds: u32) -> Option<Vec<Duration>> {
         ),
     )
     .unwrap();
-    let mut server = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &n.0,
-            "fail2ban-server",
-            "-f",
-            "-x",
-            "-c",
-            conf.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let _server = Reaped(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &n.0,
+                "fail2ban-server",
+                "-f",
+                "-x",
+                "-c",
+                conf.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?,
+    );
     let sock = dir.path().join("f2b.sock");
     let ping = || {
         Command::new("fail2ban-client")
@@ -199,8 +210,6 @@ fn fail2ban(rounds: u32) -> Option<Vec<Duration>> {
         }
     }
     drop(monitor);
-    let _ = server.kill();
-    let _ = server.wait();
     Some(out)
 }
 
@@ -255,10 +264,11 @@ fn sipwall(rounds: u32) -> Option<(Vec<Duration>, Vec<u64>)> {
         "off",
     ]);
     env(&mut run);
-    let mut daemon = run
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let _daemon = Reaped(
+        run.stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     wait_for(Duration::from_secs(10), || {
         ruleset_has(&fw.0, "sipwall_intake")
     })?;
@@ -284,8 +294,7 @@ fn sipwall(rounds: u32) -> Option<(Vec<Duration>, Vec<u64>)> {
         }
     }
     drop(monitor);
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(_daemon);
     let own: Vec<u64> = std::fs::read_to_string(&log)
         .unwrap_or_default()
         .lines()
