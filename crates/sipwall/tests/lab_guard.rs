@@ -214,6 +214,19 @@ fn bans_survive_a_daemon_restart_once_and_only_once() {
     );
     // Flush the set as if the kernel had lost it; a restarted daemon restores it from the ledger.
     lab.ok("fw", &["nft", "flush", "set", "inet", "sipwall", "ban_v4"]);
+    // And a ban the ledger never heard of, added by hand with nft.
+    lab.ok(
+        "fw",
+        &[
+            "nft",
+            "add",
+            "element",
+            "inet",
+            "sipwall",
+            "ban_v4",
+            "{ 192.0.2.99 timeout 10m }",
+        ],
+    );
     let log2 = lab.state.path().join("daemon2.log");
     let _daemon2 = start_daemon(&lab, &log2);
     assert!(
@@ -229,6 +242,19 @@ fn bans_survive_a_daemon_restart_once_and_only_once() {
         )
         .unwrap();
     assert_eq!(rows, 1, "one ledger row, not duplicated by the restart");
+    let list = json(&lab.sipwall("fw", &["bans", "list", "--format", "json"]));
+    let adopted = list["bans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["addr"] == "192.0.2.99")
+        .cloned();
+    assert_eq!(
+        adopted.as_ref().map(|b| b["kind"].clone()),
+        Some(serde_json::json!("kernel")),
+        "the kernel-only ban is reconciled into the ledger: {list}"
+    );
+    assert!(banned(&lab, "192.0.2.99"));
 }
 
 const PINHOLE: &str = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n";
@@ -258,6 +284,8 @@ fn call_through_pinholes(test: &str, local: &str, remote: &str, uas_addr: &str, 
         String::from_utf8_lossy(&out.stderr)
     );
     lab.counters("fw", "input", &["udp dport 20000 counter"]);
+    // The other way: the UAS echoes the RTP back from its media port.
+    lab.counters("peer", "input", &["udp sport 20000 counter"]);
     let log = lab.state.path().join("daemon.log");
     let file = std::fs::File::create(&log).unwrap();
     let child = lab
@@ -280,6 +308,11 @@ fn call_through_pinholes(test: &str, local: &str, remote: &str, uas_addr: &str, 
     assert!(
         rtp > 50,
         "RTP through the pinhole: {rtp} packets; daemon log:\n{log_text}"
+    );
+    let back = lab.counts("peer")[0];
+    assert!(
+        back > 50,
+        "RTP flowed back to the caller too: {back} packets"
     );
     // After BYE the call's pinholes are gone from the kernel.
     assert!(

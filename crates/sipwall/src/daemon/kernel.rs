@@ -42,6 +42,22 @@ impl KernelSets {
         )
     }
 
+    /// Bans many addresses at once (a restore), in batches per family.
+    pub fn ban_many(&mut self, bans: &[(IpAddr, Duration)]) -> Result<(), NetfilterError> {
+        for v4 in [true, false] {
+            let family: Vec<(Key, Duration)> = bans
+                .iter()
+                .filter(|(a, _)| a.is_ipv4() == v4)
+                .map(|(a, d)| (Key::Addr(*a), (*d).max(Duration::from_secs(1))))
+                .collect();
+            if !family.is_empty() {
+                self.writer
+                    .add(if v4 { sets::BAN_V4 } else { sets::BAN_V6 }, &family)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Carries one action out; actions the kernel does by itself (expiries) do nothing.
     pub fn apply(&mut self, action: &Action, now: Timestamp) -> Result<(), NetfilterError> {
         match action {

@@ -149,12 +149,15 @@ pub fn run(a: RunArgs) -> Outcome {
         },
     };
     let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
+    // Copies lost between the kernel and the daemon (NFLOG overruns).
+    let lost = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (verdict_tx, verdict_rx) = std::sync::mpsc::channel::<Vec<bool>>();
     // Bind before the rules exist, so no packet finds nobody listening.
     match mode {
         intake::Mode::Tap => {
             let mut reader = NflogReader::open(&[group_in, group_out]).map_err(Failure::failed)?;
             let packets = tx.clone();
+            let lost = Arc::clone(&lost);
             std::thread::spawn(move || loop {
                 match reader.recv() {
                     Ok(batch) => {
@@ -165,7 +168,10 @@ pub fn run(a: RunArgs) -> Outcome {
                             return;
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "nflog"),
+                    Err(e) => {
+                        lost.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(error = %e, "nflog");
+                    }
                 }
             });
         }
@@ -321,6 +327,8 @@ pub fn run(a: RunArgs) -> Outcome {
         );
         if t.since(page_at) >= Duration::from_secs(1) {
             page_at = t;
+            counters.queue_drops =
+                lost.load(Ordering::Relaxed) + queue_drops(&[group_in, group_out]);
             if let Ok(mut p) = page.lock() {
                 *p = metrics::render(&engine, &counters);
             }
@@ -332,21 +340,77 @@ pub fn run(a: RunArgs) -> Outcome {
     Ok(Success::Clean)
 }
 
+/// Packets the kernel's queues dropped (`queue_dropped` + `user_dropped` of
+/// /proc/net/netfilter/nfnetlink_queue) for our queue numbers; 0 in tap mode.
+fn queue_drops(queues: &[u16]) -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/net/netfilter/nfnetlink_queue") else {
+        return 0;
+    };
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let ours = f
+                .first()
+                .is_some_and(|q| queues.iter().any(|n| u64::from(*n) == *q));
+            (ours && f.len() >= 7).then(|| f[5] + f[6])
+        })
+        .sum()
+}
+
 /// Unexpired bans from the ledger go back into the engine and the kernel.
 fn restore(
     engine: &mut Engine,
     ledger: &Ledger,
     sets: &mut kernel::KernelSets,
 ) -> anyhow::Result<()> {
+    use sipwall_netfilter::Nftables as _;
     let t = now();
     let closed = ledger.close_expired(t.micros())?;
     let active = ledger.active(t.micros())?;
+    // Bans the kernel holds that the ledger does not know (added by hand
+    // with nft, or by a daemon that died between the two): adopt them.
+    let json = sipwall_netfilter::NftCli::default()
+        .list_table_json(sipwall_ruleset::TABLE)?
+        .unwrap_or_default();
+    let in_kernel = if json.is_empty() {
+        Vec::new()
+    } else {
+        sipwall_netfilter::elements::parse(&json)?
+    };
+    let mut adopted = 0;
+    for e in in_kernel.iter().filter(|e| {
+        e.set == sipwall_ruleset::sets::BAN_V4 || e.set == sipwall_ruleset::sets::BAN_V6
+    }) {
+        let Ok(addr) = e.key.parse() else { continue };
+        if active.iter().any(|b| b.addr == addr) {
+            continue;
+        }
+        let until = t + Duration::from_secs(e.expires_secs.unwrap_or(3600));
+        engine.restore_ban(addr, until, BanReason::Manual);
+        let row = LedgerBan {
+            addr,
+            kind: "kernel".to_owned(),
+            reason: "found in the kernel at start".to_owned(),
+            evidence: "not in the ledger".to_owned(),
+            banned_at: t.micros(),
+            until: until.micros(),
+        };
+        if ledger.ban(&row)? {
+            adopted += 1;
+        }
+    }
+    let mut batch = Vec::with_capacity(active.len());
     for b in &active {
         let until = Timestamp::from_micros(b.until);
         engine.restore_ban(b.addr, until, BanReason::Manual);
-        sets.ban(b.addr, until.since(t))?;
+        batch.push((b.addr, until.since(t)));
     }
-    tracing::info!(restored = active.len(), closed, "ledger");
+    // One batch: re-adding what the kernel still has only refreshes it.
+    sets.ban_many(&batch)?;
+    tracing::info!(restored = active.len(), adopted, closed, "ledger");
     Ok(())
 }
 
