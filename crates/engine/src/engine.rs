@@ -315,23 +315,11 @@ impl Engine {
         evidence: &str,
         length: Option<Duration>,
     ) -> bool {
-        let Some(length) = length else {
-            return self.ban_source(now, addr, reason, evidence.to_owned(), false);
+        let until = match length {
+            Some(length) => self.bans.ban_for(now, addr, reason.clone(), length),
+            None => self.bans.ban(now, addr, reason.clone(), false),
         };
-        let kind = reason.kind();
-        match self.bans.ban_for(now, addr, reason.clone(), length) {
-            Some(until) => {
-                self.stats.count_ban(kind);
-                self.actions.push_back(Action::Ban {
-                    addr,
-                    until,
-                    reason,
-                    evidence: evidence.to_owned(),
-                });
-                true
-            }
-            None => false,
-        }
+        self.record_ban(addr, until, reason, evidence.to_owned())
     }
 
     /// Allows `addr` by hand until `until` (`sipwall bans del --allow`).
@@ -361,20 +349,27 @@ impl Engine {
         evidence: String,
         exempt_registered: bool,
     ) -> bool {
-        let kind = reason.kind();
-        match self.bans.ban(now, addr, reason.clone(), exempt_registered) {
-            Some(until) => {
-                self.stats.count_ban(kind);
-                self.actions.push_back(Action::Ban {
-                    addr,
-                    until,
-                    reason,
-                    evidence,
-                });
-                true
-            }
-            None => false,
-        }
+        let until = self.bans.ban(now, addr, reason.clone(), exempt_registered);
+        self.record_ban(addr, until, reason, evidence)
+    }
+
+    /// Counts and announces a ban the table made (`until`), if it made one.
+    fn record_ban(
+        &mut self,
+        addr: IpAddr,
+        until: Option<Timestamp>,
+        reason: BanReason,
+        evidence: String,
+    ) -> bool {
+        let Some(until) = until else { return false };
+        self.stats.count_ban(reason.kind());
+        self.actions.push_back(Action::Ban {
+            addr,
+            until,
+            reason,
+            evidence,
+        });
+        true
     }
 
     /// Reads and judges one IP packet.

@@ -303,27 +303,18 @@ fn input(policy: &Policy) -> Vec<Rule> {
     ));
     let media = &policy.media;
     if media.mode == MediaMode::Pinhole {
-        rules.push(rule(
-            vec![Match::UdpDportInSet(sets::PINHOLE_PORT.into())],
-            Action::Accept,
-            "media pinholes (sipwall run)",
-        ));
-        rules.push(rule(
-            vec![Match::SaddrUdpDportInSet(
-                Family::V4,
-                sets::PINHOLE_V4.into(),
-            )],
-            Action::Accept,
-            "media pinholes (sipwall run)",
-        ));
-        rules.push(rule(
-            vec![Match::SaddrUdpDportInSet(
-                Family::V6,
-                sets::PINHOLE_V6.into(),
-            )],
-            Action::Accept,
-            "media pinholes (sipwall run)",
-        ));
+        let pinholes = [
+            Match::UdpDportInSet(sets::PINHOLE_PORT.into()),
+            Match::SaddrUdpDportInSet(Family::V4, sets::PINHOLE_V4.into()),
+            Match::SaddrUdpDportInSet(Family::V6, sets::PINHOLE_V6.into()),
+        ];
+        for m in pinholes {
+            rules.push(rule(
+                vec![m],
+                Action::Accept,
+                "media pinholes (sipwall run)",
+            ));
+        }
     }
     for s in &policy.services {
         for &proto in &s.protocols {
