@@ -12,40 +12,14 @@
 //! element as the kernel commits it, and a thread stamps every line.
 //! Run: `cargo bench -p sipwall --bench ban_reaction`
 
+#[path = "netns/mod.rs"]
+mod netns;
+
+use netns::{Netns, Reaped};
 use std::io::Write;
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A child process killed and reaped when dropped, on every path.
-struct Reaped(std::process::Child);
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Ns(String);
-impl Drop for Ns {
-    fn drop(&mut self) {
-        if let Ok(o) = Command::new("ip").args(["netns", "pids", &self.0]).output() {
-            for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                let _ = Command::new("kill").args(["-9", pid]).status();
-            }
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn ns(name: &str) -> Option<Ns> {
-    Command::new("ip")
-        .args(["netns", "add", name])
-        .status()
-        .ok()?
-        .success()
-        .then(|| Ns(name.to_owned()))
-}
 
 /// The kernel's commit events of one namespace, stamped on arrival.
 struct Monitor {
@@ -137,7 +111,7 @@ fn fail2ban(rounds: u32) -> Option<Vec<Duration>> {
         eprintln!("ban_reaction: fail2ban not installed (apt-get install fail2ban): fail2ban side skipped");
         return None;
     }
-    let n = ns(&format!("swf2b{}", std::process::id()))?;
+    let n = Netns::new(&format!("swf2b{}", std::process::id()))?;
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("conf");
     assert!(Command::new("cp")
@@ -214,27 +188,18 @@ fn fail2ban(rounds: u32) -> Option<Vec<Duration>> {
 }
 
 fn sipwall(rounds: u32) -> Option<(Vec<Duration>, Vec<u64>)> {
-    let fw = ns(&format!("swbrf{}", std::process::id()))?;
-    let tx = ns(&format!("swbrt{}", std::process::id()))?;
-    let (a, b) = (
-        format!("swbra{}", std::process::id() % 10000),
-        format!("swbrb{}", std::process::id() % 10000),
+    let fw = Netns::new(&format!("swbrf{}", std::process::id()))?;
+    let tx = Netns::new(&format!("swbrt{}", std::process::id()))?;
+    let b = format!("swbrb{}", std::process::id() % 10000);
+    netns::link(
+        &fw,
+        &tx,
+        (
+            &format!("swbra{}", std::process::id() % 10000),
+            "192.0.2.1/24",
+        ),
+        (&b, "192.0.2.10/24"),
     );
-    let ip = |args: &[&str]| {
-        assert!(
-            Command::new("ip").args(args).status().unwrap().success(),
-            "{args:?}"
-        )
-    };
-    ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
-    ip(&["link", "set", &a, "netns", &fw.0]);
-    ip(&["link", "set", &b, "netns", &tx.0]);
-    ip(&["-n", &fw.0, "addr", "add", "192.0.2.1/24", "dev", &a]);
-    ip(&["-n", &tx.0, "addr", "add", "192.0.2.10/24", "dev", &b]);
-    for (n, d) in [(&fw.0, &a), (&tx.0, &b)] {
-        ip(&["-n", n, "link", "set", d, "up"]);
-        ip(&["-n", n, "link", "set", "lo", "up"]);
-    }
     let dir = tempfile::tempdir().unwrap();
     let env = |c: &mut Command| {
         c.env("SIPWALL_STATE_DIR", dir.path())
@@ -272,23 +237,19 @@ fn sipwall(rounds: u32) -> Option<(Vec<Duration>, Vec<u64>)> {
     wait_for(Duration::from_secs(10), || {
         ruleset_has(&fw.0, "sipwall_intake")
     })?;
-    let tx_path = format!("/run/netns/{}", tx.0);
     let monitor = Monitor::start(&fw.0);
     let mut out = Vec::new();
     for round in 0..rounds {
         let src = format!("192.0.2.{}", 20 + round);
-        ip(&["-n", &tx.0, "addr", "add", &format!("{src}/24"), "dev", &b]);
-        let (p, s2) = (tx_path.clone(), src.clone());
-        let sent_at = std::thread::spawn(move || {
-            nix::sched::setns(std::fs::File::open(&p).unwrap(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        netns::ip(&["-n", &tx.0, "addr", "add", &format!("{src}/24"), "dev", &b]);
+        let s2 = src.clone();
+        let sent_at = tx.within(move || {
             let s = UdpSocket::bind(format!("{s2}:5060")).unwrap();
             let msg = format!("OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP {s2}:5060;branch=z9hG4bK-{round}\r\nFrom: <sip:100@1.1.1.1>;tag=1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: r{round}\r\nCSeq: 1 OPTIONS\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n");
             let t = Instant::now();
             s.send_to(msg.as_bytes(), "192.0.2.1:5060").unwrap();
             t
-        })
-        .join()
-        .unwrap();
+        });
         if let Some(at) = monitor.added(&format!("{src} "), Duration::from_secs(5)) {
             out.push(at.saturating_duration_since(sent_at));
         }

@@ -9,48 +9,21 @@
 //!
 //! Run: `cargo bench -p sipwall --bench inline` (root)
 
+#[path = "netns/mod.rs"]
+mod netns;
+
+use netns::{Netns, Reaped};
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Lab(String);
-
-impl Lab {
-    fn ns(&self, n: &str) -> String {
-        format!("{}-{n}", self.0)
-    }
-    fn ip(&self, args: &[&str]) {
-        assert!(
-            Command::new("ip").args(args).status().unwrap().success(),
-            "ip {args:?}"
-        );
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for n in ["fw", "tx"] {
-            if let Ok(o) = Command::new("ip")
-                .args(["netns", "pids", &self.ns(n)])
-                .output()
-            {
-                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            }
-            let _ = Command::new("ip")
-                .args(["netns", "del", &self.ns(n)])
-                .status();
-        }
-    }
-}
-
-fn status_accepted(lab: &Lab, sock: &str) -> u64 {
+/// Verdicts the daemon in `fw` has given so far.
+fn verdicts(fw: &Netns, sock: &str) -> u64 {
     let out = Command::new("ip")
         .args([
             "netns",
             "exec",
-            &lab.ns("fw"),
+            &fw.0,
             env!("CARGO_BIN_EXE_sipwall"),
             "status",
             "--format",
@@ -65,42 +38,18 @@ fn status_accepted(lab: &Lab, sock: &str) -> u64 {
 }
 
 fn main() {
-    let lab = Lab(format!("swin{}", std::process::id() % 100_000));
-    if !Command::new("ip")
-        .args(["netns", "add", &lab.ns("fw")])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    let id = std::process::id() % 100_000;
+    let Some(fw) = Netns::new(&format!("swin{id}-fw")) else {
         eprintln!("inline: skipped: needs root and `ip netns`");
         return;
-    }
-    lab.ip(&["netns", "add", &lab.ns("tx")]);
-    let (a, b) = (format!("{}a", lab.0), format!("{}b", lab.0));
-    lab.ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
-    lab.ip(&["link", "set", &a, "netns", &lab.ns("fw")]);
-    lab.ip(&["link", "set", &b, "netns", &lab.ns("tx")]);
-    lab.ip(&[
-        "-n",
-        &lab.ns("fw"),
-        "addr",
-        "add",
-        "192.0.2.1/24",
-        "dev",
-        &a,
-    ]);
-    lab.ip(&[
-        "-n",
-        &lab.ns("tx"),
-        "addr",
-        "add",
-        "192.0.2.2/24",
-        "dev",
-        &b,
-    ]);
-    for (n, dev) in [("fw", &a), ("tx", &b)] {
-        lab.ip(&["-n", &lab.ns(n), "link", "set", dev, "up"]);
-        lab.ip(&["-n", &lab.ns(n), "link", "set", "lo", "up"]);
-    }
+    };
+    let tx = Netns::new(&format!("swin{id}-tx")).expect("netns");
+    netns::link(
+        &fw,
+        &tx,
+        (&format!("swin{id}a"), "192.0.2.1/24"),
+        (&format!("swin{id}b"), "192.0.2.2/24"),
+    );
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("p.toml");
     std::fs::write(
@@ -109,50 +58,43 @@ fn main() {
     )
     .unwrap();
     let sock = dir.path().join("control.sock");
-    let sw = |args: &[&str]| {
+    let sipwall = |args: &[&str]| {
         let mut c = Command::new("ip");
-        c.args([
-            "netns",
-            "exec",
-            &lab.ns("fw"),
-            env!("CARGO_BIN_EXE_sipwall"),
-        ])
-        .args(args)
-        .env("SIPWALL_STATE_DIR", dir.path())
-        .env("SIPWALL_SAVED_RULESET", dir.path().join("saved.nft"))
-        .env("SIPWALL_LEDGER", dir.path().join("ledger.sqlite"))
-        .env("SIPWALL_CONTROL", &sock);
+        c.args(["netns", "exec", &fw.0, env!("CARGO_BIN_EXE_sipwall")])
+            .args(args)
+            .env("SIPWALL_STATE_DIR", dir.path())
+            .env("SIPWALL_SAVED_RULESET", dir.path().join("saved.nft"))
+            .env("SIPWALL_LEDGER", dir.path().join("ledger.sqlite"))
+            .env("SIPWALL_CONTROL", &sock);
         c
     };
-    assert!(sw(&["apply", "-c", policy.to_str().unwrap()])
+    assert!(sipwall(&["apply", "-c", policy.to_str().unwrap()])
         .status()
         .unwrap()
         .success());
-    let mut daemon = sw(&[
-        "run",
-        "-c",
-        policy.to_str().unwrap(),
-        "--mode",
-        "inline",
-        "--metrics",
-        "off",
-    ])
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let daemon = Reaped(
+        sipwall(&[
+            "run",
+            "-c",
+            policy.to_str().unwrap(),
+            "--mode",
+            "inline",
+            "--metrics",
+            "off",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
     std::thread::sleep(Duration::from_secs(2));
 
     let msg = b"OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.2:5070;branch=z9hG4bK-bench\r\nFrom: <sip:bench@192.0.2.2>;tag=1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: bench\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nUser-Agent: bench\r\nContent-Length: 0\r\n\r\n";
-    let seconds = 5;
-    let tx_path = format!("/run/netns/{}", lab.ns("tx"));
-    let sent = std::thread::spawn(move || {
-        nix::sched::setns(
-            std::fs::File::open(&tx_path).unwrap(),
-            nix::sched::CloneFlags::CLONE_NEWNET,
-        )
-        .unwrap();
+    let sock = sock.to_str().unwrap();
+    let before = verdicts(&fw, sock);
+    let t = Instant::now();
+    let sent = tx.within(|| {
         let s = UdpSocket::bind("192.0.2.2:5070").unwrap();
-        let end = Instant::now() + Duration::from_secs(seconds);
+        let end = Instant::now() + Duration::from_secs(5);
         let mut n = 0u64;
         while Instant::now() < end {
             for _ in 0..64 {
@@ -162,17 +104,12 @@ fn main() {
         }
         n
     });
-    let sock_s = sock.to_str().unwrap().to_owned();
-    let before = status_accepted(&lab, &sock_s);
-    let t = Instant::now();
-    let sent = sent.join().unwrap();
     let took = t.elapsed();
     std::thread::sleep(Duration::from_millis(500));
-    let verdicts = status_accepted(&lab, &sock_s) - before;
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    let given = verdicts(&fw, sock) - before;
+    drop(daemon);
     println!(
-        "| inline (NFQUEUE) | {sent} sent in {took:.2?} | {verdicts} verdicts | {:.0} verdicts/s |",
-        verdicts as f64 / took.as_secs_f64()
+        "| inline (NFQUEUE) | {sent} sent in {took:.2?} | {given} verdicts | {:.0} verdicts/s |",
+        given as f64 / took.as_secs_f64()
     );
 }

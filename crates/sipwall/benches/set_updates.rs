@@ -9,27 +9,15 @@
 //!
 //! Run: `cargo bench -p sipwall --bench set_updates`
 
+#[path = "netns/mod.rs"]
+mod netns;
+
+use netns::Netns;
 use sipwall_netfilter::{Key, SetWriter};
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "pids", &self.0])
-            .output()
-            .map(|o| {
-                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            });
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 fn nft(ns: &str, args: &[&str]) {
     let ok = Command::new("ip")
@@ -42,22 +30,6 @@ fn nft(ns: &str, args: &[&str]) {
 
 fn addr(i: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(0x0A00_0000 + i))
-}
-
-fn within<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            nix::sched::setns(
-                std::fs::File::open(&path).unwrap(),
-                nix::sched::CloneFlags::CLONE_NEWNET,
-            )
-            .unwrap();
-            f()
-        })
-        .join()
-        .unwrap()
-    })
 }
 
 fn main() {
@@ -113,7 +85,7 @@ fn main() {
 
     reset();
     let n = 20_000u32;
-    let e = within(&ns.0, || {
+    let e = ns.within(|| {
         let mut w = SetWriter::open("sipwall").unwrap();
         let t = Instant::now();
         for i in 0..n {
@@ -132,7 +104,7 @@ fn main() {
     let bans: Vec<(Key, Duration)> = (0..n)
         .map(|i| (Key::Addr(addr(i)), Duration::from_secs(3600)))
         .collect();
-    let e = within(&ns.0, || {
+    let e = ns.within(|| {
         let mut w = SetWriter::open("sipwall").unwrap();
         let t = Instant::now();
         w.add("ban_v4", &bans).unwrap();
