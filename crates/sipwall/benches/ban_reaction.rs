@@ -187,7 +187,7 @@ fn fail2ban(rounds: u32) -> Option<Vec<Duration>> {
     Some(out)
 }
 
-fn sipwall(rounds: u32) -> Option<(Vec<Duration>, Vec<u64>)> {
+fn sipwall(rounds: u32, mode: &str) -> Option<(Vec<Duration>, Vec<u64>)> {
     let fw = Netns::new(&format!("swbrf{}", std::process::id()))?;
     let tx = Netns::new(&format!("swbrt{}", std::process::id()))?;
     let b = format!("swbrb{}", std::process::id() % 10000);
@@ -225,6 +225,8 @@ fn sipwall(rounds: u32) -> Option<(Vec<Duration>, Vec<u64>)> {
         &fw.0,
         env!("CARGO_BIN_EXE_sipwall"),
         "run",
+        "--mode",
+        mode,
         "--metrics",
         "off",
     ]);
@@ -234,8 +236,9 @@ fn sipwall(rounds: u32) -> Option<(Vec<Duration>, Vec<u64>)> {
             .spawn()
             .unwrap(),
     );
+    // The intake is nft's table, or iptables rules (xt compat) where nft has no queue.
     wait_for(Duration::from_secs(10), || {
-        ruleset_has(&fw.0, "sipwall_intake")
+        ruleset_has(&fw.0, "sipwall_intake") || ruleset_has(&fw.0, "queue num")
     })?;
     let monitor = Monitor::start(&fw.0);
     let mut out = Vec::new();
@@ -281,15 +284,22 @@ fn main() {
         return;
     }
     let rounds = 10;
-    if let Some((polled, own)) = sipwall(rounds) {
+    for mode in ["tap", "inline"] {
+        let Some((sent_to_kernel, own)) = sipwall(rounds, mode) else {
+            continue;
+        };
         println!(
-            "sipwall run (tap), offending packet sent -> ban committed in the kernel: {}",
-            stats(polled)
+            "sipwall run ({mode}), offending packet sent -> ban committed in the kernel: {}",
+            stats(sent_to_kernel)
         );
         let mut own = own;
         own.sort_unstable();
         if !own.is_empty() {
-            println!("sipwall run (tap), packet received -> kernel ack (the daemon's own clock): median {} us, max {} us", own[own.len() / 2], own[own.len() - 1]);
+            println!(
+                "sipwall run ({mode}), packet received -> kernel ack (the daemon's own clock): median {} us, max {} us",
+                own[own.len() / 2],
+                own[own.len() - 1]
+            );
         }
     }
     if let Some(f2b) = fail2ban(rounds) {
