@@ -920,3 +920,28 @@ fn two_hundred_calls_through_pinholes_succeed_while_the_attacks_run() {
     );
     assert!(!banned(&lab, "192.0.2.2"), "the caller was not");
 }
+
+#[test]
+fn inline_fail_closed_drops_sip_once_the_daemon_is_gone() {
+    let Some(lab) = Lab::up("inline_closed", &["python3", "iptables"]) else {
+        return;
+    };
+    assert!(lab.sipwall("fw", &["apply"]).status.success());
+    let listen = "import socket,time\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('192.0.2.1',5060)); s.listen(64)\ntime.sleep(120)";
+    let _listener = lab.spawn("fw", &["python3", "-c", listen]);
+    let connects = || {
+        let code =
+            "import socket\ns=socket.create_connection(('192.0.2.1',5060),timeout=2)\ns.close()";
+        lab.run("peer", &["python3", "-c", code]).status.success()
+    };
+    let log = lab.state.path().join("daemon.log");
+    let daemon = start_inline(&lab, &log, &["--fail-closed"]);
+    assert!(
+        lab.wait_for(Duration::from_secs(5), connects),
+        "SIP over TCP passes the queue while the daemon runs"
+    );
+    let mut daemon = daemon;
+    daemon.0.kill().unwrap();
+    daemon.0.wait().unwrap();
+    assert!(!connects(), "fail-closed: with no daemon, SIP is dropped");
+}
