@@ -10,7 +10,6 @@ pub enum Success {
     /// Everything was fine.
     Clean,
     /// The command worked, and what it found deserves exit code 1.
-    #[allow(dead_code)] // first used by `sip parse` and `audit`
     Findings,
 }
 
