@@ -7,26 +7,30 @@ mod lab;
 use lab::{Background, Lab};
 use std::time::{Duration, Instant};
 
-/// Starts the daemon in the firewall namespace, with its ledger in the lab's
-/// state directory and its log in `log`.
-fn start_daemon(lab: &Lab, log: &std::path::Path) -> Background {
+/// Starts `sipwall run ARGS` in the firewall namespace (ledger and control
+/// socket in the lab's state directory, log in `log`) and waits until its
+/// intake is in the kernel: nft's table, or iptables' NFQUEUE rules where
+/// nft has no queue expression.
+fn start_daemon(lab: &Lab, log: &std::path::Path, args: &[&str]) -> Background {
     let file = std::fs::File::create(log).unwrap();
     let child = lab
         .cmd("fw", lab::sipwall())
-        .args(["run"])
-        .env("SIPWALL_LEDGER", lab.state.path().join("ledger.sqlite"))
+        .arg("run")
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(file)
         .spawn()
         .unwrap();
-    let tap_up = || {
+    let up = || {
         lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
             .status
             .success()
+            || String::from_utf8_lossy(&lab.run("fw", &["iptables", "-S", "INPUT"]).stdout)
+                .contains("NFQUEUE")
     };
     assert!(
-        lab.wait_for(Duration::from_secs(10), tap_up),
+        lab.wait_for(Duration::from_secs(10), up),
         "the daemon did not start:\n{}",
         std::fs::read_to_string(log).unwrap_or_default()
     );
@@ -65,7 +69,7 @@ fn attacked_by(test: &str, tool: &[&str]) {
     );
     let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
     let log = lab.state.path().join("daemon.log");
-    let daemon = start_daemon(&lab, &log);
+    let daemon = start_daemon(&lab, &log, &[]);
     let started = Instant::now();
     let _attack = lab.spawn("attacker", tool);
     let got = lab.wait_for(Duration::from_secs(15), || banned(&lab, "192.0.2.66"));
@@ -167,7 +171,7 @@ fn svmap_without_a_user_agent_is_banned_by_its_from_tag() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log);
+    let _daemon = start_daemon(&lab, &log, &[]);
     let _attack = lab.spawn("attacker", &["sipvicious_svmap", "-c", "192.0.2.1"]);
     let got = lab.wait_for(Duration::from_secs(15), || banned(&lab, "192.0.2.66"));
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -201,7 +205,7 @@ fn bans_survive_a_daemon_restart_once_and_only_once() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let daemon = start_daemon(&lab, &log);
+    let daemon = start_daemon(&lab, &log, &[]);
     let _attack = lab.spawn("attacker", &["sipvicious_svmap", "192.0.2.1"]);
     assert!(lab.wait_for(Duration::from_secs(15), || banned(&lab, "192.0.2.66")));
     // kill -9: the ban stays in the kernel.
@@ -228,7 +232,7 @@ fn bans_survive_a_daemon_restart_once_and_only_once() {
         ],
     );
     let log2 = lab.state.path().join("daemon2.log");
-    let _daemon2 = start_daemon(&lab, &log2);
+    let _daemon2 = start_daemon(&lab, &log2, &[]);
     assert!(
         lab.wait_for(Duration::from_secs(5), || banned(&lab, "192.0.2.66")),
         "restored from the ledger"
@@ -287,19 +291,7 @@ fn call_through_pinholes(test: &str, local: &str, remote: &str, uas_addr: &str, 
     // The other way: the UAS echoes the RTP back from its media port.
     lab.counters("peer", "input", &["udp sport 20000 counter"]);
     let log = lab.state.path().join("daemon.log");
-    let file = std::fs::File::create(&log).unwrap();
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .args(["run", "-c", policy.to_str().unwrap()])
-        .env("SIPWALL_LEDGER", lab.state.path().join("ledger.sqlite"))
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    let _daemon = Background(child);
-    assert!(lab.wait_for(Duration::from_secs(10), || lab
-        .run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
-        .status
-        .success()));
+    let _daemon = start_daemon(&lab, &log, &["-c", policy.to_str().unwrap()]);
     let _uas = lab.sipp_uas(uas_addr, 20000, transport);
     std::thread::sleep(Duration::from_millis(300));
     assert!(lab.sipp_call(local, remote, transport), "the call failed");
@@ -365,7 +357,7 @@ fn the_control_socket_bans_lists_unbans_and_allows() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log);
+    let _daemon = start_daemon(&lab, &log, &[]);
     let added = lab.sipwall(
         "fw",
         &[
@@ -454,18 +446,7 @@ fn an_allowlisted_zone_sending_scanner_traffic_is_never_banned() {
         .status
         .success());
     let log = lab.state.path().join("daemon.log");
-    let file = std::fs::File::create(&log).unwrap();
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .args(["run", "-c", policy.to_str().unwrap()])
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    let _daemon = Background(child);
-    assert!(lab.wait_for(Duration::from_secs(10), || lab
-        .run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
-        .status
-        .success()));
+    let _daemon = start_daemon(&lab, &log, &["-c", policy.to_str().unwrap()]);
     for args in [
         vec!["sipvicious_svmap", "192.0.2.1"],
         vec!["sipvicious_svmap", "-c", "192.0.2.1"],
@@ -553,21 +534,18 @@ fn event_socket_channel_events_open_and_close_pinholes_for_a_call_the_daemon_can
     );
     std::thread::sleep(Duration::from_millis(300));
     let log = lab.state.path().join("daemon.log");
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .args([
-            "run",
+    let _daemon = start_daemon(
+        &lab,
+        &log,
+        &[
             "-c",
             policy.to_str().unwrap(),
             "--esl",
             "127.0.0.1:8021",
             "--esl-password-file",
             password.to_str().unwrap(),
-        ])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _daemon = Background(child);
+        ],
+    );
     let opened = lab.wait_for(Duration::from_secs(10), || {
         pinhole_elements(&lab).contains("21000") && pinhole_elements(&lab).contains("21001")
     });
@@ -610,27 +588,11 @@ fn event_socket_channel_events_open_and_close_pinholes_for_a_call_the_daemon_can
 
 /// Starts `sipwall run --mode inline` with `extra` arguments.
 fn start_inline(lab: &Lab, log: &std::path::Path, extra: &[&str]) -> Background {
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .args(["run", "--mode", "inline"])
-        .args(extra)
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let queued = || {
-        let nft = lab
-            .run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
-            .status
-            .success();
-        nft || String::from_utf8_lossy(&lab.run("fw", &["iptables", "-S", "INPUT"]).stdout)
-            .contains("NFQUEUE")
-    };
-    assert!(
-        lab.wait_for(Duration::from_secs(10), queued),
-        "{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    Background(child)
+    let args: Vec<&str> = ["--mode", "inline"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    start_daemon(lab, log, &args)
 }
 
 #[test]
@@ -732,7 +694,7 @@ fn a_peer_that_registers_successfully_is_allowed_even_when_it_then_looks_like_a_
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log);
+    let _daemon = start_daemon(&lab, &log, &[]);
     let captures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/captures");
     // A registrar that checks digest credentials (SIPp's verifyauth).
     let _registrar = lab.spawn(
@@ -840,17 +802,7 @@ fn two_hundred_calls_through_pinholes_succeed_while_the_attacks_run() {
         &["ip saddr 192.0.2.2 udp dport 20000 counter"],
     );
     let log = lab.state.path().join("daemon.log");
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .args(["run", "-c", policy.to_str().unwrap()])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _daemon = Background(child);
-    assert!(lab.wait_for(Duration::from_secs(10), || lab
-        .run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
-        .status
-        .success()));
+    let _daemon = start_daemon(&lab, &log, &["-c", policy.to_str().unwrap()]);
     let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
     std::thread::sleep(Duration::from_millis(300));
     let captures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/captures");
