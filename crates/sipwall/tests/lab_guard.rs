@@ -279,14 +279,7 @@ fn call_through_pinholes(test: &str, local: &str, remote: &str, uas_addr: &str, 
     let Some(lab) = Lab::up(test, &["sipp"]) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let policy = lab::write_temp(&dir, "p.toml", PINHOLE);
-    let out = lab.sipwall("fw", &["apply", "-c", policy.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let policy = lab.apply_policy(PINHOLE);
     lab.counters("fw", "input", &["udp dport 20000 counter"]);
     // The other way: the UAS echoes the RTP back from its media port.
     lab.counters("peer", "input", &["udp sport 20000 counter"]);
@@ -435,16 +428,7 @@ fn an_allowlisted_zone_sending_scanner_traffic_is_never_banned() {
     let Some(lab) = Lab::up("guard_allow", &["sipvicious_svmap"]) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let policy = lab::write_temp(
-        &dir,
-        "p.toml",
-        "[zones]\ntesters = [\"192.0.2.66\"]\n[guard]\nallow = [\"testers\"]\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n",
-    );
-    assert!(lab
-        .sipwall("fw", &["apply", "-c", policy.to_str().unwrap()])
-        .status
-        .success());
+    let policy = lab.apply_policy("[zones]\ntesters = [\"192.0.2.66\"]\n[guard]\nallow = [\"testers\"]\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n");
     let log = lab.state.path().join("daemon.log");
     let _daemon = start_daemon(&lab, &log, &["-c", policy.to_str().unwrap()]);
     for args in [
@@ -513,11 +497,7 @@ fn event_socket_channel_events_open_and_close_pinholes_for_a_call_the_daemon_can
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let policy = lab::write_temp(&dir, "p.toml", PINHOLE);
-    assert!(lab
-        .sipwall("fw", &["apply", "-c", policy.to_str().unwrap()])
-        .status
-        .success());
+    let policy = lab.apply_policy(PINHOLE);
     lab.counters("fw", "input", &["udp dport 21000 counter"]);
     let password = lab::write_temp(&dir, "esl.password", "s3cret\n");
     let (trigger, conns) = (dir.path().join("hangup"), dir.path().join("conns"));
@@ -634,12 +614,7 @@ fn inline_pinholes_lose_no_rtp_and_fail_open_when_the_daemon_dies() {
     let Some(lab) = Lab::up("inline_pin", &["sipp", "iptables"]) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let policy = lab::write_temp(&dir, "p.toml", PINHOLE);
-    assert!(lab
-        .sipwall("fw", &["apply", "-c", policy.to_str().unwrap()])
-        .status
-        .success());
+    let policy = lab.apply_policy(PINHOLE);
     lab.counters("fw", "input", &["udp dport 20000 counter"]);
     lab.counters("peer", "output", &["udp dport 20000 counter"]);
     let log = lab.state.path().join("daemon.log");
@@ -783,19 +758,12 @@ fn two_hundred_calls_through_pinholes_succeed_while_the_attacks_run() {
     ) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     // 25 calls/s are 75 requests/s (INVITE, ACK, BYE) from one caller: over
     // the pike-like default of 15/s, so the admin of such a trunk raises the
     // flood limit (docs/guard.md); every other detector still applies to it.
-    let policy = lab::write_temp(
-        &dir,
-        "p.toml",
-        &format!("{PINHOLE}[guard.flood]\nrate = 100\nburst = 200\n"),
-    );
-    assert!(lab
-        .sipwall("fw", &["apply", "-c", policy.to_str().unwrap()])
-        .status
-        .success());
+    let policy = lab.apply_policy(&format!(
+        "{PINHOLE}[guard.flood]\nrate = 100\nburst = 200\n"
+    ));
     lab.counters(
         "fw",
         "input",

@@ -252,6 +252,20 @@ impl Lab {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Writes `policy` into the lab's state directory and applies it on the
+    /// firewall, failing the test unless that works; the policy's path.
+    pub fn apply_policy(&self, policy: &str) -> PathBuf {
+        let path = self.state.path().join("policy.toml");
+        std::fs::write(&path, policy).unwrap();
+        let out = self.sipwall("fw", &["apply", "-c", path.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
+    }
+
     /// Runs sipwall in `node`.
     pub fn sipwall(&self, node: &str, args: &[&str]) -> Output {
         self.cmd(node, sipwall())
