@@ -112,7 +112,30 @@ impl HeaderName {
     };
 
     /// Looks a name up (full or compact form, any case).
+    #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
+        let cand = Self::candidate(name);
+        if cand.is_spelled(name) {
+            cand
+        } else {
+            HeaderName::Other
+        }
+    }
+
+    /// Whether `name`, for which this is the [`HeaderName::candidate`],
+    /// spells it.
+    #[inline]
+    pub(crate) fn is_spelled(self, name: &[u8]) -> bool {
+        // A compact form's candidate is exact.
+        self != HeaderName::Other
+            && (name.len() == 1 || crate::byte_scan::eq_name(name, self.as_str().as_bytes()))
+    }
+
+    /// The only known name that `name` can be (by compact form, or by
+    /// length and first letter), before comparing the rest: callers that
+    /// want a few names only compare those.
+    #[inline]
+    pub(crate) fn candidate(name: &[u8]) -> HeaderName {
         use HeaderName::*;
         if name.len() == 1 {
             return match name[0].to_ascii_lowercase() {
@@ -138,58 +161,20 @@ impl HeaderName {
                 _ => Other,
             };
         }
-        // Dispatch on length and first letter: at most one comparison.
-        let cand = match (name.len(), name[0].to_ascii_lowercase()) {
-            (2, b't') => To,
-            (3, b'v') => Via,
-            (4, b'f') => From,
-            (4, b'c') => CSeq,
-            (4, b'd') => Date,
-            (5, b'r') => Route,
-            (5, b'e') => Event,
-            (6, b's') => Server,
-            (7, b'c') if name[1].eq_ignore_ascii_case(&b'a') => CallId,
-            (7, b'c') => Contact,
-            (7, b'e') => Expires,
-            (7, b's') => Subject,
-            (8, b'r') => ReferTo,
-            (8, b'i') => Identity,
-            (9, b's') => Supported,
-            (10, b'u') => UserAgent,
-            (11, b'r') => ReferredBy,
-            (12, b'm') => MaxForwards,
-            (12, b'c') => ContentType,
-            (12, b'r') => RecordRoute,
-            (12, b'a') => AllowEvents,
-            (13, b'a') => Authorization,
-            (14, b'c') => ContentLength,
-            (14, b'a') => AcceptContact,
-            (14, b'r') => RejectContact,
-            (15, b's') => SessionExpires,
-            (16, b'w') => WwwAuthenticate,
-            (16, b'c') => ContentEncoding,
-            (18, b'p') => ProxyAuthenticate,
-            (19, b'p') => ProxyAuthorization,
-            (19, b'r') => RequestDisposition,
-            _ => return Other,
+        // Dispatch on length and first letter through a table: at most
+        // one comparison. Call-ID and Contact share a shape; the table
+        // holds Contact.
+        let (Some(&first), Some(row)) = (name.first(), SHAPES.get(name.len())) else {
+            return Other;
         };
-        // Canonical names are letters and `-`: a letter may differ from
-        // its spelling only in the case bit, `-` not at all. Folding the
-        // differences without branches compiles to a few vector ops.
-        let want = cand.as_str().as_bytes();
-        let diff = name.iter().zip(want).fold(0u8, |acc, (&a, &b)| {
-            let mask = if b == b'-' { 0xff } else { !0x20 };
-            acc | ((a ^ b) & mask)
-        });
-        if name.len() == want.len() && diff == 0 {
-            cand
-        } else {
-            Other
+        match row[usize::from(first & 0x1f)] {
+            Contact if name[1] | 0x20 == b'a' => CallId,
+            c => c,
         }
     }
 
     /// The canonical (long) name; `"other"` for [`HeaderName::Other`].
-    pub fn as_str(&self) -> &'static str {
+    pub const fn as_str(&self) -> &'static str {
         use HeaderName::*;
         match self {
             Via => "Via",
@@ -228,6 +213,24 @@ impl HeaderName {
     }
 }
 
+/// The longest canonical name, plus one.
+const LONGEST: usize = 20;
+
+/// The known name of each length (rows) and first letter (`& 0x1f`,
+/// columns), built from [`HeaderName::as_str`]; names are ASCII letters
+/// and `-`, so the case of the first letter does not change its column.
+static SHAPES: [[HeaderName; 32]; LONGEST] = {
+    let mut t = [[HeaderName::Other; 32]; LONGEST];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() - 1 {
+        let h = HeaderName::ALL[i];
+        let name = h.as_str().as_bytes();
+        t[name.len()][(name[0] & 0x1f) as usize] = h;
+        i += 1;
+    }
+    t
+};
+
 impl std::fmt::Display for HeaderName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -258,6 +261,20 @@ mod tests {
         for (i, h) in HeaderName::ALL.iter().enumerate() {
             assert_eq!(*h as usize, i, "{h}");
         }
+    }
+
+    #[test]
+    fn every_canonical_name_is_found_in_any_case() {
+        for h in &HeaderName::ALL[..HeaderName::ALL.len() - 1] {
+            let name = h.as_str();
+            assert_eq!(HeaderName::from_bytes(name.as_bytes()), *h);
+            assert_eq!(HeaderName::from_bytes(name.to_lowercase().as_bytes()), *h);
+            assert_eq!(HeaderName::from_bytes(name.to_uppercase().as_bytes()), *h);
+        }
+        assert_eq!(HeaderName::from_bytes(b"Xall-ID"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"\x03all-ID"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"Contacts"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b""), HeaderName::Other);
     }
 
     #[test]

@@ -60,6 +60,7 @@
 //! same way, both never panic).
 
 pub mod auth;
+mod byte_scan;
 pub mod cseq;
 pub mod error;
 pub mod fingerprint;
@@ -67,7 +68,6 @@ pub mod framing;
 mod grammar;
 pub mod header;
 pub mod host;
-mod line_ends;
 pub mod media_type;
 pub mod message;
 pub mod multipart;

@@ -144,7 +144,7 @@ pub(crate) fn split_head<'a>(
         offset: start as u32,
     };
     // One pass over the line ends; each header consumes its own.
-    let mut newlines = crate::line_ends::LineEnds::new(buf);
+    let mut newlines = crate::byte_scan::LineEnds::new(buf);
 
     let (start_end, mut pos) = match newlines.next() {
         Some(i) => (i, i + 1),
@@ -155,7 +155,6 @@ pub(crate) fn split_head<'a>(
         return Err(too_long(1, 0));
     }
     let start_line = &buf[..start_end];
-    let mut crlf_lines = usize::from(start_line.last() == Some(&b'\r'));
     let start_line = start_line.strip_suffix(b"\r").unwrap_or(start_line);
 
     let mut headers = Vec::with_capacity(16);
@@ -175,7 +174,6 @@ pub(crate) fn split_head<'a>(
             b'\r' => match buf.get(pos + 1) {
                 Some(b'\n') => {
                     newlines.next();
-                    crlf_lines += 1;
                     break (pos + 2, line + 1);
                 }
                 None if !eof_ends_head => return Err(incomplete(line, pos)),
@@ -215,9 +213,6 @@ pub(crate) fn split_head<'a>(
             };
             if end - seg > limits.max_line {
                 return Err(too_long(line, seg));
-            }
-            if end > seg && buf[end - 1] == b'\r' {
-                crlf_lines += 1;
             }
             line += 1;
             match buf.get(end + 1) {
@@ -273,20 +268,13 @@ pub(crate) fn split_head<'a>(
             offset: (line_start + colon + 1 + lead) as u32,
         });
     };
-    // A CR is only allowed right before an LF: some stacks read a lone CR
-    // as a line break, so it could smuggle a header past us. Counting the
-    // CRs (vectorised) against the CRLF line ends seen finds one cheaply.
-    let head = &buf[..body_start];
-    if memchr::memchr_iter(b'\r', head).count() != crlf_lines {
-        let lone = memchr::memchr_iter(b'\r', head).find(|&i| head.get(i + 1) != Some(&b'\n'));
-        if let Some(i) = lone {
-            let line = memchr::memchr_iter(b'\n', &head[..i]).count() as u32 + 1;
-            return Err(malformed(
-                Defect::HeaderLine("CR not followed by LF"),
-                line,
-                i,
-            ));
-        }
+    if let Some(i) = newlines.lone_cr_before(body_start) {
+        let line = memchr::memchr_iter(b'\n', &buf[..i]).count() as u32 + 1;
+        return Err(malformed(
+            Defect::HeaderLine("CR not followed by LF"),
+            line,
+            i,
+        ));
     }
     Ok(Head {
         start_line,

@@ -1,6 +1,7 @@
 //! `name-addr` / `addr-spec` with header parameters: the shape of From, To,
 //! Contact, Route and Record-Route values (RFC 3261 §20.10, §25.1).
 
+use crate::byte_scan::find;
 use crate::grammar::{is_lws, is_token, params, Cursor, Invalid, Params};
 use crate::uri::Uri;
 
@@ -128,12 +129,12 @@ pub(crate) fn params_of(value: &[u8]) -> Params<'_> {
         at = c.pos();
     }
     let rest = &value[at..];
-    let start = match memchr::memchr(b'<', rest) {
-        Some(open) => match memchr::memchr(b'>', &rest[open..]) {
+    let start = match find(b'<', rest) {
+        Some(open) => match find(b'>', &rest[open..]) {
             Some(close) => at + open + close + 1,
             None => return Params::default(),
         },
-        None => match memchr::memchr(b';', rest) {
+        None => match find(b';', rest) {
             Some(semi) => at + semi,
             None => return Params::default(),
         },

@@ -135,7 +135,7 @@ fn lines(body: &[u8]) -> Lines<'_> {
     Lines {
         body,
         pos: 0,
-        newlines: crate::line_ends::LineEnds::new(body),
+        newlines: crate::byte_scan::LineEnds::new(body),
     }
 }
 
@@ -143,7 +143,7 @@ fn lines(body: &[u8]) -> Lines<'_> {
 struct Lines<'a> {
     body: &'a [u8],
     pos: usize,
-    newlines: crate::line_ends::LineEnds<'a>,
+    newlines: crate::byte_scan::LineEnds<'a>,
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -243,13 +243,20 @@ fn parse_u16(s: &[u8]) -> Option<u16> {
 }
 
 fn parse_m(v: &[u8]) -> Result<MLine<'_>, &'static str> {
-    let mut it = v.splitn(4, |&b| b == b' ');
-    let kind = it
-        .next()
-        .filter(|k| crate::grammar::is_token_str(k))
-        .ok_or("invalid m= media type")?;
-    let port_s = it.next().ok_or("m= has no port")?;
-    let (p, c) = match memchr::memchr(b'/', port_s) {
+    use crate::byte_scan::find;
+    // Four fields split at single spaces; the formats are the rest.
+    let field_end = |from: usize| find(b' ', &v[from..]).map_or(v.len(), |i| from + i);
+    let kind_end = field_end(0);
+    let kind = &v[..kind_end];
+    if !crate::grammar::is_token_str(kind) {
+        return Err("invalid m= media type");
+    }
+    if kind_end == v.len() {
+        return Err("m= has no port");
+    }
+    let port_end = field_end(kind_end + 1);
+    let port_s = &v[kind_end + 1..port_end];
+    let (p, c) = match find(b'/', port_s) {
         Some(i) => (&port_s[..i], Some(&port_s[i + 1..])),
         None => (port_s, None),
     };
@@ -258,24 +265,29 @@ fn parse_m(v: &[u8]) -> Result<MLine<'_>, &'static str> {
         Some(c) => Some(parse_u16(c).ok_or("invalid m= port count")?),
         None => None,
     };
-    let proto = it
-        .next()
-        .filter(|p| !p.is_empty() && p.iter().all(|&b| is_proto_char(b)))
-        .ok_or("invalid m= protocol")?;
-    let formats = it
-        .next()
-        .filter(|f| f.iter().any(|&b| b != b' '))
-        .ok_or("m= has no formats")?;
+    let proto_start = (port_end + 1).min(v.len());
+    let proto_end = field_end(proto_start);
+    let proto = &v[proto_start..proto_end];
+    if port_end == v.len() || proto.is_empty() || !proto.iter().all(|&b| is_proto_char(b)) {
+        return Err("invalid m= protocol");
+    }
+    let formats = v.get(proto_end + 1..).unwrap_or_default();
+    if !formats.iter().any(|&b| b != b' ') {
+        return Err("m= has no formats");
+    }
     if !formats.iter().all(|&b| (0x20..0x7f).contains(&b)) {
         return Err("invalid m= format list");
     }
-    // Each part was checked to be ASCII above.
+    // Every field was checked to be ASCII above, so the whole value is
+    // text, and one conversion serves the three.
+    let text = ascii_str(v);
+    let part = |from: usize, to: usize| text.get(from..to).unwrap_or("");
     Ok((
-        ascii_str(kind),
+        part(0, kind_end),
         port,
         count,
-        ascii_str(proto),
-        ascii_str(formats),
+        part(proto_start, proto_end),
+        part(proto_end + 1, v.len()),
     ))
 }
 

@@ -13,6 +13,7 @@ use crate::cseq::Method;
 use crate::error::{Bound, Defect, Error, Unsupported};
 use crate::fingerprint::{scanner_by_user_agent, Scanner, SipviciousTag};
 use crate::grammar;
+use crate::header::HeaderName;
 use crate::message::Limits;
 use crate::name_addr;
 use crate::sdp::Sdp;
@@ -110,35 +111,29 @@ enum Slot {
     Other,
 }
 
-/// The tracked header a name is (any case, compact forms): dispatched on
-/// the length and first letter so that most names cost no comparison.
-fn slot(name: &[u8]) -> Slot {
-    let first = match name.first() {
-        Some(b) => b.to_ascii_lowercase(),
-        None => return Slot::Other,
-    };
-    let (want, slot): (&[u8], Slot) = match (name.len(), first) {
-        (1, b'f') => return Slot::From,
-        (1, b'i') => return Slot::CallId,
-        (1, b'l') => return Slot::ContentLength,
-        (1, b'c') => return Slot::ContentType,
-        (4, b'f') => (b"from", Slot::From),
-        (6, b's') => (b"server", Slot::Server),
-        (7, b'c') => (b"call-id", Slot::CallId),
-        (10, b'u') => (b"user-agent", Slot::UserAgent),
-        (12, b'c') => (b"content-type", Slot::ContentType),
-        (14, b'c') => (b"content-length", Slot::ContentLength),
-        _ => return Slot::Other,
-    };
-    if name.eq_ignore_ascii_case(want) {
-        slot
-    } else {
-        Slot::Other
+impl Slot {
+    fn of(name: &[u8]) -> Slot {
+        let cand = HeaderName::candidate(name);
+        let slot = match cand {
+            HeaderName::UserAgent => Slot::UserAgent,
+            HeaderName::Server => Slot::Server,
+            HeaderName::From => Slot::From,
+            HeaderName::CallId => Slot::CallId,
+            HeaderName::ContentType => Slot::ContentType,
+            HeaderName::ContentLength => Slot::ContentLength,
+            _ => return Slot::Other,
+        };
+        if cand.is_spelled(name) {
+            slot
+        } else {
+            Slot::Other
+        }
     }
 }
 
 impl<'a> Summary<'a> {
     /// Reads the summary of a datagram (or a frame) with default bounds.
+    #[inline]
     pub fn read(buf: &'a [u8]) -> Result<Summary<'a>, Error> {
         Self::read_with(buf, &Limits::default())
     }
@@ -157,13 +152,12 @@ impl<'a> Summary<'a> {
             line,
             offset: at as u32,
         };
-        let mut newlines = crate::line_ends::LineEnds::new(buf);
+        let mut newlines = crate::byte_scan::LineEnds::new(buf);
         let start_end = newlines.next().unwrap_or(buf.len());
         if start_end > limits.max_line {
             return Err(too_long(1, 0));
         }
         let sl = &buf[..start_end];
-        let mut crlf_lines = usize::from(sl.last() == Some(&b'\r'));
         let start = read_start(sl.strip_suffix(b"\r").unwrap_or(sl))?;
         let mut s = Summary {
             start,
@@ -192,7 +186,6 @@ impl<'a> Summary<'a> {
             let mut text = &buf[pos..end];
             if let Some(t) = text.strip_suffix(b"\r") {
                 text = t;
-                crlf_lines += 1;
             }
             if text.is_empty() {
                 break end + 1;
@@ -217,7 +210,7 @@ impl<'a> Summary<'a> {
                         offset: pos as u32,
                     });
                 }
-                let colon = memchr::memchr(b':', text).ok_or_else(|| {
+                let colon = crate::byte_scan::find(b':', text).ok_or_else(|| {
                     malformed(
                         Defect::HeaderLine("missing colon after the header name"),
                         line,
@@ -230,7 +223,7 @@ impl<'a> Summary<'a> {
                 while name_len > 0 && matches!(text[name_len - 1], b' ' | b'\t') {
                     name_len -= 1;
                 }
-                current = match slot(&text[..name_len]) {
+                current = match Slot::of(&text[..name_len]) {
                     Slot::Other => None,
                     sl => {
                         let kept = s.store(
@@ -246,20 +239,13 @@ impl<'a> Summary<'a> {
             pos = end + 1;
             line += 1;
         };
-        let head = &buf[..body_start.min(buf.len())];
-        // Every CR must end a line; counting them (vectorised) against the
-        // CRLF line ends seen is cheaper than visiting each one.
-        if memchr::memchr_iter(b'\r', head).count() != crlf_lines {
-            if let Some(i) =
-                memchr::memchr_iter(b'\r', head).find(|&i| head.get(i + 1) != Some(&b'\n'))
-            {
-                let line = memchr::memchr_iter(b'\n', &head[..i]).count() as u32 + 1;
-                return Err(malformed(
-                    Defect::HeaderLine("CR not followed by LF"),
-                    line,
-                    i,
-                ));
-            }
+        if let Some(i) = newlines.lone_cr_before(body_start) {
+            let line = memchr::memchr_iter(b'\n', &buf[..i]).count() as u32 + 1;
+            return Err(malformed(
+                Defect::HeaderLine("CR not followed by LF"),
+                line,
+                i,
+            ));
         }
         let body = buf.get(body_start..).unwrap_or_default();
         s.body = match content_length {
@@ -324,6 +310,7 @@ impl<'a> Summary<'a> {
     }
 
     /// The SDP, when Content-Type is `application/sdp` and the body is SDP.
+    #[inline]
     pub fn sdp(&self) -> Option<Sdp<'a>> {
         let ct = self.content_type?;
         let sdp = ct.len() >= 15 && ct[..15].eq_ignore_ascii_case(b"application/sdp");
@@ -395,6 +382,9 @@ mod tests {
             Summary::read(b"OPTIONS sip:a SIP/7.0\r\n\r\n"),
             Err(Error::Unsupported { .. })
         ));
+        // Regression: an empty header name once reached a lookup that
+        // indexed its first byte.
+        assert!(Summary::read(b"OPTIONS sip:a SIP/2.0\r\n: x\r\n\r\n").is_ok());
         assert!(matches!(
             Summary::read(b"OPTIONS sip:a SIP/2.0\r\nno colon\r\n\r\n"),
             Err(Error::Malformed { line: 2, .. })
