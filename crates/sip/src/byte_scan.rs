@@ -23,16 +23,18 @@ fn mask(word: u64, byte: u8) -> u64 {
 }
 
 /// Bit `i` of the results is set where byte `i` of `block` is LF (first)
-/// or CR (second).
+/// or, when `CR`, CR (second; zero otherwise).
 #[inline]
-fn lf_cr_masks(block: &[u8; BLOCK]) -> (u64, u64) {
+fn lf_cr_masks<const CR: bool>(block: &[u8; BLOCK]) -> (u64, u64) {
     let (lf, cr) = (u8x16::splat(b'\n'), u8x16::splat(b'\r'));
     let (mut lfs, mut crs) = (0u64, 0u64);
     for (i, part) in block.chunks_exact(16).enumerate() {
         let v = u8x16::new(part.try_into().unwrap_or([0; 16]));
         // move_mask sets the low 16 bits only.
         lfs |= u64::from(v.cmp_eq(lf).move_mask() as u16) << (16 * i);
-        crs |= u64::from(v.cmp_eq(cr).move_mask() as u16) << (16 * i);
+        if CR {
+            crs |= u64::from(v.cmp_eq(cr).move_mask() as u16) << (16 * i);
+        }
     }
     (lfs, crs)
 }
@@ -70,15 +72,15 @@ pub(crate) fn find(byte: u8, hay: &[u8]) -> Option<usize> {
 }
 
 /// True when `name` spells `canonical` up to ASCII case; `canonical` is
-/// letters and `-` only (a header name), so a letter may differ only in
-/// its case bit and `-` not at all.
+/// letters and bytes below `@` only (a header name, a media type), so a
+/// letter may differ only in its case bit and the others not at all.
 #[inline]
 pub(crate) fn eq_name(name: &[u8], canonical: &[u8]) -> bool {
     let n = name.len();
     if n != canonical.len() {
         return false;
     }
-    // Letters have bit 6 set, `-` has not: moved onto the case bit, it
+    // Letters have bit 6 set, the others not: moved onto the case bit, it
     // says which differences to ignore.
     let differs = |a: u64, want: u64| (a ^ want) & !((want & (ONES * 0x40)) >> 1) != 0;
     if n < 8 {
@@ -100,11 +102,11 @@ pub(crate) fn eq_name(name: &[u8], canonical: &[u8]) -> bool {
     }
 }
 
-/// Iterator over the offsets of every LF in a buffer, in order; it also
-/// notes, without a branch, whether a CR that no LF follows was among the
-/// bytes it has read.
+/// Iterator over the offsets of every LF in a buffer, in order; with `CR`
+/// (a SIP head) it also notes, without a branch, whether a CR that no LF
+/// follows was among the bytes it has read.
 #[derive(Debug, Clone)]
-pub(crate) struct LineEnds<'a> {
+pub(crate) struct LineEnds<'a, const CR: bool> {
     buf: &'a [u8],
     /// Offset of the block `mask` was computed from.
     base: usize,
@@ -117,7 +119,7 @@ pub(crate) struct LineEnds<'a> {
     lone_cr: u64,
 }
 
-impl<'a> LineEnds<'a> {
+impl<'a, const CR: bool> LineEnds<'a, CR> {
     pub(crate) fn new(buf: &'a [u8]) -> Self {
         LineEnds {
             buf,
@@ -149,11 +151,11 @@ impl<'a> LineEnds<'a> {
     fn load_next(&mut self) {
         let rest = &self.buf[self.next..];
         let (lfs, crs) = match rest.get(..BLOCK) {
-            Some(b) => lf_cr_masks(b.try_into().unwrap_or(&[0; BLOCK])),
+            Some(b) => lf_cr_masks::<CR>(b.try_into().unwrap_or(&[0; BLOCK])),
             None => {
                 let mut b = [0u8; BLOCK];
                 b[..rest.len()].copy_from_slice(rest);
-                lf_cr_masks(&b)
+                lf_cr_masks::<CR>(&b)
             }
         };
         // A CR needs an LF in the byte after it: in this block, or for the
@@ -168,7 +170,7 @@ impl<'a> LineEnds<'a> {
     }
 }
 
-impl Iterator for LineEnds<'_> {
+impl<const CR: bool> Iterator for LineEnds<'_, CR> {
     type Item = usize;
     #[inline]
     fn next(&mut self) -> Option<usize> {
@@ -218,17 +220,19 @@ mod tests {
                 .filter(|(_, &c)| c == b'\n')
                 .map(|(i, _)| i)
                 .collect();
-            let got: Vec<usize> = LineEnds::new(b).collect();
+            let got: Vec<usize> = LineEnds::<true>::new(b).collect();
+            let plain: Vec<usize> = LineEnds::<false>::new(b).collect();
+            assert_eq!(plain, want, "start {start}");
             assert_eq!(got, want, "start {start}");
         }
-        assert_eq!(LineEnds::new(b"").count(), 0);
-        assert_eq!(LineEnds::new(b"abc").count(), 0);
+        assert_eq!(LineEnds::<true>::new(b"").count(), 0);
+        assert_eq!(LineEnds::<true>::new(b"abc").count(), 0);
     }
 
     #[test]
     fn notes_the_first_lone_cr() {
         let lone = |b: &[u8]| {
-            let mut it = LineEnds::new(b);
+            let mut it = LineEnds::<true>::new(b);
             it.by_ref().count();
             it.lone_cr_before(b.len())
         };
@@ -257,7 +261,7 @@ mod tests {
         assert_eq!(lone(&edge), None);
         assert_eq!(lone(b"\r"), Some(0));
         // Only what was read counts, and only before the bound.
-        let mut it = LineEnds::new(b"a\r\n\r\nbody\rin the same block");
+        let mut it = LineEnds::<true>::new(b"a\r\n\r\nbody\rin the same block");
         assert_eq!(it.nth(1), Some(4));
         assert_eq!(it.lone_cr_before(5), None);
         assert_eq!(it.lone_cr_before(20), Some(9));

@@ -260,11 +260,13 @@ impl<'a> Params<'a> {
     /// The parameters in order: name and optional value (quotes removed).
     pub fn iter(&self) -> ParamIter<'a> {
         ParamIter {
-            c: Cursor::new(self.raw),
+            raw: self.raw,
+            pos: 0,
         }
     }
     /// The first parameter with this name (case-insensitive): `Some(None)`
     /// when it has no value.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<Option<&'a [u8]>> {
         self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
@@ -279,30 +281,64 @@ impl<'a> Params<'a> {
 /// Iterator over [`Params`].
 #[derive(Debug, Clone)]
 pub struct ParamIter<'a> {
-    c: Cursor<'a>,
+    raw: &'a [u8],
+    pos: usize,
+}
+
+/// The first offset at or after `i` that is not linear white space.
+#[inline]
+fn skip_lws(s: &[u8], mut i: usize) -> usize {
+    while s.get(i).is_some_and(|&b| is_lws(b)) {
+        i += 1;
+    }
+    i
+}
+
+/// The first offset at or after `i` whose byte is not in the class.
+#[inline]
+fn skip_class(s: &[u8], mut i: usize, class: fn(u8) -> bool) -> usize {
+    while s.get(i).is_some_and(|&b| class(b)) {
+        i += 1;
+    }
+    i
 }
 
 impl<'a> Iterator for ParamIter<'a> {
     type Item = (&'a [u8], Option<&'a [u8]>);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // The span was validated when built, so this re-read cannot fail;
-        // any surprise simply ends the iteration.
-        let c = &mut self.c;
-        if !c.eat_sep(b';') {
+        // any surprise simply ends the iteration. It reads what [`params`]
+        // checks, with plain indices: this runs for every tag and branch.
+        let s = self.raw;
+        let mut i = skip_lws(s, self.pos);
+        if s.get(i) != Some(&b';') {
+            self.pos = s.len();
             return None;
         }
-        c.skip_lws();
-        let name = c.token()?;
-        if c.eat_sep(b'=') {
-            c.skip_lws();
-            let v = if c.peek() == Some(b'"') {
-                c.quoted().ok()?
-            } else {
-                c.take_while(is_gen_value)
-            };
-            Some((name, Some(v)))
+        i = skip_lws(s, i + 1);
+        let name_end = skip_class(s, i, is_token);
+        if name_end == i {
+            self.pos = s.len();
+            return None;
+        }
+        let name = &s[i..name_end];
+        let eq = skip_lws(s, name_end);
+        if s.get(eq) != Some(&b'=') {
+            self.pos = name_end;
+            return Some((name, None));
+        }
+        let v = skip_lws(s, eq + 1);
+        if s.get(v) == Some(&b'"') {
+            let mut c = Cursor::new(s);
+            c.set_pos(v);
+            let q = c.quoted().ok()?;
+            self.pos = c.pos();
+            Some((name, Some(q)))
         } else {
-            Some((name, None))
+            let end = skip_class(s, v, is_gen_value);
+            self.pos = end;
+            Some((name, Some(&s[v..end])))
         }
     }
 }

@@ -144,7 +144,7 @@ pub(crate) fn split_head<'a>(
         offset: start as u32,
     };
     // One pass over the line ends; each header consumes its own.
-    let mut newlines = crate::byte_scan::LineEnds::new(buf);
+    let mut newlines = crate::byte_scan::LineEnds::<true>::new(buf);
 
     let (start_end, mut pos) = match newlines.next() {
         Some(i) => (i, i + 1),

@@ -135,7 +135,7 @@ fn lines(body: &[u8]) -> Lines<'_> {
     Lines {
         body,
         pos: 0,
-        newlines: crate::byte_scan::LineEnds::new(body),
+        newlines: crate::byte_scan::LineEnds::<false>::new(body),
     }
 }
 
@@ -143,11 +143,13 @@ fn lines(body: &[u8]) -> Lines<'_> {
 struct Lines<'a> {
     body: &'a [u8],
     pos: usize,
-    newlines: crate::byte_scan::LineEnds<'a>,
+    /// SDP does not refuse a lone CR: it only ends no line.
+    newlines: crate::byte_scan::LineEnds<'a, false>,
 }
 
 impl<'a> Iterator for Lines<'a> {
     type Item = (usize, &'a [u8]);
+    #[inline]
     fn next(&mut self) -> Option<(usize, &'a [u8])> {
         if self.pos >= self.body.len() {
             return None;
@@ -162,6 +164,19 @@ impl<'a> Iterator for Lines<'a> {
 
 fn ascii(s: &[u8]) -> Option<&str> {
     crate::grammar::ascii(s)
+}
+
+/// A domain name as a `c=` address (RFC 4566 allows one).
+fn fqdn(ipv6: bool, host: &[u8]) -> Result<ConnectionAddress<'_>, &'static str> {
+    let valid = !host.is_empty()
+        && host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    match ascii(host) {
+        Some(name) if valid => Ok(ConnectionAddress::Fqdn { ipv6, name }),
+        _ if host.is_ascii() => Err("invalid c= address"),
+        _ => Err("c= address is not ASCII"),
+    }
 }
 
 fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
@@ -179,7 +194,7 @@ fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
         return Err("unexpected text after the c= address");
     }
     let mut parts = addr.split(|&b| b == b'/');
-    let host = ascii(parts.next().unwrap_or_default()).ok_or("c= address is not ASCII")?;
+    let host = parts.next().unwrap_or_default();
     let n1 = parts.next();
     let n2 = parts.next();
     if parts.next().is_some() {
@@ -195,30 +210,22 @@ fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
         (true, Some(c), None) => (None, Some(num(c)?)),
         (true, Some(_), Some(_)) => return Err("IP6 c= takes no TTL"),
     };
+    // Addresses are read from the bytes; only a name needs to be text.
     let address = if ipv6 {
-        match crate::host::parse_ipv6(host.as_bytes()) {
+        match crate::host::parse_ipv6(host) {
             Some(a) => ConnectionAddress::Ip(IpAddr::V6(a)),
-            None if host.contains(':') => return Err("invalid IP6 address in c="),
-            None => ConnectionAddress::Fqdn { ipv6, name: host },
+            None if host.contains(&b':') => return Err("invalid IP6 address in c="),
+            None => fqdn(ipv6, host)?,
         }
     } else {
-        match crate::host::parse_ipv4(host.as_bytes()) {
+        match crate::host::parse_ipv4(host) {
             Some(a) => ConnectionAddress::Ip(IpAddr::V4(a)),
-            None if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
+            None if host.iter().all(|&b| b.is_ascii_digit() || b == b'.') => {
                 return Err("invalid IP4 address in c=")
             }
-            None => ConnectionAddress::Fqdn { ipv6, name: host },
+            None => fqdn(ipv6, host)?,
         }
     };
-    if let ConnectionAddress::Fqdn { name, .. } = address {
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        {
-            return Err("invalid c= address");
-        }
-    }
     Ok(Connection {
         address,
         ttl,

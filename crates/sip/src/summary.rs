@@ -99,7 +99,7 @@ fn read_start(l: &[u8]) -> Result<Start<'_>, Error> {
     })
 }
 
-/// Which of the tracked headers a name is (any case, compact forms).
+/// The tracked headers, each an index into the values read.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Slot {
     UserAgent,
@@ -108,11 +108,11 @@ enum Slot {
     CallId,
     ContentType,
     ContentLength,
-    Other,
 }
 
 impl Slot {
-    fn of(name: &[u8]) -> Slot {
+    /// The tracked header a name is (any case, compact forms).
+    fn of(name: &[u8]) -> Option<Slot> {
         let cand = HeaderName::candidate(name);
         let slot = match cand {
             HeaderName::UserAgent => Slot::UserAgent,
@@ -121,13 +121,21 @@ impl Slot {
             HeaderName::CallId => Slot::CallId,
             HeaderName::ContentType => Slot::ContentType,
             HeaderName::ContentLength => Slot::ContentLength,
-            _ => return Slot::Other,
+            _ => return None,
         };
-        if cand.is_spelled(name) {
-            slot
-        } else {
-            Slot::Other
-        }
+        cand.is_spelled(name).then_some(slot)
+    }
+}
+
+/// The first value of each tracked header, by [`Slot`]; `fold` replaces
+/// the kept value with its extension. Returns whether the value was kept.
+fn keep<'a>(values: &mut [Option<&'a [u8]>; 6], slot: Slot, value: &'a [u8], fold: bool) -> bool {
+    let kept = &mut values[slot as usize];
+    if kept.is_none() || fold {
+        *kept = Some(value);
+        true
+    } else {
+        false
     }
 }
 
@@ -152,24 +160,16 @@ impl<'a> Summary<'a> {
             line,
             offset: at as u32,
         };
-        let mut newlines = crate::byte_scan::LineEnds::new(buf);
+        let mut newlines = crate::byte_scan::LineEnds::<true>::new(buf);
         let start_end = newlines.next().unwrap_or(buf.len());
         if start_end > limits.max_line {
             return Err(too_long(1, 0));
         }
         let sl = &buf[..start_end];
         let start = read_start(sl.strip_suffix(b"\r").unwrap_or(sl))?;
-        let mut s = Summary {
-            start,
-            user_agent: None,
-            server: None,
-            from: None,
-            call_id: None,
-            content_type: None,
-            body: &[],
-            header_count: 0,
-        };
-        let mut content_length = None;
+        // Built at the end, from these, straight into the caller's slot.
+        let mut values = [None; 6];
+        let mut header_count = 0;
         // The tracked header being read (and whether its value was the one
         // kept), so that a fold extends the kept value.
         let mut current: Option<(Slot, usize, bool)> = None;
@@ -193,8 +193,8 @@ impl<'a> Summary<'a> {
             if matches!(text[0], b' ' | b'\t') {
                 if let Some((slot, value_start, true)) = current {
                     let value = grammar::trim(&buf[value_start..pos + text.len()]);
-                    s.store(slot, value, true, &mut content_length);
-                } else if s.header_count == 0 {
+                    keep(&mut values, slot, value, true);
+                } else if header_count == 0 {
                     return Err(malformed(
                         Defect::HeaderLine("continuation line without a header before it"),
                         line,
@@ -202,8 +202,8 @@ impl<'a> Summary<'a> {
                     ));
                 }
             } else {
-                s.header_count += 1;
-                if s.header_count > limits.max_headers {
+                header_count += 1;
+                if header_count > limits.max_headers {
                     return Err(Error::Limit {
                         bound: Bound::HeaderCount,
                         line,
@@ -223,18 +223,10 @@ impl<'a> Summary<'a> {
                 while name_len > 0 && matches!(text[name_len - 1], b' ' | b'\t') {
                     name_len -= 1;
                 }
-                current = match Slot::of(&text[..name_len]) {
-                    Slot::Other => None,
-                    sl => {
-                        let kept = s.store(
-                            sl,
-                            grammar::trim(&text[colon + 1..]),
-                            false,
-                            &mut content_length,
-                        );
-                        Some((sl, pos + colon + 1, kept))
-                    }
-                };
+                current = Slot::of(&text[..name_len]).map(|slot| {
+                    let value = grammar::trim(&text[colon + 1..]);
+                    (slot, pos + colon + 1, keep(&mut values, slot, value, false))
+                });
             }
             pos = end + 1;
             line += 1;
@@ -248,43 +240,21 @@ impl<'a> Summary<'a> {
             ));
         }
         let body = buf.get(body_start..).unwrap_or_default();
-        s.body = match content_length {
-            Some(n) if (n as usize) < body.len() => &body[..n as usize],
-            _ => body,
-        };
-        Ok(s)
-    }
-
-    /// Keeps the first value of each tracked header; `fold` replaces the
-    /// kept value with its extension. Returns whether the value was kept.
-    fn store(
-        &mut self,
-        slot: Slot,
-        value: &'a [u8],
-        fold: bool,
-        content_length: &mut Option<u32>,
-    ) -> bool {
-        let field = match slot {
-            Slot::UserAgent => &mut self.user_agent,
-            Slot::Server => &mut self.server,
-            Slot::From => &mut self.from,
-            Slot::CallId => &mut self.call_id,
-            Slot::ContentType => &mut self.content_type,
-            Slot::ContentLength => {
-                let first = content_length.is_none() || fold;
-                if first {
-                    *content_length = grammar::parse_u32(value);
-                }
-                return first;
-            }
-            Slot::Other => return false,
-        };
-        if field.is_none() || fold {
-            *field = Some(value);
-            true
-        } else {
-            false
-        }
+        let content_length = values[Slot::ContentLength as usize].and_then(grammar::parse_u32);
+        let [user_agent, server, from, call_id, content_type, _] = values;
+        Ok(Summary {
+            start,
+            user_agent,
+            server,
+            from,
+            call_id,
+            content_type,
+            body: match content_length {
+                Some(n) if (n as usize) < body.len() => &body[..n as usize],
+                _ => body,
+            },
+            header_count,
+        })
     }
 
     /// The method, for a request.
@@ -313,7 +283,10 @@ impl<'a> Summary<'a> {
     #[inline]
     pub fn sdp(&self) -> Option<Sdp<'a>> {
         let ct = self.content_type?;
-        let sdp = ct.len() >= 15 && ct[..15].eq_ignore_ascii_case(b"application/sdp");
+        let sdp = ct
+            .get(..15)
+            .is_some_and(|t| crate::byte_scan::eq_name(t, b"application/sdp"))
+            && matches!(ct.get(15), None | Some(b';' | b' ' | b'\t' | b'\r' | b'\n'));
         if sdp {
             Sdp::parse(self.body).ok()
         } else {
@@ -404,6 +377,19 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn sdp_only_for_application_sdp() {
+        let with = |ct: &str| {
+            let m = format!("INVITE sip:a SIP/2.0\r\nContent-Type: {ct}\r\n\r\nv=0\r\n");
+            Summary::read(m.as_bytes()).unwrap().sdp().is_some()
+        };
+        assert!(with("application/sdp"));
+        assert!(with("Application/SDP;charset=x"));
+        assert!(!with("application/sdpx"));
+        assert!(!with("application/sd"));
+        assert!(!with("text/plain"));
     }
 
     #[test]
