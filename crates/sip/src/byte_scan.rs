@@ -52,23 +52,34 @@ fn word_at(s: &[u8], at: usize) -> u64 {
 /// The offset of the first `byte` in `hay`.
 #[inline]
 pub(crate) fn find(byte: u8, hay: &[u8]) -> Option<usize> {
+    if hay.len() >= 16 {
+        // Sixteen bytes at a time; the last step overlaps the one before
+        // rather than being padded (a padded load costs a copy).
+        let needle = u8x16::splat(byte);
+        let mut at = 0;
+        loop {
+            let at_block = at.min(hay.len() - 16);
+            let block: [u8; 16] = hay[at_block..at_block + 16].try_into().unwrap_or([0; 16]);
+            let m = u8x16::new(block).cmp_eq(needle).move_mask();
+            if m != 0 {
+                return Some(at_block + m.trailing_zeros() as usize);
+            }
+            at += 16;
+            if at >= hay.len() {
+                return None;
+            }
+        }
+    }
     if hay.len() < 8 {
         return hay.iter().position(|&b| b == byte);
     }
-    let mut at = 0;
-    loop {
-        // The last word overlaps the one before rather than being padded:
-        // a padded load costs a copy.
-        let at_word = at.min(hay.len() - 8);
-        let m = mask(word_at(hay, at_word), byte);
-        if m != 0 {
-            return Some(at_word + (m.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-        if at >= hay.len() {
-            return None;
-        }
+    let m = mask(word_at(hay, 0), byte);
+    if m != 0 {
+        return Some((m.trailing_zeros() / 8) as usize);
     }
+    let last = hay.len() - 8;
+    let m = mask(word_at(hay, last), byte);
+    (m != 0).then(|| last + (m.trailing_zeros() / 8) as usize)
 }
 
 /// True when `name` spells `canonical` up to ASCII case; `canonical` is

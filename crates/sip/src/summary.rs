@@ -74,9 +74,13 @@ fn read_start(l: &[u8]) -> Result<Start<'_>, Error> {
             _ => Err(malformed(Defect::StatusCode, 1, 8)),
         };
     }
-    let first = memchr::memchr(b' ', l)
+    let first = crate::byte_scan::find(b' ', l)
         .ok_or_else(|| malformed(Defect::StartLine("request line has no Request-URI"), 1, 0))?;
-    let last = memchr::memrchr(b' ', l).unwrap_or(first);
+    // Almost every request line ends with " SIP/2.0": no search for that.
+    let last = match l.len().checked_sub(8) {
+        Some(i) if l[i] == b' ' && i > first && !l[i + 1..].contains(&b' ') => i,
+        _ => memchr::memrchr(b' ', l).unwrap_or(first),
+    };
     let version = &l[last + 1..];
     if last == first || !version.eq_ignore_ascii_case(b"SIP/2.0") {
         return Err(
