@@ -497,8 +497,13 @@ impl<'a> Message<'a> {
     /// [`Message::parse`] with explicit bounds.
     pub fn parse_with(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
         let mut m = Self::read(buf, limits)?;
-        m.check(buf)?;
-        Ok(m)
+        let typed = m.check(buf)?;
+        // Built once in the caller's slot: a message is large to move.
+        Ok(Message {
+            typed,
+            checked: true,
+            ..m
+        })
     }
 
     /// The guard's fast path: reads the start line and the header lines
@@ -566,7 +571,8 @@ impl<'a> Message<'a> {
         memchr::memchr_iter(b'\n', &buf[..offset.min(buf.len())]).count() as u32 + 1
     }
 
-    fn check(&mut self, buf: &'a [u8]) -> Result<(), Error> {
+    /// Checks the values and adds their flags; returns what it read.
+    fn check(&mut self, buf: &'a [u8]) -> Result<Typed<'a>, Error> {
         let mut counts = [0u8; 8];
         const SINGLE: [HeaderName; 8] = [
             HeaderName::Via,
@@ -655,9 +661,7 @@ impl<'a> Message<'a> {
             typed.only_contact = None;
         }
         typed.sdp = self.check_body(buf, typed.content_type)?;
-        self.typed = typed;
-        self.checked = true;
-        Ok(())
+        Ok(typed)
     }
 
     /// Checks the body that Content-Type describes; returns its SDP, if any.

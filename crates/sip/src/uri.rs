@@ -1,7 +1,8 @@
 //! URIs: `sip:`/`sips:` (RFC 3261 §19.1) and `tel:` (RFC 3966) read into
 //! their parts; any other scheme is kept as an opaque absolute URI.
 
-use crate::grammar::{ascii, Invalid};
+use crate::byte_scan::find;
+use crate::grammar::Invalid;
 use crate::host::{parse_hostport, Host};
 
 /// The scheme of a URI.
@@ -18,34 +19,91 @@ pub enum Scheme<'a> {
 }
 
 /// A URI read from the message; every part is a slice of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// The parts are kept as offsets into the URI rather than as slices, so a
+/// `Uri` (and every From, To and Contact holding one) stays small to move.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Uri<'a> {
     raw: &'a str,
-    scheme: Scheme<'a>,
-    user: Option<&'a str>,
-    password: Option<&'a str>,
     host: Option<Host<'a>>,
     port: Option<u16>,
-    params: &'a str,
-    headers: Option<&'a str>,
+    kind: Kind,
+    /// The scheme's end (the colon).
+    scheme_end: u16,
+    user: Option<Span>,
+    password: Option<Span>,
+    params: Span,
+    /// Where the headers start (after the `?`).
+    headers: Option<u16>,
+}
+
+/// The scheme, without the text of an unknown one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sip,
+    Sips,
+    Tel,
+    Other,
+}
+
+/// A part of the URI, as offsets into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u16,
+    end: u16,
+}
+
+impl Span {
+    /// `start..end` of a URI that [`parse`] bounded to `u16` offsets.
+    fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u16,
+            end: end as u16,
+        }
+    }
+}
+
+impl std::fmt::Debug for Uri<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uri")
+            .field("raw", &self.raw)
+            .field("scheme", &self.scheme())
+            .field("user", &self.user())
+            .field("password", &self.password())
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("params", &self.params())
+            .field("headers", &self.headers())
+            .finish()
+    }
 }
 
 impl<'a> Uri<'a> {
+    fn part(&self, span: Span) -> &'a str {
+        self.raw
+            .get(usize::from(span.start)..usize::from(span.end))
+            .unwrap_or_default()
+    }
     /// The whole URI as written.
     pub fn as_str(&self) -> &'a str {
         self.raw
     }
     /// The scheme.
     pub fn scheme(&self) -> Scheme<'a> {
-        self.scheme
+        match self.kind {
+            Kind::Sip => Scheme::Sip,
+            Kind::Sips => Scheme::Sips,
+            Kind::Tel => Scheme::Tel,
+            Kind::Other => Scheme::Other(self.part(Span::new(0, self.scheme_end.into()))),
+        }
     }
     /// The user part (still %-escaped), or for `tel:` the number.
     pub fn user(&self) -> Option<&'a str> {
-        self.user
+        self.user.map(|s| self.part(s))
     }
     /// The password of the userinfo, if any (SIP discourages it).
     pub fn password(&self) -> Option<&'a str> {
-        self.password
+        self.password.map(|s| self.part(s))
     }
     /// The host of a `sip:`/`sips:` URI.
     pub fn host(&self) -> Option<Host<'a>> {
@@ -57,11 +115,11 @@ impl<'a> Uri<'a> {
     }
     /// The URI parameters from the first `;` (`;transport=tcp;lr`).
     pub fn params(&self) -> &'a str {
-        self.params
+        self.part(self.params)
     }
     /// One URI parameter by name (case-insensitive); `Some("")` when it has no value.
     pub fn param(&self, name: &str) -> Option<&'a str> {
-        self.params.split(';').skip(1).find_map(|p| {
+        self.params().split(';').skip(1).find_map(|p| {
             let (n, v) = p.split_once('=').unwrap_or((p, ""));
             n.eq_ignore_ascii_case(name).then_some(v)
         })
@@ -69,6 +127,7 @@ impl<'a> Uri<'a> {
     /// The `?headers` part, without the `?`.
     pub fn headers(&self) -> Option<&'a str> {
         self.headers
+            .map(|h| self.raw.get(usize::from(h)..).unwrap_or_default())
     }
 
     /// Parses a URI that was already delimited by the caller.
@@ -109,6 +168,11 @@ fn is_param_char(b: u8) -> bool {
     PARAM[usize::from(b)]
 }
 
+/// The URI as text; after the grammar checks, only a pass to prove it.
+fn ascii(s: &[u8]) -> Option<&str> {
+    std::str::from_utf8(s).ok().filter(|t| t.is_ascii())
+}
+
 /// Checks that every `%` starts a two-hex-digit escape.
 fn check_escapes(s: &[u8], base: usize) -> Result<(), Invalid> {
     for i in memchr::memchr_iter(b'%', s) {
@@ -120,28 +184,31 @@ fn check_escapes(s: &[u8], base: usize) -> Result<(), Invalid> {
 }
 
 fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
-    let raw = ascii(s).ok_or(Invalid::new("URI is not ASCII", 0))?;
-    let colon = memchr::memchr(b':', s).ok_or(Invalid::new("URI has no scheme", 0))?;
-    let scheme_s = &raw[..colon];
-    if scheme_s.is_empty()
-        || !scheme_s.as_bytes()[0].is_ascii_alphabetic()
-        || !scheme_s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    // Offsets are kept as u16; a URI cannot be that long inside a message.
+    if s.len() >= usize::from(u16::MAX) {
+        return Err(Invalid::new("URI too long", 0));
+    }
+    let colon = find(b':', s).ok_or(Invalid::new("URI has no scheme", 0))?;
+    let scheme = &s[..colon];
+    if scheme.is_empty()
+        || !scheme[0].is_ascii_alphabetic()
+        || !scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
     {
         return Err(Invalid::new("invalid URI scheme", 0));
     }
-    let scheme = if scheme_s.eq_ignore_ascii_case("sip") {
-        Scheme::Sip
-    } else if scheme_s.eq_ignore_ascii_case("sips") {
-        Scheme::Sips
-    } else if scheme_s.eq_ignore_ascii_case("tel") {
-        Scheme::Tel
+    let kind = if scheme.eq_ignore_ascii_case(b"sip") {
+        Kind::Sip
+    } else if scheme.eq_ignore_ascii_case(b"sips") {
+        Kind::Sips
+    } else if scheme.eq_ignore_ascii_case(b"tel") {
+        Kind::Tel
     } else {
-        Scheme::Other(scheme_s)
+        Kind::Other
     };
     let body = colon + 1;
-    if !matches!(scheme, Scheme::Sip | Scheme::Sips) {
+    if !matches!(kind, Kind::Sip | Kind::Sips) {
         // The sip grammar below rejects these through its character classes.
         if let Some(i) = s
             .iter()
@@ -151,59 +218,59 @@ fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
         }
     }
     let mut uri = Uri {
-        raw,
-        scheme,
-        user: None,
-        password: None,
+        raw: "",
         host: None,
         port: None,
-        params: "",
+        kind,
+        scheme_end: colon as u16,
+        user: None,
+        password: None,
+        params: Span::new(s.len(), s.len()),
         headers: None,
     };
-    match scheme {
-        Scheme::Sip | Scheme::Sips => {}
-        Scheme::Tel => {
-            let rest = &raw[body..];
-            let end = rest.find(';').unwrap_or(rest.len());
-            let number = &rest[..end];
+    match kind {
+        Kind::Sip | Kind::Sips => {}
+        Kind::Tel => {
+            let end = find(b';', &s[body..]).map_or(s.len(), |i| body + i);
+            let number = &s[body..end];
             if number.is_empty()
-                || !number.bytes().all(|b| {
+                || !number.iter().all(|&b| {
                     b.is_ascii_hexdigit()
                         || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#')
                 })
             {
                 return Err(Invalid::new("invalid telephone number", body));
             }
-            uri.user = Some(number);
-            uri.params = &rest[end..];
+            uri.user = Some(Span::new(body, end));
+            uri.params = Span::new(end, s.len());
+            uri.raw = ascii(s).ok_or(Invalid::new("URI is not ASCII", 0))?;
             return Ok(uri);
         }
-        Scheme::Other(_) => {
+        Kind::Other => {
             if body == s.len() {
                 return Err(Invalid::new("empty URI", body));
             }
+            uri.raw = ascii(s).ok_or(Invalid::new("URI is not ASCII", 0))?;
             return Ok(uri);
         }
     }
     let mut pos = body;
     // The userinfo cannot hold an unescaped `@`, and neither can what
     // follows the host, so the first `@` ends the userinfo.
-    if let Some(at) = memchr::memchr(b'@', &s[body..]) {
+    if let Some(at) = find(b'@', &s[body..]) {
         let userinfo = &s[body..body + at];
         if let Some(i) = userinfo.iter().position(|&b| !is_user_char(b)) {
             return Err(Invalid::new("invalid character in user part", body + i));
         }
         check_escapes(userinfo, body)?;
-        let ui = &raw[body..body + at];
-        let (user, password) = match ui.find(':') {
-            Some(c) => (&ui[..c], Some(&ui[c + 1..])),
-            None => (ui, None),
-        };
-        if user.is_empty() {
+        let user_end = find(b':', userinfo).map_or(body + at, |c| body + c);
+        if user_end == body {
             return Err(Invalid::new("empty user part", body));
         }
-        uri.user = Some(user);
-        uri.password = password;
+        uri.user = Some(Span::new(body, user_end));
+        if user_end < body + at {
+            uri.password = Some(Span::new(user_end + 1, body + at));
+        }
         pos = body + at + 1;
     }
     let (host, port, used) = parse_hostport(&s[pos..]).map_err(|e| e.shifted(pos))?;
@@ -215,19 +282,23 @@ fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
         return Err(Invalid::new("invalid character after host", pos + i));
     }
     check_escapes(rest, pos)?;
-    let q = memchr::memchr(b'?', rest).unwrap_or(rest.len());
-    let params = &raw[pos..pos + q];
-    if !params.is_empty() && !params.starts_with(';') {
+    let q = find(b'?', rest).unwrap_or(rest.len());
+    let params = &rest[..q];
+    if !params.is_empty() && params[0] != b';' {
         return Err(Invalid::new("invalid character after host", pos));
     }
-    let pb = params.as_bytes();
-    if memchr::memchr_iter(b';', pb).any(|i| matches!(pb.get(i + 1), None | Some(b';' | b'='))) {
+    if memchr::memchr_iter(b';', params)
+        .any(|i| matches!(params.get(i + 1), None | Some(b';' | b'=')))
+    {
         return Err(Invalid::new("empty URI parameter", pos));
     }
-    uri.params = params;
+    uri.params = Span::new(pos, pos + q);
     if q < rest.len() {
-        uri.headers = Some(&raw[pos + q + 1..]);
+        uri.headers = Some((pos + q + 1) as u16);
     }
+    // Every byte passed an ASCII class above (the host's too), so this
+    // cannot fail; it is the one pass that makes the URI text.
+    uri.raw = std::str::from_utf8(s).map_err(|_| Invalid::new("URI is not ASCII", 0))?;
     Ok(uri)
 }
 
@@ -286,6 +357,16 @@ mod tests {
             "white space or delimiter inside URI"
         );
         assert_eq!(Uri::parse(b"sip:%zz@c").unwrap_err().reason, "bad %-escape");
+        assert_eq!(
+            Uri::parse(b"sip:\xc3\xa9@c").unwrap_err().reason,
+            "invalid character in user part"
+        );
+        assert_eq!(
+            Uri::parse(b"urn:\xc3\xa9").unwrap_err().reason,
+            "URI is not ASCII"
+        );
+        let long = [b"sip:a@b;x=".as_slice(), &[b'y'; 65_535]].concat();
+        assert_eq!(Uri::parse(&long).unwrap_err().reason, "URI too long");
         assert_eq!(
             Uri::parse(b"sip:c;;").unwrap_err().reason,
             "empty URI parameter"
