@@ -8,7 +8,9 @@
 //! `svcrack` it is the extension, or `user:password` being tried.
 
 use crate::message::Message;
+use aho_corasick::{AhoCorasick, MatchKind};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::LazyLock;
 
 /// Known scanner families, recognised by User-Agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,28 +74,21 @@ const USER_AGENTS: &[(&[u8], Scanner)] = &[
     (b"portsip voip sdk", Scanner::PortSip),
 ];
 
-/// The first letters of [`USER_AGENTS`].
-const FIRST_LETTERS: &[u8] = b"fsvpi";
+/// All of [`USER_AGENTS`] in one automaton: a User-Agent is read once,
+/// whatever the number of needles.
+static NEEDLES: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(USER_AGENTS.iter().map(|(n, _)| n))
+        .ok()
+});
 
-/// The scanner a User-Agent names, if any (case-insensitive substring).
+/// The scanner a User-Agent names, if any (case-insensitive substring;
+/// the leftmost, and at one place the first of [`USER_AGENTS`]).
 pub fn scanner_by_user_agent(ua: &[u8]) -> Option<Scanner> {
-    // One walk over the User-Agent; a needle is only compared where its
-    // first letter matches, and few letters start one.
-    for (i, &b) in ua.iter().enumerate() {
-        let b = b.to_ascii_lowercase();
-        if !FIRST_LETTERS.contains(&b) {
-            continue;
-        }
-        for &(needle, scanner) in USER_AGENTS {
-            if needle[0] == b
-                && ua.len() - i >= needle.len()
-                && ua[i..i + needle.len()].eq_ignore_ascii_case(needle)
-            {
-                return Some(scanner);
-            }
-        }
-    }
-    None
+    let m = NEEDLES.as_ref()?.find(ua)?;
+    USER_AGENTS.get(m.pattern().as_usize()).map(|&(_, s)| s)
 }
 
 /// The longest label kept from a SIPVicious tag.
@@ -112,13 +107,16 @@ impl SipviciousTag {
         if tag.len() % 2 != 0 || tag.len() < 6 || tag.len() > 2 * (MAX_LABEL + 1 + 20) {
             return None;
         }
+        // The label is printable, so its hex never holds the pair `01`:
+        // the first `01` pair is the separator. Looking for it first turns
+        // down an ordinary tag without decoding it.
+        let sep = tag.chunks_exact(2).position(|p| p == b"01")?;
         let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
         let mut decoded = [0u8; MAX_LABEL + 1 + 20];
         for (i, pair) in tag.chunks_exact(2).enumerate() {
             decoded[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
         }
         let decoded = &decoded[..tag.len() / 2];
-        let sep = decoded.iter().position(|&b| b == 0x01)?;
         let (label, digits) = (&decoded[..sep], &decoded[sep + 1..]);
         if label.is_empty()
             || label.len() > MAX_LABEL
@@ -218,15 +216,21 @@ mod tests {
             b"0101",
             b"abcdef0123",
             b"",
+            // A separator but no digits after it, or an unprintable label.
+            b"61626301",
+            b"0101013132",
+            // Not hex.
+            b"6162zz013132",
         ] {
             assert_eq!(SipviciousTag::parse(tag), None, "{tag:?}");
         }
     }
 
     #[test]
-    fn first_letters_cover_every_needle() {
-        for (n, _) in USER_AGENTS {
-            assert!(FIRST_LETTERS.contains(&n[0]), "{n:?}");
+    fn the_automaton_builds() {
+        assert!(NEEDLES.is_some());
+        for (n, scanner) in USER_AGENTS {
+            assert_eq!(scanner_by_user_agent(n), Some(*scanner), "{n:?}");
         }
     }
 
@@ -237,6 +241,8 @@ mod tests {
             Some(Scanner::SipVicious)
         );
         assert_eq!(scanner_by_user_agent(b"PPLSIP/1"), Some(Scanner::Sippts));
+        assert_eq!(scanner_by_user_agent(b"x Friendly-Scanner"), Some(Scanner::SipVicious));
+        assert_eq!(scanner_by_user_agent(b"VaxSIPUserAgent/3.1"), Some(Scanner::Vax));
         assert_eq!(scanner_by_user_agent(b"FreeSWITCH-mod_sofia/1.10"), None);
     }
 }

@@ -228,28 +228,10 @@ pub(crate) fn split_head<'a>(
             end
         };
         let text = &buf[line_start..value_end];
-        let name_len = text
-            .iter()
-            .position(|&b| !grammar::is_token(b))
-            .unwrap_or(text.len());
-        if name_len == 0 {
-            return Err(malformed(
-                Defect::HeaderLine("missing or invalid header name"),
-                first_line,
-                line_start,
-            ));
-        }
-        let mut colon = name_len;
-        while matches!(text.get(colon), Some(b' ' | b'\t')) {
-            colon += 1;
-        }
-        if text.get(colon) != Some(&b':') {
-            return Err(malformed(
-                Defect::HeaderLine("missing colon after the header name"),
-                first_line,
-                line_start + colon,
-            ));
-        }
+        let (name, colon) = match header_name(text) {
+            Some(found) => found,
+            None => return Err(header_name_defect(text, first_line, line_start)),
+        };
         let raw_value = &text[colon + 1..];
         let lead = raw_value
             .iter()
@@ -259,10 +241,9 @@ pub(crate) fn split_head<'a>(
             .iter()
             .rposition(|&b| !grammar::is_lws(b))
             .map_or(lead, |e| lead + e + 1);
-        let raw_name = &text[..name_len];
         headers.push(Header {
-            name: HeaderName::from_bytes(raw_name),
-            raw_name,
+            name: name.0,
+            raw_name: name.1,
             value: &raw_value[lead..trail],
             line: first_line,
             offset: (line_start + colon + 1 + lead) as u32,
@@ -282,6 +263,49 @@ pub(crate) fn split_head<'a>(
         body_start,
         body_line,
     })
+}
+
+/// The name of a header line (recognised, and as written) and the offset
+/// of its colon; `None` unless the line starts `token *WSP ":"`.
+#[inline]
+fn header_name(text: &[u8]) -> Option<((HeaderName, &[u8]), usize)> {
+    let colon = crate::byte_scan::find(b':', text)?;
+    let mut end = colon;
+    while end > 0 && matches!(text[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    let raw = &text[..end];
+    let name = HeaderName::from_bytes(raw);
+    // A known name is spelled with token characters; only others are
+    // checked byte by byte (token characters exclude the colon, so the
+    // first colon is the one after the name).
+    (!raw.is_empty() && (name != HeaderName::Other || grammar::is_token_str(raw)))
+        .then_some(((name, raw), colon))
+}
+
+/// What is wrong with a header line that [`header_name`] refused.
+#[cold]
+fn header_name_defect(text: &[u8], line: u32, line_start: usize) -> Error {
+    let name_len = text
+        .iter()
+        .position(|&b| !grammar::is_token(b))
+        .unwrap_or(text.len());
+    if name_len == 0 {
+        return malformed(
+            Defect::HeaderLine("missing or invalid header name"),
+            line,
+            line_start,
+        );
+    }
+    let mut at = name_len;
+    while matches!(text.get(at), Some(b' ' | b'\t')) {
+        at += 1;
+    }
+    malformed(
+        Defect::HeaderLine("missing colon after the header name"),
+        line,
+        line_start + at,
+    )
 }
 
 fn parse_version(v: &[u8], line: u32, offset: usize) -> Result<(), Error> {
@@ -573,7 +597,8 @@ impl<'a> Message<'a> {
 
     /// Checks the values and adds their flags; returns what it read.
     fn check(&mut self, buf: &'a [u8]) -> Result<Typed<'a>, Error> {
-        let mut counts = [0u8; 8];
+        // Occurrences of each header name (by discriminant).
+        let mut counts = [0u8; HeaderName::ALL.len()];
         const SINGLE: [HeaderName; 8] = [
             HeaderName::Via,
             HeaderName::From,
@@ -639,15 +664,15 @@ impl<'a> Message<'a> {
                     h.offset as usize + e.at,
                 ));
             }
-            if let Some(i) = SINGLE.iter().position(|&n| n == h.name) {
-                counts[i] = counts[i].saturating_add(1);
-            }
+            let count = &mut counts[h.name as usize];
+            *count = count.saturating_add(1);
         }
         for (i, &n) in SINGLE.iter().enumerate() {
-            if i < 5 && counts[i] == 0 {
+            let count = counts[n as usize];
+            if i < 5 && count == 0 {
                 self.flags.insert(Flag::MissingMandatory(n));
             }
-            if i > 0 && counts[i] > 1 {
+            if i > 0 && count > 1 {
                 self.flags.insert(Flag::MultipleValues(n));
             }
         }
