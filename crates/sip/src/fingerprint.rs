@@ -241,8 +241,14 @@ mod tests {
             Some(Scanner::SipVicious)
         );
         assert_eq!(scanner_by_user_agent(b"PPLSIP/1"), Some(Scanner::Sippts));
-        assert_eq!(scanner_by_user_agent(b"x Friendly-Scanner"), Some(Scanner::SipVicious));
-        assert_eq!(scanner_by_user_agent(b"VaxSIPUserAgent/3.1"), Some(Scanner::Vax));
+        assert_eq!(
+            scanner_by_user_agent(b"x Friendly-Scanner"),
+            Some(Scanner::SipVicious)
+        );
+        assert_eq!(
+            scanner_by_user_agent(b"VaxSIPUserAgent/3.1"),
+            Some(Scanner::Vax)
+        );
         assert_eq!(scanner_by_user_agent(b"FreeSWITCH-mod_sofia/1.10"), None);
     }
 }

@@ -70,7 +70,7 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
         c.bump();
         let open = c.pos();
         let rest = c.rest();
-        let close = memchr::memchr(b'>', rest).ok_or(Invalid::new("missing >", open))?;
+        let close = find(b'>', rest).ok_or(Invalid::new("missing >", open))?;
         let inner = &rest[..close];
         if inner.first().is_some_and(|&b| is_lws(b)) || inner.last().is_some_and(|&b| is_lws(b)) {
             return Err(Invalid::new(
@@ -78,7 +78,7 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
                 open,
             ));
         }
-        uri = Uri::parse(inner).map_err(|e| Invalid::new(e.reason, open + e.offset))?;
+        uri = crate::uri::parse(inner).map_err(|e| e.shifted(open))?;
         c.set_pos(open + close + 1);
     } else {
         let rest = c.rest();
@@ -88,17 +88,17 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
             .unwrap_or(rest.len());
         let spec = &rest[..n];
         let at = c.pos();
-        if memchr::memchr(b'?', spec).is_some() {
+        if find(b'?', spec).is_some() {
             return Err(Invalid::new(
                 "a URI with headers must be enclosed in <...>",
                 at,
             ));
         }
-        uri = Uri::parse(spec).map_err(|e| {
-            if memchr::memchr(b'<', rest).is_some() {
+        uri = crate::uri::parse(spec).map_err(|e| {
+            if find(b'<', rest).is_some() {
                 Invalid::new("display name must be a quoted string or tokens", at)
             } else {
-                Invalid::new(e.reason, at + e.offset)
+                e.shifted(at)
             }
         })?;
         c.set_pos(at + n);

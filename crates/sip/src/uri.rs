@@ -183,7 +183,9 @@ fn check_escapes(s: &[u8], base: usize) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
+/// [`Uri::parse`] for the grammars that embed a URI: the error is
+/// relative to the URI, ready to be shifted by the caller.
+pub(crate) fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
     // Offsets are kept as u16; a URI cannot be that long inside a message.
     if s.len() >= usize::from(u16::MAX) {
         return Err(Invalid::new("URI too long", 0));

@@ -107,15 +107,22 @@ fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
     let t = c
         .token()
         .ok_or(Invalid::new("missing transport", c.pos()))?;
-    let transport = match t.to_ascii_uppercase().as_slice() {
-        b"UDP" => Transport::Udp,
-        b"TCP" => Transport::Tcp,
-        b"TLS" => Transport::Tls,
-        b"SCTP" => Transport::Sctp,
-        b"WS" => Transport::Ws,
-        b"WSS" => Transport::Wss,
+    let is = |name: &[u8]| t.eq_ignore_ascii_case(name);
+    let transport = if is(b"UDP") {
+        Transport::Udp
+    } else if is(b"TCP") {
+        Transport::Tcp
+    } else if is(b"TLS") {
+        Transport::Tls
+    } else if is(b"SCTP") {
+        Transport::Sctp
+    } else if is(b"WS") {
+        Transport::Ws
+    } else if is(b"WSS") {
+        Transport::Wss
+    } else {
         // Tokens are ASCII.
-        _ => Transport::Other(std::str::from_utf8(t).unwrap_or("")),
+        Transport::Other(std::str::from_utf8(t).unwrap_or(""))
     };
     if !c.skip_lws() {
         return Err(Invalid::new("expected white space before sent-by", c.pos()));
