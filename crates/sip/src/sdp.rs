@@ -149,7 +149,7 @@ struct Lines<'a> {
 
 impl<'a> Iterator for Lines<'a> {
     type Item = (usize, &'a [u8]);
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<(usize, &'a [u8])> {
         if self.pos >= self.body.len() {
             return None;
