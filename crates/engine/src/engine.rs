@@ -26,7 +26,7 @@ use sipwall_policy::{Guard, Kind, MediaMode, Policy, PortRange, Protocol};
 use sipwall_ruleset::eval::{self, SetLookup, Verdict, L4};
 use sipwall_ruleset::ir::{Chain, Hook};
 use sipwall_ruleset::{sets, Ruleset};
-use sipwall_sip::{framing, Frame, Message, Method, Sdp};
+use sipwall_sip::{framing, Frame, Message, Method, Sdp, Start, Summary};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -552,6 +552,22 @@ impl Engine {
         p: &Packet<'_>,
         bytes: &[u8],
     ) -> Option<BanReason> {
+        // Scanners are told from the summary, before (and instead of) the
+        // full parse: they are most of what reaches a public SIP port, and
+        // once banned their messages need nothing more.
+        if dir == Direction::In {
+            let summary = Summary::read(bytes);
+            if let Some(reason) = summary.ok().and_then(|s| {
+                let reason = self.scanner.check(&s, p.dst)?;
+                Some((reason, describe_request(&s)))
+            }) {
+                let (reason, evidence) = reason;
+                if self.ban_source(now, p.src, reason.clone(), evidence, true) {
+                    self.stats.sip_messages += 1;
+                    return Some(reason);
+                }
+            }
+        }
         let m = match Message::parse(bytes) {
             Ok(m) => m,
             Err(_) => return self.malformed_sip(now, dir, p.src),
@@ -560,13 +576,7 @@ impl Engine {
         let mut banned = None;
         match (dir, m.is_request()) {
             (Direction::In, true) => {
-                if let Some(reason) = self.scanner.check(&m, p.dst) {
-                    let evidence = describe_request(&m);
-                    if self.ban_source(now, p.src, reason.clone(), evidence, true) {
-                        banned = Some(reason);
-                    }
-                }
-                if banned.is_none() && self.guard.flood.enabled && self.flood.over(now, p.src) {
+                if self.guard.flood.enabled && self.flood.over(now, p.src) {
                     let evidence = format!(
                         "over {} requests/s (burst {})",
                         self.guard.flood.rate, self.guard.flood.burst
@@ -868,12 +878,15 @@ fn local_ports(sdp: &Sdp<'_>) -> Vec<u16> {
     ports
 }
 
-fn describe_request(m: &Message<'_>) -> String {
-    let method = m.method().map_or("?".to_owned(), |x| x.as_str().to_owned());
-    let ua = m
-        .user_agent()
+fn describe_request(s: &Summary<'_>) -> String {
+    let method = s.method().map_or("?".to_owned(), |x| x.as_str().to_owned());
+    let ua = s
+        .user_agent
         .map(|u| String::from_utf8_lossy(u).into_owned());
-    let ruri = m.request_uri().map_or("", |u| u.as_str());
+    let ruri = match s.start {
+        Start::Request { uri, .. } => String::from_utf8_lossy(uri),
+        Start::Response { .. } => "".into(),
+    };
     match ua {
         Some(ua) => format!("{method} {ruri} (User-Agent: {ua})"),
         None => format!("{method} {ruri} (no User-Agent)"),

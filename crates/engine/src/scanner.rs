@@ -2,10 +2,14 @@
 //! `sipwall-sip` plus the policy's own patterns), SIPVicious's From tag
 //! (which survives `svmap -c` dropping the User-Agent), and optionally a
 //! Request-URI naming an IP address other than this host's.
+//!
+//! It reads the [`Summary`] of a message, the parser's fast path: scanners
+//! are most of what reaches a public SIP port, and once one is recognised
+//! its messages need no full parse.
 
 use crate::action::BanReason;
 use sipwall_policy::ScannerDetector;
-use sipwall_sip::Message;
+use sipwall_sip::{Start, Summary, Uri};
 use std::net::IpAddr;
 
 /// The scanner detector.
@@ -32,24 +36,30 @@ impl Scanner {
         }
     }
 
-    /// Why request `m` (sent to `dst`) comes from a scanner, if it does.
-    pub fn check(&self, m: &Message<'_>, dst: IpAddr) -> Option<BanReason> {
-        if !self.enabled || !m.is_request() {
+    /// Why the message summarised by `s` (sent to `dst`) comes from a
+    /// scanner, if it is a request and does.
+    pub fn check(&self, s: &Summary<'_>, dst: IpAddr) -> Option<BanReason> {
+        let Start::Request { uri, .. } = s.start else {
+            return None;
+        };
+        if !self.enabled {
             return None;
         }
-        let fp = m.fingerprint();
-        if let Some(ua) = fp.user_agent {
-            if fp.scanner.is_some() || self.extra.iter().any(|p| contains_ignore_case(ua, p)) {
+        if let Some(ua) = s.user_agent {
+            if s.scanner().is_some() || self.extra.iter().any(|p| contains_ignore_case(ua, p)) {
                 return Some(BanReason::ScannerUserAgent(
                     String::from_utf8_lossy(ua).into_owned(),
                 ));
             }
         }
-        if self.sipvicious_tag && fp.sipvicious_tag.is_some() {
+        if self.sipvicious_tag && s.sipvicious_tag().is_some() {
             return Some(BanReason::SipviciousTag);
         }
         if self.ip_literal_domains {
-            let host = m.request_uri().and_then(|u| u.host()).and_then(|h| h.ip());
+            let host = Uri::parse(uri)
+                .ok()
+                .and_then(|u| u.host())
+                .and_then(|h| h.ip());
             if host.is_some_and(|ip| ip != dst) {
                 return Some(BanReason::IpLiteralDomain);
             }
@@ -101,7 +111,7 @@ mod tests {
             ("Zoiper rv2.10", false),
         ] {
             let bytes = options(Some(ua), "abc", "sip:100@example.com");
-            let m = Message::parse(&bytes).unwrap();
+            let m = Summary::read(&bytes).unwrap();
             assert_eq!(s.check(&m, dst).is_some(), banned, "{ua}");
         }
     }
@@ -114,7 +124,7 @@ mod tests {
             "63303030303230323133633401383331323337343339",
             "sip:100@example.com",
         );
-        let m = Message::parse(&bytes).unwrap();
+        let m = Summary::read(&bytes).unwrap();
         assert_eq!(
             cfg(&[], false).check(&m, dst),
             Some(BanReason::SipviciousTag)
@@ -125,14 +135,21 @@ mod tests {
     fn ip_literal_domains_only_when_asked_and_not_our_own_address() {
         let dst: IpAddr = "192.0.2.1".parse().unwrap();
         let bytes = options(Some("Zoiper"), "abc", "sip:100@1.1.1.1");
-        let m = Message::parse(&bytes).unwrap();
+        let m = Summary::read(&bytes).unwrap();
         assert_eq!(cfg(&[], false).check(&m, dst), None);
         assert_eq!(
             cfg(&[], true).check(&m, dst),
             Some(BanReason::IpLiteralDomain)
         );
         let ours = options(Some("Zoiper"), "abc", "sip:100@192.0.2.1");
-        let m = Message::parse(&ours).unwrap();
+        let m = Summary::read(&ours).unwrap();
         assert_eq!(cfg(&[], true).check(&m, dst), None);
+    }
+
+    #[test]
+    fn answers_are_never_scanners() {
+        let dst: IpAddr = "192.0.2.1".parse().unwrap();
+        let ok = b"SIP/2.0 200 OK\r\nFrom: <sip:a@b>;tag=63303030303230323133633401383331323337343339\r\nServer: friendly-scanner\r\nUser-Agent: friendly-scanner\r\n\r\n";
+        assert_eq!(cfg(&[], true).check(&Summary::read(ok).unwrap(), dst), None);
     }
 }

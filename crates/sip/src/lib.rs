@@ -17,9 +17,10 @@
 //!     fingerprint()   ─► Fingerprint (scanner User-Agent, SIPVicious From tag)
 //! ```
 //!
-//! The guard reads every packet with [`Summary::read`] (one pass, no
-//! allocation) and parses with [`Message::parse`] what it acts on;
-//! `replay`, `audit` and `sipwall sip parse` use [`Message::parse`].
+//! The guard reads each inbound message's [`Summary`] first (one pass, no
+//! allocation) to recognise scanners, and parses with [`Message::parse`]
+//! what it goes on to act on; `replay`, `audit` and `sipwall sip parse`
+//! use [`Message::parse`].
 //!
 //! ```
 //! use sipwall_sip::{Message, Method};
