@@ -268,9 +268,15 @@ impl<'a> Params<'a> {
     /// when it has no value.
     #[inline]
     pub fn get(&self, name: &str) -> Option<Option<&'a [u8]>> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        let mut it = self.iter();
+        loop {
+            let n = it.next_name()?;
+            if n.eq_ignore_ascii_case(name.as_bytes()) {
+                return Some(it.value());
+            }
+            // Jump over the value rather than read it.
+            it.skip_value();
+        }
     }
     /// True when there are no parameters.
     pub fn is_empty(&self) -> bool {
@@ -303,13 +309,11 @@ fn skip_class(s: &[u8], mut i: usize, class: fn(u8) -> bool) -> usize {
     i
 }
 
-impl<'a> Iterator for ParamIter<'a> {
-    type Item = (&'a [u8], Option<&'a [u8]>);
+impl<'a> ParamIter<'a> {
+    /// Reads up to the next parameter's name (the span was validated when
+    /// built, so any surprise simply ends the iteration).
     #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        // The span was validated when built, so this re-read cannot fail;
-        // any surprise simply ends the iteration. It reads what [`params`]
-        // checks, with plain indices: this runs for every tag and branch.
+    fn next_name(&mut self) -> Option<&'a [u8]> {
         let s = self.raw;
         let mut i = skip_lws(s, self.pos);
         if s.get(i) != Some(&b';') {
@@ -317,29 +321,66 @@ impl<'a> Iterator for ParamIter<'a> {
             return None;
         }
         i = skip_lws(s, i + 1);
-        let name_end = skip_class(s, i, is_token);
-        if name_end == i {
+        let end = skip_class(s, i, is_token);
+        self.pos = end;
+        if end == i {
             self.pos = s.len();
             return None;
         }
-        let name = &s[i..name_end];
-        let eq = skip_lws(s, name_end);
+        Some(&s[i..end])
+    }
+
+    /// Reads the value of the parameter whose name was just read.
+    #[inline]
+    fn value(&mut self) -> Option<&'a [u8]> {
+        let s = self.raw;
+        let eq = skip_lws(s, self.pos);
         if s.get(eq) != Some(&b'=') {
-            self.pos = name_end;
-            return Some((name, None));
+            return None;
         }
         let v = skip_lws(s, eq + 1);
         if s.get(v) == Some(&b'"') {
             let mut c = Cursor::new(s);
             c.set_pos(v);
-            let q = c.quoted().ok()?;
+            let q = c.quoted();
             self.pos = c.pos();
-            Some((name, Some(q)))
+            // An unterminated quote can only be in an unchecked span.
+            if q.is_err() {
+                self.pos = s.len();
+            }
+            q.ok()
         } else {
             let end = skip_class(s, v, is_gen_value);
             self.pos = end;
-            Some((name, Some(&s[v..end])))
+            Some(&s[v..end])
         }
+    }
+
+    /// Passes over the value of the parameter whose name was just read:
+    /// outside quotes, a value ends before the next `;`.
+    #[inline]
+    fn skip_value(&mut self) {
+        let s = self.raw;
+        let eq = skip_lws(s, self.pos);
+        if s.get(eq) != Some(&b'=') {
+            return;
+        }
+        let v = skip_lws(s, eq + 1);
+        if s.get(v) == Some(&b'"') {
+            // A quoted value may hold `;`: read it.
+            self.value();
+        } else {
+            self.pos = crate::byte_scan::find(b';', &s[v..]).map_or(s.len(), |i| v + i);
+        }
+    }
+}
+
+impl<'a> Iterator for ParamIter<'a> {
+    type Item = (&'a [u8], Option<&'a [u8]>);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let name = self.next_name()?;
+        Some((name, self.value()))
     }
 }
 
@@ -357,6 +398,26 @@ mod tests {
         assert_eq!(v[1], (&b"lr"[..], None));
         assert_eq!(p.get("RECEIVED"), Some(Some(&b"[2001:db8::1]"[..])));
         assert_eq!(c.rest(), b", next");
+    }
+
+    #[test]
+    fn get_agrees_with_the_iterator() {
+        for raw in [
+            &b";tag=abc"[..],
+            b" ; lr ; tag = \"x;tag=no\" ;tag=second",
+            b";branch=z9hG4bK1;rport;received=[2001:db8::1];x=\"a\\\"b\";tag=t",
+            b";a;b=;c",
+            b"",
+        ] {
+            let p = Params::unchecked(raw);
+            for name in ["tag", "lr", "rport", "received", "x", "a", "b", "c", "none"] {
+                let want = p
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+                    .map(|(_, v)| v);
+                assert_eq!(p.get(name), want, "{name} in {:?}", String::from_utf8_lossy(raw));
+            }
+        }
     }
 
     #[test]
