@@ -415,7 +415,12 @@ mod tests {
                     .iter()
                     .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
                     .map(|(_, v)| v);
-                assert_eq!(p.get(name), want, "{name} in {:?}", String::from_utf8_lossy(raw));
+                assert_eq!(
+                    p.get(name),
+                    want,
+                    "{name} in {:?}",
+                    String::from_utf8_lossy(raw)
+                );
             }
         }
     }
