@@ -2,7 +2,7 @@
 //! WWW-Authenticate and Proxy-Authenticate (RFC 3261 §25.1). They share one
 //! grammar: a scheme, then comma-separated `name=value` parameters.
 
-use crate::grammar::{is_token, Cursor, Invalid};
+use crate::grammar::{ascii_text, cls, is, quoted_end, skip, Invalid};
 
 /// One credentials or challenge value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,8 @@ impl<'a> Auth<'a> {
     /// The parameters in order: name and value (quotes removed, escapes kept).
     pub fn params(&self) -> AuthParams<'a> {
         AuthParams {
-            c: Cursor::new(self.params),
+            s: self.params,
+            pos: 0,
         }
     }
     /// One parameter by name (case-insensitive).
@@ -45,77 +46,92 @@ impl<'a> Auth<'a> {
 /// Iterator over the parameters of an [`Auth`].
 #[derive(Debug, Clone)]
 pub struct AuthParams<'a> {
-    c: Cursor<'a>,
+    s: &'a [u8],
+    pos: usize,
 }
 
 impl<'a> Iterator for AuthParams<'a> {
     type Item = (&'a [u8], &'a [u8]);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // Validated when the Auth was built; a surprise ends the iteration.
-        read_param(&mut self.c).ok().flatten()
+        match read_param(self.s, self.pos) {
+            Ok(Some((name, value, next))) => {
+                self.pos = next;
+                Some((name, value))
+            }
+            _ => {
+                self.pos = self.s.len();
+                None
+            }
+        }
     }
 }
 
-/// A `name=value` pair.
-type Pair<'a> = (&'a [u8], &'a [u8]);
+/// A `name=value` pair and the offset after it (and its comma).
+type Pair<'a> = (&'a [u8], &'a [u8], usize);
 
-fn read_param<'a>(c: &mut Cursor<'a>) -> Result<Option<Pair<'a>>, Invalid> {
-    c.skip_lws();
-    if c.at_end() {
+/// Reads the `name=value` at `pos` (white space before it allowed), and
+/// the comma that separates it from the next.
+#[inline]
+fn read_param(s: &[u8], pos: usize) -> Result<Option<Pair<'_>>, Invalid> {
+    let i = skip(s, pos, cls::LWS);
+    if i >= s.len() {
         return Ok(None);
     }
-    let name = c
-        .token()
-        .ok_or(Invalid::new("invalid parameter name", c.pos()))?;
-    if !c.eat_sep(b'=') {
-        return Err(Invalid::new("expected = after the parameter name", c.pos()));
+    let name_end = skip(s, i, cls::TOKEN);
+    if name_end == i {
+        return Err(Invalid::new("invalid parameter name", i));
     }
-    c.skip_lws();
-    let value = if c.peek() == Some(b'"') {
-        c.quoted()?
+    let eq = skip(s, name_end, cls::LWS);
+    if s.get(eq) != Some(&b'=') {
+        return Err(Invalid::new(
+            "expected = after the parameter name",
+            name_end,
+        ));
+    }
+    let v = skip(s, eq + 1, cls::LWS);
+    let (value, end) = if s.get(v) == Some(&b'"') {
+        let end = quoted_end(s, v)?;
+        (&s[v + 1..end - 1], end)
     } else {
-        let v = c.take_while(|b| is_token(b) || b == b'/' || b == b':' || b == b'=');
-        if v.is_empty() {
-            return Err(Invalid::new("empty parameter value", c.pos()));
+        let end = skip(s, v, cls::AUTH_VALUE);
+        if end == v {
+            return Err(Invalid::new("empty parameter value", v));
         }
-        v
+        (&s[v..end], end)
     };
-    c.skip_lws();
-    match c.peek() {
+    let mut next = skip(s, end, cls::LWS);
+    match s.get(next) {
         None => {}
         Some(b',') => {
-            c.bump();
-            c.skip_lws();
-            if c.at_end() {
-                return Err(Invalid::new("trailing comma", c.pos()));
+            next = skip(s, next + 1, cls::LWS);
+            if next >= s.len() {
+                return Err(Invalid::new("trailing comma", next));
             }
         }
-        Some(_) => return Err(Invalid::new("expected , between parameters", c.pos())),
+        Some(_) => return Err(Invalid::new("expected , between parameters", next)),
     }
-    Ok(Some((name, value)))
+    Ok(Some((&s[i..name_end], value, next)))
 }
 
 /// Parses a credentials or challenge value.
 pub(crate) fn parse(value: &[u8]) -> Result<Auth<'_>, Invalid> {
-    let mut c = Cursor::new(value);
-    c.skip_lws();
-    let scheme = c.token().ok_or(Invalid::new("missing scheme", c.pos()))?;
-    let params = c.rest();
-    if !c.at_end() && !c.skip_lws() {
-        return Err(Invalid::new(
-            "expected white space after the scheme",
-            c.pos(),
-        ));
+    let start = skip(value, 0, cls::LWS);
+    let end = skip(value, start, cls::TOKEN);
+    if end == start {
+        return Err(Invalid::new("missing scheme", start));
     }
-    let mut check = Cursor::new(params);
-    let base = value.len() - params.len();
-    while read_param(&mut check)
-        .map_err(|e| e.shifted(base))?
-        .is_some()
-    {}
+    let params = &value[end..];
+    if !params.is_empty() && !is(params[0], cls::LWS) {
+        return Err(Invalid::new("expected white space after the scheme", end));
+    }
+    let mut pos = 0;
+    while let Some((_, _, next)) = read_param(params, pos).map_err(|e| e.shifted(end))? {
+        pos = next;
+    }
     Ok(Auth {
-        // Token characters are ASCII.
-        scheme: std::str::from_utf8(scheme).unwrap_or(""),
+        scheme: ascii_text(&value[start..end]),
         params,
     })
 }

@@ -1,6 +1,6 @@
 //! Methods and the CSeq header (RFC 3261 §20.16).
 
-use crate::grammar::{is_token_str, Cursor, Invalid};
+use crate::grammar::{cls, is, is_token_str, skip, Invalid};
 
 /// A request method; extension methods are kept as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +39,9 @@ pub enum Method<'a> {
 
 impl<'a> Method<'a> {
     /// Reads a method token (methods are case-sensitive).
+    #[inline]
     pub(crate) fn from_token(t: &'a [u8]) -> Option<Method<'a>> {
-        if !is_token_str(t) {
-            return None;
-        }
+        // Known methods are tokens; only others are checked byte by byte.
         Some(match t {
             b"INVITE" => Method::Invite,
             b"ACK" => Method::Ack,
@@ -58,8 +57,8 @@ impl<'a> Method<'a> {
             b"REFER" => Method::Refer,
             b"MESSAGE" => Method::Message,
             b"PUBLISH" => Method::Publish,
-            // Token characters are ASCII.
-            _ => Method::Other(std::str::from_utf8(t).ok()?),
+            _ if is_token_str(t) => Method::Other(crate::grammar::ascii_text(t)),
+            _ => return None,
         })
     }
 
@@ -95,27 +94,30 @@ pub struct CSeq<'a> {
 }
 
 /// Parses a CSeq value.
+#[inline]
 pub(crate) fn parse(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
-    let mut c = Cursor::new(value);
-    c.skip_lws();
-    let digits = c.take_while(|b| b.is_ascii_digit());
-    if digits.is_empty() {
-        return Err(Invalid::new("sequence number is not a number", c.pos()));
+    let start = skip(value, 0, cls::LWS);
+    let digits_end = skip(value, start, cls::DIGIT);
+    if digits_end == start {
+        return Err(Invalid::new("sequence number is not a number", start));
     }
-    let number = crate::grammar::parse_u32(digits)
+    let number = crate::grammar::parse_u32(&value[start..digits_end])
         .ok_or(Invalid::new("sequence number exceeds 2^32-1", 0))?;
-    if !c.skip_lws() {
+    let at = skip(value, digits_end, cls::LWS);
+    if at == digits_end {
         return Err(Invalid::new(
             "expected white space after the sequence number",
-            c.pos(),
+            at,
         ));
     }
-    let at = c.pos();
-    let m = c.take_while(|b| !crate::grammar::is_lws(b));
-    let method = Method::from_token(m).ok_or(Invalid::new("invalid method", at))?;
-    c.skip_lws();
-    if !c.at_end() {
-        return Err(Invalid::new("unexpected text after the method", c.pos()));
+    let mut end = at;
+    while end < value.len() && !is(value[end], cls::LWS) {
+        end += 1;
+    }
+    let method = Method::from_token(&value[at..end]).ok_or(Invalid::new("invalid method", at))?;
+    let rest = skip(value, end, cls::LWS);
+    if rest != value.len() {
+        return Err(Invalid::new("unexpected text after the method", rest));
     }
     Ok(CSeq { number, method })
 }

@@ -27,45 +27,126 @@ impl Invalid {
     }
 }
 
-/// A 256-entry character class: alphanumerics (if asked) plus `extra`.
-pub(crate) const fn class(alnum: bool, extra: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
+/// Character classes of the SIP grammars, one bit each, so that any class
+/// test is one load from [`CLASSES`] and a mask.
+pub(crate) mod cls {
+    /// `token`: alphanumerics and `-.!%*_+`'~`.
+    pub const TOKEN: u32 = 1 << 0;
+    /// Linear white space inside a value: SP, HTAB, and the CR and LF of
+    /// folds.
+    pub const LWS: u32 = 1 << 1;
+    /// The user part of a SIP URI: unreserved, escaped, `&=+$,;?/` and the
+    /// password's `:`.
+    pub const USER: u32 = 1 << 2;
+    /// URI parameters and headers: unreserved, escaped, `[]/:&+$` and the
+    /// `;=?&` separators.
+    pub const PARAM: u32 = 1 << 3;
+    /// Host names: alphanumerics, `-`, `.` and `_` (outside RFC 1123 but
+    /// common in the field).
+    pub const DOMAIN: u32 = 1 << 4;
+    /// `DIGIT`.
+    pub const DIGIT: u32 = 1 << 5;
+    /// A generic parameter value besides quoted strings: tokens and the
+    /// IPv6 reference characters `:[]`.
+    pub const GEN_VALUE: u32 = 1 << 6;
+    /// A URI scheme after its first letter: alphanumerics and `+-.`.
+    pub const SCHEME: u32 = 1 << 7;
+    /// A Call-ID `word`.
+    pub const WORD: u32 = 1 << 8;
+    /// An unquoted auth-param value: tokens and `/:=`.
+    pub const AUTH_VALUE: u32 = 1 << 9;
+    /// `%`: an escape to check inside a URI.
+    pub const PERCENT: u32 = 1 << 10;
+    /// `:`: a password inside a userinfo.
+    pub const COLON: u32 = 1 << 11;
+    /// `"` and `\`: the bytes a quoted string stops at.
+    pub const QUOTE_STOP: u32 = 1 << 12;
+    /// Bytes with a meaning of their own after a URI's host: `;`, `?`
+    /// and `%`.
+    pub const URI_SPECIAL: u32 = 1 << 13;
+    /// Digits and `.`: what a dotted quad is made of.
+    pub const DOTTED: u32 = 1 << 14;
+    /// What ends an address without angle brackets, and a Via sent-by:
+    /// `;`, `,` and white space.
+    pub const ADDR_STOP: u32 = 1 << 15;
+}
+
+/// Sets `bit` in `t` for the alphanumerics (if asked) and `extra`.
+const fn with(mut t: [u32; 256], bit: u32, alnum: bool, extra: &[u8]) -> [u32; 256] {
     let mut i = 0;
     while i < 256 {
         if alnum && (i as u8).is_ascii_alphanumeric() {
-            t[i] = true;
+            t[i] |= bit;
         }
         i += 1;
     }
     let mut j = 0;
     while j < extra.len() {
-        t[extra[j] as usize] = true;
+        t[extra[j] as usize] |= bit;
         j += 1;
     }
     t
 }
 
-static TOKEN: [bool; 256] = class(true, b"-.!%*_+`'~");
-static LWS: [bool; 256] = class(false, b" \t\r\n");
+const TOKEN_EXTRA: &[u8] = b"-.!%*_+`'~";
+
+/// Every class of [`cls`], by byte.
+pub(crate) static CLASSES: [u32; 256] = {
+    use cls::*;
+    let t = [0u32; 256];
+    let t = with(t, TOKEN, true, TOKEN_EXTRA);
+    let t = with(t, LWS, false, b" \t\r\n");
+    let t = with(t, USER, true, b"-_.!~*'()&=+$,;?/:%");
+    let t = with(t, PARAM, true, b"-_.!~*'()[]/:&+$%=;?,");
+    let t = with(t, DOMAIN, true, b"-._");
+    let t = with(t, DIGIT, false, b"0123456789");
+    let t = with(t, GEN_VALUE, true, TOKEN_EXTRA);
+    let t = with(t, GEN_VALUE, false, b":[]");
+    let t = with(t, SCHEME, true, b"+-.");
+    let t = with(t, WORD, true, TOKEN_EXTRA);
+    let t = with(t, WORD, false, b"()<>:\\\"/[]?{}");
+    let t = with(t, AUTH_VALUE, true, TOKEN_EXTRA);
+    let t = with(t, AUTH_VALUE, false, b"/:=");
+    let t = with(t, PERCENT, false, b"%");
+    let t = with(t, COLON, false, b":");
+    let t = with(t, QUOTE_STOP, false, b"\"\\");
+    let t = with(t, URI_SPECIAL, false, b";?%");
+    let t = with(t, DOTTED, false, b"0123456789.");
+    with(t, ADDR_STOP, false, b";, \t\r\n")
+};
+
+/// True when `b` is in any of the classes of `class`.
+#[inline(always)]
+pub(crate) fn is(b: u8, class: u32) -> bool {
+    CLASSES[usize::from(b)] & class != 0
+}
+
+/// The first offset at or after `i` whose byte is not in `class`.
+#[inline(always)]
+pub(crate) fn skip(s: &[u8], mut i: usize, class: u32) -> usize {
+    while i < s.len() && CLASSES[usize::from(s[i])] & class != 0 {
+        i += 1;
+    }
+    i
+}
 
 /// `token` characters: alphanum and `-.!%*_+`'~`.
 #[inline]
 pub(crate) fn is_token(b: u8) -> bool {
-    TOKEN[usize::from(b)]
+    is(b, cls::TOKEN)
 }
 
 /// White space inside a header value (folds included).
 #[inline]
 pub(crate) fn is_lws(b: u8) -> bool {
-    LWS[usize::from(b)]
+    is(b, cls::LWS)
 }
 
 /// Removes linear white space at both ends.
+#[inline]
 pub(crate) fn trim(s: &[u8]) -> &[u8] {
-    let (mut start, mut end) = (0, s.len());
-    while start < end && is_lws(s[start]) {
-        start += 1;
-    }
+    let start = skip(s, 0, cls::LWS);
+    let mut end = s.len();
     while end > start && is_lws(s[end - 1]) {
         end -= 1;
     }
@@ -73,8 +154,9 @@ pub(crate) fn trim(s: &[u8]) -> &[u8] {
 }
 
 /// True when `s` is a non-empty run of token characters.
+#[inline]
 pub(crate) fn is_token_str(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| is_token(b))
+    !s.is_empty() && skip(s, 0, cls::TOKEN) == s.len()
 }
 
 /// ASCII-only view; the grammar of URIs, tokens and numbers is ASCII.
@@ -86,27 +168,66 @@ pub(crate) fn ascii(s: &[u8]) -> Option<&str> {
     }
 }
 
+/// Text that a class check has proved ASCII (every class of [`cls`] is);
+/// empty if it were not.
+#[inline]
+pub(crate) fn ascii_text(s: &[u8]) -> &str {
+    std::str::from_utf8(s).unwrap_or_default()
+}
+
 /// Parses `1*DIGIT` into a u32; `None` when empty, not digits, or too large.
+#[inline]
 pub(crate) fn parse_u32(s: &[u8]) -> Option<u32> {
     if s.is_empty() || s.len() > 64 {
         return None;
     }
     let mut n: u32 = 0;
     for &b in s {
-        if !b.is_ascii_digit() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
             return None;
         }
-        n = n.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+        n = n.checked_mul(10)?.checked_add(u32::from(d))?;
     }
     Some(n)
 }
 
 /// Parses `1*DIGIT`, saturating at u32::MAX (RFC 3261 §20.19 for Expires).
 pub(crate) fn parse_u32_saturating(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+    if s.is_empty() || skip(s, 0, cls::DIGIT) != s.len() {
         return None;
     }
     Some(parse_u32(s).unwrap_or(u32::MAX))
+}
+
+/// The end of the quoted string whose opening quote is at `open` (the
+/// offset after the closing quote); escapes are passed over, not decoded.
+#[inline]
+pub(crate) fn quoted_end(s: &[u8], open: usize) -> Result<usize, Invalid> {
+    let mut i = open + 1;
+    loop {
+        i = skip_not(s, i, cls::QUOTE_STOP);
+        match s.get(i) {
+            None => return Err(Invalid::new("unterminated quoted string", open)),
+            Some(b'"') => return Ok(i + 1),
+            // quoted-pair: any octet but CR and LF may follow.
+            _ => match s.get(i + 1) {
+                Some(b'\r' | b'\n') | None => {
+                    return Err(Invalid::new("bad escape in quoted string", i))
+                }
+                Some(_) => i += 2,
+            },
+        }
+    }
+}
+
+/// The first offset at or after `i` whose byte is in `class`.
+#[inline(always)]
+fn skip_not(s: &[u8], mut i: usize, class: u32) -> usize {
+    while i < s.len() && CLASSES[usize::from(s[i])] & class == 0 {
+        i += 1;
+    }
+    i
 }
 
 /// A reading position over one header value.
@@ -117,128 +238,203 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     pub(crate) fn new(buf: &'a [u8]) -> Self {
         Cursor { buf, pos: 0 }
     }
+    #[inline]
     pub(crate) fn pos(&self) -> usize {
         self.pos
     }
+    #[inline]
     pub(crate) fn set_pos(&mut self, pos: usize) {
         self.pos = pos.min(self.buf.len());
     }
-    pub(crate) fn buf(&self) -> &'a [u8] {
-        self.buf
-    }
+    #[inline]
     pub(crate) fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
+    #[inline]
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.buf.len()
     }
+    #[inline]
     pub(crate) fn rest(&self) -> &'a [u8] {
-        &self.buf[self.pos..]
+        self.buf.get(self.pos..).unwrap_or_default()
     }
+    #[inline]
     pub(crate) fn bump(&mut self) {
         if self.pos < self.buf.len() {
             self.pos += 1;
         }
     }
+    #[inline]
     pub(crate) fn skip_lws(&mut self) -> bool {
         let start = self.pos;
-        while matches!(self.peek(), Some(b) if is_lws(b)) {
-            self.pos += 1;
-        }
+        self.pos = skip(self.buf, self.pos, cls::LWS);
         self.pos > start
     }
     /// Consumes `b` (after optional white space) if it is next.
+    #[inline]
     pub(crate) fn eat_sep(&mut self, b: u8) -> bool {
-        let save = self.pos;
-        self.skip_lws();
-        if self.peek() == Some(b) {
-            self.pos += 1;
+        let at = skip(self.buf, self.pos, cls::LWS);
+        if self.buf.get(at) == Some(&b) {
+            self.pos = at + 1;
             true
         } else {
-            self.pos = save;
             false
         }
     }
-    pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a [u8] {
+    /// Consumes a run of bytes of `class`.
+    #[inline]
+    pub(crate) fn take(&mut self, class: u32) -> &'a [u8] {
         let start = self.pos;
-        while matches!(self.peek(), Some(b) if f(b)) {
-            self.pos += 1;
-        }
+        self.pos = skip(self.buf, start, class);
         &self.buf[start..self.pos]
     }
+    #[inline]
     pub(crate) fn token(&mut self) -> Option<&'a [u8]> {
-        let t = self.take_while(is_token);
+        let t = self.take(cls::TOKEN);
         (!t.is_empty()).then_some(t)
     }
     /// Reads a quoted string at the cursor; returns its content without the
     /// quotes (escapes are left as they are: zero-copy).
+    #[inline]
     pub(crate) fn quoted(&mut self) -> Result<&'a [u8], Invalid> {
         let open = self.pos;
         if self.peek() != Some(b'"') {
             return Err(Invalid::new("expected a quoted string", open));
         }
-        self.pos += 1;
-        let start = self.pos;
-        loop {
-            match self.peek() {
-                None => return Err(Invalid::new("unterminated quoted string", open)),
-                Some(b'"') => {
-                    let s = &self.buf[start..self.pos];
-                    self.pos += 1;
-                    return Ok(s);
-                }
-                Some(b'\\') => {
-                    // quoted-pair: any octet but CR and LF may follow.
-                    match self.buf.get(self.pos + 1) {
-                        Some(b'\r') | Some(b'\n') | None => {
-                            return Err(Invalid::new("bad escape in quoted string", self.pos))
-                        }
-                        Some(_) => self.pos += 2,
-                    }
-                }
-                Some(_) => self.pos += 1,
-            }
-        }
+        let end = quoted_end(self.buf, open)?;
+        self.pos = end;
+        Ok(&self.buf[open + 1..end - 1])
     }
 }
 
-/// Characters allowed in a generic parameter value besides tokens: the
-/// IPv6 reference and address forms (`received=[2001:db8::1]`).
-fn is_gen_value(b: u8) -> bool {
-    is_token(b) || matches!(b, b':' | b'[' | b']')
+/// One parameter as [`params_with`] reads it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Param<'a> {
+    /// The name as written.
+    pub name: &'a [u8],
+    /// The value, quotes removed.
+    pub value: Option<&'a [u8]>,
+    /// Where [`Param::value`] starts, from the first `;` of the run.
+    pub value_at: usize,
 }
 
-/// Reads `*( SEMI generic-param )` and returns the raw span of the
-/// parameters (starting at the first `;`), stopping before a `,` or the end.
-/// Every parameter must have a name; values are tokens, hosts or quoted.
-pub(crate) fn params<'a>(c: &mut Cursor<'a>) -> Result<Params<'a>, Invalid> {
-    let start = c.pos();
+/// Reads `*( SEMI generic-param )` at the cursor and returns the raw span
+/// of the parameters (starting at the first `;`), stopping before a `,`
+/// or the end. Every parameter must have a name; values are tokens, hosts
+/// or quoted. `each` sees every parameter and may refuse it.
+#[inline]
+pub(crate) fn params_with<'a>(
+    c: &mut Cursor<'a>,
+    mut each: impl FnMut(Param<'a>) -> Result<(), Invalid>,
+) -> Result<Params<'a>, Invalid> {
+    let s = c.buf;
+    let start = c.pos;
     let mut end = start;
     loop {
-        if !c.eat_sep(b';') {
+        let mut i = skip(s, end, cls::LWS);
+        if s.get(i) != Some(&b';') {
             break;
         }
-        c.skip_lws();
-        if c.token().is_none() {
-            return Err(Invalid::new("empty or invalid parameter name", c.pos()));
+        i = skip(s, i + 1, cls::LWS);
+        let name_end = skip(s, i, cls::TOKEN);
+        if name_end == i {
+            return Err(Invalid::new("empty or invalid parameter name", i));
         }
-        if c.eat_sep(b'=') {
-            c.skip_lws();
-            if c.peek() == Some(b'"') {
-                c.quoted()?;
-            } else if c.take_while(is_gen_value).is_empty() {
-                return Err(Invalid::new("empty or invalid parameter value", c.pos()));
+        end = name_end;
+        let eq = skip(s, name_end, cls::LWS);
+        let mut value = None;
+        let mut value_at = 0;
+        if s.get(eq) == Some(&b'=') {
+            let v = skip(s, eq + 1, cls::LWS);
+            if s.get(v) == Some(&b'"') {
+                end = quoted_end(s, v)?;
+                value = Some(&s[v + 1..end - 1]);
+                value_at = v + 1 - start;
+            } else {
+                end = skip(s, v, cls::GEN_VALUE);
+                if end == v {
+                    return Err(Invalid::new("empty or invalid parameter value", v));
+                }
+                value = Some(&s[v..end]);
+                value_at = v - start;
             }
         }
-        end = c.pos();
+        each(Param {
+            name: &s[i..name_end],
+            value,
+            value_at,
+        })?;
     }
-    c.set_pos(end);
+    c.pos = end;
     Ok(Params {
-        raw: &c.buf()[start..end],
+        raw: &s[start..end],
     })
+}
+
+/// [`params_with`] with no parameter refused.
+#[inline]
+pub(crate) fn params<'a>(c: &mut Cursor<'a>) -> Result<Params<'a>, Invalid> {
+    params_with(c, |_| Ok(()))
+}
+
+/// Where the first parameter of one name is inside a [`Params`] span, noted
+/// while the span is checked so that its accessor does not search again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    /// Offset of the value in the span; [`Mark::ABSENT`] when there is no
+    /// such parameter.
+    at: u16,
+    /// Length of the value; [`Mark::NO_VALUE`] for a parameter without one.
+    len: u16,
+}
+
+impl Default for Mark {
+    fn default() -> Self {
+        Mark {
+            at: Self::ABSENT,
+            len: 0,
+        }
+    }
+}
+
+impl Mark {
+    const ABSENT: u16 = u16::MAX;
+    const NO_VALUE: u16 = u16::MAX;
+
+    /// Notes `p` unless a parameter of this name was noted before. Spans
+    /// are slices of one message, so their offsets fit 16 bits.
+    #[inline]
+    pub(crate) fn note(&mut self, p: &Param<'_>) {
+        if self.at == Self::ABSENT {
+            *self = match p.value {
+                Some(v) => Mark {
+                    at: p.value_at as u16,
+                    len: v.len() as u16,
+                },
+                None => Mark {
+                    at: 0,
+                    len: Self::NO_VALUE,
+                },
+            };
+        }
+    }
+
+    /// What [`Params::get`] returns for the noted name.
+    #[inline]
+    pub(crate) fn get<'a>(&self, params: &Params<'a>) -> Option<Option<&'a [u8]>> {
+        if self.at == Self::ABSENT {
+            return None;
+        }
+        if self.len == Self::NO_VALUE {
+            return Some(None);
+        }
+        let at = usize::from(self.at);
+        Some(params.raw.get(at..at + usize::from(self.len)))
+    }
 }
 
 /// A validated run of `;name[=value]` parameters, read lazily.
@@ -291,37 +487,19 @@ pub struct ParamIter<'a> {
     pos: usize,
 }
 
-/// The first offset at or after `i` that is not linear white space.
-#[inline]
-fn skip_lws(s: &[u8], mut i: usize) -> usize {
-    while s.get(i).is_some_and(|&b| is_lws(b)) {
-        i += 1;
-    }
-    i
-}
-
-/// The first offset at or after `i` whose byte is not in the class.
-#[inline]
-fn skip_class(s: &[u8], mut i: usize, class: fn(u8) -> bool) -> usize {
-    while s.get(i).is_some_and(|&b| class(b)) {
-        i += 1;
-    }
-    i
-}
-
 impl<'a> ParamIter<'a> {
     /// Reads up to the next parameter's name (the span was validated when
     /// built, so any surprise simply ends the iteration).
     #[inline]
     fn next_name(&mut self) -> Option<&'a [u8]> {
         let s = self.raw;
-        let mut i = skip_lws(s, self.pos);
+        let mut i = skip(s, self.pos, cls::LWS);
         if s.get(i) != Some(&b';') {
             self.pos = s.len();
             return None;
         }
-        i = skip_lws(s, i + 1);
-        let end = skip_class(s, i, is_token);
+        i = skip(s, i + 1, cls::LWS);
+        let end = skip(s, i, cls::TOKEN);
         self.pos = end;
         if end == i {
             self.pos = s.len();
@@ -334,23 +512,25 @@ impl<'a> ParamIter<'a> {
     #[inline]
     fn value(&mut self) -> Option<&'a [u8]> {
         let s = self.raw;
-        let eq = skip_lws(s, self.pos);
+        let eq = skip(s, self.pos, cls::LWS);
         if s.get(eq) != Some(&b'=') {
             return None;
         }
-        let v = skip_lws(s, eq + 1);
+        let v = skip(s, eq + 1, cls::LWS);
         if s.get(v) == Some(&b'"') {
-            let mut c = Cursor::new(s);
-            c.set_pos(v);
-            let q = c.quoted();
-            self.pos = c.pos();
-            // An unterminated quote can only be in an unchecked span.
-            if q.is_err() {
-                self.pos = s.len();
+            match quoted_end(s, v) {
+                Ok(end) => {
+                    self.pos = end;
+                    Some(&s[v + 1..end - 1])
+                }
+                // An unterminated quote can only be in an unchecked span.
+                Err(_) => {
+                    self.pos = s.len();
+                    None
+                }
             }
-            q.ok()
         } else {
-            let end = skip_class(s, v, is_gen_value);
+            let end = skip(s, v, cls::GEN_VALUE);
             self.pos = end;
             Some(&s[v..end])
         }
@@ -361,11 +541,11 @@ impl<'a> ParamIter<'a> {
     #[inline]
     fn skip_value(&mut self) {
         let s = self.raw;
-        let eq = skip_lws(s, self.pos);
+        let eq = skip(s, self.pos, cls::LWS);
         if s.get(eq) != Some(&b'=') {
             return;
         }
-        let v = skip_lws(s, eq + 1);
+        let v = skip(s, eq + 1, cls::LWS);
         if s.get(v) == Some(&b'"') {
             // A quoted value may hold `;`: read it.
             self.value();

@@ -1,7 +1,7 @@
 //! Hosts as they appear in URIs, Via sent-by and parameters: IPv4, IPv6
 //! (bracketed in host position, RFC 5118) or a domain name.
 
-use crate::grammar::Invalid;
+use crate::grammar::{cls, skip, Invalid, CLASSES};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A host: an address or a domain name (a slice of the message).
@@ -79,13 +79,6 @@ pub(crate) fn parse_ip_loose(s: &[u8]) -> Option<IpAddr> {
     parse_ipv4(s).map(IpAddr::V4)
 }
 
-// `_` is outside RFC 1123 but common in the field (SRV-like names).
-static DOMAIN: [bool; 256] = crate::grammar::class(true, b"-._");
-
-fn is_domain_char(b: u8) -> bool {
-    DOMAIN[usize::from(b)]
-}
-
 /// Parses a dotted quad (`1*3DIGIT` four times, each at most 255).
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     // The octets are shifted into one integer: filling a byte array and
@@ -115,6 +108,7 @@ pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
 
 /// Reads `host [":" port]` at the start of `s`; returns the host, the port,
 /// and how many bytes were used. `s` ends where the caller's grammar says.
+#[inline]
 pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize), Invalid> {
     let (host, mut used) = if s.first() == Some(&b'[') {
         let close = memchr::memchr(b']', s).ok_or(Invalid::new("unclosed IPv6 reference", 0))?;
@@ -123,12 +117,13 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
     } else {
         // One pass finds the name's end and whether it can be a dotted quad.
         let mut n = 0;
-        let mut numeric = true;
-        while let Some(&b) = s.get(n) {
-            if !is_domain_char(b) {
+        let mut all = cls::DOTTED;
+        while n < s.len() {
+            let c = CLASSES[usize::from(s[n])];
+            if c & cls::DOMAIN == 0 {
                 break;
             }
-            numeric &= b.is_ascii_digit() || b == b'.';
+            all &= c;
             n += 1;
         }
         let name = &s[..n];
@@ -136,24 +131,12 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
             return Err(Invalid::new("empty host", 0));
         }
         if s.get(n) == Some(&b':') {
-            // An unbracketed IPv6 address: more than one colon before the
-            // next delimiter (RFC 5118 §4.2: invalid).
-            let rest = &s[n + 1..];
-            let stop = rest
-                .iter()
-                .position(|&b| matches!(b, b';' | b'?' | b'>' | b',' | b' ' | b'\t'))
-                .unwrap_or(rest.len());
-            if rest[..stop].contains(&b':') {
-                return Err(Invalid::new("IPv6 address must be enclosed in brackets", 0));
-            }
+            unbracketed_ipv6(&s[n + 1..])?;
         }
-        let host = if numeric {
+        let host = if all != 0 {
             Host::Ipv4(parse_ipv4(name).ok_or(Invalid::new("invalid IPv4 address", 0))?)
         } else {
-            if name.starts_with(b".")
-                || name.starts_with(b"-")
-                || name.contains(&b'_') && name.len() == 1
-            {
+            if matches!(name[0], b'.' | b'-') || name == b"_" {
                 return Err(Invalid::new("invalid domain name", 0));
             }
             // All bytes are ASCII here.
@@ -163,17 +146,31 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
     };
     let mut port = None;
     if s.get(used) == Some(&b':') {
-        let digits = s[used + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        let p = crate::grammar::parse_u32(&s[used + 1..used + 1 + digits])
+        let end = skip(s, used + 1, cls::DIGIT);
+        let p = crate::grammar::parse_u32(&s[used + 1..end])
             .filter(|&p| p <= u32::from(u16::MAX))
             .ok_or(Invalid::new("invalid port", used + 1))?;
         port = Some(p as u16);
-        used += 1 + digits;
+        used = end;
     }
     Ok((host, port, used))
+}
+
+/// Refuses an unbracketed IPv6 address (RFC 5118 §4.2): after a host
+/// name's colon, another colon before the next delimiter.
+#[inline]
+fn unbracketed_ipv6(rest: &[u8]) -> Result<(), Invalid> {
+    let is_stop = |b: &u8| matches!(b, b';' | b'?' | b'>' | b',' | b' ' | b'\t');
+    // Almost always a port number, then a delimiter or the end.
+    let digits = skip(rest, 0, cls::DIGIT);
+    if rest.get(digits).is_none_or(is_stop) {
+        return Ok(());
+    }
+    let stop = rest.iter().position(is_stop).unwrap_or(rest.len());
+    if rest[..stop].contains(&b':') {
+        return Err(Invalid::new("IPv6 address must be enclosed in brackets", 0));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

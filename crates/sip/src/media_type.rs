@@ -1,24 +1,24 @@
 //! Content-Type values (`type/subtype;params`), enough to find SDP and
 //! the boundary of a multipart body.
 
-use crate::grammar::{params, Cursor, Invalid, Params};
+use crate::grammar::{ascii_text, params, Cursor, Invalid, Params};
 
 /// A media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MediaType<'a> {
-    kind: &'a str,
-    subtype: &'a str,
+    kind: &'a [u8],
+    subtype: &'a [u8],
     params: Params<'a>,
 }
 
 impl<'a> MediaType<'a> {
     /// The top-level type (`application`).
     pub fn kind(&self) -> &'a str {
-        self.kind
+        ascii_text(self.kind)
     }
     /// The subtype (`sdp`).
     pub fn subtype(&self) -> &'a str {
-        self.subtype
+        ascii_text(self.subtype)
     }
     /// The parameters.
     pub fn params(&self) -> Params<'a> {
@@ -26,11 +26,12 @@ impl<'a> MediaType<'a> {
     }
     /// True for `application/sdp`.
     pub fn is_sdp(&self) -> bool {
-        self.kind.eq_ignore_ascii_case("application") && self.subtype.eq_ignore_ascii_case("sdp")
+        crate::byte_scan::eq_name(self.subtype, b"sdp")
+            && crate::byte_scan::eq_name(self.kind, b"application")
     }
     /// True for any `multipart/*`.
     pub fn is_multipart(&self) -> bool {
-        self.kind.eq_ignore_ascii_case("multipart")
+        crate::byte_scan::eq_name(self.kind, b"multipart")
     }
     /// The multipart `boundary` parameter.
     pub fn boundary(&self) -> Option<&'a [u8]> {
@@ -61,9 +62,8 @@ pub(crate) fn parse(value: &[u8]) -> Result<MediaType<'_>, Invalid> {
         ));
     }
     Ok(MediaType {
-        // Token characters are ASCII.
-        kind: std::str::from_utf8(kind).unwrap_or(""),
-        subtype: std::str::from_utf8(subtype).unwrap_or(""),
+        kind,
+        subtype,
         params,
     })
 }

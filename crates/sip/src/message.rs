@@ -160,39 +160,41 @@ pub(crate) fn split_head<'a>(
     let mut headers = Vec::with_capacity(16);
     let mut line: u32 = 2;
     let (body_start, body_line) = loop {
-        if pos >= buf.len() {
+        let Some(&first) = buf.get(pos) else {
             if eof_ends_head {
                 break (buf.len(), line);
             }
             return Err(incomplete(line, pos));
-        }
-        match buf[pos] {
-            b'\n' => {
-                newlines.next();
-                break (pos + 1, line + 1);
-            }
-            b'\r' => match buf.get(pos + 1) {
-                Some(b'\n') => {
+        };
+        if !grammar::is_token(first) {
+            match first {
+                b'\n' => {
                     newlines.next();
-                    break (pos + 2, line + 1);
+                    break (pos + 1, line + 1);
                 }
-                None if !eof_ends_head => return Err(incomplete(line, pos)),
-                _ => {
+                b'\r' => match buf.get(pos + 1) {
+                    Some(b'\n') => {
+                        newlines.next();
+                        break (pos + 2, line + 1);
+                    }
+                    None if !eof_ends_head => return Err(incomplete(line, pos)),
+                    _ => {
+                        return Err(malformed(
+                            Defect::HeaderLine("CR not followed by LF"),
+                            line,
+                            pos,
+                        ))
+                    }
+                },
+                b' ' | b'\t' => {
                     return Err(malformed(
-                        Defect::HeaderLine("CR not followed by LF"),
+                        Defect::HeaderLine("continuation line without a header before it"),
                         line,
                         pos,
                     ))
                 }
-            },
-            b' ' | b'\t' => {
-                return Err(malformed(
-                    Defect::HeaderLine("continuation line without a header before it"),
-                    line,
-                    pos,
-                ))
+                _ => {}
             }
-            _ => {}
         }
         if headers.len() >= limits.max_headers {
             return Err(Error::Limit {
@@ -228,25 +230,20 @@ pub(crate) fn split_head<'a>(
             end
         };
         let text = &buf[line_start..value_end];
-        let (name, colon) = match header_name(text) {
-            Some(found) => found,
-            None => return Err(header_name_defect(text, first_line, line_start)),
+        let Some((name, colon)) = header_name(text) else {
+            return Err(header_name_defect(text, first_line, line_start));
         };
-        let raw_value = &text[colon + 1..];
-        let lead = raw_value
-            .iter()
-            .position(|&b| !grammar::is_lws(b))
-            .unwrap_or(raw_value.len());
-        let trail = raw_value[lead..]
-            .iter()
-            .rposition(|&b| !grammar::is_lws(b))
-            .map_or(lead, |e| lead + e + 1);
+        let lead = grammar::skip(text, colon + 1, grammar::cls::LWS);
+        let mut trail = text.len();
+        while trail > lead && grammar::is_lws(text[trail - 1]) {
+            trail -= 1;
+        }
         headers.push(Header {
             name: name.0,
             raw_name: name.1,
-            value: &raw_value[lead..trail],
+            value: &text[lead..trail],
             line: first_line,
-            offset: (line_start + colon + 1 + lead) as u32,
+            offset: (line_start + lead) as u32,
         });
     };
     if let Some(i) = newlines.lone_cr_before(body_start) {

@@ -1,8 +1,8 @@
 //! `name-addr` / `addr-spec` with header parameters: the shape of From, To,
 //! Contact, Route and Record-Route values (RFC 3261 §20.10, §25.1).
 
-use crate::byte_scan::find;
-use crate::grammar::{is_lws, is_token, params, Cursor, Invalid, Params};
+use crate::byte_scan::{eq_name, find};
+use crate::grammar::{cls, is, is_lws, params_with, Cursor, Invalid, Mark, Params};
 use crate::uri::Uri;
 
 /// An address with optional display name and header parameters.
@@ -11,6 +11,9 @@ pub struct NameAddr<'a> {
     display: Option<&'a [u8]>,
     uri: Uri<'a>,
     params: Params<'a>,
+    /// The `tag` and `expires` parameters, found while checking.
+    tag: Mark,
+    expires: Mark,
 }
 
 impl<'a> NameAddr<'a> {
@@ -28,12 +31,12 @@ impl<'a> NameAddr<'a> {
     }
     /// The `tag` parameter.
     pub fn tag(&self) -> Option<&'a [u8]> {
-        self.params.get("tag").flatten()
+        self.tag.get(&self.params).flatten()
     }
     /// The `expires` parameter of a Contact (saturating, RFC 3261 §20.19).
     pub fn expires(&self) -> Option<u32> {
-        self.params
-            .get("expires")
+        self.expires
+            .get(&self.params)
             .flatten()
             .and_then(crate::grammar::parse_u32_saturating)
     }
@@ -41,28 +44,32 @@ impl<'a> NameAddr<'a> {
 
 /// Reads one name-addr or addr-spec at the cursor, up to a top-level `,`
 /// or the end.
+#[inline]
 pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
     c.skip_lws();
     let start = c.pos();
     let mut display = None;
-    if c.peek() == Some(b'"') {
-        display = Some(c.quoted()?);
-        c.skip_lws();
-        if c.peek() != Some(b'<') {
-            return Err(Invalid::new(
-                "a quoted display name must be followed by <URI>",
-                c.pos(),
-            ));
+    match c.peek() {
+        Some(b'"') => {
+            display = Some(c.quoted()?);
+            c.skip_lws();
+            if c.peek() != Some(b'<') {
+                return Err(Invalid::new(
+                    "a quoted display name must be followed by <URI>",
+                    c.pos(),
+                ));
+            }
         }
-    } else if c.peek() != Some(b'<') {
-        // Tokens separated by white space, then `<`, make a display name;
-        // otherwise this is an addr-spec.
-        let mut probe = c.clone();
-        probe.take_while(|b| is_token(b) || is_lws(b));
-        if probe.peek() == Some(b'<') {
-            let words = &c.buf()[start..probe.pos()];
-            display = Some(crate::grammar::trim(words));
-            c.set_pos(probe.pos());
+        Some(b'<') => {}
+        _ => {
+            // Tokens separated by white space, then `<`, make a display
+            // name; otherwise this is an addr-spec.
+            let mut probe = c.clone();
+            let words = probe.take(cls::TOKEN | cls::LWS);
+            if probe.peek() == Some(b'<') {
+                display = Some(crate::grammar::trim(words));
+                c.set_pos(start + words.len());
+            }
         }
     }
     let uri;
@@ -84,7 +91,7 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
         let rest = c.rest();
         let n = rest
             .iter()
-            .position(|&b| matches!(b, b';' | b',') || is_lws(b))
+            .position(|&b| is(b, cls::ADDR_STOP))
             .unwrap_or(rest.len());
         let spec = &rest[..n];
         let at = c.pos();
@@ -103,7 +110,15 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
         })?;
         c.set_pos(at + n);
     }
-    let params = params(c)?;
+    let (mut tag, mut expires) = (Mark::default(), Mark::default());
+    let params = params_with(c, |p| {
+        match p.name.len() {
+            3 if eq_name(p.name, b"tag") => tag.note(&p),
+            7 if eq_name(p.name, b"expires") => expires.note(&p),
+            _ => {}
+        }
+        Ok(())
+    })?;
     c.skip_lws();
     if !c.at_end() && c.peek() != Some(b',') {
         return Err(Invalid::new("unexpected text after the address", c.pos()));
@@ -112,6 +127,8 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
         display,
         uri,
         params,
+        tag,
+        expires,
     })
 }
 

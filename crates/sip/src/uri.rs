@@ -1,8 +1,8 @@
 //! URIs: `sip:`/`sips:` (RFC 3261 §19.1) and `tel:` (RFC 3966) read into
 //! their parts; any other scheme is kept as an opaque absolute URI.
 
-use crate::byte_scan::find;
-use crate::grammar::Invalid;
+use crate::byte_scan::{eq_name, find};
+use crate::grammar::{ascii_text, cls, skip, Invalid, CLASSES};
 use crate::host::{parse_hostport, Host};
 
 /// The scheme of a URI.
@@ -24,7 +24,8 @@ pub enum Scheme<'a> {
 /// `Uri` (and every From, To and Contact holding one) stays small to move.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Uri<'a> {
-    raw: &'a str,
+    /// The URI's bytes, proved ASCII by the grammar.
+    raw: &'a [u8],
     host: Option<Host<'a>>,
     port: Option<u16>,
     kind: Kind,
@@ -66,7 +67,7 @@ impl Span {
 impl std::fmt::Debug for Uri<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Uri")
-            .field("raw", &self.raw)
+            .field("raw", &self.as_str())
             .field("scheme", &self.scheme())
             .field("user", &self.user())
             .field("password", &self.password())
@@ -80,13 +81,15 @@ impl std::fmt::Debug for Uri<'_> {
 
 impl<'a> Uri<'a> {
     fn part(&self, span: Span) -> &'a str {
-        self.raw
-            .get(usize::from(span.start)..usize::from(span.end))
-            .unwrap_or_default()
+        ascii_text(
+            self.raw
+                .get(usize::from(span.start)..usize::from(span.end))
+                .unwrap_or_default(),
+        )
     }
     /// The whole URI as written.
     pub fn as_str(&self) -> &'a str {
-        self.raw
+        ascii_text(self.raw)
     }
     /// The scheme.
     pub fn scheme(&self) -> Scheme<'a> {
@@ -127,7 +130,7 @@ impl<'a> Uri<'a> {
     /// The `?headers` part, without the `?`.
     pub fn headers(&self) -> Option<&'a str> {
         self.headers
-            .map(|h| self.raw.get(usize::from(h)..).unwrap_or_default())
+            .map(|h| ascii_text(self.raw.get(usize::from(h)..).unwrap_or_default()))
     }
 
     /// Parses a URI that was already delimited by the caller.
@@ -153,27 +156,8 @@ fn is_hex(b: u8) -> bool {
     b.is_ascii_hexdigit()
 }
 
-static USER: [bool; 256] = crate::grammar::class(true, b"-_.!~*'()&=+$,;?/:%");
-static PARAM: [bool; 256] = crate::grammar::class(true, b"-_.!~*'()[]/:&+$%=;?,");
-
-/// Characters of the user part: unreserved, escaped, and `&=+$,;?/` (and `:`
-/// for the password).
-fn is_user_char(b: u8) -> bool {
-    USER[usize::from(b)]
-}
-
-/// Characters of URI parameters and headers: unreserved, escaped, `[]/:&+$`
-/// and the `;=?&` separators.
-fn is_param_char(b: u8) -> bool {
-    PARAM[usize::from(b)]
-}
-
-/// The URI as text; after the grammar checks, only a pass to prove it.
-fn ascii(s: &[u8]) -> Option<&str> {
-    std::str::from_utf8(s).ok().filter(|t| t.is_ascii())
-}
-
 /// Checks that every `%` starts a two-hex-digit escape.
+#[cold]
 fn check_escapes(s: &[u8], base: usize) -> Result<(), Invalid> {
     for i in memchr::memchr_iter(b'%', s) {
         if !(s.get(i + 1).is_some_and(|&b| is_hex(b)) && s.get(i + 2).is_some_and(|&b| is_hex(b))) {
@@ -183,20 +167,21 @@ fn check_escapes(s: &[u8], base: usize) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// [`Uri::parse`] for the grammars that embed a URI: the error is
-/// relative to the URI, ready to be shifted by the caller.
-pub(crate) fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
-    // Offsets are kept as u16; a URI cannot be that long inside a message.
-    if s.len() >= usize::from(u16::MAX) {
-        return Err(Invalid::new("URI too long", 0));
+/// The scheme and the offset of its colon.
+#[inline]
+fn scheme(s: &[u8]) -> Result<(Kind, usize), Invalid> {
+    // Nearly every URI is `sip:` or `sips:`.
+    if s.len() > 4 && eq_name(&s[..4], b"sip:") {
+        return Ok((Kind::Sip, 3));
+    }
+    if s.len() > 5 && eq_name(&s[..5], b"sips:") {
+        return Ok((Kind::Sips, 4));
     }
     let colon = find(b':', s).ok_or(Invalid::new("URI has no scheme", 0))?;
     let scheme = &s[..colon];
     if scheme.is_empty()
         || !scheme[0].is_ascii_alphabetic()
-        || !scheme
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        || skip(scheme, 0, cls::SCHEME) != colon
     {
         return Err(Invalid::new("invalid URI scheme", 0));
     }
@@ -209,18 +194,20 @@ pub(crate) fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
     } else {
         Kind::Other
     };
-    let body = colon + 1;
-    if !matches!(kind, Kind::Sip | Kind::Sips) {
-        // The sip grammar below rejects these through its character classes.
-        if let Some(i) = s
-            .iter()
-            .position(|&b| b <= b' ' || matches!(b, b'<' | b'>' | b'"' | 0x7f))
-        {
-            return Err(Invalid::new("white space or delimiter inside URI", i));
-        }
+    Ok((kind, colon))
+}
+
+/// [`Uri::parse`] for the grammars that embed a URI: the error is
+/// relative to the URI, ready to be shifted by the caller.
+#[inline]
+pub(crate) fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
+    // Offsets are kept as u16; a URI cannot be that long inside a message.
+    if s.len() >= usize::from(u16::MAX) {
+        return Err(Invalid::new("URI too long", 0));
     }
+    let (kind, colon) = scheme(s)?;
     let mut uri = Uri {
-        raw: "",
+        raw: s,
         host: None,
         port: None,
         kind,
@@ -230,78 +217,131 @@ pub(crate) fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
         params: Span::new(s.len(), s.len()),
         headers: None,
     };
-    match kind {
-        Kind::Sip | Kind::Sips => {}
-        Kind::Tel => {
-            let end = find(b';', &s[body..]).map_or(s.len(), |i| body + i);
-            let number = &s[body..end];
-            if number.is_empty()
-                || !number.iter().all(|&b| {
-                    b.is_ascii_hexdigit()
-                        || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#')
-                })
-            {
-                return Err(Invalid::new("invalid telephone number", body));
-            }
-            uri.user = Some(Span::new(body, end));
-            uri.params = Span::new(end, s.len());
-            uri.raw = ascii(s).ok_or(Invalid::new("URI is not ASCII", 0))?;
-            return Ok(uri);
+    if matches!(kind, Kind::Sip | Kind::Sips) {
+        sip_parts(s, colon + 1, &mut uri)?;
+    } else {
+        opaque_parts(s, colon + 1, &mut uri)?;
+    }
+    Ok(uri)
+}
+
+/// The parts of a `tel:` URI, or checks an opaque one.
+#[cold]
+fn opaque_parts<'a>(s: &'a [u8], body: usize, uri: &mut Uri<'a>) -> Result<(), Invalid> {
+    // The sip grammar rejects these through its character classes.
+    if let Some(i) = s
+        .iter()
+        .position(|&b| b <= b' ' || matches!(b, b'<' | b'>' | b'"' | 0x7f))
+    {
+        return Err(Invalid::new("white space or delimiter inside URI", i));
+    }
+    if uri.kind == Kind::Tel {
+        let end = find(b';', &s[body..]).map_or(s.len(), |i| body + i);
+        let number = &s[body..end];
+        if number.is_empty()
+            || !number.iter().all(|&b| {
+                b.is_ascii_hexdigit() || matches!(b, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#')
+            })
+        {
+            return Err(Invalid::new("invalid telephone number", body));
         }
-        Kind::Other => {
-            if body == s.len() {
-                return Err(Invalid::new("empty URI", body));
-            }
-            uri.raw = ascii(s).ok_or(Invalid::new("URI is not ASCII", 0))?;
-            return Ok(uri);
+        uri.user = Some(Span::new(body, end));
+        uri.params = Span::new(end, s.len());
+    } else if body == s.len() {
+        return Err(Invalid::new("empty URI", body));
+    }
+    if !s.is_ascii() {
+        return Err(Invalid::new("URI is not ASCII", 0));
+    }
+    Ok(())
+}
+
+/// The parts of a `sip:`/`sips:` URI after the scheme's colon at
+/// `body - 1`: every byte is checked against its part's class (all of
+/// them ASCII), in one pass over each part.
+#[inline]
+fn sip_parts<'a>(s: &'a [u8], body: usize, uri: &mut Uri<'a>) -> Result<(), Invalid> {
+    // The userinfo cannot hold an unescaped `@`, and neither can what
+    // follows the host, so the first `@` ends the userinfo. User
+    // characters exclude `@`: a run of them stops at it when there is
+    // one and the userinfo is valid.
+    let mut acc = 0u32;
+    let mut i = body;
+    while i < s.len() {
+        let c = CLASSES[usize::from(s[i])];
+        if c & cls::USER == 0 {
+            break;
         }
+        acc |= c;
+        i += 1;
     }
     let mut pos = body;
-    // The userinfo cannot hold an unescaped `@`, and neither can what
-    // follows the host, so the first `@` ends the userinfo.
-    if let Some(at) = find(b'@', &s[body..]) {
-        let userinfo = &s[body..body + at];
-        if let Some(i) = userinfo.iter().position(|&b| !is_user_char(b)) {
-            return Err(Invalid::new("invalid character in user part", body + i));
+    if s.get(i) == Some(&b'@') {
+        let userinfo = &s[body..i];
+        if acc & cls::PERCENT != 0 {
+            check_escapes(userinfo, body)?;
         }
-        check_escapes(userinfo, body)?;
-        let user_end = find(b':', userinfo).map_or(body + at, |c| body + c);
+        let user_end = if acc & cls::COLON != 0 {
+            find(b':', userinfo).map_or(i, |c| body + c)
+        } else {
+            i
+        };
         if user_end == body {
             return Err(Invalid::new("empty user part", body));
         }
         uri.user = Some(Span::new(body, user_end));
-        if user_end < body + at {
-            uri.password = Some(Span::new(user_end + 1, body + at));
+        if user_end < i {
+            uri.password = Some(Span::new(user_end + 1, i));
         }
-        pos = body + at + 1;
+        pos = i + 1;
+    } else if i < s.len() && find(b'@', &s[i..]).is_some() {
+        return Err(Invalid::new("invalid character in user part", i));
     }
     let (host, port, used) = parse_hostport(&s[pos..]).map_err(|e| e.shifted(pos))?;
     uri.host = Some(host);
     uri.port = port;
     pos += used;
-    let rest = &s[pos..];
-    if let Some(i) = rest.iter().position(|&b| !is_param_char(b)) {
-        return Err(Invalid::new("invalid character after host", pos + i));
+    if pos == s.len() {
+        return Ok(());
     }
-    check_escapes(rest, pos)?;
-    let q = find(b'?', rest).unwrap_or(rest.len());
-    let params = &rest[..q];
-    if !params.is_empty() && params[0] != b';' {
+    // One pass over what follows the host notes the bytes that matter.
+    let rest = &s[pos..];
+    let (mut bad, mut q, mut empty_param, mut escapes) = (None, rest.len(), false, false);
+    for (j, &b) in rest.iter().enumerate() {
+        let c = CLASSES[usize::from(b)];
+        if c & cls::PARAM == 0 {
+            bad = Some(j);
+            break;
+        }
+        if c & cls::URI_SPECIAL != 0 {
+            match b {
+                b'%' => escapes = true,
+                b'?' => q = q.min(j),
+                // A `;` before the headers needs a name after it.
+                _ if j < q => {
+                    empty_param |= matches!(rest.get(j + 1), None | Some(b';' | b'=' | b'?'));
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(j) = bad {
+        return Err(Invalid::new("invalid character after host", pos + j));
+    }
+    if escapes {
+        check_escapes(rest, pos)?;
+    }
+    if q > 0 && rest[0] != b';' {
         return Err(Invalid::new("invalid character after host", pos));
     }
-    if memchr::memchr_iter(b';', params)
-        .any(|i| matches!(params.get(i + 1), None | Some(b';' | b'=')))
-    {
+    if empty_param {
         return Err(Invalid::new("empty URI parameter", pos));
     }
     uri.params = Span::new(pos, pos + q);
     if q < rest.len() {
         uri.headers = Some((pos + q + 1) as u16);
     }
-    // Every byte passed an ASCII class above (the host's too), so this
-    // cannot fail; it is the one pass that makes the URI text.
-    uri.raw = std::str::from_utf8(s).map_err(|_| Invalid::new("URI is not ASCII", 0))?;
-    Ok(uri)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The Via header (RFC 3261 §20.42, RFC 3581 `rport`, RFC 5118 IPv6):
 //! transport, sent-by, and the parameters a firewall needs.
 
-use crate::grammar::{params, Cursor, Invalid, Params};
+use crate::grammar::{params_with, Cursor, Invalid, Mark, Params};
 use crate::host::{parse_hostport, parse_ip_loose, Host};
 use std::net::IpAddr;
 
@@ -46,6 +46,15 @@ pub struct Via<'a> {
     host: Host<'a>,
     port: Option<u16>,
     params: Params<'a>,
+    marks: Marks,
+}
+
+/// The parameters a firewall reads, found while the Via was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Marks {
+    branch: Mark,
+    received: Mark,
+    rport: Mark,
 }
 
 impl<'a> Via<'a> {
@@ -67,26 +76,45 @@ impl<'a> Via<'a> {
     }
     /// The `branch` parameter.
     pub fn branch(&self) -> Option<&'a [u8]> {
-        self.params.get("branch").flatten()
+        self.marks.branch.get(&self.params).flatten()
     }
     /// The `received` parameter (checked to be an address when parsed).
     pub fn received(&self) -> Option<IpAddr> {
-        self.params
-            .get("received")
+        self.marks
+            .received
+            .get(&self.params)
             .flatten()
             .and_then(parse_ip_loose)
     }
     /// The `rport` parameter: `Some(None)` when present without a value.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params.get("rport").map(|v| {
+        self.marks.rport.get(&self.params).map(|v| {
             v.and_then(crate::grammar::parse_u32)
                 .and_then(|p| u16::try_from(p).ok())
         })
     }
 }
 
-fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
-    c.skip_lws();
+/// The transport token of a sent-protocol.
+#[inline]
+fn transport(t: &[u8]) -> Transport<'_> {
+    let is = |name: &[u8]| crate::byte_scan::eq_name(t, name);
+    match t.len() {
+        3 if is(b"UDP") => Transport::Udp,
+        3 if is(b"TCP") => Transport::Tcp,
+        3 if is(b"TLS") => Transport::Tls,
+        4 if is(b"SCTP") => Transport::Sctp,
+        2 if is(b"WS") => Transport::Ws,
+        3 if is(b"WSS") => Transport::Wss,
+        // Tokens are ASCII.
+        _ => Transport::Other(crate::grammar::ascii_text(t)),
+    }
+}
+
+/// Reads `SIP / 2.0 /` at the cursor, white space allowed around the
+/// slashes.
+#[cold]
+fn sent_protocol_spaced(c: &mut Cursor<'_>) -> Result<(), Invalid> {
     let name = c
         .token()
         .ok_or(Invalid::new("missing protocol name", c.pos()))?;
@@ -103,56 +131,70 @@ fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
     if !c.eat_sep(b'/') {
         return Err(Invalid::new("expected / before the transport", c.pos()));
     }
+    Ok(())
+}
+
+#[inline]
+fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
+    c.skip_lws();
+    // Nearly every Via is written `SIP/2.0/` without spaces.
+    match c.rest().get(..8) {
+        Some(p) if crate::byte_scan::eq_name(p, b"SIP/2.0/") => c.set_pos(c.pos() + 8),
+        _ => sent_protocol_spaced(c)?,
+    }
     c.skip_lws();
     let t = c
         .token()
         .ok_or(Invalid::new("missing transport", c.pos()))?;
-    let is = |name: &[u8]| t.eq_ignore_ascii_case(name);
-    let transport = if is(b"UDP") {
-        Transport::Udp
-    } else if is(b"TCP") {
-        Transport::Tcp
-    } else if is(b"TLS") {
-        Transport::Tls
-    } else if is(b"SCTP") {
-        Transport::Sctp
-    } else if is(b"WS") {
-        Transport::Ws
-    } else if is(b"WSS") {
-        Transport::Wss
-    } else {
-        // Tokens are ASCII.
-        Transport::Other(std::str::from_utf8(t).unwrap_or(""))
-    };
+    let transport = transport(t);
     if !c.skip_lws() {
         return Err(Invalid::new("expected white space before sent-by", c.pos()));
     }
     let at = c.pos();
     let rest = c.rest();
-    let n = rest
-        .iter()
-        .position(|&b| matches!(b, b';' | b',') || crate::grammar::is_lws(b))
-        .unwrap_or(rest.len());
+    let n = skip_not_stop(rest);
     let (host, port, used) = parse_hostport(&rest[..n]).map_err(|e| e.shifted(at))?;
     if used != n {
         return Err(Invalid::new("unexpected text after sent-by", at + used));
     }
     c.set_pos(at + n);
-    let params = params(c)?;
-    for (name, value) in params.iter() {
-        if name.eq_ignore_ascii_case(b"received") && value.and_then(parse_ip_loose).is_none() {
-            return Err(Invalid::new("received is not an IP address", at));
+    // The grammar of every parameter comes first; then what these three
+    // must hold.
+    let mut wrong = None;
+    let mut marks = Marks::default();
+    let params = params_with(c, |p| {
+        let is = |n: &[u8]| crate::byte_scan::eq_name(p.name, n);
+        let value = p.value;
+        let (bad, reason) = match p.name.len() {
+            8 if is(b"received") => {
+                marks.received.note(&p);
+                (
+                    value.and_then(parse_ip_loose).is_none(),
+                    "received is not an IP address",
+                )
+            }
+            5 if is(b"rport") => {
+                marks.rport.note(&p);
+                (
+                    value.is_some_and(|v| {
+                        crate::grammar::parse_u32(v).is_none_or(|p| p > u32::from(u16::MAX))
+                    }),
+                    "rport is not a port number",
+                )
+            }
+            6 if is(b"branch") => {
+                marks.branch.note(&p);
+                (value.is_none(), "branch has no value")
+            }
+            _ => (false, ""),
+        };
+        if bad && wrong.is_none() {
+            wrong = Some(reason);
         }
-        if name.eq_ignore_ascii_case(b"rport")
-            && value.is_some_and(|v| {
-                crate::grammar::parse_u32(v).is_none_or(|p| p > u32::from(u16::MAX))
-            })
-        {
-            return Err(Invalid::new("rport is not a port number", at));
-        }
-        if name.eq_ignore_ascii_case(b"branch") && value.is_none() {
-            return Err(Invalid::new("branch has no value", at));
-        }
+        Ok(())
+    })?;
+    if let Some(reason) = wrong {
+        return Err(Invalid::new(reason, at));
     }
     c.skip_lws();
     if !c.at_end() && c.peek() != Some(b',') {
@@ -166,7 +208,17 @@ fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
         host,
         port,
         params,
+        marks,
     })
+}
+
+/// The length of the sent-by at the start of `rest`: up to `;`, `,` or
+/// white space.
+#[inline]
+fn skip_not_stop(rest: &[u8]) -> usize {
+    rest.iter()
+        .position(|&b| crate::grammar::is(b, crate::grammar::cls::ADDR_STOP))
+        .unwrap_or(rest.len())
 }
 
 /// The Via values of one header, read lazily.
