@@ -94,11 +94,21 @@ pub(crate) fn eq_name(name: &[u8], canonical: &[u8]) -> bool {
     // Letters have bit 6 set, the others not: moved onto the case bit, it
     // says which differences to ignore.
     let differs = |a: u64, want: u64| (a ^ want) & !((want & (ONES * 0x40)) >> 1) != 0;
-    if n < 8 {
-        return !name
-            .iter()
-            .zip(canonical)
-            .any(|(&a, &w)| differs(u64::from(a), u64::from(w)));
+    // A short name is read as two overlapping loads of 2 or 4 bytes.
+    let pair = |width: usize| {
+        let load = |s: &[u8], at: usize| -> u64 {
+            let b = s.get(at..at + width).unwrap_or_default();
+            b.iter().rev().fold(0, |w, &x| w << 8 | u64::from(x))
+        };
+        !differs(load(name, 0), load(canonical, 0))
+            && !differs(load(name, n - width), load(canonical, n - width))
+    };
+    match n {
+        0 => return true,
+        1 => return !differs(u64::from(name[0]), u64::from(canonical[0])),
+        2..=3 => return pair(2),
+        4..=7 => return pair(4),
+        _ => {}
     }
     let mut at = 0;
     loop {

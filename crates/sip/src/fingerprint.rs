@@ -8,9 +8,7 @@
 //! `svcrack` it is the extension, or `user:password` being tried.
 
 use crate::message::Message;
-use aho_corasick::{AhoCorasick, MatchKind};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::LazyLock;
 
 /// Known scanner families, recognised by User-Agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,21 +72,41 @@ const USER_AGENTS: &[(&[u8], Scanner)] = &[
     (b"portsip voip sdk", Scanner::PortSip),
 ];
 
-/// All of [`USER_AGENTS`] in one automaton: a User-Agent is read once,
-/// whatever the number of needles.
-static NEEDLES: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(USER_AGENTS.iter().map(|(n, _)| n))
-        .ok()
-});
+/// For each byte, the needles of [`USER_AGENTS`] it starts (either case),
+/// one bit each in list order: the other bytes of a User-Agent cost one
+/// lookup each.
+static STARTS: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < USER_AGENTS.len() {
+        let first = USER_AGENTS[i].0[0];
+        t[first as usize] |= 1 << i;
+        t[first.to_ascii_uppercase() as usize] |= 1 << i;
+        i += 1;
+    }
+    t
+};
 
 /// The scanner a User-Agent names, if any (case-insensitive substring;
 /// the leftmost, and at one place the first of [`USER_AGENTS`]).
 pub fn scanner_by_user_agent(ua: &[u8]) -> Option<Scanner> {
-    let m = NEEDLES.as_ref()?.find(ua)?;
-    USER_AGENTS.get(m.pattern().as_usize()).map(|&(_, s)| s)
+    // A dozen short needles in a short haystack: a check at each byte
+    // that can start one is cheaper than an automaton's set-up.
+    for (i, &b) in ua.iter().enumerate() {
+        let mut needles = STARTS[usize::from(b)];
+        while needles != 0 {
+            let (needle, scanner) = USER_AGENTS[needles.trailing_zeros() as usize];
+            needles &= needles - 1;
+            // Needles are lower-case letters, `-` and space.
+            if ua
+                .get(i..i + needle.len())
+                .is_some_and(|at| crate::byte_scan::eq_name(at, needle))
+            {
+                return Some(scanner);
+            }
+        }
+    }
+    None
 }
 
 /// The longest label kept from a SIPVicious tag.
@@ -227,8 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn the_automaton_builds() {
-        assert!(NEEDLES.is_some());
+    fn every_needle_is_found() {
         for (n, scanner) in USER_AGENTS {
             assert_eq!(scanner_by_user_agent(n), Some(*scanner), "{n:?}");
         }
@@ -250,5 +267,33 @@ mod tests {
             Some(Scanner::Vax)
         );
         assert_eq!(scanner_by_user_agent(b"FreeSWITCH-mod_sofia/1.10"), None);
+    }
+
+    #[test]
+    fn leftmost_then_first_listed_as_a_plain_search_says() {
+        // The leftmost needle wins; at one position, the first listed.
+        let plain = |ua: &[u8]| {
+            let lower = ua.to_ascii_lowercase();
+            (0..lower.len()).find_map(|i| {
+                USER_AGENTS
+                    .iter()
+                    .find(|(n, _)| lower[i..].starts_with(n))
+                    .map(|&(_, s)| s)
+            })
+        };
+        for ua in [
+            &b"SIPVICIOUS sipcli"[..],
+            b"xsip-scanner sipsak",
+            b"Sivus smap",
+            b"PortSIP VoIP SDK 11",
+            b"portsip voip sd",
+            b"iWAR/1 friendly-scanner",
+            b"sipsa",
+            b"\xffS\xe9sipcli",
+            b"",
+            b"Zoiper 5",
+        ] {
+            assert_eq!(scanner_by_user_agent(ua), plain(ua), "{ua:?}");
+        }
     }
 }

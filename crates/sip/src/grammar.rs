@@ -122,12 +122,25 @@ pub(crate) fn is(b: u8, class: u32) -> bool {
 }
 
 /// The first offset at or after `i` whose byte is not in `class`.
+///
+/// The first byte is tested inline (most runs of white space are empty);
+/// a run goes on in a loop of its own, so that the loop stays small
+/// whatever the caller keeps in its registers.
 #[inline(always)]
-pub(crate) fn skip(s: &[u8], mut i: usize, class: u32) -> usize {
-    while i < s.len() && CLASSES[usize::from(s[i])] & class != 0 {
-        i += 1;
+pub(crate) fn skip(s: &[u8], i: usize, class: u32) -> usize {
+    match s.get(i) {
+        Some(&b) if CLASSES[usize::from(b)] & class != 0 => skip_run(s, i + 1, class),
+        _ => i,
     }
-    i
+}
+
+#[inline(never)]
+fn skip_run(s: &[u8], i: usize, class: u32) -> usize {
+    let rest = s.get(i..).unwrap_or_default();
+    i + rest
+        .iter()
+        .position(|&b| CLASSES[usize::from(b)] & class == 0)
+        .unwrap_or(rest.len())
 }
 
 /// `token` characters: alphanum and `-.!%*_+`'~`.
