@@ -123,13 +123,17 @@ pub(crate) fn is(b: u8, class: u32) -> bool {
 
 /// The first offset at or after `i` whose byte is not in `class`.
 ///
-/// The first byte is tested inline (most runs of white space are empty);
+/// The first two bytes are tested inline (most runs of white space are
+/// empty or one space);
 /// a run goes on in a loop of its own, so that the loop stays small
 /// whatever the caller keeps in its registers.
 #[inline(always)]
 pub(crate) fn skip(s: &[u8], i: usize, class: u32) -> usize {
     match s.get(i) {
-        Some(&b) if CLASSES[usize::from(b)] & class != 0 => skip_run(s, i + 1, class),
+        Some(&b) if CLASSES[usize::from(b)] & class != 0 => match s.get(i + 1) {
+            Some(&b) if CLASSES[usize::from(b)] & class != 0 => skip_run(s, i + 2, class),
+            _ => i + 1,
+        },
         _ => i,
     }
 }

@@ -518,13 +518,10 @@ impl<'a> Message<'a> {
     /// [`Message::parse`] with explicit bounds.
     pub fn parse_with(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
         let mut m = Self::read(buf, limits)?;
-        let typed = m.check(buf)?;
-        // Built once in the caller's slot: a message is large to move.
-        Ok(Message {
-            typed,
-            checked: true,
-            ..m
-        })
+        // Filled in place: a message is large to move.
+        m.check(buf)?;
+        m.checked = true;
+        Ok(m)
     }
 
     /// The guard's fast path: reads the start line and the header lines
@@ -533,6 +530,7 @@ impl<'a> Message<'a> {
         Self::read(buf, &Limits::default())
     }
 
+    #[inline(always)]
     fn read(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
         if buf.len() > limits.max_message {
             return Err(Error::Limit {
@@ -592,8 +590,8 @@ impl<'a> Message<'a> {
         memchr::memchr_iter(b'\n', &buf[..offset.min(buf.len())]).count() as u32 + 1
     }
 
-    /// Checks the values and adds their flags; returns what it read.
-    fn check(&mut self, buf: &'a [u8]) -> Result<Typed<'a>, Error> {
+    /// Checks the values and adds their flags; keeps what it read.
+    fn check(&mut self, buf: &'a [u8]) -> Result<(), Error> {
         // Occurrences of each header name (by discriminant).
         let mut counts = [0u8; HeaderName::ALL.len()];
         const SINGLE: [HeaderName; 8] = [
@@ -606,7 +604,7 @@ impl<'a> Message<'a> {
             HeaderName::ContentType,
             HeaderName::Expires,
         ];
-        let mut typed = Typed::default();
+        let typed = &mut self.typed;
         let (mut vias, mut contacts) = (0usize, 0usize);
         for h in &self.headers {
             let v = h.value;
@@ -682,8 +680,8 @@ impl<'a> Message<'a> {
         if contacts != 1 {
             typed.only_contact = None;
         }
-        typed.sdp = self.check_body(buf, typed.content_type)?;
-        Ok(typed)
+        self.typed.sdp = self.check_body(buf, self.typed.content_type)?;
+        Ok(())
     }
 
     /// Checks the body that Content-Type describes; returns its SDP, if any.
