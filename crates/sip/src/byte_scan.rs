@@ -52,15 +52,22 @@ fn word_at(s: &[u8], at: usize) -> u64 {
 /// The offset of the first `byte` in `hay`.
 #[inline]
 pub(crate) fn find(byte: u8, hay: &[u8]) -> Option<usize> {
+    find_either(byte, byte, hay)
+}
+
+/// The offset of the first byte of `hay` that is `a` or `b`.
+#[inline]
+pub(crate) fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     if hay.len() >= 16 {
         // Sixteen bytes at a time; the last step overlaps the one before
         // rather than being padded (a padded load costs a copy).
-        let needle = u8x16::splat(byte);
+        let (na, nb) = (u8x16::splat(a), u8x16::splat(b));
         let mut at = 0;
         loop {
             let at_block = at.min(hay.len() - 16);
             let block: [u8; 16] = hay[at_block..at_block + 16].try_into().unwrap_or([0; 16]);
-            let m = u8x16::new(block).cmp_eq(needle).move_mask();
+            let v = u8x16::new(block);
+            let m = (v.cmp_eq(na) | v.cmp_eq(nb)).move_mask();
             if m != 0 {
                 return Some(at_block + m.trailing_zeros() as usize);
             }
@@ -71,14 +78,15 @@ pub(crate) fn find(byte: u8, hay: &[u8]) -> Option<usize> {
         }
     }
     if hay.len() < 8 {
-        return hay.iter().position(|&b| b == byte);
+        return hay.iter().position(|&x| x == a || x == b);
     }
-    let m = mask(word_at(hay, 0), byte);
+    let both = |w: u64| mask(w, a) | mask(w, b);
+    let m = both(word_at(hay, 0));
     if m != 0 {
         return Some((m.trailing_zeros() / 8) as usize);
     }
     let last = hay.len() - 8;
-    let m = mask(word_at(hay, last), byte);
+    let m = both(word_at(hay, last));
     (m != 0).then(|| last + (m.trailing_zeros() / 8) as usize)
 }
 
@@ -313,6 +321,11 @@ mod tests {
                         find(needle, hay),
                         hay.iter().position(|&b| b == needle),
                         "{needle} in {start}..{end}"
+                    );
+                    assert_eq!(
+                        find_either(needle, b'"', hay),
+                        hay.iter().position(|&b| b == needle || b == b'"'),
+                        "{needle} or quote in {start}..{end}"
                     );
                 }
             }

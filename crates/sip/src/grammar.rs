@@ -59,8 +59,6 @@ pub(crate) mod cls {
     pub const PERCENT: u32 = 1 << 10;
     /// `:`: a password inside a userinfo.
     pub const COLON: u32 = 1 << 11;
-    /// `"` and `\`: the bytes a quoted string stops at.
-    pub const QUOTE_STOP: u32 = 1 << 12;
     /// Bytes with a meaning of their own after a URI's host: `;`, `?`
     /// and `%`.
     pub const URI_SPECIAL: u32 = 1 << 13;
@@ -109,7 +107,6 @@ pub(crate) static CLASSES: [u32; 256] = {
     let t = with(t, AUTH_VALUE, false, b"/:=");
     let t = with(t, PERCENT, false, b"%");
     let t = with(t, COLON, false, b":");
-    let t = with(t, QUOTE_STOP, false, b"\"\\");
     let t = with(t, URI_SPECIAL, false, b";?%");
     let t = with(t, DOTTED, false, b"0123456789.");
     with(t, ADDR_STOP, false, b";, \t\r\n")
@@ -223,28 +220,24 @@ pub(crate) fn parse_u32_saturating(s: &[u8]) -> Option<u32> {
 pub(crate) fn quoted_end(s: &[u8], open: usize) -> Result<usize, Invalid> {
     let mut i = open + 1;
     loop {
-        i = skip_not(s, i, cls::QUOTE_STOP);
-        match s.get(i) {
-            None => return Err(Invalid::new("unterminated quoted string", open)),
-            Some(b'"') => return Ok(i + 1),
-            // quoted-pair: any octet but CR and LF may follow.
-            _ => match s.get(i + 1) {
-                Some(b'\r' | b'\n') | None => {
-                    return Err(Invalid::new("bad escape in quoted string", i))
-                }
-                Some(_) => i += 2,
-            },
+        let stop = s
+            .get(i..)
+            .and_then(|rest| crate::byte_scan::find_either(b'"', b'\\', rest));
+        let Some(at) = stop else {
+            return Err(Invalid::new("unterminated quoted string", open));
+        };
+        i += at;
+        if s[i] == b'"' {
+            return Ok(i + 1);
+        }
+        // quoted-pair: any octet but CR and LF may follow.
+        match s.get(i + 1) {
+            Some(b'\r' | b'\n') | None => {
+                return Err(Invalid::new("bad escape in quoted string", i))
+            }
+            Some(_) => i += 2,
         }
     }
-}
-
-/// The first offset at or after `i` whose byte is in `class`.
-#[inline(always)]
-fn skip_not(s: &[u8], mut i: usize, class: u32) -> usize {
-    while i < s.len() && CLASSES[usize::from(s[i])] & class == 0 {
-        i += 1;
-    }
-    i
 }
 
 /// A reading position over one header value.

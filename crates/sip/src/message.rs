@@ -328,7 +328,47 @@ fn parse_version(v: &[u8], line: u32, offset: usize) -> Result<(), Error> {
     }
 }
 
+/// Reads the start line: the shape nearly every message has
+/// (`METHOD uri SIP/2.0`, `SIP/2.0 code reason`) directly, anything else
+/// by [`parse_start_line_slowly`], which names what is wrong.
+#[inline]
 fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
+    const VERSION: &[u8] = b"SIP/2.0 ";
+    if l.len() >= 11 && crate::byte_scan::eq_name(&l[..8], VERSION) {
+        let d = |i: usize| l[i].wrapping_sub(b'0');
+        let (a, b, c) = (d(8), d(9), d(10));
+        if (1..=6).contains(&a) && b <= 9 && c <= 9 && matches!(l.get(11), None | Some(b' ')) {
+            let code = u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c);
+            let reason = l.get(12..).unwrap_or_default();
+            return Ok(StartLine::Response(StatusLine { code, reason }));
+        }
+    } else if let (Some(first), Some(last)) = (
+        crate::byte_scan::find(b' ', l),
+        l.len().checked_sub(VERSION.len()),
+    ) {
+        // `last` is the space before the version when the line ends so.
+        if first < last
+            && l[last] == b' '
+            && crate::byte_scan::eq_name(&l[last + 1..], &VERSION[..7])
+        {
+            if let (Some(method), Ok(uri)) = (
+                Method::from_token(&l[..first]),
+                Uri::parse(&l[first + 1..last]),
+            ) {
+                if !(matches!(uri.scheme(), Scheme::Sip | Scheme::Sips) && uri.headers().is_some())
+                {
+                    return Ok(StartLine::Request(RequestLine { method, uri }));
+                }
+            }
+        }
+    }
+    parse_start_line_slowly(l)
+}
+
+/// [`parse_start_line`] for any line, step by step, so that the first
+/// defect is the one reported.
+#[cold]
+fn parse_start_line_slowly(l: &[u8]) -> Result<StartLine<'_>, Error> {
     if l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"SIP/") {
         let sp = memchr::memchr(b' ', l).ok_or_else(|| {
             malformed(
