@@ -127,6 +127,93 @@ pub(crate) fn split_head<'a>(
     limits: &Limits,
     eof_ends_head: bool,
 ) -> Result<Head<'a>, Error> {
+    if let Some(head) = split_usual_head(buf, limits) {
+        return Ok(head);
+    }
+    split_any_head(buf, limits, eof_ends_head)
+}
+
+/// [`split_head`] for the shape nearly every head has: CRLF line ends, no
+/// folds, no white space around a name, at most one space before a value
+/// and none after it, within the bounds. `None` for any other shape,
+/// which [`split_any_head`] reads (and tells what is wrong with); where
+/// both read a head, they read the same.
+#[inline]
+fn split_usual_head<'a>(buf: &'a [u8], limits: &Limits) -> Option<Head<'a>> {
+    let mut newlines = crate::byte_scan::LineEnds::<true>::new(buf);
+    let start_end = newlines.next()?;
+    if start_end == 0 || buf[start_end - 1] != b'\r' || start_end > limits.max_line {
+        return None;
+    }
+    let mut headers = Vec::with_capacity(16);
+    let mut line_start = start_end + 1;
+    let mut line: u32 = 2;
+    let body_start = loop {
+        let first = *buf.get(line_start)?;
+        if first == b'\r' {
+            // The empty line, if its LF follows.
+            if newlines.next()? != line_start + 1 {
+                return None;
+            }
+            break line_start + 2;
+        }
+        if !grammar::is_token(first) {
+            return None;
+        }
+        let lf = newlines.next()?;
+        if lf - line_start > limits.max_line
+            || headers.len() >= limits.max_headers
+            || buf[lf - 1] != b'\r'
+            || !matches!(buf.get(lf + 1), Some(b) if !matches!(b, b' ' | b'\t'))
+        {
+            return None;
+        }
+        let text = &buf[line_start..lf - 1];
+        let colon = crate::byte_scan::find(b':', text)?;
+        let raw_name = &text[..colon];
+        let name = HeaderName::from_bytes(raw_name);
+        if matches!(raw_name.last(), Some(b' ' | b'\t') | None)
+            || (name == HeaderName::Other && !grammar::is_token_str(raw_name))
+        {
+            return None;
+        }
+        let mut lead = colon + 1;
+        if text.get(lead) == Some(&b' ') {
+            lead += 1;
+        }
+        if text.get(lead).is_some_and(|&b| grammar::is_lws(b))
+            || (text.len() > lead && grammar::is_lws(text[text.len() - 1]))
+        {
+            return None;
+        }
+        headers.push(Header {
+            name,
+            raw_name,
+            value: &text[lead..],
+            line,
+            offset: (line_start + lead) as u32,
+        });
+        line += 1;
+        line_start = lf + 1;
+    };
+    if newlines.lone_cr_before(body_start).is_some() {
+        return None;
+    }
+    Some(Head {
+        start_line: &buf[..start_end - 1],
+        headers,
+        body_start,
+        body_line: line + 1,
+    })
+}
+
+/// [`split_head`] for any head, step by step.
+#[cold]
+fn split_any_head<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    eof_ends_head: bool,
+) -> Result<Head<'a>, Error> {
     let incomplete = |line: u32, at: usize| {
         if buf.len() >= limits.max_message {
             Error::Limit {
