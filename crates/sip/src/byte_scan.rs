@@ -42,7 +42,7 @@ fn lf_cr_masks<const CR: bool>(block: &[u8; BLOCK]) -> (u64, u64) {
 /// Eight bytes at `at` as a little-endian word (the caller keeps `at + 8`
 /// within `s`).
 #[inline]
-fn word_at(s: &[u8], at: usize) -> u64 {
+pub(crate) fn word_at(s: &[u8], at: usize) -> u64 {
     match s.get(at..at + 8) {
         Some(w) => u64::from_le_bytes(w.try_into().unwrap_or([0; 8])),
         None => 0,

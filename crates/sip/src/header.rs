@@ -122,6 +122,42 @@ impl HeaderName {
         }
     }
 
+    /// Looks up the name that takes the first `len` bytes of a header
+    /// line (any case, compact forms): with the line's bytes around it,
+    /// the name is compared two words at a time, whatever its length.
+    #[inline]
+    pub(crate) fn from_line(text: &[u8], len: usize) -> HeaderName {
+        let name = text.get(..len).unwrap_or_default();
+        let cand = Self::candidate(name);
+        if cand == HeaderName::Other || len == 1 {
+            return cand;
+        }
+        if len > 16 || text.len() < 16 {
+            return if cand.is_spelled(name) {
+                cand
+            } else {
+                HeaderName::Other
+            };
+        }
+        let [word0, word1, case0, case1] = SPELLINGS[cand as usize];
+        // The bytes of the name, and none of those after it.
+        let keep = |from: usize| match len.saturating_sub(from) {
+            0 => 0,
+            n if n >= 8 => u64::MAX,
+            n => (1u64 << (8 * n)) - 1,
+        };
+        let (w0, w1) = (
+            crate::byte_scan::word_at(text, 0),
+            crate::byte_scan::word_at(text, 8),
+        );
+        let differs = ((w0 ^ word0) & !case0 & keep(0)) | ((w1 ^ word1) & !case1 & keep(8));
+        if differs == 0 {
+            cand
+        } else {
+            HeaderName::Other
+        }
+    }
+
     /// Whether `name`, for which this is the [`HeaderName::candidate`],
     /// spells it.
     #[inline]
@@ -231,6 +267,28 @@ static SHAPES: [[HeaderName; 32]; LONGEST] = {
     t
 };
 
+/// Each name's first sixteen bytes as two little-endian words (zeros past
+/// its end), then the bits of each word that only a letter's case sets.
+static SPELLINGS: [[u64; 4]; HeaderName::ALL.len()] = {
+    let mut t = [[0u64; 4]; HeaderName::ALL.len()];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        let name = HeaderName::ALL[i].as_str().as_bytes();
+        let mut j = 0;
+        while j < name.len() && j < 16 {
+            let b = name[j] as u64;
+            let word = j / 8;
+            let shift = 8 * (j % 8);
+            t[i][word] |= b << shift;
+            // Letters have bit 6 set; their case is bit 5.
+            t[i][2 + word] |= ((b & 0x40) >> 1) << shift;
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
 impl std::fmt::Display for HeaderName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -275,6 +333,37 @@ mod tests {
         assert_eq!(HeaderName::from_bytes(b"\x03all-ID"), HeaderName::Other);
         assert_eq!(HeaderName::from_bytes(b"Contacts"), HeaderName::Other);
         assert_eq!(HeaderName::from_bytes(b""), HeaderName::Other);
+    }
+
+    #[test]
+    fn a_name_read_from_its_line_is_the_name_alone() {
+        for h in &HeaderName::ALL[..HeaderName::ALL.len() - 1] {
+            for name in [
+                h.as_str().to_string(),
+                h.as_str().to_lowercase(),
+                h.as_str().to_uppercase(),
+            ] {
+                for line in [
+                    format!("{name}: value long enough to read two words"),
+                    format!("{name}:x"),
+                ] {
+                    assert_eq!(HeaderName::from_line(line.as_bytes(), name.len()), *h, "{line}");
+                }
+                // One byte off anywhere in the name makes another name.
+                for i in 0..name.len() {
+                    let mut bad = name.clone().into_bytes();
+                    bad[i] ^= 0x01;
+                    let line = [&bad[..], b": and some more bytes after it"].concat();
+                    if bad.len() > 1 {
+                        assert_eq!(
+                            HeaderName::from_line(&line, bad.len()),
+                            HeaderName::from_bytes(&bad),
+                            "{line:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

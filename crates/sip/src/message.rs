@@ -171,7 +171,7 @@ fn split_usual_head<'a>(buf: &'a [u8], limits: &Limits) -> Option<Head<'a>> {
         let text = &buf[line_start..lf - 1];
         let colon = crate::byte_scan::find(b':', text)?;
         let raw_name = &text[..colon];
-        let name = HeaderName::from_bytes(raw_name);
+        let name = HeaderName::from_line(text, colon);
         if matches!(raw_name.last(), Some(b' ' | b'\t') | None)
             || (name == HeaderName::Other && !grammar::is_token_str(raw_name))
         {
