@@ -67,6 +67,8 @@ pub(crate) mod cls {
     /// What ends an address without angle brackets, and a Via sent-by:
     /// `;`, `,` and white space.
     pub const ADDR_STOP: u32 = 1 << 15;
+    /// An SDP transport protocol: tokens and `/`.
+    pub const PROTO: u32 = 1 << 16;
 }
 
 /// Sets `bit` in `t` for the alphanumerics (if asked) and `extra`.
@@ -109,7 +111,9 @@ pub(crate) static CLASSES: [u32; 256] = {
     let t = with(t, COLON, false, b":");
     let t = with(t, URI_SPECIAL, false, b";?%");
     let t = with(t, DOTTED, false, b"0123456789.");
-    with(t, ADDR_STOP, false, b";, \t\r\n")
+    let t = with(t, ADDR_STOP, false, b";, \t\r\n");
+    let t = with(t, PROTO, true, TOKEN_EXTRA);
+    with(t, PROTO, false, b"/")
 };
 
 /// True when `b` is in any of the classes of `class`.

@@ -347,7 +347,11 @@ mod tests {
                     format!("{name}: value long enough to read two words"),
                     format!("{name}:x"),
                 ] {
-                    assert_eq!(HeaderName::from_line(line.as_bytes(), name.len()), *h, "{line}");
+                    assert_eq!(
+                        HeaderName::from_line(line.as_bytes(), name.len()),
+                        *h,
+                        "{line}"
+                    );
                 }
                 // One byte off anywhere in the name makes another name.
                 for i in 0..name.len() {

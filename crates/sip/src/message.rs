@@ -760,7 +760,11 @@ impl<'a> Message<'a> {
                     }
                 }
                 HeaderName::Contact if v != b"*" => {
-                    if grammar::trim(v).is_empty() {
+                    if let Some(c) = name_addr::usual(v) {
+                        contacts += 1;
+                        typed.only_contact = Some(c);
+                        Ok(())
+                    } else if grammar::trim(v).is_empty() {
                         Err(Invalid::new("empty value", 0))
                     } else {
                         NameAddrList::new(v).try_for_each(|r| {

@@ -2,7 +2,7 @@
 //! Contact, Route and Record-Route values (RFC 3261 §20.10, §25.1).
 
 use crate::byte_scan::{eq_name, find};
-use crate::grammar::{cls, is, is_lws, params_with, Cursor, Invalid, Mark, Params};
+use crate::grammar::{cls, is, is_lws, params_with, Cursor, Invalid, Mark, Param, Params};
 use crate::uri::Uri;
 
 /// An address with optional display name and header parameters.
@@ -112,11 +112,7 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
     }
     let (mut tag, mut expires) = (Mark::default(), Mark::default());
     let params = params_with(c, |p| {
-        match p.name.len() {
-            3 if eq_name(p.name, b"tag") => tag.note(&p),
-            7 if eq_name(p.name, b"expires") => expires.note(&p),
-            _ => {}
-        }
+        note_param(&p, &mut tag, &mut expires);
         Ok(())
     })?;
     c.skip_lws();
@@ -160,13 +156,113 @@ pub(crate) fn params_of(value: &[u8]) -> Params<'_> {
 }
 
 /// Reads a value holding exactly one address (From, To).
+#[inline]
 pub(crate) fn parse_single(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
+    if let Some(na) = usual(value) {
+        return Ok(na);
+    }
+    parse_single_slowly(value)
+}
+
+#[cold]
+fn parse_single_slowly(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
     let mut c = Cursor::new(value);
     let na = parse(&mut c)?;
     if !c.at_end() {
         return Err(Invalid::new("more than one address", c.pos()));
     }
     Ok(na)
+}
+
+/// A value holding one address of the usual shape, read directly:
+/// `<URI>`, `"name" <URI>` (no escapes) or a `sip:`/`sips:` URI alone,
+/// then parameters written without white space or quotes. `None` for
+/// anything else, which [`parse`] reads as it would have.
+#[inline]
+pub(crate) fn usual(v: &[u8]) -> Option<NameAddr<'_>> {
+    let mut display = None;
+    let (uri, mut i) = match *v.first()? {
+        first @ (b'"' | b'<') => {
+            let mut open = 0;
+            if first == b'"' {
+                let close = 1 + crate::byte_scan::find_either(b'"', b'\\', &v[1..])?;
+                if v[close] != b'"' {
+                    return None;
+                }
+                display = Some(&v[1..close]);
+                open = close + 1;
+                if v.get(open) == Some(&b' ') {
+                    open += 1;
+                }
+                if v.get(open) != Some(&b'<') {
+                    return None;
+                }
+            }
+            let close = open + 1 + find(b'>', &v[open + 1..])?;
+            (crate::uri::parse(&v[open + 1..close]).ok()?, close + 1)
+        }
+        _ => {
+            // An addr-spec: a SIP URI up to the parameters.
+            if !v
+                .get(..4)
+                .is_some_and(|s| eq_name(s, b"sip:") || eq_name(s, b"sips"))
+            {
+                return None;
+            }
+            let end = v
+                .iter()
+                .position(|&b| is(b, cls::ADDR_STOP))
+                .unwrap_or(v.len());
+            // A `?` anywhere in it needs the angle brackets.
+            if find(b'?', &v[..end]).is_some() {
+                return None;
+            }
+            (crate::uri::parse(&v[..end]).ok()?, end)
+        }
+    };
+    let start = i;
+    let (mut tag, mut expires) = (Mark::default(), Mark::default());
+    while v.get(i) == Some(&b';') {
+        let name_end = crate::grammar::skip(v, i + 1, cls::TOKEN);
+        let mut p = Param {
+            name: &v[i + 1..name_end],
+            value: None,
+            value_at: 0,
+        };
+        i = name_end;
+        if v.get(name_end) == Some(&b'=') {
+            i = crate::grammar::skip(v, name_end + 1, cls::GEN_VALUE);
+            if i == name_end + 1 {
+                return None;
+            }
+            p.value = Some(&v[name_end + 1..i]);
+            p.value_at = name_end + 1 - start;
+        }
+        if p.name.is_empty() {
+            return None;
+        }
+        note_param(&p, &mut tag, &mut expires);
+    }
+    if i != v.len() {
+        return None;
+    }
+    Some(NameAddr {
+        display,
+        uri,
+        params: Params::unchecked(&v[start..]),
+        tag,
+        expires,
+    })
+}
+
+/// Notes the parameters a name-addr keeps marks of.
+#[inline]
+fn note_param(p: &Param<'_>, tag: &mut Mark, expires: &mut Mark) {
+    match p.name.len() {
+        3 if eq_name(p.name, b"tag") => tag.note(p),
+        7 if eq_name(p.name, b"expires") => expires.note(p),
+        _ => {}
+    }
 }
 
 /// A list of addresses (Contact, Route, Record-Route), read lazily; built
@@ -296,6 +392,34 @@ mod tests {
             params_of(b"\"a<b>;tag=x\" <sip:u@h;tag=no>;tag=yes").get("tag"),
             Some(Some(&b"yes"[..]))
         );
+    }
+
+    #[test]
+    fn the_usual_shapes_read_as_the_general_path_reads_them() {
+        for v in [
+            &b"<sip:1042@192.0.2.2>;tag=1a2b"[..],
+            b"\"1042\" <sip:1042@192.0.2.2:5060;transport=udp>;tag=x;expires=60",
+            b"\"sipvicious\"<sip:100@1.1.1.1>;tag=6330",
+            b"sip:100@192.0.2.1:5060",
+            b"sips:alice@example.com;lr;tag=t",
+            b"<sip:[2001:db8::1]:5062>;expires=0",
+        ] {
+            let usual = usual(v).unwrap_or_else(|| panic!("{v:?} has the usual shape"));
+            assert_eq!(Ok(usual), parse_single_slowly(v), "{v:?}");
+        }
+        // Shapes left to the general path, which accepts or refuses them.
+        for v in [
+            &b"sip:a?b@example.com"[..],
+            b"Bob <sip:bob@example.com>",
+            b"\"B\\\"ob\" <sip:bob@example.com>",
+            b"<sip:a@b> ;tag=1",
+            b"<sip:a@b>;tag=\"q\"",
+            b"<sip:a@b>, <sip:c@d>",
+            b"<sip:a@b>;tag=",
+            b"<sip:a@b>;=x",
+        ] {
+            assert_eq!(usual(v), None, "{v:?}");
+        }
     }
 
     #[test]

@@ -179,7 +179,22 @@ fn fqdn(ipv6: bool, host: &[u8]) -> Result<ConnectionAddress<'_>, &'static str> 
     }
 }
 
+/// Reads a c= value: the usual `IN IP4 <address>` directly, anything else
+/// by [`parse_connection_slowly`].
+#[inline]
 fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
+    match v.strip_prefix(b"IN IP4 ").and_then(crate::host::parse_ipv4) {
+        Some(a) => Ok(Connection {
+            address: ConnectionAddress::Ip(IpAddr::V4(a)),
+            ttl: None,
+            count: None,
+        }),
+        None => parse_connection_slowly(v),
+    }
+}
+
+#[cold]
+fn parse_connection_slowly(v: &[u8]) -> Result<Connection<'_>, &'static str> {
     let mut it = v.split(|&b| b == b' ');
     if it.next() != Some(b"IN") {
         return Err("c= network type is not IN");
@@ -234,7 +249,7 @@ fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
 }
 
 fn is_proto_char(b: u8) -> bool {
-    crate::grammar::is_token(b) || b == b'/'
+    crate::grammar::is(b, crate::grammar::cls::PROTO)
 }
 
 /// `(kind, port, count, proto, formats)` of an m= value.
@@ -249,7 +264,53 @@ fn parse_u16(s: &[u8]) -> Option<u16> {
     crate::grammar::parse_u32(s).and_then(|n| u16::try_from(n).ok())
 }
 
+/// Reads an m= value: the usual `<media> <port> <proto> <formats>`
+/// directly, anything else by [`parse_m_slowly`].
+#[inline]
 fn parse_m(v: &[u8]) -> Result<MLine<'_>, &'static str> {
+    usual_m(v).map_or_else(|| parse_m_slowly(v), Ok)
+}
+
+/// [`parse_m`] for single spaces and no port count; `None` for any other
+/// shape.
+#[inline]
+fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
+    use crate::grammar::{cls, skip};
+    let kind_end = skip(v, 0, cls::TOKEN);
+    let port_end = skip(v, kind_end + 1, cls::DIGIT);
+    let proto_end = skip(v, port_end + 1, cls::PROTO);
+    if kind_end == 0
+        || v.get(kind_end) != Some(&b' ')
+        || v.get(port_end) != Some(&b' ')
+        || proto_end == port_end + 1
+        || v.get(proto_end) != Some(&b' ')
+    {
+        return None;
+    }
+    let port = parse_u16(&v[kind_end + 1..port_end])?;
+    let formats = &v[proto_end + 1..];
+    let (mut printable, mut any) = (true, false);
+    for &b in formats {
+        printable &= (0x20..0x7f).contains(&b);
+        any |= b != b' ';
+    }
+    if !printable || !any {
+        return None;
+    }
+    // Every byte was checked to be ASCII: one conversion serves the three.
+    let text = ascii_str(v);
+    let part = |from: usize, to: usize| text.get(from..to).unwrap_or("");
+    Some((
+        part(0, kind_end),
+        port,
+        None,
+        part(port_end + 1, proto_end),
+        part(proto_end + 1, v.len()),
+    ))
+}
+
+#[cold]
+fn parse_m_slowly(v: &[u8]) -> Result<MLine<'_>, &'static str> {
     use crate::byte_scan::find;
     // Four fields split at single spaces; the formats are the rest.
     let field_end = |from: usize| find(b' ', &v[from..]).map_or(v.len(), |i| from + i);
@@ -322,80 +383,88 @@ impl<'a> Sdp<'a> {
     /// Checks an SDP body: `v=` first, every line `<letter>=<value>`, and
     /// the `c=`, `m=` and `a=rtcp` lines well-formed.
     pub fn parse(body: &'a [u8]) -> Result<Sdp<'a>, SdpError> {
-        let mut media_at = None;
-        let mut second_at = None;
+        let mut newlines = crate::byte_scan::LineEnds::<false>::new(body);
+        let (mut media_at, mut second_at) = (body.len(), body.len());
+        // Where the lines being read belong.
+        let mut section = Section::Session;
         let mut first_media: Option<Media<'a>> = None;
         let mut session = Session::default();
-        let mut trailing_blank = false;
-        let mut first = true;
-        for (n, (off, line)) in lines(body).enumerate() {
+        let (mut blank, mut any) = (false, false);
+        let mut pos = 0;
+        let mut n = 0u32;
+        while pos < body.len() {
+            let off = pos;
+            let end = newlines.next().unwrap_or(body.len());
+            pos = end + 1;
+            n += 1;
+            let line = &body[off..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             let err = |reason| SdpError {
                 reason,
-                line: n as u32 + 1,
+                line: n,
                 offset: off,
             };
-            if line.is_empty() {
-                trailing_blank = true;
-                continue;
-            }
-            if trailing_blank {
-                return Err(err("empty line inside SDP"));
-            }
-            if line.len() < 2 || !line[0].is_ascii_lowercase() || line[1] != b'=' {
+            let (&kind, &eq) = match (line.first(), line.get(1)) {
+                (Some(k), Some(e)) if !blank => (k, e),
+                (None, _) => {
+                    blank = true;
+                    continue;
+                }
+                _ if blank => return Err(err("empty line inside SDP")),
+                _ => return Err(err("line is not <letter>=<value>")),
+            };
+            if !kind.is_ascii_lowercase() || eq != b'=' {
                 return Err(err("line is not <letter>=<value>"));
             }
-            let v = &line[2..];
-            if first && line != b"v=0" {
+            if n == 1 && line != b"v=0" {
                 return Err(err("SDP must start with v=0"));
             }
-            first = false;
-            let in_session = media_at.is_none();
-            // Lines of the first media section also fill its description.
-            let in_first = !in_session && second_at.is_none();
-            match line[0] {
+            any = true;
+            let v = &line[2..];
+            match kind {
+                b'a' => {
+                    if let Some(r) = v.strip_prefix(b"rtcp:") {
+                        let r = parse_rtcp(r).map_err(err)?;
+                        if let (Section::First, Some(m)) = (section, first_media.as_mut()) {
+                            m.rtcp = Some(r);
+                        }
+                        continue;
+                    }
+                    match (section, first_media.as_mut()) {
+                        (Section::First, Some(m)) => m.attribute(v),
+                        (Section::Session, _) => session.attribute(v),
+                        _ => {}
+                    }
+                }
                 b'c' => {
                     let c = parse_connection(v).map_err(err)?;
-                    if in_session && session.connection.is_none() {
-                        session.connection = Some(c);
-                    } else if in_first {
-                        if let Some(m) = first_media.as_mut() {
-                            m.connection = Some(c);
+                    match (section, first_media.as_mut()) {
+                        (Section::Session, _) => {
+                            session.connection.get_or_insert(c);
                         }
+                        (Section::First, Some(m)) => m.connection = Some(c),
+                        _ => {}
                     }
                 }
                 b'm' => {
                     let mline = parse_m(v).map_err(err)?;
-                    if in_session {
-                        media_at = Some(off);
-                        first_media = Some(Media::new(mline, &session));
-                    } else if in_first {
-                        second_at = Some(off);
-                    }
-                }
-                b'a' if v.starts_with(b"rtcp:") => {
-                    let r = parse_rtcp(&v[5..]).map_err(err)?;
-                    if in_first {
-                        if let Some(m) = first_media.as_mut() {
-                            m.rtcp = Some(r);
+                    match section {
+                        Section::Session => {
+                            media_at = off;
+                            first_media = Some(Media::new(mline, &session));
+                            section = Section::First;
                         }
-                    }
-                }
-                b'a' if in_session => {
-                    session.crypto |= is_attr(line, b"crypto");
-                    session.fingerprint |= is_attr(line, b"fingerprint");
-                    if session.direction.is_none() {
-                        session.direction = Direction::from_attr(v);
-                    }
-                }
-                b'a' if in_first => {
-                    if let Some(m) = first_media.as_mut() {
-                        m.attribute(v);
+                        Section::First => {
+                            second_at = off;
+                            section = Section::Later;
+                        }
+                        Section::Later => {}
                     }
                 }
                 _ => {}
             }
         }
-        if first {
+        if !any {
             return Err(SdpError {
                 reason: "empty SDP",
                 line: 1,
@@ -409,10 +478,10 @@ impl<'a> Sdp<'a> {
         }
         Ok(Sdp {
             body,
-            media_at: media_at.unwrap_or(body.len()),
+            media_at,
             session,
             first: first_media,
-            second_at: second_at.unwrap_or(body.len()),
+            second_at,
         })
     }
 
@@ -460,12 +529,6 @@ impl<'a> Sdp<'a> {
     }
 }
 
-/// `a=name` or `a=name:value`.
-fn is_attr(line: &[u8], name: &[u8]) -> bool {
-    line.strip_prefix(b"a=")
-        .is_some_and(|a| is_attr_value(a, name))
-}
-
 /// What media inherit from the session level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Session<'a> {
@@ -473,6 +536,29 @@ struct Session<'a> {
     crypto: bool,
     fingerprint: bool,
     direction: Option<Direction>,
+}
+
+impl Session<'_> {
+    /// Applies one session-level attribute (the value after `a=`) other
+    /// than `rtcp:`.
+    fn attribute(&mut self, a: &[u8]) {
+        self.crypto |= is_attr_value(a, b"crypto");
+        self.fingerprint |= is_attr_value(a, b"fingerprint");
+        if self.direction.is_none() {
+            self.direction = Direction::from_attr(a);
+        }
+    }
+}
+
+/// The part of an SDP body a line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// Before the first `m=` line.
+    Session,
+    /// The first media description.
+    First,
+    /// Any later one (read again by [`MediaIter`]).
+    Later,
 }
 
 /// Iterator over [`Media`].
