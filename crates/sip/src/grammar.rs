@@ -389,6 +389,40 @@ pub(crate) fn params_with<'a>(
     })
 }
 
+/// [`params_with`] for parameters written without white space or quotes,
+/// from `v[start]` to the end of `v`; `each` sees every parameter and may
+/// decline it. `None` for any other shape (or a declined parameter),
+/// which [`params_with`] reads as it would have.
+#[inline]
+pub(crate) fn usual_params<'a>(
+    v: &'a [u8],
+    start: usize,
+    mut each: impl FnMut(&Param<'a>) -> bool,
+) -> Option<Params<'a>> {
+    let mut i = start;
+    while v.get(i) == Some(&b';') {
+        let name_end = skip(v, i + 1, cls::TOKEN);
+        let mut p = Param {
+            name: &v[i + 1..name_end],
+            value: None,
+            value_at: 0,
+        };
+        i = name_end;
+        if v.get(name_end) == Some(&b'=') {
+            i = skip(v, name_end + 1, cls::GEN_VALUE);
+            if i == name_end + 1 {
+                return None;
+            }
+            p.value = Some(&v[name_end + 1..i]);
+            p.value_at = name_end + 1 - start;
+        }
+        if p.name.is_empty() || !each(&p) {
+            return None;
+        }
+    }
+    (i == v.len()).then(|| Params { raw: &v[start..] })
+}
+
 /// [`params_with`] with no parameter refused.
 #[inline]
 pub(crate) fn params<'a>(c: &mut Cursor<'a>) -> Result<Params<'a>, Invalid> {

@@ -121,28 +121,30 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
 /// else, which [`any_hostport`] reads the same way it would have.
 #[inline]
 fn usual_ipv4_hostport(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, usize)> {
-    let (mut addr, mut octet, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        let d = b.wrapping_sub(b'0');
-        if d <= 9 {
-            octet = octet * 10 + u32::from(d);
-            digits += 1;
-            if digits > 3 {
-                return None;
-            }
-        } else if b == b'.' && dots < 3 && digits > 0 && octet <= 255 {
-            addr = addr << 8 | octet;
-            (octet, digits, dots) = (0, 0, dots + 1);
-        } else {
-            break;
-        }
-        i += 1;
-    }
-    if dots != 3 || digits == 0 || octet > 255 {
-        return None;
-    }
-    let addr = Ipv4Addr::from(addr << 8 | octet);
+    // One to three digits, at most 255.
+    let octet = |i: usize| -> Option<(u32, usize)> {
+        let digit = |j: usize| {
+            s.get(j)
+                .map(|b| b.wrapping_sub(b'0'))
+                .filter(|&d| d <= 9)
+                .map(u32::from)
+        };
+        let a = digit(i)?;
+        let Some(b) = digit(i + 1) else {
+            return Some((a, i + 1));
+        };
+        let Some(c) = digit(i + 2) else {
+            return Some((a * 10 + b, i + 2));
+        };
+        let v = a * 100 + b * 10 + c;
+        (v <= 255 && digit(i + 3).is_none()).then_some((v, i + 3))
+    };
+    let dot = |i: usize| (s.get(i) == Some(&b'.')).then_some(i + 1);
+    let (a, i) = octet(0)?;
+    let (b, i) = octet(dot(i)?)?;
+    let (c, i) = octet(dot(i)?)?;
+    let (d, i) = octet(dot(i)?)?;
+    let addr = Ipv4Addr::from(a << 24 | b << 16 | c << 8 | d);
     match s.get(i) {
         None => Some((addr, None, i)),
         Some(b':') => {

@@ -749,14 +749,22 @@ impl<'a> Message<'a> {
                     media_type::parse(v).map(|c| typed.content_type = Some(c))
                 }
                 HeaderName::Via => {
-                    let mut list = ViaList::new(v);
-                    match list.next() {
-                        Some(Ok(top)) => list.try_for_each(|r| r.map(|_| vias += 1)).map(|()| {
-                            vias += 1;
-                            typed.top_via.get_or_insert(top);
-                        }),
-                        Some(Err(e)) => Err(e),
-                        None => Err(Invalid::new("empty value", 0)),
+                    if let Some(top) = via::usual(v) {
+                        vias += 1;
+                        typed.top_via.get_or_insert(top);
+                        Ok(())
+                    } else {
+                        let mut list = ViaList::new(v);
+                        match list.next() {
+                            Some(Ok(top)) => {
+                                list.try_for_each(|r| r.map(|_| vias += 1)).map(|()| {
+                                    vias += 1;
+                                    typed.top_via.get_or_insert(top);
+                                })
+                            }
+                            Some(Err(e)) => Err(e),
+                            None => Err(Invalid::new("empty value", 0)),
+                        }
                     }
                 }
                 HeaderName::Contact if v != b"*" => {

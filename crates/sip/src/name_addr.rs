@@ -2,7 +2,7 @@
 //! Contact, Route and Record-Route values (RFC 3261 §20.10, §25.1).
 
 use crate::byte_scan::{eq_name, find};
-use crate::grammar::{cls, is, is_lws, params_with, Cursor, Invalid, Mark, Param, Params};
+use crate::grammar::{cls, is, is_lws, params_with, usual_params, Cursor, Invalid, Mark, Param, Params};
 use crate::uri::Uri;
 
 /// An address with optional display name and header parameters.
@@ -181,7 +181,7 @@ fn parse_single_slowly(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
 #[inline]
 pub(crate) fn usual(v: &[u8]) -> Option<NameAddr<'_>> {
     let mut display = None;
-    let (uri, mut i) = match *v.first()? {
+    let (uri, end) = match *v.first()? {
         first @ (b'"' | b'<') => {
             let mut open = 0;
             if first == b'"' {
@@ -220,36 +220,15 @@ pub(crate) fn usual(v: &[u8]) -> Option<NameAddr<'_>> {
             (crate::uri::parse(&v[..end]).ok()?, end)
         }
     };
-    let start = i;
     let (mut tag, mut expires) = (Mark::default(), Mark::default());
-    while v.get(i) == Some(&b';') {
-        let name_end = crate::grammar::skip(v, i + 1, cls::TOKEN);
-        let mut p = Param {
-            name: &v[i + 1..name_end],
-            value: None,
-            value_at: 0,
-        };
-        i = name_end;
-        if v.get(name_end) == Some(&b'=') {
-            i = crate::grammar::skip(v, name_end + 1, cls::GEN_VALUE);
-            if i == name_end + 1 {
-                return None;
-            }
-            p.value = Some(&v[name_end + 1..i]);
-            p.value_at = name_end + 1 - start;
-        }
-        if p.name.is_empty() {
-            return None;
-        }
-        note_param(&p, &mut tag, &mut expires);
-    }
-    if i != v.len() {
-        return None;
-    }
+    let params = usual_params(v, end, |p| {
+        note_param(p, &mut tag, &mut expires);
+        true
+    })?;
     Some(NameAddr {
         display,
         uri,
-        params: Params::unchecked(&v[start..]),
+        params,
         tag,
         expires,
     })

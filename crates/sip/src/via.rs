@@ -1,7 +1,7 @@
 //! The Via header (RFC 3261 §20.42, RFC 3581 `rport`, RFC 5118 IPv6):
 //! transport, sent-by, and the parameters a firewall needs.
 
-use crate::grammar::{params_with, Cursor, Invalid, Mark, Params};
+use crate::grammar::{params_with, Cursor, Invalid, Mark, Param, Params};
 use crate::host::{parse_hostport, parse_ip_loose, Host};
 use std::net::IpAddr;
 
@@ -55,6 +55,68 @@ struct Marks {
     branch: Mark,
     received: Mark,
     rport: Mark,
+}
+
+impl Marks {
+    /// Notes `p` if it is one of the three; says what is wrong with its
+    /// value, if anything.
+    #[inline]
+    fn note(&mut self, p: &Param<'_>) -> Option<&'static str> {
+        let is = |n: &[u8]| crate::byte_scan::eq_name(p.name, n);
+        let value = p.value;
+        match p.name.len() {
+            8 if is(b"received") => {
+                self.received.note(p);
+                value
+                    .and_then(parse_ip_loose)
+                    .is_none()
+                    .then_some("received is not an IP address")
+            }
+            5 if is(b"rport") => {
+                self.rport.note(p);
+                value
+                    .is_some_and(|v| {
+                        crate::grammar::parse_u32(v).is_none_or(|p| p > u32::from(u16::MAX))
+                    })
+                    .then_some("rport is not a port number")
+            }
+            6 if is(b"branch") => {
+                self.branch.note(p);
+                value.is_none().then_some("branch has no value")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A Via value holding one Via of the usual shape, read directly:
+/// `SIP/2.0/<transport> <sent-by>`, one space, then parameters written
+/// without white space or quotes, all well-formed. `None` for anything
+/// else, which the general path reads as it would have.
+#[inline]
+pub(crate) fn usual(v: &[u8]) -> Option<Via<'_>> {
+    if !crate::byte_scan::eq_name(v.get(..8)?, b"SIP/2.0/") {
+        return None;
+    }
+    let t_end = crate::grammar::skip(v, 8, crate::grammar::cls::TOKEN);
+    if t_end == 8 || v.get(t_end) != Some(&b' ') {
+        return None;
+    }
+    let at = t_end + 1;
+    let n = at + skip_not_stop(&v[at..]);
+    let (host, port, used) = parse_hostport(&v[at..n]).ok()?;
+    if at + used != n {
+        return None;
+    }
+    let mut marks = Marks::default();
+    let params = crate::grammar::usual_params(v, n, |p| marks.note(p).is_none())?;
+    Some(Via {
+        transport: transport(&v[8..t_end]),
+        host,
+        port,
+        params,
+        marks,
+    })
 }
 
 impl<'a> Via<'a> {
@@ -163,33 +225,8 @@ fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
     let mut wrong = None;
     let mut marks = Marks::default();
     let params = params_with(c, |p| {
-        let is = |n: &[u8]| crate::byte_scan::eq_name(p.name, n);
-        let value = p.value;
-        let (bad, reason) = match p.name.len() {
-            8 if is(b"received") => {
-                marks.received.note(&p);
-                (
-                    value.and_then(parse_ip_loose).is_none(),
-                    "received is not an IP address",
-                )
-            }
-            5 if is(b"rport") => {
-                marks.rport.note(&p);
-                (
-                    value.is_some_and(|v| {
-                        crate::grammar::parse_u32(v).is_none_or(|p| p > u32::from(u16::MAX))
-                    }),
-                    "rport is not a port number",
-                )
-            }
-            6 if is(b"branch") => {
-                marks.branch.note(&p);
-                (value.is_none(), "branch has no value")
-            }
-            _ => (false, ""),
-        };
-        if bad && wrong.is_none() {
-            wrong = Some(reason);
+        if let Some(reason) = marks.note(&p) {
+            wrong.get_or_insert(reason);
         }
         Ok(())
     })?;
