@@ -2,7 +2,9 @@
 //! Contact, Route and Record-Route values (RFC 3261 §20.10, §25.1).
 
 use crate::byte_scan::{eq_name, find};
-use crate::grammar::{cls, is, is_lws, params_with, usual_params, Cursor, Invalid, Mark, Param, Params};
+use crate::grammar::{
+    cls, is, is_lws, params_with, usual_params, Cursor, Invalid, Mark, Param, Params,
+};
 use crate::uri::Uri;
 
 /// An address with optional display name and header parameters.
