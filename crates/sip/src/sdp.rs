@@ -162,6 +162,70 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
+/// One non-empty SDP line, checked to be `<letter>=<value>`.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    /// 1-based line number.
+    n: u32,
+    /// Offset of the line in the body.
+    off: usize,
+    /// The type letter.
+    kind: u8,
+    /// What follows `=`.
+    value: &'a [u8],
+}
+
+impl Line<'_> {
+    fn err(&self, reason: &'static str) -> SdpError {
+        SdpError {
+            reason,
+            line: self.n,
+            offset: self.off,
+        }
+    }
+}
+
+/// The lines of a body, checked: `v=0` first, each `<letter>=<value>`,
+/// empty lines only at the end.
+struct Checked<'a> {
+    lines: Lines<'a>,
+    n: u32,
+    /// An empty line was read: only empty lines may follow.
+    blank: bool,
+}
+
+impl<'a> Checked<'a> {
+    #[inline(always)]
+    fn next(&mut self) -> Result<Option<Line<'a>>, SdpError> {
+        loop {
+            let Some((off, line)) = self.lines.next() else {
+                return Ok(None);
+            };
+            self.n += 1;
+            let l = Line {
+                n: self.n,
+                off,
+                kind: line.first().copied().unwrap_or(0),
+                value: line.get(2..).unwrap_or_default(),
+            };
+            if line.is_empty() {
+                self.blank = true;
+                continue;
+            }
+            if self.blank {
+                return Err(l.err("empty line inside SDP"));
+            }
+            if line.len() < 2 || !l.kind.is_ascii_lowercase() || line[1] != b'=' {
+                return Err(l.err("line is not <letter>=<value>"));
+            }
+            if self.n == 1 && line != b"v=0" {
+                return Err(l.err("SDP must start with v=0"));
+            }
+            return Ok(Some(l));
+        }
+    }
+}
+
 fn ascii(s: &[u8]) -> Option<&str> {
     crate::grammar::ascii(s)
 }
@@ -383,104 +447,84 @@ impl<'a> Sdp<'a> {
     /// Checks an SDP body: `v=` first, every line `<letter>=<value>`, and
     /// the `c=`, `m=` and `a=rtcp` lines well-formed.
     pub fn parse(body: &'a [u8]) -> Result<Sdp<'a>, SdpError> {
-        let mut newlines = crate::byte_scan::LineEnds::<false>::new(body);
-        let (mut media_at, mut second_at) = (body.len(), body.len());
-        // Where the lines being read belong.
-        let mut section = Section::Session;
-        let mut first_media: Option<Media<'a>> = None;
+        let mut lines = Checked {
+            lines: lines(body),
+            n: 0,
+            blank: false,
+        };
+        // The session section: every line up to the first m=.
         let mut session = Session::default();
-        let (mut blank, mut any) = (false, false);
-        let mut pos = 0;
-        let mut n = 0u32;
-        while pos < body.len() {
-            let off = pos;
-            let end = newlines.next().unwrap_or(body.len());
-            pos = end + 1;
-            n += 1;
-            let line = &body[off..end];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let err = |reason| SdpError {
-                reason,
-                line: n,
-                offset: off,
-            };
-            let (&kind, &eq) = match (line.first(), line.get(1)) {
-                (Some(k), Some(e)) if !blank => (k, e),
-                (None, _) => {
-                    blank = true;
-                    continue;
-                }
-                _ if blank => return Err(err("empty line inside SDP")),
-                _ => return Err(err("line is not <letter>=<value>")),
-            };
-            if !kind.is_ascii_lowercase() || eq != b'=' {
-                return Err(err("line is not <letter>=<value>"));
-            }
-            if n == 1 && line != b"v=0" {
-                return Err(err("SDP must start with v=0"));
-            }
-            any = true;
-            let v = &line[2..];
-            match kind {
-                b'a' => {
-                    if let Some(r) = v.strip_prefix(b"rtcp:") {
-                        let r = parse_rtcp(r).map_err(err)?;
-                        if let (Section::First, Some(m)) = (section, first_media.as_mut()) {
-                            m.rtcp = Some(r);
-                        }
-                        continue;
-                    }
-                    match (section, first_media.as_mut()) {
-                        (Section::First, Some(m)) => m.attribute(v),
-                        (Section::Session, _) => session.attribute(v),
-                        _ => {}
-                    }
-                }
-                b'c' => {
-                    let c = parse_connection(v).map_err(err)?;
-                    match (section, first_media.as_mut()) {
-                        (Section::Session, _) => {
-                            session.connection.get_or_insert(c);
-                        }
-                        (Section::First, Some(m)) => m.connection = Some(c),
-                        _ => {}
-                    }
-                }
-                b'm' => {
-                    let mline = parse_m(v).map_err(err)?;
-                    match section {
-                        Section::Session => {
-                            media_at = off;
-                            first_media = Some(Media::new(mline, &session));
-                            section = Section::First;
-                        }
-                        Section::First => {
-                            second_at = off;
-                            section = Section::Later;
-                        }
-                        Section::Later => {}
-                    }
-                }
-                _ => {}
-            }
-        }
-        if !any {
+        let mut line = lines.next()?;
+        if line.is_none() {
             return Err(SdpError {
                 reason: "empty SDP",
                 line: 1,
                 offset: 0,
             });
         }
-        if let Some(m) = first_media.as_mut() {
-            if m.connection.is_none() {
-                m.connection = session.connection;
+        while let Some(l) = line {
+            match l.kind {
+                b'm' => break,
+                b'c' => {
+                    let c = parse_connection(l.value).map_err(|e| l.err(e))?;
+                    session.connection.get_or_insert(c);
+                }
+                b'a' => match l.value.strip_prefix(b"rtcp:") {
+                    Some(r) => drop(parse_rtcp(r).map_err(|e| l.err(e))?),
+                    None => session.attribute(l.value),
+                },
+                _ => {}
             }
+            line = lines.next()?;
+        }
+        let Some(m) = line else {
+            return Ok(Sdp {
+                body,
+                media_at: body.len(),
+                session,
+                first: None,
+                second_at: body.len(),
+            });
+        };
+        // The first media description, read into its Media.
+        let mut media = Media::new(parse_m(m.value).map_err(|e| m.err(e))?, &session);
+        let mut second_at = body.len();
+        while let Some(l) = lines.next()? {
+            match l.kind {
+                b'm' => {
+                    parse_m(l.value).map_err(|e| l.err(e))?;
+                    second_at = l.off;
+                    break;
+                }
+                b'c' => media.connection = Some(parse_connection(l.value).map_err(|e| l.err(e))?),
+                b'a' => match l.value.strip_prefix(b"rtcp:") {
+                    Some(r) => media.rtcp = Some(parse_rtcp(r).map_err(|e| l.err(e))?),
+                    None => media.attribute(l.value),
+                },
+                _ => {}
+            }
+        }
+        // Later descriptions are only checked here; [`Sdp::media`] reads them.
+        while let Some(l) = lines.next()? {
+            match l.kind {
+                b'm' => drop(parse_m(l.value).map_err(|e| l.err(e))?),
+                b'c' => drop(parse_connection(l.value).map_err(|e| l.err(e))?),
+                b'a' => {
+                    if let Some(r) = l.value.strip_prefix(b"rtcp:") {
+                        parse_rtcp(r).map_err(|e| l.err(e))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if media.connection.is_none() {
+            media.connection = session.connection;
         }
         Ok(Sdp {
             body,
-            media_at,
+            media_at: m.off,
             session,
-            first: first_media,
+            first: Some(media),
             second_at,
         })
     }
@@ -550,16 +594,7 @@ impl Session<'_> {
     }
 }
 
-/// The part of an SDP body a line belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Section {
-    /// Before the first `m=` line.
-    Session,
-    /// The first media description.
-    First,
-    /// Any later one (read again by [`MediaIter`]).
-    Later,
-}
+
 
 /// Iterator over [`Media`].
 #[derive(Debug, Clone)]
