@@ -6,6 +6,15 @@
 
 use crate::header::HeaderName;
 
+/// A [`Error::Malformed`] at a line and byte offset.
+pub(crate) fn malformed(defect: Defect, line: u32, offset: usize) -> Error {
+    Error::Malformed {
+        defect,
+        line,
+        offset: offset as u32,
+    }
+}
+
 /// Why a message could not be read. Every variant says what and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -4,8 +4,9 @@
 
 use crate::error::{Bound, Defect, Error};
 use crate::grammar;
+use crate::head::split_head;
 use crate::header::HeaderName;
-use crate::message::{split_head, Limits};
+use crate::message::Limits;
 
 /// What the start of a stream buffer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

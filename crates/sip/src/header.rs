@@ -140,17 +140,12 @@ impl HeaderName {
             };
         }
         let [word0, word1, case0, case1] = SPELLINGS[cand as usize];
-        // The bytes of the name, and none of those after it.
-        let keep = |from: usize| match len.saturating_sub(from) {
-            0 => 0,
-            n if n >= 8 => u64::MAX,
-            n => (1u64 << (8 * n)) - 1,
-        };
+        let [keep0, keep1] = KEEP[len];
         let (w0, w1) = (
             crate::byte_scan::word_at(text, 0),
             crate::byte_scan::word_at(text, 8),
         );
-        let differs = ((w0 ^ word0) & !case0 & keep(0)) | ((w1 ^ word1) & !case1 & keep(8));
+        let differs = ((w0 ^ word0) & !case0 & keep0) | ((w1 ^ word1) & !case1 & keep1);
         if differs == 0 {
             cand
         } else {
@@ -285,6 +280,22 @@ static SPELLINGS: [[u64; 4]; HeaderName::ALL.len()] = {
             j += 1;
         }
         i += 1;
+    }
+    t
+};
+
+/// For each length up to 16, the bits of two little-endian words that
+/// hold a name of that length, and none of the bytes after it.
+static KEEP: [[u64; 2]; 17] = {
+    let mut t = [[0u64; 2]; 17];
+    let mut len = 0;
+    while len <= 16 {
+        let mut j = 0;
+        while j < len {
+            t[len][j / 8] |= 0xff << (8 * (j % 8));
+            j += 1;
+        }
+        len += 1;
     }
     t
 };

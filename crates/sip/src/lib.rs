@@ -67,6 +67,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod framing;
 mod grammar;
+mod head;
 pub mod header;
 pub mod host;
 pub mod media_type;

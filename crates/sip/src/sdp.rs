@@ -594,8 +594,6 @@ impl Session<'_> {
     }
 }
 
-
-
 /// Iterator over [`Media`].
 #[derive(Debug, Clone)]
 pub struct MediaIter<'a> {

@@ -118,7 +118,13 @@ impl Slot {
     /// The tracked header a name is (any case, compact forms).
     fn of(name: &[u8]) -> Option<Slot> {
         let cand = HeaderName::candidate(name);
-        let slot = match cand {
+        Self::of_name(cand).filter(|_| cand.is_spelled(name))
+    }
+
+    /// The tracked header a recognised name is.
+    #[inline]
+    fn of_name(name: HeaderName) -> Option<Slot> {
+        Some(match name {
             HeaderName::UserAgent => Slot::UserAgent,
             HeaderName::Server => Slot::Server,
             HeaderName::From => Slot::From,
@@ -126,8 +132,7 @@ impl Slot {
             HeaderName::ContentType => Slot::ContentType,
             HeaderName::ContentLength => Slot::ContentLength,
             _ => return None,
-        };
-        cand.is_spelled(name).then_some(slot)
+        })
     }
 }
 
@@ -159,6 +164,27 @@ impl<'a> Summary<'a> {
                 offset: limits.max_message as u32,
             });
         }
+        let mut values = [None; 6];
+        let usual = crate::head::walk_usual(buf, limits, |h| {
+            if let Some(slot) = Slot::of_name(h.name) {
+                keep(&mut values, slot, h.value, false);
+            }
+        });
+        if let Some(head) = usual {
+            let start = read_start(head.start_line)?;
+            return Ok(Self::build(
+                start,
+                values,
+                &buf[head.body_start..],
+                head.header_count,
+            ));
+        }
+        Self::read_any(buf, limits)
+    }
+
+    /// [`Summary::read_with`] for any head, step by step.
+    #[cold]
+    fn read_any(buf: &'a [u8], limits: &Limits) -> Result<Summary<'a>, Error> {
         let too_long = |line: u32, at: usize| Error::Limit {
             bound: Bound::LineLength,
             line,
@@ -244,9 +270,21 @@ impl<'a> Summary<'a> {
             ));
         }
         let body = buf.get(body_start..).unwrap_or_default();
+        Ok(Self::build(start, values, body, header_count))
+    }
+
+    /// The summary from what the walk kept; `body` runs to the datagram's
+    /// end, and the first Content-Length bounds it.
+    #[inline]
+    fn build(
+        start: Start<'a>,
+        values: [Option<&'a [u8]>; 6],
+        body: &'a [u8],
+        header_count: usize,
+    ) -> Summary<'a> {
         let content_length = values[Slot::ContentLength as usize].and_then(grammar::parse_u32);
         let [user_agent, server, from, call_id, content_type, _] = values;
-        Ok(Summary {
+        Summary {
             start,
             user_agent,
             server,
@@ -258,7 +296,7 @@ impl<'a> Summary<'a> {
                 _ => body,
             },
             header_count,
-        })
+        }
     }
 
     /// The method, for a request.
