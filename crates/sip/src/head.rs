@@ -32,7 +32,23 @@ pub(crate) fn split_head<'a>(
     eof_ends_head: bool,
 ) -> Result<Head<'a>, Error> {
     let mut headers = Vec::with_capacity(16);
-    match walk_usual(buf, limits, |h| headers.push(h)) {
+    let usual = walk_usual(buf, limits, |l| {
+        let name = HeaderName::from_line(l.text, l.colon);
+        let raw_name = &l.text[..l.colon];
+        // A known name is spelled with token characters.
+        if name == HeaderName::Other && !grammar::is_token_str(raw_name) {
+            return false;
+        }
+        headers.push(Header {
+            name,
+            raw_name,
+            value: l.value(),
+            line: l.line,
+            offset: l.value_offset(),
+        });
+        true
+    });
+    match usual {
         Some(usual) => Ok(Head {
             start_line: usual.start_line,
             headers,
@@ -55,17 +71,45 @@ pub(crate) struct UsualHead<'a> {
     pub header_count: usize,
 }
 
+/// One header line as [`walk_usual`] sees it.
+pub(crate) struct Line<'a> {
+    /// The line without its CRLF.
+    pub text: &'a [u8],
+    /// Offset of the colon in `text`; the name is all before it.
+    pub colon: usize,
+    /// Offset of the value in `text`.
+    pub lead: usize,
+    /// 1-based line number.
+    pub line: u32,
+    /// Offset of the line in the message.
+    pub start: usize,
+}
+
+impl<'a> Line<'a> {
+    /// The value (no white space at either end).
+    #[inline]
+    pub fn value(&self) -> &'a [u8] {
+        &self.text[self.lead..]
+    }
+    /// Offset of the value in the message.
+    #[inline]
+    pub fn value_offset(&self) -> u32 {
+        (self.start + self.lead) as u32
+    }
+}
+
 /// Walks a head of the shape nearly every head has: CRLF line ends, no
-/// folds, no white space around a name, at most one space before a value
-/// and none after it, within the bounds. `each` sees every header line.
-/// `None` for any other shape (after `each` may have seen some lines),
-/// which the general paths read and tell what is wrong with; where both
-/// read a head, they read the same lines.
-#[inline]
+/// folds, a name that starts with a token character and has no white
+/// space before its colon, at most one space before a value and none
+/// after it, within the bounds. `each` sees every header line and may
+/// refuse it. `None` for any other shape (after `each` may have seen some
+/// lines), which the general paths read and tell what is wrong with;
+/// where both read a head, they read the same lines.
+#[inline(always)]
 pub(crate) fn walk_usual<'a>(
     buf: &'a [u8],
     limits: &Limits,
-    mut each: impl FnMut(Header<'a>),
+    mut each: impl FnMut(&Line<'a>) -> bool,
 ) -> Option<UsualHead<'a>> {
     let mut newlines = crate::byte_scan::LineEnds::<true>::new(buf);
     let start_end = newlines.next()?;
@@ -97,11 +141,7 @@ pub(crate) fn walk_usual<'a>(
         }
         let text = &buf[line_start..lf - 1];
         let colon = crate::byte_scan::find(b':', text)?;
-        let raw_name = &text[..colon];
-        let name = HeaderName::from_line(text, colon);
-        if matches!(raw_name.last(), Some(b' ' | b'\t') | None)
-            || (name == HeaderName::Other && !grammar::is_token_str(raw_name))
-        {
+        if colon == 0 || matches!(text[colon - 1], b' ' | b'\t') {
             return None;
         }
         let mut lead = colon + 1;
@@ -113,13 +153,16 @@ pub(crate) fn walk_usual<'a>(
         {
             return None;
         }
-        each(Header {
-            name,
-            raw_name,
-            value: &text[lead..],
+        let l = Line {
+            text,
+            colon,
+            lead,
             line,
-            offset: (line_start + lead) as u32,
-        });
+            start: line_start,
+        };
+        if !each(&l) {
+            return None;
+        }
         count += 1;
         line += 1;
         line_start = lf + 1;

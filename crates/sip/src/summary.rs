@@ -116,6 +116,7 @@ enum Slot {
 
 impl Slot {
     /// The tracked header a name is (any case, compact forms).
+    #[inline]
     fn of(name: &[u8]) -> Option<Slot> {
         let cand = HeaderName::candidate(name);
         Self::of_name(cand).filter(|_| cand.is_spelled(name))
@@ -165,10 +166,11 @@ impl<'a> Summary<'a> {
             });
         }
         let mut values = [None; 6];
-        let usual = crate::head::walk_usual(buf, limits, |h| {
-            if let Some(slot) = Slot::of_name(h.name) {
-                keep(&mut values, slot, h.value, false);
+        let usual = crate::head::walk_usual(buf, limits, |l| {
+            if let Some(slot) = Slot::of(&l.text[..l.colon]) {
+                keep(&mut values, slot, l.value(), false);
             }
+            true
         });
         if let Some(head) = usual {
             let start = read_start(head.start_line)?;
