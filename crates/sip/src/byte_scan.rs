@@ -58,16 +58,25 @@ pub(crate) fn find(byte: u8, hay: &[u8]) -> Option<usize> {
 /// The offset of the first byte of `hay` that is `a` or `b`.
 #[inline]
 pub(crate) fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    find_any([a, b], hay)
+}
+
+/// The offset of the first byte of `hay` that is one of `needles`.
+#[inline]
+pub(crate) fn find_any<const N: usize>(needles: [u8; N], hay: &[u8]) -> Option<usize> {
     if hay.len() >= 16 {
         // Sixteen bytes at a time; the last step overlaps the one before
         // rather than being padded (a padded load costs a copy).
-        let (na, nb) = (u8x16::splat(a), u8x16::splat(b));
+        let splats = needles.map(u8x16::splat);
         let mut at = 0;
         loop {
             let at_block = at.min(hay.len() - 16);
             let block: [u8; 16] = hay[at_block..at_block + 16].try_into().unwrap_or([0; 16]);
             let v = u8x16::new(block);
-            let m = (v.cmp_eq(na) | v.cmp_eq(nb)).move_mask();
+            let hits = splats
+                .iter()
+                .fold(u8x16::splat(0), |acc, &n| acc | v.cmp_eq(n));
+            let m = hits.move_mask();
             if m != 0 {
                 return Some(at_block + m.trailing_zeros() as usize);
             }
@@ -78,15 +87,15 @@ pub(crate) fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
         }
     }
     if hay.len() < 8 {
-        return hay.iter().position(|&x| x == a || x == b);
+        return hay.iter().position(|x| needles.contains(x));
     }
-    let both = |w: u64| mask(w, a) | mask(w, b);
-    let m = both(word_at(hay, 0));
+    let hits = |w: u64| needles.iter().fold(0, |acc, &n| acc | mask(w, n));
+    let m = hits(word_at(hay, 0));
     if m != 0 {
         return Some((m.trailing_zeros() / 8) as usize);
     }
     let last = hay.len() - 8;
-    let m = both(word_at(hay, last));
+    let m = hits(word_at(hay, last));
     (m != 0).then(|| last + (m.trailing_zeros() / 8) as usize)
 }
 
@@ -326,6 +335,11 @@ mod tests {
                         find_either(needle, b'"', hay),
                         hay.iter().position(|&b| b == needle || b == b'"'),
                         "{needle} or quote in {start}..{end}"
+                    );
+                    assert_eq!(
+                        find_any([needle, b'\r', b'\n'], hay),
+                        hay.iter().position(|&b| [needle, b'\r', b'\n'].contains(&b)),
+                        "{needle}, CR or LF in {start}..{end}"
                     );
                 }
             }
