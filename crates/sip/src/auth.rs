@@ -2,13 +2,17 @@
 //! WWW-Authenticate and Proxy-Authenticate (RFC 3261 §25.1). They share one
 //! grammar: a scheme, then comma-separated `name=value` parameters.
 
-use crate::grammar::{ascii_text, cls, is, quoted_end, skip, Invalid};
+use crate::byte_scan::eq_name;
+use crate::grammar::{ascii_text, cls, is, quoted_end, skip, Invalid, Mark, Param};
 
 /// One credentials or challenge value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Auth<'a> {
     scheme: &'a str,
     params: &'a [u8],
+    /// The `username` and `realm` parameters, found while checking.
+    username: Mark,
+    realm: Mark,
 }
 
 impl<'a> Auth<'a> {
@@ -35,11 +39,11 @@ impl<'a> Auth<'a> {
     }
     /// The `username` parameter.
     pub fn username(&self) -> Option<&'a [u8]> {
-        self.param("username")
+        self.username.get_in(self.params).flatten()
     }
     /// The `realm` parameter.
     pub fn realm(&self) -> Option<&'a [u8]> {
-        self.param("realm")
+        self.realm.get_in(self.params).flatten()
     }
 }
 
@@ -56,9 +60,9 @@ impl<'a> Iterator for AuthParams<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         // Validated when the Auth was built; a surprise ends the iteration.
         match read_param(self.s, self.pos) {
-            Ok(Some((name, value, next))) => {
+            Ok(Some((p, next))) => {
                 self.pos = next;
-                Some((name, value))
+                p.value.map(|v| (p.name, v))
             }
             _ => {
                 self.pos = self.s.len();
@@ -69,7 +73,7 @@ impl<'a> Iterator for AuthParams<'a> {
 }
 
 /// A `name=value` pair and the offset after it (and its comma).
-type Pair<'a> = (&'a [u8], &'a [u8], usize);
+type Pair<'a> = (Param<'a>, usize);
 
 /// Reads the `name=value` at `pos` (white space before it allowed), and
 /// the comma that separates it from the next.
@@ -91,15 +95,15 @@ fn read_param(s: &[u8], pos: usize) -> Result<Option<Pair<'_>>, Invalid> {
         ));
     }
     let v = skip(s, eq + 1, cls::LWS);
-    let (value, end) = if s.get(v) == Some(&b'"') {
+    let (value_at, value_end, end) = if s.get(v) == Some(&b'"') {
         let end = quoted_end(s, v)?;
-        (&s[v + 1..end - 1], end)
+        (v + 1, end - 1, end)
     } else {
         let end = skip(s, v, cls::AUTH_VALUE);
         if end == v {
             return Err(Invalid::new("empty parameter value", v));
         }
-        (&s[v..end], end)
+        (v, end, end)
     };
     let mut next = skip(s, end, cls::LWS);
     match s.get(next) {
@@ -112,7 +116,14 @@ fn read_param(s: &[u8], pos: usize) -> Result<Option<Pair<'_>>, Invalid> {
         }
         Some(_) => return Err(Invalid::new("expected , between parameters", next)),
     }
-    Ok(Some((&s[i..name_end], value, next)))
+    Ok(Some((
+        Param {
+            name: &s[i..name_end],
+            value: Some(&s[value_at..value_end]),
+            value_at,
+        },
+        next,
+    )))
 }
 
 /// Parses a credentials or challenge value.
@@ -127,12 +138,20 @@ pub(crate) fn parse(value: &[u8]) -> Result<Auth<'_>, Invalid> {
         return Err(Invalid::new("expected white space after the scheme", end));
     }
     let mut pos = 0;
-    while let Some((_, _, next)) = read_param(params, pos).map_err(|e| e.shifted(end))? {
+    let (mut username, mut realm) = (Mark::default(), Mark::default());
+    while let Some((p, next)) = read_param(params, pos).map_err(|e| e.shifted(end))? {
+        match p.name.len() {
+            8 if eq_name(p.name, b"username") => username.note(&p),
+            5 if eq_name(p.name, b"realm") => realm.note(&p),
+            _ => {}
+        }
         pos = next;
     }
     Ok(Auth {
         scheme: ascii_text(&value[start..end]),
         params,
+        username,
+        realm,
     })
 }
 

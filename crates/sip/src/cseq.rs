@@ -96,6 +96,21 @@ pub struct CSeq<'a> {
 /// Parses a CSeq value.
 #[inline]
 pub(crate) fn parse(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
+    // The usual `<number> <METHOD>`, with a number that fits.
+    let digits = skip(value, 0, cls::DIGIT);
+    if (1..=9).contains(&digits) && value.get(digits) == Some(&b' ') {
+        let number = value[..digits]
+            .iter()
+            .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+        if let Some(method) = Method::from_token(&value[digits + 1..]) {
+            return Ok(CSeq { number, method });
+        }
+    }
+    parse_slowly(value)
+}
+
+#[cold]
+fn parse_slowly(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
     let start = skip(value, 0, cls::LWS);
     let digits_end = skip(value, start, cls::DIGIT);
     if digits_end == start {

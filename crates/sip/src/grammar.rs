@@ -474,6 +474,12 @@ impl Mark {
     /// What [`Params::get`] returns for the noted name.
     #[inline]
     pub(crate) fn get<'a>(&self, params: &Params<'a>) -> Option<Option<&'a [u8]>> {
+        self.get_in(params.raw)
+    }
+
+    /// [`Mark::get`] in the raw span the parameter was noted from.
+    #[inline]
+    pub(crate) fn get_in<'a>(&self, raw: &'a [u8]) -> Option<Option<&'a [u8]>> {
         if self.at == Self::ABSENT {
             return None;
         }
@@ -481,7 +487,7 @@ impl Mark {
             return Some(None);
         }
         let at = usize::from(self.at);
-        Some(params.raw.get(at..at + usize::from(self.len)))
+        Some(raw.get(at..at + usize::from(self.len)))
     }
 }
 
