@@ -79,6 +79,7 @@ static STARTS: [u16; 256] = {
     let mut t = [0u16; 256];
     let mut i = 0;
     while i < USER_AGENTS.len() {
+        assert!(USER_AGENTS[i].0[1].is_ascii_lowercase());
         let first = USER_AGENTS[i].0[0];
         t[first as usize] |= 1 << i;
         t[first.to_ascii_uppercase() as usize] |= 1 << i;
@@ -97,10 +98,12 @@ pub fn scanner_by_user_agent(ua: &[u8]) -> Option<Scanner> {
         while needles != 0 {
             let (needle, scanner) = USER_AGENTS[needles.trailing_zeros() as usize];
             needles &= needles - 1;
-            // Needles are lower-case letters, `-` and space.
-            if ua
-                .get(i..i + needle.len())
-                .is_some_and(|at| crate::byte_scan::eq_name(at, needle))
+            // Needles are lower-case letters, `-` and space, and their
+            // second byte a letter: most candidates fail on it.
+            if ua.get(i + 1).is_some_and(|&b| b | 0x20 == needle[1])
+                && ua
+                    .get(i..i + needle.len())
+                    .is_some_and(|at| crate::byte_scan::eq_name(at, needle))
             {
                 return Some(scanner);
             }
