@@ -338,7 +338,8 @@ mod tests {
                     );
                     assert_eq!(
                         find_any([needle, b'\r', b'\n'], hay),
-                        hay.iter().position(|&b| [needle, b'\r', b'\n'].contains(&b)),
+                        hay.iter()
+                            .position(|&b| [needle, b'\r', b'\n'].contains(&b)),
                         "{needle}, CR or LF in {start}..{end}"
                     );
                 }

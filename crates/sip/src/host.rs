@@ -121,24 +121,7 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
 /// else, which [`any_hostport`] reads the same way it would have.
 #[inline]
 fn usual_ipv4_hostport(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, usize)> {
-    // One to three digits, at most 255.
-    let octet = |i: usize| -> Option<(u32, usize)> {
-        let digit = |j: usize| {
-            s.get(j)
-                .map(|b| b.wrapping_sub(b'0'))
-                .filter(|&d| d <= 9)
-                .map(u32::from)
-        };
-        let a = digit(i)?;
-        let Some(b) = digit(i + 1) else {
-            return Some((a, i + 1));
-        };
-        let Some(c) = digit(i + 2) else {
-            return Some((a * 10 + b, i + 2));
-        };
-        let v = a * 100 + b * 10 + c;
-        (v <= 255 && digit(i + 3).is_none()).then_some((v, i + 3))
-    };
+    let octet = |i: usize| octet(s, i);
     let dot = |i: usize| (s.get(i) == Some(&b'.')).then_some(i + 1);
     let (a, i) = octet(0)?;
     let (b, i) = octet(dot(i)?)?;
@@ -161,6 +144,25 @@ fn usual_ipv4_hostport(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, usize)> {
         Some(&b) if crate::grammar::is(b, cls::DOMAIN) => None,
         Some(_) => Some((addr, None, i)),
     }
+}
+
+/// One to three digits at `s[i]`, at most 255 and not followed by a
+/// fourth: the value and the offset after it.
+#[inline(always)]
+fn octet(s: &[u8], i: usize) -> Option<(u32, usize)> {
+    let digit = |j: usize| {
+        let d = s.get(j)?.wrapping_sub(b'0');
+        (d <= 9).then_some(u32::from(d))
+    };
+    let a = digit(i)?;
+    let Some(b) = digit(i + 1) else {
+        return Some((a, i + 1));
+    };
+    let Some(c) = digit(i + 2) else {
+        return Some((a * 10 + b, i + 2));
+    };
+    let v = a * 100 + b * 10 + c;
+    (v <= 255 && digit(i + 3).is_none()).then_some((v, i + 3))
 }
 
 /// [`parse_hostport`] for any host.
