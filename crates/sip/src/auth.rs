@@ -126,6 +126,62 @@ fn read_param(s: &[u8], pos: usize) -> Result<Option<Pair<'_>>, Invalid> {
     )))
 }
 
+/// The parameters credentials are read for, found while checking.
+#[derive(Default)]
+struct Marks {
+    username: Mark,
+    realm: Mark,
+}
+
+impl Marks {
+    #[inline]
+    fn note(&mut self, p: &Param<'_>) {
+        match p.name.len() {
+            8 if eq_name(p.name, b"username") => self.username.note(p),
+            5 if eq_name(p.name, b"realm") => self.realm.note(p),
+            _ => {}
+        }
+    }
+}
+
+/// [`read_param`] for a parameter without white space around it or
+/// escapes in it; `None` for any other shape, or for a comma that ends
+/// the value.
+#[inline]
+fn usual_param(s: &[u8], pos: usize) -> Option<Pair<'_>> {
+    let name_end = skip(s, pos, cls::TOKEN);
+    if name_end == pos || s.get(name_end) != Some(&b'=') {
+        return None;
+    }
+    let v = name_end + 1;
+    let (value_at, value_end, end) = if s.get(v) == Some(&b'"') {
+        let close = v + 1 + crate::byte_scan::find_either(b'"', b'\\', &s[v + 1..])?;
+        if s[close] != b'"' {
+            return None;
+        }
+        (v + 1, close, close + 1)
+    } else {
+        let end = skip(s, v, cls::AUTH_VALUE);
+        if end == v {
+            return None;
+        }
+        (v, end, end)
+    };
+    let next = match s.get(end) {
+        None => end,
+        Some(b',') if end + 1 < s.len() => end + 1,
+        _ => return None,
+    };
+    Some((
+        Param {
+            name: &s[pos..name_end],
+            value: Some(&s[value_at..value_end]),
+            value_at,
+        },
+        next,
+    ))
+}
+
 /// Parses a credentials or challenge value.
 pub(crate) fn parse(value: &[u8]) -> Result<Auth<'_>, Invalid> {
     let start = skip(value, 0, cls::LWS);
@@ -137,21 +193,36 @@ pub(crate) fn parse(value: &[u8]) -> Result<Auth<'_>, Invalid> {
     if !params.is_empty() && !is(params[0], cls::LWS) {
         return Err(Invalid::new("expected white space after the scheme", end));
     }
-    let mut pos = 0;
-    let (mut username, mut realm) = (Mark::default(), Mark::default());
-    while let Some((p, next)) = read_param(params, pos).map_err(|e| e.shifted(end))? {
-        match p.name.len() {
-            8 if eq_name(p.name, b"username") => username.note(&p),
-            5 if eq_name(p.name, b"realm") => realm.note(&p),
-            _ => {}
+    // The usual shape first: one space after the scheme, no white space
+    // and no escapes in the parameters.
+    let mut marks = Marks::default();
+    let mut pos = 1;
+    let usual = params.first() == Some(&b' ')
+        && loop {
+            match usual_param(params, pos) {
+                Some((p, next)) => {
+                    marks.note(&p);
+                    if next == params.len() {
+                        break true;
+                    }
+                    pos = next;
+                }
+                None => break false,
+            }
+        };
+    if !usual {
+        marks = Marks::default();
+        let mut pos = 0;
+        while let Some((p, next)) = read_param(params, pos).map_err(|e| e.shifted(end))? {
+            marks.note(&p);
+            pos = next;
         }
-        pos = next;
     }
     Ok(Auth {
         scheme: ascii_text(&value[start..end]),
         params,
-        username,
-        realm,
+        username: marks.username,
+        realm: marks.realm,
     })
 }
 
