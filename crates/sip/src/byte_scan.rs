@@ -52,7 +52,7 @@ pub(crate) fn word_at(s: &[u8], at: usize) -> u64 {
 /// The offset of the first `byte` in `hay`.
 #[inline]
 pub(crate) fn find(byte: u8, hay: &[u8]) -> Option<usize> {
-    find_either(byte, byte, hay)
+    find_any([byte], hay)
 }
 
 /// The offset of the first byte of `hay` that is `a` or `b`.
@@ -210,7 +210,7 @@ impl<'a, const CR: bool> LineEnds<'a, CR> {
 
 impl<const CR: bool> Iterator for LineEnds<'_, CR> {
     type Item = usize;
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<usize> {
         while self.mask == 0 {
             if self.next >= self.buf.len() {
