@@ -127,30 +127,36 @@ impl HeaderName {
     /// the name is compared two words at a time, whatever its length.
     #[inline]
     pub(crate) fn from_line(text: &[u8], len: usize) -> HeaderName {
-        let name = text.get(..len).unwrap_or_default();
-        let cand = Self::candidate(name);
-        if cand == HeaderName::Other || len == 1 {
-            return cand;
+        let cand = Self::candidate(text.get(..len).unwrap_or_default());
+        if cand.spells_line(text, len) {
+            cand
+        } else {
+            HeaderName::Other
+        }
+    }
+
+    /// Whether the first `len` bytes of a header line spell this name,
+    /// for which they are the [`HeaderName::candidate`]: two words at a
+    /// time, whatever the length, with the line's bytes around the name.
+    #[inline]
+    pub(crate) fn spells_line(self, text: &[u8], len: usize) -> bool {
+        if self == HeaderName::Other {
+            return false;
         }
         if len > 16 || text.len() < 16 {
-            return if cand.is_spelled(name) {
-                cand
-            } else {
-                HeaderName::Other
-            };
+            return self.is_spelled(text.get(..len).unwrap_or_default());
         }
-        let [word0, word1, case0, case1] = SPELLINGS[cand as usize];
+        if len == 1 {
+            // A compact form's candidate is exact.
+            return true;
+        }
+        let [word0, word1, case0, case1] = SPELLINGS[self as usize];
         let [keep0, keep1] = KEEP[len];
         let (w0, w1) = (
             crate::byte_scan::word_at(text, 0),
             crate::byte_scan::word_at(text, 8),
         );
-        let differs = ((w0 ^ word0) & !case0 & keep0) | ((w1 ^ word1) & !case1 & keep1);
-        if differs == 0 {
-            cand
-        } else {
-            HeaderName::Other
-        }
+        ((w0 ^ word0) & !case0 & keep0) | ((w1 ^ word1) & !case1 & keep1) == 0
     }
 
     /// Whether `name`, for which this is the [`HeaderName::candidate`],

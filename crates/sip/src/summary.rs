@@ -167,8 +167,11 @@ impl<'a> Summary<'a> {
         }
         let mut values = [None; 6];
         let usual = crate::head::walk_usual(buf, limits, |l| {
-            if let Some(slot) = Slot::of(&l.text[..l.colon]) {
-                keep(&mut values, slot, l.value(), false);
+            let cand = HeaderName::candidate(&l.text[..l.colon]);
+            if let Some(slot) = Slot::of_name(cand) {
+                if cand.spells_line(l.text, l.colon) {
+                    keep(&mut values, slot, l.value(), false);
+                }
             }
             true
         });
