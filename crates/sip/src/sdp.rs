@@ -339,19 +339,34 @@ fn parse_m(v: &[u8]) -> Result<MLine<'_>, &'static str> {
 /// shape.
 #[inline]
 fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
-    use crate::grammar::{cls, skip};
-    let kind_end = skip(v, 0, cls::TOKEN);
-    let port_end = skip(v, kind_end + 1, cls::DIGIT);
-    let proto_end = skip(v, port_end + 1, cls::PROTO);
-    if kind_end == 0
-        || v.get(kind_end) != Some(&b' ')
-        || v.get(port_end) != Some(&b' ')
+    use crate::grammar::{cls, CLASSES};
+    // Short fields: plain loops, no search set-up.
+    let run = |mut i: usize, class: u32| {
+        while i < v.len() && CLASSES[usize::from(v[i])] & class != 0 {
+            i += 1;
+        }
+        i
+    };
+    let kind_end = run(0, cls::TOKEN);
+    if kind_end == 0 || v.get(kind_end) != Some(&b' ') {
+        return None;
+    }
+    let (mut port_end, mut port) = (kind_end + 1, 0u32);
+    while let Some(d) = v.get(port_end).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+        port = port * 10 + u32::from(d);
+        port_end += 1;
+        if port_end - kind_end > 6 {
+            return None;
+        }
+    }
+    let port = u16::try_from(port).ok().filter(|_| port_end > kind_end + 1)?;
+    let proto_end = run(port_end + 1, cls::PROTO);
+    if v.get(port_end) != Some(&b' ')
         || proto_end == port_end + 1
         || v.get(proto_end) != Some(&b' ')
     {
         return None;
     }
-    let port = parse_u16(&v[kind_end + 1..port_end])?;
     let formats = &v[proto_end + 1..];
     let (mut printable, mut any) = (true, false);
     for &b in formats {
