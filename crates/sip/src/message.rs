@@ -86,6 +86,10 @@ struct Typed<'a> {
     authorization: Option<Auth<'a>>,
     content_type: Option<MediaType<'a>>,
     sdp: Option<Sdp<'a>>,
+    /// The first Call-ID, User-Agent and Server values.
+    call_id: Option<&'a [u8]>,
+    user_agent: Option<&'a [u8]>,
+    server: Option<&'a [u8]>,
 }
 
 /// A parsed SIP message borrowing the bytes it was read from.
@@ -97,6 +101,8 @@ pub struct Message<'a> {
     body: &'a [u8],
     body_offset: usize,
     trailing: &'a [u8],
+    /// The first Content-Length value, if a number.
+    content_length: Option<u32>,
     flags: Flags,
     checked: bool,
     typed: Typed<'a>,
@@ -404,7 +410,7 @@ impl<'a> Message<'a> {
         for h in &head.headers {
             if h.name == HeaderName::ContentLength {
                 cl_count += 1;
-                if content_length.is_none() {
+                if cl_count == 1 {
                     content_length = grammar::parse_u32(h.value);
                 }
             }
@@ -434,6 +440,7 @@ impl<'a> Message<'a> {
             body: &buf[body_start..body_start + body_len],
             body_offset: body_start,
             trailing: &buf[trailing_start..],
+            content_length,
             flags,
             checked: false,
             typed: Typed::default(),
@@ -512,6 +519,18 @@ impl<'a> Message<'a> {
                 }
                 HeaderName::Authorization if typed.authorization.is_none() => {
                     auth::parse(v).map(|a| typed.authorization = Some(a))
+                }
+                HeaderName::CallId => {
+                    typed.call_id.get_or_insert(v);
+                    check_call_id(v)
+                }
+                HeaderName::UserAgent => {
+                    typed.user_agent.get_or_insert(v);
+                    Ok(())
+                }
+                HeaderName::Server => {
+                    typed.server.get_or_insert(v);
+                    Ok(())
                 }
                 _ => check_header(h),
             };
@@ -671,6 +690,9 @@ impl<'a> Message<'a> {
 
     /// Call-ID.
     pub fn call_id(&self) -> Option<&'a [u8]> {
+        if self.checked {
+            return self.typed.call_id;
+        }
         self.value(HeaderName::CallId)
     }
     /// CSeq.
@@ -765,10 +787,16 @@ impl<'a> Message<'a> {
     }
     /// User-Agent, as written.
     pub fn user_agent(&self) -> Option<&'a [u8]> {
+        if self.checked {
+            return self.typed.user_agent;
+        }
         self.value(HeaderName::UserAgent)
     }
     /// Server, as written.
     pub fn server(&self) -> Option<&'a [u8]> {
+        if self.checked {
+            return self.typed.server;
+        }
         self.value(HeaderName::Server)
     }
     fn auth(&self, name: HeaderName) -> Option<Auth<'a>> {
@@ -803,8 +831,7 @@ impl<'a> Message<'a> {
     }
     /// Content-Length (the first one).
     pub fn content_length(&self) -> Option<u32> {
-        self.value(HeaderName::ContentLength)
-            .and_then(grammar::parse_u32)
+        self.content_length
     }
     /// The SDP: the body if it is `application/sdp`, else the first
     /// `application/sdp` part of a multipart body.

@@ -352,14 +352,20 @@ fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
         return None;
     }
     let (mut port_end, mut port) = (kind_end + 1, 0u32);
-    while let Some(d) = v.get(port_end).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+    while let Some(d) = v
+        .get(port_end)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|&d| d <= 9)
+    {
         port = port * 10 + u32::from(d);
         port_end += 1;
         if port_end - kind_end > 6 {
             return None;
         }
     }
-    let port = u16::try_from(port).ok().filter(|_| port_end > kind_end + 1)?;
+    let port = u16::try_from(port)
+        .ok()
+        .filter(|_| port_end > kind_end + 1)?;
     let proto_end = run(port_end + 1, cls::PROTO);
     if v.get(port_end) != Some(&b' ')
         || proto_end == port_end + 1
