@@ -32,21 +32,12 @@ pub(crate) fn split_head<'a>(
     eof_ends_head: bool,
 ) -> Result<Head<'a>, Error> {
     let mut headers = Vec::with_capacity(16);
-    let usual = walk_usual(buf, limits, |l| {
-        let name = HeaderName::from_line(l.text, l.colon);
-        let raw_name = &l.text[..l.colon];
-        // A known name is spelled with token characters.
-        if name == HeaderName::Other && !grammar::is_token_str(raw_name) {
-            return false;
+    let usual = walk_usual(buf, limits, |l| match header(l) {
+        Some(h) => {
+            headers.push(h);
+            true
         }
-        headers.push(Header {
-            name,
-            raw_name,
-            value: l.value(),
-            line: l.line,
-            offset: l.value_offset(),
-        });
-        true
+        None => false,
     });
     match usual {
         Some(usual) => Ok(Head {
@@ -57,6 +48,25 @@ pub(crate) fn split_head<'a>(
         }),
         None => split_any_head(buf, limits, eof_ends_head),
     }
+}
+
+/// The header a line of a usual head holds; `None` when its name is not
+/// a token.
+#[inline(always)]
+pub(crate) fn header<'a>(l: &Line<'a>) -> Option<Header<'a>> {
+    let name = HeaderName::from_line(l.text, l.colon);
+    let raw_name = &l.text[..l.colon];
+    // A known name is spelled with token characters.
+    if name == HeaderName::Other && !grammar::is_token_str(raw_name) {
+        return None;
+    }
+    Some(Header {
+        name,
+        raw_name,
+        value: l.value(),
+        line: l.line,
+        offset: l.value_offset(),
+    })
 }
 
 /// What [`walk_usual`] found besides the header lines.

@@ -366,6 +366,146 @@ fn check_header(h: &Header<'_>) -> Result<(), Invalid> {
     }
 }
 
+/// Bounds checked before anything is read.
+#[inline(always)]
+fn check_size(buf: &[u8], limits: &Limits) -> Result<(), Error> {
+    if buf.len() > limits.max_message {
+        return Err(Error::Limit {
+            bound: Bound::MessageSize,
+            line: 1,
+            offset: limits.max_message as u32,
+        });
+    }
+    if buf.is_empty() {
+        return Err(malformed(Defect::StartLine("empty message"), 1, 0));
+    }
+    Ok(())
+}
+
+/// The Content-Length values of a head: how many, and the first.
+#[derive(Debug, Clone, Copy, Default)]
+struct Length {
+    count: u32,
+    /// The first value, if it is a number.
+    first: Option<u32>,
+}
+
+impl Length {
+    /// Counts the next header if it is a Content-Length.
+    #[inline(always)]
+    fn see(&mut self, h: &Header<'_>) {
+        if h.name == HeaderName::ContentLength {
+            self.count += 1;
+            if self.count == 1 {
+                self.first = grammar::parse_u32(h.value);
+            }
+        }
+    }
+}
+
+/// Checks header values one header at a time, in order, and keeps what
+/// the accessors read; the first defect stops the checking.
+#[derive(Default)]
+struct Checker<'a> {
+    typed: Typed<'a>,
+    /// Occurrences of each header name (by discriminant).
+    counts: [u8; HeaderName::ALL.len()],
+    vias: usize,
+    contacts: usize,
+    length: Length,
+    error: Option<Error>,
+}
+
+impl<'a> Checker<'a> {
+    /// Checks the next header's value (unless a defect was found before).
+    #[inline(always)]
+    fn see(&mut self, h: &Header<'a>) {
+        self.length.see(h);
+        if self.error.is_some() {
+            return;
+        }
+        let v = h.value;
+        let read = match h.name {
+            HeaderName::From if self.typed.from.is_none() => {
+                name_addr::parse_single(v).map(|n| self.typed.from = Some(n))
+            }
+            HeaderName::To if self.typed.to.is_none() => {
+                name_addr::parse_single(v).map(|n| self.typed.to = Some(n))
+            }
+            HeaderName::CSeq if self.typed.cseq.is_none() => {
+                cseq::parse(v).map(|c| self.typed.cseq = Some(c))
+            }
+            HeaderName::ContentType if self.typed.content_type.is_none() => {
+                media_type::parse(v).map(|c| self.typed.content_type = Some(c))
+            }
+            HeaderName::Via => {
+                if let Some(top) = via::usual(v) {
+                    self.vias += 1;
+                    self.typed.top_via.get_or_insert(top);
+                    Ok(())
+                } else {
+                    let mut list = ViaList::new(v);
+                    match list.next() {
+                        Some(Ok(top)) => {
+                            list.try_for_each(|r| r.map(|_| self.vias += 1)).map(|()| {
+                                self.vias += 1;
+                                self.typed.top_via.get_or_insert(top);
+                            })
+                        }
+                        Some(Err(e)) => Err(e),
+                        None => Err(Invalid::new("empty value", 0)),
+                    }
+                }
+            }
+            HeaderName::Contact if v != b"*" => {
+                if let Some(c) = name_addr::usual(v) {
+                    self.contacts += 1;
+                    self.typed.only_contact = Some(c);
+                    Ok(())
+                } else if grammar::trim(v).is_empty() {
+                    Err(Invalid::new("empty value", 0))
+                } else {
+                    NameAddrList::new(v).try_for_each(|r| {
+                        r.map(|c| {
+                            self.contacts += 1;
+                            self.typed.only_contact = Some(c);
+                        })
+                    })
+                }
+            }
+            HeaderName::Authorization if self.typed.authorization.is_none() => {
+                auth::parse(v).map(|a| self.typed.authorization = Some(a))
+            }
+            HeaderName::CallId => {
+                self.typed.call_id.get_or_insert(v);
+                check_call_id(v)
+            }
+            HeaderName::UserAgent => {
+                self.typed.user_agent.get_or_insert(v);
+                Ok(())
+            }
+            HeaderName::Server => {
+                self.typed.server.get_or_insert(v);
+                Ok(())
+            }
+            _ => check_header(h),
+        };
+        if let Err(e) = read {
+            self.error = Some(malformed(
+                Defect::Header {
+                    header: h.name,
+                    reason: e.reason,
+                },
+                h.line,
+                h.offset as usize + e.at,
+            ));
+            return;
+        }
+        let count = &mut self.counts[h.name as usize];
+        *count = count.saturating_add(1);
+    }
+}
+
 impl<'a> Message<'a> {
     /// Reads one message from a datagram (or a frame cut by
     /// [`crate::framing::frame`]) and checks every header it has an
@@ -377,10 +517,34 @@ impl<'a> Message<'a> {
 
     /// [`Message::parse`] with explicit bounds.
     pub fn parse_with(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
-        let mut m = Self::read(buf, limits)?;
-        // Filled in place: a message is large to move.
-        m.check(buf)?;
+        check_size(buf, limits)?;
+        // A head of the usual shape is split and checked in one walk;
+        // any other is split first and checked after, as the order of
+        // its possible defects requires.
+        let mut headers = Vec::with_capacity(16);
+        let mut checker = Checker::default();
+        let usual = crate::head::walk_usual(buf, limits, |l| {
+            let Some(h) = crate::head::header(l) else {
+                return false;
+            };
+            checker.see(&h);
+            headers.push(h);
+            true
+        });
+        let Some(head) = usual else {
+            let mut m = Self::read(buf, limits)?;
+            let mut checker = Checker::default();
+            for h in &m.headers {
+                checker.see(h);
+            }
+            m.checked = true;
+            m.finish(buf, checker)?;
+            return Ok(m);
+        };
+        let start = parse_start_line(head.start_line)?;
+        let mut m = Self::frame(buf, start, headers, head.body_start, checker.length);
         m.checked = true;
+        m.finish(buf, checker)?;
         Ok(m)
     }
 
@@ -392,69 +556,75 @@ impl<'a> Message<'a> {
 
     #[inline(always)]
     fn read(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
-        if buf.len() > limits.max_message {
-            return Err(Error::Limit {
-                bound: Bound::MessageSize,
-                line: 1,
-                offset: limits.max_message as u32,
-            });
-        }
-        if buf.is_empty() {
-            return Err(malformed(Defect::StartLine("empty message"), 1, 0));
-        }
+        check_size(buf, limits)?;
         let head = split_head(buf, limits, true)?;
         let start = parse_start_line(head.start_line)?;
-        let mut flags = Flags::default();
-        let mut content_length = None;
-        let mut cl_count = 0;
+        let mut length = Length::default();
         for h in &head.headers {
-            if h.name == HeaderName::ContentLength {
-                cl_count += 1;
-                if cl_count == 1 {
-                    content_length = grammar::parse_u32(h.value);
-                }
-            }
+            length.see(h);
         }
-        let avail = buf.len() - head.body_start;
-        let (body_len, trailing_start) = match content_length {
-            Some(cl) if cl_count == 1 => {
+        Ok(Self::frame(
+            buf,
+            start,
+            head.headers,
+            head.body_start,
+            length,
+        ))
+    }
+
+    /// The message around its head: the body as Content-Length delimits
+    /// it, and what follows.
+    #[inline(always)]
+    fn frame(
+        buf: &'a [u8],
+        start: StartLine<'a>,
+        headers: Vec<Header<'a>>,
+        body_start: usize,
+        length: Length,
+    ) -> Message<'a> {
+        let mut flags = Flags::default();
+        let avail = buf.len() - body_start;
+        let (body_len, trailing_start) = match length.first {
+            Some(cl) if length.count == 1 => {
                 let cl = cl as usize;
                 if cl > avail {
                     flags.insert(Flag::ContentLengthMismatch);
                     (avail, buf.len())
                 } else {
-                    (cl, head.body_start + cl)
+                    (cl, body_start + cl)
                 }
             }
             // Several Content-Length values: no way to know; keep all.
             _ => (avail, buf.len()),
         };
-        if cl_count > 1 {
+        if length.count > 1 {
             flags.insert(Flag::MultipleContentLength);
         }
-        let body_start = head.body_start;
-        Ok(Message {
+        Message {
             bytes: &buf[..trailing_start],
             start,
-            headers: head.headers,
+            headers,
             body: &buf[body_start..body_start + body_len],
             body_offset: body_start,
             trailing: &buf[trailing_start..],
-            content_length,
+            content_length: length.first,
             flags,
             checked: false,
             typed: Typed::default(),
-        })
+        }
     }
 
     fn line_of(buf: &[u8], offset: usize) -> u32 {
         memchr::memchr_iter(b'\n', &buf[..offset.min(buf.len())]).count() as u32 + 1
     }
 
-    /// Checks the values and adds their flags; keeps what it read.
-    fn check(&mut self, buf: &'a [u8]) -> Result<(), Error> {
-        // Occurrences of each header name (by discriminant).
-        let mut counts = [0u8; HeaderName::ALL.len()];
+    /// Takes what checking the header values found (its first defect,
+    /// or the typed values and the flags), then checks the body.
+    #[inline(always)]
+    fn finish(&mut self, buf: &'a [u8], checker: Checker<'a>) -> Result<(), Error> {
+        if let Some(e) = checker.error {
+            return Err(e);
+        }
         const SINGLE: [HeaderName; 8] = [
             HeaderName::Via,
             HeaderName::From,
@@ -465,90 +635,8 @@ impl<'a> Message<'a> {
             HeaderName::ContentType,
             HeaderName::Expires,
         ];
-        let typed = &mut self.typed;
-        let (mut vias, mut contacts) = (0usize, 0usize);
-        for h in &self.headers {
-            let v = h.value;
-            let read = match h.name {
-                HeaderName::From if typed.from.is_none() => {
-                    name_addr::parse_single(v).map(|n| typed.from = Some(n))
-                }
-                HeaderName::To if typed.to.is_none() => {
-                    name_addr::parse_single(v).map(|n| typed.to = Some(n))
-                }
-                HeaderName::CSeq if typed.cseq.is_none() => {
-                    cseq::parse(v).map(|c| typed.cseq = Some(c))
-                }
-                HeaderName::ContentType if typed.content_type.is_none() => {
-                    media_type::parse(v).map(|c| typed.content_type = Some(c))
-                }
-                HeaderName::Via => {
-                    if let Some(top) = via::usual(v) {
-                        vias += 1;
-                        typed.top_via.get_or_insert(top);
-                        Ok(())
-                    } else {
-                        let mut list = ViaList::new(v);
-                        match list.next() {
-                            Some(Ok(top)) => {
-                                list.try_for_each(|r| r.map(|_| vias += 1)).map(|()| {
-                                    vias += 1;
-                                    typed.top_via.get_or_insert(top);
-                                })
-                            }
-                            Some(Err(e)) => Err(e),
-                            None => Err(Invalid::new("empty value", 0)),
-                        }
-                    }
-                }
-                HeaderName::Contact if v != b"*" => {
-                    if let Some(c) = name_addr::usual(v) {
-                        contacts += 1;
-                        typed.only_contact = Some(c);
-                        Ok(())
-                    } else if grammar::trim(v).is_empty() {
-                        Err(Invalid::new("empty value", 0))
-                    } else {
-                        NameAddrList::new(v).try_for_each(|r| {
-                            r.map(|c| {
-                                contacts += 1;
-                                typed.only_contact = Some(c);
-                            })
-                        })
-                    }
-                }
-                HeaderName::Authorization if typed.authorization.is_none() => {
-                    auth::parse(v).map(|a| typed.authorization = Some(a))
-                }
-                HeaderName::CallId => {
-                    typed.call_id.get_or_insert(v);
-                    check_call_id(v)
-                }
-                HeaderName::UserAgent => {
-                    typed.user_agent.get_or_insert(v);
-                    Ok(())
-                }
-                HeaderName::Server => {
-                    typed.server.get_or_insert(v);
-                    Ok(())
-                }
-                _ => check_header(h),
-            };
-            if let Err(e) = read {
-                return Err(malformed(
-                    Defect::Header {
-                        header: h.name,
-                        reason: e.reason,
-                    },
-                    h.line,
-                    h.offset as usize + e.at,
-                ));
-            }
-            let count = &mut counts[h.name as usize];
-            *count = count.saturating_add(1);
-        }
         for (i, &n) in SINGLE.iter().enumerate() {
-            let count = counts[n as usize];
+            let count = checker.counts[n as usize];
             if i < 5 && count == 0 {
                 self.flags.insert(Flag::MissingMandatory(n));
             }
@@ -556,13 +644,15 @@ impl<'a> Message<'a> {
                 self.flags.insert(Flag::MultipleValues(n));
             }
         }
+        self.typed = checker.typed;
+        let typed = &mut self.typed;
         if let (StartLine::Request(r), Some(c)) = (&self.start, typed.cseq) {
             if c.method != r.method {
                 self.flags.insert(Flag::CSeqMethodMismatch);
             }
         }
-        typed.only_via = vias == 1;
-        if contacts != 1 {
+        typed.only_via = checker.vias == 1;
+        if checker.contacts != 1 {
             typed.only_contact = None;
         }
         self.typed.sdp = self.check_body(buf, self.typed.content_type)?;
