@@ -139,7 +139,7 @@ pub(crate) fn skip(s: &[u8], i: usize, class: u32) -> usize {
     }
 }
 
-#[inline(never)]
+#[inline]
 fn skip_run(s: &[u8], i: usize, class: u32) -> usize {
     let rest = s.get(i..).unwrap_or_default();
     i + rest
