@@ -124,10 +124,8 @@ pub(crate) fn is(b: u8, class: u32) -> bool {
 
 /// The first offset at or after `i` whose byte is not in `class`.
 ///
-/// The first two bytes are tested inline (most runs of white space are
-/// empty or one space);
-/// a run goes on in a loop of its own, so that the loop stays small
-/// whatever the caller keeps in its registers.
+/// The first two bytes are tested before the loop: most runs of white
+/// space are empty or one space.
 #[inline(always)]
 pub(crate) fn skip(s: &[u8], i: usize, class: u32) -> usize {
     match s.get(i) {
