@@ -321,9 +321,24 @@ impl<'a> Summary<'a> {
     }
 
     /// The From tag (read without the From URI).
+    #[inline]
     pub fn from_tag(&self) -> Option<&'a [u8]> {
-        self.from
-            .and_then(|v| name_addr::params_of(v).get("tag").flatten())
+        let params = name_addr::params_of(self.from?).as_bytes();
+        // The tag is nearly always the first parameter, written `;tag=`.
+        match params.get(..5) {
+            Some(p)
+                if crate::byte_scan::eq_name(p, b";tag=")
+                    && !params
+                        .get(5)
+                        .is_some_and(|&b| b == b'"' || grammar::is_lws(b)) =>
+            {
+                let end = grammar::skip(params, 5, grammar::cls::GEN_VALUE);
+                Some(&params[5..end])
+            }
+            _ => crate::grammar::Params::unchecked(params)
+                .get("tag")
+                .flatten(),
+        }
     }
 
     /// The SDP, when Content-Type is `application/sdp` and the body is SDP.
@@ -437,6 +452,24 @@ mod tests {
         assert!(!with("application/sdpx"));
         assert!(!with("application/sd"));
         assert!(!with("text/plain"));
+    }
+
+    #[test]
+    fn from_tags_read_as_the_parameter_reader_reads_them() {
+        for from in [
+            "<sip:a@b>;tag=abc",
+            "<sip:a@b>;TAG=x;tag=y",
+            "<sip:a@b>;tag= spaced",
+            "<sip:a@b>;tag=\"quoted\"",
+            "<sip:a@b>;tag=",
+            "<sip:a@b>;x=1;tag=2",
+            "\"n\" <sip:a@b>;tag=z9;lr",
+        ] {
+            let m = format!("OPTIONS sip:a SIP/2.0\r\nFrom: {from}\r\n\r\n");
+            let s = Summary::read(m.as_bytes()).unwrap();
+            let want = name_addr::params_of(s.from.unwrap()).get("tag").flatten();
+            assert_eq!(s.from_tag(), want, "{from}");
+        }
     }
 
     #[test]
