@@ -80,30 +80,21 @@ pub(crate) fn parse_ip_loose(s: &[u8]) -> Option<IpAddr> {
 }
 
 /// Parses a dotted quad (`1*3DIGIT` four times, each at most 255).
+#[inline]
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    // The octets are shifted into one integer: filling a byte array and
-    // reading it back as a word stalls the store buffer.
-    let mut addr = 0u32;
-    let (mut part, mut value, mut digits) = (0usize, 0u16, 0u8);
-    for &b in s {
-        if b == b'.' {
-            if digits == 0 || part == 3 {
-                return None;
-            }
-            addr = addr << 8 | u32::from(u8::try_from(value).ok()?);
-            (part, value, digits) = (part + 1, 0, 0);
-        } else if b.is_ascii_digit() && digits < 3 {
-            value = value * 10 + u16::from(b - b'0');
-            digits += 1;
-        } else {
-            return None;
-        }
-    }
-    if part != 3 || digits == 0 {
-        return None;
-    }
-    addr = addr << 8 | u32::from(u8::try_from(value).ok()?);
-    Some(Ipv4Addr::from(addr))
+    let (addr, used) = dotted_quad(s)?;
+    (used == s.len()).then_some(addr)
+}
+
+/// The dotted quad at the start of `s` and its length.
+#[inline(always)]
+fn dotted_quad(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
+    let dot = |i: usize| (s.get(i) == Some(&b'.')).then_some(i + 1);
+    let (a, i) = octet(s, 0)?;
+    let (b, i) = octet(s, dot(i)?)?;
+    let (c, i) = octet(s, dot(i)?)?;
+    let (d, i) = octet(s, dot(i)?)?;
+    Some((Ipv4Addr::from(a << 24 | b << 16 | c << 8 | d), i))
 }
 
 /// Reads `host [":" port]` at the start of `s`; returns the host, the port,
@@ -121,13 +112,7 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
 /// else, which [`any_hostport`] reads the same way it would have.
 #[inline]
 fn usual_ipv4_hostport(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, usize)> {
-    let octet = |i: usize| octet(s, i);
-    let dot = |i: usize| (s.get(i) == Some(&b'.')).then_some(i + 1);
-    let (a, i) = octet(0)?;
-    let (b, i) = octet(dot(i)?)?;
-    let (c, i) = octet(dot(i)?)?;
-    let (d, i) = octet(dot(i)?)?;
-    let addr = Ipv4Addr::from(a << 24 | b << 16 | c << 8 | d);
+    let (addr, i) = dotted_quad(s)?;
     match s.get(i) {
         None => Some((addr, None, i)),
         Some(b':') => {
