@@ -5,7 +5,7 @@
 
 use criterion::{black_box, criterion_main, Criterion, Throughput};
 mod mix;
-use mix::{corpus, fast, full, rsip_parse, scan};
+use mix::{corpus, fast, full, rsip_parse, rsip_typed, scan};
 
 fn bench(c: &mut Criterion) {
     let msgs = corpus();
@@ -33,6 +33,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function("fast", |b| b.iter(run(fast)));
         g.bench_function("scan", |b| b.iter(run(scan)));
         g.bench_function("rsip", |b| b.iter(run(rsip_parse)));
+        g.bench_function("rsip-typed", |b| b.iter(run(rsip_typed)));
         g.finish();
     }
 }

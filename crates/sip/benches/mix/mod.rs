@@ -161,6 +161,64 @@ pub fn fast(b: &[u8]) -> usize {
     n
 }
 
+/// rsip 0.4 on the same bytes, reading what [`full`] reads that rsip can
+/// read (its typed headers; rsip has no SDP reader): the like-for-like
+/// counterpart of [`full`].
+pub fn rsip_typed(b: &[u8]) -> usize {
+    use rsip::prelude::*;
+    let Ok(m) = rsip::SipMessage::try_from(b) else {
+        return 0;
+    };
+    let mut n = match &m {
+        rsip::SipMessage::Request(r) => r.method.to_string().len(),
+        rsip::SipMessage::Response(r) => usize::from(r.status_code.code()),
+    };
+    n += m.call_id_header().map_or(0, |c| c.value().len());
+    n += m
+        .cseq_header()
+        .ok()
+        .and_then(|c| c.typed().ok())
+        .map_or(0, |c| c.seq as usize);
+    n += m
+        .from_header()
+        .ok()
+        .and_then(|f| f.typed().ok())
+        .and_then(|f| f.tag().map(|t| t.value().len()))
+        .unwrap_or(0);
+    n += m
+        .to_header()
+        .ok()
+        .and_then(|t| t.typed().ok())
+        .map_or(0, |t| t.uri.to_string().len());
+    n += m
+        .via_header()
+        .ok()
+        .and_then(|v| v.typed().ok())
+        .map_or(0, |v| {
+            v.uri
+                .host_with_port
+                .port
+                .map_or(0, |p| usize::from(*p.value()))
+                + v.branch().map_or(0, |b| b.value().len())
+        });
+    n += m
+        .contact_header()
+        .ok()
+        .and_then(|c| c.typed().ok())
+        .and_then(|c| c.expires().and_then(|e| e.seconds().ok()))
+        .unwrap_or(0) as usize;
+    n += m.user_agent_header().map(|u| u.value().len()).unwrap_or(0);
+    n += m
+        .authorization_header()
+        .and_then(|a| a.typed().ok())
+        .map_or(0, |a| a.username.len());
+    let length = m.headers().iter().find_map(|h| match h {
+        rsip::Header::ContentLength(c) => c.length().ok(),
+        _ => None,
+    });
+    n + length.unwrap_or(0) as usize
+}
+
 /// rsip 0.4 on the same bytes: its parse, then its header count.
 pub fn rsip_parse(b: &[u8]) -> usize {
     match rsip::SipMessage::try_from(b) {
