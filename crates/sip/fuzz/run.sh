@@ -17,7 +17,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 rfc4475="$(cd "$here/../../../../shared/testdata/rfc4475" 2>/dev/null && pwd || true)"
 cd "$here"
 status=0
-for target in message framing sdp; do
+for target in message framing sdp usual; do
     # The first corpus directory is where libFuzzer writes; keep it out of git.
     mkdir -p "corpus/$target"
     dirs=("corpus/$target" "seeds/$target")

@@ -184,6 +184,16 @@ fn usual_param(s: &[u8], pos: usize) -> Option<Pair<'_>> {
 
 /// Parses a credentials or challenge value.
 pub(crate) fn parse(value: &[u8]) -> Result<Auth<'_>, Invalid> {
+    parse_with(value, usual_params)
+}
+
+/// [`parse`] with its parameters read by the general path only.
+pub(crate) fn parse_generally(value: &[u8]) -> Result<Auth<'_>, Invalid> {
+    parse_with(value, |_| None)
+}
+
+#[inline(always)]
+fn parse_with(value: &[u8], usual: fn(&[u8]) -> Option<Marks>) -> Result<Auth<'_>, Invalid> {
     let start = skip(value, 0, cls::LWS);
     let end = skip(value, start, cls::TOKEN);
     if end == start {
@@ -193,37 +203,44 @@ pub(crate) fn parse(value: &[u8]) -> Result<Auth<'_>, Invalid> {
     if !params.is_empty() && !is(params[0], cls::LWS) {
         return Err(Invalid::new("expected white space after the scheme", end));
     }
-    // The usual shape first: one space after the scheme, no white space
-    // and no escapes in the parameters.
-    let mut marks = Marks::default();
-    let mut pos = 1;
-    let usual = params.first() == Some(&b' ')
-        && loop {
-            match usual_param(params, pos) {
-                Some((p, next)) => {
-                    marks.note(&p);
-                    if next == params.len() {
-                        break true;
-                    }
-                    pos = next;
-                }
-                None => break false,
+    let marks = match usual(params) {
+        Some(marks) => marks,
+        None => {
+            let mut marks = Marks::default();
+            let mut pos = 0;
+            while let Some((p, next)) = read_param(params, pos).map_err(|e| e.shifted(end))? {
+                marks.note(&p);
+                pos = next;
             }
-        };
-    if !usual {
-        marks = Marks::default();
-        let mut pos = 0;
-        while let Some((p, next)) = read_param(params, pos).map_err(|e| e.shifted(end))? {
-            marks.note(&p);
-            pos = next;
+            marks
         }
-    }
+    };
     Ok(Auth {
         scheme: ascii_text(&value[start..end]),
         params,
         username: marks.username,
         realm: marks.realm,
     })
+}
+
+/// The parameters of the usual shape: one space after the scheme, no
+/// white space and no escapes in the parameters. `None` for any other
+/// shape, which [`read_param`] reads as it would have.
+#[inline]
+fn usual_params(params: &[u8]) -> Option<Marks> {
+    if params.first() != Some(&b' ') {
+        return None;
+    }
+    let mut marks = Marks::default();
+    let mut pos = 1;
+    loop {
+        let (p, next) = usual_param(params, pos)?;
+        marks.note(&p);
+        if next == params.len() {
+            return Some(marks);
+        }
+        pos = next;
+    }
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ pub(crate) fn parse(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
 }
 
 #[cold]
-fn parse_slowly(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
+pub(crate) fn parse_slowly(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
     let start = skip(value, 0, cls::LWS);
     let digits_end = skip(value, start, cls::DIGIT);
     if digits_end == start {

@@ -190,7 +190,7 @@ pub(crate) fn walk_usual<'a>(
 
 /// [`split_head`] for any head, step by step.
 #[cold]
-fn split_any_head<'a>(
+pub(crate) fn split_any_head<'a>(
     buf: &'a [u8],
     limits: &Limits,
     eof_ends_head: bool,

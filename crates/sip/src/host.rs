@@ -111,7 +111,7 @@ pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize),
 /// ordinary delimiter after it, read in one pass; `None` for anything
 /// else, which [`any_hostport`] reads the same way it would have.
 #[inline]
-fn usual_ipv4_hostport(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, usize)> {
+pub(crate) fn usual_ipv4_hostport(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, usize)> {
     let (addr, i) = dotted_quad(s)?;
     match s.get(i) {
         None => Some((addr, None, i)),
@@ -152,7 +152,7 @@ fn octet(s: &[u8], i: usize) -> Option<(u32, usize)> {
 
 /// [`parse_hostport`] for any host.
 #[inline(never)]
-fn any_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize), Invalid> {
+pub(crate) fn any_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize), Invalid> {
     let (host, mut used) = if s.first() == Some(&b'[') {
         let close = memchr::memchr(b']', s).ok_or(Invalid::new("unclosed IPv6 reference", 0))?;
         let addr = parse_ipv6(&s[1..close]).ok_or(Invalid::new("invalid IPv6 address", 1))?;
@@ -246,6 +246,53 @@ mod tests {
         );
         assert!(parse_hostport(b"1.2.3").is_err());
         assert!(parse_hostport(b"h:70000").is_err());
+    }
+
+    #[test]
+    fn the_usual_reader_agrees_with_the_general_one() {
+        let mut tried = 0;
+        for host in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.256.1.1",
+            "1.1.1.256",
+            "01.02.003.4",
+            "0255.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            "1.2.3.",
+            ".1.2.3",
+            "1.2.3.4x",
+            "1.2.3.4-",
+            "1.2.3.4_",
+            "a1.2.3.4",
+        ] {
+            for tail in [
+                "", ":5060", ":0", ":65535", ":65536", ":", ":5060;x", ":5060?x", ":5060>",
+                ":5060,", ":5060 ", ":5060\t", ":5060:1", ":5060a", ":50a", ";x", ">", "]", "@",
+            ] {
+                let s = format!("{host}{tail}");
+                if let Some((addr, port, used)) = usual_ipv4_hostport(s.as_bytes()) {
+                    tried += 1;
+                    assert_eq!(
+                        any_hostport(s.as_bytes()),
+                        Ok((Host::Ipv4(addr), port, used)),
+                        "{s}"
+                    );
+                }
+                assert_eq!(
+                    parse_ipv4(host.as_bytes()),
+                    host.parse::<Ipv4Addr>().ok().or_else(|| {
+                        // std refuses leading zeros; the SIP grammar takes them.
+                        (host == "01.02.003.4").then(|| Ipv4Addr::new(1, 2, 3, 4))
+                    }),
+                    "{host}"
+                );
+            }
+        }
+        assert!(tried > 40, "{tried}");
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub mod multipart;
 pub mod name_addr;
 pub mod sdp;
 pub mod summary;
+#[doc(hidden)]
+pub mod testing;
 pub mod uri;
 pub mod via;
 

@@ -12,7 +12,7 @@ use crate::auth::{self, Auth};
 use crate::cseq::{self, CSeq, Method};
 use crate::error::{malformed, Bound, Defect, Error, Flag, Flags, Unsupported};
 use crate::grammar::{self, Invalid};
-use crate::head::split_head;
+use crate::head::{split_head, Head};
 use crate::header::{Header, HeaderName};
 use crate::media_type::{self, MediaType};
 use crate::name_addr::{self, NameAddr, NameAddrList};
@@ -135,7 +135,7 @@ fn parse_version(v: &[u8], line: u32, offset: usize) -> Result<(), Error> {
 /// (`METHOD uri SIP/2.0`, `SIP/2.0 code reason`) directly, anything else
 /// by [`parse_start_line_slowly`], which names what is wrong.
 #[inline]
-fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
+pub(crate) fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
     const VERSION: &[u8] = b"SIP/2.0 ";
     if l.len() >= 11 && crate::byte_scan::eq_name(&l[..8], VERSION) {
         let d = |i: usize| l[i].wrapping_sub(b'0');
@@ -171,7 +171,7 @@ fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
 /// [`parse_start_line`] for any line, step by step, so that the first
 /// defect is the one reported.
 #[cold]
-fn parse_start_line_slowly(l: &[u8]) -> Result<StartLine<'_>, Error> {
+pub(crate) fn parse_start_line_slowly(l: &[u8]) -> Result<StartLine<'_>, Error> {
     if l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"SIP/") {
         let sp = memchr::memchr(b' ', l).ok_or_else(|| {
             malformed(
@@ -277,7 +277,7 @@ fn check_date(v: &[u8]) -> Result<(), Invalid> {
 
 /// Checks a Call-ID: `word ["@" word]`.
 #[inline]
-fn check_call_id(v: &[u8]) -> Result<(), Invalid> {
+pub(crate) fn check_call_id(v: &[u8]) -> Result<(), Invalid> {
     use grammar::cls::WORD;
     // `word` or `word@word`, each word read in one run.
     let a = grammar::skip(v, 0, WORD);
@@ -293,7 +293,7 @@ fn check_call_id(v: &[u8]) -> Result<(), Invalid> {
 
 /// What is wrong with a Call-ID that [`check_call_id`] refused.
 #[cold]
-fn call_id_defect(v: &[u8]) -> Result<(), Invalid> {
+pub(crate) fn call_id_defect(v: &[u8]) -> Result<(), Invalid> {
     let is_word = |b: u8| {
         grammar::is_token(b)
             || matches!(
@@ -532,17 +532,23 @@ impl<'a> Message<'a> {
             true
         });
         let Some(head) = usual else {
-            let mut m = Self::read(buf, limits)?;
-            let mut checker = Checker::default();
-            for h in &m.headers {
-                checker.see(h);
-            }
-            m.checked = true;
-            m.finish(buf, checker)?;
-            return Ok(m);
+            return Self::parse_generally(buf, limits);
         };
         let start = parse_start_line(head.start_line)?;
         let mut m = Self::frame(buf, start, headers, head.body_start, checker.length);
+        m.checked = true;
+        m.finish(buf, checker)?;
+        Ok(m)
+    }
+
+    /// [`Message::parse_with`] by the general path only: the head split
+    /// step by step, then its values checked.
+    pub(crate) fn parse_generally(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
+        let mut m = Self::read_with(buf, limits, crate::head::split_any_head)?;
+        let mut checker = Checker::default();
+        for h in &m.headers {
+            checker.see(h);
+        }
         m.checked = true;
         m.finish(buf, checker)?;
         Ok(m)
@@ -556,8 +562,18 @@ impl<'a> Message<'a> {
 
     #[inline(always)]
     fn read(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
+        Self::read_with(buf, limits, split_head)
+    }
+
+    /// [`Message::read`] with the head split by `split`.
+    #[inline(always)]
+    fn read_with(
+        buf: &'a [u8],
+        limits: &Limits,
+        split: fn(&'a [u8], &Limits, bool) -> Result<Head<'a>, Error>,
+    ) -> Result<Message<'a>, Error> {
         check_size(buf, limits)?;
-        let head = split_head(buf, limits, true)?;
+        let head = split(buf, limits, true)?;
         let start = parse_start_line(head.start_line)?;
         let mut length = Length::default();
         for h in &head.headers {

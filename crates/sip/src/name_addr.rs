@@ -167,7 +167,7 @@ pub(crate) fn parse_single(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
 }
 
 #[cold]
-fn parse_single_slowly(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
+pub(crate) fn parse_single_slowly(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
     let mut c = Cursor::new(value);
     let na = parse(&mut c)?;
     if !c.at_end() {

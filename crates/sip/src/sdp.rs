@@ -246,7 +246,7 @@ fn fqdn(ipv6: bool, host: &[u8]) -> Result<ConnectionAddress<'_>, &'static str> 
 /// Reads a c= value: the usual `IN IP4 <address>` directly, anything else
 /// by [`parse_connection_slowly`].
 #[inline]
-fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
+pub(crate) fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
     match v.strip_prefix(b"IN IP4 ").and_then(crate::host::parse_ipv4) {
         Some(a) => Ok(Connection {
             address: ConnectionAddress::Ip(IpAddr::V4(a)),
@@ -258,7 +258,7 @@ fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
 }
 
 #[cold]
-fn parse_connection_slowly(v: &[u8]) -> Result<Connection<'_>, &'static str> {
+pub(crate) fn parse_connection_slowly(v: &[u8]) -> Result<Connection<'_>, &'static str> {
     let mut it = v.split(|&b| b == b' ');
     if it.next() != Some(b"IN") {
         return Err("c= network type is not IN");
@@ -317,7 +317,7 @@ fn is_proto_char(b: u8) -> bool {
 }
 
 /// `(kind, port, count, proto, formats)` of an m= value.
-type MLine<'a> = (&'a str, u16, Option<u16>, &'a str, &'a str);
+pub(crate) type MLine<'a> = (&'a str, u16, Option<u16>, &'a str, &'a str);
 
 /// A slice already checked to be ASCII, as text.
 fn ascii_str(b: &[u8]) -> &str {
@@ -338,7 +338,7 @@ fn parse_m(v: &[u8]) -> Result<MLine<'_>, &'static str> {
 /// [`parse_m`] for single spaces and no port count; `None` for any other
 /// shape.
 #[inline]
-fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
+pub(crate) fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
     use crate::grammar::{cls, CLASSES};
     // Short fields: plain loops, no search set-up.
     let run = |mut i: usize, class: u32| {
@@ -395,7 +395,7 @@ fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
 }
 
 #[cold]
-fn parse_m_slowly(v: &[u8]) -> Result<MLine<'_>, &'static str> {
+pub(crate) fn parse_m_slowly(v: &[u8]) -> Result<MLine<'_>, &'static str> {
     use crate::byte_scan::find;
     // Four fields split at single spaces; the formats are the rest.
     let field_end = |from: usize| find(b' ', &v[from..]).map_or(v.len(), |i| from + i);

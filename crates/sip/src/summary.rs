@@ -189,7 +189,7 @@ impl<'a> Summary<'a> {
 
     /// [`Summary::read_with`] for any head, step by step.
     #[cold]
-    fn read_any(buf: &'a [u8], limits: &Limits) -> Result<Summary<'a>, Error> {
+    pub(crate) fn read_any(buf: &'a [u8], limits: &Limits) -> Result<Summary<'a>, Error> {
         let too_long = |line: u32, at: usize| Error::Limit {
             bound: Bound::LineLength,
             line,
