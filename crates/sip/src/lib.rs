@@ -22,6 +22,13 @@
 //! what it goes on to act on; `replay`, `audit` and `sipwall sip parse`
 //! use [`Message::parse`].
 //!
+//! Both read in two ways: each reader (the head walk, the start line,
+//! addresses, Vias, hosts, credentials, SDP lines) first tries the shape
+//! nearly every message has, in one pass with few checks, and hands any
+//! other shape to its general reader, which also names every defect.
+//! Where the first accepts bytes, the second reads them to the same value;
+//! `testing::usual_paths_agree` holds them to it for the tests and fuzzers.
+//!
 //! ```
 //! use sipwall_sip::{Message, Method};
 //! let bytes = b"OPTIONS sip:100@192.0.2.2 SIP/2.0\r\n\
