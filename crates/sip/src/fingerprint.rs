@@ -89,7 +89,7 @@ static STARTS: [u16; 256] = {
 };
 
 /// The scanner a User-Agent names, if any (case-insensitive substring;
-/// the leftmost, and at one place the first of [`USER_AGENTS`]).
+/// the leftmost, and at one place the first in the list of needles).
 pub fn scanner_by_user_agent(ua: &[u8]) -> Option<Scanner> {
     // A dozen short needles in a short haystack: a check at each byte
     // that can start one is cheaper than an automaton's set-up.
