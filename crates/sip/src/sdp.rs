@@ -373,25 +373,46 @@ pub(crate) fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
     {
         return None;
     }
-    let formats = &v[proto_end + 1..];
+    check_formats(&v[proto_end + 1..]).ok()?;
+    Some(m_line(v, kind_end, (port, None), (port_end + 1, proto_end)))
+}
+
+/// The format list of an m= line: printable, not only spaces.
+#[inline]
+fn check_formats(formats: &[u8]) -> Result<(), &'static str> {
     let (mut printable, mut any) = (true, false);
     for &b in formats {
         printable &= (0x20..0x7f).contains(&b);
         any |= b != b' ';
     }
-    if !printable || !any {
-        return None;
+    if !any {
+        return Err("m= has no formats");
     }
+    if !printable {
+        return Err("invalid m= format list");
+    }
+    Ok(())
+}
+
+/// The fields of a checked m= value `v`: the media type ends at
+/// `kind_end`, the protocol spans `proto`, the formats follow it.
+#[inline]
+fn m_line(
+    v: &[u8],
+    kind_end: usize,
+    (port, count): (u16, Option<u16>),
+    proto: (usize, usize),
+) -> MLine<'_> {
     // Every byte was checked to be ASCII: one conversion serves the three.
     let text = ascii_str(v);
     let part = |from: usize, to: usize| text.get(from..to).unwrap_or("");
-    Some((
+    (
         part(0, kind_end),
         port,
-        None,
-        part(port_end + 1, proto_end),
-        part(proto_end + 1, v.len()),
-    ))
+        count,
+        part(proto.0, proto.1),
+        part(proto.1 + 1, v.len()),
+    )
 }
 
 #[cold]
@@ -424,24 +445,8 @@ pub(crate) fn parse_m_slowly(v: &[u8]) -> Result<MLine<'_>, &'static str> {
     if port_end == v.len() || proto.is_empty() || !proto.iter().all(|&b| is_proto_char(b)) {
         return Err("invalid m= protocol");
     }
-    let formats = v.get(proto_end + 1..).unwrap_or_default();
-    if !formats.iter().any(|&b| b != b' ') {
-        return Err("m= has no formats");
-    }
-    if !formats.iter().all(|&b| (0x20..0x7f).contains(&b)) {
-        return Err("invalid m= format list");
-    }
-    // Every field was checked to be ASCII above, so the whole value is
-    // text, and one conversion serves the three.
-    let text = ascii_str(v);
-    let part = |from: usize, to: usize| text.get(from..to).unwrap_or("");
-    Ok((
-        part(0, kind_end),
-        port,
-        count,
-        part(proto_start, proto_end),
-        part(proto_end + 1, v.len()),
-    ))
+    check_formats(v.get(proto_end + 1..).unwrap_or_default())?;
+    Ok(m_line(v, kind_end, (port, count), (proto_start, proto_end)))
 }
 
 fn parse_rtcp(v: &[u8]) -> Result<Rtcp, &'static str> {
