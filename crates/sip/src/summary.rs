@@ -10,7 +10,7 @@
 //! line rate, and `Message::parse` for anything it acts on beyond that.
 
 use crate::cseq::Method;
-use crate::error::{Bound, Defect, Error, Unsupported};
+use crate::error::{malformed, Bound, Defect, Error, Unsupported};
 use crate::fingerprint::{scanner_by_user_agent, Scanner, SipviciousTag};
 use crate::grammar;
 use crate::header::HeaderName;
@@ -54,14 +54,6 @@ pub struct Summary<'a> {
     pub body: &'a [u8],
     /// Number of header lines.
     pub header_count: usize,
-}
-
-fn malformed(defect: Defect, line: u32, offset: usize) -> Error {
-    Error::Malformed {
-        defect,
-        line,
-        offset: offset as u32,
-    }
 }
 
 fn read_start(l: &[u8]) -> Result<Start<'_>, Error> {
