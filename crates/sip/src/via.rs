@@ -103,11 +103,24 @@ pub(crate) fn usual(v: &[u8]) -> Option<Via<'_>> {
         return None;
     }
     let at = t_end + 1;
-    let n = at + skip_not_stop(&v[at..]);
-    let (host, port, used) = parse_hostport(&v[at..n]).ok()?;
-    if at + used != n {
-        return None;
-    }
+    // A dotted quad holds no delimiter: read in place, it ends where the
+    // sent-by does when a delimiter follows it.
+    let (host, port, n) = match crate::host::usual_ipv4_hostport(&v[at..]) {
+        Some((addr, port, used))
+            if v.get(at + used)
+                .is_none_or(|&b| crate::grammar::is(b, crate::grammar::cls::ADDR_STOP)) =>
+        {
+            (Host::Ipv4(addr), port, at + used)
+        }
+        _ => {
+            let n = at + skip_not_stop(&v[at..]);
+            let (host, port, used) = parse_hostport(&v[at..n]).ok()?;
+            if at + used != n {
+                return None;
+            }
+            (host, port, n)
+        }
+    };
     let mut marks = Marks::default();
     let params = crate::grammar::usual_params(v, n, |p| marks.note(p).is_none())?;
     Some(Via {
