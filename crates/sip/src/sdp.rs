@@ -202,26 +202,39 @@ impl<'a> Checked<'a> {
                 return Ok(None);
             };
             self.n += 1;
-            let l = Line {
-                n: self.n,
-                off,
-                kind: line.first().copied().unwrap_or(0),
-                value: line.get(2..).unwrap_or_default(),
-            };
-            if line.is_empty() {
-                self.blank = true;
-                continue;
+            match line {
+                [] => self.blank = true,
+                [kind, b'=', value @ ..]
+                    if !self.blank
+                        && kind.is_ascii_lowercase()
+                        && (self.n > 1 || line == b"v=0") =>
+                {
+                    return Ok(Some(Line {
+                        n: self.n,
+                        off,
+                        kind: *kind,
+                        value,
+                    }))
+                }
+                _ => return Err(self.defect(off, line)),
             }
-            if self.blank {
-                return Err(l.err("empty line inside SDP"));
-            }
-            if line.len() < 2 || !l.kind.is_ascii_lowercase() || line[1] != b'=' {
-                return Err(l.err("line is not <letter>=<value>"));
-            }
-            if self.n == 1 && line != b"v=0" {
-                return Err(l.err("SDP must start with v=0"));
-            }
-            return Ok(Some(l));
+        }
+    }
+
+    /// What is wrong with a line that [`Checked::next`] refused.
+    #[cold]
+    fn defect(&self, off: usize, line: &[u8]) -> SdpError {
+        let reason = if self.blank {
+            "empty line inside SDP"
+        } else if line.len() < 2 || !line[0].is_ascii_lowercase() || line[1] != b'=' {
+            "line is not <letter>=<value>"
+        } else {
+            "SDP must start with v=0"
+        };
+        SdpError {
+            reason,
+            line: self.n,
+            offset: off,
         }
     }
 }
