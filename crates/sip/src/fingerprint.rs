@@ -131,8 +131,15 @@ impl SipviciousTag {
         // The label is printable, so its hex never holds the pair `01`:
         // the first `01` pair is the separator. Looking for it first turns
         // down an ordinary tag without decoding it.
-        let sep = tag.chunks_exact(2).position(|p| p == b"01")?;
-        let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        let sep = tag
+            .chunks_exact(2)
+            .position(|p| p[0] == b'0' && p[1] == b'1')?;
+        let nibble = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        };
         let mut decoded = [0u8; MAX_LABEL + 1 + 20];
         for (i, pair) in tag.chunks_exact(2).enumerate() {
             decoded[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
