@@ -31,29 +31,41 @@ pub(crate) fn split_head<'a>(
     limits: &Limits,
     eof_ends_head: bool,
 ) -> Result<Head<'a>, Error> {
+    match split_usual_head(buf, limits, |_| ()) {
+        Some(head) => Ok(head),
+        None => split_any_head(buf, limits, eof_ends_head),
+    }
+}
+
+/// A head of the usual shape ([`walk_usual`]) split into its header
+/// lines, `see` shown each as it is read; `None` for any other shape.
+#[inline(always)]
+pub(crate) fn split_usual_head<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    mut see: impl FnMut(&Header<'a>),
+) -> Option<Head<'a>> {
     let mut headers = Vec::with_capacity(16);
     let usual = walk_usual(buf, limits, |l| match header(l) {
         Some(h) => {
+            see(&h);
             headers.push(h);
             true
         }
         None => false,
-    });
-    match usual {
-        Some(usual) => Ok(Head {
-            start_line: usual.start_line,
-            headers,
-            body_start: usual.body_start,
-            body_line: usual.body_line,
-        }),
-        None => split_any_head(buf, limits, eof_ends_head),
-    }
+    })?;
+    Some(Head {
+        start_line: usual.start_line,
+        headers,
+        body_start: usual.body_start,
+        body_line: usual.body_line,
+    })
 }
 
 /// The header a line of a usual head holds; `None` when its name is not
 /// a token.
 #[inline(always)]
-pub(crate) fn header<'a>(l: &Line<'a>) -> Option<Header<'a>> {
+fn header<'a>(l: &Line<'a>) -> Option<Header<'a>> {
     let name = HeaderName::from_line(l.text, l.colon);
     let raw_name = &l.text[..l.colon];
     // A known name is spelled with token characters.

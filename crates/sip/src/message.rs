@@ -12,7 +12,7 @@ use crate::auth::{self, Auth};
 use crate::cseq::{self, CSeq, Method};
 use crate::error::{malformed, Bound, Defect, Error, Flag, Flags, Unsupported};
 use crate::grammar::{self, Invalid};
-use crate::head::{split_head, Head};
+use crate::head::{split_any_head, split_head, split_usual_head, Head};
 use crate::header::{Header, HeaderName};
 use crate::media_type::{self, MediaType};
 use crate::name_addr::{self, NameAddr, NameAddrList};
@@ -521,21 +521,12 @@ impl<'a> Message<'a> {
         // A head of the usual shape is split and checked in one walk;
         // any other is split first and checked after, as the order of
         // its possible defects requires.
-        let mut headers = Vec::with_capacity(16);
         let mut checker = Checker::default();
-        let usual = crate::head::walk_usual(buf, limits, |l| {
-            let Some(h) = crate::head::header(l) else {
-                return false;
-            };
-            checker.see(&h);
-            headers.push(h);
-            true
-        });
-        let Some(head) = usual else {
+        let Some(head) = split_usual_head(buf, limits, |h| checker.see(h)) else {
             return Self::parse_generally(buf, limits);
         };
         let start = parse_start_line(head.start_line)?;
-        let mut m = Self::frame(buf, start, headers, head.body_start, checker.length);
+        let mut m = Self::frame(buf, start, head.headers, head.body_start, checker.length);
         m.checked = true;
         m.finish(buf, checker)?;
         Ok(m)
@@ -544,7 +535,7 @@ impl<'a> Message<'a> {
     /// [`Message::parse_with`] by the general path only: the head split
     /// step by step, then its values checked.
     pub(crate) fn parse_generally(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
-        let mut m = Self::read_with(buf, limits, crate::head::split_any_head)?;
+        let mut m = Self::read_with(buf, limits, split_any_head)?;
         let mut checker = Checker::default();
         for h in &m.headers {
             checker.see(h);

@@ -7,7 +7,7 @@
 //! [`usual_paths_agree`] holds each fast path to that on one input; the
 //! `usual` fuzz target and the tests run it over many.
 
-use crate::head::{split_any_head, walk_usual};
+use crate::head::{split_any_head, split_usual_head};
 use crate::header::HeaderName;
 use crate::message::{
     call_id_defect, check_call_id, parse_start_line, parse_start_line_slowly, Limits, Message,
@@ -40,16 +40,8 @@ pub fn usual_paths_agree(data: &[u8]) -> Result<(), String> {
     let Ok(head) = split_any_head(data, &limits, true) else {
         return Ok(());
     };
-    let mut lines = Vec::new();
-    let usual = walk_usual(data, &limits, |l| match crate::head::header(l) {
-        Some(h) => {
-            lines.push(h);
-            true
-        }
-        None => false,
-    });
-    if let Some(usual) = usual {
-        let fast = (usual.start_line, usual.body_start, &lines);
+    if let Some(usual) = split_usual_head(data, &limits, |_| ()) {
+        let fast = (usual.start_line, usual.body_start, &usual.headers);
         if fast != (head.start_line, head.body_start, &head.headers) {
             return differ("head", &fast, &head.headers);
         }
