@@ -61,14 +61,14 @@ pub(crate) mod cls {
     pub const COLON: u32 = 1 << 11;
     /// Bytes with a meaning of their own after a URI's host: `;`, `?`
     /// and `%`.
-    pub const URI_SPECIAL: u32 = 1 << 13;
+    pub const URI_SPECIAL: u32 = 1 << 12;
     /// Digits and `.`: what a dotted quad is made of.
-    pub const DOTTED: u32 = 1 << 14;
+    pub const DOTTED: u32 = 1 << 13;
     /// What ends an address without angle brackets, and a Via sent-by:
     /// `;`, `,` and white space.
-    pub const ADDR_STOP: u32 = 1 << 15;
+    pub const ADDR_STOP: u32 = 1 << 14;
     /// An SDP transport protocol: tokens and `/`.
-    pub const PROTO: u32 = 1 << 16;
+    pub const PROTO: u32 = 1 << 15;
 }
 
 /// Sets `bit` in `t` for the alphanumerics (if asked) and `extra`.
@@ -135,6 +135,14 @@ pub(crate) fn skip(s: &[u8], i: usize, class: u32) -> usize {
         },
         _ => i,
     }
+}
+
+/// The length of the longest start of `s` that holds no byte of `class`.
+#[inline]
+pub(crate) fn before(s: &[u8], class: u32) -> usize {
+    s.iter()
+        .position(|&b| CLASSES[usize::from(b)] & class != 0)
+        .unwrap_or(s.len())
 }
 
 #[inline]

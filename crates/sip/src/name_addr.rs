@@ -3,7 +3,7 @@
 
 use crate::byte_scan::{eq_name, find};
 use crate::grammar::{
-    cls, is, is_lws, params_with, usual_params, Cursor, Invalid, Mark, Param, Params,
+    before, cls, is_lws, params_with, usual_params, Cursor, Invalid, Mark, Param, Params,
 };
 use crate::uri::Uri;
 
@@ -91,10 +91,7 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
         c.set_pos(open + close + 1);
     } else {
         let rest = c.rest();
-        let n = rest
-            .iter()
-            .position(|&b| is(b, cls::ADDR_STOP))
-            .unwrap_or(rest.len());
+        let n = before(rest, cls::ADDR_STOP);
         let spec = &rest[..n];
         let at = c.pos();
         if find(b'?', spec).is_some() {
@@ -211,10 +208,7 @@ pub(crate) fn usual(v: &[u8]) -> Option<NameAddr<'_>> {
             {
                 return None;
             }
-            let end = v
-                .iter()
-                .position(|&b| is(b, cls::ADDR_STOP))
-                .unwrap_or(v.len());
+            let end = before(v, cls::ADDR_STOP);
             // A `?` anywhere in it needs the angle brackets.
             if find(b'?', &v[..end]).is_some() {
                 return None;

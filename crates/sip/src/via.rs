@@ -1,7 +1,7 @@
 //! The Via header (RFC 3261 §20.42, RFC 3581 `rport`, RFC 5118 IPv6):
 //! transport, sent-by, and the parameters a firewall needs.
 
-use crate::grammar::{params_with, Cursor, Invalid, Mark, Param, Params};
+use crate::grammar::{before, cls, params_with, Cursor, Invalid, Mark, Param, Params};
 use crate::host::{parse_hostport, parse_ip_loose, Host};
 use std::net::IpAddr;
 
@@ -98,7 +98,7 @@ pub(crate) fn usual(v: &[u8]) -> Option<Via<'_>> {
     if !crate::byte_scan::eq_name(v.get(..8)?, b"SIP/2.0/") {
         return None;
     }
-    let t_end = crate::grammar::skip(v, 8, crate::grammar::cls::TOKEN);
+    let t_end = crate::grammar::skip(v, 8, cls::TOKEN);
     if t_end == 8 || v.get(t_end) != Some(&b' ') {
         return None;
     }
@@ -108,12 +108,12 @@ pub(crate) fn usual(v: &[u8]) -> Option<Via<'_>> {
     let (host, port, n) = match crate::host::usual_ipv4_hostport(&v[at..]) {
         Some((addr, port, used))
             if v.get(at + used)
-                .is_none_or(|&b| crate::grammar::is(b, crate::grammar::cls::ADDR_STOP)) =>
+                .is_none_or(|&b| crate::grammar::is(b, cls::ADDR_STOP)) =>
         {
             (Host::Ipv4(addr), port, at + used)
         }
         _ => {
-            let n = at + skip_not_stop(&v[at..]);
+            let n = at + before(&v[at..], cls::ADDR_STOP);
             let (host, port, used) = parse_hostport(&v[at..n]).ok()?;
             if at + used != n {
                 return None;
@@ -227,7 +227,8 @@ fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
     }
     let at = c.pos();
     let rest = c.rest();
-    let n = skip_not_stop(rest);
+    // The sent-by ends at `;`, `,` or white space.
+    let n = before(rest, cls::ADDR_STOP);
     let (host, port, used) = parse_hostport(&rest[..n]).map_err(|e| e.shifted(at))?;
     if used != n {
         return Err(Invalid::new("unexpected text after sent-by", at + used));
@@ -260,15 +261,6 @@ fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
         params,
         marks,
     })
-}
-
-/// The length of the sent-by at the start of `rest`: up to `;`, `,` or
-/// white space.
-#[inline]
-fn skip_not_stop(rest: &[u8]) -> usize {
-    rest.iter()
-        .position(|&b| crate::grammar::is(b, crate::grammar::cls::ADDR_STOP))
-        .unwrap_or(rest.len())
 }
 
 /// The Via values of one header, read lazily.
