@@ -116,15 +116,11 @@ pub(crate) fn usual_ipv4_hostport(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, us
     match s.get(i) {
         None => Some((addr, None, i)),
         Some(b':') => {
-            let end = skip(s, i + 1, cls::DIGIT);
-            let port = u16::try_from(crate::grammar::parse_u32(&s[i + 1..end])?).ok()?;
+            let (port, end) = port(s, i)?;
             // What follows a port must not make the host an IPv6 address.
-            match s.get(end) {
-                None | Some(b';' | b'?' | b'>' | b',' | b' ' | b'\t') => {
-                    Some((addr, Some(port), end))
-                }
-                _ => None,
-            }
+            s.get(end)
+                .is_none_or(ends_host)
+                .then_some((addr, Some(port), end))
         }
         Some(&b) if crate::grammar::is(b, cls::DOMAIN) => None,
         Some(_) => Some((addr, None, i)),
@@ -189,27 +185,38 @@ pub(crate) fn any_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize), I
     };
     let mut port = None;
     if s.get(used) == Some(&b':') {
-        let end = skip(s, used + 1, cls::DIGIT);
-        let p = crate::grammar::parse_u32(&s[used + 1..end])
-            .filter(|&p| p <= u32::from(u16::MAX))
-            .ok_or(Invalid::new("invalid port", used + 1))?;
-        port = Some(p as u16);
+        let (p, end) = self::port(s, used).ok_or(Invalid::new("invalid port", used + 1))?;
+        port = Some(p);
         used = end;
     }
     Ok((host, port, used))
+}
+
+/// The bytes that end what follows a host's colon, wherever a host
+/// appears.
+#[inline]
+fn ends_host(b: &u8) -> bool {
+    matches!(b, b';' | b'?' | b'>' | b',' | b' ' | b'\t')
+}
+
+/// The port after the colon at `s[colon]`, and the offset after it.
+#[inline]
+fn port(s: &[u8], colon: usize) -> Option<(u16, usize)> {
+    let end = skip(s, colon + 1, cls::DIGIT);
+    let port = crate::grammar::parse_u32(&s[colon + 1..end])?;
+    Some((u16::try_from(port).ok()?, end))
 }
 
 /// Refuses an unbracketed IPv6 address (RFC 5118 §4.2): after a host
 /// name's colon, another colon before the next delimiter.
 #[inline]
 fn unbracketed_ipv6(rest: &[u8]) -> Result<(), Invalid> {
-    let is_stop = |b: &u8| matches!(b, b';' | b'?' | b'>' | b',' | b' ' | b'\t');
     // Almost always a port number, then a delimiter or the end.
     let digits = skip(rest, 0, cls::DIGIT);
-    if rest.get(digits).is_none_or(is_stop) {
+    if rest.get(digits).is_none_or(ends_host) {
         return Ok(());
     }
-    let stop = rest.iter().position(is_stop).unwrap_or(rest.len());
+    let stop = rest.iter().position(ends_host).unwrap_or(rest.len());
     if rest[..stop].contains(&b':') {
         return Err(Invalid::new("IPv6 address must be enclosed in brackets", 0));
     }
