@@ -98,11 +98,11 @@ pub struct CSeq<'a> {
 pub(crate) fn parse(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
     // The usual `<number> <METHOD>`, with a number that fits.
     let digits = skip(value, 0, cls::DIGIT);
-    if (1..=9).contains(&digits) && value.get(digits) == Some(&b' ') {
-        let number = value[..digits]
-            .iter()
-            .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
-        if let Some(method) = Method::from_token(&value[digits + 1..]) {
+    if value.get(digits) == Some(&b' ') {
+        if let (Some(number), Some(method)) = (
+            crate::grammar::parse_u32(&value[..digits]),
+            Method::from_token(&value[digits + 1..]),
+        ) {
             return Ok(CSeq { number, method });
         }
     }

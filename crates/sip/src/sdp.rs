@@ -332,11 +332,6 @@ fn is_proto_char(b: u8) -> bool {
 /// `(kind, port, count, proto, formats)` of an m= value.
 pub(crate) type MLine<'a> = (&'a str, u16, Option<u16>, &'a str, &'a str);
 
-/// A slice already checked to be ASCII, as text.
-fn ascii_str(b: &[u8]) -> &str {
-    std::str::from_utf8(b).unwrap_or("")
-}
-
 fn parse_u16(s: &[u8]) -> Option<u16> {
     crate::grammar::parse_u32(s).and_then(|n| u16::try_from(n).ok())
 }
@@ -364,21 +359,8 @@ pub(crate) fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
     if kind_end == 0 || v.get(kind_end) != Some(&b' ') {
         return None;
     }
-    let (mut port_end, mut port) = (kind_end + 1, 0u32);
-    while let Some(d) = v
-        .get(port_end)
-        .map(|b| b.wrapping_sub(b'0'))
-        .filter(|&d| d <= 9)
-    {
-        port = port * 10 + u32::from(d);
-        port_end += 1;
-        if port_end - kind_end > 6 {
-            return None;
-        }
-    }
-    let port = u16::try_from(port)
-        .ok()
-        .filter(|_| port_end > kind_end + 1)?;
+    let port_end = run(kind_end + 1, cls::DIGIT);
+    let port = parse_u16(&v[kind_end + 1..port_end])?;
     let proto_end = run(port_end + 1, cls::PROTO);
     if v.get(port_end) != Some(&b' ')
         || proto_end == port_end + 1
@@ -417,7 +399,7 @@ fn m_line(
     proto: (usize, usize),
 ) -> MLine<'_> {
     // Every byte was checked to be ASCII: one conversion serves the three.
-    let text = ascii_str(v);
+    let text = crate::grammar::ascii_text(v);
     let part = |from: usize, to: usize| text.get(from..to).unwrap_or("");
     (
         part(0, kind_end),
