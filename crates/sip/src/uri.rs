@@ -199,7 +199,7 @@ fn scheme(s: &[u8]) -> Result<(Kind, usize), Invalid> {
 
 /// [`Uri::parse`] for the grammars that embed a URI: the error is
 /// relative to the URI, ready to be shifted by the caller.
-#[inline]
+#[inline(always)]
 pub(crate) fn parse(s: &[u8]) -> Result<Uri<'_>, Invalid> {
     // Offsets are kept as u16; a URI cannot be that long inside a message.
     if s.len() >= usize::from(u16::MAX) {
@@ -259,7 +259,7 @@ fn opaque_parts<'a>(s: &'a [u8], body: usize, uri: &mut Uri<'a>) -> Result<(), I
 /// The parts of a `sip:`/`sips:` URI after the scheme's colon at
 /// `body - 1`: every byte is checked against its part's class (all of
 /// them ASCII), in one pass over each part.
-#[inline]
+#[inline(always)]
 fn sip_parts<'a>(s: &'a [u8], body: usize, uri: &mut Uri<'a>) -> Result<(), Invalid> {
     // The userinfo cannot hold an unescaped `@`, and neither can what
     // follows the host, so the first `@` ends the userinfo. User
