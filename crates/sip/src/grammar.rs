@@ -205,8 +205,18 @@ pub(crate) fn parse_u32(s: &[u8]) -> Option<u32> {
     if s.is_empty() || s.len() > 64 {
         return None;
     }
+    // Nine digits cannot overflow: only the digits after them need
+    // checked steps.
+    let (short, long) = s.split_at(s.len().min(9));
     let mut n: u32 = 0;
-    for &b in s {
+    for &b in short {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u32::from(d);
+    }
+    for &b in long {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return None;
