@@ -1,6 +1,6 @@
 //! Methods and the CSeq header (RFC 3261 §20.16).
 
-use crate::grammar::{cls, is, is_token_str, skip, Invalid};
+use crate::grammar::{before, cls, is_token_str, skip, Invalid};
 
 /// A request method; extension methods are kept as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,10 +125,7 @@ pub(crate) fn parse_slowly(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
             at,
         ));
     }
-    let mut end = at;
-    while end < value.len() && !is(value[end], cls::LWS) {
-        end += 1;
-    }
+    let end = at + before(&value[at..], cls::LWS);
     let method = Method::from_token(&value[at..end]).ok_or(Invalid::new("invalid method", at))?;
     let rest = skip(value, end, cls::LWS);
     if rest != value.len() {
