@@ -315,7 +315,8 @@ impl<'a> Summary<'a> {
     /// The From tag (read without the From URI).
     #[inline]
     pub fn from_tag(&self) -> Option<&'a [u8]> {
-        let params = name_addr::params_of(self.from?).as_bytes();
+        let all = name_addr::params_of(self.from?);
+        let params = all.as_bytes();
         // The tag is nearly always the first parameter, written `;tag=`.
         match params.get(..5) {
             Some(p)
@@ -327,9 +328,7 @@ impl<'a> Summary<'a> {
                 let end = grammar::skip(params, 5, grammar::cls::GEN_VALUE);
                 Some(&params[5..end])
             }
-            _ => crate::grammar::Params::unchecked(params)
-                .get("tag")
-                .flatten(),
+            _ => all.get("tag").flatten(),
         }
     }
 
