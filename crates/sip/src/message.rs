@@ -520,7 +520,6 @@ impl<'a> Message<'a> {
         };
         let start = parse_start_line(head.start_line)?;
         let mut m = Self::frame(buf, start, head.headers, head.body_start, checker.length);
-        m.checked = true;
         m.finish(buf, checker)?;
         Ok(m)
     }
@@ -533,7 +532,6 @@ impl<'a> Message<'a> {
         for h in &m.headers {
             checker.see(h);
         }
-        m.checked = true;
         m.finish(buf, checker)?;
         Ok(m)
     }
@@ -619,9 +617,11 @@ impl<'a> Message<'a> {
     }
 
     /// Takes what checking the header values found (its first defect,
-    /// or the typed values and the flags), then checks the body.
+    /// or the typed values and the flags), then checks the body; the
+    /// message is then a checked one.
     #[inline(always)]
     fn finish(&mut self, buf: &'a [u8], checker: Checker<'a>) -> Result<(), Error> {
+        self.checked = true;
         if let Some(e) = checker.error {
             return Err(e);
         }
