@@ -347,21 +347,14 @@ fn parse_m(v: &[u8]) -> Result<MLine<'_>, &'static str> {
 /// shape.
 #[inline]
 pub(crate) fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
-    use crate::grammar::{cls, CLASSES};
-    // Short fields: plain loops, no search set-up.
-    let run = |mut i: usize, class: u32| {
-        while i < v.len() && CLASSES[usize::from(v[i])] & class != 0 {
-            i += 1;
-        }
-        i
-    };
-    let kind_end = run(0, cls::TOKEN);
+    use crate::grammar::{cls, skip};
+    let kind_end = skip(v, 0, cls::TOKEN);
     if kind_end == 0 || v.get(kind_end) != Some(&b' ') {
         return None;
     }
-    let port_end = run(kind_end + 1, cls::DIGIT);
+    let port_end = skip(v, kind_end + 1, cls::DIGIT);
     let port = parse_u16(&v[kind_end + 1..port_end])?;
-    let proto_end = run(port_end + 1, cls::PROTO);
+    let proto_end = skip(v, port_end + 1, cls::PROTO);
     if v.get(port_end) != Some(&b' ')
         || proto_end == port_end + 1
         || v.get(proto_end) != Some(&b' ')
