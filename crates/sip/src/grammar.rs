@@ -210,20 +210,19 @@ pub(crate) fn parse_u32(s: &[u8]) -> Option<u32> {
     let (short, long) = s.split_at(s.len().min(9));
     let mut n: u32 = 0;
     for &b in short {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        n = n * 10 + u32::from(d);
+        n = n * 10 + digit(b)?;
     }
     for &b in long {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u32::from(d))?;
+        n = n.checked_mul(10)?.checked_add(digit(b)?)?;
     }
     Some(n)
+}
+
+/// The value of an ASCII digit.
+#[inline(always)]
+pub(crate) fn digit(b: u8) -> Option<u32> {
+    let d = b.wrapping_sub(b'0');
+    (d <= 9).then_some(u32::from(d))
 }
 
 /// Parses `1*DIGIT`, saturating at u32::MAX (RFC 3261 §20.19 for Expires).

@@ -131,10 +131,7 @@ pub(crate) fn usual_ipv4_hostport(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, us
 /// fourth: the value and the offset after it.
 #[inline(always)]
 fn octet(s: &[u8], i: usize) -> Option<(u32, usize)> {
-    let digit = |j: usize| {
-        let d = s.get(j)?.wrapping_sub(b'0');
-        (d <= 9).then_some(u32::from(d))
-    };
+    let digit = |j: usize| s.get(j).copied().and_then(crate::grammar::digit);
     let a = digit(i)?;
     let Some(b) = digit(i + 1) else {
         return Some((a, i + 1));
