@@ -351,6 +351,40 @@ pub(crate) struct Param<'a> {
     pub value_at: usize,
 }
 
+/// The name of the parameter after `i`: past white space, a `;` and white
+/// space, a run of token characters, as its start and end (equal when no
+/// name is written). `None` when no `;` follows.
+#[inline]
+fn param_name(s: &[u8], i: usize) -> Option<(usize, usize)> {
+    let i = skip(s, i, cls::LWS);
+    if s.get(i) != Some(&b';') {
+        return None;
+    }
+    let start = skip(s, i + 1, cls::LWS);
+    Some((start, skip(s, start, cls::TOKEN)))
+}
+
+/// A parameter value as [`param_value`] finds it: where it starts (after
+/// its quote, if quoted), the value (quotes removed; empty when nothing is
+/// written), and the offset after it.
+type Value<'a> = (usize, &'a [u8], usize);
+
+/// The value of the parameter whose name ends at `i`; `None` without `=`.
+#[inline]
+fn param_value(s: &[u8], i: usize) -> Result<Option<Value<'_>>, Invalid> {
+    let eq = skip(s, i, cls::LWS);
+    if s.get(eq) != Some(&b'=') {
+        return Ok(None);
+    }
+    let v = skip(s, eq + 1, cls::LWS);
+    if s.get(v) == Some(&b'"') {
+        let end = quoted_end(s, v)?;
+        return Ok(Some((v + 1, &s[v + 1..end - 1], end)));
+    }
+    let end = skip(s, v, cls::GEN_VALUE);
+    Ok(Some((v, &s[v..end], end)))
+}
+
 /// Reads `*( SEMI generic-param )` at the cursor and returns the raw span
 /// of the parameters (starting at the first `;`), stopping before a `,`
 /// or the end. Every parameter must have a name; values are tokens, hosts
@@ -363,34 +397,18 @@ pub(crate) fn params_with<'a>(
     let s = c.buf;
     let start = c.pos;
     let mut end = start;
-    loop {
-        let mut i = skip(s, end, cls::LWS);
-        if s.get(i) != Some(&b';') {
-            break;
-        }
-        i = skip(s, i + 1, cls::LWS);
-        let name_end = skip(s, i, cls::TOKEN);
+    while let Some((i, name_end)) = param_name(s, end) {
         if name_end == i {
             return Err(Invalid::new("empty or invalid parameter name", i));
         }
         end = name_end;
-        let eq = skip(s, name_end, cls::LWS);
-        let mut value = None;
-        let mut value_at = 0;
-        if s.get(eq) == Some(&b'=') {
-            let v = skip(s, eq + 1, cls::LWS);
-            if s.get(v) == Some(&b'"') {
-                end = quoted_end(s, v)?;
-                value = Some(&s[v + 1..end - 1]);
-                value_at = v + 1 - start;
-            } else {
-                end = skip(s, v, cls::GEN_VALUE);
-                if end == v {
-                    return Err(Invalid::new("empty or invalid parameter value", v));
-                }
-                value = Some(&s[v..end]);
-                value_at = v - start;
+        let (mut value, mut value_at) = (None, 0);
+        if let Some((at, v, after)) = param_value(s, name_end)? {
+            // Unquoted, an empty value ends where it starts.
+            if after == at {
+                return Err(Invalid::new("empty or invalid parameter value", at));
             }
+            (end, value, value_at) = (after, Some(v), at - start);
         }
         each(Param {
             name: &s[i..name_end],
@@ -561,47 +579,32 @@ impl<'a> ParamIter<'a> {
     /// built, so any surprise simply ends the iteration).
     #[inline]
     fn next_name(&mut self) -> Option<&'a [u8]> {
-        let s = self.raw;
-        let mut i = skip(s, self.pos, cls::LWS);
-        if s.get(i) != Some(&b';') {
-            self.pos = s.len();
-            return None;
+        match param_name(self.raw, self.pos) {
+            Some((i, end)) if end > i => {
+                self.pos = end;
+                Some(&self.raw[i..end])
+            }
+            _ => {
+                self.pos = self.raw.len();
+                None
+            }
         }
-        i = skip(s, i + 1, cls::LWS);
-        let end = skip(s, i, cls::TOKEN);
-        self.pos = end;
-        if end == i {
-            self.pos = s.len();
-            return None;
-        }
-        Some(&s[i..end])
     }
 
     /// Reads the value of the parameter whose name was just read.
     #[inline]
     fn value(&mut self) -> Option<&'a [u8]> {
-        let s = self.raw;
-        let eq = skip(s, self.pos, cls::LWS);
-        if s.get(eq) != Some(&b'=') {
-            return None;
-        }
-        let v = skip(s, eq + 1, cls::LWS);
-        if s.get(v) == Some(&b'"') {
-            match quoted_end(s, v) {
-                Ok(end) => {
-                    self.pos = end;
-                    Some(&s[v + 1..end - 1])
-                }
-                // An unterminated quote can only be in an unchecked span.
-                Err(_) => {
-                    self.pos = s.len();
-                    None
-                }
+        match param_value(self.raw, self.pos) {
+            Ok(Some((_, v, end))) => {
+                self.pos = end;
+                Some(v)
             }
-        } else {
-            let end = skip(s, v, cls::GEN_VALUE);
-            self.pos = end;
-            Some(&s[v..end])
+            Ok(None) => None,
+            // An unterminated quote can only be in an unchecked span.
+            Err(_) => {
+                self.pos = self.raw.len();
+                None
+            }
         }
     }
 
