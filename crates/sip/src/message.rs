@@ -12,7 +12,7 @@ use crate::auth::{self, Auth};
 use crate::cseq::{self, CSeq, Method};
 use crate::error::{malformed, Bound, Defect, Error, Flag, Flags, Unsupported};
 use crate::grammar::{self, Invalid};
-use crate::head::{split_any_head, split_head, split_usual_head, Head};
+use crate::head::{split_any_head, split_head, split_usual_head};
 use crate::header::{Header, HeaderName};
 use crate::media_type::{self, MediaType};
 use crate::name_addr::{self, NameAddr, NameAddrList};
@@ -527,11 +527,14 @@ impl<'a> Message<'a> {
     /// [`Message::parse_with`] by the general path only: the head split
     /// step by step, then its values checked.
     pub(crate) fn parse_generally(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
-        let mut m = Self::read_with(buf, limits, split_any_head)?;
+        check_size(buf, limits)?;
+        let head = split_any_head(buf, limits, true)?;
+        let start = parse_start_line(head.start_line)?;
         let mut checker = Checker::default();
-        for h in &m.headers {
+        for h in &head.headers {
             checker.see(h);
         }
+        let mut m = Self::frame(buf, start, head.headers, head.body_start, checker.length);
         m.finish(buf, checker)?;
         Ok(m)
     }
@@ -539,23 +542,9 @@ impl<'a> Message<'a> {
     /// The guard's fast path: reads the start line and the header lines
     /// and delimits the body, without checking header values.
     pub fn scan(buf: &'a [u8]) -> Result<Message<'a>, Error> {
-        Self::read(buf, &Limits::default())
-    }
-
-    #[inline(always)]
-    fn read(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
-        Self::read_with(buf, limits, split_head)
-    }
-
-    /// [`Message::read`] with the head split by `split`.
-    #[inline(always)]
-    fn read_with(
-        buf: &'a [u8],
-        limits: &Limits,
-        split: fn(&'a [u8], &Limits, bool) -> Result<Head<'a>, Error>,
-    ) -> Result<Message<'a>, Error> {
-        check_size(buf, limits)?;
-        let head = split(buf, limits, true)?;
+        let limits = Limits::default();
+        check_size(buf, &limits)?;
+        let head = split_head(buf, &limits, true)?;
         let start = parse_start_line(head.start_line)?;
         let mut length = Length::default();
         for h in &head.headers {
