@@ -8,6 +8,9 @@
 //!   valgrind --tool=callgrind target/release/deps/paths-* full 20
 //!   ```
 //!
+//!   (a third word, `invite`, `ok`, `register` or `scanner`, keeps only
+//!   the messages of that kind; the same works for `interleaved`)
+//!
 //! - every path interleaved, corpus by corpus, so that a machine whose
 //!   speed drifts (shared cores) slows them all alike and their ratios
 //!   hold: `cargo bench -p sipwall-sip --bench paths -- interleaved 300`.
@@ -38,7 +41,14 @@ fn main() {
         .collect();
     let path = args.first().map_or("interleaved", String::as_str);
     let rounds: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100);
-    let msgs = mix::corpus();
+    let msgs = match args.get(2) {
+        Some(kind) if !mix::KINDS.contains(&kind.as_str()) => {
+            eprintln!("unknown kind {kind:?}: {}", mix::KINDS.join(", "));
+            std::process::exit(2);
+        }
+        Some(kind) => mix::corpus_of(kind),
+        None => mix::corpus(),
+    };
     let bytes: usize = msgs.iter().map(Vec::len).sum();
     let run = |f: Path| msgs.iter().map(|m| f(black_box(m))).sum::<usize>();
     if path == "interleaved" {
