@@ -1,50 +1,17 @@
 //! Stream framing over a TCP-like byte stream: messages back to back with
 //! keep-alives between them, delivered in chunks of every size.
 
+mod torture;
+
 use sipwall_sip::framing::{frame, Frame};
 use sipwall_sip::Message;
-
-fn rfc4475(name: &str) -> Vec<u8> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/rfc4475/"
-    );
-    std::fs::read(format!("{path}{name}.dat")).unwrap()
-}
 
 /// RFC 4475 messages that can travel on a stream as they are: they parse
 /// with no flag, carry Content-Length, and have nothing after the body.
 fn streamable() -> Vec<Vec<u8>> {
-    let names = [
-        "wsinv",
-        "intmeth",
-        "esc01",
-        "escnull",
-        "esc02",
-        "lwsdisp",
-        "longreq",
-        "semiuri",
-        "transports",
-        "unreason",
-        "noreason",
-        "badbranch",
-        "unkscm",
-        "novelsc",
-        "unksm2",
-        "bext01",
-        "invut",
-        "regaut01",
-        "bcast",
-        "zeromf",
-        "cparam01",
-        "cparam02",
-        "regescrt",
-        "sdp01",
-        "mpart01",
-    ];
-    let out: Vec<Vec<u8>> = names
+    let out: Vec<Vec<u8>> = torture::VALID
         .iter()
-        .map(|n| rfc4475(n))
+        .map(|n| torture::load(n))
         .filter(|b| {
             let m = Message::parse(b).unwrap();
             m.flags().is_empty() && m.content_length().is_some() && m.trailing().is_empty()
@@ -110,16 +77,22 @@ fn messages_and_keepalives_come_back_whole_at_any_read_size() {
 
 #[test]
 fn a_bad_content_length_stops_the_stream() {
-    let ok = rfc4475("sdp01");
+    let ok = torture::load("sdp01");
     let mut stream = ok.clone();
-    stream.extend_from_slice(&rfc4475("ncl")); // Content-Length: -999
+    stream.extend_from_slice(&torture::load("ncl")); // Content-Length: -999
     assert_eq!(frame(&stream), Frame::Complete(ok.len()));
     match frame(&stream[ok.len()..]) {
         Frame::Malformed(e) => assert!(e.to_string().contains("Content-Length"), "{e}"),
         other => panic!("{other:?}"),
     }
     // mcl01 has two different Content-Length values: cannot be framed.
-    assert!(matches!(frame(&rfc4475("mcl01")), Frame::Malformed(_)));
+    assert!(matches!(
+        frame(&torture::load("mcl01")),
+        Frame::Malformed(_)
+    ));
     // inv2543 has none: on a stream that is fatal too.
-    assert!(matches!(frame(&rfc4475("inv2543")), Frame::Malformed(_)));
+    assert!(matches!(
+        frame(&torture::load("inv2543")),
+        Frame::Malformed(_)
+    ));
 }

@@ -1,46 +1,10 @@
 //! RFC 4475 torture messages, read in place from the shared test data,
 //! each held to the RFC's verdict.
 
+mod torture;
+
 use sipwall_sip::{Defect, Error, Flag, HeaderName, Message, Unsupported};
-
-fn load(name: &str) -> Vec<u8> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/rfc4475/"
-    );
-    std::fs::read(format!("{path}{name}.dat")).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-/// §3.1.1, §3.2, §3.4, and the §3.3 messages that are not flagged.
-const VALID: &[&str] = &[
-    "wsinv",
-    "intmeth",
-    "esc01",
-    "escnull",
-    "esc02",
-    "lwsdisp",
-    "longreq",
-    "dblreq",
-    "semiuri",
-    "transports",
-    "mpart01",
-    "unreason",
-    "noreason",  // 3.1.1
-    "badbranch", // 3.2
-    "unkscm",
-    "novelsc",
-    "unksm2",
-    "bext01",
-    "invut",
-    "regaut01",
-    "bcast",
-    "zeromf",
-    "cparam01",
-    "cparam02",
-    "regescrt",
-    "sdp01",   // 3.3
-    "inv2543", // 3.4
-];
+use torture::{load, VALID};
 
 #[test]
 fn valid_messages_parse_without_flags() {
