@@ -14,16 +14,12 @@ use crate::message::{
 };
 use crate::summary::Summary;
 use crate::{auth, cseq, host, name_addr, sdp, via};
+use std::fmt::Debug;
 
 /// Runs `data` through every fast path and the general path it stands in
 /// for; says where they disagree.
 pub fn usual_paths_agree(data: &[u8]) -> Result<(), String> {
     let limits = Limits::default();
-    let differ = |what: &str, fast: &dyn std::fmt::Debug, general: &dyn std::fmt::Debug| {
-        Err(format!(
-            "{what}: fast path {fast:?}, general path {general:?}"
-        ))
-    };
     let (fast, general) = (
         Message::parse(data),
         Message::parse_generally(data, &limits),
@@ -53,7 +49,8 @@ pub fn usual_paths_agree(data: &[u8]) -> Result<(), String> {
         }
     }
     for h in &head.headers {
-        values_agree(h.name, h.value)?;
+        values_agree(h.name, h.value)
+            .map_err(|e| format!("{e} (value {:?})", String::from_utf8_lossy(h.value)))?;
     }
     let body = data.get(head.body_start..).unwrap_or_default();
     for line in body.split(|&b| b == b'\n') {
@@ -77,12 +74,6 @@ pub fn usual_paths_agree(data: &[u8]) -> Result<(), String> {
 
 /// One header value through its fast path and its general path.
 fn values_agree(name: HeaderName, v: &[u8]) -> Result<(), String> {
-    let differ = |what: &str, fast: &dyn std::fmt::Debug, general: &dyn std::fmt::Debug| {
-        Err(format!(
-            "{what} {:?}: fast path {fast:?}, general path {general:?}",
-            String::from_utf8_lossy(v)
-        ))
-    };
     match name {
         HeaderName::From | HeaderName::To => {
             if let Some(fast) = name_addr::usual(v) {
@@ -141,4 +132,11 @@ fn values_agree(name: HeaderName, v: &[u8]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The report of a disagreement on `what`.
+fn differ(what: &str, fast: &dyn Debug, general: &dyn Debug) -> Result<(), String> {
+    Err(format!(
+        "{what}: fast path {fast:?}, general path {general:?}"
+    ))
 }
