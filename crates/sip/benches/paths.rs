@@ -42,12 +42,11 @@ fn main() {
     let path = args.first().map_or("interleaved", String::as_str);
     let rounds: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100);
     let msgs = match args.get(2) {
-        Some(kind) if !mix::KINDS.contains(&kind.as_str()) => {
+        None => mix::corpus(),
+        Some(kind) => mix::corpus_of(kind).unwrap_or_else(|| {
             eprintln!("unknown kind {kind:?}: {}", mix::KINDS.join(", "));
             std::process::exit(2);
-        }
-        Some(kind) => mix::corpus_of(kind),
-        None => mix::corpus(),
+        }),
     };
     let bytes: usize = msgs.iter().map(Vec::len).sum();
     let run = |f: Path| msgs.iter().map(|m| f(black_box(m))).sum::<usize>();

@@ -128,17 +128,17 @@ pub fn corpus() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The messages of the mix of one kind of [`KINDS`] (all of them for
-/// any other name): the same bytes as in [`corpus`].
+/// The messages of the mix of one kind of [`KINDS`], the same bytes as
+/// in [`corpus`]; `None` for a name not in [`KINDS`].
 #[allow(dead_code)]
-pub fn corpus_of(name: &str) -> Vec<Vec<u8>> {
-    let wanted = KINDS.iter().position(|&k| k == name);
-    corpus()
-        .into_iter()
-        .enumerate()
-        .filter(|&(i, _)| wanted.is_none_or(|k| kind(i) == k))
-        .map(|(_, m)| m)
-        .collect()
+pub fn corpus_of(name: &str) -> Option<Vec<Vec<u8>>> {
+    let wanted = KINDS.iter().position(|&k| k == name)?;
+    let all = corpus().into_iter().enumerate();
+    Some(
+        all.filter(|&(i, _)| kind(i) == wanted)
+            .map(|(_, m)| m)
+            .collect(),
+    )
 }
 
 /// The full parse, then every typed accessor a firewall reads.
