@@ -30,6 +30,7 @@ pub mod flood;
 pub mod flow;
 pub mod packet;
 pub mod pinhole;
+pub mod remote_text;
 pub mod scanner;
 pub mod time;
 pub mod transaction;
