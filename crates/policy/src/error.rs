@@ -104,6 +104,9 @@ pub enum ErrorKind {
         /// Its zones.
         those: String,
     },
+    /// A service or zone name outside `[A-Za-z0-9_.-]{1,64}` (see [`crate::name`]).
+    #[error("{0}")]
+    BadName(String),
     /// Any other value outside its allowed set.
     #[error("{0}")]
     BadValue(String),

@@ -22,6 +22,7 @@
 pub mod builtin;
 pub mod catalog;
 pub mod error;
+pub mod name;
 mod policy;
 pub mod port;
 pub mod raw;

@@ -253,3 +253,77 @@ fn guard_defaults_are_pike_like_and_configurable() {
     let e = errors("[guard]\nallow = [\"nowhere\"]\n[guard.brute_force]\nmax_failures = -1\n");
     assert_eq!(e.len(), 2, "{e:?}");
 }
+
+#[test]
+fn a_service_name_cannot_carry_nft_syntax() {
+    let e = errors(
+        "[services.\"sip\\n}\\n}\\ndelete table ip victim\\n\"]\nkind = \"sip\"\nallow = [\"any\"]\n",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "p.toml:1:11: invalid service name \"sip\\n}\\n}\\ndelete table ip victim\\n\""
+        ),
+        "{e:?}"
+    );
+    assert!(!e[0].contains('\n'), "the message is one line: {e:?}");
+}
+
+#[test]
+fn a_zone_name_cannot_carry_nft_syntax() {
+    let e = errors(
+        "[zones]\n\"lan\\\"; flush ruleset\" = [\"192.0.2.0/24\"]\n\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("p.toml:2:1: invalid zone name"), "{e:?}");
+}
+
+#[test]
+fn names_are_at_most_64_characters_of_the_safe_set() {
+    let long = "a".repeat(65);
+    let e = errors(&format!(
+        "[services.{long}]\nkind = \"ssh\"\nallow = [\"any\"]\n[services.\"a b\"]\nkind = \"ssh\"\nports = [2222]\nallow = [\"any\"]\n"
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:1:11: invalid service name"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with("p.toml:4:11: invalid service name \"a b\""),
+        "{e:?}"
+    );
+    let ok = parse(
+        "p.toml",
+        &format!(
+            "[services.\"{}\"]\nkind = \"ssh\"\nallow = [\"any\"]\n",
+            "a.b_c-D9".repeat(8)
+        ),
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+#[test]
+fn a_log_prefix_or_scanner_string_cannot_leave_its_quotes() {
+    for bad in [
+        "x\\\" drop",
+        "a\\\\",
+        "a'b",
+        "a#b",
+        "a{b",
+        "a}b",
+        "a\\tb",
+        "a\\u0000b",
+    ] {
+        let e = errors(&format!("[log]\nprefix = \"{bad}\"\n"));
+        assert!(
+            e[0].starts_with("p.toml:2:10: a log prefix"),
+            "{bad}: {e:?}"
+        );
+        let e = errors(&format!("[iptables]\nscanner_strings = [\"{bad}\"]\n"));
+        assert!(
+            e[0].starts_with("p.toml:2:20: a scanner string"),
+            "{bad}: {e:?}"
+        );
+    }
+}

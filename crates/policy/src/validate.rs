@@ -108,6 +108,9 @@ impl Context<'_> {
                 self.error(name.span(), ErrorKind::ReservedZone(name.get_ref().clone()));
                 continue;
             }
+            if self.bad_name("zone", name) {
+                continue;
+            }
             let mut nets = Vec::new();
             for p in prefixes.get_ref() {
                 match parse_prefix(p.get_ref()) {
@@ -159,6 +162,9 @@ impl Context<'_> {
     fn services(&mut self, raw: &RawPolicy, zones: &[Zone]) -> Vec<Service> {
         let mut out = Vec::new();
         for (name, svc) in &raw.services {
+            if self.bad_name("service", name) {
+                continue;
+            }
             let entry = format!("services.{}", name.get_ref());
             let s = svc.get_ref();
             let Some(kind) = Kind::from_name(s.kind.get_ref()) else {
@@ -214,6 +220,17 @@ impl Context<'_> {
             });
         }
         out
+    }
+
+    /// Reports a name that could carry syntax into the ruleset text.
+    fn bad_name(&mut self, what: &str, name: &Name) -> bool {
+        match crate::name::problem(what, name.get_ref()) {
+            Some(msg) => {
+                self.error(name.span(), ErrorKind::BadName(msg));
+                true
+            }
+            None => false,
+        }
     }
 
     fn port(&mut self, p: &Spanned<RawPort>) -> Option<PortRange> {
@@ -520,19 +537,14 @@ impl Context<'_> {
         }
         let mut prefix = "sipwall denied: ".to_owned();
         if let Some(p) = raw.prefix {
-            let ok = p.get_ref().len() <= 29
-                && p.get_ref()
-                    .chars()
-                    .all(|c| c.is_ascii_graphic() || c == ' ')
-                && !p.get_ref().contains(['"', '\\']);
-            if ok {
+            if p.get_ref().len() <= 29 && is_plain_text(p.get_ref()) {
                 prefix = p.into_inner();
             } else {
                 self.error(
                     p.span(),
-                    ErrorKind::BadValue(
-                        "a log prefix is at most 29 printable ASCII characters, without quotes or backslashes".into(),
-                    ),
+                    ErrorKind::BadValue(format!(
+                        "a log prefix is at most 29 printable ASCII characters, {PLAIN_TEXT_BUT}"
+                    )),
                 );
             }
         }
@@ -589,13 +601,13 @@ impl Context<'_> {
             for item in s.into_inner() {
                 let bad = item.get_ref().is_empty()
                     || item.get_ref().len() > 128
-                    || item.get_ref().contains(['"', '\\', '\n']);
+                    || !is_plain_text(item.get_ref());
                 if bad {
                     self.error(
                         item.span(),
-                        ErrorKind::BadValue(
-                            "a scanner string is 1-128 characters without quotes, backslashes or newlines".into(),
-                        ),
+                        ErrorKind::BadValue(format!(
+                            "a scanner string is 1-128 printable ASCII characters, {PLAIN_TEXT_BUT}"
+                        )),
                     );
                 } else {
                     strings.push(item.into_inner());
@@ -607,6 +619,18 @@ impl Context<'_> {
             scanner_strings: strings,
         }
     }
+}
+
+/// What [`is_plain_text`] refuses, for messages.
+const PLAIN_TEXT_BUT: &str = "without quotes, backslashes, '#', braces or control characters";
+
+/// Text the renderers put between quotes verbatim (a log prefix, an
+/// iptables string match): nothing in it can end the quoted string, the
+/// line or a block, in nft or in iptables-restore, and it reads back the same.
+fn is_plain_text(s: &str) -> bool {
+    s.chars().all(|c| {
+        (c.is_ascii_graphic() || c == ' ') && !matches!(c, '"' | '\'' | '\\' | '#' | '{' | '}')
+    })
 }
 
 /// A prefix (`192.0.2.0/24`) or a single address (`192.0.2.7`), host bits clear.

@@ -6,6 +6,7 @@
 
 use crate::error::CompileError;
 use crate::ir::*;
+use crate::text::escape;
 use ipnet::IpNet;
 use sipwall_policy::{PortRange, Protocol, RateUnit};
 use std::fmt::Write;
@@ -31,7 +32,7 @@ pub fn render(rs: &Ruleset, family: Family) -> Result<String, CompileError> {
     let _ = writeln!(
         out,
         "# sipwall ruleset for {tool}-restore, compiled from {}",
-        rs.source
+        escape(&rs.source, LINE_MAX)
     );
     let _ = writeln!(
         out,
@@ -115,8 +116,38 @@ fn nets(nets: &[IpNet]) -> String {
         .join(",")
 }
 
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "'"))
+/// The longest text after a `#`.
+const LINE_MAX: usize = 512;
+
+/// The comment match keeps at most 256 bytes, its final NUL included.
+pub const COMMENT_MAX: usize = 255;
+
+/// The LOG target's prefix limit (29 characters and the NUL).
+pub const LOG_PREFIX_MAX: usize = 29;
+
+/// The string match's pattern limit (XT_STRING_MAX_PATTERN_SIZE).
+const STRING_MAX: usize = 128;
+
+/// `s` as one quoted argument: nothing in it can end the quotes or the line.
+fn quote(s: &str, max: usize) -> String {
+    format!("\"{}\"", escape(s, max))
+}
+
+/// Where each IR chain goes: table, built-in chain, hooks.
+pub(crate) const CHAINS: [(&str, &str, &[Hook]); 5] = [
+    ("raw", "PREROUTING", &[Hook::HelpersIn]),
+    ("raw", "OUTPUT", &[Hook::HelpersOut]),
+    ("mangle", "OUTPUT", &[Hook::Mark]),
+    ("filter", "INPUT", &[Hook::Input]),
+    ("filter", "FORWARD", &[Hook::Forward]),
+];
+
+/// How many restore rules (`-A` lines) the IR rule becomes.
+pub(crate) fn rule_count(rs: &Ruleset, r: &Rule, family: Family) -> usize {
+    rule_lines(rs, r, family, "X")
+        .iter()
+        .filter(|l| l.starts_with("-A "))
+        .count()
 }
 
 /// The rule as restore lines (one per alternative, e.g. per ICMP type), or
@@ -145,7 +176,10 @@ fn rule_lines(rs: &Ruleset, r: &Rule, family: Family, chain: &str) -> Vec<String
                 push_all(&mut alternatives, &format!("{flag} {}", nets(n)));
             }
             Match::SaddrInSet(..) | Match::UdpDportInSet(_) | Match::SaddrUdpDportInSet(..) => {
-                return vec![format!("# needs nftables sets, left out: {}", r.comment)];
+                return vec![format!(
+                    "# needs nftables sets, left out: {}",
+                    escape(&r.comment, LINE_MAX)
+                )];
             }
             Match::Ct(states) => {
                 let names: Vec<&str> = states
@@ -197,7 +231,7 @@ fn rule_lines(rs: &Ruleset, r: &Rule, family: Family, chain: &str) -> Vec<String
             }
             Match::Contains(s) => push_all(
                 &mut alternatives,
-                &format!("-m string --string {} --algo bm", quote(s)),
+                &format!("-m string --string {} --algo bm", quote(s, STRING_MAX)),
             ),
         }
     }
@@ -208,7 +242,7 @@ fn rule_lines(rs: &Ruleset, r: &Rule, family: Family, chain: &str) -> Vec<String
         Action::Counter => String::new(),
         Action::Log { prefix, level } => format!(
             "-j LOG --log-prefix {} --log-level {}",
-            quote(prefix),
+            quote(prefix, LOG_PREFIX_MAX),
             syslog_level(level)
         ),
         Action::SetDscp(c) => format!("-j DSCP --set-dscp-class {}", c.name()),
@@ -221,10 +255,7 @@ fn rule_lines(rs: &Ruleset, r: &Rule, family: Family, chain: &str) -> Vec<String
             format!("-j CT --helper {kind}")
         }
     };
-    let comment = format!(
-        "-m comment --comment {}",
-        quote(&r.comment.chars().take(255).collect::<String>())
-    );
+    let comment = format!("-m comment --comment {}", quote(&r.comment, COMMENT_MAX));
     alternatives
         .into_iter()
         .map(|m| {

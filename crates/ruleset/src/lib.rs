@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Every [`ir::Rule`] carries a comment naming the policy entry it comes
-//! from, and the renderers print it. The crate does no I/O: it returns text.
+//! from, and the renderers print it, escaped by [`text`]: no policy text
+//! can write syntax into the ruleset. The crate does no I/O: it returns text.
 
 pub mod compile;
 pub mod error;
@@ -19,6 +20,8 @@ pub mod ir;
 pub mod modprobe;
 pub mod nft;
 pub mod read;
+pub mod roundtrip;
+pub mod text;
 
 pub use compile::{compile, sets};
 pub use error::CompileError;

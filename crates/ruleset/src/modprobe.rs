@@ -11,7 +11,10 @@ pub fn render(policy: &Policy, source: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# sipwall: conntrack helper options, compiled from {source}"
+        "# sipwall: conntrack helper options, compiled from {}",
+        // A newline here would start a modprobe.d line of the writer's
+        // choosing (`install nf_conntrack_sip <command>`), run as root.
+        crate::text::escape(source, 512)
     );
     let _ = writeln!(
         out,

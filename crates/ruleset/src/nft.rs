@@ -4,6 +4,7 @@
 //! transaction.
 
 use crate::ir::*;
+use crate::text::escape;
 use ipnet::IpNet;
 use sipwall_policy::PortRange;
 use std::fmt::Write;
@@ -12,11 +13,15 @@ use std::time::Duration;
 /// Renders the ruleset as an nft script that creates `table inet sipwall`.
 pub fn render(rs: &Ruleset) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# sipwall ruleset, compiled from {}", rs.source);
+    let _ = writeln!(
+        out,
+        "# sipwall ruleset, compiled from {}",
+        escape(&rs.source, LINE_MAX)
+    );
     let _ = writeln!(out, "table inet {TABLE} {{");
     for set in &rs.sets {
-        let _ = writeln!(out, "\t# {}", set.comment);
-        let _ = writeln!(out, "\tset {} {{", set.name);
+        let _ = writeln!(out, "\t# {}", escape(&set.comment, LINE_MAX));
+        let _ = writeln!(out, "\tset {} {{", ident(&set.name));
         let _ = writeln!(out, "\t\ttype {}", set_type(set.key));
         let _ = writeln!(out, "\t\tflags timeout");
         let _ = writeln!(out, "\t\ttimeout {}", duration(set.timeout));
@@ -24,7 +29,7 @@ pub fn render(rs: &Ruleset) -> String {
         let _ = writeln!(out, "\t}}");
     }
     for h in &rs.helpers {
-        let _ = writeln!(out, "\tct helper {} {{", h.name);
+        let _ = writeln!(out, "\tct helper {} {{", ident(&h.name));
         let _ = writeln!(out, "\t\ttype \"{}\" protocol {}", h.kind, h.protocol);
         let _ = writeln!(out, "\t\tl3proto inet");
         let _ = writeln!(out, "\t}}");
@@ -42,7 +47,7 @@ pub fn render(rs: &Ruleset) -> String {
         } else {
             "drop"
         };
-        let _ = writeln!(out, "\tchain {} {{", chain.name);
+        let _ = writeln!(out, "\tchain {} {{", ident(chain.name));
         let _ = writeln!(
             out,
             "\t\ttype filter hook {hook} priority {priority}; policy {policy};"
@@ -176,7 +181,7 @@ fn matches_text(r: &Rule) -> String {
             Match::NotLoopbackIn => "iif != lo".to_owned(),
             Match::Daddr(n) => format!("{} daddr {}", family_kw(n), nets(n)),
             Match::Saddr(n) => format!("{} saddr {}", family_kw(n), nets(n)),
-            Match::SaddrInSet(f, s) => format!("{} saddr @{s}", family_of(*f)),
+            Match::SaddrInSet(f, s) => format!("{} saddr @{}", family_of(*f), ident(s)),
             Match::Ct(states) => {
                 let names: Vec<&str> = states
                     .iter()
@@ -190,8 +195,10 @@ fn matches_text(r: &Rule) -> String {
             }
             Match::Dport(p, r) => format!("{p} dport {}", ports(r)),
             Match::Sport(p, r) => format!("{p} sport {}", ports(r)),
-            Match::UdpDportInSet(s) => format!("udp dport @{s}"),
-            Match::SaddrUdpDportInSet(f, s) => format!("{} saddr . udp dport @{s}", family_of(*f)),
+            Match::UdpDportInSet(s) => format!("udp dport @{}", ident(s)),
+            Match::SaddrUdpDportInSet(f, s) => {
+                format!("{} saddr . udp dport @{}", family_of(*f), ident(s))
+            }
             Match::IcmpType(t) => format!("icmp type {}", icmp_types(t, false)),
             Match::Icmpv6Type(t) => format!("icmpv6 type {}", icmp_types(t, true)),
             Match::Limit(rate) => format!(
@@ -208,20 +215,45 @@ fn matches_text(r: &Rule) -> String {
     parts.join(" ")
 }
 
-fn comment(text: &str) -> String {
-    // nft keeps at most 128 bytes of comment; cut on a char boundary.
-    let mut end = text.len().min(127);
-    while !text.is_char_boundary(end) {
-        end -= 1;
+/// nft's log prefix limit (NF_LOG_PREFIXLEN, 128 with the NUL).
+pub const LOG_PREFIX_MAX: usize = 127;
+
+/// The longest text after a `#`.
+const LINE_MAX: usize = 512;
+
+/// nft keeps at most 128 bytes of a comment, its final NUL included.
+pub const COMMENT_MAX: usize = 127;
+
+/// A set, chain or helper object name as nft reads it. The compiler only
+/// makes names of the policy name rule; any other character becomes `_`,
+/// so that a name can never carry syntax, whoever built the IR.
+fn ident(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if sipwall_policy::name::is_name_char(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        name
+    } else {
+        format!("x{name}")
     }
-    format!("comment \"{}\"", text[..end].replace('"', "'"))
+}
+
+fn comment(text: &str) -> String {
+    format!("comment \"{}\"", escape(text, COMMENT_MAX))
 }
 
 fn rule_lines(r: &Rule) -> Vec<String> {
     if r.matches.iter().any(|m| matches!(m, Match::Contains(_))) {
         return vec![format!(
             "# skipped (nftables has no substring match; the daemon blocks scanners): {}",
-            r.comment
+            escape(&r.comment, LINE_MAX)
         )];
     }
     let m = matches_text(r);
@@ -235,8 +267,12 @@ fn rule_lines(r: &Rule) -> Vec<String> {
         Action::Drop => vec!["counter drop".into()],
         Action::Reject => vec!["counter reject".into()],
         Action::Counter => vec!["counter".into()],
-        Action::Log { prefix, level } => vec![format!("log prefix \"{prefix}\" level {level}")],
-        Action::SetHelper(h) => vec![format!("ct helper set \"{h}\"")],
+        Action::Log { prefix, level } => vec![format!(
+            "log prefix \"{}\" level {}",
+            escape(prefix, LOG_PREFIX_MAX),
+            escape(level, LINE_MAX)
+        )],
+        Action::SetHelper(h) => vec![format!("ct helper set \"{}\"", escape(h, LINE_MAX))],
         // One rule per family: `ip dscp set` only applies to IPv4 packets.
         Action::SetDscp(c) => vec![
             format!("ip dscp set {}", c.name()),

@@ -7,10 +7,19 @@
 //! zones); control interfaces (ESL, XML-RPC, Erlang, multicast events) stay
 //! on `loopback`; SSH stays open so applying the result never locks the
 //! admin out; a port that discovery cannot know is left closed, with a note.
+//!
+//! Trust: the FreeSWITCH configuration is written by someone who may not
+//! be root, and whatever it says ends up in a root firewall. So no text
+//! from it is ever spliced into the TOML: entry names are built only from
+//! names that pass [`sipwall_policy::name`] (a profile whose name does not
+//! is left closed, with a note), addresses must be addresses or host
+//! names, every value goes through the `toml` serializer, and every
+//! comment is one line with control characters escaped.
 
 use crate::cmd::discover::origin;
+use sipwall_engine::remote_text::printable;
 use sipwall_freeswitch::{
-    Inventory, Kind as FsKind, PortRange as FsPorts, Protocol as FsProtocol, Service,
+    Address, Inventory, Kind as FsKind, PortRange as FsPorts, Protocol as FsProtocol, Service,
 };
 use sipwall_policy::Kind;
 use std::fmt::Write;
@@ -44,15 +53,81 @@ struct Entry {
     notes: Vec<String>,
 }
 
-fn entry_name(s: &Service, kind: Kind) -> String {
-    match (kind, s.name.strip_prefix("sofia/")) {
+/// The entry's name, or why the service gets none: the profile (or other
+/// configured) name must pass the policy's name rule, so that nothing a
+/// config writer chooses can reach TOML or ruleset syntax.
+fn entry_name(s: &Service, kind: Kind) -> Result<String, String> {
+    let name = match (kind, s.name.strip_prefix("sofia/")) {
         (Kind::Sip | Kind::SipTls, Some(profile)) => {
             // The IPv6 twin of a profile shares its entry.
             let base = profile.strip_suffix("-ipv6").unwrap_or(profile);
+            if !sipwall_policy::name::is_valid(base) {
+                return Err("its profile name is not a policy name".to_owned());
+            }
             format!("{}-{base}", kind.name())
         }
         (Kind::Custom, _) => s.name.replace(['/', '_'], "-"),
         _ => kind.name().to_owned(),
+    };
+    if sipwall_policy::name::is_valid(&name) {
+        Ok(name)
+    } else {
+        Err(format!(
+            "its entry name would not be a policy name (1-{} of A-Z a-z 0-9 _ . -)",
+            sipwall_policy::name::MAX_LEN
+        ))
+    }
+}
+
+/// Why the address a service binds cannot be trusted as one, if so. A
+/// `Name` is whatever text the config held; only a host name is let through.
+fn bad_address(a: &Address) -> Option<&'static str> {
+    match a {
+        Address::Name { name } if !is_host_name(name) => {
+            Some("its address is neither an IP address nor a host name")
+        }
+        _ => None,
+    }
+}
+
+/// RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens.
+fn is_host_name(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// The longest comment line, in bytes: enough for any provenance note.
+const COMMENT_MAX: usize = 400;
+
+/// `text` as one TOML comment line: control characters escaped, bounded.
+fn comment(text: &str) -> String {
+    format!("# {}", printable(text.as_bytes(), COMMENT_MAX))
+}
+
+/// A TOML string value, quoted and escaped by the serializer.
+fn string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+/// A table key: bare where TOML allows, else quoted by the serializer (a
+/// name with a dot would otherwise open a nested table).
+fn key(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        name.to_owned()
+    } else {
+        string(name)
     }
 }
 
@@ -81,12 +156,17 @@ fn port_list(ports: &[(u16, u16)]) -> String {
         .iter()
         .map(|&(a, b)| {
             if a == b {
-                a.to_string()
+                toml::Value::Integer(i64::from(a)).to_string()
             } else {
-                format!("\"{a}-{b}\"")
+                string(&format!("{a}-{b}"))
             }
         })
         .collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn string_list(items: &[&str]) -> String {
+    let items: Vec<String> = items.iter().map(|s| string(s)).collect();
     format!("[{}]", items.join(", "))
 }
 
@@ -96,25 +176,40 @@ pub fn policy_toml(inv: &Inventory) -> String {
     let mut closed: Vec<String> = Vec::new();
     for s in inv.services.iter().filter(|s| s.kind != FsKind::Rtp) {
         let (kind, control) = policy_kind(s.kind);
+        let not_opened = |why: &str| {
+            comment(&format!(
+                "not opened: {} ({}): {why}, {}",
+                s.name,
+                kind.name(),
+                origin(s)
+            ))
+        };
         let Some(FsPorts { first, last }) = s.ports else {
             let why = s
                 .unknown_because()
                 .map_or("unknown".to_owned(), |u| format!("{u:?}").to_lowercase());
-            closed.push(format!(
-                "# not opened: {} ({}): its port is unknown at discovery ({why}, {}); give it with --var",
-                s.name,
-                kind.name(),
-                origin(s)
-            ));
+            closed.push(not_opened(&format!(
+                "its port is unknown at discovery ({why}); give it with --var"
+            )));
             continue;
         };
-        let name = entry_name(s, kind);
+        let name = match entry_name(s, kind) {
+            Ok(name) => name,
+            Err(why) => {
+                closed.push(not_opened(&why));
+                continue;
+            }
+        };
+        if let Some(why) = bad_address(&s.address) {
+            closed.push(not_opened(why));
+            continue;
+        }
         let proto = match s.protocol {
             FsProtocol::Udp => "udp",
             FsProtocol::Tcp => "tcp",
         };
         let note = format!(
-            "# {} {}-{} on {}: {}",
+            "{} {}-{} on {}: {}",
             s.name,
             first,
             last,
@@ -122,6 +217,7 @@ pub fn policy_toml(inv: &Inventory) -> String {
             origin(s)
         )
         .replace(&format!(" {first}-{first} "), &format!(" {first} "));
+        let note = comment(&note);
         let e = match entries.iter_mut().find(|e| e.name == name) {
             Some(e) => e,
             None => {
@@ -154,19 +250,15 @@ pub fn policy_toml(inv: &Inventory) -> String {
         "# Each service notes where FreeSWITCH sets its port. Narrow the zones before applying.\n",
     );
     for e in &entries {
-        let _ = writeln!(out, "\n[services.{}]", e.name);
+        let _ = writeln!(out, "\n[services.{}]", key(&e.name));
         for n in &e.notes {
             let _ = writeln!(out, "{n}");
         }
-        let _ = writeln!(out, "kind = \"{}\"", e.kind.name());
-        let protocols: Vec<String> = e.protocols.iter().map(|p| format!("\"{p}\"")).collect();
-        let _ = writeln!(out, "protocols = [{}]", protocols.join(", "));
+        let _ = writeln!(out, "kind = {}", string(e.kind.name()));
+        let _ = writeln!(out, "protocols = {}", string_list(&e.protocols));
         let _ = writeln!(out, "ports = {}", port_list(&merge(e.ports.clone())));
-        let _ = writeln!(
-            out,
-            "allow = [\"{}\"]",
-            if e.loopback { "loopback" } else { "any" }
-        );
+        let zone = if e.loopback { "loopback" } else { "any" };
+        let _ = writeln!(out, "allow = {}", string_list(&[zone]));
     }
     out.push_str("\n[services.ssh]\n# not FreeSWITCH's: kept open so that applying this never locks you out; narrow it to an admin zone\n");
     out.push_str("kind = \"ssh\"\nallow = [\"any\"]\n");
@@ -175,7 +267,8 @@ pub fn policy_toml(inv: &Inventory) -> String {
         Some(rtp) => {
             for p in &rtp.provenance {
                 let value = p.value.as_deref().unwrap_or("FreeSWITCH's default");
-                let _ = writeln!(out, "# {}: {value}, {}", p.setting, p.at);
+                let line = comment(&format!("{}: {value}, {}", p.setting, p.at));
+                let _ = writeln!(out, "{line}");
             }
             (rtp.ports.first, rtp.ports.last)
         }
@@ -186,8 +279,11 @@ pub fn policy_toml(inv: &Inventory) -> String {
     );
     let _ = writeln!(
         out,
-        "mode = \"range\"\nports = \"{first}-{last}\"\nallow = [\"any\"]"
+        "mode = \"range\"\nports = {}\nallow = [\"any\"]",
+        string(&format!("{first}-{last}"))
     );
+    // The UDP and TCP sockets of one profile would give the same note twice.
+    closed.dedup();
     if !closed.is_empty() {
         out.push('\n');
         for c in closed {
@@ -268,5 +364,88 @@ mod tests {
             merge(vec![(65535, 65535), (65534, 65535)]),
             [(65534, 65535)]
         );
+    }
+}
+
+#[cfg(test)]
+mod attacks {
+    use super::*;
+
+    /// A FreeSWITCH tree in a tempdir with one sofia profile; `name` and
+    /// `sip_ip` are written as XML attribute values (already escaped).
+    fn discovered(name: &str, sip_ip: &str) -> Inventory {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("freeswitch.xml"),
+            format!(
+                r#"<document type="freeswitch/xml">
+  <section name="configuration">
+    <configuration name="modules.conf"><modules>
+      <load module="mod_sofia"/>
+    </modules></configuration>
+    <configuration name="sofia.conf"><profiles>
+      <profile name="{name}"><settings>
+        <param name="sip-ip" value="{sip_ip}"/>
+        <param name="sip-port" value="5060"/>
+      </settings></profile>
+    </profiles></configuration>
+  </section>
+</document>
+"#
+            ),
+        )
+        .unwrap();
+        sipwall_freeswitch::discover(
+            &sipwall_freeswitch::Disk,
+            dir.path(),
+            &sipwall_freeswitch::Options::default(),
+        )
+        .expect("the tree discovers")
+    }
+
+    /// Closes the comment line it lands in with a complete entry of its
+    /// own, opens tcp/4444 to anyone, and gives what the template writes
+    /// after it a table to land in: on the old code the result was a valid
+    /// policy with a backdoor.
+    const BACKDOOR: &str = "&#10;kind=&quot;sip&quot;&#10;protocols=[&quot;udp&quot;]&#10;ports=[5060]&#10;allow=[&quot;any&quot;]&#10;[services.backdoor]&#10;kind=&quot;custom&quot;&#10;protocols=[&quot;tcp&quot;]&#10;ports=[4444]&#10;allow=[&quot;any&quot;]&#10;[services.z]&#10;#";
+
+    fn services(text: &str) -> Vec<String> {
+        let p = sipwall_policy::parse("derived.toml", text)
+            .unwrap_or_else(|e| panic!("the derived policy is invalid: {e}\n{text}"));
+        p.services.into_iter().map(|s| s.name).collect()
+    }
+
+    #[test]
+    fn a_sip_ip_with_a_newline_cannot_open_a_port() {
+        let inv = discovered("internal", &format!("192.0.2.10{BACKDOOR}"));
+        let text = policy_toml(&inv);
+        assert_eq!(services(&text), ["ssh"], "{text}");
+        assert!(!text.contains("\n[services.backdoor]"), "{text}");
+    }
+
+    #[test]
+    fn a_profile_name_with_a_newline_cannot_open_a_port() {
+        let inv = discovered(&format!("internal{BACKDOOR}"), "192.0.2.10");
+        let text = policy_toml(&inv);
+        assert_eq!(services(&text), ["ssh"], "{text}");
+        assert!(
+            text.contains("# not opened: sofia/internal\\x0akind=\"sip\"\\x0a"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_profile_name_cannot_close_the_table_header() {
+        let inv = discovered("x]\n[services.backdoor", "192.0.2.10");
+        let text = policy_toml(&inv);
+        assert_eq!(services(&text), ["ssh"], "{text}");
+    }
+
+    #[test]
+    fn a_clean_profile_is_opened_with_its_address() {
+        let inv = discovered("lan.trunk", "192.0.2.10");
+        let text = policy_toml(&inv);
+        assert_eq!(services(&text), ["sip-lan.trunk", "ssh"], "{text}");
+        assert!(text.contains("on 192.0.2.10"), "{text}");
     }
 }
