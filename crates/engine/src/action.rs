@@ -90,6 +90,25 @@ pub enum CloseReason {
     Expired,
 }
 
+/// Why a detector's ban was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shield {
+    /// The source is in a zone of `guard.allow` (or loopback).
+    Allowlisted,
+    /// The source proved return-routable within `guard.verified_for` and
+    /// the evidence against it is unverified (UDP anyone could forge).
+    Verified,
+}
+
+impl fmt::Display for Shield {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Shield::Allowlisted => "allowlisted",
+            Shield::Verified => "verified source, unverified evidence",
+        })
+    }
+}
+
 /// One thing for the caller to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -103,6 +122,19 @@ pub enum Action {
         reason: BanReason,
         /// What was seen, for the ledger.
         evidence: String,
+    },
+    /// A detector fired but `addr` is shielded: nothing to change in the
+    /// kernel, a line to log (at most one a minute per source; every one
+    /// is counted in [`crate::Stats`]).
+    BanSuppressed {
+        /// The source.
+        addr: IpAddr,
+        /// The ban it would have got.
+        reason: BanReason,
+        /// What was seen.
+        evidence: String,
+        /// Why no ban.
+        why: Shield,
     },
     /// Take `addr` out of the ban set now (an admin's decision).
     Unban {

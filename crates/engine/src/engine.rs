@@ -10,25 +10,29 @@
 //!   poll_timeout() / handle_timeout(now): bans and pinholes run out
 //! ```
 
-use crate::action::{Action, BanReason};
+use crate::action::{Action, BanReason, Shield};
 use crate::bans::{Ban, BanPolicy, Bans};
 use crate::event::Event;
 use crate::flood::Flood;
 use crate::flow::{Expectation, FlowKey, Flows, EXPECTATION_TIMEOUT};
+use crate::keyed::Map;
 use crate::packet::{Direction, Packet, PacketError, Transport};
 use crate::pinhole::{Owner, Pinholes};
+use crate::remote_text::printable;
+use crate::routable::Routability;
 use crate::scanner::Scanner;
 use crate::time::Timestamp;
 use crate::transaction::{Outcome, Transactions};
 use crate::window::Windows;
-use rustc_hash::FxHashMap;
+use lru::LruCache;
 use sipwall_policy::{Guard, Kind, MediaMode, Policy, PortRange, Protocol};
 use sipwall_ruleset::eval::{self, SetLookup, Verdict, L4};
-use sipwall_ruleset::ir::{Chain, Hook};
+use sipwall_ruleset::ir::{Chain, CtState, Hook};
 use sipwall_ruleset::{sets, Ruleset};
 use sipwall_sip::{framing, Frame, Message, Method, Sdp, Start, Summary};
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 /// What decided a packet's fate.
@@ -70,6 +74,9 @@ pub struct Stats {
     pub malformed: u64,
     /// Bans made, per reason kind (`scanner`, `flood`, ...).
     pub bans: Vec<(&'static str, u64)>,
+    /// Bans a detector asked for and a shield refused (allowlisted, or a
+    /// verified source on unverified evidence).
+    pub bans_suppressed: u64,
     /// Pinholes opened (refreshes included).
     pub pinholes_opened: u64,
     /// Pinholes closed.
@@ -92,7 +99,12 @@ const MAX_CALLS: usize = 100_000;
 const MAX_STREAM_BUFFER: usize = 64 * 1024;
 const MAX_STREAMS: usize = 65_536;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
-
+/// A suppressed ban is announced at most this often per source (each is counted).
+const SUPPRESSED_LINE_EVERY: Duration = Duration::from_secs(60);
+/// Sources whose last suppressed-ban line is remembered.
+const MAX_SUPPRESSED_SOURCES: usize = 4096;
+/// The longest User-Agent, Request-URI or event field kept in evidence, in bytes.
+const MAX_EVIDENCE_FIELD: usize = 256;
 /// The deterministic core of sipwall's guard.
 #[derive(Debug)]
 pub struct Engine {
@@ -114,7 +126,9 @@ pub struct Engine {
     unknown_users: Windows<IpAddr>,
     malformed: Windows<IpAddr>,
     transactions: Transactions,
-    streams: FxHashMap<(FlowKey, IpAddr, u16), Vec<u8>>,
+    streams: Map<(FlowKey, IpAddr, u16), Vec<u8>>,
+    routes: Routability,
+    suppressed_lines: LruCache<IpAddr, Timestamp>,
     actions: VecDeque<Action>,
     stats: Stats,
     next_sweep: Timestamp,
@@ -212,7 +226,11 @@ impl Engine {
             ),
             malformed: Windows::new(g.malformed.window, g.malformed.max as usize, 100_000),
             transactions: Transactions::new(MAX_TRANSACTIONS),
-            streams: FxHashMap::default(),
+            streams: Map::default(),
+            routes: Routability::new(g.verified_for),
+            suppressed_lines: LruCache::new(
+                NonZeroUsize::new(MAX_SUPPRESSED_SOURCES).expect("non-zero"),
+            ),
             actions: VecDeque::new(),
             stats: Stats::default(),
             next_sweep: Timestamp::default(),
@@ -341,6 +359,9 @@ impl Engine {
         self.bans.restore(addr, Ban { until, reason });
     }
 
+    /// Bans `addr` on a detector's word, unless a shield stops it:
+    /// `routable` says whether the evidence is return-routable (a blind
+    /// spoofer could not have produced it).
     fn ban_source(
         &mut self,
         now: Timestamp,
@@ -348,9 +369,51 @@ impl Engine {
         reason: BanReason,
         evidence: String,
         exempt_registered: bool,
+        routable: bool,
     ) -> bool {
+        let shield = if self.bans.is_allowlisted(addr) {
+            Some(Shield::Allowlisted)
+        } else if !routable && self.routes.is_verified(now, addr) {
+            Some(Shield::Verified)
+        } else {
+            None
+        };
+        if let Some(why) = shield {
+            self.suppress(now, addr, reason, evidence, why);
+            return false;
+        }
         let until = self.bans.ban(now, addr, reason.clone(), exempt_registered);
         self.record_ban(addr, until, reason, evidence)
+    }
+
+    /// Counts a ban a shield refused, and announces it (rate-limited per source).
+    fn suppress(
+        &mut self,
+        now: Timestamp,
+        addr: IpAddr,
+        reason: BanReason,
+        evidence: String,
+        why: Shield,
+    ) {
+        self.stats.bans_suppressed += 1;
+        let due = self
+            .suppressed_lines
+            .get(&addr)
+            .is_none_or(|at| now.since(*at) >= SUPPRESSED_LINE_EVERY);
+        if due {
+            self.suppressed_lines.put(addr, now);
+            self.actions.push_back(Action::BanSuppressed {
+                addr,
+                reason,
+                evidence,
+                why,
+            });
+        }
+    }
+
+    /// Whether `addr` proved return-routable within `guard.verified_for`.
+    pub fn is_verified(&mut self, now: Timestamp, addr: IpAddr) -> bool {
+        self.routes.is_verified(now, addr)
     }
 
     /// Counts and announces a ban the table made (`until`), if it made one.
@@ -395,7 +458,7 @@ impl Engine {
         if dir == Direction::Out {
             self.flows.accept(now, key, p, dir);
             if self.is_sip(p, dir) {
-                self.inspect(now, dir, p, key);
+                self.inspect(now, dir, p, key, false);
             }
             self.stats.accepted += 1;
             return Decision {
@@ -441,9 +504,16 @@ impl Engine {
             by,
         };
         if decision.verdict == Verdict::Accept {
+            // A TCP segment on a connection whose handshake the host
+            // answered (and that is not closing) comes from whoever got
+            // the SYN-ACK: return-routable. Judged before this packet's
+            // own FIN or RST is recorded.
+            let stream = matches!(p.transport, Transport::Tcp { .. })
+                && ct == Some(CtState::Established)
+                && self.flows.is_open(now, &key);
             self.flows.accept(now, key, p, dir);
             if self.is_sip(p, dir) {
-                if let Some(reason) = self.inspect(now, dir, p, key) {
+                if let Some(reason) = self.inspect(now, dir, p, key, stream) {
                     decision = Decision {
                         verdict: Verdict::Drop,
                         by: DecidedBy::Guard(reason),
@@ -479,6 +549,7 @@ impl Engine {
         dir: Direction,
         p: &Packet<'_>,
         key: FlowKey,
+        stream: bool,
     ) -> Option<BanReason> {
         if p.payload.is_empty() {
             return None;
@@ -498,13 +569,13 @@ impl Engine {
                         Frame::Complete(len) => {
                             let end = used + len;
                             let msg = buf[used..end].to_vec();
-                            banned = banned.or(self.message(now, dir, p, &msg));
+                            banned = banned.or(self.message(now, dir, p, &msg, stream));
                             used = end;
                         }
                         Frame::KeepAlive(len) => used += len,
                         Frame::Incomplete => break,
                         Frame::Malformed(_) => {
-                            banned = banned.or(self.malformed_sip(now, dir, p.src));
+                            banned = banned.or(self.malformed_sip(now, dir, p.src, stream));
                             used = buf.len();
                             break;
                         }
@@ -514,20 +585,26 @@ impl Engine {
                 if !buf.is_empty() && buf.len() <= MAX_STREAM_BUFFER {
                     self.streams.insert(stream_key, buf);
                 } else if buf.len() > MAX_STREAM_BUFFER {
-                    banned = banned.or(self.malformed_sip(now, dir, p.src));
+                    banned = banned.or(self.malformed_sip(now, dir, p.src, stream));
                 }
             }
             _ => {
                 if p.payload.iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
                     return None; // keep-alive
                 }
-                banned = self.message(now, dir, p, p.payload);
+                banned = self.message(now, dir, p, p.payload, false);
             }
         }
         banned
     }
 
-    fn malformed_sip(&mut self, now: Timestamp, dir: Direction, src: IpAddr) -> Option<BanReason> {
+    fn malformed_sip(
+        &mut self,
+        now: Timestamp,
+        dir: Direction,
+        src: IpAddr,
+        routable: bool,
+    ) -> Option<BanReason> {
         self.stats.malformed += 1;
         if dir != Direction::In || !self.guard.malformed.ban {
             return None;
@@ -538,7 +615,7 @@ impl Engine {
                 "{n} malformed SIP messages within {:?}",
                 self.guard.malformed.window
             );
-            if self.ban_source(now, src, BanReason::Malformed, evidence, true) {
+            if self.ban_source(now, src, BanReason::Malformed, evidence, true, routable) {
                 return Some(BanReason::Malformed);
             }
         }
@@ -551,6 +628,7 @@ impl Engine {
         dir: Direction,
         p: &Packet<'_>,
         bytes: &[u8],
+        stream: bool,
     ) -> Option<BanReason> {
         // Scanners are told from the summary, before (and instead of) the
         // full parse: they are most of what reaches a public SIP port, and
@@ -562,7 +640,9 @@ impl Engine {
                 Some((reason, describe_request(&s)))
             }) {
                 let (reason, evidence) = reason;
-                if self.ban_source(now, p.src, reason.clone(), evidence, true) {
+                // A scanner's request carries no echo of anything the host
+                // sent: only a TCP stream makes it return-routable.
+                if self.ban_source(now, p.src, reason.clone(), evidence, true, stream) {
                     self.stats.sip_messages += 1;
                     return Some(reason);
                 }
@@ -570,24 +650,26 @@ impl Engine {
         }
         let m = match Message::parse(bytes) {
             Ok(m) => m,
-            Err(_) => return self.malformed_sip(now, dir, p.src),
+            Err(_) => return self.malformed_sip(now, dir, p.src, stream),
         };
         self.stats.sip_messages += 1;
         let mut banned = None;
         match (dir, m.is_request()) {
             (Direction::In, true) => {
+                let routable = stream || self.echoes(now, p.src, &m);
                 if self.guard.flood.enabled && self.flood.over(now, p.src) {
                     let evidence = format!(
                         "over {} requests/s (burst {})",
                         self.guard.flood.rate, self.guard.flood.burst
                     );
-                    if self.ban_source(now, p.src, BanReason::Flood, evidence, false) {
+                    if self.ban_source(now, p.src, BanReason::Flood, evidence, false, routable) {
                         banned = Some(BanReason::Flood);
                     }
                 }
-                self.transactions.request(now, p.src, &m);
+                self.transactions.request(now, p.src, &m, routable);
             }
             (Direction::Out, false) => {
+                self.note_sent(now, p.dst, &m);
                 if let Some(outcome) = self.transactions.response(now, &m) {
                     self.outcome(now, outcome);
                 }
@@ -606,10 +688,60 @@ impl Engine {
         banned
     }
 
+    /// Whether a request echoes what the host sent its source: the nonce
+    /// of a challenge, or (an ACK) the To tag of a 2xx. An ACK that does
+    /// completes a dialog, which verifies the source.
+    fn echoes(&mut self, now: Timestamp, src: IpAddr, m: &Message<'_>) -> bool {
+        let nonce = m
+            .authorization()
+            .or_else(|| m.proxy_authorization())
+            .and_then(|a| a.param("nonce"));
+        let mut routable = nonce.is_some_and(|n| self.routes.echoes_nonce(now, src, n));
+        if matches!(m.method(), Some(Method::Ack)) {
+            let tag = m.to().and_then(|t| t.tag());
+            if let (Some(call_id), Some(tag)) = (m.call_id(), tag) {
+                if self.routes.acks_answer(now, src, call_id, tag) {
+                    self.routes.verify(now, src);
+                    routable = true;
+                }
+            }
+        }
+        routable
+    }
+
+    /// Notes what the host sends `to` that only `to` can echo: a
+    /// challenge's nonce, a 2xx-to-INVITE's To tag.
+    fn note_sent(&mut self, now: Timestamp, to: IpAddr, m: &Message<'_>) {
+        let challenge = match m.status() {
+            Some(401) => m.www_authenticate(),
+            Some(407) => m.proxy_authenticate(),
+            Some(200..=299) => {
+                let to_invite = m.cseq().is_some_and(|c| c.method == Method::Invite);
+                let tag = m.to().and_then(|t| t.tag());
+                if let (true, Some(call_id), Some(tag)) = (to_invite, m.call_id(), tag) {
+                    self.routes.answered(now, to, call_id, tag);
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(nonce) = challenge.and_then(|c| c.param("nonce")) {
+            self.routes.challenged(now, to, nonce);
+        }
+    }
+
     fn outcome(&mut self, now: Timestamp, outcome: Outcome) {
         match outcome {
-            Outcome::AuthFailure { src, account } => self.auth_failure(now, src, account),
-            Outcome::UnknownUser { src, account } => {
+            Outcome::AuthFailure {
+                src,
+                account,
+                routable,
+            } => self.auth_failure(now, src, account, routable),
+            Outcome::UnknownUser {
+                src,
+                account,
+                routable,
+            } => {
                 if !self.guard.enumeration.enabled {
                     return;
                 }
@@ -619,10 +751,17 @@ impl Engine {
                         "{n} distinct unknown users within {:?}, last {account}",
                         self.guard.enumeration.window
                     );
-                    self.ban_source(now, src, BanReason::Enumeration, evidence, true);
+                    self.ban_source(now, src, BanReason::Enumeration, evidence, true, routable);
                 }
             }
-            Outcome::Registered { src } => {
+            // Only a registration whose credentials echoed the host's own
+            // challenge (or that FreeSWITCH itself reports) shields its
+            // source: a blind spoofer's forged one must not.
+            Outcome::Registered { src, routable } => {
+                if !routable {
+                    return;
+                }
+                self.routes.verify(now, src);
                 if let Some(until) = self.bans.register(now, src) {
                     self.actions.push_back(Action::Allow { addr: src, until });
                 }
@@ -630,7 +769,7 @@ impl Engine {
         }
     }
 
-    fn auth_failure(&mut self, now: Timestamp, src: IpAddr, account: String) {
+    fn auth_failure(&mut self, now: Timestamp, src: IpAddr, account: String, routable: bool) {
         if !self.guard.brute_force.enabled {
             return;
         }
@@ -641,7 +780,8 @@ impl Engine {
         let by_account = self.account_failures.record(now, account.clone(), seq);
         if by_source >= max || by_account >= account_max {
             let evidence = format!("{by_source} failed authentications from this source, {by_account} against {account}");
-            if self.ban_source(now, src, BanReason::BruteForce { account }, evidence, true) {
+            let reason = BanReason::BruteForce { account };
+            if self.ban_source(now, src, reason, evidence, true, routable) {
                 self.failures.forget(&src);
             }
         }
@@ -783,18 +923,28 @@ impl Engine {
                 let Some(src) = ev.get("network-ip").and_then(|a| a.parse().ok()) else {
                     return;
                 };
+                let half = crate::transaction::MAX_ACCOUNT / 2 - 1;
                 let account = format!(
                     "{}@{}",
-                    ev.get("to-user").unwrap_or(""),
-                    ev.get("to-host").unwrap_or("")
+                    printable(ev.get("to-user").unwrap_or("").as_bytes(), half),
+                    printable(ev.get("to-host").unwrap_or("").as_bytes(), half)
                 );
-                self.auth_failure(now, src, account);
+                // FreeSWITCH does not say whether the failed request was
+                // return-routable: it weighs as unverified evidence.
+                self.auth_failure(now, src, account, false);
             }
             (Some("CUSTOM"), Some("sofia::register")) => {
                 let Some(src) = ev.get("network-ip").and_then(|a| a.parse().ok()) else {
                     return;
                 };
-                self.outcome(now, Outcome::Registered { src });
+                // FreeSWITCH authenticated the source: it got the challenge.
+                self.outcome(
+                    now,
+                    Outcome::Registered {
+                        src,
+                        routable: true,
+                    },
+                );
             }
             (Some("CHANNEL_PROGRESS_MEDIA" | "CHANNEL_ANSWER" | "CALL_UPDATE"), _)
                 if self.media == MediaMode::Pinhole =>
@@ -842,10 +992,7 @@ impl Engine {
 }
 
 fn tag(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    bytes.hash(&mut h);
-    h.finish()
+    crate::keyed::digest(b'u', &[bytes])
 }
 
 fn connection_ip(c: &sipwall_sip::Connection<'_>) -> Option<IpAddr> {
@@ -879,13 +1026,13 @@ fn local_ports(sdp: &Sdp<'_>) -> Vec<u16> {
 }
 
 fn describe_request(s: &Summary<'_>) -> String {
-    let method = s.method().map_or("?".to_owned(), |x| x.as_str().to_owned());
-    let ua = s
-        .user_agent
-        .map(|u| String::from_utf8_lossy(u).into_owned());
+    let method = s.method().map_or("?".to_owned(), |x| {
+        printable(x.as_str().as_bytes(), MAX_EVIDENCE_FIELD)
+    });
+    let ua = s.user_agent.map(|u| printable(u, MAX_EVIDENCE_FIELD));
     let ruri = match s.start {
-        Start::Request { uri, .. } => String::from_utf8_lossy(uri),
-        Start::Response { .. } => "".into(),
+        Start::Request { uri, .. } => printable(uri, MAX_EVIDENCE_FIELD),
+        Start::Response { .. } => String::new(),
     };
     match ua {
         Some(ua) => format!("{method} {ruri} (User-Agent: {ua})"),

@@ -138,6 +138,14 @@ impl Flows {
         }
     }
 
+    /// Whether the connection `key` was answered by the host and is not
+    /// closing (for TCP: past its handshake, before FIN or RST).
+    pub fn is_open(&self, now: Timestamp, key: &FlowKey) -> bool {
+        self.flows
+            .get(key)
+            .is_some_and(|f| f.expires > now && f.replied && !f.closing)
+    }
+
     fn expected(&self, now: Timestamp, p: &Packet<'_>) -> bool {
         let Transport::Udp { dport, .. } = p.transport else {
             return false;

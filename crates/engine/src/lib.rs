@@ -6,7 +6,7 @@
 //! ```text
 //!   Engine::handle(now, Direction, ip bytes) ─► Decision { verdict, by }
 //!   Engine::handle_event(now, &Event)
-//!   Engine::poll_action() ─► Action::{Ban, Unban, BanExpired, Allow, OpenPinhole, ClosePinhole}
+//!   Engine::poll_action() ─► Action::{Ban, BanSuppressed, Unban, BanExpired, Allow, OpenPinhole, ClosePinhole}
 //!   Engine::poll_timeout() / handle_timeout(now)
 //! ```
 //!
@@ -28,15 +28,17 @@ mod engine;
 pub mod event;
 pub mod flood;
 pub mod flow;
+pub mod keyed;
 pub mod packet;
 pub mod pinhole;
 pub mod remote_text;
+pub mod routable;
 pub mod scanner;
 pub mod time;
 pub mod transaction;
 pub mod window;
 
-pub use action::{Action, BanReason, CloseReason, PinholeKey};
+pub use action::{Action, BanReason, CloseReason, PinholeKey, Shield};
 pub use engine::{DecidedBy, Decision, Engine, Stats};
 pub use event::Event;
 pub use packet::{Direction, Packet, Transport};

@@ -8,9 +8,13 @@
 //! its messages need no full parse.
 
 use crate::action::BanReason;
+use crate::remote_text::printable;
 use sipwall_policy::ScannerDetector;
 use sipwall_sip::{Start, Summary, Uri};
 use std::net::IpAddr;
+
+/// The longest User-Agent kept in a ban's reason, in bytes.
+const MAX_USER_AGENT: usize = 256;
 
 /// The scanner detector.
 #[derive(Debug, Clone)]
@@ -47,9 +51,7 @@ impl Scanner {
         }
         if let Some(ua) = s.user_agent {
             if s.scanner().is_some() || self.extra.iter().any(|p| contains_ignore_case(ua, p)) {
-                return Some(BanReason::ScannerUserAgent(
-                    String::from_utf8_lossy(ua).into_owned(),
-                ));
+                return Some(BanReason::ScannerUserAgent(printable(ua, MAX_USER_AGENT)));
             }
         }
         if self.sipvicious_tag && s.sipvicious_tag().is_some() {

@@ -2,12 +2,18 @@
 //! what it means about the requester: a failed authentication, an unknown
 //! user, a successful registration. Keyed by Call-ID and CSeq number;
 //! bounded (least recent out) since a scanner never waits for answers.
+//!
+//! Each transaction remembers whether its request was return-routable
+//! (see [`crate::routable`]), so that what its answer says is weighed as
+//! evidence a blind spoofer could or could not have produced. Accounts are
+//! made printable and capped at [`MAX_ACCOUNT`] bytes when noted: 65,536
+//! open transactions hold at most about 20 MB of them, whatever the To-user.
 
+use crate::keyed::digest;
+use crate::remote_text::printable;
 use crate::time::Timestamp;
 use lru::LruCache;
-use rustc_hash::FxHasher;
 use sipwall_sip::{Message, Method};
-use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -15,11 +21,15 @@ use std::time::Duration;
 /// Transaction state kept at most this long (SIP's Timer B/F: 64 T1).
 const LIFETIME: Duration = Duration::from_secs(32);
 
+/// The longest account (`user@host`) kept, in bytes.
+pub const MAX_ACCOUNT: usize = 160;
+
 #[derive(Debug, Clone)]
 struct Pending {
     src: IpAddr,
     method: Kind,
     authenticated: bool,
+    routable: bool,
     account: String,
     at: Timestamp,
 }
@@ -40,6 +50,8 @@ pub enum Outcome {
         src: IpAddr,
         /// The account tried (`user@domain`).
         account: String,
+        /// The request was return-routable.
+        routable: bool,
     },
     /// The user does not exist (404), or was refused without credentials (403).
     UnknownUser {
@@ -47,11 +59,16 @@ pub enum Outcome {
         src: IpAddr,
         /// The user.
         account: String,
+        /// The request was return-routable.
+        routable: bool,
     },
     /// An authenticated REGISTER succeeded.
     Registered {
         /// The requester.
         src: IpAddr,
+        /// Its credentials echoed a nonce the host sent to it (a blind
+        /// spoofer's forged registration cannot).
+        routable: bool,
     },
 }
 
@@ -62,27 +79,28 @@ pub struct Transactions {
 }
 
 fn key(call_id: &[u8], cseq: u32) -> u64 {
-    let mut h = FxHasher::default();
-    call_id.hash(&mut h);
-    cseq.hash(&mut h);
-    h.finish()
+    digest(b't', &[call_id, &cseq.to_le_bytes()])
 }
 
 /// `user@host` of the To URI, and the Authorization username if any.
 fn account(m: &Message<'_>) -> String {
+    let half = MAX_ACCOUNT / 2 - 1;
     let auth_user = m
         .authorization()
         .or_else(|| m.proxy_authorization())
         .and_then(|a| a.username())
-        .map(|u| String::from_utf8_lossy(u).trim_matches('"').to_owned());
+        .map(|u| printable(u, half).trim_matches('"').to_owned());
     let to = m.to();
     let uri = to.as_ref().map(|t| t.uri());
     let user = auth_user
-        .or_else(|| uri.and_then(|u| u.user()).map(str::to_owned))
+        .or_else(|| {
+            uri.and_then(|u| u.user())
+                .map(|u| printable(u.as_bytes(), half))
+        })
         .unwrap_or_default();
     let host = uri
         .and_then(|u| u.host())
-        .map(|h| h.to_string())
+        .map(|h| printable(h.to_string().as_bytes(), half))
         .unwrap_or_default();
     format!("{user}@{host}")
 }
@@ -95,8 +113,8 @@ impl Transactions {
         }
     }
 
-    /// Notes a request from `src`.
-    pub fn request(&mut self, now: Timestamp, src: IpAddr, m: &Message<'_>) {
+    /// Notes a request from `src` (`routable`: return-routable evidence).
+    pub fn request(&mut self, now: Timestamp, src: IpAddr, m: &Message<'_>, routable: bool) {
         let (Some(call_id), Some(cseq)) = (m.call_id(), m.cseq()) else {
             return;
         };
@@ -112,6 +130,7 @@ impl Transactions {
                 src,
                 method,
                 authenticated,
+                routable,
                 account: account(m),
                 at: now,
             },
@@ -128,20 +147,21 @@ impl Transactions {
         let k = key(call_id, cseq.number);
         let p = self.open.pop(&k).filter(|p| now.since(p.at) <= LIFETIME)?;
         match status {
-            401 | 407 if p.authenticated => Some(Outcome::AuthFailure {
+            401 | 407 | 403 if p.authenticated => Some(Outcome::AuthFailure {
                 src: p.src,
                 account: p.account,
-            }),
-            403 if p.authenticated => Some(Outcome::AuthFailure {
-                src: p.src,
-                account: p.account,
+                routable: p.routable,
             }),
             403 | 404 => Some(Outcome::UnknownUser {
                 src: p.src,
                 account: p.account,
+                routable: p.routable,
             }),
             200..=299 if p.method == Kind::Register && p.authenticated => {
-                Some(Outcome::Registered { src: p.src })
+                Some(Outcome::Registered {
+                    src: p.src,
+                    routable: p.routable,
+                })
             }
             // A challenge (401/407 to a request without credentials) is how
             // digest authentication starts: put it back for the retry's answer.

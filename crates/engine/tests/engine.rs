@@ -3,7 +3,7 @@
 
 use sipwall_engine::{
     Action, BanReason, CloseReason, DecidedBy, Direction, Engine, Event, Packet, PinholeKey,
-    Timestamp, Transport, Verdict,
+    Shield, Timestamp, Transport, Verdict,
 };
 use std::net::IpAddr;
 use std::time::Duration;
@@ -150,6 +150,9 @@ fn resp(status: &str, call_id: &str, cseq: &str, extra: &str, body: Option<Strin
 
 const AUTH: &str = "Authorization: Digest username=\"100\", realm=\"example.com\", nonce=\"n\", uri=\"sip:example.com\", response=\"0123456789abcdef0123456789abcdef\"\r\n";
 
+const CHALLENGE: &str =
+    "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n\", algorithm=MD5\r\n";
+
 // --- scanners -------------------------------------------------------------
 
 #[test]
@@ -285,11 +288,17 @@ fn register_attempt(
         src,
         &req("REGISTER", &call, &cseq, if auth { AUTH } else { "" }, None),
     );
+    // The host's challenges carry the nonce that AUTH echoes.
+    let challenge = if status.starts_with("401") {
+        CHALLENGE
+    } else {
+        ""
+    };
     sip_out(
         e,
         now + Duration::from_millis(5),
         src,
-        &resp(status, &call, &cseq, "", None),
+        &resp(status, &call, &cseq, challenge, None),
     );
     actions(e)
 }
@@ -609,21 +618,30 @@ fn call(
         e,
         now + Duration::from_millis(10),
         PEER,
-        &resp(
+        &to_tag(&resp(
             "200 OK",
             id,
             "1 INVITE",
             "",
             Some(sdp(HOST, local_port, answer_extra)),
-        ),
+        )),
     );
     sip_in(
         e,
         now + Duration::from_millis(20),
         PEER,
-        &req("ACK", id, "1 ACK", "", None),
+        &to_tag(&req("ACK", id, "1 ACK", "", None)),
     );
     actions(e)
+}
+
+/// The message with the To tag the host's answer gave the dialog.
+fn to_tag(msg: &str) -> String {
+    msg.replacen(
+        "To: <sip:200@example.com>\r\n",
+        "To: <sip:200@example.com>;tag=host-b2\r\n",
+        1,
+    )
 }
 
 #[test]
@@ -910,4 +928,220 @@ fn helper_mode_lets_the_negotiated_media_in_as_related() {
         "only the negotiated ports"
     );
     assert!(e.pinholes().is_empty(), "helper mode makes no pinholes");
+}
+
+// --- spoofed sources --------------------------------------------------------
+
+fn forged_scanner_options(e: &mut Engine, now: Timestamp, src: &str) -> (Verdict, Vec<Action>) {
+    let probe = req(
+        "OPTIONS",
+        "forged",
+        "1 OPTIONS",
+        "User-Agent: friendly-scanner\r\n",
+        None,
+    );
+    let (v, _) = sip_in(e, now, src, &probe);
+    (v, actions(e))
+}
+
+#[test]
+fn a_forged_scanner_options_with_a_verified_peers_address_does_not_ban_the_peer() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-verified", 20000, "");
+    assert!(e.is_verified(t(100), ip(PEER)), "the ACK echoed our To tag");
+    let (v, a) = forged_scanner_options(&mut e, t(1000), PEER);
+    assert_eq!(v, Verdict::Accept);
+    assert!(bans(&a).is_empty(), "{a:?}");
+    assert!(
+        a.iter().any(|x| matches!(x,
+            Action::BanSuppressed { addr, why: Shield::Verified, reason: BanReason::ScannerUserAgent(_), .. }
+                if *addr == ip(PEER))),
+        "{a:?}"
+    );
+    assert_eq!(e.stats().bans_suppressed, 1);
+    // Repeats are counted, announced at most once a minute.
+    let (_, a) = forged_scanner_options(&mut e, t(2000), PEER);
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(e.stats().bans_suppressed, 2);
+    assert!(!e.bans().is_banned(t(2000), ip(PEER)));
+    // Its calls still work.
+    let a = call(&mut e, t(3000), "c-next", 20010, "");
+    assert_eq!(opened(&a), [20010, 20011]);
+}
+
+#[test]
+fn a_forged_scanner_options_from_an_address_with_no_history_bans_it() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-verified", 20000, "");
+    let (v, a) = forged_scanner_options(&mut e, t(1000), "192.0.2.77");
+    assert_eq!(v, Verdict::Drop);
+    assert_eq!(bans(&a).len(), 1, "{a:?}");
+    assert!(e.bans().is_banned(t(1000), ip("192.0.2.77")));
+}
+
+#[test]
+fn a_verified_peer_is_banned_on_forged_evidence_once_its_history_lapses() {
+    let mut e = engine(&format!("{SIP_PINHOLE}[guard]\nverified_for = \"10m\"\n"));
+    call(&mut e, t(0), "c-verified", 20000, "");
+    let (v, _) = forged_scanner_options(&mut e, t(599_000), PEER);
+    assert_eq!(v, Verdict::Accept, "within verified_for");
+    let (v, a) = forged_scanner_options(&mut e, t(601_000), PEER);
+    assert_eq!((v, bans(&a).len()), (Verdict::Drop, 1), "{a:?}");
+}
+
+#[test]
+fn a_forged_registration_without_an_echoed_nonce_makes_no_history() {
+    let mut e = engine(SIP_PINHOLE);
+    // Credentials with a nonce the host never sent to PEER, and a 2xx
+    // (a registrar that accepts blindly): nothing return-routable.
+    sip_in(
+        &mut e,
+        t(0),
+        PEER,
+        &req("REGISTER", "r-f", "1 REGISTER", AUTH, None),
+    );
+    sip_out(
+        &mut e,
+        t(5),
+        PEER,
+        &resp("200 OK", "r-f", "1 REGISTER", "", None),
+    );
+    let a = actions(&mut e);
+    assert!(
+        !a.iter().any(|x| matches!(x, Action::Allow { .. })),
+        "{a:?}"
+    );
+    assert!(!e.is_verified(t(10), ip(PEER)));
+    // The nonce went to someone else: echoing it from PEER proves nothing.
+    sip_out(
+        &mut e,
+        t(20),
+        ATTACKER,
+        &resp("401 Unauthorized", "r-g", "1 REGISTER", CHALLENGE, None),
+    );
+    sip_in(
+        &mut e,
+        t(30),
+        PEER,
+        &req("REGISTER", "r-g", "2 REGISTER", AUTH, None),
+    );
+    sip_out(
+        &mut e,
+        t(35),
+        PEER,
+        &resp("200 OK", "r-g", "2 REGISTER", "", None),
+    );
+    assert!(!e.is_verified(t(40), ip(PEER)));
+    // Nor does an ACK echoing a To tag that was sent elsewhere.
+    sip_in(
+        &mut e,
+        t(50),
+        ATTACKER,
+        &req("INVITE", "c-x", "1 INVITE", "", None),
+    );
+    sip_out(
+        &mut e,
+        t(60),
+        ATTACKER,
+        &to_tag(&resp("200 OK", "c-x", "1 INVITE", "", None)),
+    );
+    sip_in(
+        &mut e,
+        t(70),
+        PEER,
+        &to_tag(&req("ACK", "c-x", "1 ACK", "", None)),
+    );
+    assert!(!e.is_verified(t(80), ip(PEER)));
+    let (v, a) = forged_scanner_options(&mut e, t(1000), PEER);
+    assert_eq!((v, bans(&a).len()), (Verdict::Drop, 1), "{a:?}");
+}
+
+#[test]
+fn a_registration_that_echoes_the_hosts_nonce_verifies_its_source() {
+    let mut e = engine(SIP_PINHOLE);
+    register_attempt(&mut e, t(0), PEER, 1, false, "401 Unauthorized");
+    register_attempt(&mut e, t(100), PEER, 2, true, "200 OK");
+    assert!(e.is_verified(t(200), ip(PEER)));
+    // So does FreeSWITCH's word that it authenticated a source.
+    let other = "203.0.113.10";
+    e.handle_event(
+        t(300),
+        &Event::from_pairs(&[
+            ("Event-Name", "CUSTOM"),
+            ("Event-Subclass", "sofia::register"),
+            ("network-ip", other),
+        ]),
+    );
+    assert!(e.is_verified(t(400), ip(other)));
+    assert_eq!(
+        forged_scanner_options(&mut e, t(500), other).0,
+        Verdict::Accept
+    );
+}
+
+#[test]
+fn forged_brute_force_failures_do_not_ban_a_verified_peer() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-verified", 20000, "");
+    // Forged REGISTERs with the peer's address: the host's 403s go to
+    // the peer, the forger echoes no nonce it was sent.
+    let mut all = Vec::new();
+    for n in 1..=20 {
+        let call_id = format!("bf-{n}");
+        sip_in(
+            &mut e,
+            t(1000 + n),
+            PEER,
+            &req("REGISTER", &call_id, "1 REGISTER", AUTH, None),
+        );
+        sip_out(
+            &mut e,
+            t(1000 + n),
+            PEER,
+            &resp("403 Forbidden", &call_id, "1 REGISTER", "", None),
+        );
+        all.extend(actions(&mut e));
+    }
+    assert!(bans(&all).is_empty(), "{all:?}");
+    assert_eq!(e.stats().bans_suppressed, 16);
+}
+
+#[test]
+fn a_scanner_over_an_established_tcp_stream_is_banned_even_from_a_verified_source() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-verified", 20000, "");
+    let tcp = |src: &str, sport, dst: &str, dport, syn, payload: &'static [u8]| Packet {
+        src: ip(src),
+        dst: ip(dst),
+        transport: Transport::Tcp {
+            sport,
+            dport,
+            syn,
+            fin_or_rst: false,
+        },
+        payload,
+    };
+    e.handle_packet(
+        t(1000),
+        Direction::In,
+        &tcp(PEER, 40000, HOST, 5060, true, b""),
+    );
+    e.handle_packet(
+        t(1001),
+        Direction::Out,
+        &tcp(HOST, 5060, PEER, 40000, true, b""),
+    );
+    e.handle_packet(
+        t(1002),
+        Direction::In,
+        &tcp(PEER, 40000, HOST, 5060, false, b""),
+    );
+    let probe: &'static [u8] = b"OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/TCP 203.0.113.9:40000;branch=z9hG4bK-t\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: tcp-scan\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n";
+    let d = e.handle_packet(
+        t(1003),
+        Direction::In,
+        &tcp(PEER, 40000, HOST, 5060, false, probe),
+    );
+    assert_eq!(d.verdict, Verdict::Drop, "the stream is the peer's own");
+    assert!(e.bans().is_banned(t(1003), ip(PEER)));
 }

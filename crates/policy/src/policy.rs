@@ -279,6 +279,10 @@ pub struct Guard {
     pub max_ban: Duration,
     /// How long a source that registered successfully is allowed (zero: never).
     pub registered_allow: Duration,
+    /// How long a source that proved it receives what the host sends it (a
+    /// registration or dialog completed with return-routable evidence) is
+    /// never banned on unverified evidence (zero: never shielded).
+    pub verified_for: Duration,
     /// Scanner fingerprints.
     pub scanner: ScannerDetector,
     /// Per-source request rate.

@@ -61,6 +61,9 @@ pub struct RawGuard {
     pub max_ban: Option<Spanned<String>>,
     /// How long a source that registered successfully stays allowed ("0s": never).
     pub registered_allow: Option<Spanned<String>>,
+    /// How long return-routable evidence (a registration or dialog a blind
+    /// spoofer could not complete) shields a source from bans on unverified evidence.
+    pub verified_for: Option<Spanned<String>>,
     /// Scanner fingerprints.
     #[serde(default)]
     pub scanner: RawScanner,

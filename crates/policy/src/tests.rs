@@ -238,6 +238,7 @@ fn guard_defaults_are_pike_like_and_configurable() {
         (5, 60)
     );
     assert_eq!(g.registered_allow.as_secs(), 3600);
+    assert_eq!(g.verified_for.as_secs(), 3600);
     let p = parse(
         "p.toml",
         "[zones]\noffice = [\"198.51.100.0/24\"]\n[guard]\nallow = [\"office\"]\nregistered_allow = \"0s\"\n\

@@ -405,6 +405,12 @@ impl Context<'_> {
                 }
                 other => self.duration(other, Duration::from_secs(3600)),
             },
+            verified_for: match raw.verified_for {
+                Some(r) if r.get_ref().trim() == "0s" || r.get_ref().trim() == "0" => {
+                    Duration::ZERO
+                }
+                other => self.duration(other, Duration::from_secs(3600)),
+            },
             scanner: ScannerDetector {
                 enabled: s.enabled.unwrap_or(true),
                 user_agents,

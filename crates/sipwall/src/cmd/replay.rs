@@ -198,6 +198,15 @@ fn action_json(a: &Action) -> Value {
             evidence,
         } => json!({"kind": "ban", "addr": addr.to_string(), "until": secs(*until),
                     "reason": reason.to_string(), "reason_kind": reason.kind(), "evidence": evidence}),
+        Action::BanSuppressed {
+            addr,
+            reason,
+            evidence,
+            why,
+        } => {
+            json!({"kind": "ban-suppressed", "addr": addr.to_string(), "reason": reason.to_string(),
+                    "reason_kind": reason.kind(), "evidence": evidence, "why": why.to_string()})
+        }
         Action::Unban { addr } => json!({"kind": "unban", "addr": addr.to_string()}),
         Action::BanExpired { addr } => json!({"kind": "ban-expired", "addr": addr.to_string()}),
         Action::Allow { addr, until } => {
@@ -218,6 +227,9 @@ fn action_text(a: &Action, first: Option<Timestamp>) -> String {
             reason,
             ..
         } => format!("ban {addr} until {} ({reason})", rel(*until, first)),
+        Action::BanSuppressed {
+            addr, reason, why, ..
+        } => format!("no ban of {addr} ({reason}): {why}"),
         Action::Unban { addr } => format!("unban {addr}"),
         Action::BanExpired { addr } => format!("ban of {addr} expired"),
         Action::Allow { addr, until } => {

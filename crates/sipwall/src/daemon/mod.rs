@@ -453,6 +453,14 @@ fn carry_out(
                     tracing::error!(error = %e, "ledger");
                 }
             }
+            Action::BanSuppressed {
+                addr,
+                reason,
+                evidence,
+                why,
+            } => {
+                tracing::warn!(%addr, %reason, %evidence, %why, "ban suppressed");
+            }
             Action::BanExpired { addr } => {
                 counters.bans_expired += 1;
                 let _ = ledger.end(*addr, t.micros(), "expired");

@@ -1,0 +1,150 @@
+//! Return-routable evidence: which sources proved that they receive what
+//! the host sends them, so that a blind spoofer (who forges a source
+//! address but never sees the answers) cannot get them banned.
+//!
+//! A UDP request can carry any source address. Three things cannot be
+//! produced without reading what the host sent to that address:
+//! - a TCP stream past its handshake (the engine's flow table saw the
+//!   host's SYN-ACK answered; see [`crate::flow`]);
+//! - an ACK echoing the To tag of a 2xx the host sent to that address;
+//! - a request whose Authorization or Proxy-Authorization echoes the nonce
+//!   of a challenge (401/407) the host sent to that address.
+//!
+//! A source that completed a registration or a dialog with such evidence
+//! is *verified* for `guard.verified_for`; the engine never bans a verified
+//! source on unverified evidence. An attacker on the path (who reads the
+//! host's answers) can forge all of this; that is outside what a firewall
+//! on the host can tell apart.
+//!
+//! Every table is bounded in entries (least recently used out) and keyed
+//! by a keyed hash of the network bytes, never the bytes themselves.
+
+use crate::keyed::digest;
+use crate::time::Timestamp;
+use lru::LruCache;
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+/// Challenges remembered at most (one per REGISTER or INVITE challenged).
+const MAX_NONCES: usize = 65_536;
+/// 2xx answers to INVITE remembered at most (one per call set up).
+const MAX_ANSWERS: usize = 65_536;
+/// Verified sources remembered at most.
+const MAX_VERIFIED: usize = 100_000;
+/// An ACK comes within Timer H (64 T1); a client reuses a nonce for a
+/// while (FreeSWITCH's `nonce-ttl` is 60 s by default, re-registrations
+/// may reuse it longer): the evidence is accepted within this much.
+const ANSWER_LIFETIME: Duration = Duration::from_secs(64);
+const NONCE_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// What the host sent, and who proved to have received it.
+#[derive(Debug)]
+pub struct Routability {
+    verified_for: Duration,
+    /// Nonce digest -> (to whom it was sent, when).
+    nonces: LruCache<u64, (IpAddr, Timestamp)>,
+    /// (Call-ID, To tag) digest of a 2xx to INVITE -> (to whom, when).
+    answers: LruCache<u64, (IpAddr, Timestamp)>,
+    /// Source -> when it last proved return-routable.
+    verified: LruCache<IpAddr, Timestamp>,
+}
+
+impl Routability {
+    /// Sources stay verified `verified_for` after their last evidence (zero: never).
+    pub fn new(verified_for: Duration) -> Self {
+        let cap = |n| NonZeroUsize::new(n).expect("non-zero");
+        Routability {
+            verified_for,
+            nonces: LruCache::new(cap(MAX_NONCES)),
+            answers: LruCache::new(cap(MAX_ANSWERS)),
+            verified: LruCache::new(cap(MAX_VERIFIED)),
+        }
+    }
+
+    /// The host challenged `to` with `nonce`.
+    pub fn challenged(&mut self, now: Timestamp, to: IpAddr, nonce: &[u8]) {
+        if !nonce.is_empty() {
+            self.nonces.put(digest(b'n', &[nonce]), (to, now));
+        }
+    }
+
+    /// Whether `from` echoes a nonce the host sent to `from`.
+    pub fn echoes_nonce(&mut self, now: Timestamp, from: IpAddr, nonce: &[u8]) -> bool {
+        self.nonces
+            .get(&digest(b'n', &[nonce]))
+            .is_some_and(|(to, at)| *to == from && now.since(*at) <= NONCE_LIFETIME)
+    }
+
+    /// The host answered an INVITE to `to` with a 2xx carrying `to_tag`.
+    pub fn answered(&mut self, now: Timestamp, to: IpAddr, call_id: &[u8], to_tag: &[u8]) {
+        self.answers
+            .put(digest(b'a', &[call_id, to_tag]), (to, now));
+    }
+
+    /// Whether an ACK from `from` echoes the To tag of a 2xx the host sent it.
+    pub fn acks_answer(
+        &mut self,
+        now: Timestamp,
+        from: IpAddr,
+        call_id: &[u8],
+        to_tag: &[u8],
+    ) -> bool {
+        self.answers
+            .get(&digest(b'a', &[call_id, to_tag]))
+            .is_some_and(|(to, at)| *to == from && now.since(*at) <= ANSWER_LIFETIME)
+    }
+
+    /// `addr` completed a registration or dialog with return-routable evidence.
+    pub fn verify(&mut self, now: Timestamp, addr: IpAddr) {
+        if !self.verified_for.is_zero() {
+            self.verified.put(addr, now);
+        }
+    }
+
+    /// Whether `addr` proved return-routable within `verified_for`.
+    pub fn is_verified(&mut self, now: Timestamp, addr: IpAddr) -> bool {
+        let window = self.verified_for;
+        self.verified
+            .get(&addr)
+            .is_some_and(|at| now.since(*at) < window)
+    }
+
+    /// Verified sources remembered (some possibly lapsed).
+    pub fn remembered(&self) -> usize {
+        self.verified.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nonce_counts_only_from_the_address_it_was_sent_to() {
+        let mut r = Routability::new(Duration::from_secs(3600));
+        let (peer, other): (IpAddr, IpAddr) = (
+            "203.0.113.9".parse().unwrap(),
+            "203.0.113.66".parse().unwrap(),
+        );
+        let t = Timestamp::from_secs(10);
+        r.challenged(t, peer, b"abc");
+        assert!(r.echoes_nonce(t, peer, b"abc"));
+        assert!(!r.echoes_nonce(t, other, b"abc"));
+        assert!(!r.echoes_nonce(t, peer, b"abd"));
+        assert!(!r.echoes_nonce(t + NONCE_LIFETIME + Duration::from_secs(1), peer, b"abc"));
+    }
+
+    #[test]
+    fn verification_lapses_and_zero_turns_it_off() {
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        let t = Timestamp::from_secs(10);
+        let mut r = Routability::new(Duration::from_secs(60));
+        r.verify(t, peer);
+        assert!(r.is_verified(t + Duration::from_secs(59), peer));
+        assert!(!r.is_verified(t + Duration::from_secs(60), peer));
+        let mut off = Routability::new(Duration::ZERO);
+        off.verify(t, peer);
+        assert!(!off.is_verified(t, peer));
+    }
+}
