@@ -6,6 +6,13 @@
 //! timeout). Deletions never do: a delete of an element that already
 //! expired fails with ENOENT and would roll back its whole batch, so each
 //! goes alone and ENOENT counts as done.
+//!
+//! One element the kernel refuses (a timeout past its range, say) rolls
+//! back its whole batch; [`SetWriter::add_each`] then retries the batch
+//! element by element, so a restore puts back everything the kernel takes
+//! and names what it does not. Answers are matched to requests by sequence
+//! number, so the acks of a batch abandoned at its first error can never be
+//! taken for the next batch's.
 
 use crate::error::NetfilterError;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST};
@@ -53,6 +60,26 @@ impl Key {
                 v.extend_from_slice(&[0, 0]);
                 v
             }
+        }
+    }
+}
+
+/// Why a batch did not go in.
+enum Failed {
+    /// The kernel refused it (errno); the socket is fine.
+    Refused(i32),
+    /// The conversation with the kernel failed.
+    Socket(NetfilterError),
+}
+
+impl From<Failed> for NetfilterError {
+    fn from(f: Failed) -> Self {
+        match f {
+            Failed::Refused(errno) => NetfilterError::Netlink(format!(
+                "the kernel refused a set update: {}",
+                std::io::Error::from_raw_os_error(errno)
+            )),
+            Failed::Socket(e) => e,
         }
     }
 }
@@ -114,59 +141,96 @@ impl SetWriter {
     }
 
     /// Adds (or refreshes) elements of `set`, each with its timeout, in as
-    /// few transactions as possible. Returns when the kernel has them all.
+    /// few transactions as possible. Returns when the kernel has them all;
+    /// an element it refuses fails its whole batch.
     pub fn add(&mut self, set: &str, elements: &[(Key, Duration)]) -> Result<(), NetfilterError> {
         for chunk in elements.chunks(PER_MESSAGE * 16) {
-            let mut batch = self.message(
-                NetfilterProtoFamily::Unspec,
-                NFNL_SUBSYS_NFTABLES,
-                ControlMessage::BatchBegin,
-                0,
-            );
-            let mut acks = 0;
-            for part in chunk.chunks(PER_MESSAGE) {
-                let list = part
-                    .iter()
-                    .map(|(k, t)| {
-                        let mut attrs =
-                            vec![SetElementAttribute::Key(DataAttribute::Value(k.bytes()))];
-                        if !t.is_zero() {
-                            attrs.push(SetElementAttribute::Timeout(
-                                t.as_millis().min(u128::from(u64::MAX)) as u64,
-                            ));
-                        }
-                        ListAttribute::Element(attrs)
-                    })
-                    .collect();
-                let msg = SetElementMessage {
-                    attributes: vec![
-                        SetElementList::Table(self.table.clone()),
-                        SetElementList::Set(set.to_owned()),
-                        SetElementList::Elements(list),
-                    ],
-                };
-                batch.extend(self.message(
-                    NetfilterProtoFamily::Inet,
-                    0,
-                    NfTablesMessage::NewSetElement(msg),
-                    NLM_F_CREATE | NLM_F_ACK,
-                ));
-                acks += 1;
-            }
-            batch.extend(self.message(
-                NetfilterProtoFamily::Unspec,
-                NFNL_SUBSYS_NFTABLES,
-                ControlMessage::BatchEnd,
-                0,
-            ));
-            self.socket.send(&batch, 0).map_err(io("netlink send"))?;
-            self.await_acks(acks, false)?;
+            self.add_batch(set, chunk)?;
         }
         Ok(())
     }
 
+    /// Adds elements like [`SetWriter::add`], but a batch the kernel refuses
+    /// is retried element by element: everything the kernel takes goes in,
+    /// and the refused elements come back with the kernel's reason. An
+    /// error is only a failed conversation with the kernel.
+    pub fn add_each(
+        &mut self,
+        set: &str,
+        elements: &[(Key, Duration)],
+    ) -> Result<Vec<(Key, NetfilterError)>, NetfilterError> {
+        let mut refused = Vec::new();
+        for chunk in elements.chunks(PER_MESSAGE * 16) {
+            match self.add_batch(set, chunk) {
+                Ok(()) => {}
+                Err(Failed::Socket(e)) => return Err(e),
+                Err(Failed::Refused(_)) => {
+                    for one in chunk {
+                        match self.add_batch(set, std::slice::from_ref(one)) {
+                            Ok(()) => {}
+                            Err(Failed::Socket(e)) => return Err(e),
+                            Err(refusal) => refused.push((one.0, refusal.into())),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(refused)
+    }
+
+    /// One transaction adding `chunk`.
+    fn add_batch(&mut self, set: &str, chunk: &[(Key, Duration)]) -> Result<(), Failed> {
+        let first = self.seq;
+        let mut batch = self.message(
+            NetfilterProtoFamily::Unspec,
+            NFNL_SUBSYS_NFTABLES,
+            ControlMessage::BatchBegin,
+            0,
+        );
+        let mut acks = Vec::new();
+        for part in chunk.chunks(PER_MESSAGE) {
+            let list = part
+                .iter()
+                .map(|(k, t)| {
+                    let mut attrs = vec![SetElementAttribute::Key(DataAttribute::Value(k.bytes()))];
+                    if !t.is_zero() {
+                        attrs.push(SetElementAttribute::Timeout(
+                            t.as_millis().min(u128::from(u64::MAX)) as u64,
+                        ));
+                    }
+                    ListAttribute::Element(attrs)
+                })
+                .collect();
+            let msg = SetElementMessage {
+                attributes: vec![
+                    SetElementList::Table(self.table.clone()),
+                    SetElementList::Set(set.to_owned()),
+                    SetElementList::Elements(list),
+                ],
+            };
+            acks.push(self.seq);
+            batch.extend(self.message(
+                NetfilterProtoFamily::Inet,
+                0,
+                NfTablesMessage::NewSetElement(msg),
+                NLM_F_CREATE | NLM_F_ACK,
+            ));
+        }
+        batch.extend(self.message(
+            NetfilterProtoFamily::Unspec,
+            NFNL_SUBSYS_NFTABLES,
+            ControlMessage::BatchEnd,
+            0,
+        ));
+        self.socket
+            .send(&batch, 0)
+            .map_err(|e| Failed::Socket(io("netlink send")(e)))?;
+        self.await_acks(first, acks, false)
+    }
+
     /// Deletes one element; an element that is already gone is not an error.
     pub fn delete(&mut self, set: &str, key: Key) -> Result<(), NetfilterError> {
+        let first = self.seq;
         let mut batch = self.message(
             NetfilterProtoFamily::Unspec,
             NFNL_SUBSYS_NFTABLES,
@@ -182,6 +246,7 @@ impl SetWriter {
                 ])]),
             ],
         };
+        let ack = self.seq;
         batch.extend(self.message(
             NetfilterProtoFamily::Inet,
             0,
@@ -195,29 +260,46 @@ impl SetWriter {
             0,
         ));
         self.socket.send(&batch, 0).map_err(io("netlink send"))?;
-        self.await_acks(1, true)
+        Ok(self.await_acks(first, vec![ack], true)?)
     }
 
-    fn await_acks(&mut self, mut wanted: usize, enoent_ok: bool) -> Result<(), NetfilterError> {
-        while wanted > 0 {
+    /// Waits for the answers to the messages numbered `wanted` of the batch
+    /// whose numbers start at `first`; answers to earlier, abandoned
+    /// batches are skipped.
+    fn await_acks(
+        &mut self,
+        first: u32,
+        mut wanted: Vec<u32>,
+        enoent_ok: bool,
+    ) -> Result<(), Failed> {
+        let ours = |seq: u32| seq.wrapping_sub(first) < self.seq.wrapping_sub(first);
+        while !wanted.is_empty() {
             let n = self
                 .socket
                 .recv(&mut &mut self.buf[..], 0)
-                .map_err(io("netlink recv"))?;
+                .map_err(|e| Failed::Socket(io("netlink recv")(e)))?;
             let mut at = 0;
             while at < n {
                 let msg = NetlinkMessage::<NetfilterMessage>::deserialize(&self.buf[at..n])
-                    .map_err(|e| NetfilterError::Netlink(format!("netlink answer: {e}")))?;
+                    .map_err(|e| {
+                        Failed::Socket(NetfilterError::Netlink(format!("netlink answer: {e}")))
+                    })?;
                 let len = msg.header.length as usize;
                 if let NetlinkPayload::Error(e) = &msg.payload {
-                    wanted = wanted.saturating_sub(1);
-                    if let Some(code) = e.code {
-                        let errno = -code.get();
-                        if !(enoent_ok && errno == ENOENT) {
-                            return Err(NetfilterError::Netlink(format!(
-                                "the kernel refused a set update: {}",
-                                std::io::Error::from_raw_os_error(errno)
-                            )));
+                    let seq = msg.header.sequence_number;
+                    let acked = wanted.iter().position(|w| *w == seq);
+                    if let Some(i) = acked {
+                        wanted.swap_remove(i);
+                    }
+                    // A refused batch begin or end is acked too.
+                    if acked.is_some() || (ours(seq) && e.code.is_some()) {
+                        if let Some(code) = e.code {
+                            let errno = -code.get();
+                            if !(enoent_ok && errno == ENOENT) {
+                                // The batch is rolled back; its other answers
+                                // (if the kernel sends them) are skipped later.
+                                return Err(Failed::Refused(errno));
+                            }
                         }
                     }
                 }

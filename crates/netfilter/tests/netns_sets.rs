@@ -157,6 +157,44 @@ fn a_refused_update_is_an_error_not_a_silent_loss() {
 }
 
 #[test]
+fn one_bad_element_in_a_restore_batch_is_skipped_and_the_rest_goes_in() {
+    let Some(ns) = Netns::new("e") else { return };
+    ns.nft(&["-f", "-"], Some(TABLE));
+    let hour = Duration::from_secs(3600);
+    // Past what the kernel's timeouts hold (64-bit nanoseconds: about 584 years).
+    let forever = Duration::from_secs(1000 * 365 * 86_400);
+    let batch = [
+        (Key::Addr(ip("192.0.2.66")), hour),
+        (Key::Addr(ip("192.0.2.67")), forever),
+        (Key::Addr(ip("192.0.2.68")), hour),
+    ];
+    let (whole, refused, after) = ns.within(|| {
+        let mut w = SetWriter::open("sipwall").unwrap();
+        let whole = w.add("ban_v4", &batch);
+        let refused = w.add_each("ban_v4", &batch).unwrap();
+        // The socket is still in step: a later update is answered as its own.
+        let after = w.add("ban_v6", &[(Key::Addr(ip("2001:db8::66")), hour)]);
+        (whole, refused, after)
+    });
+    assert!(whole.is_err(), "the kernel refuses the batch as a whole");
+    assert_eq!(
+        refused.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        vec![Key::Addr(ip("192.0.2.67"))]
+    );
+    assert!(
+        refused[0].1.to_string().contains("refused"),
+        "{}",
+        refused[0].1
+    );
+    after.unwrap();
+    let listing = ns.nft(&["list", "table", "inet", "sipwall"], None);
+    assert!(listing.contains("192.0.2.66"), "{listing}");
+    assert!(listing.contains("192.0.2.68"), "{listing}");
+    assert!(!listing.contains("192.0.2.67"), "{listing}");
+    assert!(listing.contains("2001:db8::66"), "{listing}");
+}
+
+#[test]
 fn a_hundred_thousand_bans_go_in_batches() {
     let Some(ns) = Netns::new("c") else { return };
     ns.nft(&["-f", "-"], Some(TABLE));

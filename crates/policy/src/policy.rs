@@ -51,6 +51,15 @@ pub struct Policy {
     pub iptables: IptablesOptions,
     /// The daemon's detectors.
     pub guard: Guard,
+    /// The daemon's ledger of bans.
+    pub ledger: Ledger,
+}
+
+/// The daemon's ledger of bans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ledger {
+    /// How long the rows of ended bans are kept.
+    pub retention: Duration,
 }
 
 impl Policy {

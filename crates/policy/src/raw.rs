@@ -47,6 +47,17 @@ pub struct RawPolicy {
     /// The daemon's detectors.
     #[serde(default)]
     pub guard: RawGuard,
+    /// The daemon's ledger of bans.
+    #[serde(default)]
+    pub ledger: RawLedger,
+}
+
+/// `[ledger]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLedger {
+    /// How long ended bans are kept, e.g. `"30d"`.
+    pub retention: Option<Spanned<String>>,
 }
 
 /// `[guard]`: what the daemon bans, and whom it never bans.

@@ -327,4 +327,10 @@ fn a_log_prefix_or_scanner_string_cannot_leave_its_quotes() {
             "{bad}: {e:?}"
         );
     }
+fn the_ledger_keeps_thirty_days_of_ended_bans_unless_told_otherwise() {
+    assert_eq!(builtin().ledger.retention.as_secs(), 30 * 24 * 3600);
+    let p = parse("p.toml", "[ledger]\nretention = \"7d\"\n").unwrap();
+    assert_eq!(p.ledger.retention.as_secs(), 7 * 24 * 3600);
+    let e = errors("[ledger]\nretention = \"forever\"\n");
+    assert!(e[0].starts_with("p.toml:2:13"), "{e:?}");
 }

@@ -87,6 +87,9 @@ impl Context<'_> {
             },
             iptables: self.iptables(raw.iptables),
             guard: self.guard(raw.guard, &zones),
+            ledger: Ledger {
+                retention: self.duration(raw.ledger.retention, Duration::from_secs(30 * 24 * 3600)),
+            },
             zones,
             services,
             media,
