@@ -91,6 +91,16 @@ fn key_text(v: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Object(o) => {
+            if let Some(p) = o.get("prefix") {
+                // An interval set's element: a whole /64 or /24 ban.
+                let addr = p.get("addr")?.as_str()?;
+                let len = p.get("len")?.as_u64()?;
+                return Some(format!("{addr}/{len}"));
+            }
+            if let Some(r) = o.get("range").and_then(Value::as_array) {
+                let ends: Option<Vec<String>> = r.iter().map(key_text).collect();
+                return Some(ends?.join("-"));
+            }
             let parts = o.get("concat")?.as_array()?;
             let texts: Option<Vec<String>> = parts.iter().map(key_text).collect();
             Some(texts?.join(" . "))
@@ -157,6 +167,24 @@ mod tests {
         assert_eq!(
             s,
             "add element inet sipwall ban_v4 { 192.0.2.66 timeout 3541s }\n"
+        );
+    }
+
+    #[test]
+    fn a_prefix_ban_survives_an_apply_as_one_interval_element() {
+        // As nft 1.0.6 lists a `flags interval, timeout` set.
+        let listing = r#"{"nftables": [{"set": {"family": "inet", "name": "ban_net_v6", "table": "sipwall",
+          "type": "ipv6_addr", "handle": 4, "size": 1000000, "flags": ["interval", "timeout"], "timeout": 3600,
+          "elem": [{"elem": {"val": {"prefix": {"addr": "2001:db8:66::", "len": 64}}, "timeout": 3600, "expires": 1800}},
+                   {"elem": {"val": {"range": ["2001:db8:1::1", "2001:db8:1::9"]}, "expires": 60}}]}}]}"#;
+        let e = parse(listing).unwrap();
+        assert_eq!(e[0].key, "2001:db8:66::/64");
+        assert_eq!(e[1].key, "2001:db8:1::1-2001:db8:1::9");
+        let sets = vec![("ban_net_v6".to_owned(), "ipv6_addr".to_owned())];
+        assert_eq!(
+            carry_over("sipwall", &e, &sets),
+            "add element inet sipwall ban_net_v6 { 2001:db8:66::/64 timeout 1800s }\n\
+             add element inet sipwall ban_net_v6 { 2001:db8:1::1-2001:db8:1::9 timeout 60s }\n"
         );
     }
 

@@ -1,10 +1,22 @@
 //! Policy -> [`Ruleset`]. The order of the input chain is the design's data
 //! path: loopback, spoofed loopback, bans, established/related, ICMP,
 //! invalid, pinholes, services, media, log, reject.
+//!
+//! Before it, the first line ([`Hook::Flood`], priority filter - 10): a
+//! per-source packet rate on the SIP ports, metered in the kernel. The
+//! daemon inspects ~10^5 packets a second on one core and, inline, fails
+//! open past that; a flood from many sources must be dropped before any
+//! chain hands it to user space. A source over `guard.flood` (rate and
+//! burst, counted in packets) goes to a short kernel ban
+//! ([`FLOOD_BAN`]); `guard.allow` and loopback are never metered. The
+//! meter and its ban sets hold `guard.flood.max_sources` sources; past
+//! that, new sources pass unmetered (the kernel cannot add to a full set)
+//! and the daemon's own detector still sees them.
 
 use crate::ir::*;
 use ipnet::IpNet;
 use sipwall_policy::{Kind, MediaMode, Policy, PortRange, Protocol, Service};
+use std::time::Duration;
 
 /// Names of the sets the daemon fills.
 pub mod sets {
@@ -18,7 +30,43 @@ pub mod sets {
     pub const PINHOLE_V4: &str = "pinhole_v4";
     /// (IPv6 source, local UDP port) pairs.
     pub const PINHOLE_V6: &str = "pinhole_v6";
+    /// Banned IPv4 prefixes (one element bans a /24, say).
+    pub const BAN_NET_V4: &str = "ban_net_v4";
+    /// Banned IPv6 prefixes (one element bans a /64, say).
+    pub const BAN_NET_V6: &str = "ban_net_v6";
+    /// Per-source packet meters of the first line (IPv4), kernel-filled.
+    pub const FLOOD_V4: &str = "flood_v4";
+    /// Per-source packet meters of the first line (IPv6), kernel-filled.
+    pub const FLOOD_V6: &str = "flood_v6";
+    /// IPv4 sources the first line banned, kernel-filled.
+    pub const FLOOD_BAN_V4: &str = "flood_ban_v4";
+    /// IPv6 sources the first line banned, kernel-filled.
+    pub const FLOOD_BAN_V6: &str = "flood_ban_v6";
 }
+
+/// How long the first line bans a source that went over `guard.flood`:
+/// long enough that a flooding source costs the daemon one burst a minute,
+/// short enough that a peer whose address was forged into a flood is cut
+/// off for a minute, not the hour of a judged ban. The daemon still bans
+/// for real on what it sees.
+pub const FLOOD_BAN: Duration = Duration::from_secs(60);
+
+/// How long a first-line meter outlives its source's last packet: by then
+/// any bucket of a sane `guard.flood` (burst / rate under a minute) is full
+/// again, so forgetting it changes nothing.
+pub const METER_IDLE: Duration = Duration::from_secs(60);
+
+/// Elements of each daemon-filled ban set (addresses or prefixes). A
+/// million bans is ~70 MB of kernel memory; past it, the kernel refuses
+/// the daemon's add instead of growing without bound.
+pub const BAN_SET_SIZE: u32 = 1_000_000;
+
+/// Calls the engine keeps at most (its call table's cap).
+pub const CALL_CAP: u32 = 100_000;
+
+/// Pinholes a call holds at most in one set: RTP and RTCP of up to four
+/// media lines (the kernel helper stops at three).
+pub const PINHOLES_PER_CALL: u32 = 8;
 
 /// Compiles a validated policy into a ruleset.
 pub fn compile(policy: &Policy, source: &str) -> Ruleset {
@@ -28,45 +76,107 @@ pub fn compile(policy: &Policy, source: &str) -> Ruleset {
         helpers: Vec::new(),
         chains: Vec::new(),
     };
-    let set = |name: &str, key, timeout, comment: &str| Set {
+    let set = |name: &str, key, filled_by, size: u32, timeout, comment: &str| Set {
         name: name.to_owned(),
         key,
+        filled_by,
+        size,
         timeout,
         gc_interval: policy.bans.gc_interval,
         comment: comment.to_owned(),
     };
-    rs.sets.push(set(
-        sets::BAN_V4,
-        SetKey::Ipv4,
-        policy.bans.timeout,
-        "bans: filled by sipwall run",
-    ));
-    rs.sets.push(set(
-        sets::BAN_V6,
-        SetKey::Ipv6,
-        policy.bans.timeout,
-        "bans: filled by sipwall run",
-    ));
+    for (name, key) in [(sets::BAN_V4, SetKey::Ipv4), (sets::BAN_V6, SetKey::Ipv6)] {
+        rs.sets.push(set(
+            name,
+            key,
+            FilledBy::Daemon,
+            BAN_SET_SIZE,
+            policy.bans.timeout,
+            "bans: filled by sipwall run",
+        ));
+    }
+    for (name, key) in [
+        (sets::BAN_NET_V4, SetKey::Ipv4),
+        (sets::BAN_NET_V6, SetKey::Ipv6),
+    ] {
+        rs.sets.push(set(
+            name,
+            key,
+            FilledBy::DaemonPrefixes,
+            BAN_SET_SIZE,
+            policy.bans.timeout,
+            "bans of whole prefixes: filled by sipwall run",
+        ));
+    }
     if policy.media.mode == MediaMode::Pinhole {
         let t = policy.media.pinhole_timeout;
-        rs.sets.push(set(
-            sets::PINHOLE_PORT,
-            SetKey::Port,
-            t,
-            "pinholes by local port: filled by sipwall run",
-        ));
-        rs.sets.push(set(
-            sets::PINHOLE_V4,
-            SetKey::Ipv4Port,
-            t,
-            "pinholes by remote and local port: filled by sipwall run",
-        ));
-        rs.sets.push(set(
-            sets::PINHOLE_V6,
-            SetKey::Ipv6Port,
-            t,
-            "pinholes by remote and local port: filled by sipwall run",
-        ));
+        let pairs = CALL_CAP * PINHOLES_PER_CALL;
+        for (name, key, size, comment) in [
+            (
+                sets::PINHOLE_PORT,
+                SetKey::Port,
+                u32::from(u16::MAX) + 1,
+                "pinholes by local port: filled by sipwall run",
+            ),
+            (
+                sets::PINHOLE_V4,
+                SetKey::Ipv4Port,
+                pairs,
+                "pinholes by remote and local port: filled by sipwall run",
+            ),
+            (
+                sets::PINHOLE_V6,
+                SetKey::Ipv6Port,
+                pairs,
+                "pinholes by remote and local port: filled by sipwall run",
+            ),
+        ] {
+            rs.sets
+                .push(set(name, key, FilledBy::Daemon, size, t, comment));
+        }
+    }
+    let first_line = flood(policy);
+    if !first_line.is_empty() {
+        let sources = u32::try_from(policy.guard.flood.max_sources).unwrap_or(u32::MAX);
+        for (name, key, filled_by, timeout, comment) in [
+            (
+                sets::FLOOD_V4,
+                SetKey::Ipv4,
+                FilledBy::Meter,
+                METER_IDLE,
+                "first line: packet meters per source, filled by the kernel",
+            ),
+            (
+                sets::FLOOD_V6,
+                SetKey::Ipv6,
+                FilledBy::Meter,
+                METER_IDLE,
+                "first line: packet meters per source, filled by the kernel",
+            ),
+            (
+                sets::FLOOD_BAN_V4,
+                SetKey::Ipv4,
+                FilledBy::Kernel,
+                FLOOD_BAN,
+                "first line: sources over guard.flood, filled by the kernel",
+            ),
+            (
+                sets::FLOOD_BAN_V6,
+                SetKey::Ipv6,
+                FilledBy::Kernel,
+                FLOOD_BAN,
+                "first line: sources over guard.flood, filled by the kernel",
+            ),
+        ] {
+            rs.sets
+                .push(set(name, key, filled_by, sources, timeout, comment));
+        }
+        rs.chains.push(Chain {
+            name: "flood",
+            hook: Hook::Flood,
+            policy_accept: true,
+            rules: first_line,
+        });
     }
 
     let (helpers_in, helpers_out) = helpers(policy, &mut rs.helpers);
@@ -251,7 +361,12 @@ fn input(policy: &Policy) -> Vec<Rule> {
             "loopback address from outside",
         ));
     }
-    for (family, name) in [(Family::V4, sets::BAN_V4), (Family::V6, sets::BAN_V6)] {
+    for (family, name) in [
+        (Family::V4, sets::BAN_V4),
+        (Family::V6, sets::BAN_V6),
+        (Family::V4, sets::BAN_NET_V4),
+        (Family::V6, sets::BAN_NET_V6),
+    ] {
         rules.push(rule(
             vec![Match::SaddrInSet(family, name.to_owned())],
             Action::Drop,
@@ -348,6 +463,91 @@ fn input(policy: &Policy) -> Vec<Rule> {
         ));
     }
     rules.push(rule(vec![], Action::Reject, "default deny"));
+    rules
+}
+
+/// The first line's rules: kernel bans, exemptions, then one meter rule
+/// per protocol and family on all SIP ports. Empty when the flood detector
+/// is off, when `guard.allow` holds `any` (nobody may be banned), or when
+/// no SIP service exists.
+fn flood(policy: &Policy) -> Vec<Rule> {
+    let f = &policy.guard.flood;
+    let allow: Vec<_> = policy
+        .guard
+        .allow
+        .iter()
+        .filter_map(|z| policy.zone(z))
+        .collect();
+    if !f.enabled || allow.iter().any(|z| z.is_any()) {
+        return Vec::new();
+    }
+    let mut meters = Vec::new();
+    for proto in [Protocol::Udp, Protocol::Tcp] {
+        let ports: Vec<PortRange> = policy
+            .services_of(Kind::Sip)
+            .filter(|s| s.protocols.contains(&proto))
+            .flat_map(|s| s.ports.iter().copied())
+            .collect();
+        if ports.is_empty() {
+            continue;
+        }
+        for (family, meter, ban) in [
+            (Family::V4, sets::FLOOD_V4, sets::FLOOD_BAN_V4),
+            (Family::V6, sets::FLOOD_V6, sets::FLOOD_BAN_V6),
+        ] {
+            meters.push(rule(
+                vec![
+                    Match::Dport(proto, ports.clone()),
+                    Match::OverRate {
+                        meter: meter.to_owned(),
+                        family,
+                        per_second: f.rate,
+                        burst: f.burst,
+                    },
+                ],
+                Action::BanSource {
+                    set: ban.to_owned(),
+                    family,
+                    timeout: FLOOD_BAN,
+                },
+                format!(
+                    "guard.flood: over {}/s (burst {}) from one source",
+                    f.rate, f.burst
+                ),
+            ));
+        }
+    }
+    if meters.is_empty() {
+        return meters;
+    }
+    let mut rules = vec![rule(
+        vec![Match::LoopbackIn],
+        Action::Accept,
+        "first line: loopback is not metered",
+    )];
+    for (family, name) in [
+        (Family::V4, sets::FLOOD_BAN_V4),
+        (Family::V6, sets::FLOOD_BAN_V6),
+    ] {
+        rules.push(rule(
+            vec![Match::SaddrInSet(family, name.to_owned())],
+            Action::Drop,
+            "first line: banned by the kernel for a flood",
+        ));
+    }
+    let nets: Vec<IpNet> = allow
+        .iter()
+        .filter(|z| !z.is_loopback())
+        .flat_map(|z| z.prefixes.iter().copied())
+        .collect();
+    for nets in by_family(&nets) {
+        rules.push(rule(
+            vec![Match::Saddr(nets)],
+            Action::Accept,
+            "first line: guard.allow is not metered",
+        ));
+    }
+    rules.extend(meters);
     rules
 }
 

@@ -57,6 +57,15 @@ pub trait SetLookup {
     fn has_port(&self, set: &str, port: u16) -> bool;
     /// Whether (`addr`, `port`) is in the concatenated set `set`.
     fn has_addr_port(&self, set: &str, addr: IpAddr, port: u16) -> bool;
+    /// Whether `addr` is over the rate of the kernel meter `meter` (a
+    /// [`Match::OverRate`]) with this packet. The token buckets live in the
+    /// kernel; a driver that models them (a test, a simulation of a flood)
+    /// answers here. The default says no source is over, as right after an
+    /// apply, when every meter is empty.
+    fn over_rate(&self, meter: &str, addr: IpAddr) -> bool {
+        let _ = (meter, addr);
+        false
+    }
 }
 
 /// Sets that are all empty, as right after an apply.
@@ -103,7 +112,7 @@ pub fn evaluate<'r>(chain: &'r Chain, pkt: &Packet<'_>, sets: &dyn SetLookup) ->
         }
         let action = match rule.action {
             Action::Accept => Verdict::Accept,
-            Action::Drop => Verdict::Drop,
+            Action::Drop | Action::BanSource { .. } => Verdict::Drop,
             _ => Verdict::Reject,
         };
         return Decision {
@@ -118,6 +127,27 @@ pub fn evaluate<'r>(chain: &'r Chain, pkt: &Packet<'_>, sets: &dyn SetLookup) ->
             Verdict::Drop
         },
         rule: None,
+    }
+}
+
+/// Runs `pkt`, arriving for this host, through the chains it meets in hook
+/// order: the first line ([`Hook::Flood`]), then [`Hook::Input`]. A drop in
+/// the first line decides; its accept only hands the packet on, as an
+/// accept in one nft base chain does. A [`Action::BanSource`] that decides
+/// is reported, not carried out: the caller's [`SetLookup`] is read-only.
+pub fn arriving<'r>(rs: &'r Ruleset, pkt: &Packet<'_>, sets: &dyn SetLookup) -> Decision<'r> {
+    if let Some(first) = rs.chain(Hook::Flood) {
+        let d = evaluate(first, pkt, sets);
+        if d.action != Verdict::Accept {
+            return d;
+        }
+    }
+    match rs.chain(Hook::Input) {
+        Some(input) => evaluate(input, pkt, sets),
+        None => Decision {
+            action: Verdict::Accept,
+            rule: None,
+        },
     }
 }
 
@@ -165,6 +195,9 @@ fn holds(m: &Match, p: &Packet<'_>, sets: &dyn SetLookup) -> bool {
         // Rate state belongs to whoever drives the evaluation; a limit only
         // guards non-terminal log rules here.
         Match::Limit(_) => true,
+        Match::OverRate { meter, family, .. } => {
+            family_is(*family, p.saddr) && sets.over_rate(meter, p.saddr)
+        }
         Match::Contains(needle) => {
             let n = needle.as_bytes();
             !n.is_empty() && p.payload.windows(n.len()).any(|w| w == n)

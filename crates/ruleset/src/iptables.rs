@@ -3,6 +3,12 @@
 //! helpers in `raw` (`CT --helper`), DSCP in `mangle`, the rest in
 //! `filter`. What iptables cannot express (nft sets: bans, pinholes) is
 //! left out with a comment, or refused when the policy depends on it.
+//!
+//! The first line ([`Hook::Flood`]) is a user chain jumped to first from
+//! `INPUT`, where an accept becomes `RETURN` (go on to `INPUT`'s rules),
+//! and the meter is `hashlimit` per source address. hashlimit has no way
+//! to ban: a source over the rate loses the packets above it, not all of
+//! them for [`crate::compile::FLOOD_BAN`].
 
 use crate::error::CompileError;
 use crate::ir::*;
@@ -10,6 +16,9 @@ use crate::text::escape;
 use ipnet::IpNet;
 use sipwall_policy::{PortRange, Protocol, RateUnit};
 use std::fmt::Write;
+
+/// The user chain of the first line.
+pub const FLOOD_CHAIN: &str = "sipwall-flood";
 
 /// Renders the restore file for one family. A restore of it replaces the
 /// `raw`, `mangle` and `filter` tables of that family, as the classic
@@ -52,7 +61,7 @@ pub fn render(rs: &Ruleset, family: Family) -> Result<String, CompileError> {
         (
             "filter",
             &["INPUT", "FORWARD", "OUTPUT"],
-            &[Hook::Input, Hook::Forward],
+            &[Hook::Flood, Hook::Input, Hook::Forward],
         ),
     ];
     for (table, builtin_chains, hooks) in tables {
@@ -71,6 +80,13 @@ pub fn render(rs: &Ruleset, family: Family) -> Result<String, CompileError> {
             };
             let _ = writeln!(out, ":{chain} {policy} [0:0]");
         }
+        if table == "filter" && rs.chain(Hook::Flood).is_some() {
+            let _ = writeln!(out, ":{FLOOD_CHAIN} - [0:0]");
+            let _ = writeln!(
+                out,
+                "-A INPUT -m comment --comment \"first line: per-source rate limits\" -j {FLOOD_CHAIN}"
+            );
+        }
         for hook in hooks {
             let Some(chain) = rs.chain(*hook) else {
                 continue;
@@ -80,6 +96,7 @@ pub fn render(rs: &Ruleset, family: Family) -> Result<String, CompileError> {
                 Hook::HelpersOut | Hook::Mark => "OUTPUT",
                 Hook::Input => "INPUT",
                 Hook::Forward => "FORWARD",
+                Hook::Flood => FLOOD_CHAIN,
             };
             for r in &chain.rules {
                 for line in rule_lines(rs, r, family, name) {
@@ -229,6 +246,27 @@ fn rule_lines(rs: &Ruleset, r: &Rule, family: Family, chain: &str) -> Vec<String
                     ),
                 );
             }
+            Match::OverRate {
+                meter,
+                family: f,
+                per_second,
+                burst,
+            } => {
+                if *f != family {
+                    return vec![];
+                }
+                let (size, expire_ms) = rs
+                    .set(meter)
+                    .map_or((65_536, 60_000), |s| (s.size, s.timeout.as_millis()));
+                push_all(
+                    &mut alternatives,
+                    &format!(
+                        "-m hashlimit --hashlimit-above {per_second}/sec --hashlimit-burst {burst} \
+                         --hashlimit-mode srcip --hashlimit-name {meter} \
+                         --hashlimit-htable-max {size} --hashlimit-htable-expire {expire_ms}"
+                    ),
+                );
+            }
             Match::Contains(s) => push_all(
                 &mut alternatives,
                 &format!("-m string --string {} --algo bm", quote(s, STRING_MAX)),
@@ -236,8 +274,10 @@ fn rule_lines(rs: &Ruleset, r: &Rule, family: Family, chain: &str) -> Vec<String
         }
     }
     let target = match &r.action {
+        // In the first line's user chain, accept means "not judged here".
+        Action::Accept if chain == FLOOD_CHAIN => "-j RETURN".to_owned(),
         Action::Accept => "-j ACCEPT".to_owned(),
-        Action::Drop => "-j DROP".to_owned(),
+        Action::Drop | Action::BanSource { .. } => "-j DROP".to_owned(),
         Action::Reject => "-j REJECT".to_owned(),
         Action::Counter => String::new(),
         Action::Log { prefix, level } => format!(

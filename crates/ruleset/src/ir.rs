@@ -78,12 +78,43 @@ pub struct Set {
     pub name: String,
     /// Its element type.
     pub key: SetKey,
+    /// Who fills it, which decides its flags.
+    pub filled_by: FilledBy,
+    /// Elements it holds at most: the kernel refuses more (a daemon add
+    /// fails; a packet-path add does nothing), so memory is bounded.
+    pub size: u32,
     /// Default element timeout.
     pub timeout: Duration,
     /// How often the kernel sweeps expired elements.
     pub gc_interval: Duration,
     /// Why it exists.
     pub comment: String,
+}
+
+/// Who adds a set's elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilledBy {
+    /// The daemon, one key per element (`flags timeout`).
+    Daemon,
+    /// The daemon, with prefixes as elements (`flags interval, timeout`):
+    /// one element bans a whole /64 or /24. The kernel cannot add to such
+    /// a set from the packet path.
+    DaemonPrefixes,
+    /// Rules, from the packet path (`flags dynamic, timeout`): the
+    /// kernel's own short bans.
+    Kernel,
+    /// Rules, from the packet path, with a rate limit in each element: the
+    /// first line's meters. Their state is the limit, which no listing
+    /// shows, so they never survive a table replacement (a meter re-added
+    /// without its limit would never be over the rate again).
+    Meter,
+}
+
+impl Set {
+    /// Whether its elements are carried over when the table is replaced.
+    pub fn survives_replacement(&self) -> bool {
+        self.filled_by != FilledBy::Meter
+    }
 }
 
 /// A conntrack helper object (`ct helper NAME { type "sip" protocol udp; }`).
@@ -111,6 +142,11 @@ pub enum Hook {
     Forward,
     /// Marks on locally sent packets (output, priority mangle).
     Mark,
+    /// The first line for packets to this host (input, priority filter - 10):
+    /// per-source rate limits that run before any chain, sipwall's or the
+    /// daemon's intake, hands a packet to user space. An accept here only
+    /// ends this chain; [`Hook::Input`] still judges the packet.
+    Flood,
 }
 
 /// A base chain.
@@ -179,6 +215,20 @@ pub enum Match {
     Limit(Rate),
     /// The packet carries this substring (iptables only: nft has none).
     Contains(String),
+    /// The source sends faster than `per_second` packets a second after a
+    /// burst of `burst`, metered per source address (of `family`) in the
+    /// kernel-filled set `meter`. The meter is state the kernel keeps; see
+    /// [`crate::eval::SetLookup::over_rate`] for how the evaluator asks.
+    OverRate {
+        /// The metering set.
+        meter: String,
+        /// The family of the source addresses it meters.
+        family: Family,
+        /// Sustained packets a second.
+        per_second: u32,
+        /// Packets allowed at once above that.
+        burst: u32,
+    },
 }
 
 /// What a rule does.
@@ -203,12 +253,25 @@ pub enum Action {
     SetHelper(String),
     /// Count and go on.
     Counter,
+    /// Add the source address (of `family`) to the kernel-filled set `set`
+    /// for `timeout`, and drop the packet: a ban made at kernel speed.
+    BanSource {
+        /// The ban set.
+        set: String,
+        /// The family of the source.
+        family: Family,
+        /// How long the source stays in it.
+        timeout: Duration,
+    },
 }
 
 impl Action {
     /// Whether the action ends the evaluation of the chain.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Action::Accept | Action::Drop | Action::Reject)
+        matches!(
+            self,
+            Action::Accept | Action::Drop | Action::Reject | Action::BanSource { .. }
+        )
     }
 }
 

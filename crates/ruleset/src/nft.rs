@@ -23,7 +23,8 @@ pub fn render(rs: &Ruleset) -> String {
         let _ = writeln!(out, "\t# {}", escape(&set.comment, LINE_MAX));
         let _ = writeln!(out, "\tset {} {{", ident(&set.name));
         let _ = writeln!(out, "\t\ttype {}", set_type(set.key));
-        let _ = writeln!(out, "\t\tflags timeout");
+        let _ = writeln!(out, "\t\tsize {}", set.size);
+        let _ = writeln!(out, "\t\tflags {}", set_flags(set.filled_by));
         let _ = writeln!(out, "\t\ttimeout {}", duration(set.timeout));
         let _ = writeln!(out, "\t\tgc-interval {}", duration(set.gc_interval));
         let _ = writeln!(out, "\t}}");
@@ -41,6 +42,7 @@ pub fn render(rs: &Ruleset) -> String {
             Hook::Input => ("input", "filter"),
             Hook::Forward => ("forward", "filter"),
             Hook::Mark => ("output", "mangle"),
+            Hook::Flood => ("input", "filter - 10"),
         };
         let policy = if chain.policy_accept {
             "accept"
@@ -79,6 +81,17 @@ pub fn set_type(key: SetKey) -> &'static str {
         SetKey::Port => "inet_service",
         SetKey::Ipv4Port => "ipv4_addr . inet_service",
         SetKey::Ipv6Port => "ipv6_addr . inet_service",
+    }
+}
+
+/// The flags of a set as nft writes them: every set expires its elements;
+/// prefix sets are interval sets; sets the packet path adds to are dynamic
+/// (the kernel can add to hash sets only, never to interval ones).
+pub fn set_flags(filled_by: FilledBy) -> &'static str {
+    match filled_by {
+        FilledBy::Daemon => "timeout",
+        FilledBy::DaemonPrefixes => "interval,timeout",
+        FilledBy::Kernel | FilledBy::Meter => "dynamic,timeout",
     }
 }
 
@@ -207,6 +220,18 @@ fn matches_text(r: &Rule) -> String {
                 rate.per.name(),
                 rate.count.max(1)
             ),
+            // A statement that matches: `update` creates or refreshes the
+            // source's element (and its idle timeout), and the limit in it
+            // holds only while the source is over the rate.
+            Match::OverRate {
+                meter,
+                family,
+                per_second,
+                burst,
+            } => format!(
+                "update @{meter} {{ {} saddr limit rate over {per_second}/second burst {burst} packets }}",
+                family_of(*family)
+            ),
             // nftables has no substring match; the renderer never gets here
             // for nft because such rules are skipped (see rule_lines).
             Match::Contains(_) => String::new(),
@@ -273,6 +298,16 @@ fn rule_lines(r: &Rule) -> Vec<String> {
             escape(level, LINE_MAX)
         )],
         Action::SetHelper(h) => vec![format!("ct helper set \"{}\"", escape(h, LINE_MAX))],
+        Action::BanSource {
+            set,
+            family,
+            timeout,
+        } => vec![format!(
+            "add @{} {{ {} saddr timeout {} }} counter drop",
+            ident(set),
+            family_of(*family),
+            duration(*timeout)
+        )],
         // One rule per family: `ip dscp set` only applies to IPv4 packets.
         Action::SetDscp(c) => vec![
             format!("ip dscp set {}", c.name()),

@@ -278,3 +278,278 @@ fn nft_durations_are_compact() {
         "1d2h3m4s"
     );
 }
+
+/// Sets as the kernel would hold them during a flood: `flooding` sources
+/// are over every meter's rate; `kernel_banned` are in the first line's
+/// ban sets; `prefixes` are in the prefix ban sets.
+#[derive(Default)]
+struct Flood {
+    flooding: Vec<IpAddr>,
+    kernel_banned: Vec<IpAddr>,
+    prefixes: Vec<ipnet::IpNet>,
+}
+
+impl SetLookup for Flood {
+    fn has_addr(&self, set: &str, a: IpAddr) -> bool {
+        match set {
+            sets::FLOOD_BAN_V4 | sets::FLOOD_BAN_V6 => self.kernel_banned.contains(&a),
+            sets::BAN_NET_V4 | sets::BAN_NET_V6 => self.prefixes.iter().any(|n| n.contains(&a)),
+            _ => false,
+        }
+    }
+    fn has_port(&self, _: &str, _: u16) -> bool {
+        false
+    }
+    fn has_addr_port(&self, _: &str, _: IpAddr, _: u16) -> bool {
+        false
+    }
+    fn over_rate(&self, meter: &str, a: IpAddr) -> bool {
+        (meter == sets::FLOOD_V4 || meter == sets::FLOOD_V6) && self.flooding.contains(&a)
+    }
+}
+
+fn arriving(rs: &crate::Ruleset, p: &Packet<'_>, sets: &dyn SetLookup) -> (Verdict, String) {
+    let d = crate::eval::arriving(rs, p, sets);
+    (
+        d.action,
+        d.rule.map(|r| r.comment.clone()).unwrap_or_default(),
+    )
+}
+
+const SIP_UDP: L4 = L4::Udp {
+    sport: 5060,
+    dport: 5060,
+};
+
+#[test]
+fn a_sip_flood_from_many_sources_is_dropped_in_the_kernel_before_any_chain_hands_it_to_the_daemon()
+{
+    let rs = builtin();
+    // Everything in the first line runs before the input chain (and the
+    // daemon's intake at priority 10, or iptables' NFQUEUE at 0).
+    let nft = crate::nft::render(&rs);
+    let first = nft.find("chain flood {").expect("a first line");
+    assert!(nft[first..].contains("hook input priority filter - 10; policy accept;"));
+    let meters = rs.chain(Hook::Flood).unwrap().rules.iter();
+    assert_eq!(
+        meters
+            .filter(|r| r
+                .matches
+                .iter()
+                .any(|m| matches!(m, crate::ir::Match::OverRate { .. })))
+            .count(),
+        4,
+        "UDP and TCP, IPv4 and IPv6"
+    );
+    assert!(nft.contains(
+        "udp dport { 5060, 5080 } update @flood_v4 { ip saddr limit rate over 15/second burst 30 packets } add @flood_ban_v4 { ip saddr timeout 1m } counter drop"
+    ), "{nft}");
+    let flooding: Vec<IpAddr> = (0..1000u32)
+        .map(|i| {
+            if i % 2 == 0 {
+                IpAddr::from([198, 51, 100, (i / 2 % 256) as u8])
+            } else {
+                IpAddr::from([0x2001, 0xdb8, 0xf, 0, 0, 0, 0, i as u16])
+            }
+        })
+        .collect();
+    let sets = Flood {
+        flooding: flooding.clone(),
+        ..Flood::default()
+    };
+    for a in &flooding {
+        let p = new_packet(&a.to_string(), SIP_UDP);
+        let (v, why) = arriving(&rs, &p, &sets);
+        assert_eq!(v, Verdict::Drop, "{a}: {why}");
+        assert!(why.starts_with("guard.flood: over 15/s"), "{why}");
+        // The input chain alone would have let it through to the daemon.
+        assert_eq!(verdict(&rs, &p, &sets).0, Verdict::Accept);
+        // Once banned by the kernel, every packet of it is dropped: RTP too.
+        let banned = Flood {
+            kernel_banned: vec![*a],
+            ..Flood::default()
+        };
+        let rtp = new_packet(
+            &a.to_string(),
+            L4::Udp {
+                sport: 4000,
+                dport: 20000,
+            },
+        );
+        assert_eq!(arriving(&rs, &rtp, &banned).0, Verdict::Drop, "{a}");
+    }
+    // A source under the rate goes on to the input chain, as before.
+    let calm = new_packet("203.0.113.9", SIP_UDP);
+    assert_eq!(arriving(&rs, &calm, &sets).0, Verdict::Accept);
+    // RTP and SSH are never metered.
+    for l4 in [
+        L4::Udp {
+            sport: 4000,
+            dport: 20000,
+        },
+        L4::Tcp {
+            sport: 40000,
+            dport: 22,
+        },
+    ] {
+        let p = new_packet("198.51.100.0", l4);
+        assert_eq!(arriving(&rs, &p, &sets).0, Verdict::Accept, "{l4:?}");
+    }
+}
+
+#[test]
+fn a_flood_forged_in_the_name_of_an_allowlisted_trunk_never_bans_it_in_the_kernel() {
+    let policy = sipwall_policy::parse(
+        "p.toml",
+        "[zones]\ntrunks = [\"192.0.2.2\", \"2001:db8::2\"]\n[guard]\nallow = [\"trunks\"]\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n",
+    )
+    .unwrap();
+    let rs = compile(&policy, "p.toml");
+    let sets = Flood {
+        flooding: vec!["192.0.2.2".parse().unwrap(), "2001:db8::2".parse().unwrap()],
+        ..Flood::default()
+    };
+    for trunk in ["192.0.2.2", "2001:db8::2"] {
+        let (v, why) = arriving(&rs, &new_packet(trunk, SIP_UDP), &sets);
+        assert_eq!(
+            (v, why.as_str()),
+            (Verdict::Accept, "services.sip (p.toml:5)"),
+            "{trunk}"
+        );
+    }
+    // Loopback is never metered either.
+    let mut lo = new_packet("127.0.0.1", SIP_UDP);
+    lo.loopback_in = true;
+    lo.daddr = "127.0.0.1".parse().unwrap();
+    let lo_sets = Flood {
+        flooding: vec![lo.saddr],
+        ..Flood::default()
+    };
+    assert_eq!(arriving(&rs, &lo, &lo_sets).0, Verdict::Accept);
+    // Nobody to meter when nobody may be banned, or when the detector is off.
+    for extra in [
+        "[guard]\nallow = [\"any\"]\n",
+        "[guard.flood]\nenabled = false\n",
+    ] {
+        let policy = sipwall_policy::parse(
+            "p.toml",
+            &format!("{extra}[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n"),
+        )
+        .unwrap();
+        let rs = compile(&policy, "p.toml");
+        assert!(rs.chain(Hook::Flood).is_none(), "{extra}");
+        assert!(rs.set(sets::FLOOD_V4).is_none(), "{extra}");
+    }
+}
+
+#[test]
+fn the_first_line_is_sized_and_timed_from_guard_flood() {
+    let policy = sipwall_policy::parse(
+        "p.toml",
+        "[guard.flood]\nrate = 100\nburst = 200\nmax_sources = 5000\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n",
+    )
+    .unwrap();
+    let rs = compile(&policy, "p.toml");
+    for name in [
+        sets::FLOOD_V4,
+        sets::FLOOD_V6,
+        sets::FLOOD_BAN_V4,
+        sets::FLOOD_BAN_V6,
+    ] {
+        let s = rs.set(name).unwrap();
+        assert_eq!(s.size, 5000, "{name}");
+        // Kernel bans survive an apply; meters (whose limits no listing
+        // shows) start afresh.
+        assert_eq!(
+            s.survives_replacement(),
+            name.starts_with("flood_ban"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        rs.set(sets::FLOOD_BAN_V4).unwrap().timeout,
+        crate::compile::FLOOD_BAN
+    );
+    let nft = crate::nft::render(&rs);
+    assert!(
+        nft.contains("limit rate over 100/second burst 200 packets"),
+        "{nft}"
+    );
+    let v4 = crate::iptables::render(&rs, Family::V4).unwrap();
+    assert!(v4.starts_with("# sipwall"));
+    let jump = v4
+        .find(
+            "-A INPUT -m comment --comment \"first line: per-source rate limits\" -j sipwall-flood",
+        )
+        .unwrap();
+    let first_input = v4.find("-A INPUT -i lo").unwrap();
+    assert!(jump < first_input, "the jump comes first:\n{v4}");
+    assert!(v4.contains(
+        "-p udp -m udp --dport 5060 -m hashlimit --hashlimit-above 100/sec --hashlimit-burst 200 --hashlimit-mode srcip --hashlimit-name flood_v4 --hashlimit-htable-max 5000 --hashlimit-htable-expire 60000"
+    ), "{v4}");
+    assert!(v4.contains("-A sipwall-flood -i lo -m comment --comment \"first line: loopback is not metered\" -j RETURN"), "{v4}");
+    let v6 = crate::iptables::render(&rs, Family::V6).unwrap();
+    assert!(
+        v6.contains("--hashlimit-name flood_v6") && !v6.contains("flood_v4 "),
+        "{v6}"
+    );
+}
+
+#[test]
+fn every_set_has_a_size_so_a_source_rotation_cannot_grow_kernel_memory_without_bound() {
+    let policy = sipwall_policy::parse(
+        "p.toml",
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n",
+    )
+    .unwrap();
+    let rs = compile(&policy, "p.toml");
+    assert_eq!(rs.sets.len(), 11);
+    let nft = crate::nft::render(&rs);
+    for s in &rs.sets {
+        assert!(s.size > 0, "{}", s.name);
+        let block = &nft[nft.find(&format!("set {} {{", s.name)).unwrap()..];
+        let block = &block[..block.find('}').unwrap()];
+        assert!(block.contains(&format!("\t\tsize {}\n", s.size)), "{block}");
+    }
+    assert_eq!(
+        rs.set(sets::BAN_V6).unwrap().size,
+        crate::compile::BAN_SET_SIZE
+    );
+    assert_eq!(rs.set(sets::PINHOLE_PORT).unwrap().size, 65_536);
+    assert_eq!(
+        rs.set(sets::PINHOLE_V4).unwrap().size,
+        crate::compile::CALL_CAP * crate::compile::PINHOLES_PER_CALL
+    );
+}
+
+#[test]
+fn an_ipv6_source_rotating_inside_one_slash_64_is_dropped_by_one_prefix_element() {
+    let rs = builtin();
+    let nft = crate::nft::render(&rs);
+    for name in [sets::BAN_NET_V4, sets::BAN_NET_V6] {
+        let block = &nft[nft.find(&format!("set {name} {{")).unwrap()..];
+        assert!(
+            block[..block.find('}').unwrap()].contains("flags interval,timeout"),
+            "{block}"
+        );
+    }
+    let sets = Flood {
+        prefixes: vec![
+            "2001:db8:66::/64".parse().unwrap(),
+            "198.51.100.0/24".parse().unwrap(),
+        ],
+        ..Flood::default()
+    };
+    for (addr, want) in [
+        ("2001:db8:66::1", Verdict::Drop),
+        ("2001:db8:66::ffff:1234:5678:9abc", Verdict::Drop),
+        ("2001:db8:67::1", Verdict::Accept),
+        ("198.51.100.200", Verdict::Drop),
+        ("198.51.101.1", Verdict::Accept),
+    ] {
+        let mut p = new_packet(addr, SIP_UDP);
+        p.ct = Some(CtState::Established);
+        let (v, why) = arriving(&rs, &p, &sets);
+        assert_eq!(v, want, "{addr}: {why}");
+    }
+}

@@ -89,6 +89,7 @@ fn table_of(rs: &Ruleset) -> Table {
         sets: rs
             .sets
             .iter()
+            .filter(|s| s.survives_replacement())
             .map(|s| {
                 (
                     s.name.clone(),
