@@ -327,6 +327,9 @@ fn a_log_prefix_or_scanner_string_cannot_leave_its_quotes() {
             "{bad}: {e:?}"
         );
     }
+}
+
+#[test]
 fn the_ledger_keeps_thirty_days_of_ended_bans_unless_told_otherwise() {
     assert_eq!(builtin().ledger.retention.as_secs(), 30 * 24 * 3600);
     let p = parse("p.toml", "[ledger]\nretention = \"7d\"\n").unwrap();
