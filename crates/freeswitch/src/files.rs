@@ -32,7 +32,9 @@ impl Files for Disk {
     }
 
     fn exists(&self, path: &Path) -> bool {
-        path.exists()
+        // Not followed: glob(3) lists a dangling link, and FreeSWITCH then
+        // fails to read it, which discovery must report, not skip.
+        path.symlink_metadata().is_ok()
     }
 }
 

@@ -298,4 +298,6 @@ pub struct Profile {
     pub tls: bool,
     /// `tls-only`: the plain SIP port is not bound.
     pub tls_only: bool,
+    /// Its gateways (SIP trunks), in configuration order.
+    pub gateways: Vec<crate::gateway::Gateway>,
 }

@@ -174,6 +174,7 @@ fn profile(d: &mut Discovery, node: Node) -> Profile {
         sip_port,
         tls,
         tls_only,
+        gateways: crate::gateway::read(doc, node),
     }
 }
 

@@ -12,7 +12,7 @@
 
 use crate::error::CompileError;
 use crate::ir::*;
-use crate::text::escape;
+use crate::text::{escape, escape_arg};
 use ipnet::IpNet;
 use sipwall_policy::{PortRange, Protocol, RateUnit};
 use std::fmt::Write;
@@ -147,7 +147,7 @@ const STRING_MAX: usize = 128;
 
 /// `s` as one quoted argument: nothing in it can end the quotes or the line.
 fn quote(s: &str, max: usize) -> String {
-    format!("\"{}\"", escape(s, max))
+    format!("\"{}\"", escape_arg(s, max))
 }
 
 /// Where each IR chain goes: table, built-in chain, hooks.

@@ -6,7 +6,7 @@
 
 use crate::ir::{Action, Family, Match, Rule, Ruleset, TABLE};
 use crate::read::{ExistingRule, Step};
-use crate::text::escape;
+use crate::text::{escape, escape_arg};
 use crate::{iptables, nft};
 
 /// Renders `rs` as nft text and checks what [`crate::read`] gets back.
@@ -54,7 +54,7 @@ pub fn check_nft(rs: &Ruleset) -> Result<(), String> {
             &chain_label(chain.name),
             &want,
             &got.rules,
-            (nft::COMMENT_MAX, nft::LOG_PREFIX_MAX),
+            (nft::COMMENT_MAX, nft::LOG_PREFIX_MAX, escape),
             &text,
         )?;
     }
@@ -90,7 +90,7 @@ pub fn check_iptables(rs: &Ruleset, family: Family) -> Result<(), String> {
             &format!("{table} {chain}"),
             &want,
             &got,
-            (iptables::COMMENT_MAX, iptables::LOG_PREFIX_MAX),
+            (iptables::COMMENT_MAX, iptables::LOG_PREFIX_MAX, escape_arg),
             &text,
         )?;
     }
@@ -138,7 +138,7 @@ fn compare(
     what: &str,
     want: &[&Rule],
     got: &[ExistingRule],
-    limits: (usize, usize),
+    limits: (usize, usize, fn(&str, usize) -> String),
     text: &str,
 ) -> Result<(), String> {
     if want.len() != got.len() {
@@ -149,7 +149,7 @@ fn compare(
         ));
     }
     for (i, (w, g)) in want.iter().zip(got).enumerate() {
-        let comment = escape(&w.comment, limits.0);
+        let comment = (limits.2)(&w.comment, limits.0);
         if g.comment.as_deref() != Some(comment.as_str()) {
             return Err(format!(
                 "{what} rule {i}: comment {:?} read back, {comment:?} expected\n{text}",
@@ -177,7 +177,7 @@ fn compare(
         if let (Action::Log { prefix, .. }, Step::Ir(Action::Log { prefix: got, .. })) =
             (&w.action, &g.step)
         {
-            if got != &escape(prefix, limits.1) {
+            if got != &(limits.2)(prefix, limits.1) {
                 return Err(format!(
                     "{what} rule {i}: log prefix {got:?} read back, {prefix:?} expected\n{text}"
                 ));

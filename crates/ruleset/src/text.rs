@@ -40,6 +40,17 @@ pub fn escape(s: &str, max: usize) -> String {
     out
 }
 
+/// `s` escaped as an option's argument on an iptables-restore line: also
+/// never starting with `-`, which a reader that does not know the option
+/// takes for the next option.
+pub fn escape_arg(s: &str, max: usize) -> String {
+    let out = escape(s, max);
+    match out.strip_prefix('-') {
+        Some(rest) => escape(&format!("%2D{rest}"), max),
+        None => out,
+    }
+}
+
 /// Whether `s` passes [`escape`] unchanged (what the readers get back).
 pub fn is_escaped(s: &str) -> bool {
     s.chars().all(is_safe)
@@ -67,5 +78,12 @@ mod tests {
         // A cut never splits an escape.
         assert_eq!(escape("ab\n", 4), "ab");
         assert_eq!(escape("ab\n", 5), "ab%0A");
+    }
+
+    #[test]
+    fn an_argument_never_looks_like_an_option() {
+        assert_eq!(escape_arg("-j ACCEPT", 200), "%2Dj ACCEPT");
+        assert_eq!(escape_arg("a-b", 200), "a-b");
+        assert_eq!(escape_arg("-", 2), "%2");
     }
 }

@@ -170,6 +170,56 @@ fn string_list(items: &[&str]) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// The zone discovery proposes for the hosts of the sofia gateways.
+pub const TRUNKS: &str = "trunks";
+
+/// What discovery makes of the sofia gateways' hosts: the addresses of
+/// the `trunks` zone with a note each, and a warning for each host that
+/// is not an address (a firewall allowlists addresses, not names).
+pub struct Trunks {
+    /// IP literals, each once, in configuration order.
+    pub addresses: Vec<String>,
+    /// Where each address comes from, one line each (unescaped).
+    pub notes: Vec<String>,
+    /// What the admin must do by hand, one line each (unescaped).
+    pub warnings: Vec<String>,
+}
+
+/// The gateways' hosts of `inv`.
+pub fn trunks(inv: &Inventory) -> Trunks {
+    let mut t = Trunks {
+        addresses: Vec::new(),
+        notes: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for p in &inv.profiles {
+        for g in &p.gateways {
+            for h in &g.hosts {
+                let what = format!(
+                    "gateway {} (profile {}): {} {:?}, {}",
+                    g.name, p.name, h.setting, h.value, h.at
+                );
+                match &h.host {
+                    Address::Ip { ip } => {
+                        let ip = ip.to_string();
+                        t.notes.push(what);
+                        if !t.addresses.contains(&ip) {
+                            t.addresses.push(ip);
+                        }
+                    }
+                    Address::Name { name } if is_host_name(name) => t.warnings.push(format!(
+                        "{what}: {name} is a name, and sipwall allowlists addresses; add its addresses to [zones] {TRUNKS} (e.g. `dig +short {name}`) and \"{TRUNKS}\" to [guard] allow, or it can be banned on forged evidence"
+                    )),
+                    other => t.warnings.push(format!(
+                        "{what}: the host {other} is neither an address nor a host name; not allowlisted"
+                    )),
+                }
+            }
+        }
+    }
+    t
+}
+
 /// The policy TOML for `inv`.
 pub fn policy_toml(inv: &Inventory) -> String {
     let mut entries: Vec<Entry> = Vec::new();
@@ -249,6 +299,23 @@ pub fn policy_toml(inv: &Inventory) -> String {
     out.push_str(
         "# Each service notes where FreeSWITCH sets its port. Narrow the zones before applying.\n",
     );
+    let trunks = trunks(inv);
+    if !trunks.addresses.is_empty() || !trunks.warnings.is_empty() {
+        out.push_str("\n# The SIP trunks of the sofia gateways: [guard] allow keeps them from being banned on forged evidence.\n");
+        if !trunks.addresses.is_empty() {
+            out.push_str("[zones]\n");
+        }
+        for n in &trunks.notes {
+            let _ = writeln!(out, "{}", comment(n));
+        }
+        for w in &trunks.warnings {
+            let _ = writeln!(out, "{}", comment(&format!("warning: {w}")));
+        }
+        if !trunks.addresses.is_empty() {
+            let addresses: Vec<&str> = trunks.addresses.iter().map(String::as_str).collect();
+            let _ = writeln!(out, "{} = {}", key(TRUNKS), string_list(&addresses));
+        }
+    }
     for e in &entries {
         let _ = writeln!(out, "\n[services.{}]", key(&e.name));
         for n in &e.notes {
@@ -282,6 +349,9 @@ pub fn policy_toml(inv: &Inventory) -> String {
         "mode = \"range\"\nports = {}\nallow = [\"any\"]",
         string(&format!("{first}-{last}"))
     );
+    if !trunks.addresses.is_empty() {
+        let _ = writeln!(out, "\n[guard]\nallow = {}", string_list(&[TRUNKS]));
+    }
     // The UDP and TCP sockets of one profile would give the same note twice.
     closed.dedup();
     if !closed.is_empty() {
@@ -374,6 +444,11 @@ mod attacks {
     /// A FreeSWITCH tree in a tempdir with one sofia profile; `name` and
     /// `sip_ip` are written as XML attribute values (already escaped).
     fn discovered(name: &str, sip_ip: &str) -> Inventory {
+        with_gateways(name, sip_ip, "")
+    }
+
+    /// The same, with `gateways` (XML) in the profile's `<gateways>`.
+    fn with_gateways(name: &str, sip_ip: &str, gateways: &str) -> Inventory {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("freeswitch.xml"),
@@ -384,7 +459,7 @@ mod attacks {
       <load module="mod_sofia"/>
     </modules></configuration>
     <configuration name="sofia.conf"><profiles>
-      <profile name="{name}"><settings>
+      <profile name="{name}"><gateways>{gateways}</gateways><settings>
         <param name="sip-ip" value="{sip_ip}"/>
         <param name="sip-port" value="5060"/>
       </settings></profile>
@@ -447,5 +522,98 @@ mod attacks {
         let text = policy_toml(&inv);
         assert_eq!(services(&text), ["sip-lan.trunk", "ssh"], "{text}");
         assert!(text.contains("on 192.0.2.10"), "{text}");
+    }
+
+    fn parsed(text: &str) -> sipwall_policy::Policy {
+        sipwall_policy::parse("derived.toml", text)
+            .unwrap_or_else(|e| panic!("the derived policy is invalid: {e}\n{text}"))
+    }
+
+    fn zone(p: &sipwall_policy::Policy, name: &str) -> Option<Vec<String>> {
+        p.zones
+            .iter()
+            .find(|z| z.name == name)
+            .map(|z| z.prefixes.iter().map(|n| n.addr().to_string()).collect())
+    }
+
+    #[test]
+    fn gateways_at_ip_addresses_become_the_trunks_zone_that_guard_allows() {
+        let inv = with_gateways(
+            "external",
+            "192.0.2.10",
+            r#"<gateway name="carrier">
+                 <param name="proxy" value="sip:192.0.2.50:5080;transport=udp"/>
+                 <param name="register-proxy" value="[2001:db8::50]:5060"/>
+               </gateway>
+               <gateway name="198.51.100.7"/>
+               <gateway name="backup"><param name="realm" value="192.0.2.50"/></gateway>"#,
+        );
+        let text = policy_toml(&inv);
+        let p = parsed(&text);
+        assert_eq!(
+            zone(&p, TRUNKS).unwrap(),
+            ["192.0.2.50", "2001:db8::50", "198.51.100.7"],
+            "{text}"
+        );
+        assert_eq!(p.guard.allow, [TRUNKS], "{text}");
+        assert!(
+            text.contains("# gateway carrier (profile external): proxy \"sip:192.0.2.50:5080;transport=udp\", freeswitch.xml:"),
+            "{text}"
+        );
+        let services: Vec<&str> = p.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(services, ["sip-external", "ssh"], "{text}");
+    }
+
+    #[test]
+    fn a_gateway_by_name_gets_a_warning_and_no_zone() {
+        let inv = with_gateways(
+            "external",
+            "192.0.2.10",
+            r#"<gateway name="carrier"><param name="proxy" value="sip.example.com:5060"/></gateway>"#,
+        );
+        let text = policy_toml(&inv);
+        let p = parsed(&text);
+        assert_eq!(zone(&p, TRUNKS), None, "{text}");
+        assert!(p.guard.allow.is_empty(), "{text}");
+        assert!(
+            text.contains(
+                "# warning: gateway carrier (profile external): proxy \"sip.example.com:5060\""
+            ),
+            "{text}"
+        );
+        assert!(text.contains("`dig +short sip.example.com`"), "{text}");
+        assert_eq!(trunks(&inv).warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_gateway_proxy_with_a_newline_cannot_open_a_port() {
+        let inv = with_gateways(
+            "external",
+            "192.0.2.10",
+            &format!(
+                r#"<gateway name="carrier"><param name="proxy" value="192.0.2.50{BACKDOOR}"/></gateway>"#
+            ),
+        );
+        let text = policy_toml(&inv);
+        let p = parsed(&text);
+        let services: Vec<&str> = p.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(services, ["sip-external", "ssh"], "{text}");
+        assert_eq!(zone(&p, TRUNKS), None, "{text}");
+        assert!(p.guard.allow.is_empty(), "{text}");
+    }
+
+    #[test]
+    fn vanilla_has_no_gateway_and_no_trunks() {
+        let vanilla = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/testdata/freeswitch/vanilla");
+        let inv = sipwall_freeswitch::discover(
+            &sipwall_freeswitch::Disk,
+            &vanilla,
+            &sipwall_freeswitch::Options::default(),
+        )
+        .unwrap();
+        let t = trunks(&inv);
+        assert!(t.addresses.is_empty() && t.warnings.is_empty());
+        assert!(inv.profiles.iter().all(|p| p.gateways.is_empty()));
     }
 }

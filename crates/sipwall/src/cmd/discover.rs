@@ -130,10 +130,26 @@ fn text(inv: &Inventory) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    if !inv.warnings.is_empty() {
+    let trunks = crate::discovered_policy::trunks(inv);
+    if !trunks.addresses.is_empty() {
+        let _ = writeln!(
+            out,
+            "trunks (gateway hosts, allowlisted by the derived policy): {}",
+            trunks.addresses.join(", ")
+        );
+    }
+    if !inv.warnings.is_empty() || !trunks.warnings.is_empty() {
         let _ = writeln!(out, "warnings:");
         for w in &inv.warnings {
             let _ = writeln!(out, "  {w}");
+        }
+        for w in &trunks.warnings {
+            // Config text, shown on a terminal: one line, no control characters.
+            let _ = writeln!(
+                out,
+                "  {}",
+                sipwall_engine::remote_text::printable(w.as_bytes(), 1024)
+            );
         }
     }
     out
@@ -172,4 +188,40 @@ pub(crate) fn origin(s: &Service) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sipwall_freeswitch::Memory;
+    use std::path::Path;
+
+    #[test]
+    fn the_summary_names_the_trunks_and_warns_about_gateways_by_name() {
+        let mut tree = Memory::new();
+        tree.insert(
+            "/c/freeswitch.xml",
+            r#"<document type="freeswitch/xml">
+  <section name="configuration">
+    <configuration name="modules.conf"><modules><load module="mod_sofia"/></modules></configuration>
+    <configuration name="sofia.conf"><profiles>
+      <profile name="external"><gateways>
+        <gateway name="carrier"><param name="proxy" value="192.0.2.50:5080"/></gateway>
+        <gateway name="other"><param name="realm" value="sip.example.com"/></gateway>
+      </gateways></profile>
+    </profiles></configuration>
+  </section>
+</document>"#,
+        );
+        let inv = discover(&tree, Path::new("/c"), &Options::default()).unwrap();
+        let out = text(&inv);
+        assert!(
+            out.contains("trunks (gateway hosts, allowlisted by the derived policy): 192.0.2.50\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  gateway other (profile external): realm \"sip.example.com\", freeswitch.xml:7: sip.example.com is a name"),
+            "{out}"
+        );
+    }
 }

@@ -43,12 +43,9 @@ impl PolicyArgs {
                 .then(|| PathBuf::from(SYSTEM_POLICY)),
         };
         let Some(path) = path else {
-            return match FREESWITCH_DIRS
-                .iter()
-                .map(Path::new)
-                .find(|d| d.join("freeswitch.xml").is_file())
-            {
-                Some(dir) => discovered(dir),
+            let dirs: Vec<&Path> = FREESWITCH_DIRS.iter().map(Path::new).collect();
+            return match freeswitch_tree(&dirs)? {
+                Some(dir) => discovered(&dir),
                 None => Ok(Loaded {
                     policy: sipwall_policy::builtin(),
                     source: sipwall_policy::builtin::BUILTIN_NAME.to_owned(),
@@ -68,6 +65,48 @@ impl PolicyArgs {
     }
 }
 
+/// The FreeSWITCH configuration to derive the policy from: the first of
+/// `dirs` that exists, or `None` when FreeSWITCH is not installed. A tree
+/// that exists but cannot be read is an error, never a reason to fall back
+/// to the built-in policy: that would open vanilla's ports on a host
+/// configured otherwise, and close the ones it really uses.
+fn freeswitch_tree(dirs: &[&Path]) -> Result<Option<PathBuf>, Failure> {
+    let unreadable = |dir: &Path, why: String| {
+        Failure::bad_input(anyhow::anyhow!(
+            "{}: FreeSWITCH's configuration is here but cannot be read ({why}); fix it, or give the policy with -c",
+            dir.display()
+        ))
+    };
+    for &dir in dirs {
+        match std::fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(unreadable(dir, e.to_string())),
+            Ok(_) => {}
+        }
+        // Followed, this time: a dangling link or a file is not a tree.
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(unreadable(dir, "not a directory".into())),
+            Err(e) => return Err(unreadable(dir, e.to_string())),
+        }
+        let entry = dir.join(sipwall_freeswitch::discover::ENTRY);
+        match std::fs::metadata(&entry).and_then(|m| {
+            std::fs::File::open(&entry)?;
+            Ok(m)
+        }) {
+            Ok(m) if m.is_file() => return Ok(Some(dir.to_path_buf())),
+            Ok(_) => {
+                return Err(unreadable(
+                    dir,
+                    format!("{} is not a file", entry.display()),
+                ))
+            }
+            Err(e) => return Err(unreadable(dir, format!("{}: {e}", entry.display()))),
+        }
+    }
+    Ok(None)
+}
+
 /// The policy derived from the FreeSWITCH configuration in `dir`.
 fn discovered(dir: &Path) -> Result<Loaded, Failure> {
     let options = sipwall_freeswitch::Options {
@@ -77,6 +116,20 @@ fn discovered(dir: &Path) -> Result<Loaded, Failure> {
     let inventory = sipwall_freeswitch::discover(&sipwall_freeswitch::Disk, dir, &options)
         .with_context(|| format!("discovering the policy from {}", dir.display()))
         .map_err(Failure::bad_input)?;
+    // A policy from part of the configuration could miss a profile's port.
+    let unread: Vec<String> = inventory
+        .warnings
+        .iter()
+        .filter(|w| w.kind == sipwall_freeswitch::WarningKind::UnreadableInclude)
+        .map(ToString::to_string)
+        .collect();
+    if !unread.is_empty() {
+        return Err(Failure::bad_input(anyhow::anyhow!(
+            "{}: part of FreeSWITCH's configuration cannot be read, so no policy is derived from it; fix it, or give the policy with -c\n  {}",
+            dir.display(),
+            unread.join("\n  ")
+        )));
+    }
     let source = format!("{} (discovered)", dir.display());
     let text = crate::discovered_policy::policy_toml(&inventory);
     let policy = sipwall_policy::parse(&source, &text)
@@ -194,4 +247,92 @@ pub fn render(l: &Loaded, target: Target) -> Result<String, Failure> {
         }
         Target::Modprobe => sipwall_ruleset::modprobe::render(&l.policy, &l.source),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENTRY: &str = "<document type=\"freeswitch/xml\">\n<X-PRE-PROCESS cmd=\"include\" data=\"sip_profiles/*.xml\"/>\n</document>\n";
+
+    fn message(r: Result<Option<PathBuf>, Failure>) -> String {
+        match r {
+            Err(Failure::BadInput(e)) => format!("{e:#}"),
+            Err(e) => panic!("not bad input: {e:?}"),
+            Ok(found) => panic!("accepted: {found:?}"),
+        }
+    }
+
+    #[test]
+    fn no_freeswitch_tree_means_the_builtin_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let absent = dir.path().join("etc-freeswitch");
+        assert!(matches!(freeswitch_tree(&[&absent]), Ok(None)));
+    }
+
+    #[test]
+    fn the_first_tree_that_exists_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(b.join("freeswitch.xml"), ENTRY).unwrap();
+        assert_eq!(freeswitch_tree(&[&a, &b]).ok().flatten(), Some(b));
+    }
+
+    #[test]
+    fn an_unreadable_freeswitch_tree_is_an_error_not_the_builtin_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        // A dangling symlink where the tree should be.
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("gone"), &dangling).unwrap();
+        let m = message(freeswitch_tree(&[&dangling]));
+        assert!(
+            m.contains("FreeSWITCH's configuration is here but cannot be read"),
+            "{m}"
+        );
+        // A file where the tree should be.
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(message(freeswitch_tree(&[&file])).contains("not a directory"));
+        // A tree whose entry file is missing or a dangling link: an error,
+        // even when a later place holds a good tree.
+        let (empty, good) = (dir.path().join("empty"), dir.path().join("good"));
+        std::fs::create_dir(&empty).unwrap();
+        std::fs::create_dir(&good).unwrap();
+        std::fs::write(good.join("freeswitch.xml"), ENTRY).unwrap();
+        let m = message(freeswitch_tree(&[&empty, &good]));
+        assert!(m.contains("freeswitch.xml"), "{m}");
+        std::os::unix::fs::symlink(dir.path().join("gone"), empty.join("freeswitch.xml")).unwrap();
+        assert!(message(freeswitch_tree(&[&empty])).contains("cannot be read"));
+    }
+
+    #[test]
+    fn an_unreadable_file_in_the_tree_is_an_error_not_a_partial_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path();
+        std::fs::write(tree.join("freeswitch.xml"), ENTRY).unwrap();
+        std::fs::create_dir(tree.join("sip_profiles")).unwrap();
+        std::os::unix::fs::symlink(
+            tree.join("gone.xml"),
+            tree.join("sip_profiles/internal.xml"),
+        )
+        .unwrap();
+        let e = match discovered(tree) {
+            Err(Failure::BadInput(e)) => format!("{e:#}"),
+            other => panic!("{:?}", other.map(|l| l.source)),
+        };
+        assert!(
+            e.contains("part of FreeSWITCH's configuration cannot be read"),
+            "{e}"
+        );
+        assert!(e.contains("sip_profiles/internal.xml"), "{e}");
+        // An XML error is an error too, as it always was.
+        std::fs::remove_file(tree.join("sip_profiles/internal.xml")).unwrap();
+        std::fs::write(
+            tree.join("sip_profiles/internal.xml"),
+            "<profile name=\"internal\">\n",
+        )
+        .unwrap();
+        assert!(matches!(discovered(tree), Err(Failure::BadInput(_))));
+    }
 }
