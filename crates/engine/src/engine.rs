@@ -668,6 +668,19 @@ impl Engine {
                 }
                 self.transactions.request(now, p.src, &m, routable);
             }
+            // Responses cost the engine as much as requests: they count
+            // toward the same per-source limit.
+            (Direction::In, false) => {
+                if self.guard.flood.enabled && self.flood.over(now, p.src) {
+                    let evidence = format!(
+                        "over {} messages/s (burst {}), responses included",
+                        self.guard.flood.rate, self.guard.flood.burst
+                    );
+                    if self.ban_source(now, p.src, BanReason::Flood, evidence, false, stream) {
+                        banned = Some(BanReason::Flood);
+                    }
+                }
+            }
             (Direction::Out, false) => {
                 self.note_sent(now, p.dst, &m);
                 if let Some(outcome) = self.transactions.response(now, &m) {
@@ -678,7 +691,7 @@ impl Engine {
         }
         if banned.is_none() {
             match self.media {
-                MediaMode::Pinhole => self.pinhole_media(now, dir, &m),
+                MediaMode::Pinhole => self.pinhole_media(now, dir, p, &m),
                 MediaMode::Helper | MediaMode::Range if self.helper_assigned => {
                     self.helper_media(now, p, &m)
                 }
@@ -787,12 +800,35 @@ impl Engine {
         }
     }
 
-    /// Pinholes from the SDP on the wire (media = pinhole).
-    fn pinhole_media(&mut self, now: Timestamp, dir: Direction, m: &Message<'_>) {
+    /// Pinholes from the SDP on the wire (media = pinhole). Only an INVITE
+    /// makes a call; anything else about a call the engine does not hold,
+    /// or from an address that did not exchange the call's INVITE, changes
+    /// nothing (a stray 200 OK or a forged BYE cannot fill the table or
+    /// close another's media).
+    fn pinhole_media(&mut self, now: Timestamp, dir: Direction, p: &Packet<'_>, m: &Message<'_>) {
         let (Some(call_id), Some(cseq)) = (m.call_id(), m.cseq()) else {
             return;
         };
         let owner = Owner::dialog(call_id);
+        if let Some(c) = self.pinholes.get(now, owner) {
+            if !(c.is_endpoint(p.src) && c.is_endpoint(p.dst)) {
+                return;
+            }
+        } else if matches!(m.method(), Some(Method::Invite)) {
+            let (remote, local) = match dir {
+                Direction::In => (p.src, p.dst),
+                Direction::Out => (p.dst, p.src),
+            };
+            if self
+                .pinholes
+                .open(now, owner, Some((remote, local)))
+                .is_none()
+            {
+                return;
+            }
+        } else {
+            return;
+        }
         let mut out = std::mem::take(&mut self.scratch);
         let carries_offer_or_answer = match m.method() {
             Some(Method::Bye | Method::Cancel) => {
@@ -800,7 +836,7 @@ impl Engine {
                 false
             }
             Some(Method::Invite) => {
-                if let Some(c) = self.pinholes.call(now, owner) {
+                if let Some(c) = self.pinholes.get(now, owner) {
                     if !c.confirmed {
                         c.invite_cseq = Some(cseq.number);
                     }
@@ -813,12 +849,12 @@ impl Engine {
                 let status = m.status().unwrap_or(0);
                 let to_invite = cseq.method == Method::Invite;
                 if to_invite && (200..300).contains(&status) {
-                    if let Some(c) = self.pinholes.call(now, owner) {
+                    if let Some(c) = self.pinholes.get(now, owner) {
                         c.confirmed = true;
                     }
                 }
                 let failed_setup = to_invite && status >= 300 && {
-                    let c = self.pinholes.call(now, owner);
+                    let c = self.pinholes.get(now, owner);
                     c.is_some_and(|c| {
                         !c.confirmed && c.invite_cseq.is_none_or(|n| n == cseq.number)
                     })

@@ -1145,3 +1145,124 @@ fn a_scanner_over_an_established_tcp_stream_is_banned_even_from_a_verified_sourc
     assert_eq!(d.verdict, Verdict::Drop, "the stream is the peer's own");
     assert!(e.bans().is_banned(t(1003), ip(PEER)));
 }
+
+// --- call table -------------------------------------------------------------
+
+const NO_FLOOD: &str = "[guard.flood]\nenabled = false\n";
+
+#[test]
+fn stray_200_oks_from_one_source_cannot_fill_the_call_table() {
+    // Flood detection off: what is tested is that a response to an INVITE
+    // the engine never saw makes no call state at all.
+    let mut e = engine(&format!("{SIP_PINHOLE}{NO_FLOOD}"));
+    let ok = |n: u32| {
+        resp(
+            "200 OK",
+            &format!("stray-{n}"),
+            "1 INVITE",
+            "",
+            Some(sdp(ATTACKER, 4000, "")),
+        )
+    };
+    for n in 0..100_000u32 {
+        sip_in(&mut e, t(u64::from(n / 10)), ATTACKER, &ok(n));
+    }
+    assert_eq!(e.pinholes().calls(), 0, "no call from a stray response");
+    assert!(actions(&mut e).is_empty());
+    let a = call(&mut e, t(20_000), "real", 20000, "");
+    assert_eq!(opened(&a), [20000, 20001]);
+    assert_eq!(rtp(&mut e, t(20_100), PEER, 20000).0, Verdict::Accept);
+}
+
+#[test]
+fn stray_responses_count_toward_the_flood_limit() {
+    let mut e = engine(SIP_PINHOLE);
+    let mut all = Vec::new();
+    for n in 0..31u32 {
+        let ok = resp("200 OK", &format!("stray-{n}"), "1 INVITE", "", None);
+        sip_in(&mut e, t(0), ATTACKER, &ok);
+        all.extend(actions(&mut e));
+    }
+    assert_eq!(bans(&all), [(ip(ATTACKER), BanReason::Flood)]);
+}
+
+#[test]
+fn unanswered_invites_from_one_source_cannot_take_the_call_table() {
+    let mut e = engine(&format!("{SIP_PINHOLE}{NO_FLOOD}"));
+    for n in 0..25_000u32 {
+        let invite = req("INVITE", &format!("junk-{n}"), "1 INVITE", "", None);
+        sip_in(&mut e, t(u64::from(n / 10)), ATTACKER, &invite);
+    }
+    assert_eq!(
+        e.pinholes().calls_of(ip(ATTACKER)),
+        sipwall_engine::pinhole::MAX_CALLS_PER_SOURCE,
+        "one source holds at most its share, its oldest evicted first"
+    );
+    let a = call(&mut e, t(10_000), "real", 20000, "");
+    assert_eq!(opened(&a), [20000, 20001]);
+}
+
+#[test]
+fn a_bye_or_cancel_from_outside_the_call_does_not_close_its_pinholes() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-bye", 20000, "");
+    sip_in(
+        &mut e,
+        t(100),
+        ATTACKER,
+        &req("BYE", "c-bye", "2 BYE", "", None),
+    );
+    sip_in(
+        &mut e,
+        t(110),
+        ATTACKER,
+        &req("CANCEL", "c-bye", "1 CANCEL", "", None),
+    );
+    sip_in(
+        &mut e,
+        t(120),
+        ATTACKER,
+        &resp("486 Busy Here", "c-bye", "1 INVITE", "", None),
+    );
+    assert!(
+        closed(&actions(&mut e), CloseReason::CallEnded).is_empty(),
+        "only the call's endpoints end it"
+    );
+    assert_eq!(rtp(&mut e, t(200), PEER, 20000).0, Verdict::Accept);
+    // A re-INVITE from outside cannot move the media either.
+    sip_in(
+        &mut e,
+        t(300),
+        ATTACKER,
+        &req(
+            "INVITE",
+            "c-bye",
+            "3 INVITE",
+            "",
+            Some(sdp(ATTACKER, 4000, "")),
+        ),
+    );
+    sip_out(
+        &mut e,
+        t(310),
+        ATTACKER,
+        &resp(
+            "200 OK",
+            "c-bye",
+            "3 INVITE",
+            "",
+            Some(sdp(HOST, 20010, "")),
+        ),
+    );
+    assert!(opened(&actions(&mut e)).is_empty());
+    sip_in(
+        &mut e,
+        t(400),
+        PEER,
+        &req("BYE", "c-bye", "2 BYE", "", None),
+    );
+    assert_eq!(
+        closed(&actions(&mut e), CloseReason::CallEnded),
+        [20000, 20001]
+    );
+}
