@@ -654,33 +654,21 @@ impl Engine {
         };
         self.stats.sip_messages += 1;
         let mut banned = None;
+        let routable =
+            stream || (dir == Direction::In && m.is_request() && self.echoes(now, p.src, &m));
+        // Responses cost the engine as much as requests: both count toward
+        // the per-source limit.
+        if dir == Direction::In && self.guard.flood.enabled && self.flood.over(now, p.src) {
+            let evidence = format!(
+                "over {} messages/s (burst {})",
+                self.guard.flood.rate, self.guard.flood.burst
+            );
+            if self.ban_source(now, p.src, BanReason::Flood, evidence, false, routable) {
+                banned = Some(BanReason::Flood);
+            }
+        }
         match (dir, m.is_request()) {
-            (Direction::In, true) => {
-                let routable = stream || self.echoes(now, p.src, &m);
-                if self.guard.flood.enabled && self.flood.over(now, p.src) {
-                    let evidence = format!(
-                        "over {} requests/s (burst {})",
-                        self.guard.flood.rate, self.guard.flood.burst
-                    );
-                    if self.ban_source(now, p.src, BanReason::Flood, evidence, false, routable) {
-                        banned = Some(BanReason::Flood);
-                    }
-                }
-                self.transactions.request(now, p.src, &m, routable);
-            }
-            // Responses cost the engine as much as requests: they count
-            // toward the same per-source limit.
-            (Direction::In, false) => {
-                if self.guard.flood.enabled && self.flood.over(now, p.src) {
-                    let evidence = format!(
-                        "over {} messages/s (burst {}), responses included",
-                        self.guard.flood.rate, self.guard.flood.burst
-                    );
-                    if self.ban_source(now, p.src, BanReason::Flood, evidence, false, stream) {
-                        banned = Some(BanReason::Flood);
-                    }
-                }
-            }
+            (Direction::In, true) => self.transactions.request(now, p.src, &m, routable),
             (Direction::Out, false) => {
                 self.note_sent(now, p.dst, &m);
                 if let Some(outcome) = self.transactions.response(now, &m) {
