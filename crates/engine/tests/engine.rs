@@ -1266,3 +1266,31 @@ fn a_bye_or_cancel_from_outside_the_call_does_not_close_its_pinholes() {
         [20000, 20001]
     );
 }
+
+#[test]
+fn unanswered_requests_from_one_source_cannot_push_out_anothers_transactions() {
+    let mut e = engine(&format!("{SIP_PINHOLE}{NO_FLOOD}"));
+    register_attempt(&mut e, t(0), PEER, 1, false, "401 Unauthorized");
+    // The peer's authenticated REGISTER waits for its answer...
+    sip_in(
+        &mut e,
+        t(10),
+        PEER,
+        &req("REGISTER", "r-p", "2 REGISTER", AUTH, None),
+    );
+    // ...while a source that never waits fills more than the whole table.
+    for n in 0..70_000u32 {
+        let r = req("REGISTER", &format!("junk-{n}"), "1 REGISTER", "", None);
+        sip_in(&mut e, t(20 + u64::from(n / 100)), ATTACKER, &r);
+    }
+    sip_out(
+        &mut e,
+        t(800),
+        PEER,
+        &resp("200 OK", "r-p", "2 REGISTER", "", None),
+    );
+    assert!(
+        e.is_verified(t(900), ip(PEER)),
+        "the peer's registration was still known when its answer came"
+    );
+}
