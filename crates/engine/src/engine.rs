@@ -15,9 +15,9 @@ use crate::bans::{Ban, BanPolicy, Bans};
 use crate::event::Event;
 use crate::flood::Flood;
 use crate::flow::{Expectation, FlowKey, Flows, EXPECTATION_TIMEOUT};
-use crate::keyed::Map;
 use crate::packet::{Direction, Packet, PacketError, Transport};
 use crate::pinhole::{Owner, Pinholes};
+use crate::reassembly::{Streams, MAX_BUFFER};
 use crate::remote_text::printable;
 use crate::routable::Routability;
 use crate::scanner::Scanner;
@@ -96,8 +96,6 @@ impl Stats {
 const MAX_FLOWS: usize = 262_144;
 const MAX_TRANSACTIONS: usize = 65_536;
 const MAX_CALLS: usize = 100_000;
-const MAX_STREAM_BUFFER: usize = 64 * 1024;
-const MAX_STREAMS: usize = 65_536;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// A suppressed ban is announced at most this often per source (each is counted).
 const SUPPRESSED_LINE_EVERY: Duration = Duration::from_secs(60);
@@ -126,7 +124,7 @@ pub struct Engine {
     unknown_users: Windows<IpAddr>,
     malformed: Windows<IpAddr>,
     transactions: Transactions,
-    streams: Map<(FlowKey, IpAddr, u16), Vec<u8>>,
+    streams: Streams,
     routes: Routability,
     suppressed_lines: LruCache<IpAddr, Timestamp>,
     actions: VecDeque<Action>,
@@ -226,7 +224,7 @@ impl Engine {
             ),
             malformed: Windows::new(g.malformed.window, g.malformed.max as usize, 100_000),
             transactions: Transactions::new(MAX_TRANSACTIONS),
-            streams: Map::default(),
+            streams: Streams::new(crate::reassembly::DEFAULT_BUDGET),
             routes: Routability::new(g.verified_for),
             suppressed_lines: LruCache::new(
                 NonZeroUsize::new(MAX_SUPPRESSED_SOURCES).expect("non-zero"),
@@ -274,6 +272,11 @@ impl Engine {
         &self.bans
     }
 
+    /// The TCP reassembly buffers.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
     /// The pinhole table.
     pub fn pinholes(&self) -> &Pinholes {
         &self.pinholes
@@ -307,6 +310,8 @@ impl Engine {
         self.scratch = out;
         if now >= self.next_sweep {
             self.flows.sweep(now);
+            let flows = &self.flows;
+            self.streams.retain(|k| flows.is_tracked(now, k));
             self.pinholes.forget_idle(now);
             self.next_sweep = now + SWEEP_EVERY;
         }
@@ -551,6 +556,29 @@ impl Engine {
         key: FlowKey,
         stream: bool,
     ) -> Option<BanReason> {
+        if let Transport::Tcp {
+            sport,
+            dport,
+            fin_or_rst: true,
+            ..
+        } = p.transport
+        {
+            // The connection ends: what it left unframed goes with it.
+            let banned = self.inspect_payload(now, dir, p, key, stream);
+            self.streams.end(key, (p.src, sport), (p.dst, dport));
+            return banned;
+        }
+        self.inspect_payload(now, dir, p, key, stream)
+    }
+
+    fn inspect_payload(
+        &mut self,
+        now: Timestamp,
+        dir: Direction,
+        p: &Packet<'_>,
+        key: FlowKey,
+        stream: bool,
+    ) -> Option<BanReason> {
         if p.payload.is_empty() {
             return None;
         }
@@ -558,10 +586,7 @@ impl Engine {
         match p.transport {
             Transport::Tcp { sport, .. } => {
                 let stream_key = (key, p.src, sport);
-                if !self.streams.contains_key(&stream_key) && self.streams.len() >= MAX_STREAMS {
-                    return None;
-                }
-                let mut buf = self.streams.remove(&stream_key).unwrap_or_default();
+                let mut buf = self.streams.take(&stream_key);
                 buf.extend_from_slice(p.payload);
                 let mut used = 0;
                 loop {
@@ -582,9 +607,9 @@ impl Engine {
                     }
                 }
                 buf.drain(..used);
-                if !buf.is_empty() && buf.len() <= MAX_STREAM_BUFFER {
-                    self.streams.insert(stream_key, buf);
-                } else if buf.len() > MAX_STREAM_BUFFER {
+                if buf.len() <= MAX_BUFFER {
+                    self.streams.put(stream_key, buf);
+                } else {
                     banned = banned.or(self.malformed_sip(now, dir, p.src, stream));
                 }
             }

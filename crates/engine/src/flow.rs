@@ -138,6 +138,11 @@ impl Flows {
         }
     }
 
+    /// Whether the connection `key` is tracked and has not timed out.
+    pub fn is_tracked(&self, now: Timestamp, key: &FlowKey) -> bool {
+        self.flows.get(key).is_some_and(|f| f.expires > now)
+    }
+
     /// Whether the connection `key` was answered by the host and is not
     /// closing (for TCP: past its handshake, before FIN or RST).
     pub fn is_open(&self, now: Timestamp, key: &FlowKey) -> bool {

@@ -1294,3 +1294,80 @@ fn unanswered_requests_from_one_source_cannot_push_out_anothers_transactions() {
         "the peer's registration was still known when its answer came"
     );
 }
+
+// --- TCP reassembly -----------------------------------------------------------
+
+fn tcp_seg(src: IpAddr, sport: u16, fin_or_rst: bool, payload: &[u8]) -> Packet<'_> {
+    Packet {
+        src,
+        dst: ip(HOST),
+        transport: Transport::Tcp {
+            sport,
+            dport: 5060,
+            syn: false,
+            fin_or_rst,
+        },
+        payload,
+    }
+}
+
+#[test]
+fn unfinished_tcp_streams_cannot_blind_the_guard_to_a_new_scanner() {
+    let mut e = engine(SIP_PINHOLE);
+    // 70,000 connections each leave 2 KB of a message unfinished: 140 MB
+    // if nothing gave way, and more streams than the old table's 65,536.
+    let partial = format!(
+        "INVITE sip:200@{HOST} SIP/2.0\r\nX-Pad: {}\r\n",
+        "a".repeat(2000)
+    );
+    for i in 0..70_000u32 {
+        let src = IpAddr::from(std::net::Ipv4Addr::from(0x0B00_0000 + i));
+        let d = e.handle_packet(
+            t(u64::from(i / 100)),
+            Direction::In,
+            &tcp_seg(src, 40000, false, partial.as_bytes()),
+        );
+        assert_eq!(d.verdict, Verdict::Accept);
+    }
+    let s = e.streams();
+    assert!(
+        s.bytes() <= sipwall_engine::reassembly::DEFAULT_BUDGET,
+        "{} bytes buffered",
+        s.bytes()
+    );
+    assert!(s.bytes() <= 64 * 1024 * 1024 && s.len() <= 65_536);
+    assert!(s.evicted() > 0, "the least recent gave way");
+    // A new scanner over TCP is still read and banned.
+    let probe = req(
+        "OPTIONS",
+        "tcp-new",
+        "1 OPTIONS",
+        "User-Agent: friendly-scanner\r\n",
+        None,
+    );
+    let d = e.handle_packet(
+        t(800),
+        Direction::In,
+        &tcp_seg(ip(ATTACKER), 40001, false, probe.as_bytes()),
+    );
+    assert!(
+        matches!(d.by, DecidedBy::Guard(BanReason::ScannerUserAgent(_))),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_reassembly_buffer_ends_with_its_connection() {
+    let mut e = engine(SIP_PINHOLE);
+    let half = b"OPTIONS sip:200@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/TCP x";
+    e.handle_packet(t(0), Direction::In, &tcp_seg(ip(PEER), 40000, false, half));
+    assert_eq!(e.streams().len(), 1);
+    e.handle_packet(t(10), Direction::In, &tcp_seg(ip(PEER), 40000, true, b""));
+    assert_eq!(e.streams().len(), 0, "FIN or RST ends it");
+    e.handle_packet(t(20), Direction::In, &tcp_seg(ip(PEER), 40002, false, half));
+    assert_eq!(e.streams().len(), 1);
+    // The flow times out unanswered (conntrack's 120 s): its buffer goes too.
+    e.handle_timeout(t(130_000));
+    assert_eq!(e.streams().len(), 0, "ended with its flow");
+    assert_eq!(e.streams().bytes(), 0);
+}
