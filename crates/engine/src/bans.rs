@@ -48,6 +48,12 @@ pub struct Bans {
     ends: Deadlines<IpAddr>,
 }
 
+/// The longest ban anything can make: a year. Longer ones overflow what
+/// the kernel's set timeouts and the ledger hold (`--for 200years` made
+/// every later `apply` fail); the command line refuses them at parse time
+/// with this maximum, and the table clamps whatever reaches it.
+pub const MAX_BAN: Duration = Duration::from_secs(365 * 86_400);
+
 /// Sources remembered for escalation and registration at most.
 const MEMORY: usize = 100_000;
 
@@ -155,7 +161,7 @@ impl Bans {
         length: Duration,
         previous: u32,
     ) -> Timestamp {
-        let until = now + length;
+        let until = now + length.min(MAX_BAN);
         self.offences.put(addr, previous + 1);
         self.active.insert(addr, Ban { until, reason });
         self.ends.push(until, addr);
@@ -306,6 +312,20 @@ mod tests {
         assert!(b.unban("11.0.0.20".parse().unwrap()));
         let gone = b.expire(t0 + Duration::from_secs(60) + Duration::from_millis(30));
         assert_eq!(gone.len(), 20, "the unbanned one is not reported twice");
+    }
+
+    #[test]
+    fn a_ban_of_two_hundred_years_is_clamped_to_one() {
+        let mut b = table();
+        let now = Timestamp::from_secs(10);
+        let a: IpAddr = "203.0.113.5".parse().unwrap();
+        let centuries = Duration::from_secs(200 * 365 * 86_400);
+        let until = b.ban_for(now, a, BanReason::Manual, centuries).unwrap();
+        assert_eq!(until - now, MAX_BAN);
+        let huge = Duration::from_secs(u64::MAX);
+        let c: IpAddr = "203.0.113.6".parse().unwrap();
+        let until = b.ban_for(now, c, BanReason::Manual, huge).unwrap();
+        assert_eq!(until - now, MAX_BAN, "no overflow to a past or negative end");
     }
 
     #[test]
