@@ -7,7 +7,7 @@ use crate::deadlines::Deadlines;
 use crate::time::Timestamp;
 use ipnet::IpNet;
 use lru::LruCache;
-use rustc_hash::FxHashMap;
+use crate::keyed::Map;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -39,12 +39,12 @@ pub struct BanPolicy {
 pub struct Bans {
     policy: BanPolicy,
     allow: Vec<IpNet>,
-    active: FxHashMap<IpAddr, Ban>,
+    active: Map<IpAddr, Ban>,
     /// Previous bans per source, for escalation (bounded, least recent out).
     offences: LruCache<IpAddr, u32>,
     registered: LruCache<IpAddr, Timestamp>,
     /// Sources the admin allowed by hand (`sipwall bans del --allow`), until when.
-    allowed: FxHashMap<IpAddr, Timestamp>,
+    allowed: Map<IpAddr, Timestamp>,
     ends: Deadlines<IpAddr>,
 }
 
@@ -64,10 +64,10 @@ impl Bans {
         Bans {
             policy,
             allow,
-            active: FxHashMap::default(),
+            active: Map::default(),
             offences: LruCache::new(cap),
             registered: LruCache::new(cap),
-            allowed: FxHashMap::default(),
+            allowed: Map::default(),
             ends: Deadlines::default(),
         }
     }
