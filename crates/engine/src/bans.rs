@@ -4,10 +4,10 @@
 
 use crate::action::BanReason;
 use crate::deadlines::Deadlines;
+use crate::keyed::Map;
 use crate::time::Timestamp;
 use ipnet::IpNet;
 use lru::LruCache;
-use crate::keyed::Map;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -325,7 +325,11 @@ mod tests {
         let huge = Duration::from_secs(u64::MAX);
         let c: IpAddr = "203.0.113.6".parse().unwrap();
         let until = b.ban_for(now, c, BanReason::Manual, huge).unwrap();
-        assert_eq!(until - now, MAX_BAN, "no overflow to a past or negative end");
+        assert_eq!(
+            until - now,
+            MAX_BAN,
+            "no overflow to a past or negative end"
+        );
     }
 
     #[test]

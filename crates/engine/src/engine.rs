@@ -272,6 +272,11 @@ impl Engine {
         &self.bans
     }
 
+    /// The open SIP transactions the engine waits on answers for.
+    pub fn transactions(&self) -> &Transactions {
+        &self.transactions
+    }
+
     /// The TCP reassembly buffers.
     pub fn streams(&self) -> &Streams {
         &self.streams

@@ -10,9 +10,9 @@
 //! dropped early). Expectations are indexed by where the media goes, so a
 //! packet's lookup costs the same however many calls are set up.
 
+use crate::keyed::Map;
 use crate::packet::{Direction, Packet, Transport};
 use crate::time::Timestamp;
-use crate::keyed::Map;
 use sipwall_ruleset::ir::CtState;
 use std::net::IpAddr;
 use std::time::Duration;

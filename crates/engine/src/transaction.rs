@@ -170,6 +170,26 @@ impl Transactions {
         );
     }
 
+    /// Open transactions.
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Whether none is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Bytes the open transactions hold: entries and their account text
+    /// (a count walked on demand, for tests and metrics).
+    pub fn bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(u64, Pending)>();
+        self.open
+            .iter()
+            .map(|(_, p)| entry + p.account.capacity())
+            .sum()
+    }
+
     /// Reads a response: what it says about its request's sender.
     pub fn response(&mut self, now: Timestamp, m: &Message<'_>) -> Option<Outcome> {
         let status = m.status()?;

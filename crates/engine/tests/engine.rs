@@ -1371,3 +1371,51 @@ fn a_reassembly_buffer_ends_with_its_connection() {
     assert_eq!(e.streams().len(), 0, "ended with its flow");
     assert_eq!(e.streams().bytes(), 0);
 }
+
+// --- bytes ------------------------------------------------------------------
+
+#[test]
+fn unanswered_registers_with_an_8kb_to_user_are_held_in_bounded_bytes() {
+    let mut e = engine(&format!("{SIP_PINHOLE}{NO_FLOOD}"));
+    // As long as a header line may be (8 KiB, the parser's limit).
+    let user = |n: u32| format!("{n:05}{}", "u".repeat(8_000));
+    for n in 0..16_384u32 {
+        // Sixteen sources, so the per-source cap is not what bounds it.
+        let src = format!("203.0.113.{}", 100 + n % 16);
+        let msg = req("REGISTER", &format!("big-{n}"), "1 REGISTER", "", None)
+            .replace("To: <sip:200@", &format!("To: <sip:{}@", user(n)));
+        sip_in(&mut e, t(u64::from(n / 10)), &src, &msg);
+    }
+    let tx = e.transactions();
+    assert_eq!(tx.len(), 16_384, "every one is held");
+    // Uncapped, the accounts alone were 16,384 x 8 KB = 131 MB.
+    assert!(tx.bytes() <= 16_384 * 512, "{} bytes", tx.bytes());
+    // Their answers carry capped accounts into evidence.
+    let mut all = Vec::new();
+    for n in 0..10u32 {
+        let call_id = format!("big-{}", n * 16);
+        sip_out(
+            &mut e,
+            t(5000),
+            "203.0.113.100",
+            &resp("404 Not Found", &call_id, "1 REGISTER", "", None),
+        );
+        all.extend(actions(&mut e));
+    }
+    let evidence = all
+        .iter()
+        .find_map(|a| match a {
+            Action::Ban {
+                reason: BanReason::Enumeration,
+                evidence,
+                ..
+            } => Some(evidence.clone()),
+            _ => None,
+        })
+        .expect("an enumeration ban");
+    assert!(
+        evidence.len() <= 300,
+        "{} bytes: {evidence}",
+        evidence.len()
+    );
+}
