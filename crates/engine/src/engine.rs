@@ -684,8 +684,7 @@ impl Engine {
         };
         self.stats.sip_messages += 1;
         let mut banned = None;
-        let routable =
-            stream || (dir == Direction::In && m.is_request() && self.echoes(now, p.src, &m));
+        let routable = stream || (dir == Direction::In && self.echoes(now, p.src, &m));
         // Responses cost the engine as much as requests: both count toward
         // the per-source limit.
         if dir == Direction::In && self.guard.flood.enabled && self.flood.over(now, p.src) {
@@ -699,6 +698,11 @@ impl Engine {
         }
         match (dir, m.is_request()) {
             (Direction::In, true) => self.transactions.request(now, p.src, &m, routable),
+            (Direction::Out, true) => {
+                if let Some(branch) = m.top_via().and_then(|v| v.branch()) {
+                    self.routes.requested(now, p.dst, branch);
+                }
+            }
             (Direction::Out, false) => {
                 self.note_sent(now, p.dst, &m);
                 if let Some(outcome) = self.transactions.response(now, &m) {
@@ -719,10 +723,27 @@ impl Engine {
         banned
     }
 
-    /// Whether a request echoes what the host sent its source: the nonce
-    /// of a challenge, or (an ACK) the To tag of a 2xx. An ACK that does
-    /// completes a dialog, which verifies the source.
+    /// Whether a message echoes what the host sent its source: a request
+    /// the nonce of a challenge or (an ACK) the To tag of a 2xx, a response
+    /// the Via branch of the host's request. An ACK that does completes a
+    /// dialog, and so does a 2xx to the host's INVITE (or REGISTER, or
+    /// OPTIONS ping): either verifies the source.
     fn echoes(&mut self, now: Timestamp, src: IpAddr, m: &Message<'_>) -> bool {
+        if !m.is_request() {
+            let branch = m.top_via().and_then(|v| v.branch());
+            let routable = branch.is_some_and(|b| self.routes.answers_request(now, src, b));
+            let completes = m.status().is_some_and(|s| (200..300).contains(&s))
+                && m.cseq().is_some_and(|c| {
+                    matches!(
+                        c.method,
+                        Method::Invite | Method::Register | Method::Options
+                    )
+                });
+            if routable && completes {
+                self.routes.verify(now, src);
+            }
+            return routable;
+        }
         let nonce = m
             .authorization()
             .or_else(|| m.proxy_authorization())

@@ -1419,3 +1419,34 @@ fn unanswered_registers_with_an_8kb_to_user_are_held_in_bounded_bytes() {
         evidence.len()
     );
 }
+
+#[test]
+fn a_gateway_that_answers_the_hosts_options_ping_is_verified_a_forged_answer_is_not() {
+    let mut e = engine(SIP_PINHOLE);
+    let ping = |branch: &str| {
+        format!(
+            "OPTIONS sip:{PEER} SIP/2.0\r\nVia: SIP/2.0/UDP {HOST}:5060;branch={branch}\r\nFrom: <sip:gw@{HOST}>;tag=p1\r\n\
+             To: <sip:{PEER}>\r\nCall-ID: ping-{branch}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let ok = |branch: &str| {
+        ping(branch)
+            .replacen(&format!("OPTIONS sip:{PEER} SIP/2.0"), "SIP/2.0 200 OK", 1)
+            .replace("To: <sip:203.0.113.9>", "To: <sip:203.0.113.9>;tag=gw")
+    };
+    // A 200 echoing a branch the host never sent, or sent elsewhere: nothing.
+    sip_out(&mut e, t(0), ATTACKER, &ping("z9hG4bK-to-attacker"));
+    sip_in(&mut e, t(10), PEER, &ok("z9hG4bK-to-attacker"));
+    sip_in(&mut e, t(20), PEER, &ok("z9hG4bK-guessed"));
+    assert!(!e.is_verified(t(30), ip(PEER)));
+    sip_out(&mut e, t(40), PEER, &ping("z9hG4bK-to-peer"));
+    sip_in(&mut e, t(50), PEER, &ok("z9hG4bK-to-peer"));
+    assert!(
+        e.is_verified(t(60), ip(PEER)),
+        "the gateway answered our ping"
+    );
+    assert_eq!(
+        forged_scanner_options(&mut e, t(100), PEER).0,
+        Verdict::Accept
+    );
+}
