@@ -11,7 +11,7 @@
 //! ```
 
 use crate::action::{Action, BanReason, Shield};
-use crate::bans::{Ban, BanPolicy, Bans};
+use crate::bans::{Ban, BanPolicy, Bans, PrefixPolicy};
 use crate::event::Event;
 use crate::flood::Flood;
 use crate::flow::{Expectation, FlowKey, Flows, EXPECTATION_TIMEOUT};
@@ -126,6 +126,7 @@ pub struct Engine {
     transactions: Transactions,
     streams: Streams,
     routes: Routability,
+    bans_prefix_after: u32,
     suppressed_lines: LruCache<IpAddr, Timestamp>,
     actions: VecDeque<Action>,
     stats: Stats,
@@ -226,6 +227,7 @@ impl Engine {
             transactions: Transactions::new(MAX_TRANSACTIONS),
             streams: Streams::new(crate::reassembly::DEFAULT_BUDGET),
             routes: Routability::new(g.verified_for),
+            bans_prefix_after: 0,
             suppressed_lines: LruCache::new(
                 NonZeroUsize::new(MAX_SUPPRESSED_SOURCES).expect("non-zero"),
             ),
@@ -442,7 +444,28 @@ impl Engine {
             reason,
             evidence,
         });
+        if let Some((prefix, until, reason)) = self.bans.take_prefix_ban() {
+            self.stats.count_ban("prefix");
+            let evidence = format!(
+                "{} bans inside {prefix} within the ban time, the last {addr}",
+                self.bans_prefix_after
+            );
+            self.actions.push_back(Action::BanPrefix {
+                prefix,
+                until,
+                reason,
+                evidence,
+            });
+        }
         true
+    }
+
+    /// Turns on prefix bans: `p.after` bans inside one prefix within the
+    /// ban time ban the prefix ([`Action::BanPrefix`]). Off until the
+    /// caller can put interval elements in the kernel's ban sets.
+    pub fn aggregate_prefixes(&mut self, p: PrefixPolicy) {
+        self.bans_prefix_after = p.after;
+        self.bans.set_prefix_policy(p);
     }
 
     /// Reads and judges one IP packet.

@@ -1450,3 +1450,47 @@ fn a_gateway_that_answers_the_hosts_options_ping_is_verified_a_forged_answer_is_
         Verdict::Accept
     );
 }
+
+#[test]
+fn ipv6_source_rotation_inside_one_64_gets_the_64_banned_not_thousands_of_addresses() {
+    let mut e = engine(SIP_PINHOLE);
+    e.aggregate_prefixes(sipwall_engine::bans::PrefixPolicy::default());
+    let probe = req(
+        "OPTIONS",
+        "rot",
+        "1 OPTIONS",
+        "User-Agent: friendly-scanner\r\n",
+        None,
+    );
+    let mut all = Vec::new();
+    for i in 1..=1000u32 {
+        let src = format!("2001:db8:0:7::{i:x}");
+        udp(
+            &mut e,
+            t(u64::from(i)),
+            Direction::In,
+            (&src, 5060),
+            ("2001:db8::1", 5060),
+            probe.as_bytes(),
+        );
+        all.extend(actions(&mut e));
+    }
+    assert_eq!(bans(&all).len(), 8, "eight addresses, then the prefix");
+    let prefixes: Vec<String> = all
+        .iter()
+        .filter_map(|a| match a {
+            Action::BanPrefix { prefix, .. } => Some(prefix.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prefixes, ["2001:db8:0:7::/64"]);
+    let (v, _) = udp(
+        &mut e,
+        t(2000),
+        Direction::In,
+        ("2001:db8:0:7::ffff", 5060),
+        ("2001:db8::1", 5060),
+        b"OPTIONS sip:x SIP/2.0\r\n\r\n",
+    );
+    assert_eq!(v, Verdict::Drop, "the whole /64 is banned");
+}
