@@ -703,7 +703,15 @@ impl Engine {
         }
         let m = match Message::parse(bytes) {
             Ok(m) => m,
-            Err(_) => return self.malformed_sip(now, dir, p.src, stream),
+            Err(_) => {
+                // An INVITE the parser refuses (SIPp writes `c=IN IP6
+                // [addr]`) still sets a call up: the answer's SDP is what
+                // opens its pinholes, and only an INVITE makes a call.
+                if self.media == MediaMode::Pinhole {
+                    self.invite_seen(now, dir, p, bytes);
+                }
+                return self.malformed_sip(now, dir, p.src, stream);
+            }
         };
         self.stats.sip_messages += 1;
         let mut banned = None;
@@ -859,6 +867,21 @@ impl Engine {
             if self.ban_source(now, src, reason, evidence, true, routable) {
                 self.failures.forget(&src);
             }
+        }
+    }
+
+    /// Makes the call of an INVITE read only as far as its summary.
+    fn invite_seen(&mut self, now: Timestamp, dir: Direction, p: &Packet<'_>, bytes: &[u8]) {
+        let Ok(s) = Summary::read(bytes) else {
+            return;
+        };
+        if let (Some(Method::Invite), Some(call_id)) = (s.method(), s.call_id) {
+            let endpoints = match dir {
+                Direction::In => (p.src, p.dst),
+                Direction::Out => (p.dst, p.src),
+            };
+            self.pinholes
+                .open(now, Owner::dialog(call_id), Some(endpoints));
         }
     }
 

@@ -1494,3 +1494,25 @@ fn ipv6_source_rotation_inside_one_64_gets_the_64_banned_not_thousands_of_addres
     );
     assert_eq!(v, Verdict::Drop, "the whole /64 is banned");
 }
+
+#[test]
+fn an_invite_with_sdp_the_parser_refuses_still_sets_up_its_call() {
+    // SIPp writes `c=IN IP6 [2001:db8::2]`: the INVITE does not parse, but
+    // it is still the INVITE that makes the call the answer's SDP opens.
+    let mut e = engine(SIP_PINHOLE);
+    let bracketed = "v=0\r\no=- 1 1 IN IP6 [2001:db8::2]\r\ns=-\r\nc=IN IP6 [2001:db8::2]\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    sip_in(
+        &mut e,
+        t(0),
+        PEER,
+        &req("INVITE", "c-br", "1 INVITE", "", Some(bracketed.into())),
+    );
+    assert_eq!(e.stats().malformed, 1);
+    sip_out(
+        &mut e,
+        t(10),
+        PEER,
+        &resp("200 OK", "c-br", "1 INVITE", "", Some(sdp(HOST, 20000, ""))),
+    );
+    assert_eq!(opened(&actions(&mut e)), [20000, 20001]);
+}
