@@ -123,6 +123,19 @@ pub enum Action {
         /// What was seen, for the ledger.
         evidence: String,
     },
+    /// Put the whole network `prefix` in the ban set until `until` (an
+    /// interval element): enough of its addresses were banned within the
+    /// ban time that the sender is rotating through it.
+    BanPrefix {
+        /// The network.
+        prefix: ipnet::IpNet,
+        /// When the ban ends (the kernel removes the element by itself).
+        until: Timestamp,
+        /// The reason of the ban that tipped it.
+        reason: BanReason,
+        /// What was seen.
+        evidence: String,
+    },
     /// A detector fired but `addr` is shielded: nothing to change in the
     /// kernel, a line to log (at most one a minute per source; every one
     /// is counted in [`crate::Stats`]).

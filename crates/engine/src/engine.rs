@@ -11,13 +11,13 @@
 //! ```
 
 use crate::action::{Action, BanReason, Shield};
-use crate::bans::{Ban, BanPolicy, Bans};
+use crate::bans::{Ban, BanPolicy, Bans, PrefixPolicy};
 use crate::event::Event;
 use crate::flood::Flood;
 use crate::flow::{Expectation, FlowKey, Flows, EXPECTATION_TIMEOUT};
-use crate::keyed::Map;
 use crate::packet::{Direction, Packet, PacketError, Transport};
 use crate::pinhole::{Owner, Pinholes};
+use crate::reassembly::{Streams, MAX_BUFFER};
 use crate::remote_text::printable;
 use crate::routable::Routability;
 use crate::scanner::Scanner;
@@ -96,8 +96,6 @@ impl Stats {
 const MAX_FLOWS: usize = 262_144;
 const MAX_TRANSACTIONS: usize = 65_536;
 const MAX_CALLS: usize = 100_000;
-const MAX_STREAM_BUFFER: usize = 64 * 1024;
-const MAX_STREAMS: usize = 65_536;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// A suppressed ban is announced at most this often per source (each is counted).
 const SUPPRESSED_LINE_EVERY: Duration = Duration::from_secs(60);
@@ -126,8 +124,9 @@ pub struct Engine {
     unknown_users: Windows<IpAddr>,
     malformed: Windows<IpAddr>,
     transactions: Transactions,
-    streams: Map<(FlowKey, IpAddr, u16), Vec<u8>>,
+    streams: Streams,
     routes: Routability,
+    bans_prefix_after: u32,
     suppressed_lines: LruCache<IpAddr, Timestamp>,
     actions: VecDeque<Action>,
     stats: Stats,
@@ -226,8 +225,9 @@ impl Engine {
             ),
             malformed: Windows::new(g.malformed.window, g.malformed.max as usize, 100_000),
             transactions: Transactions::new(MAX_TRANSACTIONS),
-            streams: Map::default(),
+            streams: Streams::new(crate::reassembly::DEFAULT_BUDGET),
             routes: Routability::new(g.verified_for),
+            bans_prefix_after: 0,
             suppressed_lines: LruCache::new(
                 NonZeroUsize::new(MAX_SUPPRESSED_SOURCES).expect("non-zero"),
             ),
@@ -274,6 +274,16 @@ impl Engine {
         &self.bans
     }
 
+    /// The open SIP transactions the engine waits on answers for.
+    pub fn transactions(&self) -> &Transactions {
+        &self.transactions
+    }
+
+    /// The TCP reassembly buffers.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
+    }
+
     /// The pinhole table.
     pub fn pinholes(&self) -> &Pinholes {
         &self.pinholes
@@ -307,6 +317,8 @@ impl Engine {
         self.scratch = out;
         if now >= self.next_sweep {
             self.flows.sweep(now);
+            let flows = &self.flows;
+            self.streams.retain(|k| flows.is_tracked(now, k));
             self.pinholes.forget_idle(now);
             self.next_sweep = now + SWEEP_EVERY;
         }
@@ -432,7 +444,28 @@ impl Engine {
             reason,
             evidence,
         });
+        if let Some((prefix, until, reason)) = self.bans.take_prefix_ban() {
+            self.stats.count_ban("prefix");
+            let evidence = format!(
+                "{} bans inside {prefix} within the ban time, the last {addr}",
+                self.bans_prefix_after
+            );
+            self.actions.push_back(Action::BanPrefix {
+                prefix,
+                until,
+                reason,
+                evidence,
+            });
+        }
         true
+    }
+
+    /// Turns on prefix bans: `p.after` bans inside one prefix within the
+    /// ban time ban the prefix ([`Action::BanPrefix`]). Off until the
+    /// caller can put interval elements in the kernel's ban sets.
+    pub fn aggregate_prefixes(&mut self, p: PrefixPolicy) {
+        self.bans_prefix_after = p.after;
+        self.bans.set_prefix_policy(p);
     }
 
     /// Reads and judges one IP packet.
@@ -551,6 +584,29 @@ impl Engine {
         key: FlowKey,
         stream: bool,
     ) -> Option<BanReason> {
+        if let Transport::Tcp {
+            sport,
+            dport,
+            fin_or_rst: true,
+            ..
+        } = p.transport
+        {
+            // The connection ends: what it left unframed goes with it.
+            let banned = self.inspect_payload(now, dir, p, key, stream);
+            self.streams.end(key, (p.src, sport), (p.dst, dport));
+            return banned;
+        }
+        self.inspect_payload(now, dir, p, key, stream)
+    }
+
+    fn inspect_payload(
+        &mut self,
+        now: Timestamp,
+        dir: Direction,
+        p: &Packet<'_>,
+        key: FlowKey,
+        stream: bool,
+    ) -> Option<BanReason> {
         if p.payload.is_empty() {
             return None;
         }
@@ -558,10 +614,7 @@ impl Engine {
         match p.transport {
             Transport::Tcp { sport, .. } => {
                 let stream_key = (key, p.src, sport);
-                if !self.streams.contains_key(&stream_key) && self.streams.len() >= MAX_STREAMS {
-                    return None;
-                }
-                let mut buf = self.streams.remove(&stream_key).unwrap_or_default();
+                let mut buf = self.streams.take(&stream_key);
                 buf.extend_from_slice(p.payload);
                 let mut used = 0;
                 loop {
@@ -582,9 +635,9 @@ impl Engine {
                     }
                 }
                 buf.drain(..used);
-                if !buf.is_empty() && buf.len() <= MAX_STREAM_BUFFER {
-                    self.streams.insert(stream_key, buf);
-                } else if buf.len() > MAX_STREAM_BUFFER {
+                if buf.len() <= MAX_BUFFER {
+                    self.streams.put(stream_key, buf);
+                } else {
                     banned = banned.or(self.malformed_sip(now, dir, p.src, stream));
                 }
             }
@@ -650,23 +703,36 @@ impl Engine {
         }
         let m = match Message::parse(bytes) {
             Ok(m) => m,
-            Err(_) => return self.malformed_sip(now, dir, p.src, stream),
+            Err(_) => {
+                // An INVITE the parser refuses (SIPp writes `c=IN IP6
+                // [addr]`) still sets a call up: the answer's SDP is what
+                // opens its pinholes, and only an INVITE makes a call.
+                if self.media == MediaMode::Pinhole {
+                    self.invite_seen(now, dir, p, bytes);
+                }
+                return self.malformed_sip(now, dir, p.src, stream);
+            }
         };
         self.stats.sip_messages += 1;
         let mut banned = None;
+        let routable = stream || (dir == Direction::In && self.echoes(now, p.src, &m));
+        // Responses cost the engine as much as requests: both count toward
+        // the per-source limit.
+        if dir == Direction::In && self.guard.flood.enabled && self.flood.over(now, p.src) {
+            let evidence = format!(
+                "over {} messages/s (burst {})",
+                self.guard.flood.rate, self.guard.flood.burst
+            );
+            if self.ban_source(now, p.src, BanReason::Flood, evidence, false, routable) {
+                banned = Some(BanReason::Flood);
+            }
+        }
         match (dir, m.is_request()) {
-            (Direction::In, true) => {
-                let routable = stream || self.echoes(now, p.src, &m);
-                if self.guard.flood.enabled && self.flood.over(now, p.src) {
-                    let evidence = format!(
-                        "over {} requests/s (burst {})",
-                        self.guard.flood.rate, self.guard.flood.burst
-                    );
-                    if self.ban_source(now, p.src, BanReason::Flood, evidence, false, routable) {
-                        banned = Some(BanReason::Flood);
-                    }
+            (Direction::In, true) => self.transactions.request(now, p.src, &m, routable),
+            (Direction::Out, true) => {
+                if let Some(branch) = m.top_via().and_then(|v| v.branch()) {
+                    self.routes.requested(now, p.dst, branch);
                 }
-                self.transactions.request(now, p.src, &m, routable);
             }
             (Direction::Out, false) => {
                 self.note_sent(now, p.dst, &m);
@@ -678,7 +744,7 @@ impl Engine {
         }
         if banned.is_none() {
             match self.media {
-                MediaMode::Pinhole => self.pinhole_media(now, dir, &m),
+                MediaMode::Pinhole => self.pinhole_media(now, dir, p, &m),
                 MediaMode::Helper | MediaMode::Range if self.helper_assigned => {
                     self.helper_media(now, p, &m)
                 }
@@ -688,10 +754,27 @@ impl Engine {
         banned
     }
 
-    /// Whether a request echoes what the host sent its source: the nonce
-    /// of a challenge, or (an ACK) the To tag of a 2xx. An ACK that does
-    /// completes a dialog, which verifies the source.
+    /// Whether a message echoes what the host sent its source: a request
+    /// the nonce of a challenge or (an ACK) the To tag of a 2xx, a response
+    /// the Via branch of the host's request. An ACK that does completes a
+    /// dialog, and so does a 2xx to the host's INVITE (or REGISTER, or
+    /// OPTIONS ping): either verifies the source.
     fn echoes(&mut self, now: Timestamp, src: IpAddr, m: &Message<'_>) -> bool {
+        if !m.is_request() {
+            let branch = m.top_via().and_then(|v| v.branch());
+            let routable = branch.is_some_and(|b| self.routes.answers_request(now, src, b));
+            let completes = m.status().is_some_and(|s| (200..300).contains(&s))
+                && m.cseq().is_some_and(|c| {
+                    matches!(
+                        c.method,
+                        Method::Invite | Method::Register | Method::Options
+                    )
+                });
+            if routable && completes {
+                self.routes.verify(now, src);
+            }
+            return routable;
+        }
         let nonce = m
             .authorization()
             .or_else(|| m.proxy_authorization())
@@ -787,12 +870,50 @@ impl Engine {
         }
     }
 
-    /// Pinholes from the SDP on the wire (media = pinhole).
-    fn pinhole_media(&mut self, now: Timestamp, dir: Direction, m: &Message<'_>) {
+    /// Makes the call of an INVITE read only as far as its summary.
+    fn invite_seen(&mut self, now: Timestamp, dir: Direction, p: &Packet<'_>, bytes: &[u8]) {
+        let Ok(s) = Summary::read(bytes) else {
+            return;
+        };
+        if let (Some(Method::Invite), Some(call_id)) = (s.method(), s.call_id) {
+            let endpoints = match dir {
+                Direction::In => (p.src, p.dst),
+                Direction::Out => (p.dst, p.src),
+            };
+            self.pinholes
+                .open(now, Owner::dialog(call_id), Some(endpoints));
+        }
+    }
+
+    /// Pinholes from the SDP on the wire (media = pinhole). Only an INVITE
+    /// makes a call; anything else about a call the engine does not hold,
+    /// or from an address that did not exchange the call's INVITE, changes
+    /// nothing (a stray 200 OK or a forged BYE cannot fill the table or
+    /// close another's media).
+    fn pinhole_media(&mut self, now: Timestamp, dir: Direction, p: &Packet<'_>, m: &Message<'_>) {
         let (Some(call_id), Some(cseq)) = (m.call_id(), m.cseq()) else {
             return;
         };
         let owner = Owner::dialog(call_id);
+        if let Some(c) = self.pinholes.get(now, owner) {
+            if !(c.is_endpoint(p.src) && c.is_endpoint(p.dst)) {
+                return;
+            }
+        } else if matches!(m.method(), Some(Method::Invite)) {
+            let (remote, local) = match dir {
+                Direction::In => (p.src, p.dst),
+                Direction::Out => (p.dst, p.src),
+            };
+            if self
+                .pinholes
+                .open(now, owner, Some((remote, local)))
+                .is_none()
+            {
+                return;
+            }
+        } else {
+            return;
+        }
         let mut out = std::mem::take(&mut self.scratch);
         let carries_offer_or_answer = match m.method() {
             Some(Method::Bye | Method::Cancel) => {
@@ -800,7 +921,7 @@ impl Engine {
                 false
             }
             Some(Method::Invite) => {
-                if let Some(c) = self.pinholes.call(now, owner) {
+                if let Some(c) = self.pinholes.get(now, owner) {
                     if !c.confirmed {
                         c.invite_cseq = Some(cseq.number);
                     }
@@ -813,12 +934,12 @@ impl Engine {
                 let status = m.status().unwrap_or(0);
                 let to_invite = cseq.method == Method::Invite;
                 if to_invite && (200..300).contains(&status) {
-                    if let Some(c) = self.pinholes.call(now, owner) {
+                    if let Some(c) = self.pinholes.get(now, owner) {
                         c.confirmed = true;
                     }
                 }
                 let failed_setup = to_invite && status >= 300 && {
-                    let c = self.pinholes.call(now, owner);
+                    let c = self.pinholes.get(now, owner);
                     c.is_some_and(|c| {
                         !c.confirmed && c.invite_cseq.is_none_or(|n| n == cseq.number)
                     })

@@ -10,9 +10,9 @@
 //! dropped early). Expectations are indexed by where the media goes, so a
 //! packet's lookup costs the same however many calls are set up.
 
+use crate::keyed::Map;
 use crate::packet::{Direction, Packet, Transport};
 use crate::time::Timestamp;
-use rustc_hash::FxHashMap;
 use sipwall_ruleset::ir::CtState;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -82,11 +82,11 @@ pub struct Expectation {
 /// The flow table.
 #[derive(Debug)]
 pub struct Flows {
-    flows: FxHashMap<FlowKey, Flow>,
+    flows: Map<FlowKey, Flow>,
     /// Expectations by (destination, port).
-    expectations: FxHashMap<(IpAddr, u16), Vec<Expectation>>,
+    expectations: Map<(IpAddr, u16), Vec<Expectation>>,
     /// Each call's expectations, oldest first.
-    by_call: FxHashMap<u64, std::collections::VecDeque<(IpAddr, u16)>>,
+    by_call: Map<u64, std::collections::VecDeque<(IpAddr, u16)>>,
     expected_count: usize,
     capacity: usize,
     last_full_sweep: Option<Timestamp>,
@@ -100,9 +100,9 @@ impl Flows {
     /// A table of at most `capacity` flows.
     pub fn new(capacity: usize) -> Self {
         Flows {
-            flows: FxHashMap::default(),
-            expectations: FxHashMap::default(),
-            by_call: FxHashMap::default(),
+            flows: Map::default(),
+            expectations: Map::default(),
+            by_call: Map::default(),
             expected_count: 0,
             capacity: capacity.max(1),
             last_full_sweep: None,
@@ -136,6 +136,11 @@ impl Flows {
             }),
             _ => self.expected(now, p).then_some(CtState::Related),
         }
+    }
+
+    /// Whether the connection `key` is tracked and has not timed out.
+    pub fn is_tracked(&self, now: Timestamp, key: &FlowKey) -> bool {
+        self.flows.get(key).is_some_and(|f| f.expires > now)
     }
 
     /// Whether the connection `key` was answered by the host and is not

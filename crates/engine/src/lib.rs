@@ -31,6 +31,7 @@ pub mod flow;
 pub mod keyed;
 pub mod packet;
 pub mod pinhole;
+pub mod reassembly;
 pub mod remote_text;
 pub mod routable;
 pub mod scanner;

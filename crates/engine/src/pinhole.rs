@@ -4,14 +4,26 @@
 //! events. A pinhole is shared when two owners name the same key (the
 //! wire and the event socket describing one call): it opens with the first
 //! and closes with the last.
+//!
+//! The call table is bounded against a caller who invents calls: a dialog's
+//! call is made only by an INVITE (never by a response or an in-dialog
+//! request the engine has no call for), holds the two addresses that
+//! exchanged that INVITE (only they may move or end it), and each remote
+//! address holds at most [`MAX_CALLS_PER_SOURCE`] calls. When the table
+//! or a source's share is full, the least recently active call *without
+//! pinholes* makes room; calls with pinholes are never evicted (they end by
+//! BYE, hang-up or their pinholes' timeout).
 
 use crate::action::{Action, CloseReason, PinholeKey};
 use crate::deadlines::Deadlines;
+use crate::keyed::{digest, Map};
 use crate::time::Timestamp;
-use rustc_hash::{FxHashMap, FxHasher};
-use std::hash::{Hash, Hasher};
+use lru::LruCache;
 use std::net::IpAddr;
 use std::time::Duration;
+
+/// The most calls one remote address holds (a busy trunk's concurrent calls).
+pub const MAX_CALLS_PER_SOURCE: usize = 10_000;
 
 /// Who holds a pinhole: a dialog (by Call-ID) or a channel (by UUID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,10 +45,7 @@ impl Owner {
 }
 
 fn hash(ns: u8, bytes: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    ns.hash(&mut h);
-    bytes.hash(&mut h);
-    h.finish()
+    digest(ns, &[bytes])
 }
 
 /// What the engine knows of one call.
@@ -49,7 +58,22 @@ pub struct Call {
     pub invite_cseq: Option<u32>,
     /// A 2xx answered that INVITE.
     pub confirmed: bool,
+    /// The remote and local addresses that exchanged the INVITE (dialogs only).
+    endpoints: Option<(IpAddr, IpAddr)>,
     last: Timestamp,
+}
+
+impl Call {
+    /// Whether `addr` may speak for this call: one of the addresses that
+    /// exchanged its INVITE (a channel, known from FreeSWITCH, has none).
+    pub fn is_endpoint(&self, addr: IpAddr) -> bool {
+        self.endpoints
+            .is_none_or(|(remote, local)| addr == remote || addr == local)
+    }
+
+    fn source(&self) -> Option<IpAddr> {
+        self.endpoints.map(|(remote, _)| remote)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,9 +87,15 @@ struct Hole {
 pub struct Pinholes {
     match_remote: bool,
     timeout: Duration,
-    holes: FxHashMap<PinholeKey, Hole>,
-    calls: FxHashMap<Owner, Call>,
+    holes: Map<PinholeKey, Hole>,
+    calls: Map<Owner, Call>,
     max_calls: usize,
+    /// Calls without pinholes, least recently active first out.
+    idle: LruCache<Owner, ()>,
+    /// The same per remote address, for its share.
+    idle_of: Map<IpAddr, LruCache<Owner, ()>>,
+    /// Calls per remote address.
+    per_source: Map<IpAddr, usize>,
     ends: Deadlines<PinholeKey>,
 }
 
@@ -78,21 +108,122 @@ impl Pinholes {
         Pinholes {
             match_remote,
             timeout,
-            holes: FxHashMap::default(),
-            calls: FxHashMap::default(),
+            holes: Map::default(),
+            calls: Map::default(),
             max_calls: max_calls.max(1),
+            idle: LruCache::unbounded(),
+            idle_of: Map::default(),
+            per_source: Map::default(),
             ends: Deadlines::default(),
         }
     }
 
-    /// The call `owner`, created if new (and if there is room).
-    pub fn call(&mut self, now: Timestamp, owner: Owner) -> Option<&mut Call> {
-        if !self.calls.contains_key(&owner) && self.calls.len() >= self.max_calls {
-            return None;
-        }
-        let c = self.calls.entry(owner).or_default();
+    /// The call `owner` if the table has it (marked active at `now`).
+    pub fn get(&mut self, now: Timestamp, owner: Owner) -> Option<&mut Call> {
+        let c = self.calls.get_mut(&owner)?;
         c.last = now;
+        if c.keys.is_empty() {
+            let source = c.source();
+            self.idle.promote(&owner);
+            if let Some(l) = source.and_then(|s| self.idle_of.get_mut(&s)) {
+                l.promote(&owner);
+            }
+        }
+        self.calls.get_mut(&owner)
+    }
+
+    /// The call `owner`, made for the INVITE exchanged between `remote`
+    /// and `local` if it is new: room is made by evicting the least
+    /// recently active call without pinholes (of `remote`'s own when its
+    /// share is full); `None` when there is none to evict.
+    pub fn open(
+        &mut self,
+        now: Timestamp,
+        owner: Owner,
+        endpoints: Option<(IpAddr, IpAddr)>,
+    ) -> Option<&mut Call> {
+        if self.calls.contains_key(&owner) {
+            return self.get(now, owner);
+        }
+        let source = endpoints.map(|(remote, _)| remote);
+        if let Some(src) = source {
+            if self
+                .per_source
+                .get(&src)
+                .is_some_and(|n| *n >= MAX_CALLS_PER_SOURCE)
+            {
+                let oldest = self
+                    .idle_of
+                    .get_mut(&src)
+                    .and_then(|l| l.peek_lru().map(|(o, _)| *o));
+                self.forget(oldest?);
+            }
+        }
+        if self.calls.len() >= self.max_calls {
+            let oldest = self.idle.peek_lru().map(|(o, _)| *o);
+            self.forget(oldest?);
+        }
+        if let Some(src) = source {
+            *self.per_source.entry(src).or_default() += 1;
+        }
+        self.calls.insert(
+            owner,
+            Call {
+                endpoints,
+                last: now,
+                ..Call::default()
+            },
+        );
+        self.sync_idle(owner);
+        self.calls.get_mut(&owner)
+    }
+
+    /// Removes call `owner` from every index (its pinholes are the caller's business).
+    fn forget(&mut self, owner: Owner) -> Option<Call> {
+        let c = self.calls.remove(&owner)?;
+        self.idle.pop(&owner);
+        if let Some(src) = c.source() {
+            if let Some(l) = self.idle_of.get_mut(&src) {
+                l.pop(&owner);
+                if l.is_empty() {
+                    self.idle_of.remove(&src);
+                }
+            }
+            if let Some(n) = self.per_source.get_mut(&src) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_source.remove(&src);
+                }
+            }
+        }
         Some(c)
+    }
+
+    /// Files `owner` among the calls without pinholes, or takes it out, to match its keys.
+    fn sync_idle(&mut self, owner: Owner) {
+        let Some(c) = self.calls.get(&owner) else {
+            return;
+        };
+        let source = c.source();
+        if c.keys.is_empty() {
+            self.idle.put(owner, ());
+            if let Some(src) = source {
+                self.idle_of
+                    .entry(src)
+                    .or_insert_with(LruCache::unbounded)
+                    .put(owner, ());
+            }
+        } else {
+            self.idle.pop(&owner);
+            if let Some(src) = source {
+                if let Some(l) = self.idle_of.get_mut(&src) {
+                    l.pop(&owner);
+                    if l.is_empty() {
+                        self.idle_of.remove(&src);
+                    }
+                }
+            }
+        }
     }
 
     /// Sets the local media ports of `owner` (RTP and RTCP), opening,
@@ -104,7 +235,7 @@ impl Pinholes {
         ports: &[u16],
         out: &mut Vec<Action>,
     ) {
-        let Some(c) = self.call(now, owner) else {
+        let Some(c) = self.open(now, owner, None) else {
             return;
         };
         c.ports = ports.to_vec();
@@ -120,7 +251,7 @@ impl Pinholes {
         out: &mut Vec<Action>,
     ) {
         let match_remote = self.match_remote;
-        let Some(c) = self.call(now, owner) else {
+        let Some(c) = self.open(now, owner, None) else {
             return;
         };
         if c.remote == Some(remote) {
@@ -143,6 +274,7 @@ impl Pinholes {
             .map(|&port| PinholeKey { port, remote })
             .collect();
         let old = std::mem::replace(&mut c.keys, wanted.clone());
+        self.sync_idle(owner);
         for key in old.iter().filter(|k| !wanted.contains(k)) {
             self.release(owner, *key, CloseReason::Moved, out);
         }
@@ -181,7 +313,7 @@ impl Pinholes {
 
     /// Ends call `owner`: its pinholes close (unless another owner holds them).
     pub fn end(&mut self, owner: Owner, out: &mut Vec<Action>) {
-        if let Some(c) = self.calls.remove(&owner) {
+        if let Some(c) = self.forget(owner) {
             for key in c.keys {
                 self.release(owner, key, CloseReason::CallEnded, out);
             }
@@ -198,6 +330,7 @@ impl Pinholes {
                 for o in hole.owners {
                     if let Some(c) = self.calls.get_mut(&o) {
                         c.keys.retain(|k| *k != key);
+                        self.sync_idle(o);
                     }
                 }
                 out.push(Action::ClosePinhole {
@@ -215,8 +348,15 @@ impl Pinholes {
     /// Forgets calls without pinholes that have been quiet for hours
     /// (periodic: it walks every call).
     pub fn forget_idle(&mut self, now: Timestamp) {
-        self.calls
-            .retain(|_, c| !c.keys.is_empty() || now.since(c.last) < CALL_IDLE);
+        let quiet: Vec<Owner> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.keys.is_empty() && now.since(c.last) >= CALL_IDLE)
+            .map(|(o, _)| *o)
+            .collect();
+        for o in quiet {
+            self.forget(o);
+        }
     }
 
     /// The earliest expiry of an open pinhole (possibly a little early).
@@ -250,6 +390,11 @@ impl Pinholes {
     /// Calls tracked.
     pub fn calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Calls tracked for the remote address `addr`.
+    pub fn calls_of(&self, addr: IpAddr) -> usize {
+        self.per_source.get(&addr).copied().unwrap_or(0)
     }
 
     /// The open pinholes and their expiry.
@@ -318,6 +463,35 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_least_recent_call_without_pinholes() {
+        let mut p = Pinholes::new(Duration::from_secs(90), false, 2);
+        let mut out = Vec::new();
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        let host: IpAddr = "192.0.2.1".parse().unwrap();
+        let (a, b, c) = (
+            Owner::dialog(b"a"),
+            Owner::dialog(b"b"),
+            Owner::dialog(b"c"),
+        );
+        p.open(t(0), a, Some((peer, host)));
+        p.set_ports(t(0), a, &[20000], &mut out);
+        p.open(t(1), b, Some((peer, host)));
+        assert!(p.open(t(2), c, Some((peer, host))).is_some());
+        assert_eq!(p.calls(), 2);
+        assert!(p.get(t(3), b).is_none(), "b, without pinholes, made room");
+        assert!(p.get(t(3), a).is_some(), "a call with pinholes stays");
+        p.set_ports(t(4), c, &[20002], &mut out);
+        assert!(
+            p.open(t(5), Owner::dialog(b"d"), Some((peer, host)))
+                .is_none(),
+            "nothing to evict: refused"
+        );
+        assert_eq!(p.calls_of(peer), 2);
+        p.end(a, &mut out);
+        assert_eq!(p.calls_of(peer), 1);
     }
 
     #[test]

@@ -8,10 +8,14 @@
 //!   host's SYN-ACK answered; see [`crate::flow`]);
 //! - an ACK echoing the To tag of a 2xx the host sent to that address;
 //! - a request whose Authorization or Proxy-Authorization echoes the nonce
-//!   of a challenge (401/407) the host sent to that address.
+//!   of a challenge (401/407) the host sent to that address;
+//! - a response whose top Via branch echoes a request the host sent to
+//!   that address (FreeSWITCH calling out, registering to a provider,
+//!   pinging a gateway with OPTIONS).
 //!
 //! A source that completed a registration or a dialog with such evidence
-//! is *verified* for `guard.verified_for`; the engine never bans a verified
+//! (or answered the host's own INVITE, REGISTER or OPTIONS with a 2xx) is
+//! *verified* for `guard.verified_for`; the engine never bans a verified
 //! source on unverified evidence. An attacker on the path (who reads the
 //! host's answers) can forge all of this; that is outside what a firewall
 //! on the host can tell apart.
@@ -30,12 +34,16 @@ use std::time::Duration;
 const MAX_NONCES: usize = 65_536;
 /// 2xx answers to INVITE remembered at most (one per call set up).
 const MAX_ANSWERS: usize = 65_536;
+/// Requests the host sent, remembered at most (one per transaction).
+const MAX_REQUESTS: usize = 65_536;
 /// Verified sources remembered at most.
 const MAX_VERIFIED: usize = 100_000;
 /// An ACK comes within Timer H (64 T1); a client reuses a nonce for a
 /// while (FreeSWITCH's `nonce-ttl` is 60 s by default, re-registrations
 /// may reuse it longer): the evidence is accepted within this much.
 const ANSWER_LIFETIME: Duration = Duration::from_secs(64);
+/// A client transaction lives 64 T1 (Timer B/F).
+const REQUEST_LIFETIME: Duration = Duration::from_secs(32);
 const NONCE_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// What the host sent, and who proved to have received it.
@@ -46,6 +54,8 @@ pub struct Routability {
     nonces: LruCache<u64, (IpAddr, Timestamp)>,
     /// (Call-ID, To tag) digest of a 2xx to INVITE -> (to whom, when).
     answers: LruCache<u64, (IpAddr, Timestamp)>,
+    /// Via branch digest of a request the host sent -> (to whom, when).
+    requests: LruCache<u64, (IpAddr, Timestamp)>,
     /// Source -> when it last proved return-routable.
     verified: LruCache<IpAddr, Timestamp>,
 }
@@ -58,6 +68,7 @@ impl Routability {
             verified_for,
             nonces: LruCache::new(cap(MAX_NONCES)),
             answers: LruCache::new(cap(MAX_ANSWERS)),
+            requests: LruCache::new(cap(MAX_REQUESTS)),
             verified: LruCache::new(cap(MAX_VERIFIED)),
         }
     }
@@ -93,6 +104,20 @@ impl Routability {
         self.answers
             .get(&digest(b'a', &[call_id, to_tag]))
             .is_some_and(|(to, at)| *to == from && now.since(*at) <= ANSWER_LIFETIME)
+    }
+
+    /// The host sent `to` a request with Via branch `branch`.
+    pub fn requested(&mut self, now: Timestamp, to: IpAddr, branch: &[u8]) {
+        if !branch.is_empty() {
+            self.requests.put(digest(b'b', &[branch]), (to, now));
+        }
+    }
+
+    /// Whether a response from `from` echoes the branch of a request the host sent it.
+    pub fn answers_request(&mut self, now: Timestamp, from: IpAddr, branch: &[u8]) -> bool {
+        self.requests
+            .get(&digest(b'b', &[branch]))
+            .is_some_and(|(to, at)| *to == from && now.since(*at) <= REQUEST_LIFETIME)
     }
 
     /// `addr` completed a registration or dialog with return-routable evidence.

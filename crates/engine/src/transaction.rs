@@ -8,18 +8,25 @@
 //! evidence a blind spoofer could or could not have produced. Accounts are
 //! made printable and capped at [`MAX_ACCOUNT`] bytes when noted: 65,536
 //! open transactions hold at most about 20 MB of them, whatever the To-user.
+//! One source holds at most [`MAX_PER_SOURCE`] open transactions (its
+//! oldest go first), so a source that never waits for answers cannot push
+//! everyone else's out of the table.
 
 use crate::keyed::digest;
 use crate::remote_text::printable;
 use crate::time::Timestamp;
 use lru::LruCache;
 use sipwall_sip::{Message, Method};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
 /// Transaction state kept at most this long (SIP's Timer B/F: 64 T1).
 const LIFETIME: Duration = Duration::from_secs(32);
+
+/// The most open transactions one source holds.
+pub const MAX_PER_SOURCE: usize = 1024;
 
 /// The longest account (`user@host`) kept, in bytes.
 pub const MAX_ACCOUNT: usize = 160;
@@ -76,6 +83,12 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Transactions {
     open: LruCache<u64, Pending>,
+    /// Each source's transaction keys, oldest first (some answered or
+    /// evicted already: they are skipped when they come up).
+    of_source: LruCache<IpAddr, VecDeque<u64>>,
+    /// Keys in `of_source`, kept at most twice the table's capacity.
+    queued: usize,
+    capacity: usize,
 }
 
 fn key(call_id: &[u8], cseq: u32) -> u64 {
@@ -110,6 +123,9 @@ impl Transactions {
     pub fn new(capacity: usize) -> Self {
         Transactions {
             open: LruCache::new(NonZeroUsize::new(capacity.max(1)).expect("non-zero")),
+            of_source: LruCache::unbounded(),
+            queued: 0,
+            capacity: capacity.max(1),
         }
     }
 
@@ -124,8 +140,25 @@ impl Transactions {
             Some(_) => Kind::Other,
         };
         let authenticated = m.authorization().is_some() || m.proxy_authorization().is_some();
+        let k = key(call_id, cseq.number);
+        let queue = self.of_source.get_or_insert_mut(src, VecDeque::new);
+        while queue.len() >= MAX_PER_SOURCE {
+            let Some(old) = queue.pop_front() else { break };
+            self.queued -= 1;
+            if self.open.peek(&old).is_some_and(|p| p.src == src) {
+                self.open.pop(&old);
+            }
+        }
+        queue.push_back(k);
+        self.queued += 1;
+        while self.queued > 2 * self.capacity {
+            let Some((_, q)) = self.of_source.pop_lru() else {
+                break;
+            };
+            self.queued -= q.len();
+        }
         self.open.put(
-            key(call_id, cseq.number),
+            k,
             Pending {
                 src,
                 method,
@@ -135,6 +168,26 @@ impl Transactions {
                 at: now,
             },
         );
+    }
+
+    /// Open transactions.
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Whether none is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Bytes the open transactions hold: entries and their account text
+    /// (a count walked on demand, for tests and metrics).
+    pub fn bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(u64, Pending)>();
+        self.open
+            .iter()
+            .map(|(_, p)| entry + p.account.capacity())
+            .sum()
     }
 
     /// Reads a response: what it says about its request's sender.

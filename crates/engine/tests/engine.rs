@@ -1145,3 +1145,374 @@ fn a_scanner_over_an_established_tcp_stream_is_banned_even_from_a_verified_sourc
     assert_eq!(d.verdict, Verdict::Drop, "the stream is the peer's own");
     assert!(e.bans().is_banned(t(1003), ip(PEER)));
 }
+
+// --- call table -------------------------------------------------------------
+
+const NO_FLOOD: &str = "[guard.flood]\nenabled = false\n";
+
+#[test]
+fn stray_200_oks_from_one_source_cannot_fill_the_call_table() {
+    // Flood detection off: what is tested is that a response to an INVITE
+    // the engine never saw makes no call state at all.
+    let mut e = engine(&format!("{SIP_PINHOLE}{NO_FLOOD}"));
+    let ok = |n: u32| {
+        resp(
+            "200 OK",
+            &format!("stray-{n}"),
+            "1 INVITE",
+            "",
+            Some(sdp(ATTACKER, 4000, "")),
+        )
+    };
+    for n in 0..100_000u32 {
+        sip_in(&mut e, t(u64::from(n / 10)), ATTACKER, &ok(n));
+    }
+    assert_eq!(e.pinholes().calls(), 0, "no call from a stray response");
+    assert!(actions(&mut e).is_empty());
+    let a = call(&mut e, t(20_000), "real", 20000, "");
+    assert_eq!(opened(&a), [20000, 20001]);
+    assert_eq!(rtp(&mut e, t(20_100), PEER, 20000).0, Verdict::Accept);
+}
+
+#[test]
+fn stray_responses_count_toward_the_flood_limit() {
+    let mut e = engine(SIP_PINHOLE);
+    let mut all = Vec::new();
+    for n in 0..31u32 {
+        let ok = resp("200 OK", &format!("stray-{n}"), "1 INVITE", "", None);
+        sip_in(&mut e, t(0), ATTACKER, &ok);
+        all.extend(actions(&mut e));
+    }
+    assert_eq!(bans(&all), [(ip(ATTACKER), BanReason::Flood)]);
+}
+
+#[test]
+fn unanswered_invites_from_one_source_cannot_take_the_call_table() {
+    let mut e = engine(&format!("{SIP_PINHOLE}{NO_FLOOD}"));
+    for n in 0..25_000u32 {
+        let invite = req("INVITE", &format!("junk-{n}"), "1 INVITE", "", None);
+        sip_in(&mut e, t(u64::from(n / 10)), ATTACKER, &invite);
+    }
+    assert_eq!(
+        e.pinholes().calls_of(ip(ATTACKER)),
+        sipwall_engine::pinhole::MAX_CALLS_PER_SOURCE,
+        "one source holds at most its share, its oldest evicted first"
+    );
+    let a = call(&mut e, t(10_000), "real", 20000, "");
+    assert_eq!(opened(&a), [20000, 20001]);
+}
+
+#[test]
+fn a_bye_or_cancel_from_outside_the_call_does_not_close_its_pinholes() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-bye", 20000, "");
+    sip_in(
+        &mut e,
+        t(100),
+        ATTACKER,
+        &req("BYE", "c-bye", "2 BYE", "", None),
+    );
+    sip_in(
+        &mut e,
+        t(110),
+        ATTACKER,
+        &req("CANCEL", "c-bye", "1 CANCEL", "", None),
+    );
+    sip_in(
+        &mut e,
+        t(120),
+        ATTACKER,
+        &resp("486 Busy Here", "c-bye", "1 INVITE", "", None),
+    );
+    assert!(
+        closed(&actions(&mut e), CloseReason::CallEnded).is_empty(),
+        "only the call's endpoints end it"
+    );
+    assert_eq!(rtp(&mut e, t(200), PEER, 20000).0, Verdict::Accept);
+    // A re-INVITE from outside cannot move the media either.
+    sip_in(
+        &mut e,
+        t(300),
+        ATTACKER,
+        &req(
+            "INVITE",
+            "c-bye",
+            "3 INVITE",
+            "",
+            Some(sdp(ATTACKER, 4000, "")),
+        ),
+    );
+    sip_out(
+        &mut e,
+        t(310),
+        ATTACKER,
+        &resp(
+            "200 OK",
+            "c-bye",
+            "3 INVITE",
+            "",
+            Some(sdp(HOST, 20010, "")),
+        ),
+    );
+    assert!(opened(&actions(&mut e)).is_empty());
+    sip_in(
+        &mut e,
+        t(400),
+        PEER,
+        &req("BYE", "c-bye", "2 BYE", "", None),
+    );
+    assert_eq!(
+        closed(&actions(&mut e), CloseReason::CallEnded),
+        [20000, 20001]
+    );
+}
+
+#[test]
+fn unanswered_requests_from_one_source_cannot_push_out_anothers_transactions() {
+    let mut e = engine(&format!("{SIP_PINHOLE}{NO_FLOOD}"));
+    register_attempt(&mut e, t(0), PEER, 1, false, "401 Unauthorized");
+    // The peer's authenticated REGISTER waits for its answer...
+    sip_in(
+        &mut e,
+        t(10),
+        PEER,
+        &req("REGISTER", "r-p", "2 REGISTER", AUTH, None),
+    );
+    // ...while a source that never waits fills more than the whole table.
+    for n in 0..70_000u32 {
+        let r = req("REGISTER", &format!("junk-{n}"), "1 REGISTER", "", None);
+        sip_in(&mut e, t(20 + u64::from(n / 100)), ATTACKER, &r);
+    }
+    sip_out(
+        &mut e,
+        t(800),
+        PEER,
+        &resp("200 OK", "r-p", "2 REGISTER", "", None),
+    );
+    assert!(
+        e.is_verified(t(900), ip(PEER)),
+        "the peer's registration was still known when its answer came"
+    );
+}
+
+// --- TCP reassembly -----------------------------------------------------------
+
+fn tcp_seg(src: IpAddr, sport: u16, fin_or_rst: bool, payload: &[u8]) -> Packet<'_> {
+    Packet {
+        src,
+        dst: ip(HOST),
+        transport: Transport::Tcp {
+            sport,
+            dport: 5060,
+            syn: false,
+            fin_or_rst,
+        },
+        payload,
+    }
+}
+
+#[test]
+fn unfinished_tcp_streams_cannot_blind_the_guard_to_a_new_scanner() {
+    let mut e = engine(SIP_PINHOLE);
+    // 70,000 connections each leave 2 KB of a message unfinished: 140 MB
+    // if nothing gave way, and more streams than the old table's 65,536.
+    let partial = format!(
+        "INVITE sip:200@{HOST} SIP/2.0\r\nX-Pad: {}\r\n",
+        "a".repeat(2000)
+    );
+    for i in 0..70_000u32 {
+        let src = IpAddr::from(std::net::Ipv4Addr::from(0x0B00_0000 + i));
+        let d = e.handle_packet(
+            t(u64::from(i / 100)),
+            Direction::In,
+            &tcp_seg(src, 40000, false, partial.as_bytes()),
+        );
+        assert_eq!(d.verdict, Verdict::Accept);
+    }
+    let s = e.streams();
+    assert!(
+        s.bytes() <= sipwall_engine::reassembly::DEFAULT_BUDGET,
+        "{} bytes buffered",
+        s.bytes()
+    );
+    assert!(s.bytes() <= 64 * 1024 * 1024 && s.len() <= 65_536);
+    assert!(s.evicted() > 0, "the least recent gave way");
+    // A new scanner over TCP is still read and banned.
+    let probe = req(
+        "OPTIONS",
+        "tcp-new",
+        "1 OPTIONS",
+        "User-Agent: friendly-scanner\r\n",
+        None,
+    );
+    let d = e.handle_packet(
+        t(800),
+        Direction::In,
+        &tcp_seg(ip(ATTACKER), 40001, false, probe.as_bytes()),
+    );
+    assert!(
+        matches!(d.by, DecidedBy::Guard(BanReason::ScannerUserAgent(_))),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_reassembly_buffer_ends_with_its_connection() {
+    let mut e = engine(SIP_PINHOLE);
+    let half = b"OPTIONS sip:200@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/TCP x";
+    e.handle_packet(t(0), Direction::In, &tcp_seg(ip(PEER), 40000, false, half));
+    assert_eq!(e.streams().len(), 1);
+    e.handle_packet(t(10), Direction::In, &tcp_seg(ip(PEER), 40000, true, b""));
+    assert_eq!(e.streams().len(), 0, "FIN or RST ends it");
+    e.handle_packet(t(20), Direction::In, &tcp_seg(ip(PEER), 40002, false, half));
+    assert_eq!(e.streams().len(), 1);
+    // The flow times out unanswered (conntrack's 120 s): its buffer goes too.
+    e.handle_timeout(t(130_000));
+    assert_eq!(e.streams().len(), 0, "ended with its flow");
+    assert_eq!(e.streams().bytes(), 0);
+}
+
+// --- bytes ------------------------------------------------------------------
+
+#[test]
+fn unanswered_registers_with_an_8kb_to_user_are_held_in_bounded_bytes() {
+    let mut e = engine(&format!("{SIP_PINHOLE}{NO_FLOOD}"));
+    // As long as a header line may be (8 KiB, the parser's limit).
+    let user = |n: u32| format!("{n:05}{}", "u".repeat(8_000));
+    for n in 0..16_384u32 {
+        // Sixteen sources, so the per-source cap is not what bounds it.
+        let src = format!("203.0.113.{}", 100 + n % 16);
+        let msg = req("REGISTER", &format!("big-{n}"), "1 REGISTER", "", None)
+            .replace("To: <sip:200@", &format!("To: <sip:{}@", user(n)));
+        sip_in(&mut e, t(u64::from(n / 10)), &src, &msg);
+    }
+    let tx = e.transactions();
+    assert_eq!(tx.len(), 16_384, "every one is held");
+    // Uncapped, the accounts alone were 16,384 x 8 KB = 131 MB.
+    assert!(tx.bytes() <= 16_384 * 512, "{} bytes", tx.bytes());
+    // Their answers carry capped accounts into evidence.
+    let mut all = Vec::new();
+    for n in 0..10u32 {
+        let call_id = format!("big-{}", n * 16);
+        sip_out(
+            &mut e,
+            t(5000),
+            "203.0.113.100",
+            &resp("404 Not Found", &call_id, "1 REGISTER", "", None),
+        );
+        all.extend(actions(&mut e));
+    }
+    let evidence = all
+        .iter()
+        .find_map(|a| match a {
+            Action::Ban {
+                reason: BanReason::Enumeration,
+                evidence,
+                ..
+            } => Some(evidence.clone()),
+            _ => None,
+        })
+        .expect("an enumeration ban");
+    assert!(
+        evidence.len() <= 300,
+        "{} bytes: {evidence}",
+        evidence.len()
+    );
+}
+
+#[test]
+fn a_gateway_that_answers_the_hosts_options_ping_is_verified_a_forged_answer_is_not() {
+    let mut e = engine(SIP_PINHOLE);
+    let ping = |branch: &str| {
+        format!(
+            "OPTIONS sip:{PEER} SIP/2.0\r\nVia: SIP/2.0/UDP {HOST}:5060;branch={branch}\r\nFrom: <sip:gw@{HOST}>;tag=p1\r\n\
+             To: <sip:{PEER}>\r\nCall-ID: ping-{branch}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let ok = |branch: &str| {
+        ping(branch)
+            .replacen(&format!("OPTIONS sip:{PEER} SIP/2.0"), "SIP/2.0 200 OK", 1)
+            .replace("To: <sip:203.0.113.9>", "To: <sip:203.0.113.9>;tag=gw")
+    };
+    // A 200 echoing a branch the host never sent, or sent elsewhere: nothing.
+    sip_out(&mut e, t(0), ATTACKER, &ping("z9hG4bK-to-attacker"));
+    sip_in(&mut e, t(10), PEER, &ok("z9hG4bK-to-attacker"));
+    sip_in(&mut e, t(20), PEER, &ok("z9hG4bK-guessed"));
+    assert!(!e.is_verified(t(30), ip(PEER)));
+    sip_out(&mut e, t(40), PEER, &ping("z9hG4bK-to-peer"));
+    sip_in(&mut e, t(50), PEER, &ok("z9hG4bK-to-peer"));
+    assert!(
+        e.is_verified(t(60), ip(PEER)),
+        "the gateway answered our ping"
+    );
+    assert_eq!(
+        forged_scanner_options(&mut e, t(100), PEER).0,
+        Verdict::Accept
+    );
+}
+
+#[test]
+fn ipv6_source_rotation_inside_one_64_gets_the_64_banned_not_thousands_of_addresses() {
+    let mut e = engine(SIP_PINHOLE);
+    e.aggregate_prefixes(sipwall_engine::bans::PrefixPolicy::default());
+    let probe = req(
+        "OPTIONS",
+        "rot",
+        "1 OPTIONS",
+        "User-Agent: friendly-scanner\r\n",
+        None,
+    );
+    let mut all = Vec::new();
+    for i in 1..=1000u32 {
+        let src = format!("2001:db8:0:7::{i:x}");
+        udp(
+            &mut e,
+            t(u64::from(i)),
+            Direction::In,
+            (&src, 5060),
+            ("2001:db8::1", 5060),
+            probe.as_bytes(),
+        );
+        all.extend(actions(&mut e));
+    }
+    assert_eq!(bans(&all).len(), 8, "eight addresses, then the prefix");
+    let prefixes: Vec<String> = all
+        .iter()
+        .filter_map(|a| match a {
+            Action::BanPrefix { prefix, .. } => Some(prefix.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prefixes, ["2001:db8:0:7::/64"]);
+    let (v, _) = udp(
+        &mut e,
+        t(2000),
+        Direction::In,
+        ("2001:db8:0:7::ffff", 5060),
+        ("2001:db8::1", 5060),
+        b"OPTIONS sip:x SIP/2.0\r\n\r\n",
+    );
+    assert_eq!(v, Verdict::Drop, "the whole /64 is banned");
+}
+
+#[test]
+fn an_invite_with_sdp_the_parser_refuses_still_sets_up_its_call() {
+    // SIPp writes `c=IN IP6 [2001:db8::2]`: the INVITE does not parse, but
+    // it is still the INVITE that makes the call the answer's SDP opens.
+    let mut e = engine(SIP_PINHOLE);
+    let bracketed = "v=0\r\no=- 1 1 IN IP6 [2001:db8::2]\r\ns=-\r\nc=IN IP6 [2001:db8::2]\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    sip_in(
+        &mut e,
+        t(0),
+        PEER,
+        &req("INVITE", "c-br", "1 INVITE", "", Some(bracketed.into())),
+    );
+    assert_eq!(e.stats().malformed, 1);
+    sip_out(
+        &mut e,
+        t(10),
+        PEER,
+        &resp("200 OK", "c-br", "1 INVITE", "", Some(sdp(HOST, 20000, ""))),
+    );
+    assert_eq!(opened(&actions(&mut e)), [20000, 20001]);
+}

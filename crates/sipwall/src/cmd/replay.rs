@@ -198,6 +198,13 @@ fn action_json(a: &Action) -> Value {
             evidence,
         } => json!({"kind": "ban", "addr": addr.to_string(), "until": secs(*until),
                     "reason": reason.to_string(), "reason_kind": reason.kind(), "evidence": evidence}),
+        Action::BanPrefix {
+            prefix,
+            until,
+            reason,
+            evidence,
+        } => json!({"kind": "ban-prefix", "prefix": prefix.to_string(), "until": secs(*until),
+                    "reason": reason.to_string(), "reason_kind": reason.kind(), "evidence": evidence}),
         Action::BanSuppressed {
             addr,
             reason,
@@ -227,6 +234,12 @@ fn action_text(a: &Action, first: Option<Timestamp>) -> String {
             reason,
             ..
         } => format!("ban {addr} until {} ({reason})", rel(*until, first)),
+        Action::BanPrefix {
+            prefix,
+            until,
+            reason,
+            ..
+        } => format!("ban {prefix} until {} ({reason})", rel(*until, first)),
         Action::BanSuppressed {
             addr, reason, why, ..
         } => format!("no ban of {addr} ({reason}): {why}"),

@@ -453,6 +453,14 @@ fn carry_out(
                     tracing::error!(error = %e, "ledger");
                 }
             }
+            Action::BanPrefix {
+                prefix,
+                reason,
+                evidence,
+                ..
+            } => {
+                tracing::warn!(%prefix, %reason, %evidence, "prefix banned");
+            }
             Action::BanSuppressed {
                 addr,
                 reason,
