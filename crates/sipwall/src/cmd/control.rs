@@ -58,7 +58,7 @@ fn ask(socket: &SocketArgs, req: &Request) -> Result<serde_json::Value, Failure>
     } else {
         Err(Failure::failed(anyhow::anyhow!(
             "{}",
-            r.error.unwrap_or_default()
+            printable(r.error.unwrap_or_default().as_bytes(), FIELD_BYTES)
         )))
     }
 }
