@@ -151,6 +151,10 @@ pub fn run(a: RunArgs) -> Outcome {
     let mut sets =
         kernel::KernelSets::new(SetWriter::open(sipwall_ruleset::TABLE).map_err(Failure::failed)?);
 
+    let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
+    // Listen before the restore: a request waits in the channel until the
+    // loop runs, and nobody who sees a restored ban finds no socket.
+    control::listen(&a.control.path, tx.clone()).map_err(Failure::failed)?;
     if let Err(e) = restore(&mut engine, &mut ledger, &mut sets, &mut counters) {
         // Guarding without the old bans beats not guarding at all.
         counters.kernel_errors += 1;
@@ -164,7 +168,6 @@ pub fn run(a: RunArgs) -> Outcome {
             fail_open: !a.fail_closed,
         },
     };
-    let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
     // Copies lost between the kernel and the daemon (NFLOG overruns).
     let lost = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (verdict_tx, verdict_rx) = std::sync::mpsc::channel::<Vec<bool>>();
@@ -237,7 +240,7 @@ pub fn run(a: RunArgs) -> Outcome {
             tx.clone(),
         );
     }
-    control::listen(&a.control.path, tx).map_err(Failure::failed)?;
+    drop(tx);
     let started = now();
     let page = metrics::Page::default();
     if a.metrics != "off" {
