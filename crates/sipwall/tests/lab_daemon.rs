@@ -407,3 +407,67 @@ fn a_user_agent_with_an_escape_sequence_comes_out_escaped_in_bans_list_the_log_a
     }
     assert!(evidence.contains("\\x1b[31m"), "{evidence}");
 }
+
+#[test]
+fn a_restored_ban_the_kernel_refuses_is_skipped_and_the_daemon_guards_on() {
+    let Some(lab) = Lab::up("daemon_refused", &[]) else {
+        return;
+    };
+    // A table whose IPv4 ban set holds one element: the second ban of a
+    // restore is refused (ENFILE), which once failed the whole batch and
+    // made `run` exit.
+    lab.nft(
+        "fw",
+        "table inet sipwall {\n\
+           set ban_v4 { type ipv4_addr; flags timeout; size 1; }\n\
+           set ban_v6 { type ipv6_addr; flags timeout; }\n\
+           set pinhole_port { type inet_service; flags timeout; }\n\
+           set pinhole_v4 { type ipv4_addr . inet_service; flags timeout; }\n\
+           set pinhole_v6 { type ipv6_addr . inet_service; flags timeout; }\n\
+         }\n",
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    {
+        let db = rusqlite::Connection::open(lab.state.path().join("ledger.sqlite")).unwrap();
+        db.execute_batch(
+            "CREATE TABLE bans (id INTEGER PRIMARY KEY, addr TEXT NOT NULL, kind TEXT NOT NULL, \
+             reason TEXT NOT NULL, evidence TEXT NOT NULL, banned_at INTEGER NOT NULL, \
+             until INTEGER NOT NULL, ended_at INTEGER, ended_by TEXT)",
+        )
+        .unwrap();
+        for addr in ["192.0.2.66", "192.0.2.67", "2001:db8::66"] {
+            db.execute(
+                "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) VALUES (?1, 'manual', 'r', 'e', ?2, ?3)",
+                rusqlite::params![addr, now, now + 3_600_000_000],
+            )
+            .unwrap();
+        }
+    }
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("the kernel refused a restored ban: skipped"),
+        "{text}"
+    );
+    let table = lab.sipwall_table("fw").unwrap();
+    assert!(table.contains("192.0.2.66"), "{table}");
+    assert!(
+        table.contains("2001:db8::66"),
+        "the other family went in: {table}"
+    );
+    let db = rusqlite::Connection::open(lab.state.path().join("ledger.sqlite")).unwrap();
+    let ended: String = db
+        .query_row(
+            "SELECT ended_by FROM bans WHERE addr = '192.0.2.67'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(ended, "refused by the kernel");
+    let status = json(&lab.sipwall("fw", &["status", "--format", "json"]));
+    assert_eq!(status["bans_active"], 2, "{status}");
+}
