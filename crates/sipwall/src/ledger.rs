@@ -1,10 +1,29 @@
 //! The ledger: every ban and its end, in SQLite (WAL), so that a restarted
 //! daemon puts unexpired bans back and an admin can ask why a source was
 //! banned. Times are microseconds since the Unix epoch.
+//!
+//! Storage faults never stop the guard (a daemon that exits on them is
+//! restarted by systemd into the same fault, a crash loop with no guard):
+//! - a file SQLite cannot read as a database is moved aside, kept under
+//!   its name with `.corrupt-<UTC time>` appended, and a new one started;
+//! - a ledger that cannot be written (read-only directory, full disk, a
+//!   symbolic link planted at its path, which is never followed) is
+//!   replaced by one in memory, with the rows it still could read;
+//!   [`Ledger::in_memory`] says why, for the log, `status` and the metrics.
+//!
+//! Rows hold text from the network (evidence); it is escaped when written
+//! and again when read (old rows may be raw; escaping is idempotent).
+//! Ended bans are kept for the policy's `ledger.retention`, then pruned.
 
-use rusqlite::{params, Connection};
+use crate::control::MAX_BAN;
+use rusqlite::{params, Connection, ErrorCode, OpenFlags};
+use sipwall_engine::remote_text::printable;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// The most bytes of reason or evidence a row keeps.
+const TEXT_BYTES: usize = 1024;
 
 /// A ban as the ledger keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +42,13 @@ pub struct LedgerBan {
     pub until: u64,
 }
 
-/// The ledger file.
+/// The ledger file (or its stand-in in memory).
 #[derive(Debug)]
 pub struct Ledger {
     db: Connection,
+    path: PathBuf,
+    /// Why the ledger lives in memory, when it does.
+    in_memory: Option<String>,
 }
 
 const SCHEMA: &str = "
@@ -44,58 +66,324 @@ CREATE TABLE IF NOT EXISTS bans (
 CREATE INDEX IF NOT EXISTS bans_open ON bans(addr) WHERE ended_at IS NULL;
 ";
 
-impl Ledger {
-    /// Opens (or creates) the ledger at `path`.
-    pub fn open(path: &Path) -> rusqlite::Result<Ledger> {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+/// What opening the file found.
+enum Opened {
+    Ok(Connection),
+    /// Not a database (or a damaged one): move it aside.
+    Corrupt(rusqlite::Error),
+    /// It cannot be used where it is.
+    Unusable(String),
+}
+
+fn db_time(micros: u64) -> i64 {
+    i64::try_from(micros).unwrap_or(i64::MAX)
+}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// Whether a write failed because of the storage (then memory takes over),
+/// not because of the statement.
+fn is_storage_fault(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::ReadOnly
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::NotADatabase
+                | ErrorCode::DatabaseCorrupt
+                | ErrorCode::PermissionDenied
+                | ErrorCode::FileLockingProtocolFailed
+        )
+    )
+}
+
+fn open_file(path: &Path) -> Opened {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Opened::Unusable("it is a symbolic link (never followed)".into())
         }
-        let db = Connection::open(path)?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "NORMAL")?;
-        db.execute_batch(SCHEMA)?;
-        Ok(Ledger { db })
+        Ok(m) if !m.is_file() => return Opened::Unusable("it is not a regular file".into()),
+        _ => {}
+    }
+    if let Some(dir) = path.parent() {
+        if let Err(e) = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+        {
+            return Opened::Unusable(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let db = match Connection::open_with_flags(path, flags) {
+        Ok(db) => db,
+        Err(e) if is_corrupt(&e) => return Opened::Corrupt(e),
+        Err(e) => return Opened::Unusable(e.to_string()),
+    };
+    let setup = db
+        .pragma_update(None, "journal_mode", "WAL")
+        .and_then(|()| db.pragma_update(None, "synchronous", "NORMAL"))
+        .and_then(|()| db.execute_batch(SCHEMA))
+        // A file SQLite could only open read-only fails here, not later.
+        .and_then(|()| db.execute_batch("BEGIN IMMEDIATE; PRAGMA user_version = 1; COMMIT"));
+    match setup {
+        Ok(()) if db.is_readonly(rusqlite::DatabaseName::Main).unwrap_or(true) => {
+            Opened::Unusable("it is read-only".into())
+        }
+        Ok(()) => Opened::Ok(db),
+        Err(e) if is_corrupt(&e) => Opened::Corrupt(e),
+        Err(e) => Opened::Unusable(e.to_string()),
+    }
+}
+
+fn memory() -> Connection {
+    let db = Connection::open_in_memory().expect("SQLite opens a database in memory");
+    db.execute_batch(SCHEMA).expect("the schema is valid");
+    db
+}
+
+/// A ledger in memory holding the rows the file at `path` still gives
+/// (read-only, never through a symbolic link), and how many that was.
+fn memory_with_rows(path: &Path) -> (Connection, rusqlite::Result<usize>) {
+    let db = memory();
+    let ro = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let copied = Connection::open_with_flags(path, ro)
+        .and_then(|old| copy_rows(&old, &db))
+        .or_else(|e| {
+            // On read-only storage SQLite cannot make the WAL index; a file
+            // closed cleanly is whole without its WAL, so read it as
+            // immutable. SQLite's NOFOLLOW does not cover URIs: check here.
+            if std::fs::symlink_metadata(path).map_or(true, |m| !m.is_file()) {
+                return Err(e);
+            }
+            let uri = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+            Connection::open_with_flags(immutable_uri(path), uri)
+                .and_then(|old| copy_rows(&old, &db))
+        });
+    (db, copied)
+}
+
+/// Copies every row of `old` into `db` (all or none).
+fn copy_rows(old: &Connection, db: &Connection) -> rusqlite::Result<usize> {
+    let mut st = old.prepare(
+        "SELECT id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by FROM bans",
+    )?;
+    let mut rows = st.query([])?;
+    db.execute_batch("BEGIN")?;
+    let mut n = 0;
+    let copy = (|| {
+        while let Some(r) = rows.next()? {
+            db.execute(
+                "INSERT INTO bans (id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                    r.get::<_, Option<String>>(8)?
+                ],
+            )?;
+            n += 1;
+        }
+        Ok(n)
+    })();
+    db.execute_batch(if copy.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    copy
+}
+
+/// `path` as an SQLite URI that opens it immutable (no locks, no WAL).
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut uri = String::from("file:");
+    for b in path.as_os_str().as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'.' | b'_' | b'-' | b'~' => {
+                uri.push(char::from(*b))
+            }
+            _ => uri.push_str(&format!("%{b:02X}")),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// `path` with `.corrupt-<UTC time>` appended.
+fn aside(path: &Path) -> PathBuf {
+    let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".corrupt-{stamp}"));
+    PathBuf::from(name)
+}
+
+/// `path` with `suffix` appended (SQLite's `-wal` and `-shm` files).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn text(s: &str) -> String {
+    printable(s.as_bytes(), TEXT_BYTES)
+}
+
+use std::os::unix::fs::DirBuilderExt as _;
+
+impl Ledger {
+    /// Opens (or creates) the ledger at `path`; never fails (see the
+    /// module's doc): a corrupt file is moved aside, an unusable one
+    /// replaced by memory. Each is logged loudly.
+    pub fn open(path: &Path) -> Ledger {
+        let in_memory = match open_file(path) {
+            Opened::Ok(db) => {
+                return Ledger {
+                    db,
+                    path: path.to_owned(),
+                    in_memory: None,
+                }
+            }
+            Opened::Unusable(why) => why,
+            Opened::Corrupt(e) => {
+                let kept = aside(path);
+                match std::fs::rename(path, &kept) {
+                    Ok(()) => {
+                        for suffix in ["-wal", "-shm"] {
+                            let _ = std::fs::rename(
+                                with_suffix(path, suffix),
+                                with_suffix(&kept, suffix),
+                            );
+                        }
+                        tracing::error!(ledger = %path.display(), kept = %kept.display(), error = %e, "the ledger is corrupt: moved aside, starting a new one (bans in the kernel are adopted)");
+                        match open_file(path) {
+                            Opened::Ok(db) => {
+                                return Ledger {
+                                    db,
+                                    path: path.to_owned(),
+                                    in_memory: None,
+                                }
+                            }
+                            Opened::Corrupt(e) => e.to_string(),
+                            Opened::Unusable(why) => why,
+                        }
+                    }
+                    Err(re) => format!("it is corrupt ({e}) and cannot be moved aside ({re})"),
+                }
+            }
+        };
+        let (db, copied) = memory_with_rows(path);
+        tracing::error!(ledger = %path.display(), why = %in_memory, copied = ?copied.ok(), "THE LEDGER IS IN MEMORY: bans are kept in the kernel but their history is lost at exit; fix the file and restart");
+        Ledger {
+            db,
+            path: path.to_owned(),
+            in_memory: Some(in_memory),
+        }
+    }
+
+    /// Why the ledger lives in memory, if it does.
+    pub fn in_memory(&self) -> Option<&str> {
+        self.in_memory.as_deref()
+    }
+
+    /// Where the ledger lives, for people.
+    pub fn describe(&self) -> String {
+        match &self.in_memory {
+            None => format!("{}", self.path.display()),
+            Some(why) => format!(
+                "IN MEMORY, history lost at exit ({} unusable: {why})",
+                self.path.display()
+            ),
+        }
+    }
+
+    /// Moves to memory after a write failed on the storage: the rows the
+    /// file still gives are copied first.
+    fn fall_back(&mut self, e: &rusqlite::Error) {
+        let (db, copied) = memory_with_rows(&self.path);
+        let why = format!("a write failed: {e}");
+        tracing::error!(ledger = %self.path.display(), why = %why, copied = ?copied.ok(), "THE LEDGER IS IN MEMORY from now on: bans are kept in the kernel but their history is lost at exit; fix the storage and restart");
+        self.db = db;
+        self.in_memory = Some(why);
+    }
+
+    /// Runs a write; a storage fault moves the ledger to memory and the
+    /// write is made there.
+    fn write<T>(&mut self, f: impl Fn(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        match f(&self.db) {
+            Err(e) if self.in_memory.is_none() && is_storage_fault(&e) => {
+                self.fall_back(&e);
+                f(&self.db)
+            }
+            other => other,
+        }
     }
 
     /// Records a ban, unless one for `addr` is already open (no duplicates
-    /// when a restart re-imports what the kernel holds).
-    pub fn ban(&self, b: &LedgerBan) -> rusqlite::Result<bool> {
-        let open: i64 = self.db.query_row(
-            "SELECT COUNT(*) FROM bans WHERE addr = ?1 AND ended_at IS NULL",
-            params![b.addr.to_string()],
-            |r| r.get(0),
-        )?;
-        if open > 0 {
-            return Ok(false);
-        }
-        self.db.execute(
-            "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![b.addr.to_string(), b.kind, b.reason, b.evidence, b.banned_at as i64, b.until as i64],
-        )?;
-        Ok(true)
+    /// when a restart re-imports what the kernel holds). The ban's end is
+    /// held to [`MAX_BAN`] after its start, the text is escaped.
+    pub fn ban(&mut self, b: &LedgerBan) -> rusqlite::Result<bool> {
+        let until = b
+            .until
+            .min(b.banned_at.saturating_add(MAX_BAN.as_micros() as u64));
+        let (kind, reason, evidence) = (text(&b.kind), text(&b.reason), text(&b.evidence));
+        self.write(|db| {
+            let open: i64 = db.query_row(
+                "SELECT COUNT(*) FROM bans WHERE addr = ?1 AND ended_at IS NULL",
+                params![b.addr.to_string()],
+                |r| r.get(0),
+            )?;
+            if open > 0 {
+                return Ok(false);
+            }
+            db.execute(
+                "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![b.addr.to_string(), kind, reason, evidence, db_time(b.banned_at), db_time(until)],
+            )?;
+            Ok(true)
+        })
     }
 
-    /// Ends the open ban of `addr` (`by`: "expired", "unbanned", ...).
-    pub fn end(&self, addr: IpAddr, at: u64, by: &str) -> rusqlite::Result<bool> {
-        let n = self.db.execute(
-            "UPDATE bans SET ended_at = ?2, ended_by = ?3 WHERE addr = ?1 AND ended_at IS NULL",
-            params![addr.to_string(), at as i64, by],
-        )?;
-        Ok(n > 0)
+    /// Ends the open ban of `addr` (`by`: "expired", "unbanned", "allowlisted", ...).
+    pub fn end(&mut self, addr: IpAddr, at: u64, by: &str) -> rusqlite::Result<bool> {
+        self.write(|db| {
+            let n = db.execute(
+                "UPDATE bans SET ended_at = ?2, ended_by = ?3 WHERE addr = ?1 AND ended_at IS NULL",
+                params![addr.to_string(), db_time(at), by],
+            )?;
+            Ok(n > 0)
+        })
     }
 
-    /// Open bans that have not run out at `now`.
+    /// Open bans that have not run out at `now`, their text escaped and
+    /// their end held to [`MAX_BAN`] after their start (rows written
+    /// before the bound may say `until = -1`).
     pub fn active(&self, now: u64) -> rusqlite::Result<Vec<LedgerBan>> {
         let mut st = self.db.prepare(
-            "SELECT addr, kind, reason, evidence, banned_at, until FROM bans WHERE ended_at IS NULL AND until > ?1 ORDER BY banned_at",
+            "SELECT addr, kind, reason, evidence, banned_at, until FROM bans WHERE ended_at IS NULL AND (until > ?1 OR until < 0) ORDER BY banned_at",
         )?;
-        let rows = st.query_map(params![now as i64], |r| {
+        let rows = st.query_map(params![db_time(now)], |r| {
             let addr: String = r.get(0)?;
             Ok((
                 addr,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, i64>(5)?,
             ))
@@ -104,24 +392,49 @@ impl Ledger {
         for row in rows {
             let (addr, kind, reason, evidence, banned_at, until) = row?;
             let Ok(addr) = addr.parse() else { continue };
+            let banned_at = u64::try_from(banned_at).unwrap_or(0);
+            let longest = banned_at.saturating_add(MAX_BAN.as_micros() as u64);
+            let until = u64::try_from(until).unwrap_or(u64::MAX).min(longest);
+            if until <= now {
+                continue;
+            }
             out.push(LedgerBan {
                 addr,
-                kind,
-                reason,
-                evidence,
-                banned_at: banned_at as u64,
-                until: until as u64,
+                kind: text(&kind),
+                reason: text(&reason),
+                evidence: text(&evidence),
+                banned_at,
+                until,
             });
         }
         Ok(out)
     }
 
     /// Closes open bans that ran out before `now` (e.g. while the daemon was down).
-    pub fn close_expired(&self, now: u64) -> rusqlite::Result<usize> {
-        self.db.execute(
-            "UPDATE bans SET ended_at = until, ended_by = 'expired' WHERE ended_at IS NULL AND until <= ?1",
-            params![now as i64],
-        )
+    pub fn close_expired(&mut self, now: u64) -> rusqlite::Result<usize> {
+        // The end as `active` reads it: a negative `until` (an overflow
+        // of old rows) is no end, and no ban outlasts MAX_BAN.
+        let end =
+            "min(CASE WHEN until < 0 THEN 9223372036854775807 ELSE until END, banned_at + ?2)";
+        let longest = db_time(MAX_BAN.as_micros() as u64);
+        self.write(|db| {
+            db.execute(
+                &format!("UPDATE bans SET ended_at = {end}, ended_by = 'expired' WHERE ended_at IS NULL AND {end} <= ?1"),
+                params![db_time(now), longest],
+            )
+        })
+    }
+
+    /// Deletes the rows of bans that ended more than `retention` before
+    /// `now`; returns how many.
+    pub fn prune(&mut self, now: u64, retention: Duration) -> rusqlite::Result<usize> {
+        let before = now.saturating_sub(retention.as_micros() as u64);
+        self.write(|db| {
+            db.execute(
+                "DELETE FROM bans WHERE ended_at IS NOT NULL AND ended_at < ?1",
+                params![db_time(before)],
+            )
+        })
     }
 }
 
@@ -145,7 +458,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.sqlite");
         {
-            let l = Ledger::open(&path).unwrap();
+            let mut l = Ledger::open(&path);
             assert!(l.ban(&ban("192.0.2.66", 100)).unwrap());
             assert!(
                 !l.ban(&ban("192.0.2.66", 200)).unwrap(),
@@ -153,7 +466,7 @@ mod tests {
             );
             assert!(l.ban(&ban("2001:db8::66", 50)).unwrap());
         }
-        let l = Ledger::open(&path).unwrap();
+        let mut l = Ledger::open(&path);
         let active = l.active(60).unwrap();
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].addr.to_string(), "192.0.2.66");
@@ -169,5 +482,212 @@ mod tests {
             l.ban(&ban("192.0.2.66", 300)).unwrap(),
             "a new ban after the old one ended"
         );
+    }
+
+    #[test]
+    fn a_garbage_file_as_ledger_is_moved_aside_and_a_new_one_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        let garbage = b"this is not a database, it never was \x00\xff".repeat(200);
+        std::fs::write(&path, &garbage).unwrap();
+        let mut l = Ledger::open(&path);
+        assert_eq!(l.in_memory(), None, "a new file, not memory");
+        assert!(l.ban(&ban("192.0.2.66", 100)).unwrap());
+        let kept: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("ledger.sqlite.corrupt-"))
+            .collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(std::fs::read(dir.path().join(&kept[0])).unwrap(), garbage);
+        drop(l);
+        assert_eq!(Ledger::open(&path).active(0).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_ledger_path_that_cannot_be_created_falls_back_to_memory() {
+        // /proc refuses new files, even to root.
+        let mut l = Ledger::open(Path::new("/proc/sipwall-test/ledger.sqlite"));
+        assert!(l.in_memory().is_some());
+        assert!(l.describe().contains("IN MEMORY"), "{}", l.describe());
+        assert!(l.ban(&ban("192.0.2.66", 100)).unwrap());
+        assert_eq!(l.active(0).unwrap().len(), 1, "memory still records");
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_ledger_path_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "root's file\n").unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let mut l = Ledger::open(&path);
+        assert!(l.ban(&ban("192.0.2.66", 100)).unwrap());
+        assert!(l.in_memory().unwrap().contains("symbolic link"));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's file\n");
+        assert!(std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    /// A tmpfs of `size` mounted on a fresh directory, unmounted on drop;
+    /// `None` where mounting is not allowed (not root).
+    struct Tmpfs(tempfile::TempDir);
+
+    impl Tmpfs {
+        fn new(size: &str) -> Option<Tmpfs> {
+            let dir = tempfile::tempdir().unwrap();
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "needs root to mount a tmpfs"
+                );
+                eprintln!("skipped: needs root to mount a tmpfs");
+                return None;
+            }
+            Some(Tmpfs(dir))
+        }
+
+        fn remount(&self, opts: &str) {
+            let ok = std::process::Command::new("mount")
+                .args(["-o", &format!("remount,{opts}")])
+                .arg(self.0.path())
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg(self.0.path())
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_read_only_state_dir_puts_the_ledger_in_memory_with_its_rows() {
+        let Some(fs) = Tmpfs::new("4m") else { return };
+        let path = fs.0.path().join("ledger.sqlite");
+        {
+            let mut l = Ledger::open(&path);
+            assert_eq!(l.in_memory(), None);
+            assert!(l.ban(&ban("192.0.2.66", u64::MAX / 2)).unwrap());
+        }
+        fs.remount("ro");
+        let mut l = Ledger::open(&path);
+        assert!(l.in_memory().is_some(), "read-only: memory");
+        assert_eq!(l.active(10).unwrap().len(), 1, "the file's rows came along");
+        assert!(l.ban(&ban("192.0.2.67", u64::MAX / 2)).unwrap());
+        assert_eq!(l.active(10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_full_disk_moves_the_ledger_to_memory_and_loses_no_ban() {
+        let Some(fs) = Tmpfs::new("256k") else { return };
+        let path = fs.0.path().join("ledger.sqlite");
+        let mut l = Ledger::open(&path);
+        assert_eq!(l.in_memory(), None);
+        let mut b = ban("192.0.2.1", u64::MAX / 2);
+        b.evidence = "x".repeat(1000);
+        for i in 0..2000u32 {
+            b.addr = std::net::IpAddr::from((0xc000_0200u32 + i).to_be_bytes());
+            assert!(l.ban(&b).unwrap(), "ban {i}");
+        }
+        assert!(
+            l.in_memory().unwrap().contains("full"),
+            "{:?}",
+            l.in_memory()
+        );
+        assert_eq!(l.active(10).unwrap().len(), 2000, "every ban recorded");
+    }
+
+    #[test]
+    fn a_ban_of_a_million_years_ends_within_a_year_in_the_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        let mut l = Ledger::open(&path);
+        let year = MAX_BAN.as_micros() as u64;
+        let mut b = ban("192.0.2.66", u64::MAX);
+        b.banned_at = 1_000;
+        assert!(l.ban(&b).unwrap());
+        // A row from before the bound, its end overflowed to -1.
+        l.db.execute(
+            "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) VALUES ('192.0.2.67', 'manual', 'r', 'e', 1000, -1)",
+            [],
+        )
+        .unwrap();
+        let active = l.active(2_000).unwrap();
+        assert_eq!(active.len(), 2);
+        assert!(active.iter().all(|b| b.until == 1_000 + year), "{active:?}");
+        let stored: i64 =
+            l.db.query_row(
+                "SELECT until FROM bans WHERE addr = '192.0.2.66'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, 1_000 + year as i64);
+        assert_eq!(
+            l.close_expired(1_000 + year).unwrap(),
+            2,
+            "both end after a year"
+        );
+        assert!(l.active(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ended_bans_past_the_retention_are_pruned_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(&dir.path().join("ledger.sqlite"));
+        let day = 86_400_000_000u64;
+        for (addr, ended) in [
+            ("192.0.2.1", Some(1)),
+            ("192.0.2.2", Some(25)),
+            ("192.0.2.3", None),
+        ] {
+            assert!(l.ban(&ban(addr, 100 * day)).unwrap());
+            if let Some(d) = ended {
+                l.end(addr.parse().unwrap(), d * day, "expired").unwrap();
+            }
+        }
+        let thirty = Duration::from_secs(30 * 86_400);
+        assert_eq!(l.prune(40 * day, thirty).unwrap(), 1, "ended 39 days ago");
+        let left: i64 =
+            l.db.query_row("SELECT COUNT(*) FROM bans", [], |r| r.get(0))
+                .unwrap();
+        assert_eq!(left, 2, "one ended 15 days ago, one open");
+        assert_eq!(l.prune(40 * day, thirty).unwrap(), 0);
+    }
+
+    #[test]
+    fn an_escape_sequence_in_evidence_is_stored_and_shown_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(&dir.path().join("ledger.sqlite"));
+        let mut b = ban("192.0.2.66", 100);
+        b.evidence = "User-Agent: friendly\x1b[31m-scanner".into();
+        assert!(l.ban(&b).unwrap());
+        let stored: String =
+            l.db.query_row("SELECT evidence FROM bans", [], |r| r.get(0))
+                .unwrap();
+        assert_eq!(stored, "User-Agent: friendly\\x1b[31m-scanner");
+        // A raw row written before escaping existed is escaped when read.
+        l.db.execute(
+            "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) VALUES ('192.0.2.67', 'scanner', 'r\x1b[2J', 'e\x1b]0;pwned\x07', 1, 100)",
+            [],
+        )
+        .unwrap();
+        for b in l.active(0).unwrap() {
+            for text in [&b.kind, &b.reason, &b.evidence] {
+                assert!(!text.chars().any(char::is_control), "{text:?}");
+            }
+        }
     }
 }

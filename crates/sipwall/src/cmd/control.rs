@@ -1,10 +1,15 @@
 //! `sipwall bans list|add|del`, `sipwall status`, `sipwall calls`: talk to
 //! a running daemon over its control socket.
+//!
+//! Everything shown came from the daemon, and much of it from the network
+//! (evidence, reasons): each string is escaped for the terminal here, even
+//! if the daemon escaped it already (escaping is idempotent).
 
 use super::Format;
-use crate::control::{call, Request, SocketArgs};
+use crate::control::{call, parse_ban_length, Request, SocketArgs};
 use crate::exit::{Failure, Outcome, Success};
 use clap::{Args, Subcommand};
+use sipwall_engine::remote_text::printable;
 
 /// `sipwall bans` subcommands.
 #[derive(Subcommand, Debug)]
@@ -15,8 +20,8 @@ pub enum BansCommand {
     Add {
         /// The address.
         addr: std::net::IpAddr,
-        /// For how long, e.g. 1h (default: the policy's ban time).
-        #[arg(long = "for", value_parser = humantime::parse_duration)]
+        /// For how long, e.g. 1h, at most 1year (default: the policy's ban time).
+        #[arg(long = "for", value_parser = parse_ban_length)]
         duration: Option<std::time::Duration>,
         /// Why (kept in the ledger).
         #[arg(long)]
@@ -28,8 +33,8 @@ pub enum BansCommand {
     Del {
         /// The address.
         addr: std::net::IpAddr,
-        /// Never ban it for this long, e.g. 1d.
-        #[arg(long, value_parser = humantime::parse_duration)]
+        /// Never ban it for this long, e.g. 1d, at most 1year.
+        #[arg(long, value_parser = parse_ban_length)]
         allow: Option<std::time::Duration>,
         #[command(flatten)]
         socket: SocketArgs,
@@ -53,8 +58,32 @@ fn ask(socket: &SocketArgs, req: &Request) -> Result<serde_json::Value, Failure>
     } else {
         Err(Failure::failed(anyhow::anyhow!(
             "{}",
-            r.error.unwrap_or_default()
+            printable(r.error.unwrap_or_default().as_bytes(), FIELD_BYTES)
         )))
+    }
+}
+
+/// The most bytes of one field a listing shows.
+const FIELD_BYTES: usize = 1024;
+
+/// A string field of the daemon's answer, safe for a terminal.
+fn field(v: &serde_json::Value) -> String {
+    printable(v.as_str().unwrap_or("").as_bytes(), FIELD_BYTES)
+}
+
+/// Escapes every string in `v` (JSON output goes to terminals too; JSON
+/// escapes control characters but not bidi overrides).
+fn escaped(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(printable(s.as_bytes(), FIELD_BYTES)),
+        Value::Array(a) => Value::Array(a.iter().map(escaped).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (printable(k.as_bytes(), FIELD_BYTES), escaped(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -63,9 +92,10 @@ fn show(
     data: &serde_json::Value,
     text: impl FnOnce(&serde_json::Value) -> String,
 ) -> Outcome {
+    let data = escaped(data);
     match format {
         Format::Json => println!("{data}"),
-        Format::Text => print!("{}", text(data)),
+        Format::Text => print!("{}", text(&data)),
     }
     Ok(Success::Clean)
 }
@@ -80,11 +110,11 @@ pub fn bans(cmd: BansCommand) -> Outcome {
                 for b in d["bans"].as_array().into_iter().flatten() {
                     out.push_str(&format!(
                         "{:<40} {:<12} until {:<12} {} ({})\n",
-                        b["addr"].as_str().unwrap_or(""),
-                        b["kind"].as_str().unwrap_or(""),
+                        field(&b["addr"]),
+                        field(&b["kind"]),
                         b["until"].as_u64().unwrap_or(0),
-                        b["reason"].as_str().unwrap_or(""),
-                        b["evidence"].as_str().unwrap_or("")
+                        field(&b["reason"]),
+                        field(&b["evidence"])
                     ));
                 }
                 if out.is_empty() {
@@ -151,7 +181,7 @@ pub fn calls(a: ListArgs) -> Outcome {
         for p in d["pinholes"].as_array().into_iter().flatten() {
             out.push_str(&format!(
                 "{} until {}\n",
-                p["key"].as_str().unwrap_or(""),
+                field(&p["key"]),
                 p["until"].as_u64().unwrap_or(0)
             ));
         }

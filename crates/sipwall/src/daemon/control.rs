@@ -1,18 +1,36 @@
-//! The daemon's end of the control socket: a listener thread that passes
-//! each request to the main loop (which owns the engine) and writes the
-//! answer back. The socket is root-only (mode 0600 in a 0700 directory).
+//! The daemon's end of the control socket: a listener thread that serves
+//! each client on a thread of its own, passes the request to the main loop
+//! (which owns the engine) and writes the answer back.
+//!
+//! The socket is root-only: mode 0600 in a directory owned by root and
+//! writable by nobody else. That directory is created 0700 when missing;
+//! an existing one is never chmod-ed (`--control /tmp/x.sock` once made
+//! /tmp root-only): one that others can write is refused, since whoever
+//! can write it can swap the socket for their own.
+//!
+//! A client gets [`DEADLINE`] for its whole conversation, reads are bounded
+//! by [`MAX_REQUEST`], and at most [`MAX_CLIENTS`] are served at once, so
+//! neither a dripping client nor a 400 MiB line can hold up `status` or
+//! grow the daemon.
 
 use super::{now, Input};
-use crate::control::{Request, Response};
+use crate::control::{parse_request, Request, Response, MAX_REQUEST};
 use crate::ledger::Ledger;
 use serde_json::json;
 use sipwall_engine::{BanReason, Engine, Timestamp};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixListener;
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, SyncSender};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long one client may take, from connecting to reading the answer.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+/// Clients served at once; more are told to retry.
+pub const MAX_CLIENTS: usize = 16;
 
 /// What the answers need besides the engine.
 pub struct Context<'a> {
@@ -28,40 +46,186 @@ pub struct Context<'a> {
     pub crosscheck: &'a super::crosscheck::Crosscheck,
 }
 
-/// Binds the socket and serves it on a thread of its own.
-pub fn listen(path: &Path, to_loop: SyncSender<Input>) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+/// Checks (or makes) the directory of the socket at `path`: owned by root,
+/// writable by nobody else. Never changes an existing directory.
+pub fn check_dir(path: &Path) -> anyhow::Result<()> {
+    use anyhow::bail;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot create the control socket's directory {}: {e}",
+                        dir.display()
+                    )
+                })?;
+            std::fs::metadata(dir)?
+        }
+        Err(e) => bail!("the control socket's directory {}: {e}", dir.display()),
+    };
+    if !meta.is_dir() {
+        bail!(
+            "the control socket's directory {} is not a directory",
+            dir.display()
+        );
     }
-    let _ = std::fs::remove_file(path);
+    if meta.uid() != 0 {
+        bail!(
+            "the control socket's directory {} is owned by uid {}, not root: choose a directory owned by root (e.g. /run/sipwall)",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "the control socket's directory {} is writable by others (mode {:o}); sipwall never changes an existing directory: choose one only root can write (e.g. /run/sipwall)",
+            dir.display(),
+            meta.mode() & 0o7777
+        );
+    }
+    Ok(())
+}
+
+/// Binds the socket and serves it from a thread of its own.
+pub fn listen(path: &Path, to_loop: SyncSender<Input>) -> anyhow::Result<()> {
+    check_dir(path)?;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
+        Ok(_) => anyhow::bail!(
+            "{} exists and is not a socket: not replaced",
+            path.display()
+        ),
+        Err(_) => {}
+    }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let busy = Arc::new(AtomicUsize::new(0));
     std::thread::spawn(move || {
         for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut line = String::new();
-            if BufReader::new(&conn).read_line(&mut line).is_err() {
+            let Ok(conn) = conn else { continue };
+            if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+                busy.fetch_sub(1, Ordering::SeqCst);
+                answer(
+                    &conn,
+                    Instant::now() + Duration::from_millis(100),
+                    &Response::error("busy: too many clients, try again"),
+                );
                 continue;
             }
-            let answer = match serde_json::from_str::<Request>(&line) {
-                Ok(req) => {
-                    let (tx, rx) = channel();
-                    if to_loop.send(Input::Control(req, tx)).is_err() {
-                        return;
-                    }
-                    rx.recv_timeout(Duration::from_secs(5))
-                        .unwrap_or_else(|_| Response::error("the daemon did not answer"))
-                }
-                Err(e) => Response::error(format!("bad request: {e}")),
-            };
-            let mut text = serde_json::to_string(&answer).unwrap_or_default();
-            text.push('\n');
-            let _ = conn.write_all(text.as_bytes());
+            let to_loop = to_loop.clone();
+            let busy = Arc::clone(&busy);
+            std::thread::spawn(move || {
+                serve(&conn, &to_loop);
+                busy.fetch_sub(1, Ordering::SeqCst);
+            });
         }
     });
     Ok(())
+}
+
+/// Why no request was read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadFailure {
+    /// The line passed [`MAX_REQUEST`].
+    TooLong,
+    /// The deadline passed first.
+    TimedOut,
+    /// The client went away (or the socket failed).
+    Gone,
+}
+
+/// Reads one line of at most [`MAX_REQUEST`] bytes before `deadline`.
+pub fn read_line(
+    mut conn: impl Read,
+    mut set_timeout: impl FnMut(Duration),
+    deadline: Instant,
+) -> Result<Vec<u8>, ReadFailure> {
+    let mut line = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ReadFailure::TimedOut);
+        }
+        set_timeout(left);
+        let n = match conn.read(&mut chunk) {
+            Ok(0) if line.is_empty() => return Err(ReadFailure::Gone),
+            Ok(0) => return Ok(line),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ReadFailure::TimedOut)
+            }
+            Err(_) => return Err(ReadFailure::Gone),
+        };
+        if let Some(end) = chunk[..n].iter().position(|b| *b == b'\n') {
+            line.extend_from_slice(&chunk[..end]);
+            return if line.len() < MAX_REQUEST {
+                Ok(line)
+            } else {
+                Err(ReadFailure::TooLong)
+            };
+        }
+        line.extend_from_slice(&chunk[..n]);
+        if line.len() >= MAX_REQUEST {
+            return Err(ReadFailure::TooLong);
+        }
+    }
+}
+
+fn answer(mut conn: &UnixStream, deadline: Instant, response: &Response) {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(100));
+    let _ = conn.set_write_timeout(Some(left));
+    let mut text = serde_json::to_string(response).unwrap_or_default();
+    text.push('\n');
+    let _ = conn.write_all(text.as_bytes());
+}
+
+/// One client: one request, one answer, all before [`DEADLINE`].
+fn serve(conn: &UnixStream, to_loop: &SyncSender<Input>) {
+    let deadline = Instant::now() + DEADLINE;
+    let line = read_line(
+        conn,
+        |left| {
+            let _ = conn.set_read_timeout(Some(left));
+        },
+        deadline,
+    );
+    let response = match line {
+        Ok(line) => match parse_request(&line) {
+            Ok(req) => {
+                let (tx, rx) = channel();
+                if to_loop.send(Input::Control(req, tx)).is_err() {
+                    return;
+                }
+                rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .unwrap_or_else(|_| Response::error("the daemon did not answer in time"))
+            }
+            Err(e) => Response::error(e.to_string()),
+        },
+        Err(ReadFailure::TooLong) => {
+            Response::error(format!("request longer than {MAX_REQUEST} bytes: not read"))
+        }
+        Err(ReadFailure::TimedOut) => {
+            Response::error(format!("no request within {}s", DEADLINE.as_secs()))
+        }
+        Err(ReadFailure::Gone) => return,
+    };
+    answer(conn, deadline, &response);
 }
 
 fn secs(t: Timestamp) -> u64 {
@@ -140,6 +304,8 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "pinholes_opened": st.pinholes_opened,
                 "pinholes_closed": st.pinholes_closed,
                 "esl_connected": cx.esl_connected,
+                "ledger": cx.ledger.describe(),
+                "ledger_in_memory": cx.ledger.in_memory().is_some(),
                 "freeswitch_ports": {
                     "checked": cx.crosscheck.checked,
                     "live_not_in_policy": cx.crosscheck.live_not_in_policy,

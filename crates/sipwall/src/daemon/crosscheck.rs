@@ -1,7 +1,11 @@
 //! FreeSWITCH's live SIP listeners (from `sofia xmlstatus`) against the
 //! policy's SIP ports: a profile the policy does not open is unreachable,
 //! a port the policy opens that nothing listens on is a hole.
+//!
+//! Profile names come from FreeSWITCH's answer and reach the log and
+//! `sipwall status`: they are escaped and their list is bounded.
 
+use sipwall_engine::remote_text::printable;
 use sipwall_freeswitch::esl::Listening;
 use sipwall_policy::{Kind, Policy};
 
@@ -23,6 +27,11 @@ impl Crosscheck {
     }
 }
 
+/// The most bytes of a profile name kept.
+const PROFILE_BYTES: usize = 128;
+/// The most listeners listed.
+const MAX_LISTED: usize = 64;
+
 /// Compares the live listeners with the policy.
 pub fn compare(policy: &Policy, live: &[Listening]) -> Crosscheck {
     let opened = |port: u16, tls: bool| {
@@ -36,7 +45,14 @@ pub fn compare(policy: &Policy, live: &[Listening]) -> Crosscheck {
     let mut live_not_in_policy: Vec<String> = live
         .iter()
         .filter(|l| !opened(l.port, l.tls))
-        .map(|l| format!("{} {}", l.profile, l.port))
+        .map(|l| {
+            format!(
+                "{} {}",
+                printable(l.profile.as_bytes(), PROFILE_BYTES),
+                l.port
+            )
+        })
+        .take(MAX_LISTED)
         .collect();
     live_not_in_policy.dedup();
     let mut policy_not_live: Vec<u16> = policy
@@ -91,5 +107,16 @@ mod tests {
             ["signalwire 6050", "external 5081"]
         );
         assert_eq!(drift.policy_not_live, [5080]);
+    }
+
+    #[test]
+    fn a_profile_name_with_an_escape_sequence_is_listed_escaped_and_bounded() {
+        let p = sipwall_policy::builtin();
+        let many: Vec<Listening> = (0..1000)
+            .map(|i| l("evil\x1b[2J\u{202e}", 10_000 + i, false))
+            .collect();
+        let c = compare(&p, &many);
+        assert_eq!(c.live_not_in_policy.len(), MAX_LISTED);
+        assert_eq!(c.live_not_in_policy[0], "evil\\x1b[2J\\u{202e} 10000");
     }
 }

@@ -43,7 +43,13 @@ impl KernelSets {
     }
 
     /// Bans many addresses at once (a restore), in batches per family.
-    pub fn ban_many(&mut self, bans: &[(IpAddr, Duration)]) -> Result<(), NetfilterError> {
+    /// What the kernel refuses is skipped and returned with its reason, so
+    /// one bad element never keeps the others out.
+    pub fn ban_many(
+        &mut self,
+        bans: &[(IpAddr, Duration)],
+    ) -> Result<Vec<(IpAddr, NetfilterError)>, NetfilterError> {
+        let mut refused = Vec::new();
         for v4 in [true, false] {
             let family: Vec<(Key, Duration)> = bans
                 .iter()
@@ -51,11 +57,20 @@ impl KernelSets {
                 .map(|(a, d)| (Key::Addr(*a), (*d).max(Duration::from_secs(1))))
                 .collect();
             if !family.is_empty() {
-                self.writer
-                    .add(if v4 { sets::BAN_V4 } else { sets::BAN_V6 }, &family)?;
+                let set = if v4 { sets::BAN_V4 } else { sets::BAN_V6 };
+                for (key, why) in self.writer.add_each(set, &family)? {
+                    if let Key::Addr(a) = key {
+                        refused.push((a, why));
+                    }
+                }
             }
         }
-        Ok(())
+        Ok(refused)
+    }
+
+    /// Removes the ban element of `addr` (gone already is fine).
+    pub fn unban(&mut self, addr: IpAddr) -> Result<(), NetfilterError> {
+        self.writer.delete(ban_set(addr), Key::Addr(addr))
     }
 
     /// Carries one action out; actions the kernel does by itself (expiries) do nothing.

@@ -1,13 +1,15 @@
 //! Prometheus metrics on a loopback port: the engine's counters, rendered
 //! by the main loop at most once a second into a shared page that a small
-//! listener thread serves to `GET /metrics`.
+//! listener thread serves to `GET /metrics`, each scrape on its own
+//! thread under a deadline.
 
 use sipwall_engine::Engine;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Counters the daemon keeps beside the engine's.
 #[derive(Debug, Default, Clone)]
@@ -20,8 +22,14 @@ pub struct DaemonCounters {
     pub queue_drops: u64,
     /// Whether the event socket is connected.
     pub esl_connected: bool,
+    /// Ledger writes that failed.
+    pub ledger_errors: u64,
+    /// Whether the ledger lives in memory (its file unusable).
+    pub ledger_in_memory: bool,
     /// The budget of per-event log lines.
     pub lines: super::log_limit::LogLimit,
+    /// The budget of error lines (a failing disk fails every write).
+    pub errors: super::log_limit::LogLimit,
 }
 
 /// The page the listener serves.
@@ -132,6 +140,20 @@ pub fn render(engine: &Engine, d: &DaemonCounters) -> String {
     );
     metric(
         &mut out,
+        "ledger_errors_total",
+        "counter",
+        "Ledger writes that failed.",
+        &[("", d.ledger_errors)],
+    );
+    metric(
+        &mut out,
+        "ledger_in_memory",
+        "gauge",
+        "1 when the ledger file is unusable and bans are recorded in memory only.",
+        &[("", u64::from(d.ledger_in_memory))],
+    );
+    metric(
+        &mut out,
         "esl_connected",
         "gauge",
         "1 when the FreeSWITCH event socket is connected.",
@@ -140,27 +162,63 @@ pub fn render(engine: &Engine, d: &DaemonCounters) -> String {
     out
 }
 
-/// Serves `page` on `addr` (loopback by default) from a thread of its own.
+/// How long one scrape may take, from connecting to the last byte.
+const SCRAPE_DEADLINE: Duration = Duration::from_secs(2);
+/// Scrapes served at once; more are closed unanswered.
+const MAX_SCRAPES: usize = 8;
+
+/// Serves `page` on `addr` (loopback by default) from a thread of its
+/// own, each scrape on a thread of its own under [`SCRAPE_DEADLINE`]: a
+/// scraper that sends slowly or does not read cannot stall the others.
 pub fn serve(addr: SocketAddr, page: Page) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr)?;
+    let busy = Arc::new(AtomicUsize::new(0));
     std::thread::spawn(move || {
         for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut req = [0u8; 1024];
-            let n = conn.read(&mut req).unwrap_or(0);
-            let head = String::from_utf8_lossy(&req[..n]);
-            let (status, body) = if head.starts_with("GET /metrics") {
-                ("200 OK", page.lock().map(|p| p.clone()).unwrap_or_default())
-            } else {
-                ("404 Not Found", "try /metrics\n".to_owned())
-            };
-            let _ = write!(
-                conn,
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let Ok(conn) = conn else { continue };
+            if busy.fetch_add(1, Ordering::SeqCst) >= MAX_SCRAPES {
+                busy.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            let (page, busy) = (page.clone(), Arc::clone(&busy));
+            std::thread::spawn(move || {
+                scrape(conn, &page);
+                busy.fetch_sub(1, Ordering::SeqCst);
+            });
         }
     });
     Ok(())
+}
+
+/// Answers one scrape: the request head is read until its blank line (at
+/// most 1 KiB), then the page is written, all before the deadline.
+fn scrape(mut conn: TcpStream, page: &Page) {
+    let deadline = Instant::now() + SCRAPE_DEADLINE;
+    let left = || {
+        let d = deadline.saturating_duration_since(Instant::now());
+        (!d.is_zero()).then_some(d)
+    };
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 1024 {
+        let Some(d) = left() else { return };
+        let _ = conn.set_read_timeout(Some(d));
+        match conn.read(&mut buf[..1024 - head.len()]) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(_) => return,
+        }
+    }
+    let (status, body) = if head.starts_with(b"GET /metrics") {
+        ("200 OK", page.lock().map(|p| p.clone()).unwrap_or_default())
+    } else {
+        ("404 Not Found", "try /metrics\n".to_owned())
+    };
+    let Some(d) = left() else { return };
+    let _ = conn.set_write_timeout(Some(d));
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
 }

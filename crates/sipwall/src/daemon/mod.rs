@@ -12,6 +12,13 @@
 //! A crash loses nothing: bans are kernel set elements with their own
 //! timeouts and ledger rows; a restarted daemon restores the unexpired
 //! ones (re-adding an element only refreshes it, so nothing is duplicated).
+//! Bans of addresses allowlisted since (`guard.allow`, loopback) are lifted
+//! at restore, with the ledger saying why.
+//!
+//! Storage faults never stop the guard (systemd would restart it into the
+//! same fault): the ledger moves aside or into memory (see
+//! [`crate::ledger`]), an element the kernel refuses is logged and skipped,
+//! and repeated errors reach the log at a bounded rate.
 
 mod control;
 mod crosscheck;
@@ -26,6 +33,7 @@ use crate::exit::{Failure, Outcome, Success};
 use crate::ledger::{Ledger, LedgerBan};
 use anyhow::{anyhow, Context as _};
 use clap::Args;
+use sipwall_engine::remote_text::printable;
 use sipwall_engine::{Action, BanReason, Direction, Engine, Timestamp};
 use sipwall_netfilter::{NflogReader, PacketQueue, SetWriter};
 use std::path::PathBuf;
@@ -120,6 +128,9 @@ pub fn run(a: RunArgs) -> Outcome {
         .with_target(false)
         .with_writer(std::io::stderr)
         .try_init();
+    // Paths before anything else: a control directory others can write is
+    // refused before the daemon touches the kernel.
+    control::check_dir(&a.control.path).map_err(Failure::bad_input)?;
     let loaded = a.policy.load()?;
     let mut engine = Engine::new(&loaded.policy, &loaded.source);
     let fw = sipwall_netfilter::Firewall::new(sipwall_netfilter::NftCli::default());
@@ -133,13 +144,22 @@ pub fn run(a: RunArgs) -> Outcome {
             sipwall_ruleset::TABLE
         )));
     }
-    let ledger = Ledger::open(&a.ledger)
-        .with_context(|| format!("opening the ledger {}", a.ledger.display()))
-        .map_err(Failure::failed)?;
+    let mut ledger = Ledger::open(&a.ledger);
+    let retention = loaded.policy.ledger.retention;
+    let mut counters = metrics::DaemonCounters::default();
+    prune(&mut ledger, retention, now(), &mut counters);
     let mut sets =
         kernel::KernelSets::new(SetWriter::open(sipwall_ruleset::TABLE).map_err(Failure::failed)?);
 
-    restore(&mut engine, &ledger, &mut sets).map_err(Failure::failed)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
+    // Listen before the restore: a request waits in the channel until the
+    // loop runs, and nobody who sees a restored ban finds no socket.
+    control::listen(&a.control.path, tx.clone()).map_err(Failure::failed)?;
+    if let Err(e) = restore(&mut engine, &mut ledger, &mut sets, &mut counters) {
+        // Guarding without the old bans beats not guarding at all.
+        counters.kernel_errors += 1;
+        tracing::error!(error = %e, "restoring bans failed: guarding without them");
+    }
 
     let (group_in, group_out) = (a.group, a.group.wrapping_add(1));
     let mode = match a.mode {
@@ -148,7 +168,6 @@ pub fn run(a: RunArgs) -> Outcome {
             fail_open: !a.fail_closed,
         },
     };
-    let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
     // Copies lost between the kernel and the daemon (NFLOG overruns).
     let lost = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (verdict_tx, verdict_rx) = std::sync::mpsc::channel::<Vec<bool>>();
@@ -221,7 +240,7 @@ pub fn run(a: RunArgs) -> Outcome {
             tx.clone(),
         );
     }
-    control::listen(&a.control.path, tx).map_err(Failure::failed)?;
+    drop(tx);
     let started = now();
     let page = metrics::Page::default();
     if a.metrics != "off" {
@@ -233,9 +252,9 @@ pub fn run(a: RunArgs) -> Outcome {
             .with_context(|| format!("serving metrics on {}", a.metrics))
             .map_err(Failure::failed)?;
     }
-    let mut counters = metrics::DaemonCounters::default();
     let mut crosscheck = crosscheck::Crosscheck::default();
     let mut page_at = Timestamp::default();
+    let mut pruned_at = now();
 
     while !stop.load(Ordering::Relaxed) {
         let t = now();
@@ -266,7 +285,7 @@ pub fn run(a: RunArgs) -> Outcome {
                     // Earlier packets' actions first, so that answers are current.
                     carry_out(
                         &mut engine,
-                        &ledger,
+                        &mut ledger,
                         &mut sets,
                         &mut counters,
                         t,
@@ -280,7 +299,7 @@ pub fn run(a: RunArgs) -> Outcome {
                         crosscheck: &crosscheck,
                     };
                     let answer = control::handle(&mut engine, &ctx, t, req);
-                    carry_out(&mut engine, &ledger, &mut sets, &mut counters, t, t);
+                    carry_out(&mut engine, &mut ledger, &mut sets, &mut counters, t, t);
                     let _ = reply.send(answer);
                 }
                 Input::Queued(batch) => {
@@ -297,7 +316,7 @@ pub fn run(a: RunArgs) -> Outcome {
                         })
                         .collect();
                     // Kernel first: an SDP answer leaves only once its pinhole is in.
-                    carry_out(&mut engine, &ledger, &mut sets, &mut counters, t, t);
+                    carry_out(&mut engine, &mut ledger, &mut sets, &mut counters, t, t);
                     let _ = verdict_tx.send(verdicts);
                 }
                 Input::Event(headers) => {
@@ -319,14 +338,19 @@ pub fn run(a: RunArgs) -> Outcome {
         }
         carry_out(
             &mut engine,
-            &ledger,
+            &mut ledger,
             &mut sets,
             &mut counters,
             t,
             received.unwrap_or(t),
         );
+        if t.since(pruned_at) >= PRUNE_EVERY {
+            pruned_at = t;
+            prune(&mut ledger, retention, t, &mut counters);
+        }
         if t.since(page_at) >= Duration::from_secs(1) {
             page_at = t;
+            counters.ledger_in_memory = ledger.in_memory().is_some();
             counters.queue_drops =
                 lost.load(Ordering::Relaxed) + queue_drops(&[group_in, group_out]);
             if let Ok(mut p) = page.lock() {
@@ -360,11 +384,61 @@ fn queue_drops(queues: &[u16]) -> u64 {
         .sum()
 }
 
-/// Unexpired bans from the ledger go back into the engine and the kernel.
+/// How often ended bans past the ledger's retention are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The most bytes of network text one log line carries.
+const LOG_TEXT_BYTES: usize = 512;
+
+/// Deletes the ledger rows of bans that ended more than `retention` ago.
+fn prune(
+    ledger: &mut Ledger,
+    retention: Duration,
+    t: Timestamp,
+    counters: &mut metrics::DaemonCounters,
+) {
+    match ledger.prune(t.micros(), retention) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(pruned = n, retention = %humantime::format_duration(retention), "ledger: old rows pruned")
+        }
+        Err(e) => ledger_error(counters, t, &e),
+    }
+}
+
+fn ledger_error(counters: &mut metrics::DaemonCounters, t: Timestamp, e: &rusqlite::Error) {
+    counters.ledger_errors += 1;
+    if counters.errors.allow(t) {
+        tracing::error!(error = %e, "ledger");
+    }
+}
+
+/// Lifts the ban of `addr`, allowlisted since it was made: out of the
+/// kernel, ended in the ledger as "allowlisted".
+fn lift_allowlisted(
+    ledger: &mut Ledger,
+    sets: &mut kernel::KernelSets,
+    counters: &mut metrics::DaemonCounters,
+    t: Timestamp,
+    addr: std::net::IpAddr,
+) {
+    if let Err(e) = sets.unban(addr) {
+        counters.kernel_errors += 1;
+        tracing::error!(%addr, error = %e, "lifting an allowlisted ban failed");
+    }
+    if let Err(e) = ledger.end(addr, t.micros(), "allowlisted") {
+        ledger_error(counters, t, &e);
+    }
+    tracing::warn!(%addr, "ban lifted at restore: the address is allowlisted now");
+}
+
+/// Unexpired bans from the ledger and the kernel go back into the engine
+/// and the kernel, except those of addresses allowlisted since.
 fn restore(
     engine: &mut Engine,
-    ledger: &Ledger,
+    ledger: &mut Ledger,
     sets: &mut kernel::KernelSets,
+    counters: &mut metrics::DaemonCounters,
 ) -> anyhow::Result<()> {
     use sipwall_netfilter::Nftables as _;
     let t = now();
@@ -380,15 +454,24 @@ fn restore(
     } else {
         sipwall_netfilter::elements::parse(&json)?
     };
+    let mut lifted = std::collections::HashSet::new();
     let mut adopted = 0;
     for e in in_kernel.iter().filter(|e| {
         e.set == sipwall_ruleset::sets::BAN_V4 || e.set == sipwall_ruleset::sets::BAN_V6
     }) {
         let Ok(addr) = e.key.parse() else { continue };
+        if engine.bans().is_allowlisted(addr) {
+            if lifted.insert(addr) {
+                lift_allowlisted(ledger, sets, counters, t, addr);
+            }
+            continue;
+        }
         if active.iter().any(|b| b.addr == addr) {
             continue;
         }
-        let until = t + Duration::from_secs(e.expires_secs.unwrap_or(3600));
+        let length =
+            Duration::from_secs(e.expires_secs.unwrap_or(3600)).min(crate::control::MAX_BAN);
+        let until = t + length;
         engine.restore_ban(addr, until, BanReason::Manual);
         let row = LedgerBan {
             addr,
@@ -404,13 +487,39 @@ fn restore(
     }
     let mut batch = Vec::with_capacity(active.len());
     for b in &active {
-        let until = Timestamp::from_micros(b.until);
-        engine.restore_ban(b.addr, until, BanReason::Manual);
-        batch.push((b.addr, until.since(t)));
+        if engine.bans().is_allowlisted(b.addr) {
+            if lifted.insert(b.addr) {
+                lift_allowlisted(ledger, sets, counters, t, b.addr);
+            }
+            continue;
+        }
+        batch.push((b.addr, Timestamp::from_micros(b.until).since(t)));
     }
-    // One batch: re-adding what the kernel still has only refreshes it.
-    sets.ban_many(&batch)?;
-    tracing::info!(restored = active.len(), adopted, closed, "ledger");
+    // One batch: re-adding what the kernel still has only refreshes it; an
+    // element the kernel refuses is left out, not the whole restore.
+    let refused = sets.ban_many(&batch)?;
+    for (addr, why) in &refused {
+        counters.kernel_errors += 1;
+        if counters.errors.allow(t) {
+            tracing::error!(%addr, error = %why, "the kernel refused a restored ban: skipped");
+        }
+        if let Err(e) = ledger.end(*addr, t.micros(), "refused by the kernel") {
+            ledger_error(counters, t, &e);
+        }
+    }
+    for (addr, length) in &batch {
+        if !refused.iter().any(|(a, _)| a == addr) {
+            engine.restore_ban(*addr, t + *length, BanReason::Manual);
+        }
+    }
+    tracing::info!(
+        restored = batch.len() - refused.len(),
+        adopted,
+        closed,
+        lifted = lifted.len(),
+        refused = refused.len(),
+        "ledger"
+    );
     Ok(())
 }
 
@@ -419,7 +528,7 @@ fn restore(
 /// packet that caused them reached the daemon (for the reaction time).
 fn carry_out(
     engine: &mut Engine,
-    ledger: &Ledger,
+    ledger: &mut Ledger,
     sets: &mut kernel::KernelSets,
     counters: &mut metrics::DaemonCounters,
     t: Timestamp,
@@ -428,7 +537,9 @@ fn carry_out(
     while let Some(action) = engine.poll_action() {
         if let Err(e) = sets.apply(&action, t) {
             counters.kernel_errors += 1;
-            tracing::error!(error = %e, ?action, "kernel update failed");
+            if counters.errors.allow(t) {
+                tracing::error!(error = %e, action = %printable(format!("{action:?}").as_bytes(), LOG_TEXT_BYTES), "kernel update failed");
+            }
         }
         match &action {
             Action::Ban {
@@ -439,6 +550,8 @@ fn carry_out(
             } => {
                 let took = now().since(received);
                 if counters.lines.allow(t) {
+                    let reason = printable(reason.to_string().as_bytes(), LOG_TEXT_BYTES);
+                    let evidence = printable(evidence.as_bytes(), LOG_TEXT_BYTES);
                     tracing::warn!(%addr, %reason, %evidence, until_us = until.micros(), reaction_us = took.as_micros() as u64, "banned");
                 }
                 let row = LedgerBan {
@@ -450,7 +563,7 @@ fn carry_out(
                     until: until.micros(),
                 };
                 if let Err(e) = ledger.ban(&row) {
-                    tracing::error!(error = %e, "ledger");
+                    ledger_error(counters, t, &e);
                 }
             }
             Action::BanPrefix {
@@ -471,10 +584,14 @@ fn carry_out(
             }
             Action::BanExpired { addr } => {
                 counters.bans_expired += 1;
-                let _ = ledger.end(*addr, t.micros(), "expired");
+                if let Err(e) = ledger.end(*addr, t.micros(), "expired") {
+                    ledger_error(counters, t, &e);
+                }
             }
             Action::Unban { addr } => {
-                let _ = ledger.end(*addr, t.micros(), "unbanned");
+                if let Err(e) = ledger.end(*addr, t.micros(), "unbanned") {
+                    ledger_error(counters, t, &e);
+                }
                 tracing::info!(%addr, "unbanned");
             }
             Action::Allow { addr, .. } => {
