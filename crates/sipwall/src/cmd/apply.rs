@@ -5,14 +5,14 @@ use super::policy::PolicyArgs;
 use crate::exit::{Failure, Outcome, Success};
 use anyhow::anyhow;
 use clap::Args;
-use sipwall_netfilter::confirm::{now_ms, Settled};
-use sipwall_netfilter::{Firewall, NftCli, StateDir, Table};
+use sipwall_netfilter::confirm::{self, now_ms, Settled, StateLock};
+use sipwall_netfilter::{trust, Firewall, NftCli, StateDir, Table};
 use sipwall_ruleset::eval::{self, EmptySets, Packet, Verdict, L4};
 use sipwall_ruleset::ir::Hook;
 use sipwall_ruleset::{Ruleset, TABLE};
 use std::io::IsTerminal;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Where apply keeps its state.
@@ -26,11 +26,37 @@ pub struct StateArgs {
         value_name = "DIR"
     )]
     state_dir: PathBuf,
+    /// How long to wait for another sipwall command that holds the state
+    /// directory's lock (an apply holds it for the seconds nft takes).
+    #[arg(
+        long,
+        env = "SIPWALL_LOCK_WAIT",
+        default_value_t = 30,
+        value_name = "SECS",
+        hide = true
+    )]
+    lock_wait: u64,
 }
 
 impl StateArgs {
-    fn open(&self) -> Result<StateDir, Failure> {
-        StateDir::open(&self.state_dir).map_err(Failure::failed)
+    fn open(&self) -> Result<State, Failure> {
+        Ok(State {
+            dir: StateDir::open(&self.state_dir).map_err(Failure::failed)?,
+            wait: Duration::from_secs(self.lock_wait),
+        })
+    }
+}
+
+/// The state directory, and how long to wait for its lock.
+struct State {
+    dir: StateDir,
+    wait: Duration,
+}
+
+impl std::ops::Deref for State {
+    type Target = StateDir;
+    fn deref(&self) -> &StateDir {
+        &self.dir
     }
 }
 
@@ -147,8 +173,8 @@ fn guard_ssh(rs: &Ruleset) -> Result<(), Failure> {
     )))
 }
 
-/// Restores the table recorded before the last apply.
-fn restore(state: &StateDir) -> Result<(), Failure> {
+/// Restores the table recorded before the last apply (under the lock).
+fn restore(state: &StateDir, _: &StateLock) -> Result<(), Failure> {
     let fw = Firewall::new(NftCli::default());
     match state.previous(TABLE).map_err(Failure::failed)? {
         Some(Some(table)) => fw.replace(&table).map_err(Failure::failed),
@@ -160,6 +186,53 @@ fn restore(state: &StateDir) -> Result<(), Failure> {
     }
 }
 
+/// Takes the state directory's lock for `command`, saying whom it waits for.
+fn lock(state: &State, command: &str) -> Result<StateLock, Failure> {
+    state
+        .lock(command, state.wait, |holder| {
+            eprintln!(
+                "waiting for {holder} to finish (lock {}/lock)",
+                state.path().display()
+            );
+        })
+        .map_err(Failure::failed)
+}
+
+/// Deals with an apply that still awaits confirmation before another one
+/// may change the table: within its window this one is refused (applying
+/// over it would let its watchdog roll this one back); past its deadline
+/// nobody rolled it back (its watchdog died, or waits for this lock), so
+/// it is rolled back here first, as its watchdog would have.
+fn settle_pending(state: &State, lock: &StateLock) -> Result<(), Failure> {
+    let Some(p) = state.pending().map_err(Failure::failed)? else {
+        return Ok(());
+    };
+    let now = now_ms();
+    if now < p.deadline_ms {
+        let pid = p
+            .pid()
+            .map_or_else(String::new, |pid| format!(" (pid {pid})"));
+        return Err(Failure::failed(anyhow!(
+            "refusing to apply: the apply {}{pid} awaits confirmation for another {:.1} s, and its \
+             rollback would undo this one; run `sipwall confirm` to keep it, or let it roll back, \
+             then apply again (nothing was changed)",
+            p.token,
+            (p.deadline_ms - now) as f64 / 1000.0
+        )));
+    }
+    if state
+        .claim_rollback(lock, &p.token)
+        .map_err(Failure::failed)?
+    {
+        restore(state, lock)?;
+        println!(
+            "rolled back the unconfirmed apply {} (its deadline had passed) before applying",
+            p.token
+        );
+    }
+    Ok(())
+}
+
 /// Applies a policy, optionally awaiting confirmation.
 pub fn apply(a: ApplyArgs) -> Outcome {
     let loaded = a.policy.load()?;
@@ -169,23 +242,26 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     }
     let table = table_of(&rs);
     let state = a.state.open()?;
-    if let Some(p) = state.pending().map_err(Failure::failed)? {
-        if p.deadline_ms + 5_000 > now_ms() {
-            return Err(Failure::failed(anyhow!(
-                "another apply awaits confirmation: run `sipwall confirm`, or wait for its rollback"
-            )));
-        }
-    }
+    // Refused before anything changes, rather than after the apply.
+    trust::dir(&trust::parent_of(&a.save))
+        .map_err(|e| Failure::failed(anyhow!("cannot save the ruleset for boot: {e}")))?;
+    let command = match a.confirm {
+        Some(secs) => format!("apply --confirm {secs}"),
+        None => "apply".to_owned(),
+    };
+    let held = lock(&state, &command)?;
+    settle_pending(&state, &held)?;
     let fw = Firewall::new(NftCli::default());
     fw.check(&table).map_err(Failure::failed)?;
     let previous = fw.current(TABLE).map_err(Failure::failed)?;
     state
-        .save_previous(previous.as_ref())
+        .save_previous(&held, previous.as_ref())
         .map_err(Failure::failed)?;
+    let script = sipwall_ruleset::nft::replace_script(&table.text, "");
 
     let Some(secs) = a.confirm else {
         fw.replace(&table).map_err(Failure::failed)?;
-        save(&a.save, &table)?;
+        save(&a.save, &script)?;
         println!(
             "applied {} (table inet {TABLE}); previous state saved in {}; saved for boot in {}",
             loaded.source,
@@ -198,37 +274,37 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     // The watchdog starts before the new rules do, so that whatever happens
     // to this process afterwards, an unconfirmed apply is rolled back.
     let pending = state
-        .begin(Duration::from_secs(secs))
+        .begin(&held, Duration::from_secs(secs))
         .map_err(Failure::failed)?;
-    let watchdog = spawn_watchdog(&a.state, &pending.token);
+    state
+        .set_boot(&held, &a.save, &script)
+        .map_err(Failure::failed)?;
+    let watchdog = spawn_watchdog(&state, &pending.token);
     if let Err(e) = fw.replace(&table) {
-        let _ = state.claim_rollback(&pending.token);
+        let _ = state.claim_rollback(&held, &pending.token);
         return Err(Failure::failed(e));
     }
-    if let Err(e) = &watchdog {
-        eprintln!("warning: no rollback watchdog ({e}); this process will roll back itself");
+    drop(held);
+    match &watchdog {
+        Ok(how) => println!("rollback watchdog: {how}"),
+        Err(e) => {
+            eprintln!("warning: no rollback watchdog ({e}); this process will roll back itself")
+        }
     }
     println!(
         "applied {} (table inet {TABLE}); rolling back in {secs}s unless confirmed",
         loaded.source
     );
-    let outcome = wait_for_confirmation(&state, &pending.token, pending.deadline_ms)?;
-    save(&a.save, &table)?;
-    println!("saved for boot in {}", a.save.display());
-    Ok(outcome)
+    wait_for_confirmation(&state, &pending.token, pending.deadline_ms)
 }
 
-/// Saves the final ruleset as a script that loads it on an empty kernel
-/// as well as over an older sipwall table (what the boot unit runs).
-fn save(path: &std::path::Path, table: &Table) -> Result<(), Failure> {
-    let script = sipwall_ruleset::nft::replace_script(&table.text, "");
-    let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, script)?;
-        std::fs::rename(&tmp, path)
+/// Saves the final ruleset (a script that loads it on an empty kernel as
+/// well as over an older sipwall table: what the boot unit runs). The
+/// directory must be root's; the file is replaced, never written through.
+fn save(path: &Path, script: &str) -> Result<(), Failure> {
+    let write = || -> Result<(), sipwall_netfilter::NetfilterError> {
+        trust::dir(&trust::parent_of(path))?;
+        trust::write(path, script.as_bytes(), 0o600)
     };
     write().map_err(|e| {
         Failure::failed(anyhow!(
@@ -238,25 +314,88 @@ fn save(path: &std::path::Path, table: &Table) -> Result<(), Failure> {
     })
 }
 
-fn spawn_watchdog(state: &StateArgs, token: &str) -> std::io::Result<()> {
-    use std::os::unix::process::CommandExt;
-    use std::process::{Command, Stdio};
-    Command::new(std::env::current_exe()?)
-        .arg("__rollback-watchdog")
-        .arg("--state-dir")
-        .arg(&state.state_dir)
-        .arg("--token")
-        .arg(token)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        // Its own process group: ^C or a hang-up of this terminal does not reach it.
-        .process_group(0)
-        .spawn()
-        .map(drop)
+/// Confirms the pending apply and saves its ruleset for boot, under the
+/// lock: the one process that wins the confirmation saves, so a later
+/// apply's saved ruleset is never overwritten by an earlier one's.
+fn confirm_and_save(state: &State) -> Result<bool, Failure> {
+    let held = lock(state, "confirm")?;
+    if !state.confirm(&held).map_err(Failure::failed)? {
+        return Ok(false);
+    }
+    if let Some((target, script)) = state.take_boot(&held).map_err(Failure::failed)? {
+        save(&target, &script)?;
+        println!("saved for boot in {}", target.display());
+    }
+    Ok(true)
 }
 
-fn wait_for_confirmation(state: &StateDir, token: &str, deadline_ms: u128) -> Outcome {
+/// Whether this process shares the network namespace of PID 1 (a
+/// systemd unit would run there, not in this one).
+fn in_init_netns() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata("/proc/self/ns/net"),
+        std::fs::metadata("/proc/1/ns/net"),
+    ) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Starts the rollback watchdog outside this login session: a transient
+/// systemd unit where systemd runs (logind's KillUserProcesses cannot
+/// reach it), else a process in a session of its own. Returns how.
+fn spawn_watchdog(state: &State, token: &str) -> std::io::Result<String> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe()?;
+    // The watchdog may run elsewhere than here (a unit runs in /).
+    let dir = std::fs::canonicalize(state.path())?;
+    let args = [
+        "__rollback-watchdog".as_ref(),
+        "--state-dir".as_ref(),
+        dir.as_os_str(),
+        "--token".as_ref(),
+        token.as_ref(),
+    ];
+    if Path::new("/run/systemd/system").is_dir() && in_init_netns() {
+        let unit = format!("sipwall-rollback-{token}");
+        let out = Command::new("systemd-run")
+            .args(["--unit", &unit, "--collect", "--quiet", "--"])
+            .arg(&exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => return Ok(format!("systemd unit {unit}.service")),
+            Ok(o) => eprintln!(
+                "warning: systemd-run failed ({}); the watchdog runs in a session of its own instead",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => eprintln!(
+                "warning: cannot run systemd-run ({e}); the watchdog runs in a session of its own instead"
+            ),
+        }
+    }
+    let mut child = Command::new(&exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    // It says "ready" once it has left this session: from then on, the
+    // end of the session (hang-up, kill of the process group) misses it.
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::BufReader::new(out).read_line(&mut line)?;
+    }
+    if line.trim() != "ready" {
+        return Err(std::io::Error::other("the watchdog did not start"));
+    }
+    Ok(format!("pid {}, in a session of its own", child.id()))
+}
+
+fn wait_for_confirmation(state: &State, token: &str, deadline_ms: u128) -> Outcome {
     let (tx, rx) = std::sync::mpsc::channel();
     if std::io::stdin().is_terminal() {
         println!("Keep it? Type \"yes\" and Enter (or run `sipwall confirm` from another shell).");
@@ -275,7 +414,7 @@ fn wait_for_confirmation(state: &StateDir, token: &str, deadline_ms: u128) -> Ou
     }
     loop {
         if rx.try_recv().is_ok() {
-            state.confirm().map_err(Failure::failed)?;
+            confirm_and_save(state)?;
         }
         match state.settled(token).map_err(Failure::failed)? {
             Settled::Confirmed => {
@@ -283,21 +422,32 @@ fn wait_for_confirmation(state: &StateDir, token: &str, deadline_ms: u128) -> Ou
                 return Ok(Success::Clean);
             }
             Settled::RolledBack => {
-                // The watchdog restores right after claiming: give it a moment.
-                std::thread::sleep(Duration::from_millis(500));
+                // The watchdog restores under the lock: once it is free, it is done.
+                drop(lock(state, "apply (awaiting the rollback)")?);
                 return Err(Failure::failed(anyhow!(
                     "not confirmed in time: rolled back to the previous ruleset"
                 )));
+            }
+            Settled::Cancelled => {
+                return Err(Failure::failed(anyhow!(
+                    "`sipwall reset` removed the table meanwhile: nothing to confirm"
+                )))
             }
             Settled::Superseded => return Err(Failure::failed(anyhow!("another apply took over"))),
             Settled::Pending => {}
         }
         // Belt and braces: if no watchdog acted shortly after the deadline, roll back here.
-        if now_ms() > deadline_ms + 2_000 && state.claim_rollback(token).map_err(Failure::failed)? {
-            restore(state)?;
-            return Err(Failure::failed(anyhow!(
-                "not confirmed in time: rolled back to the previous ruleset"
-            )));
+        if now_ms() > deadline_ms + 2_000 {
+            let held = lock(state, "apply (rollback: no watchdog acted)")?;
+            if state
+                .claim_rollback(&held, token)
+                .map_err(Failure::failed)?
+            {
+                restore(state, &held)?;
+                return Err(Failure::failed(anyhow!(
+                    "not confirmed in time: rolled back to the previous ruleset"
+                )));
+            }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -306,7 +456,7 @@ fn wait_for_confirmation(state: &StateDir, token: &str, deadline_ms: u128) -> Ou
 /// Confirms a pending apply.
 pub fn confirm(a: ConfirmArgs) -> Outcome {
     let state = a.state.open()?;
-    if state.confirm().map_err(Failure::failed)? {
+    if confirm_and_save(&state)? {
         println!("confirmed");
         Ok(Success::Clean)
     } else {
@@ -320,7 +470,12 @@ pub fn confirm(a: ConfirmArgs) -> Outcome {
 /// otherwise bring it back).
 pub fn reset(a: ResetArgs) -> Outcome {
     let state = a.state.open()?;
-    let _ = state.confirm();
+    let held = lock(&state, "reset")?;
+    if state.cancel(&held).map_err(Failure::failed)? {
+        // A reset is not a confirmation: nothing is saved for boot.
+        let _ = state.take_boot(&held);
+        println!("cancelled the pending apply's rollback");
+    }
     let fw = Firewall::new(NftCli::default());
     if fw.remove(TABLE).map_err(Failure::failed)? {
         println!("removed table inet {TABLE}");
@@ -333,6 +488,14 @@ pub fn reset(a: ResetArgs) -> Outcome {
 /// The detached watchdog: rolls the apply `token` back at its deadline
 /// unless it was confirmed (or superseded) first.
 pub fn watchdog(a: WatchdogArgs) -> Outcome {
+    // Under systemd it already is a session leader's child of its own
+    // unit; setsid fails then, harmlessly.
+    let _ = confirm::detach_session();
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "ready").and_then(|()| out.flush());
+    }
     let state = a.state.open()?;
     loop {
         let Some(p) = state.pending().map_err(Failure::failed)? else {
@@ -343,8 +506,15 @@ pub fn watchdog(a: WatchdogArgs) -> Outcome {
         }
         let now = now_ms();
         if now >= p.deadline_ms {
-            if state.claim_rollback(&a.token).map_err(Failure::failed)? {
-                restore(&state)?;
+            // An apply holds the lock for seconds; the rollback must happen.
+            let held = state
+                .lock("rollback watchdog", Duration::from_secs(3600), |_| {})
+                .map_err(Failure::failed)?;
+            if state
+                .claim_rollback(&held, &a.token)
+                .map_err(Failure::failed)?
+            {
+                restore(&state, &held)?;
             }
             return Ok(Success::Clean);
         }
