@@ -237,6 +237,7 @@ impl StateDir {
             name: table.to_owned(),
             text,
             sets,
+            never_banned: Vec::new(),
         })))
     }
 
@@ -420,6 +421,7 @@ mod tests {
             name: "sipwall".into(),
             text: "table inet sipwall {}\n".into(),
             sets: vec![("pinhole_v4".into(), "ipv4_addr . inet_service".into())],
+            ..Table::default()
         };
         s.save_previous(&l, Some(&t)).unwrap();
         let back = s.previous("sipwall").unwrap().unwrap().unwrap();
@@ -471,7 +473,7 @@ mod tests {
         let t = Table {
             name: "sipwall".into(),
             text: "table inet sipwall {}\n".into(),
-            sets: vec![],
+            ..Table::default()
         };
         s.save_previous(&l, Some(&t)).unwrap();
         let p = s.begin(&l, Duration::from_secs(30)).unwrap();

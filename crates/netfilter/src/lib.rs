@@ -4,8 +4,9 @@
 //!   nft::Nftables (trait; nft::NftCli runs `nft` in the current netns)
 //!        ▲
 //!   firewall::Firewall ── replace(Table): nft -c, then one transaction that
-//!        │                 recreates `table inet sipwall` and re-adds the live
-//!        │                 elements of its sets (elements::carry_over)
+//!        │                 recreates `table inet sipwall` around the daemon's
+//!        │                 sets (kept in place when their declaration is
+//!        │                 unchanged, else re-added: elements::carry_over)
 //!   confirm::StateDir ──── the apply --confirm protocol: a lock, the previous ruleset,
 //!                          pending / confirmed / rolled-back markers
 //!   nflog::NflogReader ─── copies of packets from `log group` rules (the tap)
@@ -31,7 +32,7 @@ pub mod trust;
 
 pub use confirm::StateDir;
 pub use error::NetfilterError;
-pub use firewall::{Firewall, Table};
+pub use firewall::{Firewall, Replaced, Table};
 pub use nflog::{Logged, NflogReader};
 pub use nft::{NftCli, Nftables};
 pub use queue::{PacketQueue, Queued};

@@ -6,7 +6,7 @@ use crate::exit::{Failure, Outcome, Success};
 use anyhow::anyhow;
 use clap::Args;
 use sipwall_netfilter::confirm::{self, now_ms, Settled, StateLock};
-use sipwall_netfilter::{trust, Firewall, NftCli, StateDir, Table};
+use sipwall_netfilter::{trust, Firewall, NftCli, Replaced, StateDir, Table};
 use sipwall_ruleset::eval::{self, EmptySets, Packet, Verdict, L4};
 use sipwall_ruleset::ir::Hook;
 use sipwall_ruleset::{Ruleset, TABLE};
@@ -108,7 +108,20 @@ pub struct WatchdogArgs {
     token: String,
 }
 
-fn table_of(rs: &Ruleset) -> Table {
+/// Prefixes of the policy's `guard.allow` zones: never banned, so their
+/// bans are not carried into the new table.
+fn never_banned(policy: &sipwall_policy::Policy) -> Vec<ipnet::IpNet> {
+    policy
+        .guard
+        .allow
+        .iter()
+        .filter_map(|z| policy.zone(z))
+        .filter(|z| !z.is_any())
+        .flat_map(|z| z.prefixes.iter().copied())
+        .collect()
+}
+
+fn table_of(rs: &Ruleset, never_banned: Vec<ipnet::IpNet>) -> Table {
     Table {
         name: TABLE.to_owned(),
         text: sipwall_ruleset::nft::render(rs),
@@ -122,6 +135,26 @@ fn table_of(rs: &Ruleset) -> Table {
                 )
             })
             .collect(),
+        never_banned,
+    }
+}
+
+/// Says what a replacement did with the daemon's set elements.
+fn report(done: &Replaced) {
+    if !done.dropped.is_empty() {
+        let addrs: Vec<&str> = done.dropped.iter().map(|e| e.key.as_str()).collect();
+        println!(
+            "not carried over: {} ban(s) of addresses the policy never bans (guard.allow, loopback): {}",
+            addrs.len(),
+            addrs.join(", ")
+        );
+    }
+    if !done.recreated.is_empty() {
+        println!(
+            "sets recreated with new settings, their elements copied from a listing \
+             (what the daemon added in that moment is lost): {}",
+            done.recreated.join(", ")
+        );
     }
 }
 
@@ -177,7 +210,7 @@ fn guard_ssh(rs: &Ruleset) -> Result<(), Failure> {
 fn restore(state: &StateDir, _: &StateLock) -> Result<(), Failure> {
     let fw = Firewall::new(NftCli::default());
     match state.previous(TABLE).map_err(Failure::failed)? {
-        Some(Some(table)) => fw.replace(&table).map_err(Failure::failed),
+        Some(Some(table)) => fw.replace(&table).map(drop).map_err(Failure::failed),
         Some(None) => fw.remove(TABLE).map(drop).map_err(Failure::failed),
         None => Err(Failure::failed(anyhow!(
             "no previous ruleset recorded in {}",
@@ -240,7 +273,7 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     if !a.force {
         guard_ssh(&rs)?;
     }
-    let table = table_of(&rs);
+    let table = table_of(&rs, never_banned(&loaded.policy));
     let state = a.state.open()?;
     // Refused before anything changes, rather than after the apply.
     trust::dir(&trust::parent_of(&a.save))
@@ -260,8 +293,9 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     let script = sipwall_ruleset::nft::replace_script(&table.text, "");
 
     let Some(secs) = a.confirm else {
-        fw.replace(&table).map_err(Failure::failed)?;
+        let done = fw.replace(&table).map_err(Failure::failed)?;
         save(&a.save, &script)?;
+        report(&done);
         println!(
             "applied {} (table inet {TABLE}); previous state saved in {}; saved for boot in {}",
             loaded.source,
@@ -280,9 +314,12 @@ pub fn apply(a: ApplyArgs) -> Outcome {
         .set_boot(&held, &a.save, &script)
         .map_err(Failure::failed)?;
     let watchdog = spawn_watchdog(&state, &pending.token);
-    if let Err(e) = fw.replace(&table) {
-        let _ = state.claim_rollback(&held, &pending.token);
-        return Err(Failure::failed(e));
+    match fw.replace(&table) {
+        Ok(done) => report(&done),
+        Err(e) => {
+            let _ = state.claim_rollback(&held, &pending.token);
+            return Err(Failure::failed(e));
+        }
     }
     drop(held);
     match &watchdog {

@@ -1,4 +1,4 @@
-//! Issue 13, items 10, 12 and 17: `apply`, `confirm`, the rollback
+//! Issue 13, items 3, 10, 12 and 17: `apply`, `confirm`, the rollback
 //! watchdog and `reset` against each other and against the login session,
 //! in a lab namespace with the real nft.
 
@@ -413,4 +413,46 @@ fn a_symlink_planted_at_the_saved_ruleset_does_not_make_root_overwrite_its_targe
     assert!(std::fs::read_to_string(&saved)
         .unwrap()
         .contains("table inet sipwall"));
+}
+
+#[test]
+fn a_spoofed_ban_of_an_allowlisted_peer_is_not_carried_by_apply() {
+    let Some(lab) = Lab::up("carry_allow", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sip = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n";
+    let plain = write_temp(&dir, "plain.toml", sip);
+    let out = lab.sipwall("fw", &["apply", "-c", plain.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The peer was banned on forged evidence; an attacker was banned for real.
+    lab.ok(
+        "fw",
+        &[
+            "nft",
+            "add element inet sipwall ban_v4 { 192.0.2.2 timeout 1h, 192.0.2.66 timeout 1h }",
+        ],
+    );
+    let allowing = write_temp(
+        &dir,
+        "allow.toml",
+        &format!("[zones]\ntrunks = [\"192.0.2.2\"]\n[guard]\nallow = [\"trunks\"]\n{sip}"),
+    );
+    let out = lab.sipwall("fw", &["apply", "-c", allowing.to_str().unwrap()]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("not carried over: 1 ban(s)") && said.contains("192.0.2.2"),
+        "apply says which bans it dropped: {said}"
+    );
+    assert!(
+        !said.contains("recreated"),
+        "the ban sets stayed in place: {said}"
+    );
+    let t = lab.sipwall_table("fw").unwrap();
+    assert!(
+        !t.contains("192.0.2.2 "),
+        "the allowlisted peer is unbanned:\n{t}"
+    );
+    assert!(t.contains("192.0.2.66"), "the attacker stays banned:\n{t}");
 }
