@@ -9,6 +9,7 @@
 //!   previous.nft / previous.absent   the ruleset before the apply
 //!   pending                          "TOKEN DEADLINE_MS": an apply awaits confirmation
 //!   boot.target / boot.nft           where and what to save for boot once confirmed
+//!   applied-policy                   "IDENTITY\tSOURCE" of the policy applied last
 //!   confirmed                        TOKEN: `confirm` won the race
 //!   rolled-back                      TOKEN: the watchdog won it and restored previous
 //!   cancelled                        TOKEN: `reset` removed the table meanwhile
@@ -263,6 +264,26 @@ impl StateDir {
         }
         self.write("pending", &format!("{} {}\n", p.token, p.deadline_ms))?;
         Ok(p)
+    }
+
+    /// Records the identity and source of the policy being applied, so
+    /// that `run` can name the applied policy when it loads another.
+    pub fn set_applied_policy(
+        &self,
+        _: &StateLock,
+        identity: &str,
+        source: &str,
+    ) -> Result<(), NetfilterError> {
+        let source = source.replace(['\t', '\n', '\r'], " ");
+        self.write("applied-policy", &format!("{identity}\t{source}\n"))
+    }
+
+    /// What [`StateDir::set_applied_policy`] recorded last: identity, source.
+    pub fn applied_policy(&self) -> Result<Option<(String, String)>, NetfilterError> {
+        Ok(self.read("applied-policy")?.and_then(|t| {
+            let (id, source) = t.trim_end().split_once('\t')?;
+            Some((id.to_owned(), source.to_owned()))
+        }))
     }
 
     /// Records where the pending ruleset goes for boot once confirmed (the

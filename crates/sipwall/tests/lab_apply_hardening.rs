@@ -456,3 +456,45 @@ fn a_spoofed_ban_of_an_allowlisted_peer_is_not_carried_by_apply() {
     );
     assert!(t.contains("192.0.2.66"), "the attacker stays banned:\n{t}");
 }
+
+#[test]
+fn run_refuses_a_policy_other_than_the_one_apply_loaded() {
+    let Some(lab) = Lab::up("run_policy", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let applied = policy_with_port(&dir, 4501);
+    let edited = policy_with_port(&dir, 4502);
+    let out = lab.sipwall("fw", &["apply", "-c", applied.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = lab.sipwall(
+        "fw",
+        &["run", "--metrics", "off", "-c", edited.to_str().unwrap()],
+    );
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("applied from {}", applied.display()))
+            && said.contains(&format!("loaded {}", edited.display())),
+        "the error names both policies: {said}"
+    );
+
+    // The applied policy runs.
+    let socket = lab.state.path().join("control.sock");
+    let _daemon = lab.spawn(
+        "fw",
+        &[
+            lab::sipwall(),
+            "run",
+            "--metrics",
+            "off",
+            "-c",
+            applied.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        lab.wait_for(Duration::from_secs(15), || socket.exists()),
+        "the daemon started with the applied policy"
+    );
+}

@@ -1,12 +1,12 @@
 //! `sipwall apply`, `confirm`, `reset`, and the detached watchdog that
 //! rolls an unconfirmed apply back.
 
-use super::policy::PolicyArgs;
+use super::policy::{Loaded, PolicyArgs};
 use crate::exit::{Failure, Outcome, Success};
 use anyhow::anyhow;
 use clap::Args;
 use sipwall_netfilter::confirm::{self, now_ms, Settled, StateLock};
-use sipwall_netfilter::{trust, Firewall, NftCli, Replaced, StateDir, Table};
+use sipwall_netfilter::{trust, Firewall, NftCli, Nftables, Replaced, StateDir, Table};
 use sipwall_ruleset::eval::{self, EmptySets, Packet, Verdict, L4};
 use sipwall_ruleset::ir::Hook;
 use sipwall_ruleset::{Ruleset, TABLE};
@@ -137,6 +137,83 @@ fn table_of(rs: &Ruleset, never_banned: Vec<ipnet::IpNet>) -> Table {
             .collect(),
         never_banned,
     }
+}
+
+/// The prefix of the empty chain whose name carries the identity of the
+/// policy a table was applied from. A chain, because every apply
+/// recreates the chains (a table's comment is not updated in place), and
+/// its name, because chain comments need Linux 5.10.
+const IDENTITY_CHAIN: &str = "applied_policy_";
+
+/// The identity of a loaded policy: FNV-1a (64 bits) of its file's text,
+/// or of the policy itself where it has no file (built in, discovered).
+/// It tells policies apart; it authenticates nothing (whoever can change
+/// the kernel's table is root already).
+fn policy_identity(loaded: &Loaded) -> String {
+    let bytes = match std::fs::read(&loaded.source) {
+        Ok(text) => text,
+        Err(_) => format!("{:?}", loaded.policy).into_bytes(),
+    };
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// The table's text with the identity chain added at its end.
+fn with_identity(text: &str, identity: &str) -> String {
+    match text.rfind('}') {
+        Some(end) => format!(
+            "{}\tchain {IDENTITY_CHAIN}{identity} {{\n\t}}\n{}",
+            &text[..end],
+            &text[end..]
+        ),
+        None => text.to_owned(),
+    }
+}
+
+/// The identity recorded in a table as nft lists it.
+fn identity_in(listing: &str) -> Option<&str> {
+    let at =
+        listing.find(&format!("chain {IDENTITY_CHAIN}"))? + "chain ".len() + IDENTITY_CHAIN.len();
+    let id = &listing[at..];
+    let end = id
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(id.len());
+    Some(&id[..end])
+}
+
+/// Makes sure the daemon guards with the policy the kernel's table was
+/// applied from: a daemon with another policy would ban, pinhole and
+/// cross-check by rules the kernel does not have.
+pub fn check_applied(state: &StateArgs, loaded: &Loaded) -> Result<(), Failure> {
+    let ours = policy_identity(loaded);
+    let listing = NftCli::default()
+        .list_table(TABLE)
+        .map_err(Failure::failed)?
+        .unwrap_or_default();
+    let Some(applied) = identity_in(&listing) else {
+        eprintln!(
+            "warning: table inet {TABLE} records no policy identity (applied by an older sipwall); \
+             run `sipwall apply` to record it"
+        );
+        return Ok(());
+    };
+    if applied == ours {
+        return Ok(());
+    }
+    // The source's name, if the last apply recorded this identity.
+    let recorded = StateDir::open(&state.state_dir)
+        .ok()
+        .and_then(|d| d.applied_policy().ok().flatten())
+        .filter(|(id, _)| id == applied)
+        .map_or_else(|| "another policy".to_owned(), |(_, source)| source);
+    Err(Failure::failed(anyhow!(
+        "the ruleset in the kernel was applied from {recorded} (policy {applied}), but this daemon \
+         loaded {} (policy {ours}); apply this policy first (`sipwall apply`), or run with the \
+         applied one",
+        loaded.source
+    )))
 }
 
 /// Says what a replacement did with the daemon's set elements.
@@ -273,7 +350,9 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     if !a.force {
         guard_ssh(&rs)?;
     }
-    let table = table_of(&rs, never_banned(&loaded.policy));
+    let mut table = table_of(&rs, never_banned(&loaded.policy));
+    let identity = policy_identity(&loaded);
+    table.text = with_identity(&table.text, &identity);
     let state = a.state.open()?;
     // Refused before anything changes, rather than after the apply.
     trust::dir(&trust::parent_of(&a.save))
@@ -289,6 +368,9 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     let previous = fw.current(TABLE).map_err(Failure::failed)?;
     state
         .save_previous(&held, previous.as_ref())
+        .map_err(Failure::failed)?;
+    state
+        .set_applied_policy(&held, &identity, &loaded.source)
         .map_err(Failure::failed)?;
     let script = sipwall_ruleset::nft::replace_script(&table.text, "");
 
@@ -557,5 +639,21 @@ pub fn watchdog(a: WatchdogArgs) -> Outcome {
         }
         let wait = (p.deadline_ms - now).min(200) as u64;
         std::thread::sleep(Duration::from_millis(wait));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identity_chain_reads_back_from_a_listing() {
+        let text = with_identity("table inet sipwall {\n\tchain input {\n\t}\n}\n", "00ff");
+        assert!(
+            text.ends_with("\tchain applied_policy_00ff {\n\t}\n}\n"),
+            "{text}"
+        );
+        assert_eq!(identity_in(&text), Some("00ff"));
+        assert_eq!(identity_in("table inet sipwall {\n}\n"), None);
     }
 }

@@ -38,6 +38,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct RunArgs {
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    state: crate::cmd::apply::StateArgs,
     /// The ledger of bans (SQLite).
     #[arg(
         long,
@@ -133,6 +135,7 @@ pub fn run(a: RunArgs) -> Outcome {
             sipwall_ruleset::TABLE
         )));
     }
+    crate::cmd::apply::check_applied(&a.state, &loaded)?;
     let ledger = Ledger::open(&a.ledger)
         .with_context(|| format!("opening the ledger {}", a.ledger.display()))
         .map_err(Failure::failed)?;
