@@ -244,10 +244,17 @@ fn never_banned(e: &Element, new: &Table) -> bool {
     if e.set_type != "ipv4_addr" && e.set_type != "ipv6_addr" {
         return false;
     }
-    let Ok(addr) = e.key.parse::<IpAddr>() else {
-        return false;
+    // A single address, or a prefix ban (`2001:db8::/64`) that covers or
+    // sits inside an allowlisted prefix.
+    let banned = match e.key.parse::<IpAddr>() {
+        Ok(addr) => IpNet::from(addr),
+        Err(_) => match e.key.parse::<IpNet>() {
+            Ok(net) => net,
+            Err(_) => return false,
+        },
     };
-    addr.is_loopback() || new.never_banned.iter().any(|n| n.contains(&addr))
+    let overlaps = |n: &IpNet| n.contains(&banned.network()) || banned.contains(&n.network());
+    banned.network().is_loopback() || new.never_banned.iter().any(overlaps)
 }
 
 impl<N: Nftables> Firewall<N> {
@@ -377,6 +384,34 @@ impl<N: Nftables> Firewall<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ban(key: &str) -> Element {
+        Element {
+            set: "ban_v6".into(),
+            set_type: "ipv6_addr".into(),
+            key: key.into(),
+            expires_secs: Some(60),
+        }
+    }
+
+    #[test]
+    fn prefix_bans_overlapping_an_allowlisted_zone_are_not_carried() {
+        let t = Table {
+            never_banned: vec!["2001:db8:0:1::5/128".parse().unwrap()],
+            ..Table::default()
+        };
+        assert!(never_banned(&ban("2001:db8:0:1::/64"), &t));
+        assert!(never_banned(&ban("2001:db8:0:1::5"), &t));
+        assert!(!never_banned(&ban("2001:db8:0:2::/64"), &t));
+        assert!(never_banned(&ban("::1"), &t));
+        let pinhole = Element {
+            set: "pinhole_port".into(),
+            set_type: "inet_service".into(),
+            key: "20000".into(),
+            expires_secs: None,
+        };
+        assert!(!never_banned(&pinhole, &t));
+    }
 
     #[test]
     fn durations_read_as_nft_writes_them() {
