@@ -433,6 +433,22 @@ fn a_spoofed_ban_of_an_allowlisted_peer_is_not_carried_by_apply() {
             "add element inet sipwall ban_v4 { 192.0.2.2 timeout 1h, 192.0.2.66 timeout 1h }",
         ],
     );
+    // A daemon adopts both bans into its ledger, then goes away.
+    {
+        let socket = lab.state.path().join("control.sock");
+        let _daemon = lab.spawn(
+            "fw",
+            &[
+                lab::sipwall(),
+                "run",
+                "--metrics",
+                "off",
+                "-c",
+                plain.to_str().unwrap(),
+            ],
+        );
+        assert!(lab.wait_for(Duration::from_secs(15), || socket.exists()));
+    }
     let allowing = write_temp(
         &dir,
         "allow.toml",
@@ -455,6 +471,24 @@ fn a_spoofed_ban_of_an_allowlisted_peer_is_not_carried_by_apply() {
         "the allowlisted peer is unbanned:\n{t}"
     );
     assert!(t.contains("192.0.2.66"), "the attacker stays banned:\n{t}");
+    // The ledger says why, so a restarted daemon does not restore it.
+    let db = rusqlite::Connection::open(lab.state.path().join("ledger.sqlite")).unwrap();
+    let ended = |addr: &str| -> Option<String> {
+        db.query_row("SELECT ended_by FROM bans WHERE addr = ?1", [addr], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert!(
+        ended("192.0.2.2").is_some_and(|by| by.contains("allowlisted")),
+        "{:?}",
+        ended("192.0.2.2")
+    );
+    assert_eq!(
+        ended("192.0.2.66"),
+        None,
+        "the attacker's ban is still open"
+    );
 }
 
 #[test]

@@ -80,6 +80,15 @@ pub struct ApplyArgs {
         value_name = "FILE"
     )]
     save: PathBuf,
+    /// The daemon's ledger: bans apply does not carry over (their address
+    /// is allowlisted now) are ended there, with the reason.
+    #[arg(
+        long,
+        env = "SIPWALL_LEDGER",
+        default_value = "/var/lib/sipwall/ledger.sqlite",
+        value_name = "FILE"
+    )]
+    ledger: PathBuf,
     #[command(flatten)]
     state: StateArgs,
 }
@@ -216,8 +225,10 @@ pub fn check_applied(state: &StateArgs, loaded: &Loaded) -> Result<(), Failure> 
     )))
 }
 
-/// Says what a replacement did with the daemon's set elements.
-fn report(done: &Replaced) {
+/// Says what a replacement did with the daemon's set elements, and ends
+/// the bans it did not carry in the ledger (if there is one), so that a
+/// restarted daemon does not restore them.
+fn report(done: &Replaced, ledger: &Path) {
     if !done.dropped.is_empty() {
         let addrs: Vec<&str> = done.dropped.iter().map(|e| e.key.as_str()).collect();
         println!(
@@ -225,6 +236,28 @@ fn report(done: &Replaced) {
             addrs.len(),
             addrs.join(", ")
         );
+        if ledger.is_file() {
+            let at = now_ms().saturating_mul(1000) as u64;
+            let ended = crate::ledger::Ledger::open(ledger).and_then(|l| {
+                done.dropped
+                    .iter()
+                    .filter_map(|e| e.key.parse::<IpAddr>().ok())
+                    .try_for_each(|addr| {
+                        l.end(
+                            addr,
+                            at,
+                            "allowlisted: not carried over by apply (guard.allow)",
+                        )
+                        .map(drop)
+                    })
+            });
+            if let Err(e) = ended {
+                eprintln!(
+                    "warning: could not record the dropped bans in the ledger {}: {e}",
+                    ledger.display()
+                );
+            }
+        }
     }
     if !done.recreated.is_empty() {
         println!(
@@ -377,7 +410,7 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     let Some(secs) = a.confirm else {
         let done = fw.replace(&table).map_err(Failure::failed)?;
         save(&a.save, &script)?;
-        report(&done);
+        report(&done, &a.ledger);
         println!(
             "applied {} (table inet {TABLE}); previous state saved in {}; saved for boot in {}",
             loaded.source,
@@ -397,7 +430,7 @@ pub fn apply(a: ApplyArgs) -> Outcome {
         .map_err(Failure::failed)?;
     let watchdog = spawn_watchdog(&state, &pending.token);
     match fw.replace(&table) {
-        Ok(done) => report(&done),
+        Ok(done) => report(&done, &a.ledger),
         Err(e) => {
             let _ = state.claim_rollback(&held, &pending.token);
             return Err(Failure::failed(e));
