@@ -34,4 +34,24 @@ pub enum NetfilterError {
         /// Why.
         source: std::io::Error,
     },
+    /// A path root was asked to write to is not safe to trust.
+    #[error("{path}: refusing to use it: {why}")]
+    Untrusted {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Another sipwall command holds the state directory's lock.
+    #[error(
+        "{path} is locked by {holder}; waited {waited_secs} s, giving up (retry when it is done)"
+    )]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as it recorded itself.
+        holder: String,
+        /// How long this command waited.
+        waited_secs: u64,
+    },
 }

@@ -4,14 +4,17 @@
 //!   nft::Nftables (trait; nft::NftCli runs `nft` in the current netns)
 //!        ▲
 //!   firewall::Firewall ── replace(Table): nft -c, then one transaction that
-//!        │                 recreates `table inet sipwall` and re-adds the live
-//!        │                 elements of its sets (elements::carry_over)
-//!   confirm::StateDir ──── the apply --confirm protocol: previous ruleset,
+//!        │                 recreates `table inet sipwall` around the daemon's
+//!        │                 sets (kept in place when their declaration is
+//!        │                 unchanged, else re-added: elements::carry_over)
+//!   confirm::StateDir ──── the apply --confirm protocol: a lock, the previous ruleset,
 //!                          pending / confirmed / rolled-back markers
 //!   nflog::NflogReader ─── copies of packets from `log group` rules (the tap)
 //!   queue::PacketQueue ─── packets held for a verdict (inline, fail-open)
 //!   sets::SetWriter ────── set elements (bans, pinholes) through netlink
 //!                          batches, with timeouts
+//!   trust ──────────────── which directories root may write into, and how
+//!                          (O_NOFOLLOW reads, O_EXCL temp files renamed over)
 //! ```
 //!
 //! Trust: `nft`'s output is parsed defensively (`elements::parse` returns an
@@ -25,10 +28,11 @@ pub mod nflog;
 pub mod nft;
 pub mod queue;
 pub mod sets;
+pub mod trust;
 
 pub use confirm::StateDir;
 pub use error::NetfilterError;
-pub use firewall::{Firewall, Table};
+pub use firewall::{Firewall, Replaced, Table};
 pub use nflog::{Logged, NflogReader};
 pub use nft::{NftCli, Nftables};
 pub use queue::{PacketQueue, Queued};

@@ -26,7 +26,7 @@ fn start_daemon(lab: &Lab, log: &std::path::Path, args: &[&str]) -> Background {
         lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
             .status
             .success()
-            || String::from_utf8_lossy(&lab.run("fw", &["iptables", "-S", "INPUT"]).stdout)
+            || String::from_utf8_lossy(&lab.run("fw", &["iptables", "-S"]).stdout)
                 .contains("NFQUEUE")
     };
     assert!(

@@ -1,18 +1,18 @@
 //! `sipwall apply`, `confirm`, `reset`, and the detached watchdog that
 //! rolls an unconfirmed apply back.
 
-use super::policy::PolicyArgs;
+use super::policy::{Loaded, PolicyArgs};
 use crate::exit::{Failure, Outcome, Success};
 use anyhow::anyhow;
 use clap::Args;
-use sipwall_netfilter::confirm::{now_ms, Settled};
-use sipwall_netfilter::{Firewall, NftCli, StateDir, Table};
+use sipwall_netfilter::confirm::{self, now_ms, Settled, StateLock};
+use sipwall_netfilter::{trust, Firewall, NftCli, Nftables, Replaced, StateDir, Table};
 use sipwall_ruleset::eval::{self, EmptySets, Packet, Verdict, L4};
 use sipwall_ruleset::ir::Hook;
 use sipwall_ruleset::{Ruleset, TABLE};
 use std::io::IsTerminal;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Where apply keeps its state.
@@ -26,11 +26,37 @@ pub struct StateArgs {
         value_name = "DIR"
     )]
     state_dir: PathBuf,
+    /// How long to wait for another sipwall command that holds the state
+    /// directory's lock (an apply holds it for the seconds nft takes).
+    #[arg(
+        long,
+        env = "SIPWALL_LOCK_WAIT",
+        default_value_t = 30,
+        value_name = "SECS",
+        hide = true
+    )]
+    lock_wait: u64,
 }
 
 impl StateArgs {
-    fn open(&self) -> Result<StateDir, Failure> {
-        StateDir::open(&self.state_dir).map_err(Failure::failed)
+    fn open(&self) -> Result<State, Failure> {
+        Ok(State {
+            dir: StateDir::open(&self.state_dir).map_err(Failure::failed)?,
+            wait: Duration::from_secs(self.lock_wait),
+        })
+    }
+}
+
+/// The state directory, and how long to wait for its lock.
+struct State {
+    dir: StateDir,
+    wait: Duration,
+}
+
+impl std::ops::Deref for State {
+    type Target = StateDir;
+    fn deref(&self) -> &StateDir {
+        &self.dir
     }
 }
 
@@ -54,6 +80,15 @@ pub struct ApplyArgs {
         value_name = "FILE"
     )]
     save: PathBuf,
+    /// The daemon's ledger: bans apply does not carry over (their address
+    /// is allowlisted now) are ended there, with the reason.
+    #[arg(
+        long,
+        env = "SIPWALL_LEDGER",
+        default_value = "/var/lib/sipwall/ledger.sqlite",
+        value_name = "FILE"
+    )]
+    ledger: PathBuf,
     #[command(flatten)]
     state: StateArgs,
 }
@@ -82,7 +117,20 @@ pub struct WatchdogArgs {
     token: String,
 }
 
-fn table_of(rs: &Ruleset) -> Table {
+/// Prefixes of the policy's `guard.allow` zones: never banned, so their
+/// bans are not carried into the new table.
+fn never_banned(policy: &sipwall_policy::Policy) -> Vec<ipnet::IpNet> {
+    policy
+        .guard
+        .allow
+        .iter()
+        .filter_map(|z| policy.zone(z))
+        .filter(|z| !z.is_any())
+        .flat_map(|z| z.prefixes.iter().copied())
+        .collect()
+}
+
+fn table_of(rs: &Ruleset, never_banned: Vec<ipnet::IpNet>) -> Table {
     Table {
         name: TABLE.to_owned(),
         text: sipwall_ruleset::nft::render(rs),
@@ -97,6 +145,127 @@ fn table_of(rs: &Ruleset) -> Table {
                 )
             })
             .collect(),
+        never_banned,
+    }
+}
+
+/// The prefix of the empty chain whose name carries the identity of the
+/// policy a table was applied from. A chain, because every apply
+/// recreates the chains (a table's comment is not updated in place), and
+/// its name, because chain comments need Linux 5.10.
+const IDENTITY_CHAIN: &str = "applied_policy_";
+
+/// The identity of a loaded policy: FNV-1a (64 bits) of its file's text,
+/// or of the policy itself where it has no file (built in, discovered).
+/// It tells policies apart; it authenticates nothing (whoever can change
+/// the kernel's table is root already).
+fn policy_identity(loaded: &Loaded) -> String {
+    let bytes = match std::fs::read(&loaded.source) {
+        Ok(text) => text,
+        Err(_) => format!("{:?}", loaded.policy).into_bytes(),
+    };
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// The table's text with the identity chain added at its end.
+fn with_identity(text: &str, identity: &str) -> String {
+    match text.rfind('}') {
+        Some(end) => format!(
+            "{}\tchain {IDENTITY_CHAIN}{identity} {{\n\t}}\n{}",
+            &text[..end],
+            &text[end..]
+        ),
+        None => text.to_owned(),
+    }
+}
+
+/// The identity recorded in a table as nft lists it.
+fn identity_in(listing: &str) -> Option<&str> {
+    let at =
+        listing.find(&format!("chain {IDENTITY_CHAIN}"))? + "chain ".len() + IDENTITY_CHAIN.len();
+    let id = &listing[at..];
+    let end = id
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(id.len());
+    Some(&id[..end])
+}
+
+/// Makes sure the daemon guards with the policy the kernel's table was
+/// applied from: a daemon with another policy would ban, pinhole and
+/// cross-check by rules the kernel does not have.
+pub fn check_applied(state: &StateArgs, loaded: &Loaded) -> Result<(), Failure> {
+    let ours = policy_identity(loaded);
+    let listing = NftCli::default()
+        .list_table(TABLE)
+        .map_err(Failure::failed)?
+        .unwrap_or_default();
+    let Some(applied) = identity_in(&listing) else {
+        eprintln!(
+            "warning: table inet {TABLE} records no policy identity (applied by an older sipwall); \
+             run `sipwall apply` to record it"
+        );
+        return Ok(());
+    };
+    if applied == ours {
+        return Ok(());
+    }
+    // The source's name, if the last apply recorded this identity.
+    let recorded = StateDir::open(&state.state_dir)
+        .ok()
+        .and_then(|d| d.applied_policy().ok().flatten())
+        .filter(|(id, _)| id == applied)
+        .map_or_else(|| "another policy".to_owned(), |(_, source)| source);
+    Err(Failure::failed(anyhow!(
+        "the ruleset in the kernel was applied from {recorded} (policy {applied}), but this daemon \
+         loaded {} (policy {ours}); apply this policy first (`sipwall apply`), or run with the \
+         applied one",
+        loaded.source
+    )))
+}
+
+/// Says what a replacement did with the daemon's set elements, and ends
+/// the bans it did not carry in the ledger (if there is one), so that a
+/// restarted daemon does not restore them.
+fn report(done: &Replaced, ledger: &Path) {
+    if !done.dropped.is_empty() {
+        let addrs: Vec<&str> = done.dropped.iter().map(|e| e.key.as_str()).collect();
+        println!(
+            "not carried over: {} ban(s) of addresses the policy never bans (guard.allow, loopback): {}",
+            addrs.len(),
+            addrs.join(", ")
+        );
+        if ledger.is_file() {
+            let at = now_ms().saturating_mul(1000) as u64;
+            let ended = crate::ledger::Ledger::open(ledger).and_then(|l| {
+                done.dropped
+                    .iter()
+                    .filter_map(|e| e.key.parse::<IpAddr>().ok())
+                    .try_for_each(|addr| {
+                        l.end(
+                            addr,
+                            at,
+                            "allowlisted: not carried over by apply (guard.allow)",
+                        )
+                        .map(drop)
+                    })
+            });
+            if let Err(e) = ended {
+                eprintln!(
+                    "warning: could not record the dropped bans in the ledger {}: {e}",
+                    ledger.display()
+                );
+            }
+        }
+    }
+    if !done.recreated.is_empty() {
+        println!(
+            "sets recreated with new settings, their elements copied from a listing \
+             (what the daemon added in that moment is lost): {}",
+            done.recreated.join(", ")
+        );
     }
 }
 
@@ -148,17 +317,64 @@ fn guard_ssh(rs: &Ruleset) -> Result<(), Failure> {
     )))
 }
 
-/// Restores the table recorded before the last apply.
-fn restore(state: &StateDir) -> Result<(), Failure> {
+/// Restores the table recorded before the last apply (under the lock).
+fn restore(state: &StateDir, _: &StateLock) -> Result<(), Failure> {
     let fw = Firewall::new(NftCli::default());
     match state.previous(TABLE).map_err(Failure::failed)? {
-        Some(Some(table)) => fw.replace(&table).map_err(Failure::failed),
+        Some(Some(table)) => fw.replace(&table).map(drop).map_err(Failure::failed),
         Some(None) => fw.remove(TABLE).map(drop).map_err(Failure::failed),
         None => Err(Failure::failed(anyhow!(
             "no previous ruleset recorded in {}",
             state.path().display()
         ))),
     }
+}
+
+/// Takes the state directory's lock for `command`, saying whom it waits for.
+fn lock(state: &State, command: &str) -> Result<StateLock, Failure> {
+    state
+        .lock(command, state.wait, |holder| {
+            eprintln!(
+                "waiting for {holder} to finish (lock {}/lock)",
+                state.path().display()
+            );
+        })
+        .map_err(Failure::failed)
+}
+
+/// Deals with an apply that still awaits confirmation before another one
+/// may change the table: within its window this one is refused (applying
+/// over it would let its watchdog roll this one back); past its deadline
+/// nobody rolled it back (its watchdog died, or waits for this lock), so
+/// it is rolled back here first, as its watchdog would have.
+fn settle_pending(state: &State, lock: &StateLock) -> Result<(), Failure> {
+    let Some(p) = state.pending().map_err(Failure::failed)? else {
+        return Ok(());
+    };
+    let now = now_ms();
+    if now < p.deadline_ms {
+        let pid = p
+            .pid()
+            .map_or_else(String::new, |pid| format!(" (pid {pid})"));
+        return Err(Failure::failed(anyhow!(
+            "refusing to apply: the apply {}{pid} awaits confirmation for another {:.1} s, and its \
+             rollback would undo this one; run `sipwall confirm` to keep it, or let it roll back, \
+             then apply again (nothing was changed)",
+            p.token,
+            (p.deadline_ms - now) as f64 / 1000.0
+        )));
+    }
+    if state
+        .claim_rollback(lock, &p.token)
+        .map_err(Failure::failed)?
+    {
+        restore(state, lock)?;
+        println!(
+            "rolled back the unconfirmed apply {} (its deadline had passed) before applying",
+            p.token
+        );
+    }
+    Ok(())
 }
 
 /// Applies a policy, optionally awaiting confirmation.
@@ -168,25 +384,34 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     if !a.force {
         guard_ssh(&rs)?;
     }
-    let table = table_of(&rs);
+    let mut table = table_of(&rs, never_banned(&loaded.policy));
+    let identity = policy_identity(&loaded);
+    table.text = with_identity(&table.text, &identity);
     let state = a.state.open()?;
-    if let Some(p) = state.pending().map_err(Failure::failed)? {
-        if p.deadline_ms + 5_000 > now_ms() {
-            return Err(Failure::failed(anyhow!(
-                "another apply awaits confirmation: run `sipwall confirm`, or wait for its rollback"
-            )));
-        }
-    }
+    // Refused before anything changes, rather than after the apply.
+    trust::dir(&trust::parent_of(&a.save))
+        .map_err(|e| Failure::failed(anyhow!("cannot save the ruleset for boot: {e}")))?;
+    let command = match a.confirm {
+        Some(secs) => format!("apply --confirm {secs}"),
+        None => "apply".to_owned(),
+    };
+    let held = lock(&state, &command)?;
+    settle_pending(&state, &held)?;
     let fw = Firewall::new(NftCli::default());
     fw.check(&table).map_err(Failure::failed)?;
     let previous = fw.current(TABLE).map_err(Failure::failed)?;
     state
-        .save_previous(previous.as_ref())
+        .save_previous(&held, previous.as_ref())
         .map_err(Failure::failed)?;
+    state
+        .set_applied_policy(&held, &identity, &loaded.source)
+        .map_err(Failure::failed)?;
+    let script = sipwall_ruleset::nft::replace_script(&table.text, "");
 
     let Some(secs) = a.confirm else {
-        fw.replace(&table).map_err(Failure::failed)?;
-        save(&a.save, &table)?;
+        let done = fw.replace(&table).map_err(Failure::failed)?;
+        save(&a.save, &script)?;
+        report(&done, &a.ledger);
         println!(
             "applied {} (table inet {TABLE}); previous state saved in {}; saved for boot in {}",
             loaded.source,
@@ -199,37 +424,40 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     // The watchdog starts before the new rules do, so that whatever happens
     // to this process afterwards, an unconfirmed apply is rolled back.
     let pending = state
-        .begin(Duration::from_secs(secs))
+        .begin(&held, Duration::from_secs(secs))
         .map_err(Failure::failed)?;
-    let watchdog = spawn_watchdog(&a.state, &pending.token);
-    if let Err(e) = fw.replace(&table) {
-        let _ = state.claim_rollback(&pending.token);
-        return Err(Failure::failed(e));
+    state
+        .set_boot(&held, &a.save, &script)
+        .map_err(Failure::failed)?;
+    let watchdog = spawn_watchdog(&state, &pending.token);
+    match fw.replace(&table) {
+        Ok(done) => report(&done, &a.ledger),
+        Err(e) => {
+            let _ = state.claim_rollback(&held, &pending.token);
+            return Err(Failure::failed(e));
+        }
     }
-    if let Err(e) = &watchdog {
-        eprintln!("warning: no rollback watchdog ({e}); this process will roll back itself");
+    drop(held);
+    match &watchdog {
+        Ok(how) => println!("rollback watchdog: {how}"),
+        Err(e) => {
+            eprintln!("warning: no rollback watchdog ({e}); this process will roll back itself")
+        }
     }
     println!(
         "applied {} (table inet {TABLE}); rolling back in {secs}s unless confirmed",
         loaded.source
     );
-    let outcome = wait_for_confirmation(&state, &pending.token, pending.deadline_ms)?;
-    save(&a.save, &table)?;
-    println!("saved for boot in {}", a.save.display());
-    Ok(outcome)
+    wait_for_confirmation(&state, &pending.token, pending.deadline_ms)
 }
 
-/// Saves the final ruleset as a script that loads it on an empty kernel
-/// as well as over an older sipwall table (what the boot unit runs).
-fn save(path: &std::path::Path, table: &Table) -> Result<(), Failure> {
-    let script = sipwall_ruleset::nft::replace_script(&table.text, "");
-    let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, script)?;
-        std::fs::rename(&tmp, path)
+/// Saves the final ruleset (a script that loads it on an empty kernel as
+/// well as over an older sipwall table: what the boot unit runs). The
+/// directory must be root's; the file is replaced, never written through.
+fn save(path: &Path, script: &str) -> Result<(), Failure> {
+    let write = || -> Result<(), sipwall_netfilter::NetfilterError> {
+        trust::dir(&trust::parent_of(path))?;
+        trust::write(path, script.as_bytes(), 0o600)
     };
     write().map_err(|e| {
         Failure::failed(anyhow!(
@@ -239,25 +467,88 @@ fn save(path: &std::path::Path, table: &Table) -> Result<(), Failure> {
     })
 }
 
-fn spawn_watchdog(state: &StateArgs, token: &str) -> std::io::Result<()> {
-    use std::os::unix::process::CommandExt;
-    use std::process::{Command, Stdio};
-    Command::new(std::env::current_exe()?)
-        .arg("__rollback-watchdog")
-        .arg("--state-dir")
-        .arg(&state.state_dir)
-        .arg("--token")
-        .arg(token)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        // Its own process group: ^C or a hang-up of this terminal does not reach it.
-        .process_group(0)
-        .spawn()
-        .map(drop)
+/// Confirms the pending apply and saves its ruleset for boot, under the
+/// lock: the one process that wins the confirmation saves, so a later
+/// apply's saved ruleset is never overwritten by an earlier one's.
+fn confirm_and_save(state: &State) -> Result<bool, Failure> {
+    let held = lock(state, "confirm")?;
+    if !state.confirm(&held).map_err(Failure::failed)? {
+        return Ok(false);
+    }
+    if let Some((target, script)) = state.take_boot(&held).map_err(Failure::failed)? {
+        save(&target, &script)?;
+        println!("saved for boot in {}", target.display());
+    }
+    Ok(true)
 }
 
-fn wait_for_confirmation(state: &StateDir, token: &str, deadline_ms: u128) -> Outcome {
+/// Whether this process shares the network namespace of PID 1 (a
+/// systemd unit would run there, not in this one).
+fn in_init_netns() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata("/proc/self/ns/net"),
+        std::fs::metadata("/proc/1/ns/net"),
+    ) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Starts the rollback watchdog outside this login session: a transient
+/// systemd unit where systemd runs (logind's KillUserProcesses cannot
+/// reach it), else a process in a session of its own. Returns how.
+fn spawn_watchdog(state: &State, token: &str) -> std::io::Result<String> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe()?;
+    // The watchdog may run elsewhere than here (a unit runs in /).
+    let dir = std::fs::canonicalize(state.path())?;
+    let args = [
+        "__rollback-watchdog".as_ref(),
+        "--state-dir".as_ref(),
+        dir.as_os_str(),
+        "--token".as_ref(),
+        token.as_ref(),
+    ];
+    if Path::new("/run/systemd/system").is_dir() && in_init_netns() {
+        let unit = format!("sipwall-rollback-{token}");
+        let out = Command::new("systemd-run")
+            .args(["--unit", &unit, "--collect", "--quiet", "--"])
+            .arg(&exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => return Ok(format!("systemd unit {unit}.service")),
+            Ok(o) => eprintln!(
+                "warning: systemd-run failed ({}); the watchdog runs in a session of its own instead",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => eprintln!(
+                "warning: cannot run systemd-run ({e}); the watchdog runs in a session of its own instead"
+            ),
+        }
+    }
+    let mut child = Command::new(&exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    // It says "ready" once it has left this session: from then on, the
+    // end of the session (hang-up, kill of the process group) misses it.
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::BufReader::new(out).read_line(&mut line)?;
+    }
+    if line.trim() != "ready" {
+        return Err(std::io::Error::other("the watchdog did not start"));
+    }
+    Ok(format!("pid {}, in a session of its own", child.id()))
+}
+
+fn wait_for_confirmation(state: &State, token: &str, deadline_ms: u128) -> Outcome {
     let (tx, rx) = std::sync::mpsc::channel();
     if std::io::stdin().is_terminal() {
         println!("Keep it? Type \"yes\" and Enter (or run `sipwall confirm` from another shell).");
@@ -276,7 +567,7 @@ fn wait_for_confirmation(state: &StateDir, token: &str, deadline_ms: u128) -> Ou
     }
     loop {
         if rx.try_recv().is_ok() {
-            state.confirm().map_err(Failure::failed)?;
+            confirm_and_save(state)?;
         }
         match state.settled(token).map_err(Failure::failed)? {
             Settled::Confirmed => {
@@ -284,21 +575,32 @@ fn wait_for_confirmation(state: &StateDir, token: &str, deadline_ms: u128) -> Ou
                 return Ok(Success::Clean);
             }
             Settled::RolledBack => {
-                // The watchdog restores right after claiming: give it a moment.
-                std::thread::sleep(Duration::from_millis(500));
+                // The watchdog restores under the lock: once it is free, it is done.
+                drop(lock(state, "apply (awaiting the rollback)")?);
                 return Err(Failure::failed(anyhow!(
                     "not confirmed in time: rolled back to the previous ruleset"
                 )));
+            }
+            Settled::Cancelled => {
+                return Err(Failure::failed(anyhow!(
+                    "`sipwall reset` removed the table meanwhile: nothing to confirm"
+                )))
             }
             Settled::Superseded => return Err(Failure::failed(anyhow!("another apply took over"))),
             Settled::Pending => {}
         }
         // Belt and braces: if no watchdog acted shortly after the deadline, roll back here.
-        if now_ms() > deadline_ms + 2_000 && state.claim_rollback(token).map_err(Failure::failed)? {
-            restore(state)?;
-            return Err(Failure::failed(anyhow!(
-                "not confirmed in time: rolled back to the previous ruleset"
-            )));
+        if now_ms() > deadline_ms + 2_000 {
+            let held = lock(state, "apply (rollback: no watchdog acted)")?;
+            if state
+                .claim_rollback(&held, token)
+                .map_err(Failure::failed)?
+            {
+                restore(state, &held)?;
+                return Err(Failure::failed(anyhow!(
+                    "not confirmed in time: rolled back to the previous ruleset"
+                )));
+            }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -307,7 +609,7 @@ fn wait_for_confirmation(state: &StateDir, token: &str, deadline_ms: u128) -> Ou
 /// Confirms a pending apply.
 pub fn confirm(a: ConfirmArgs) -> Outcome {
     let state = a.state.open()?;
-    if state.confirm().map_err(Failure::failed)? {
+    if confirm_and_save(&state)? {
         println!("confirmed");
         Ok(Success::Clean)
     } else {
@@ -321,7 +623,12 @@ pub fn confirm(a: ConfirmArgs) -> Outcome {
 /// otherwise bring it back).
 pub fn reset(a: ResetArgs) -> Outcome {
     let state = a.state.open()?;
-    let _ = state.confirm();
+    let held = lock(&state, "reset")?;
+    if state.cancel(&held).map_err(Failure::failed)? {
+        // A reset is not a confirmation: nothing is saved for boot.
+        let _ = state.take_boot(&held);
+        println!("cancelled the pending apply's rollback");
+    }
     let fw = Firewall::new(NftCli::default());
     if fw.remove(TABLE).map_err(Failure::failed)? {
         println!("removed table inet {TABLE}");
@@ -334,6 +641,14 @@ pub fn reset(a: ResetArgs) -> Outcome {
 /// The detached watchdog: rolls the apply `token` back at its deadline
 /// unless it was confirmed (or superseded) first.
 pub fn watchdog(a: WatchdogArgs) -> Outcome {
+    // Under systemd it already is a session leader's child of its own
+    // unit; setsid fails then, harmlessly.
+    let _ = confirm::detach_session();
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "ready").and_then(|()| out.flush());
+    }
     let state = a.state.open()?;
     loop {
         let Some(p) = state.pending().map_err(Failure::failed)? else {
@@ -344,12 +659,35 @@ pub fn watchdog(a: WatchdogArgs) -> Outcome {
         }
         let now = now_ms();
         if now >= p.deadline_ms {
-            if state.claim_rollback(&a.token).map_err(Failure::failed)? {
-                restore(&state)?;
+            // An apply holds the lock for seconds; the rollback must happen.
+            let held = state
+                .lock("rollback watchdog", Duration::from_secs(3600), |_| {})
+                .map_err(Failure::failed)?;
+            if state
+                .claim_rollback(&held, &a.token)
+                .map_err(Failure::failed)?
+            {
+                restore(&state, &held)?;
             }
             return Ok(Success::Clean);
         }
         let wait = (p.deadline_ms - now).min(200) as u64;
         std::thread::sleep(Duration::from_millis(wait));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identity_chain_reads_back_from_a_listing() {
+        let text = with_identity("table inet sipwall {\n\tchain input {\n\t}\n}\n", "00ff");
+        assert!(
+            text.ends_with("\tchain applied_policy_00ff {\n\t}\n}\n"),
+            "{text}"
+        );
+        assert_eq!(identity_in(&text), Some("00ff"));
+        assert_eq!(identity_in("table inet sipwall {\n}\n"), None);
     }
 }

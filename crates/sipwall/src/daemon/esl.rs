@@ -3,6 +3,10 @@
 //! would show it), subscribes to the channel and sofia events the engine
 //! uses, and forwards them to the main loop. It reconnects with backoff
 //! (1 s doubling to 30 s) for as long as the daemon runs.
+//!
+//! A server that accepts and never greets, or drips bytes, must not hold
+//! the client: connecting has a timeout, and the whole login (greeting,
+//! authentication, subscription) a deadline, however the bytes arrive.
 
 use super::Input;
 use sipwall_freeswitch::esl::{self, Decoded, Frame};
@@ -10,7 +14,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::mpsc::SyncSender;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where FreeSWITCH's event socket is, and how to log in.
 #[derive(Debug, Clone)]
@@ -24,12 +28,26 @@ pub struct EslConfig {
 /// How often the listening ports are cross-checked.
 const XMLSTATUS_EVERY: Duration = Duration::from_secs(60);
 
+/// Time limits of one connection.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// For the TCP connection to each address.
+    connect: Duration,
+    /// From connected to subscribed.
+    login: Duration,
+}
+
+const LIMITS: Limits = Limits {
+    connect: Duration::from_secs(5),
+    login: Duration::from_secs(10),
+};
+
 /// Starts the client on a thread of its own.
 pub fn spawn(cfg: EslConfig, to_loop: SyncSender<Input>) {
     std::thread::spawn(move || {
         let mut backoff = Duration::from_secs(1);
         loop {
-            match session(&cfg, &to_loop) {
+            match session(&cfg, &to_loop, LIMITS) {
                 Ok(()) => backoff = Duration::from_secs(1),
                 Err(e) => tracing::warn!(error = %e, addr = %cfg.addr, "event socket"),
             }
@@ -49,16 +67,23 @@ struct Reader {
 }
 
 impl Reader {
-    fn next(&mut self) -> anyhow::Result<Frame> {
+    /// The next frame, before `deadline`.
+    fn next(&mut self, deadline: Instant) -> anyhow::Result<Frame> {
         loop {
-            if let Some(f) = self.next_or_idle()? {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                anyhow::bail!("no complete answer in time (the server accepted but did not speak the event socket protocol)");
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            if let Some(f) = self.next_or_idle(Some(deadline))? {
                 return Ok(f);
             }
         }
     }
 
-    /// The next frame, or `None` when the socket stayed quiet for its read timeout.
-    fn next_or_idle(&mut self) -> anyhow::Result<Option<Frame>> {
+    /// The next frame, or `None` when the socket stayed quiet for its read
+    /// timeout or `deadline` passed while bytes trickled in.
+    fn next_or_idle(&mut self, deadline: Option<Instant>) -> anyhow::Result<Option<Frame>> {
         loop {
             match esl::decode(&self.buf) {
                 Decoded::Frame(f, used) => {
@@ -67,6 +92,9 @@ impl Reader {
                 }
                 Decoded::Malformed(why) => anyhow::bail!("not the event socket protocol: {why}"),
                 Decoded::Incomplete => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
             }
             let mut chunk = [0u8; 16 * 1024];
             let n = match self.stream.read(&mut chunk) {
@@ -88,9 +116,9 @@ impl Reader {
         }
     }
 
-    fn reply(&mut self) -> anyhow::Result<Frame> {
+    fn reply(&mut self, deadline: Instant) -> anyhow::Result<Frame> {
         loop {
-            let f = self.next()?;
+            let f = self.next(deadline)?;
             match f.content_type() {
                 Some("command/reply") | Some("api/response") => return Ok(f),
                 Some("text/rude-rejection") => anyhow::bail!("refused by the event socket's ACL"),
@@ -101,7 +129,20 @@ impl Reader {
     }
 }
 
-fn session(cfg: &EslConfig, to_loop: &SyncSender<Input>) -> anyhow::Result<()> {
+/// Connects to the first address of `addr` that answers within `limit`.
+fn connect(addr: &str, limit: Duration) -> anyhow::Result<TcpStream> {
+    use std::net::ToSocketAddrs;
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&a, limit) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or_else(|| anyhow::anyhow!("no address"), Into::into))
+}
+
+fn session(cfg: &EslConfig, to_loop: &SyncSender<Input>, limits: Limits) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let password = std::fs::read_to_string(&cfg.password_file).with_context(|| {
         format!(
@@ -109,21 +150,23 @@ fn session(cfg: &EslConfig, to_loop: &SyncSender<Input>) -> anyhow::Result<()> {
             cfg.password_file.display()
         )
     })?;
-    let stream =
-        TcpStream::connect(&cfg.addr).with_context(|| format!("connecting to {}", cfg.addr))?;
+    let stream = connect(&cfg.addr, limits.connect)
+        .with_context(|| format!("connecting to {}", cfg.addr))?;
+    let login_by = Instant::now() + limits.login;
     let mut writer = stream.try_clone()?;
+    writer.set_write_timeout(Some(limits.login))?;
     let mut r = Reader {
         stream,
         buf: Vec::new(),
     };
-    let hello = r.next()?;
+    let hello = r.next(login_by)?;
     match hello.content_type() {
         Some("auth/request") => {}
         Some("text/rude-rejection") => anyhow::bail!("refused by the event socket's ACL"),
         other => anyhow::bail!("unexpected greeting {other:?}"),
     }
     writer.write_all(&esl::auth(&password))?;
-    let answer = r.reply()?;
+    let answer = r.reply(login_by)?;
     if !answer.is_ok() {
         anyhow::bail!(
             "authentication refused: {}",
@@ -131,7 +174,7 @@ fn session(cfg: &EslConfig, to_loop: &SyncSender<Input>) -> anyhow::Result<()> {
         );
     }
     writer.write_all(&esl::subscribe(esl::EVENTS))?;
-    let answer = r.reply()?;
+    let answer = r.reply(login_by)?;
     if !answer.is_ok() {
         anyhow::bail!(
             "subscription refused: {}",
@@ -145,7 +188,7 @@ fn session(cfg: &EslConfig, to_loop: &SyncSender<Input>) -> anyhow::Result<()> {
     writer.write_all(&esl::api("sofia xmlstatus"))?;
     r.stream.set_read_timeout(Some(XMLSTATUS_EVERY))?;
     loop {
-        let Some(f) = r.next_or_idle()? else {
+        let Some(f) = r.next_or_idle(None)? else {
             writer.write_all(&esl::api("sofia xmlstatus"))?;
             continue;
         };
@@ -163,5 +206,69 @@ fn session(cfg: &EslConfig, to_loop: &SyncSender<Input>) -> anyhow::Result<()> {
         if let Some(headers) = f.event() {
             to_loop.send(Input::Event(headers))?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn config(addr: std::net::SocketAddr) -> (tempfile::TempDir, EslConfig) {
+        let d = tempfile::tempdir().unwrap();
+        let password_file = d.path().join("pw");
+        std::fs::write(&password_file, "ClueCon\n").unwrap();
+        let cfg = EslConfig {
+            addr: addr.to_string(),
+            password_file,
+        };
+        (d, cfg)
+    }
+
+    const SHORT: Limits = Limits {
+        connect: Duration::from_millis(500),
+        login: Duration::from_millis(800),
+    };
+
+    #[test]
+    fn a_server_that_accepts_and_never_greets_does_not_hang_the_client() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (_d, cfg) = config(listener.local_addr().unwrap());
+        let silent = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(conn);
+        });
+        let (tx, _rx) = std::sync::mpsc::sync_channel(16);
+        let started = Instant::now();
+        let e = session(&cfg, &tx, SHORT).unwrap_err().to_string();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "gave up after {took:?}");
+        assert!(e.contains("in time"), "{e}");
+        silent.join().unwrap();
+    }
+
+    #[test]
+    fn a_server_that_drips_its_greeting_does_not_hang_the_client() {
+        use std::io::Write as _;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (_d, cfg) = config(listener.local_addr().unwrap());
+        let dripping = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            // Each byte comes before any read timeout would fire.
+            for b in b"Content-Type: auth/requ".iter().cycle().take(30) {
+                if conn.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let (tx, _rx) = std::sync::mpsc::sync_channel(16);
+        let started = Instant::now();
+        let e = session(&cfg, &tx, SHORT).unwrap_err().to_string();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "gave up after {took:?}");
+        assert!(e.contains("in time"), "{e}");
+        dripping.join().unwrap();
     }
 }

@@ -10,7 +10,13 @@
 //!   SDP answer leaves only once its pinhole is in the kernel. Fail-open
 //!   by default (`bypass`: no reader, no wait). Kernels without nft's
 //!   queue expression (CONFIG_NFT_QUEUE) get `iptables -j NFQUEUE`
-//!   through xt compat instead.
+//!   through xt compat instead (or when `SIPWALL_INTAKE_BACKEND=iptables`).
+//!
+//! The iptables rules live in chains of their own (`SIPWALL-INTAKE-IN`,
+//! `SIPWALL-INTAKE-OUT`), entered by one jump each from INPUT and OUTPUT.
+//! A start flushes them and makes sure of exactly one jump, so a daemon
+//! killed with `-9` leaves nothing that piles up, and a fail-closed
+//! leftover cannot outlive the next daemon; a clean stop removes them.
 
 use sipwall_netfilter::{NetfilterError, NftCli, Nftables};
 use sipwall_policy::{Kind, Policy, PortRange, Protocol};
@@ -36,8 +42,8 @@ pub enum Mode {
 pub enum Installed {
     /// The nft table.
     Table,
-    /// iptables / ip6tables rules (their specs, for `-D`).
-    Iptables(Vec<(&'static str, Vec<String>)>),
+    /// iptables / ip6tables chains of our own, and the jumps into them.
+    Iptables,
 }
 
 fn ranges(policy: &Policy, proto: Protocol) -> Vec<PortRange> {
@@ -85,7 +91,17 @@ pub fn render(policy: &Policy, mode: Mode, q_in: u16, q_out: u16) -> String {
     )
 }
 
-/// iptables rule specs for the inline queue (both families).
+/// The chains the iptables fallback fills: (hooked chain, ours, port match, queue).
+const CHAINS: [(&str, &str, &str); 2] = [
+    ("INPUT", "SIPWALL-INTAKE-IN", "--dports"),
+    ("OUTPUT", "SIPWALL-INTAKE-OUT", "--sports"),
+];
+
+/// The tools of both families.
+const TOOLS: [&str; 2] = ["iptables", "ip6tables"];
+
+/// iptables rule specs for the inline queue (both families), each to be
+/// appended to one of our chains.
 fn iptables_specs(
     policy: &Policy,
     fail_open: bool,
@@ -93,7 +109,7 @@ fn iptables_specs(
     q_out: u16,
 ) -> Vec<(&'static str, Vec<String>)> {
     let mut specs = Vec::new();
-    for tool in ["iptables", "ip6tables"] {
+    for tool in TOOLS {
         for proto in [Protocol::Udp, Protocol::Tcp] {
             let r = ranges(policy, proto);
             if r.is_empty() {
@@ -110,7 +126,7 @@ fn iptables_specs(
                 })
                 .collect::<Vec<_>>()
                 .join(",");
-            for (chain, dir, q) in [("INPUT", "--dports", q_in), ("OUTPUT", "--sports", q_out)] {
+            for ((_, chain, dir), q) in CHAINS.iter().zip([q_in, q_out]) {
                 let mut spec: Vec<String> = [
                     chain,
                     "-p",
@@ -141,10 +157,11 @@ fn iptables_specs(
     specs
 }
 
-fn run(tool: &str, op: &str, spec: &[String]) -> Result<(), NetfilterError> {
+fn run<S: AsRef<std::ffi::OsStr>>(tool: &str, args: &[S]) -> Result<(), NetfilterError> {
     let out = Command::new(tool)
-        .arg(op)
-        .args(spec)
+        // -w: wait for the xtables lock rather than fail beside another tool.
+        .arg("-w")
+        .args(args)
         .output()
         .map_err(|source| NetfilterError::Spawn {
             program: tool.to_owned(),
@@ -159,6 +176,58 @@ fn run(tool: &str, op: &str, spec: &[String]) -> Result<(), NetfilterError> {
     }
 }
 
+/// Removes every jump into our chains (however many earlier daemons left),
+/// then the chains' rules; with `delete`, the chains too.
+fn clear_iptables(tool: &str, delete: bool) {
+    for (hooked, ours, _) in CHAINS {
+        // Bounded: each pass removes one jump; none can be added meanwhile
+        // by us, and a thousand is far beyond any leftover.
+        for _ in 0..1000 {
+            if run(tool, &["-D", hooked, "-j", ours]).is_err() {
+                break;
+            }
+        }
+        let _ = run(tool, &["-F", ours]);
+        if delete {
+            let _ = run(tool, &["-X", ours]);
+        }
+    }
+}
+
+/// Installs the iptables fallback: our chains flushed and filled, then one
+/// jump into each, first in its hooked chain.
+fn install_iptables(
+    policy: &Policy,
+    fail_open: bool,
+    q_in: u16,
+    q_out: u16,
+) -> Result<Installed, NetfilterError> {
+    for tool in TOOLS {
+        clear_iptables(tool, false);
+        for (_, ours, _) in CHAINS {
+            // -N fails if it exists: that is what was just flushed.
+            let _ = run(tool, &["-N", ours]);
+        }
+    }
+    for (tool, spec) in iptables_specs(policy, fail_open, q_in, q_out) {
+        let mut args = vec!["-A".to_owned()];
+        args.extend(spec);
+        run(tool, &args)?;
+    }
+    for tool in TOOLS {
+        for (hooked, ours, _) in CHAINS {
+            run(tool, &["-I", hooked, "1", "-j", ours])?;
+        }
+    }
+    Ok(Installed::Iptables)
+}
+
+/// Whether the admin asked for the iptables fallback (kernels whose nft
+/// queue expression misbehaves; the lab tests of the fallback).
+fn iptables_forced() -> bool {
+    std::env::var("SIPWALL_INTAKE_BACKEND").as_deref() == Ok("iptables")
+}
+
 /// Installs the intake; inline falls back to iptables where nft has no queue.
 pub fn install(
     policy: &Policy,
@@ -167,8 +236,21 @@ pub fn install(
     q_out: u16,
 ) -> Result<Installed, NetfilterError> {
     let nft = NftCli::default();
+    if let Mode::Inline { fail_open } = mode {
+        if iptables_forced() {
+            // A leftover queue table of an nft-mode daemon would hold packets too.
+            let _ = nft.load(&format!("delete table inet {TABLE}\n"));
+            return install_iptables(policy, fail_open, q_in, q_out);
+        }
+    }
     match nft.load(&render(policy, mode, q_in, q_out)) {
-        Ok(()) => Ok(Installed::Table),
+        Ok(()) => {
+            // Leftovers of an iptables-mode daemon killed earlier, if any.
+            for tool in TOOLS {
+                clear_iptables(tool, true);
+            }
+            Ok(Installed::Table)
+        }
         Err(e) => {
             let Mode::Inline { fail_open } = mode else {
                 return Err(e);
@@ -176,11 +258,7 @@ pub fn install(
             tracing::info!(
                 "nft has no queue expression here; queueing through iptables (xt compat)"
             );
-            let specs = iptables_specs(policy, fail_open, q_in, q_out);
-            for (tool, spec) in &specs {
-                run(tool, "-I", spec)?;
-            }
-            Ok(Installed::Iptables(specs))
+            install_iptables(policy, fail_open, q_in, q_out)
         }
     }
 }
@@ -192,9 +270,9 @@ impl Installed {
             Installed::Table => {
                 let _ = NftCli::default().load(&format!("delete table inet {TABLE}\n"));
             }
-            Installed::Iptables(specs) => {
-                for (tool, spec) in specs {
-                    let _ = run(tool, "-D", spec);
+            Installed::Iptables => {
+                for tool in TOOLS {
+                    clear_iptables(tool, true);
                 }
             }
         }

@@ -46,6 +46,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct RunArgs {
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    state: crate::cmd::apply::StateArgs,
     /// The ledger of bans (SQLite).
     #[arg(
         long,
@@ -144,6 +146,7 @@ pub fn run(a: RunArgs) -> Outcome {
             sipwall_ruleset::TABLE
         )));
     }
+    crate::cmd::apply::check_applied(&a.state, &loaded)?;
     let mut ledger = Ledger::open(&a.ledger);
     let retention = loaded.policy.ledger.retention;
     let mut counters = metrics::DaemonCounters::default();
