@@ -328,3 +328,98 @@ fn a_sip_flood_from_a_thousand_sources_above_the_daemons_capacity_is_dropped_in_
         "the daemon stays below saturation: peak {peak:.0}/s of {capacity:.0}/s ({rates:?})"
     );
 }
+
+/// The packet count of the input rule that names `set`.
+fn rule_count(lab: &Lab, set: &str) -> u64 {
+    let t = lab.sipwall_table("fw").unwrap();
+    let line = t
+        .lines()
+        .find(|l| l.contains(&format!("saddr @{set} ")))
+        .unwrap_or_else(|| panic!("a rule for {set}:\n{t}"))
+        .to_owned();
+    lab::packet_counts(&line)[0]
+}
+
+#[test]
+fn a_source_rotating_through_its_slash_64_is_dropped_by_one_prefix_ban_that_survives_an_apply() {
+    let Some(lab) = Lab::up("prefix_ban", &[]) else {
+        return;
+    };
+    // The attacker owns a /64 (and a /24) of its own, routed by the firewall.
+    for (addr, net, via) in [
+        ("2001:db8:66::1/128", "2001:db8:66::/64", "2001:db8::66"),
+        ("2001:db8:66::beef/128", "2001:db8:66::/64", "2001:db8::66"),
+        ("198.51.100.1/32", "198.51.100.0/24", "192.0.2.66"),
+        ("198.51.100.200/32", "198.51.100.0/24", "192.0.2.66"),
+    ] {
+        lab.ok(
+            "attacker",
+            &["ip", "addr", "add", addr, "dev", "eth0", "nodad"],
+        );
+        let _ = lab.run("fw", &["ip", "route", "add", net, "via", via]);
+    }
+    let out = lab.sipwall("fw", &["apply"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab.counters(
+        "fw",
+        "input",
+        &[
+            "ip6 saddr 2001:db8:66::/64 udp dport 5060 counter",
+            "ip saddr 198.51.100.0/24 udp dport 5060 counter",
+        ],
+    );
+    let send = |from: &str| {
+        let from: IpAddr = from.parse().unwrap();
+        within(&lab.ns("attacker"), || {
+            let s = UdpSocket::bind(SocketAddr::new(from, 0)).unwrap();
+            let to: SocketAddr = if from.is_ipv4() {
+                "192.0.2.1:5060".parse().unwrap()
+            } else {
+                "[2001:db8::1]:5060".parse().unwrap()
+            };
+            for n in 0..5 {
+                s.send_to(&options(&from, n), to).unwrap();
+            }
+        });
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Before the ban, both get in.
+    send("2001:db8:66::1");
+    send("198.51.100.1");
+    assert_eq!(lab.counts("fw"), vec![5, 5]);
+    // One element per prefix, as the daemon adds them.
+    lab.nft(
+        "fw",
+        "add element inet sipwall ban_net_v6 { 2001:db8:66::/64 timeout 1h }\n\
+         add element inet sipwall ban_net_v4 { 198.51.100.0/24 timeout 1h }\n",
+    );
+    // Other addresses of the same prefixes are dropped by the ban.
+    send("2001:db8:66::beef");
+    send("198.51.100.200");
+    assert_eq!(lab.counts("fw"), vec![5, 5], "nothing more got in");
+    assert_eq!(rule_count(&lab, "ban_net_v6"), 5);
+    assert_eq!(rule_count(&lab, "ban_net_v4"), 5);
+    // An apply replaces the table and carries the prefix elements over.
+    let out = lab.sipwall("fw", &["apply"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = lab.sipwall_table("fw").unwrap();
+    assert!(
+        table.contains("2001:db8:66::/64 timeout") && table.contains("198.51.100.0/24 timeout"),
+        "the prefix bans survived the apply:\n{table}"
+    );
+    send("2001:db8:66::1");
+    assert_eq!(
+        rule_count(&lab, "ban_net_v6"),
+        5,
+        "counted afresh after the apply"
+    );
+    assert_eq!(lab.counts("fw"), vec![5, 5], "and still dropped");
+}
