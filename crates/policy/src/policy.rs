@@ -163,7 +163,9 @@ pub struct Media {
 /// Conntrack helper options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Helpers {
-    /// Assign the SIP helper to the SIP ports (always true in helper mode).
+    /// Assign the SIP helper to the SIP ports (always in helper mode; by
+    /// default in pinhole mode, where it carries plain SIP's media while the
+    /// daemon is down).
     pub sip_assign: bool,
     /// `sip_direct_media`.
     pub sip_direct_media: bool,

@@ -365,7 +365,13 @@ impl Context<'_> {
         }
         sip_ports.truncate(8);
         Helpers {
-            sip_assign: media.mode == MediaMode::Helper || sip.assign.unwrap_or(false),
+            // Pinhole mode: the kernel helper is the fallback that keeps
+            // plain SIP's media working while the daemon is down.
+            sip_assign: match media.mode {
+                MediaMode::Helper => true,
+                MediaMode::Pinhole => sip.assign.unwrap_or(true),
+                MediaMode::Range => sip.assign.unwrap_or(false),
+            },
             sip_direct_media: sip.direct_media.unwrap_or(true),
             sip_direct_signalling: sip.direct_signalling.unwrap_or(true),
             sip_timeout: self.seconds(sip.timeout, 3600),

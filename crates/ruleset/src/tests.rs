@@ -553,3 +553,63 @@ fn an_ipv6_source_rotating_inside_one_slash_64_is_dropped_by_one_prefix_element(
         assert_eq!(v, want, "{addr}: {why}");
     }
 }
+
+#[test]
+fn a_daemon_killed_with_kill_9_leaves_plain_sip_calls_their_media_through_the_kernels_helper() {
+    let pinhole = |extra: &str| {
+        let policy = sipwall_policy::parse(
+            "p.toml",
+            &format!(
+                "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.tls]\nkind = \"sip-tls\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n{extra}"
+            ),
+        )
+        .unwrap();
+        compile(&policy, "p.toml")
+    };
+    let rs = pinhole("");
+    // The helper is assigned to plain SIP, in both directions, and to
+    // nothing else (TLS is unreadable to it).
+    let assigned = |hook| {
+        rs.chain(hook)
+            .map(|c| {
+                c.rules
+                    .iter()
+                    .filter(|r| matches!(r.action, crate::ir::Action::SetHelper(_)))
+                    .flat_map(|r| r.matches.iter().cloned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let inbound = assigned(Hook::HelpersIn);
+    assert!(!inbound.is_empty(), "a helper in pinhole mode");
+    for m in inbound.iter().chain(assigned(Hook::HelpersOut).iter()) {
+        let (crate::ir::Match::Dport(_, ports) | crate::ir::Match::Sport(_, ports)) = m else {
+            panic!("{m:?}");
+        };
+        assert!(ports.iter().all(|p| p.first() == 5060), "{m:?}");
+    }
+    assert_eq!(
+        rs.helpers.len(),
+        2,
+        "sip over udp and tcp: {:?}",
+        rs.helpers
+    );
+    // With no daemon (empty pinhole sets), the call's RTP that the helper
+    // expected is accepted as RELATED; a stray packet to the same port is not.
+    let mut rtp = new_packet(
+        "203.0.113.9",
+        L4::Udp {
+            sport: 4000,
+            dport: 20000,
+        },
+    );
+    assert_eq!(arriving(&rs, &rtp, &EmptySets).0, Verdict::Reject);
+    rtp.ct = Some(CtState::Related);
+    assert_eq!(
+        arriving(&rs, &rtp, &EmptySets),
+        (Verdict::Accept, "established, related".into())
+    );
+    // The admin can still say no.
+    let off = pinhole("[helpers.sip]\nassign = false\n");
+    assert!(off.chain(Hook::HelpersIn).is_none() && off.helpers.is_empty());
+}

@@ -67,8 +67,9 @@ fn check_builtin(rs: &Existing) {
     assert_eq!(rs.reach(&HookPoint::Input, &est).reach, Reach::Accepted);
     // The log rule is limited, and the deny rule's location is known.
     let input = rs.base_chains(&HookPoint::Input, sipwall_ruleset::Family::V4);
-    assert_eq!(input.len(), 1);
-    let log = input[0]
+    let names: Vec<&str> = input.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["flood", "input"], "the first line, then the filter");
+    let log = input[1]
         .rules
         .iter()
         .find(|r| matches!(r.step, Step::Ir(Action::Log { .. })))
@@ -79,6 +80,27 @@ fn check_builtin(rs: &Existing) {
         .any(|c| matches!(c, Cond::Ir(Match::Limit(_)))));
     let denied = rs.reach(&HookPoint::Input, &new_packet(PUBLIC_V4, tcp(8021)));
     assert_eq!(denied.by.unwrap().comment.as_deref(), Some("default deny"));
+    // The first line's meters read back as the IR's per-source rate match.
+    let meters: Vec<&Match> = input[0]
+        .rules
+        .iter()
+        .filter(|r| r.step == Step::Ir(Action::Drop))
+        .flat_map(|r| r.conds.iter())
+        .filter_map(|c| match c {
+            Cond::Ir(m @ Match::OverRate { .. }) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(meters.len(), 4, "UDP and TCP, IPv4 and IPv6");
+    assert!(
+        meters.contains(&&Match::OverRate {
+            meter: "flood_v6".into(),
+            family: sipwall_ruleset::Family::V6,
+            per_second: 15,
+            burst: 30,
+        }),
+        "{meters:?}"
+    );
 }
 
 #[test]
@@ -86,7 +108,7 @@ fn nft_text_of_the_builtin_policy() {
     let rs = read::read("builtin.nft", include_str!("data/builtin.nft")).unwrap();
     check_builtin(&rs);
     let denied = rs.reach(&HookPoint::Input, &new_packet(PUBLIC_V4, tcp(8021)));
-    assert_eq!(denied.by.unwrap().at.to_string(), "builtin.nft:36");
+    assert_eq!(denied.by.unwrap().at.to_string(), "builtin.nft:99");
 }
 
 #[test]

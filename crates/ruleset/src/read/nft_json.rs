@@ -205,6 +205,12 @@ fn statement(
             }
             step(super::statement::xt_target(name))
         }
+        "set" if body.get("stmt").is_some() => {
+            let set = str_of(body, "set").unwrap_or("?").trim_start_matches('@');
+            let words = dynset_words(body);
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            super::statement::dynset(set, &words)
+        }
         "mangle" | "notrack" | "set" | "meter" | "dup" | "fwd" | "quota" | "flow" | "tproxy"
         | "synproxy" | "secmark" => {
             let terminal = matches!(key.as_str(), "fwd" | "tproxy" | "synproxy");
@@ -213,6 +219,39 @@ fn statement(
         // Verdict maps, nat and queues decide the packet in ways not modelled.
         _ => opaque(true),
     }
+}
+
+/// A set statement's key and limit as the words nft's text would list:
+/// `ip saddr limit rate over 15/second burst 30 packets`.
+fn dynset_words(body: &Value) -> Vec<String> {
+    let mut words = Vec::new();
+    if let Some(p) = body.get("elem").and_then(|e| e.get("payload")) {
+        for key in ["protocol", "field"] {
+            words.push(str_of(p, key).unwrap_or("?").to_owned());
+        }
+    }
+    for st in body
+        .get("stmt")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let limit = st.get("limit").filter(|l| {
+            l.get("inv").and_then(Value::as_bool) == Some(true)
+                && str_of(l, "rate_unit").is_none_or(|u| u == "packets")
+                && str_of(l, "per") == Some("second")
+        });
+        let (Some(l), Some(rate)) = (limit, limit.and_then(|l| l.get("rate")?.as_u64())) else {
+            words.push(st.to_string());
+            continue;
+        };
+        words.extend(["limit", "rate", "over"].map(str::to_owned));
+        words.push(format!("{rate}/second"));
+        if let Some(b) = l.get("burst").and_then(Value::as_u64) {
+            words.extend(["burst".to_owned(), b.to_string(), "packets".to_owned()]);
+        }
+    }
+    words
 }
 
 fn selector(v: &Value) -> Selector {

@@ -523,6 +523,9 @@ impl Parser<'_> {
                         step(xt_target(&name))
                     }
                 }
+                "update" | "add" if self.word().is_some_and(|s| s.starts_with('@')) => {
+                    self.dynset()?
+                }
                 "notrack" => step(opaque("notrack", false)),
                 "queue" | "masquerade" | "snat" | "dnat" | "redirect" | "tproxy" | "fwd" => {
                     self.skip_to_statement();
@@ -556,6 +559,31 @@ impl Parser<'_> {
             out.push(st);
         }
         Ok((out, comment))
+    }
+
+    /// `@set { KEY [STATEMENTS] }` after `update` or `add`.
+    fn dynset(&mut self) -> Result<(Vec<Cond>, Option<Step>), ReadError> {
+        let set = self.next_word("a set")?;
+        self.expect(T::Open, "`{` after the set")?;
+        let mut words = Vec::new();
+        loop {
+            match self.peek().map(|t| t.t.clone()) {
+                Some(T::Close) => {
+                    self.i += 1;
+                    break;
+                }
+                Some(T::Word(w) | T::Str(w)) => {
+                    self.i += 1;
+                    words.push(w);
+                }
+                _ => return Err(self.err("expected `}` closing the set statement")),
+            }
+        }
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        Ok(super::statement::dynset(
+            set.trim_start_matches('@'),
+            &words,
+        ))
     }
 
     fn value_after_set(&mut self) -> Result<String, ReadError> {

@@ -4,7 +4,7 @@
 //! the same conditions, and `log tcp dport 22 accept` logs every packet.
 
 use super::existing::{Cond, ExistingRule, Location, Step};
-use crate::ir::Action;
+use crate::ir::{Action, Family, Match};
 
 /// The `ct helper` objects of a listing: table and name to kernel helper.
 #[derive(Debug, Default)]
@@ -44,6 +44,59 @@ pub(crate) fn xt_target(name: &str) -> Step {
             what: format!("xt target {name}"),
             terminal: false,
         },
+    }
+}
+
+/// A set statement of the packet path (`update @meter { ip saddr limit
+/// rate over 15/second burst 30 packets }`, `add @set { ip saddr timeout
+/// 1m }`), from its set and the words between its braces. With a `limit
+/// rate over`, it holds only while the key is over the rate: a condition,
+/// sipwall's per-source meter when the key is a source address. Without
+/// one it only adds the key and goes on.
+pub(crate) fn dynset(set: &str, words: &[&str]) -> (Vec<Cond>, Option<Step>) {
+    let Some(over) = words
+        .windows(3)
+        .position(|w| w == ["limit", "rate", "over"])
+    else {
+        return (
+            Vec::new(),
+            Some(Step::Opaque {
+                what: format!("add to @{set}"),
+                terminal: false,
+            }),
+        );
+    };
+    let family = match words.get(..2) {
+        Some(["ip", "saddr"]) => Some(Family::V4),
+        Some(["ip6", "saddr"]) => Some(Family::V6),
+        _ => None,
+    };
+    let per_second = words
+        .get(over + 3)
+        .and_then(|r| r.strip_suffix("/second"))
+        .and_then(|n| n.parse().ok());
+    // nft lists no burst when it is the default of 5 packets.
+    let burst = match words.iter().position(|w| *w == "burst") {
+        None => Some(5),
+        Some(b) if words.get(b + 2) == Some(&"packets") => {
+            words.get(b + 1).and_then(|n| n.parse().ok())
+        }
+        Some(_) => None,
+    };
+    match (family, per_second, burst) {
+        (Some(family), Some(per_second), Some(burst)) => (
+            vec![Cond::Ir(Match::OverRate {
+                meter: set.to_owned(),
+                family,
+                per_second,
+                burst,
+            })],
+            None,
+        ),
+        _ => (
+            vec![Cond::Opaque(format!("@{set} {{ {} }}", words.join(" ")))],
+            None,
+        ),
     }
 }
 

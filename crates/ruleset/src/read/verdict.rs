@@ -176,6 +176,12 @@ fn settle(
                 Tri::Yes
             }
             Cond::Ir(Match::Ct(states)) => tri(pkt.ct.is_some_and(|s| states.contains(&s))),
+            // A meter is a run-time set too: as right after an apply, empty,
+            // so no source is over its rate yet.
+            Cond::Ir(Match::OverRate { meter, .. }) => match in_set(meter) {
+                Tri::No => Tri::No,
+                _ => Tri::Unknown,
+            },
             Cond::Ir(_) => Tri::Unknown,
             Cond::Not(m) if decidable(m) => tri(!holds(m, pkt)),
             Cond::Not(_) => Tri::Unknown,
