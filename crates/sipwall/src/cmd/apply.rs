@@ -239,8 +239,13 @@ fn report(done: &Replaced, ledger: &Path) {
         );
         if ledger.is_file() {
             let at = now_ms().saturating_mul(1000) as u64;
-            let ended = crate::ledger::Ledger::open(ledger).and_then(|l| {
-                done.dropped
+            // The ledger falls back to memory rather than fail (the daemon's
+            // need); a row written there would be lost, so say so instead.
+            let mut l = crate::ledger::Ledger::open(ledger);
+            let ended = match l.in_memory() {
+                Some(why) => Err(why.to_owned()),
+                None => done
+                    .dropped
                     .iter()
                     .filter_map(|e| e.key.parse::<IpAddr>().ok())
                     .try_for_each(|addr| {
@@ -251,7 +256,8 @@ fn report(done: &Replaced, ledger: &Path) {
                         )
                         .map(drop)
                     })
-            });
+                    .map_err(|e| e.to_string()),
+            };
             if let Err(e) = ended {
                 eprintln!(
                     "warning: could not record the dropped bans in the ledger {}: {e}",
