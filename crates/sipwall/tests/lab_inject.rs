@@ -1,8 +1,9 @@
-//! Issue 13, items 1 and 2, end to end. Item 2 in the real kernel: a policy whose texts carry nft
-//! syntax cannot reach another tool's table through `sipwall apply`.
-//! Before the fix, a service name or a policy file name ending up in the
-//! `# skipped` comment line of the string-match rules closed sipwall's
-//! table and ran `delete table ip victim` in the same transaction.
+//! Issue 13, items 1 and 2, end to end. Item 2 in the real kernel: a
+//! policy whose texts carry nft syntax cannot reach another tool's table
+//! through `sipwall apply`. Before the fix, a service name or a policy
+//! file name ending up in the `# skipped` comment line of the
+//! string-match rules closed sipwall's table and ran `delete table ip
+//! victim` in the same transaction.
 
 mod lab;
 
