@@ -272,7 +272,7 @@ fn rule_lines(r: &Rule) -> Vec<String> {
             escape(prefix, LOG_PREFIX_MAX),
             escape(level, LINE_MAX)
         )],
-        Action::SetHelper(h) => vec![format!("ct helper set \"{}\"", escape(h, LINE_MAX))],
+        Action::SetHelper(h) => vec![format!("ct helper set \"{}\"", ident(h))],
         // One rule per family: `ip dscp set` only applies to IPv4 packets.
         Action::SetDscp(c) => vec![
             format!("ip dscp set {}", c.name()),
