@@ -297,7 +297,7 @@ fn rule_lines(r: &Rule) -> Vec<String> {
             escape(prefix, LOG_PREFIX_MAX),
             escape(level, LINE_MAX)
         )],
-        Action::SetHelper(h) => vec![format!("ct helper set \"{}\"", escape(h, LINE_MAX))],
+        Action::SetHelper(h) => vec![format!("ct helper set \"{}\"", ident(h))],
         Action::BanSource {
             set,
             family,

@@ -98,3 +98,29 @@ fn the_builtin_policy_reads_back_as_its_ir() {
     let pinhole = policy("[media]\nmode = \"pinhole\"\n");
     check_nft(&compile(&pinhole, "pinhole.toml")).unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn helper_and_set_names_in_the_ir_cannot_carry_syntax() {
+    let p =
+        policy("[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"helper\"\n");
+    let mut rs = compile(&p, "p.toml");
+    let evil = "sip\" }\n}\ndelete table ip victim\n";
+    for h in &mut rs.helpers {
+        h.name = format!("{evil}{}", h.name);
+    }
+    for chain in &mut rs.chains {
+        for r in &mut chain.rules {
+            if let Action::SetHelper(h) = &mut r.action {
+                *h = format!("{evil}{h}");
+            }
+        }
+    }
+    for s in &mut rs.sets {
+        s.comment = evil.into();
+    }
+    let text = nft::render(&rs);
+    no_line_of_its_own(&text);
+    check_nft(&rs).unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains("ct helper sip____"), "{text}");
+    assert!(text.contains("ct helper set \"sip____"), "{text}");
+}

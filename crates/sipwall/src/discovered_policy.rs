@@ -211,7 +211,7 @@ pub fn trunks(inv: &Inventory) -> Trunks {
                         "{what}: {name} is a name, and sipwall allowlists addresses; add its addresses to [zones] {TRUNKS} (e.g. `dig +short {name}`) and \"{TRUNKS}\" to [guard] allow, or it can be banned on forged evidence"
                     )),
                     other => t.warnings.push(format!(
-                        "{what}: the host {other} is neither an address nor a host name; not allowlisted"
+                        "{what}: the host {other} is not a peer's address or host name; not allowlisted"
                     )),
                 }
             }

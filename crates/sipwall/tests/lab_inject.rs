@@ -1,8 +1,9 @@
-//! Issue 13, item 2 in the real kernel: a policy whose texts carry nft
-//! syntax cannot reach another tool's table through `sipwall apply`.
-//! Before the fix, a service name or a policy file name ending up in the
-//! `# skipped` comment line of the string-match rules closed sipwall's
-//! table and ran `delete table ip victim` in the same transaction.
+//! Issue 13, items 1 and 2, end to end. Item 2 in the real kernel: a
+//! policy whose texts carry nft syntax cannot reach another tool's table
+//! through `sipwall apply`. Before the fix, a service name or a policy
+//! file name ending up in the `# skipped` comment line of the
+//! string-match rules closed sipwall's table and ran `delete table ip
+//! victim` in the same transaction.
 
 mod lab;
 
@@ -70,4 +71,63 @@ fn a_policy_file_name_cannot_delete_another_tools_table() {
         table.contains("p%0A%7D%0A%7D%0Atable ip victim %7B%7D%0Adelete table ip victim%0A"),
         "{table}"
     );
+}
+
+/// Issue 13, item 1 end to end: `compile` without `-c` derives the policy
+/// from /etc/freeswitch (a private /etc in a mount namespace of its own).
+/// Before the fix, a `sip-ip` holding a newline and a TOML table opened
+/// tcp/4444 to anyone.
+#[test]
+fn a_sip_ip_with_a_newline_cannot_open_a_port_without_c() {
+    if !lab::require("inject_sip_ip", &["unshare", "mount"]) {
+        return;
+    }
+    let q = "&quot;";
+    let nl = "&#10;";
+    let backdoor = format!(
+        "192.0.2.10{nl}kind={q}sip{q}{nl}protocols=[{q}udp{q}]{nl}ports=[5060]{nl}allow=[{q}any{q}]{nl}[services.backdoor]{nl}kind={q}custom{q}{nl}protocols=[{q}tcp{q}]{nl}ports=[4444]{nl}allow=[{q}any{q}]{nl}[services.z]{nl}#"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("freeswitch.xml"),
+        format!(
+            r#"<document type="freeswitch/xml">
+  <section name="configuration">
+    <configuration name="modules.conf"><modules><load module="mod_sofia"/></modules></configuration>
+    <configuration name="sofia.conf"><profiles>
+      <profile name="internal"><settings>
+        <param name="sip-ip" value="{backdoor}"/>
+      </settings></profile>
+    </profiles></configuration>
+  </section>
+</document>
+"#
+        ),
+    )
+    .unwrap();
+    let script = format!(
+        "set -e; mount -t tmpfs sipwall-test /etc; mkdir /etc/freeswitch; mount --bind {} /etc/freeswitch; exec {} compile",
+        dir.path().display(),
+        lab::sipwall()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    let nft = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        nft.starts_with("# sipwall ruleset, compiled from /etc/freeswitch (discovered)"),
+        "{nft}"
+    );
+    assert!(!nft.contains("4444"), "the backdoor is open:\n{nft}");
+    assert!(
+        !nft.contains("dport 5060"),
+        "a profile bound to no address is not opened:\n{nft}"
+    );
+    assert!(nft.contains("tcp dport 22 accept"), "{nft}");
 }
