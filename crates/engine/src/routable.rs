@@ -26,8 +26,8 @@
 use crate::keyed::digest;
 use crate::time::Timestamp;
 use lru::LruCache;
+use std::hash::Hash;
 use std::net::IpAddr;
-use std::num::NonZeroUsize;
 use std::time::Duration;
 
 /// Challenges remembered at most (one per REGISTER or INVITE challenged).
@@ -63,20 +63,27 @@ pub struct Routability {
 impl Routability {
     /// Sources stay verified `verified_for` after their last evidence (zero: never).
     pub fn new(verified_for: Duration) -> Self {
-        let cap = |n| NonZeroUsize::new(n).expect("non-zero");
+        // Unbounded caches kept under their bounds by `put_bounded`: a
+        // bounded LruCache allocates its whole capacity up front (about
+        // 20 MB for these four), an idle engine should not.
         Routability {
             verified_for,
-            nonces: LruCache::new(cap(MAX_NONCES)),
-            answers: LruCache::new(cap(MAX_ANSWERS)),
-            requests: LruCache::new(cap(MAX_REQUESTS)),
-            verified: LruCache::new(cap(MAX_VERIFIED)),
+            nonces: LruCache::unbounded(),
+            answers: LruCache::unbounded(),
+            requests: LruCache::unbounded(),
+            verified: LruCache::unbounded(),
         }
     }
 
     /// The host challenged `to` with `nonce`.
     pub fn challenged(&mut self, now: Timestamp, to: IpAddr, nonce: &[u8]) {
         if !nonce.is_empty() {
-            self.nonces.put(digest(b'n', &[nonce]), (to, now));
+            put_bounded(
+                &mut self.nonces,
+                digest(b'n', &[nonce]),
+                (to, now),
+                MAX_NONCES,
+            );
         }
     }
 
@@ -89,8 +96,8 @@ impl Routability {
 
     /// The host answered an INVITE to `to` with a 2xx carrying `to_tag`.
     pub fn answered(&mut self, now: Timestamp, to: IpAddr, call_id: &[u8], to_tag: &[u8]) {
-        self.answers
-            .put(digest(b'a', &[call_id, to_tag]), (to, now));
+        let key = digest(b'a', &[call_id, to_tag]);
+        put_bounded(&mut self.answers, key, (to, now), MAX_ANSWERS);
     }
 
     /// Whether an ACK from `from` echoes the To tag of a 2xx the host sent it.
@@ -109,7 +116,8 @@ impl Routability {
     /// The host sent `to` a request with Via branch `branch`.
     pub fn requested(&mut self, now: Timestamp, to: IpAddr, branch: &[u8]) {
         if !branch.is_empty() {
-            self.requests.put(digest(b'b', &[branch]), (to, now));
+            let key = digest(b'b', &[branch]);
+            put_bounded(&mut self.requests, key, (to, now), MAX_REQUESTS);
         }
     }
 
@@ -123,7 +131,7 @@ impl Routability {
     /// `addr` completed a registration or dialog with return-routable evidence.
     pub fn verify(&mut self, now: Timestamp, addr: IpAddr) {
         if !self.verified_for.is_zero() {
-            self.verified.put(addr, now);
+            put_bounded(&mut self.verified, addr, now, MAX_VERIFIED);
         }
     }
 
@@ -138,6 +146,14 @@ impl Routability {
     /// Verified sources remembered (some possibly lapsed).
     pub fn remembered(&self) -> usize {
         self.verified.len()
+    }
+}
+
+/// Puts `k` in `cache`, dropping the least recently used beyond `max`.
+fn put_bounded<K: Hash + Eq, V>(cache: &mut LruCache<K, V>, k: K, v: V, max: usize) {
+    cache.put(k, v);
+    while cache.len() > max {
+        cache.pop_lru();
     }
 }
 
@@ -158,6 +174,19 @@ mod tests {
         assert!(!r.echoes_nonce(t, other, b"abc"));
         assert!(!r.echoes_nonce(t, peer, b"abd"));
         assert!(!r.echoes_nonce(t + NONCE_LIFETIME + Duration::from_secs(1), peer, b"abc"));
+    }
+
+    #[test]
+    fn every_table_stays_within_its_bound() {
+        let mut r = Routability::new(Duration::from_secs(60));
+        let t = Timestamp::from_secs(1);
+        for i in 0..(MAX_VERIFIED as u32 + 10) {
+            let a = IpAddr::from(std::net::Ipv4Addr::from(i));
+            r.verify(t, a);
+            r.challenged(t, a, &i.to_le_bytes());
+        }
+        assert_eq!(r.remembered(), MAX_VERIFIED);
+        assert_eq!(r.nonces.len(), MAX_NONCES);
     }
 
     #[test]
