@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the sipwall binary's library (the control
-# protocol) for SECONDS each (default 60) with the committed seeds.
+# Runs every fuzz target of the daemon's input parsers (the control
+# protocol, crates/control) for SECONDS each (default 60) with the
+# committed seeds.
 # Works from any directory. Needs cargo-fuzz; with the nightly toolchain the
 # targets run under AddressSanitizer, without it on stable with no sanitizer
 # (libFuzzer's coverage and the panic checks still apply).

@@ -8,13 +8,13 @@
 
 mod capture;
 mod cmd;
+mod control;
 mod daemon;
 mod discovered_policy;
 mod exit;
 mod ledger;
 
 use clap::{Parser, Subcommand};
-use sipwall::control;
 use std::process::ExitCode;
 
 /// A SIP-aware firewall for VoIP servers (FreeSWITCH first).

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sipwall::control::{parse_request, Request, MAX_BAN, MAX_REQUEST};
+use sipwall_control::{parse_request, Request, MAX_BAN, MAX_REQUEST};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(req) = parse_request(data) else { return };
