@@ -532,3 +532,68 @@ fn run_refuses_a_policy_other_than_the_one_apply_loaded() {
         "the daemon started with the applied policy"
     );
 }
+
+#[test]
+fn a_rollback_neither_resurrects_a_lifted_ban_nor_loses_a_new_one() {
+    let Some(lab) = Lab::up("rollback_sets", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = lab.sipwall(
+        "fw",
+        &[
+            "apply",
+            "-c",
+            policy_with_port(&dir, 4601).to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    lab.ok(
+        "fw",
+        &[
+            "nft",
+            "add element inet sipwall ban_v4 { 192.0.2.70 timeout 1h }",
+        ],
+    );
+    let confirming = lab
+        .cmd("fw", lab::sipwall())
+        .args([
+            "apply",
+            "-c",
+            policy_with_port(&dir, 4602).to_str().unwrap(),
+            "--confirm",
+            "2",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || live_ports(&lab, &[4602])
+            == [4602])
+    );
+    // Meanwhile the daemon lifts one ban (`bans del`) and adds another.
+    lab.ok(
+        "fw",
+        &["nft", "delete element inet sipwall ban_v4 { 192.0.2.70 }"],
+    );
+    lab.ok(
+        "fw",
+        &[
+            "nft",
+            "add element inet sipwall ban_v4 { 192.0.2.71 timeout 1h }",
+        ],
+    );
+    let _ = confirming.wait_with_output();
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || live_ports(&lab, &[4601, 4602])
+            == [4601])
+    );
+    let t = lab.sipwall_table("fw").unwrap();
+    assert!(
+        !t.contains("192.0.2.70"),
+        "the lifted ban stays lifted:\n{t}"
+    );
+    assert!(t.contains("192.0.2.71"), "the new ban stays:\n{t}");
+}

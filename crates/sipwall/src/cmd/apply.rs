@@ -225,6 +225,22 @@ pub fn check_applied(state: &StateArgs, loaded: &Loaded) -> Result<(), Failure> 
     )))
 }
 
+/// The table to roll back to: the text sipwall applied when the live
+/// table is still that one (same policy identity), else nft's listing. The
+/// applied text declares the daemon's sets as the renderer does and holds
+/// no elements, so a rollback keeps the sets in place: nothing the daemon
+/// added or removed meanwhile is undone (the listing would re-add every
+/// ban it held at apply time, also those lifted since).
+fn as_applied(state: &State, live: Table) -> Result<Table, Failure> {
+    let Some(text) = state.applied_table().map_err(Failure::failed)? else {
+        return Ok(live);
+    };
+    match (identity_in(&live.text), identity_in(&text)) {
+        (Some(a), Some(b)) if a == b => Ok(Table { text, ..live }),
+        _ => Ok(live),
+    }
+}
+
 /// Says what a replacement did with the daemon's set elements, and ends
 /// the bans it did not carry in the ledger (if there is one), so that a
 /// restarted daemon does not restore them.
@@ -399,6 +415,7 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     let fw = Firewall::new(NftCli::default());
     fw.check(&table).map_err(Failure::failed)?;
     let previous = fw.current(TABLE).map_err(Failure::failed)?;
+    let previous = previous.map(|live| as_applied(&state, live)).transpose()?;
     state
         .save_previous(&held, previous.as_ref())
         .map_err(Failure::failed)?;
@@ -409,6 +426,9 @@ pub fn apply(a: ApplyArgs) -> Outcome {
 
     let Some(secs) = a.confirm else {
         let done = fw.replace(&table).map_err(Failure::failed)?;
+        state
+            .set_applied_table(&held, &table.text)
+            .map_err(Failure::failed)?;
         save(&a.save, &script)?;
         report(&done, &a.ledger);
         println!(
@@ -430,7 +450,12 @@ pub fn apply(a: ApplyArgs) -> Outcome {
         .map_err(Failure::failed)?;
     let watchdog = spawn_watchdog(&state, &pending.token);
     match fw.replace(&table) {
-        Ok(done) => report(&done, &a.ledger),
+        Ok(done) => {
+            state
+                .set_applied_table(&held, &table.text)
+                .map_err(Failure::failed)?;
+            report(&done, &a.ledger)
+        }
         Err(e) => {
             let _ = state.claim_rollback(&held, &pending.token);
             return Err(Failure::failed(e));
