@@ -519,6 +519,17 @@ fn in_init_netns() -> bool {
     }
 }
 
+/// The transient unit that runs the watchdog: a service of the system
+/// manager, in no user's session, so logind's KillUserProcesses (or the
+/// end of the SSH session) does not reach it; collected once it exits.
+fn systemd_run(unit: &str, exe: &Path, watchdog: &[&std::ffi::OsStr]) -> std::process::Command {
+    let mut c = std::process::Command::new("systemd-run");
+    c.args(["--unit", unit, "--collect", "--quiet", "--"])
+        .arg(exe)
+        .args(watchdog);
+    c
+}
+
 /// Starts the rollback watchdog outside this login session: a transient
 /// systemd unit where systemd runs (logind's KillUserProcesses cannot
 /// reach it), else a process in a session of its own. Returns how.
@@ -528,7 +539,7 @@ fn spawn_watchdog(state: &State, token: &str) -> std::io::Result<String> {
     let exe = std::env::current_exe()?;
     // The watchdog may run elsewhere than here (a unit runs in /).
     let dir = std::fs::canonicalize(state.path())?;
-    let args = [
+    let args: [&std::ffi::OsStr; 5] = [
         "__rollback-watchdog".as_ref(),
         "--state-dir".as_ref(),
         dir.as_os_str(),
@@ -537,10 +548,7 @@ fn spawn_watchdog(state: &State, token: &str) -> std::io::Result<String> {
     ];
     if Path::new("/run/systemd/system").is_dir() && in_init_netns() {
         let unit = format!("sipwall-rollback-{token}");
-        let out = Command::new("systemd-run")
-            .args(["--unit", &unit, "--collect", "--quiet", "--"])
-            .arg(&exe)
-            .args(args)
+        let out = systemd_run(&unit, &exe, &args)
             .stdin(Stdio::null())
             .output();
         match out {
@@ -703,6 +711,38 @@ pub fn watchdog(a: WatchdogArgs) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn under_systemd_the_watchdog_is_a_transient_system_unit() {
+        let c = systemd_run(
+            "sipwall-rollback-1-2",
+            Path::new("/usr/sbin/sipwall"),
+            &[
+                "__rollback-watchdog".as_ref(),
+                "--token".as_ref(),
+                "1-2".as_ref(),
+            ],
+        );
+        assert_eq!(c.get_program(), "systemd-run");
+        let args: Vec<_> = c.get_args().map(|a| a.to_string_lossy()).collect();
+        assert_eq!(
+            args,
+            [
+                "--unit",
+                "sipwall-rollback-1-2",
+                "--collect",
+                "--quiet",
+                "--",
+                "/usr/sbin/sipwall",
+                "__rollback-watchdog",
+                "--token",
+                "1-2"
+            ]
+        );
+        // Not --user (that manager ends with the user's last session), not
+        // --scope (the watchdog would stay in this terminal's session).
+        assert!(!args.iter().any(|a| a == "--user" || a == "--scope"));
+    }
 
     #[test]
     fn the_identity_chain_reads_back_from_a_listing() {
