@@ -10,6 +10,7 @@
 //!   pending                          "TOKEN DEADLINE_MS": an apply awaits confirmation
 //!   boot.target / boot.nft           where and what to save for boot once confirmed
 //!   applied-policy                   "IDENTITY\tSOURCE" of the policy applied last
+//!   applied.nft                      the text of the table applied last
 //!   confirmed                        TOKEN: `confirm` won the race
 //!   rolled-back                      TOKEN: the watchdog won it and restored previous
 //!   cancelled                        TOKEN: `reset` removed the table meanwhile
@@ -284,6 +285,17 @@ impl StateDir {
             let (id, source) = t.trim_end().split_once('\t')?;
             Some((id.to_owned(), source.to_owned()))
         }))
+    }
+
+    /// Records the text of the table just applied (what a later rollback
+    /// restores while the live table is still this one).
+    pub fn set_applied_table(&self, _: &StateLock, text: &str) -> Result<(), NetfilterError> {
+        self.write("applied.nft", text)
+    }
+
+    /// What [`StateDir::set_applied_table`] recorded last.
+    pub fn applied_table(&self) -> Result<Option<String>, NetfilterError> {
+        self.read("applied.nft")
     }
 
     /// Records where the pending ruleset goes for boot once confirmed (the

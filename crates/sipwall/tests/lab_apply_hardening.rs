@@ -532,3 +532,140 @@ fn run_refuses_a_policy_other_than_the_one_apply_loaded() {
         "the daemon started with the applied policy"
     );
 }
+
+#[test]
+fn a_rollback_neither_resurrects_a_lifted_ban_nor_loses_a_new_one() {
+    let Some(lab) = Lab::up("rollback_sets", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = lab.sipwall(
+        "fw",
+        &[
+            "apply",
+            "-c",
+            policy_with_port(&dir, 4601).to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    lab.ok(
+        "fw",
+        &[
+            "nft",
+            "add element inet sipwall ban_v4 { 192.0.2.70 timeout 1h }",
+        ],
+    );
+    let confirming = lab
+        .cmd("fw", lab::sipwall())
+        .args([
+            "apply",
+            "-c",
+            policy_with_port(&dir, 4602).to_str().unwrap(),
+            "--confirm",
+            "2",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || live_ports(&lab, &[4602])
+            == [4602])
+    );
+    // Meanwhile the daemon lifts one ban (`bans del`) and adds another.
+    lab.ok(
+        "fw",
+        &["nft", "delete element inet sipwall ban_v4 { 192.0.2.70 }"],
+    );
+    lab.ok(
+        "fw",
+        &[
+            "nft",
+            "add element inet sipwall ban_v4 { 192.0.2.71 timeout 1h }",
+        ],
+    );
+    let _ = confirming.wait_with_output();
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || live_ports(&lab, &[4601, 4602])
+            == [4601])
+    );
+    let t = lab.sipwall_table("fw").unwrap();
+    assert!(
+        !t.contains("192.0.2.70"),
+        "the lifted ban stays lifted:\n{t}"
+    );
+    assert!(t.contains("192.0.2.71"), "the new ban stays:\n{t}");
+}
+
+#[test]
+fn an_apply_after_a_dead_watchdogs_deadline_rolls_the_stale_apply_back_first() {
+    let Some(lab) = Lab::up("stale_pending", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [4701, 4702, 4703];
+    let out = lab.sipwall(
+        "fw",
+        &[
+            "apply",
+            "-c",
+            policy_with_port(&dir, 4701).to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mut confirming = lab
+        .cmd("fw", lab::sipwall())
+        .args([
+            "apply",
+            "-c",
+            policy_with_port(&dir, 4702).to_str().unwrap(),
+            "--confirm",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The watchdog says its pid; it and the apply die (an OOM kill, say).
+    let mut first_line = String::new();
+    {
+        use std::io::BufRead;
+        let out = confirming.stdout.as_mut().unwrap();
+        std::io::BufReader::new(out)
+            .read_line(&mut first_line)
+            .unwrap();
+    }
+    let pid = first_line
+        .split("pid ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("no watchdog pid in {first_line:?}"));
+    lab.ok("fw", &["kill", "-9", pid]);
+    confirming.kill().unwrap();
+    confirming.wait().unwrap();
+    assert_eq!(live_ports(&lab, &ports), [4702]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(live_ports(&lab, &ports), [4702], "nobody rolled back");
+
+    let out = lab.sipwall(
+        "fw",
+        &[
+            "apply",
+            "-c",
+            policy_with_port(&dir, 4703).to_str().unwrap(),
+        ],
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("rolled back the unconfirmed apply"), "{said}");
+    assert_eq!(live_ports(&lab, &ports), [4703]);
+    assert_eq!(saved_ports(&lab, &ports), [4703]);
+    // Its own rollback would go back to the first policy, not the stale one.
+    let prev = std::fs::read_to_string(lab.state.path().join("previous.nft")).unwrap();
+    assert!(
+        prev.contains("dport 4701 ") && !prev.contains("dport 4702 "),
+        "{prev}"
+    );
+}

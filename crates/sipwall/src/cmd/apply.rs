@@ -226,6 +226,22 @@ pub fn check_applied(state: &StateArgs, loaded: &Loaded) -> Result<(), Failure> 
     )))
 }
 
+/// The table to roll back to: the text sipwall applied when the live
+/// table is still that one (same policy identity), else nft's listing. The
+/// applied text declares the daemon's sets as the renderer does and holds
+/// no elements, so a rollback keeps the sets in place: nothing the daemon
+/// added or removed meanwhile is undone (the listing would re-add every
+/// ban it held at apply time, also those lifted since).
+fn as_applied(state: &State, live: Table) -> Result<Table, Failure> {
+    let Some(text) = state.applied_table().map_err(Failure::failed)? else {
+        return Ok(live);
+    };
+    match (identity_in(&live.text), identity_in(&text)) {
+        (Some(a), Some(b)) if a == b => Ok(Table { text, ..live }),
+        _ => Ok(live),
+    }
+}
+
 /// Says what a replacement did with the daemon's set elements, and ends
 /// the bans it did not carry in the ledger (if there is one), so that a
 /// restarted daemon does not restore them.
@@ -406,6 +422,7 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     let fw = Firewall::new(NftCli::default());
     fw.check(&table).map_err(Failure::failed)?;
     let previous = fw.current(TABLE).map_err(Failure::failed)?;
+    let previous = previous.map(|live| as_applied(&state, live)).transpose()?;
     state
         .save_previous(&held, previous.as_ref())
         .map_err(Failure::failed)?;
@@ -416,6 +433,9 @@ pub fn apply(a: ApplyArgs) -> Outcome {
 
     let Some(secs) = a.confirm else {
         let done = fw.replace(&table).map_err(Failure::failed)?;
+        state
+            .set_applied_table(&held, &table.text)
+            .map_err(Failure::failed)?;
         save(&a.save, &script)?;
         report(&done, &a.ledger);
         println!(
@@ -437,7 +457,12 @@ pub fn apply(a: ApplyArgs) -> Outcome {
         .map_err(Failure::failed)?;
     let watchdog = spawn_watchdog(&state, &pending.token);
     match fw.replace(&table) {
-        Ok(done) => report(&done, &a.ledger),
+        Ok(done) => {
+            state
+                .set_applied_table(&held, &table.text)
+                .map_err(Failure::failed)?;
+            report(&done, &a.ledger)
+        }
         Err(e) => {
             let _ = state.claim_rollback(&held, &pending.token);
             return Err(Failure::failed(e));
@@ -501,6 +526,17 @@ fn in_init_netns() -> bool {
     }
 }
 
+/// The transient unit that runs the watchdog: a service of the system
+/// manager, in no user's session, so logind's KillUserProcesses (or the
+/// end of the SSH session) does not reach it; collected once it exits.
+fn systemd_run(unit: &str, exe: &Path, watchdog: &[&std::ffi::OsStr]) -> std::process::Command {
+    let mut c = std::process::Command::new("systemd-run");
+    c.args(["--unit", unit, "--collect", "--quiet", "--"])
+        .arg(exe)
+        .args(watchdog);
+    c
+}
+
 /// Starts the rollback watchdog outside this login session: a transient
 /// systemd unit where systemd runs (logind's KillUserProcesses cannot
 /// reach it), else a process in a session of its own. Returns how.
@@ -510,7 +546,7 @@ fn spawn_watchdog(state: &State, token: &str) -> std::io::Result<String> {
     let exe = std::env::current_exe()?;
     // The watchdog may run elsewhere than here (a unit runs in /).
     let dir = std::fs::canonicalize(state.path())?;
-    let args = [
+    let args: [&std::ffi::OsStr; 5] = [
         "__rollback-watchdog".as_ref(),
         "--state-dir".as_ref(),
         dir.as_os_str(),
@@ -519,10 +555,7 @@ fn spawn_watchdog(state: &State, token: &str) -> std::io::Result<String> {
     ];
     if Path::new("/run/systemd/system").is_dir() && in_init_netns() {
         let unit = format!("sipwall-rollback-{token}");
-        let out = Command::new("systemd-run")
-            .args(["--unit", &unit, "--collect", "--quiet", "--"])
-            .arg(&exe)
-            .args(args)
+        let out = systemd_run(&unit, &exe, &args)
             .stdin(Stdio::null())
             .output();
         match out {
@@ -685,6 +718,38 @@ pub fn watchdog(a: WatchdogArgs) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn under_systemd_the_watchdog_is_a_transient_system_unit() {
+        let c = systemd_run(
+            "sipwall-rollback-1-2",
+            Path::new("/usr/sbin/sipwall"),
+            &[
+                "__rollback-watchdog".as_ref(),
+                "--token".as_ref(),
+                "1-2".as_ref(),
+            ],
+        );
+        assert_eq!(c.get_program(), "systemd-run");
+        let args: Vec<_> = c.get_args().map(|a| a.to_string_lossy()).collect();
+        assert_eq!(
+            args,
+            [
+                "--unit",
+                "sipwall-rollback-1-2",
+                "--collect",
+                "--quiet",
+                "--",
+                "/usr/sbin/sipwall",
+                "__rollback-watchdog",
+                "--token",
+                "1-2"
+            ]
+        );
+        // Not --user (that manager ends with the user's last session), not
+        // --scope (the watchdog would stay in this terminal's session).
+        assert!(!args.iter().any(|a| a == "--user" || a == "--scope"));
+    }
 
     #[test]
     fn the_identity_chain_reads_back_from_a_listing() {

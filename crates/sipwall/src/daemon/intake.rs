@@ -194,6 +194,14 @@ fn clear_iptables(tool: &str, delete: bool) {
     }
 }
 
+/// Whether `tool`'s rules mention our chains.
+fn has_leftovers(tool: &str) -> bool {
+    Command::new(tool)
+        .args(["-w", "-S"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("SIPWALL-INTAKE"))
+}
+
 /// Installs the iptables fallback: our chains flushed and filled, then one
 /// jump into each, first in its hooked chain.
 fn install_iptables(
@@ -245,8 +253,9 @@ pub fn install(
     }
     match nft.load(&render(policy, mode, q_in, q_out)) {
         Ok(()) => {
-            // Leftovers of an iptables-mode daemon killed earlier, if any.
-            for tool in TOOLS {
+            // Leftovers of an iptables-mode daemon killed earlier, if any
+            // (looked for first: clearing costs a dozen iptables runs).
+            for tool in TOOLS.into_iter().filter(|t| has_leftovers(t)) {
                 clear_iptables(tool, true);
             }
             Ok(Installed::Table)
