@@ -203,10 +203,19 @@ fn a_sip_flood_from_a_thousand_sources_above_the_daemons_capacity_is_dropped_in_
     });
     let took = t.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(300));
-    let capacity = (verdicts(&lab) - before) as f64 / took;
+    let judged = verdicts(&lab) - before;
+    let capacity = judged as f64 / took;
+    // When the daemon judged (nearly) all that was sent, the sender was the
+    // bottleneck and the figure is only a lower bound of the capacity.
+    let saturated = judged * 10 < bench_sent * 9;
     eprintln!(
-        "flood: inline capacity {capacity:.0} verdicts/s ({bench_sent} sent in {took:.1} s, {:.0}/s)",
-        bench_sent as f64 / took
+        "flood: inline capacity {capacity:.0} verdicts/s ({bench_sent} sent in {took:.1} s, {:.0}/s; {})",
+        bench_sent as f64 / took,
+        if saturated {
+            "the daemon saturated"
+        } else {
+            "the sender was the bottleneck: a lower bound"
+        }
     );
     assert!(capacity > 1000.0, "the daemon gave verdicts: {capacity}");
 
