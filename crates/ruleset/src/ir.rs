@@ -98,7 +98,11 @@ pub enum FilledBy {
     Daemon,
     /// The daemon, with prefixes as elements (`flags interval, timeout`):
     /// one element bans a whole /64 or /24. The kernel cannot add to such
-    /// a set from the packet path.
+    /// a set from the packet path. A writer must send what nft sends (seen
+    /// with `nft --debug=netlink` here): the prefix's first address, and an
+    /// element flagged INTERVAL_END at the first address after it (none
+    /// for a prefix at the top of the address space). A start alone would
+    /// match every address above it.
     DaemonPrefixes,
     /// Rules, from the packet path (`flags dynamic, timeout`): the
     /// kernel's own short bans.

@@ -5,7 +5,9 @@
 //! 198.51.100.0/24 and 203.0.113.0/24, 500 IPv6 addresses from
 //! 2001:db8:f::/64, all on the attacker's interface) flood the SIP port
 //! faster than that, while the peer (a trunk in `guard.allow`) places
-//! calls whose media goes through the daemon's pinholes. The first line
+//! calls whose media goes through the daemon's pinholes (pinholes alone:
+//! the kernel's SIP helper, which would make RTP RELATED without them, is
+//! off, so the RTP shows that the daemon kept up). The first line
 //! in the kernel must drop the flood before the daemon's queue: calls
 //! complete with their RTP, and the daemon's verdict rate stays below
 //! what it can handle.
@@ -22,7 +24,7 @@ const POLICY: &str =
 [guard]\nallow = [\"bench\", \"trunks\"]\n\
 [services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n\
 [services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n\
-[media]\nmode = \"pinhole\"\n";
+[media]\nmode = \"pinhole\"\n[helpers.sip]\nassign = false\n";
 
 /// The flooding sources: 250 + 250 IPv4 and 500 IPv6 addresses.
 fn sources() -> Vec<IpAddr> {
@@ -201,10 +203,19 @@ fn a_sip_flood_from_a_thousand_sources_above_the_daemons_capacity_is_dropped_in_
     });
     let took = t.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(300));
-    let capacity = (verdicts(&lab) - before) as f64 / took;
+    let judged = verdicts(&lab) - before;
+    let capacity = judged as f64 / took;
+    // When the daemon judged (nearly) all that was sent, the sender was the
+    // bottleneck and the figure is only a lower bound of the capacity.
+    let saturated = judged * 10 < bench_sent * 9;
     eprintln!(
-        "flood: inline capacity {capacity:.0} verdicts/s ({bench_sent} sent in {took:.1} s, {:.0}/s)",
-        bench_sent as f64 / took
+        "flood: inline capacity {capacity:.0} verdicts/s ({bench_sent} sent in {took:.1} s, {:.0}/s; {})",
+        bench_sent as f64 / took,
+        if saturated {
+            "the daemon saturated"
+        } else {
+            "the sender was the bottleneck: a lower bound"
+        }
     );
     assert!(capacity > 1000.0, "the daemon gave verdicts: {capacity}");
 
