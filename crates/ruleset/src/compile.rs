@@ -18,7 +18,8 @@ use ipnet::IpNet;
 use sipwall_policy::{Kind, MediaMode, Policy, PortRange, Protocol, Service};
 use std::time::Duration;
 
-/// Names of the sets the daemon fills.
+/// Names of sipwall's sets: the daemon fills the bans and pinholes, the
+/// kernel the first line's meters and bans.
 pub mod sets {
     /// Banned IPv4 sources.
     pub const BAN_V4: &str = "ban_v4";
@@ -61,7 +62,8 @@ pub const METER_IDLE: Duration = Duration::from_secs(60);
 /// the daemon's add instead of growing without bound.
 pub const BAN_SET_SIZE: u32 = 1_000_000;
 
-/// Calls the engine keeps at most (its call table's cap).
+/// Calls the engine keeps at most (its call table's cap, `MAX_CALLS` in
+/// `sipwall_engine`, which this crate cannot see: keep the two in step).
 pub const CALL_CAP: u32 = 100_000;
 
 /// Pinholes a call holds at most in one set: RTP and RTCP of up to four

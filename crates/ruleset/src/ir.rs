@@ -102,7 +102,8 @@ pub enum FilledBy {
     /// with `nft --debug=netlink` here): the prefix's first address, and an
     /// element flagged INTERVAL_END at the first address after it (none
     /// for a prefix at the top of the address space). A start alone would
-    /// match every address above it.
+    /// match every address above it. `sipwall_netfilter::SetWriter::add_prefixes`
+    /// does that.
     DaemonPrefixes,
     /// Rules, from the packet path (`flags dynamic, timeout`): the
     /// kernel's own short bans.
