@@ -362,12 +362,14 @@ impl SetWriter {
                     SetElementList::Elements(list),
                 ],
             };
+            let first = self.seq;
             let mut batch = self.message(
                 NetfilterProtoFamily::Unspec,
                 NFNL_SUBSYS_NFTABLES,
                 ControlMessage::BatchBegin,
                 0,
             );
+            let ack = self.seq;
             batch.extend(self.message(
                 NetfilterProtoFamily::Inet,
                 0,
@@ -381,7 +383,7 @@ impl SetWriter {
                 0,
             ));
             self.socket.send(&batch, 0).map_err(io("netlink send"))?;
-            self.await_acks(1, false)?;
+            self.await_acks(first, vec![ack], false)?;
         }
         Ok(())
     }
