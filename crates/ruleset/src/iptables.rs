@@ -155,7 +155,7 @@ pub(crate) const CHAINS: [(&str, &str, &[Hook]); 5] = [
     ("raw", "PREROUTING", &[Hook::HelpersIn]),
     ("raw", "OUTPUT", &[Hook::HelpersOut]),
     ("mangle", "OUTPUT", &[Hook::Mark]),
-    ("filter", "INPUT", &[Hook::Input]),
+    ("filter", "INPUT", &[Hook::Flood, Hook::Input]),
     ("filter", "FORWARD", &[Hook::Forward]),
 ];
 

@@ -84,7 +84,7 @@ fn check_builtin(rs: &Existing) {
     let meters: Vec<&Match> = input[0]
         .rules
         .iter()
-        .filter(|r| r.step == Step::Ir(Action::Drop))
+        .filter(|r| matches!(r.step, Step::Ir(Action::BanSource { .. })))
         .flat_map(|r| r.conds.iter())
         .filter_map(|c| match c {
             Cond::Ir(m @ Match::OverRate { .. }) => Some(m),

@@ -205,7 +205,7 @@ fn statement(
             }
             step(super::statement::xt_target(name))
         }
-        "set" if body.get("stmt").is_some() => {
+        "set" if body.get("stmt").is_some() || str_of(body, "op") == Some("add") => {
             let set = str_of(body, "set").unwrap_or("?").trim_start_matches('@');
             let words = dynset_words(body);
             let words: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -225,10 +225,21 @@ fn statement(
 /// `ip saddr limit rate over 15/second burst 30 packets`.
 fn dynset_words(body: &Value) -> Vec<String> {
     let mut words = Vec::new();
-    if let Some(p) = body.get("elem").and_then(|e| e.get("payload")) {
+    // `update @meter { ip saddr ... }` lists its key bare; `add @set { ip
+    // saddr timeout 1m }` wraps it with the element's timeout in seconds.
+    let elem = body.get("elem");
+    let wrapped = elem.and_then(|e| e.get("elem"));
+    let key = wrapped.and_then(|w| w.get("val")).or(elem);
+    if let Some(p) = key.and_then(|k| k.get("payload")) {
         for key in ["protocol", "field"] {
             words.push(str_of(p, key).unwrap_or("?").to_owned());
         }
+    }
+    if let Some(t) = wrapped
+        .and_then(|w| w.get("timeout"))
+        .and_then(Value::as_u64)
+    {
+        words.extend(["timeout".to_owned(), format!("{t}s")]);
     }
     for st in body
         .get("stmt")

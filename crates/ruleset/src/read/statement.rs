@@ -5,6 +5,7 @@
 
 use super::existing::{Cond, ExistingRule, Location, Step};
 use crate::ir::{Action, Family, Match};
+use std::time::Duration;
 
 /// The `ct helper` objects of a listing: table and name to kernel helper.
 #[derive(Debug, Default)]
@@ -58,13 +59,7 @@ pub(crate) fn dynset(set: &str, words: &[&str]) -> (Vec<Cond>, Option<Step>) {
         .windows(3)
         .position(|w| w == ["limit", "rate", "over"])
     else {
-        return (
-            Vec::new(),
-            Some(Step::Opaque {
-                what: format!("add to @{set}"),
-                terminal: false,
-            }),
-        );
+        return (Vec::new(), Some(add_source(set, words)));
     };
     let family = match words.get(..2) {
         Some(["ip", "saddr"]) => Some(Family::V4),
@@ -100,6 +95,53 @@ pub(crate) fn dynset(set: &str, words: &[&str]) -> (Vec<Cond>, Option<Step>) {
     }
 }
 
+/// `add @set { ip saddr timeout 1m }`: sipwall's kernel ban of a source
+/// when a drop follows (see [`rules_of`]), else a step this reader does
+/// not model.
+fn add_source(set: &str, words: &[&str]) -> Step {
+    let family = match words {
+        ["ip", "saddr", "timeout", _] => Some(Family::V4),
+        ["ip6", "saddr", "timeout", _] => Some(Family::V6),
+        _ => None,
+    };
+    match (family, words.get(3).and_then(|d| nft_duration(d))) {
+        (Some(family), Some(timeout)) => Step::Ir(Action::BanSource {
+            set: set.to_owned(),
+            family,
+            timeout,
+        }),
+        _ => Step::Opaque {
+            what: format!("add to @{set}"),
+            terminal: false,
+        },
+    }
+}
+
+/// A duration as nft lists it (`1m`, `1h30m`, `90s`, `250ms`).
+fn nft_duration(text: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let one = match &rest[..unit] {
+            "d" => Duration::from_secs(86_400),
+            "h" => Duration::from_secs(3_600),
+            "m" => Duration::from_secs(60),
+            "s" => Duration::from_secs(1),
+            "ms" => Duration::from_millis(1),
+            _ => return None,
+        };
+        total = total.checked_add(one.checked_mul(u32::try_from(n).ok()?)?)?;
+        rest = &rest[unit..];
+    }
+    (!text.is_empty()).then_some(total)
+}
+
 /// The rules of one nft rule, from its statements (conditions or a step each).
 pub(crate) fn rules_of(
     statements: Vec<(Vec<Cond>, Option<Step>)>,
@@ -108,8 +150,28 @@ pub(crate) fn rules_of(
 ) -> Vec<ExistingRule> {
     let mut conds = Vec::new();
     let mut out = Vec::new();
-    for (c, step) in statements {
+    // Statements that neither test nor act (a JSON `counter`) say nothing.
+    let mut statements = statements
+        .into_iter()
+        .filter(|(c, step)| !c.is_empty() || step.is_some())
+        .peekable();
+    while let Some((c, step)) = statements.next() {
         conds.extend(c);
+        // Adding the source to a set is a ban only when the packet is
+        // dropped right after; anything else is a set update we do not model.
+        let step = match step {
+            Some(Step::Ir(Action::BanSource { set, .. })) if !matches!(statements.peek(), Some((c, Some(Step::Ir(Action::Drop)))) if c.is_empty()) => {
+                Some(Step::Opaque {
+                    what: format!("add to @{set}"),
+                    terminal: false,
+                })
+            }
+            Some(ban @ Step::Ir(Action::BanSource { .. })) => {
+                statements.next();
+                Some(ban)
+            }
+            other => other,
+        };
         if let Some(step) = step {
             let terminal = matches!(&step, Step::Ir(a) if a.is_terminal())
                 || matches!(
