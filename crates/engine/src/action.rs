@@ -62,25 +62,12 @@ impl fmt::Display for BanReason {
 }
 
 /// A pinhole: a local UDP port, optionally only for one remote address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PinholeKey {
     /// The local port media arrives on.
     pub port: u16,
     /// The remote address, when pinholes are keyed on it.
     pub remote: Option<IpAddr>,
-}
-
-impl std::hash::Hash for PinholeKey {
-    /// One `write` of every field (the keyed hasher pays per call).
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut buf = [0u8; 20];
-        buf[..2].copy_from_slice(&self.port.to_le_bytes());
-        if let Some(r) = self.remote {
-            buf[2] = 1;
-            buf[3..].copy_from_slice(&crate::keyed::addr_bytes(r));
-        }
-        state.write(&buf);
-    }
 }
 
 impl fmt::Display for PinholeKey {

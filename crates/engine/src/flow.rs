@@ -10,7 +10,7 @@
 //! dropped early). Expectations are indexed by where the media goes, so a
 //! packet's lookup costs the same however many calls are set up.
 
-use crate::keyed::{addr_bytes, Map};
+use crate::keyed::Map;
 use crate::packet::{Direction, Packet, Transport};
 use crate::time::Timestamp;
 use sipwall_ruleset::ir::CtState;
@@ -28,24 +28,11 @@ const ICMP: Duration = Duration::from_secs(30);
 pub const EXPECTATION_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A connection's identity, the same for both directions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     proto: u8,
     a: (IpAddr, u16),
     b: (IpAddr, u16),
-}
-
-impl std::hash::Hash for FlowKey {
-    /// One `write` of every field (the keyed hasher pays per call).
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut buf = [0u8; 39];
-        buf[0] = self.proto;
-        buf[1..18].copy_from_slice(&addr_bytes(self.a.0));
-        buf[18..20].copy_from_slice(&self.a.1.to_le_bytes());
-        buf[20..37].copy_from_slice(&addr_bytes(self.b.0));
-        buf[37..39].copy_from_slice(&self.b.1.to_le_bytes());
-        state.write(&buf);
-    }
 }
 
 impl FlowKey {

@@ -2,18 +2,27 @@
 //! flow keys are chosen by whoever sends the packet; with an unkeyed hash
 //! (FxHash) an attacker can precompute keys that collide, turning each
 //! table lookup into a walk of a chain, or make two Call-IDs share one
-//! digest. Every map keyed by network input uses [`Map`] (std's SipHash
-//! with a random key per process), and every digest of network bytes
-//! used as a key comes from [`digest`].
+//! digest.
+//!
+//! - Every map keyed by network input is a [`Map`]: foldhash with random
+//!   seeds (per process and per map), as the `lru` tables already are
+//!   (hashbrown's default). SipHash there cost 42% more instructions per
+//!   replayed packet (the flow table is looked up twice per packet),
+//!   foldhash 9% (docs/performance.md). Its seeds are never visible to a
+//!   sender; a collision attack has to recover them from timing first.
+//! - Every digest of network bytes that stands for an identity (a
+//!   dialog's Call-ID, a transaction, a nonce, a tag) comes from
+//!   [`digest`]: 64 bits of SipHash under a random per-process key, so
+//!   two Call-IDs can be made to share a call only by chance (2^-64).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::OnceLock;
 
 /// A map whose keys come from the network: keyed, randomly seeded hashing.
-pub type Map<K, V> = HashMap<K, V, RandomState>;
+pub type Map<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 
-/// The process's hashing key, drawn once (so digests agree across the
+/// The process's SipHash key for [`digest`], drawn once (so digests agree across the
 /// engine's tables for the life of the process, and differ between runs).
 fn key() -> &'static RandomState {
     static KEY: OnceLock<RandomState> = OnceLock::new();
@@ -30,22 +39,6 @@ pub fn digest(ns: u8, parts: &[&[u8]]) -> u64 {
         h.write(p);
     }
     h.finish()
-}
-
-/// An address as 17 bytes (family, then the 16 bytes of its IPv6 or
-/// IPv4-mapped form): keys hash their addresses through this in one
-/// `write`, since SipHash pays per call and the derived `Hash` of an
-/// `IpAddr` is several.
-pub fn addr_bytes(addr: std::net::IpAddr) -> [u8; 17] {
-    let mut out = [0; 17];
-    match addr {
-        std::net::IpAddr::V4(a) => out[1..].copy_from_slice(&a.to_ipv6_mapped().octets()),
-        std::net::IpAddr::V6(a) => {
-            out[0] = 6;
-            out[1..].copy_from_slice(&a.octets());
-        }
-    }
-    out
 }
 
 #[cfg(test)]
