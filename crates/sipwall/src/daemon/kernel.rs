@@ -1,5 +1,6 @@
 //! The engine's actions as set updates in sipwall's table.
 
+use sipwall_control::MAX_BAN;
 use sipwall_engine::{Action, CloseReason, PinholeKey, Timestamp};
 use sipwall_netfilter::{Key, NetfilterError, SetWriter};
 use sipwall_ruleset::sets;
@@ -34,11 +35,14 @@ impl KernelSets {
         KernelSets { writer }
     }
 
-    /// Bans `addr` for `length`.
+    /// Bans `addr` for `length` (between a second and [`MAX_BAN`]).
     pub fn ban(&mut self, addr: IpAddr, length: Duration) -> Result<(), NetfilterError> {
         self.writer.add(
             ban_set(addr),
-            &[(Key::Addr(addr), length.max(Duration::from_secs(1)))],
+            &[(
+                Key::Addr(addr),
+                length.clamp(Duration::from_secs(1), MAX_BAN),
+            )],
         )
     }
 
@@ -54,7 +58,7 @@ impl KernelSets {
             let family: Vec<(Key, Duration)> = bans
                 .iter()
                 .filter(|(a, _)| a.is_ipv4() == v4)
-                .map(|(a, d)| (Key::Addr(*a), (*d).max(Duration::from_secs(1))))
+                .map(|(a, d)| (Key::Addr(*a), (*d).clamp(Duration::from_secs(1), MAX_BAN)))
                 .collect();
             if !family.is_empty() {
                 let set = if v4 { sets::BAN_V4 } else { sets::BAN_V6 };
