@@ -164,6 +164,11 @@ fn seconds(text: &str) -> Option<u64> {
     num.is_empty().then_some(total)
 }
 
+/// Left out of the comparison: nft's JSON listing (1.0.6) does not show
+/// the `dynamic` flag its text shows, and nft sets it by itself on a set
+/// that rules add to from the packet path.
+const DYNAMIC: &str = "dynamic";
+
 /// A set's declaration, normalised: what must be equal for the set to be
 /// kept as it is.
 type Declaration = BTreeMap<&'static str, String>;
@@ -187,7 +192,11 @@ fn declared(text: &str, name: &str) -> Option<Declaration> {
         let (key, value) = match key {
             "type" => ("type", value.to_owned()),
             "flags" => {
-                let mut f: Vec<&str> = value.split(',').map(str::trim).collect();
+                let mut f: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|f| *f != DYNAMIC)
+                    .collect();
                 f.sort_unstable();
                 ("flags", f.join(","))
             }
@@ -220,7 +229,10 @@ fn listed(set: &Value) -> Option<Declaration> {
             .as_array()?
             .iter()
             .map(Value::as_str)
-            .collect::<Option<_>>()?;
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .filter(|f| *f != DYNAMIC)
+            .collect();
         f.sort_unstable();
         d.insert("flags", f.join(","));
     }

@@ -30,7 +30,7 @@ fn start_daemon(lab: &Lab, log: &std::path::Path, args: &[&str]) -> Background {
                 .contains("NFQUEUE")
     };
     assert!(
-        lab.wait_for(Duration::from_secs(10), up),
+        lab.wait_for(Duration::from_secs(10), up) && lab.daemon_ready(Duration::from_secs(10)),
         "the daemon did not start:\n{}",
         std::fs::read_to_string(log).unwrap_or_default()
     );

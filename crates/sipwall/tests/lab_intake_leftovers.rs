@@ -24,13 +24,11 @@ fn daemon(lab: &Lab, policy: &std::path::Path, fail_closed: bool) -> Background 
     if fail_closed {
         c.arg("--fail-closed");
     }
-    // The control socket comes after the intake: once it is there, the
-    // daemon's rules are in (a killed daemon leaves its socket behind).
-    let socket = lab.state.path().join("control.sock");
-    let _ = std::fs::remove_file(&socket);
+    // Once the daemon answers, its rules are in (a killed daemon leaves
+    // its socket behind, and a new one listens before its intake is in).
     let child = Background(c.spawn().unwrap());
     assert!(
-        lab.wait_for(Duration::from_secs(15), || socket.exists()),
+        lab.daemon_ready(Duration::from_secs(15)),
         "the daemon started"
     );
     let rules = iptables_rules(lab, "ip6tables");

@@ -274,6 +274,13 @@ impl Lab {
             .expect("sipwall")
     }
 
+    /// Waits up to `limit` for the daemon in `fw` to answer `status`. Its
+    /// socket listens before the restore and the intake are in place, and
+    /// requests wait until its loop runs: an answer means it is guarding.
+    pub fn daemon_ready(&self, limit: Duration) -> bool {
+        self.wait_for(limit, || self.sipwall("fw", &["status"]).status.success())
+    }
+
     /// Waits up to `limit` for `cond`.
     pub fn wait_for(&self, limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         let start = Instant::now();
