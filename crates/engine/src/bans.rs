@@ -88,6 +88,8 @@ pub struct Bans {
     prefix_policy: PrefixPolicy,
     /// Prefix bans in force.
     prefixes: Map<IpNet, Ban>,
+    /// The prefix lengths in `prefixes` (a handful: what lookups try).
+    prefix_lens: Vec<(bool, u8)>,
     prefix_ends: Deadlines<IpNet>,
     /// Recent ban times per prefix (bounded, least recent out).
     recent: LruCache<IpNet, VecDeque<Timestamp>>,
@@ -118,6 +120,7 @@ impl Bans {
             ends: Deadlines::default(),
             prefix_policy: PrefixPolicy::OFF,
             prefixes: Map::default(),
+            prefix_lens: Vec::new(),
             prefix_ends: Deadlines::default(),
             recent: LruCache::new(cap),
             new_prefix: None,
@@ -184,14 +187,13 @@ impl Bans {
             return;
         }
         self.recent.pop(&prefix);
-        self.prefixes.insert(
+        self.insert_prefix(
             prefix,
             Ban {
                 until,
                 reason: reason.clone(),
             },
         );
-        self.prefix_ends.push(until, prefix);
         self.new_prefix = Some((prefix, until, reason.clone()));
     }
 
@@ -204,8 +206,12 @@ impl Bans {
                 if self.prefixes.is_empty() {
                     return None;
                 }
-                let prefix = self.prefix_of(addr)?;
-                self.prefixes.get(&prefix).filter(|b| b.until > now)
+                self.prefix_lens
+                    .iter()
+                    .filter(|(v6, _)| *v6 == addr.is_ipv6())
+                    .filter_map(|(_, len)| IpNet::new(addr, *len).ok())
+                    .find_map(|n| self.prefixes.get(&n.trunc()))
+                    .filter(|b| b.until > now)
             })
     }
 
@@ -311,6 +317,20 @@ impl Bans {
     pub fn restore(&mut self, addr: IpAddr, ban: Ban) {
         self.ends.push(ban.until, addr);
         self.active.insert(addr, ban);
+    }
+
+    /// Restores a prefix ban from the ledger or the kernel after a restart.
+    pub fn restore_prefix(&mut self, prefix: IpNet, ban: Ban) {
+        self.insert_prefix(prefix.trunc(), ban);
+    }
+
+    fn insert_prefix(&mut self, prefix: IpNet, ban: Ban) {
+        let len = (matches!(prefix, IpNet::V6(_)), prefix.prefix_len());
+        if !self.prefix_lens.contains(&len) {
+            self.prefix_lens.push(len);
+        }
+        self.prefix_ends.push(ban.until, prefix);
+        self.prefixes.insert(prefix, ban);
     }
 
     /// Removes bans that ended by `now`, returning their sources.
@@ -497,6 +517,26 @@ mod tests {
         assert!(!b.is_banned(now, other), "only that /64");
         b.expire(until);
         assert!(!b.is_banned(until, addr(999)), "it ends on time");
+        b.restore_prefix(
+            prefix,
+            Ban {
+                until: until + Duration::from_secs(60),
+                reason: BanReason::Flood,
+            },
+        );
+        assert!(b.is_banned(until, addr(5)), "restored after a restart");
+        let mut off = table();
+        off.restore_prefix(
+            "198.51.0.0/16".parse().unwrap(),
+            Ban {
+                until,
+                reason: BanReason::Manual,
+            },
+        );
+        assert!(
+            off.is_banned(now, IpAddr::from([198, 51, 7, 7])),
+            "a restored prefix holds even with aggregation off"
+        );
         // IPv4 is not aggregated unless asked.
         for i in 1..=20u8 {
             b.ban(now, IpAddr::from([203, 0, 113, i]), BanReason::Flood, true);

@@ -374,6 +374,18 @@ impl Engine {
     /// Bans `addr` on a detector's word, unless a shield stops it:
     /// `routable` says whether the evidence is return-routable (a blind
     /// spoofer could not have produced it).
+    /// Restores a prefix ban found in the ledger or the kernel (no action).
+    /// Addresses in `prefix` count as banned even before prefix bans are
+    /// turned on: the kernel element is there.
+    pub fn restore_prefix_ban(
+        &mut self,
+        prefix: ipnet::IpNet,
+        until: Timestamp,
+        reason: BanReason,
+    ) {
+        self.bans.restore_prefix(prefix, Ban { until, reason });
+    }
+
     fn ban_source(
         &mut self,
         now: Timestamp,

@@ -6,7 +6,8 @@
 //! ```text
 //!   Engine::handle(now, Direction, ip bytes) ─► Decision { verdict, by }
 //!   Engine::handle_event(now, &Event)
-//!   Engine::poll_action() ─► Action::{Ban, BanSuppressed, Unban, BanExpired, Allow, OpenPinhole, ClosePinhole}
+//!   Engine::poll_action() ─► Action::{Ban, BanPrefix, BanSuppressed, Unban, BanExpired, Allow,
+//!                                     OpenPinhole, ClosePinhole}
 //!   Engine::poll_timeout() / handle_timeout(now)
 //! ```
 //!
@@ -17,9 +18,12 @@
 //! [`transaction`] outcomes counted in [`window`]s).
 //!
 //! Trust: packets and events come from the network. Nothing in them can
-//! make the engine panic, and every table is bounded (flows, streams,
-//! transactions, calls, tracked sources), the bounds documented where they
-//! are set.
+//! make the engine panic, and every table is bounded in entries and bytes
+//! (flows, streams, transactions, calls, tracked sources, issued nonces),
+//! the bounds documented where they are set; tables keyed by network input
+//! hash with random seeds ([`keyed`]); UDP evidence, which anyone can forge,
+//! never bans a source that proved it receives the host's answers
+//! ([`routable`]).
 
 pub mod action;
 pub mod bans;
