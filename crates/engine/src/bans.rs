@@ -97,11 +97,12 @@ pub struct Bans {
     new_prefix: Option<(IpNet, Timestamp, BanReason)>,
 }
 
-/// The longest ban anything can make: a year. Longer ones overflow what
-/// the kernel's set timeouts and the ledger hold (`--for 200years` made
-/// every later `apply` fail); the command line refuses them at parse time
-/// with this maximum, and the table clamps whatever reaches it.
-pub const MAX_BAN: Duration = Duration::from_secs(365 * 86_400);
+/// The longest ban anything can make: a year (the control crate's, so
+/// that what `--for` accepts and what the table holds agree to the
+/// second). Longer ones overflow what the kernel's set timeouts and the
+/// ledger hold (`--for 200years` made every later `apply` fail); the
+/// command line refuses them at parse time, the table clamps the rest.
+pub use sipwall_control::MAX_BAN;
 
 /// Sources remembered for escalation and registration at most.
 const MEMORY: usize = 100_000;
