@@ -15,6 +15,7 @@ use crate::keyed::Map;
 use crate::time::Timestamp;
 use ipnet::IpNet;
 use lru::LruCache;
+pub use sipwall_policy::PrefixBans;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
@@ -29,33 +30,48 @@ pub struct Ban {
     pub reason: BanReason,
 }
 
-/// When many bans inside one network become one ban of the network.
+/// When many bans inside one network become one ban of the network, per
+/// family (the policy's `bans.ipv6_prefix*` and `bans.ipv4_prefix*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrefixPolicy {
-    /// Bans inside one prefix within the ban time that ban the prefix (0: never).
-    pub after: u32,
-    /// The IPv6 prefix length.
-    pub v6: u8,
-    /// The IPv4 prefix length, when IPv4 is aggregated too.
-    pub v4: Option<u8>,
+    /// IPv6: bans inside one prefix within the ban time that ban it (0: never), and its length.
+    pub v6: PrefixBans,
+    /// IPv4, the same.
+    pub v4: PrefixBans,
 }
 
 impl PrefixPolicy {
     /// No aggregation.
     pub const OFF: PrefixPolicy = PrefixPolicy {
-        after: 0,
-        v6: 64,
-        v4: None,
+        v6: PrefixBans { after: 0, len: 64 },
+        v4: PrefixBans { after: 0, len: 24 },
     };
+
+    /// The rule for `addr`'s family.
+    pub fn of(&self, addr: IpAddr) -> PrefixBans {
+        if addr.is_ipv6() {
+            self.v6
+        } else {
+            self.v4
+        }
+    }
 }
 
 impl Default for PrefixPolicy {
     /// Issue 13's defaults: 8 bans in one /64; IPv4 not aggregated.
     fn default() -> Self {
         PrefixPolicy {
-            after: 8,
-            v6: 64,
-            v4: None,
+            v6: PrefixBans { after: 8, len: 64 },
+            v4: PrefixBans { after: 0, len: 24 },
+        }
+    }
+}
+
+impl From<&sipwall_policy::Bans> for PrefixPolicy {
+    fn from(b: &sipwall_policy::Bans) -> Self {
+        PrefixPolicy {
+            v6: b.ipv6_prefix,
+            v4: b.ipv4_prefix,
         }
     }
 }
@@ -135,15 +151,16 @@ impl Bans {
 
     /// The prefix `addr` is aggregated in, if its family is aggregated.
     fn prefix_of(&self, addr: IpAddr) -> Option<IpNet> {
-        let p = self.prefix_policy;
+        let p = self.prefix_policy.of(addr);
         if p.after == 0 {
             return None;
         }
-        let len = match addr {
-            IpAddr::V6(_) => p.v6,
-            IpAddr::V4(_) => p.v4?,
-        };
-        IpNet::new(addr, len).ok().map(|n| n.trunc())
+        IpNet::new(addr, p.len).ok().map(|n| n.trunc())
+    }
+
+    /// When bans inside one prefix become a ban of the prefix.
+    pub fn prefix_policy(&self) -> PrefixPolicy {
+        self.prefix_policy
     }
 
     /// The prefix ban made by the last [`Bans::ban`], once.
@@ -168,7 +185,7 @@ impl Bans {
             return;
         };
         let window = self.policy.base;
-        let after = self.prefix_policy.after as usize;
+        let after = self.prefix_policy.of(addr).after as usize;
         let times = self.recent.get_or_insert_mut(prefix, VecDeque::new);
         while times.front().is_some_and(|t| now.since(*t) > window) {
             times.pop_front();
@@ -224,6 +241,16 @@ impl Bans {
     /// Whether `addr` is in an allowlisted zone (or loopback): never banned.
     pub fn is_allowlisted(&self, addr: IpAddr) -> bool {
         addr.is_loopback() || self.allow.iter().any(|n| n.contains(&addr))
+    }
+
+    /// Whether the network `prefix` holds an allowlisted address (or is
+    /// inside an allowlisted zone): never banned whole.
+    pub fn overlaps_allowlist(&self, prefix: IpNet) -> bool {
+        self.is_allowlisted(prefix.network())
+            || self
+                .allow
+                .iter()
+                .any(|n| prefix.contains(&n.network()) || n.contains(&prefix.network()))
     }
 
     /// Allows `addr` by hand until `until`: not banned for anything meanwhile.
@@ -312,6 +339,12 @@ impl Bans {
     /// Lifts a ban now; false if there was none.
     pub fn unban(&mut self, addr: IpAddr) -> bool {
         self.active.remove(&addr).is_some()
+    }
+
+    /// Lifts a prefix ban now (`prefix` as banned, host bits ignored);
+    /// false if there was none. The single bans inside it stay.
+    pub fn unban_prefix(&mut self, prefix: IpNet) -> bool {
+        self.prefixes.remove(&prefix.trunc()).is_some()
     }
 
     /// Restores a ban from the ledger or the kernel after a restart.
