@@ -4,7 +4,8 @@
 //!
 //! Source rotation: an IPv6 attacker holds a whole /64 and can bring a new
 //! address for every ban (30,000 bans at 17k/s in the issue). With
-//! [`PrefixPolicy::after`] set, that many bans inside one prefix within the
+//! [`PrefixBans::after`] set for the family (the policy's
+//! `bans.ipv6_prefix_after`, 8, and `bans.ipv4_prefix_after`, off), that many bans inside one prefix within the
 //! ban time ban the prefix itself, as one element; addresses inside it are
 //! then banned already, so no further per-address bans are made. A prefix
 //! that holds an allowlisted network is never banned whole.
@@ -576,6 +577,39 @@ mod tests {
             b.ban(now, IpAddr::from([203, 0, 113, i]), BanReason::Flood, true);
         }
         assert!(b.take_prefix_ban().is_none());
+    }
+
+    #[test]
+    fn ipv4_rotation_in_one_24_is_banned_as_the_prefix_when_asked_and_lifts_by_hand() {
+        let mut b = table();
+        b.set_prefix_policy(PrefixPolicy {
+            v6: PrefixBans { after: 0, len: 64 },
+            v4: PrefixBans { after: 4, len: 24 },
+        });
+        let now = Timestamp::from_secs(10);
+        for i in 1..=4u8 {
+            b.ban(now, IpAddr::from([203, 0, 113, i]), BanReason::Flood, true);
+        }
+        let (prefix, _, _) = b.take_prefix_ban().expect("the fourth bans the /24");
+        assert_eq!(prefix.to_string(), "203.0.113.0/24");
+        assert!(b.is_banned(now, IpAddr::from([203, 0, 113, 200])));
+        // IPv6 is off in this policy.
+        for i in 1..=20u16 {
+            b.ban(
+                now,
+                IpAddr::from([0x2001, 0xdb8, 0, 9, 0, 0, 0, i]),
+                BanReason::Flood,
+                true,
+            );
+        }
+        assert!(b.take_prefix_ban().is_none());
+        assert!(b.unban_prefix("203.0.113.0/24".parse().unwrap()));
+        assert!(!b.is_banned(now, IpAddr::from([203, 0, 113, 200])));
+        assert!(
+            b.is_banned(now, IpAddr::from([203, 0, 113, 1])),
+            "its single bans stay"
+        );
+        assert!(!b.unban_prefix("203.0.113.0/24".parse().unwrap()));
     }
 
     #[test]
