@@ -268,3 +268,71 @@ fn thirty_thousand_rotating_sources_make_a_handful_of_kernel_elements() {
         "a handful of /128 elements, not thousands: {singles}"
     );
 }
+
+/// Brief's item: a prefix ban that overlaps a zone allowlisted since (a
+/// trunk moved into the attacker's old /64) is lifted at restore, in the
+/// kernel and the ledger, like single bans.
+#[test]
+fn a_prefix_ban_overlapping_a_zone_allowlisted_since_is_lifted_at_restore() {
+    let Some(lab) = Lab::up("rotation_allow", &[]) else {
+        return;
+    };
+    const SERVICES: &str = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n";
+    let policy = lab.apply_policy(SERVICES);
+    hold_the_64(&lab);
+    let log = lab.state.path().join("daemon.log");
+    let mut daemon = {
+        let file = std::fs::File::create(&log).unwrap();
+        Background(
+            lab.cmd("fw", lab::sipwall())
+                .args(["run", "-c", policy.to_str().unwrap()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(file)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    assert!(lab.daemon_ready(Duration::from_secs(10)));
+    rotate(&lab, 1, 12, "0.05");
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || prefix_banned(&lab)),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    daemon.0.kill().unwrap();
+    daemon.0.wait().unwrap();
+
+    // A trunk at 2001:db8:66::100 is allowlisted now.
+    let allowed = lab.apply_policy(&format!(
+        "[zones]\ntrunks = [\"2001:db8:66::100\"]\n[guard]\nallow = [\"trunks\"]\n{SERVICES}"
+    ));
+    let log2 = lab.state.path().join("daemon2.log");
+    let _daemon2 = {
+        let file = std::fs::File::create(&log2).unwrap();
+        Background(
+            lab.cmd("fw", lab::sipwall())
+                .args(["run", "-c", allowed.to_str().unwrap()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(file)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    assert!(lab.daemon_ready(Duration::from_secs(10)));
+    let log2_text = std::fs::read_to_string(&log2).unwrap_or_default();
+    assert!(
+        elements(&lab, "ban_net_v6").is_empty(),
+        "the prefix holding an allowlisted address is lifted: {:?}\n{log2_text}",
+        elements(&lab, "ban_net_v6")
+    );
+    let db = rusqlite::Connection::open(lab.state.path().join("ledger.sqlite")).unwrap();
+    let ended: Option<String> = db
+        .query_row("SELECT ended_by FROM bans WHERE addr = ?1", [PREFIX], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(ended.as_deref(), Some("allowlisted"), "{log2_text}");
+    assert!(!listed(&bans_list(&lab), PREFIX));
+}
