@@ -327,6 +327,10 @@ pub fn run(a: ReplayArgs) -> Outcome {
         a.hosts.clone()
     };
     let mut engine = Engine::new(&loaded.policy, &loaded.source);
+    // As `sipwall run` does, so that a replay shows its prefix bans too.
+    engine.aggregate_prefixes(sipwall_engine::bans::PrefixPolicy::from(
+        &loaded.policy.bans,
+    ));
     let total: u64 = a
         .captures
         .iter()
