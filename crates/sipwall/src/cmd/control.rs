@@ -211,3 +211,23 @@ pub fn calls(a: ListArgs) -> Outcome {
         out
     })
 }
+
+#[cfg(test)]
+mod target_tests {
+    use super::parse_target;
+
+    #[test]
+    fn bans_del_takes_an_address_or_a_prefix_but_not_one_with_host_bits() {
+        assert_eq!(
+            parse_target("2001:db8:66::7").unwrap().to_string(),
+            "2001:db8:66::7/128"
+        );
+        assert_eq!(
+            parse_target("2001:db8:66::/64").unwrap().to_string(),
+            "2001:db8:66::/64"
+        );
+        let e = parse_target("2001:db8:66::7/64").unwrap_err();
+        assert!(e.contains("the prefix is 2001:db8:66::/64"), "{e}");
+        assert!(parse_target("not-an-address").is_err());
+    }
+}
