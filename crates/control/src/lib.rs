@@ -15,8 +15,8 @@ pub const MAX_REQUEST: usize = 64 * 1024;
 
 /// The longest ban (or allowance) anyone can ask for: a year (humantime's,
 /// 365.25 days, so that `--for 1year` is allowed). Longer lengths overflow
-/// the kernel's timeouts and the ledger's times.
-// TODO(issue 13): point at the engine's bound in bans.rs once merged.
+/// the kernel's timeouts and the ledger's times. The one bound: the
+/// engine's table (`sipwall_engine::bans::MAX_BAN`) is this constant.
 pub const MAX_BAN: Duration = Duration::from_secs(31_557_600);
 
 /// Why a request line was refused.

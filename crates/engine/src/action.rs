@@ -136,6 +136,11 @@ pub enum Action {
         /// What was seen.
         evidence: String,
     },
+    /// Remove the prefix ban of `prefix` (lifted by hand).
+    UnbanPrefix {
+        /// The network, as banned.
+        prefix: ipnet::IpNet,
+    },
     /// A detector fired but `addr` is shielded: nothing to change in the
     /// kernel, a line to log (at most one a minute per source; every one
     /// is counted in [`crate::Stats`]).

@@ -4,7 +4,8 @@
 //!
 //! Source rotation: an IPv6 attacker holds a whole /64 and can bring a new
 //! address for every ban (30,000 bans at 17k/s in the issue). With
-//! [`PrefixPolicy::after`] set, that many bans inside one prefix within the
+//! [`PrefixBans::after`] set for the family (the policy's
+//! `bans.ipv6_prefix_after`, 8, and `bans.ipv4_prefix_after`, off), that many bans inside one prefix within the
 //! ban time ban the prefix itself, as one element; addresses inside it are
 //! then banned already, so no further per-address bans are made. A prefix
 //! that holds an allowlisted network is never banned whole.
@@ -15,6 +16,7 @@ use crate::keyed::Map;
 use crate::time::Timestamp;
 use ipnet::IpNet;
 use lru::LruCache;
+pub use sipwall_policy::PrefixBans;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
@@ -29,33 +31,48 @@ pub struct Ban {
     pub reason: BanReason,
 }
 
-/// When many bans inside one network become one ban of the network.
+/// When many bans inside one network become one ban of the network, per
+/// family (the policy's `bans.ipv6_prefix*` and `bans.ipv4_prefix*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrefixPolicy {
-    /// Bans inside one prefix within the ban time that ban the prefix (0: never).
-    pub after: u32,
-    /// The IPv6 prefix length.
-    pub v6: u8,
-    /// The IPv4 prefix length, when IPv4 is aggregated too.
-    pub v4: Option<u8>,
+    /// IPv6: bans inside one prefix within the ban time that ban it (0: never), and its length.
+    pub v6: PrefixBans,
+    /// IPv4, the same.
+    pub v4: PrefixBans,
 }
 
 impl PrefixPolicy {
     /// No aggregation.
     pub const OFF: PrefixPolicy = PrefixPolicy {
-        after: 0,
-        v6: 64,
-        v4: None,
+        v6: PrefixBans { after: 0, len: 64 },
+        v4: PrefixBans { after: 0, len: 24 },
     };
+
+    /// The rule for `addr`'s family.
+    pub fn of(&self, addr: IpAddr) -> PrefixBans {
+        if addr.is_ipv6() {
+            self.v6
+        } else {
+            self.v4
+        }
+    }
 }
 
 impl Default for PrefixPolicy {
     /// Issue 13's defaults: 8 bans in one /64; IPv4 not aggregated.
     fn default() -> Self {
         PrefixPolicy {
-            after: 8,
-            v6: 64,
-            v4: None,
+            v6: PrefixBans { after: 8, len: 64 },
+            v4: PrefixBans { after: 0, len: 24 },
+        }
+    }
+}
+
+impl From<&sipwall_policy::Bans> for PrefixPolicy {
+    fn from(b: &sipwall_policy::Bans) -> Self {
+        PrefixPolicy {
+            v6: b.ipv6_prefix,
+            v4: b.ipv4_prefix,
         }
     }
 }
@@ -97,11 +114,12 @@ pub struct Bans {
     new_prefix: Option<(IpNet, Timestamp, BanReason)>,
 }
 
-/// The longest ban anything can make: a year. Longer ones overflow what
-/// the kernel's set timeouts and the ledger hold (`--for 200years` made
-/// every later `apply` fail); the command line refuses them at parse time
-/// with this maximum, and the table clamps whatever reaches it.
-pub const MAX_BAN: Duration = Duration::from_secs(365 * 86_400);
+/// The longest ban anything can make: a year (the control crate's, so
+/// that what `--for` accepts and what the table holds agree to the
+/// second). Longer ones overflow what the kernel's set timeouts and the
+/// ledger hold (`--for 200years` made every later `apply` fail); the
+/// command line refuses them at parse time, the table clamps the rest.
+pub use sipwall_control::MAX_BAN;
 
 /// Sources remembered for escalation and registration at most.
 const MEMORY: usize = 100_000;
@@ -134,15 +152,16 @@ impl Bans {
 
     /// The prefix `addr` is aggregated in, if its family is aggregated.
     fn prefix_of(&self, addr: IpAddr) -> Option<IpNet> {
-        let p = self.prefix_policy;
+        let p = self.prefix_policy.of(addr);
         if p.after == 0 {
             return None;
         }
-        let len = match addr {
-            IpAddr::V6(_) => p.v6,
-            IpAddr::V4(_) => p.v4?,
-        };
-        IpNet::new(addr, len).ok().map(|n| n.trunc())
+        IpNet::new(addr, p.len).ok().map(|n| n.trunc())
+    }
+
+    /// When bans inside one prefix become a ban of the prefix.
+    pub fn prefix_policy(&self) -> PrefixPolicy {
+        self.prefix_policy
     }
 
     /// The prefix ban made by the last [`Bans::ban`], once.
@@ -167,7 +186,7 @@ impl Bans {
             return;
         };
         let window = self.policy.base;
-        let after = self.prefix_policy.after as usize;
+        let after = self.prefix_policy.of(addr).after as usize;
         let times = self.recent.get_or_insert_mut(prefix, VecDeque::new);
         while times.front().is_some_and(|t| now.since(*t) > window) {
             times.pop_front();
@@ -223,6 +242,16 @@ impl Bans {
     /// Whether `addr` is in an allowlisted zone (or loopback): never banned.
     pub fn is_allowlisted(&self, addr: IpAddr) -> bool {
         addr.is_loopback() || self.allow.iter().any(|n| n.contains(&addr))
+    }
+
+    /// Whether the network `prefix` holds an allowlisted address (or is
+    /// inside an allowlisted zone): never banned whole.
+    pub fn overlaps_allowlist(&self, prefix: IpNet) -> bool {
+        self.is_allowlisted(prefix.network())
+            || self
+                .allow
+                .iter()
+                .any(|n| prefix.contains(&n.network()) || n.contains(&prefix.network()))
     }
 
     /// Allows `addr` by hand until `until`: not banned for anything meanwhile.
@@ -311,6 +340,12 @@ impl Bans {
     /// Lifts a ban now; false if there was none.
     pub fn unban(&mut self, addr: IpAddr) -> bool {
         self.active.remove(&addr).is_some()
+    }
+
+    /// Lifts a prefix ban now (`prefix` as banned, host bits ignored);
+    /// false if there was none. The single bans inside it stay.
+    pub fn unban_prefix(&mut self, prefix: IpNet) -> bool {
+        self.prefixes.remove(&prefix.trunc()).is_some()
     }
 
     /// Restores a ban from the ledger or the kernel after a restart.
@@ -542,6 +577,39 @@ mod tests {
             b.ban(now, IpAddr::from([203, 0, 113, i]), BanReason::Flood, true);
         }
         assert!(b.take_prefix_ban().is_none());
+    }
+
+    #[test]
+    fn ipv4_rotation_in_one_24_is_banned_as_the_prefix_when_asked_and_lifts_by_hand() {
+        let mut b = table();
+        b.set_prefix_policy(PrefixPolicy {
+            v6: PrefixBans { after: 0, len: 64 },
+            v4: PrefixBans { after: 4, len: 24 },
+        });
+        let now = Timestamp::from_secs(10);
+        for i in 1..=4u8 {
+            b.ban(now, IpAddr::from([203, 0, 113, i]), BanReason::Flood, true);
+        }
+        let (prefix, _, _) = b.take_prefix_ban().expect("the fourth bans the /24");
+        assert_eq!(prefix.to_string(), "203.0.113.0/24");
+        assert!(b.is_banned(now, IpAddr::from([203, 0, 113, 200])));
+        // IPv6 is off in this policy.
+        for i in 1..=20u16 {
+            b.ban(
+                now,
+                IpAddr::from([0x2001, 0xdb8, 0, 9, 0, 0, 0, i]),
+                BanReason::Flood,
+                true,
+            );
+        }
+        assert!(b.take_prefix_ban().is_none());
+        assert!(b.unban_prefix("203.0.113.0/24".parse().unwrap()));
+        assert!(!b.is_banned(now, IpAddr::from([203, 0, 113, 200])));
+        assert!(
+            b.is_banned(now, IpAddr::from([203, 0, 113, 1])),
+            "its single bans stay"
+        );
+        assert!(!b.unban_prefix("203.0.113.0/24".parse().unwrap()));
     }
 
     #[test]

@@ -126,7 +126,6 @@ pub struct Engine {
     transactions: Transactions,
     streams: Streams,
     routes: Routability,
-    bans_prefix_after: u32,
     suppressed_lines: LruCache<IpAddr, Timestamp>,
     actions: VecDeque<Action>,
     stats: Stats,
@@ -227,7 +226,6 @@ impl Engine {
             transactions: Transactions::new(MAX_TRANSACTIONS),
             streams: Streams::new(crate::reassembly::DEFAULT_BUDGET),
             routes: Routability::new(g.verified_for),
-            bans_prefix_after: 0,
             suppressed_lines: LruCache::new(
                 NonZeroUsize::new(MAX_SUPPRESSED_SOURCES).expect("non-zero"),
             ),
@@ -366,6 +364,17 @@ impl Engine {
         lifted
     }
 
+    /// Lifts a prefix ban by hand ([`Action::UnbanPrefix`]); false if there was none.
+    pub fn unban_prefix(&mut self, prefix: ipnet::IpNet) -> bool {
+        let lifted = self.bans.unban_prefix(prefix);
+        if lifted {
+            self.actions.push_back(Action::UnbanPrefix {
+                prefix: prefix.trunc(),
+            });
+        }
+        lifted
+    }
+
     /// Restores a ban found in the ledger or the kernel (no action: it is there already).
     pub fn restore_ban(&mut self, addr: IpAddr, until: Timestamp, reason: BanReason) {
         self.bans.restore(addr, Ban { until, reason });
@@ -460,7 +469,7 @@ impl Engine {
             self.stats.count_ban("prefix");
             let evidence = format!(
                 "{} bans inside {prefix} within the ban time, the last {addr}",
-                self.bans_prefix_after
+                self.bans.prefix_policy().of(addr).after
             );
             self.actions.push_back(Action::BanPrefix {
                 prefix,
@@ -472,11 +481,11 @@ impl Engine {
         true
     }
 
-    /// Turns on prefix bans: `p.after` bans inside one prefix within the
-    /// ban time ban the prefix ([`Action::BanPrefix`]). Off until the
-    /// caller can put interval elements in the kernel's ban sets.
+    /// Turns on prefix bans: `after` bans inside one prefix within the
+    /// ban time ban the prefix ([`Action::BanPrefix`]), per family. Off
+    /// until the caller can put interval elements in the kernel's ban
+    /// sets (`sipwall run` passes the policy's `[bans]`).
     pub fn aggregate_prefixes(&mut self, p: PrefixPolicy) {
-        self.bans_prefix_after = p.after;
         self.bans.set_prefix_policy(p);
     }
 

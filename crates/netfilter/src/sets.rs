@@ -389,6 +389,59 @@ impl SetWriter {
     }
 }
 
+impl SetWriter {
+    /// Deletes the prefix `addr/len` from the interval set `set`, both its
+    /// elements (as `nft delete element` does); a prefix that is already
+    /// gone is not an error.
+    pub fn delete_prefix(
+        &mut self,
+        set: &str,
+        addr: IpAddr,
+        len: u8,
+    ) -> Result<(), NetfilterError> {
+        let (start, end) = prefix_bounds(addr, len)
+            .ok_or_else(|| NetfilterError::Netlink(format!("{addr}/{len} is not a prefix")))?;
+        let mut list = vec![ListAttribute::Element(vec![SetElementAttribute::Key(
+            DataAttribute::Value(start),
+        )])];
+        if let Some(end) = end {
+            list.push(ListAttribute::Element(vec![
+                SetElementAttribute::Flags(SetElementFlags::IntervalEnd),
+                SetElementAttribute::Key(DataAttribute::Value(end)),
+            ]));
+        }
+        let msg = SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(self.table.clone()),
+                SetElementList::Set(set.to_owned()),
+                SetElementList::Elements(list),
+            ],
+        };
+        let first = self.seq;
+        let mut batch = self.message(
+            NetfilterProtoFamily::Unspec,
+            NFNL_SUBSYS_NFTABLES,
+            ControlMessage::BatchBegin,
+            0,
+        );
+        let ack = self.seq;
+        batch.extend(self.message(
+            NetfilterProtoFamily::Inet,
+            0,
+            NfTablesMessage::DeleteSetElement(msg),
+            NLM_F_ACK,
+        ));
+        batch.extend(self.message(
+            NetfilterProtoFamily::Unspec,
+            NFNL_SUBSYS_NFTABLES,
+            ControlMessage::BatchEnd,
+            0,
+        ));
+        self.socket.send(&batch, 0).map_err(io("netlink send"))?;
+        Ok(self.await_acks(first, vec![ack], true)?)
+    }
+}
+
 /// The first address of `addr/len` and the first address after it (`None`
 /// at the top of the address space), in network order; `None` if `len` is
 /// too long for the family.

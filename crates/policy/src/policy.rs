@@ -268,6 +268,27 @@ pub struct Bans {
     pub timeout: Duration,
     /// Kernel garbage-collection interval of the sets.
     pub gc_interval: Duration,
+    /// Source rotation inside an IPv6 prefix.
+    pub ipv6_prefix: PrefixBans,
+    /// Source rotation inside an IPv4 prefix (off by default: a /24 is
+    /// often many unrelated hosts behind one provider).
+    pub ipv4_prefix: PrefixBans,
+}
+
+/// When bans inside one prefix become one ban of the prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixBans {
+    /// Bans inside one prefix within the ban time that ban it (0: never).
+    pub after: u32,
+    /// The prefix length.
+    pub len: u8,
+}
+
+impl PrefixBans {
+    /// The shortest IPv6 prefix a policy may ban whole (an ISP's allocation).
+    pub const V6_SHORTEST: u8 = 32;
+    /// The shortest IPv4 prefix a policy may ban whole.
+    pub const V4_SHORTEST: u8 = 16;
 }
 
 /// Options that only the iptables target uses.

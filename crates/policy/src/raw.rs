@@ -299,6 +299,14 @@ pub struct RawBans {
     pub timeout: Option<Spanned<String>>,
     /// How often the kernel sweeps expired elements.
     pub gc_interval: Option<Spanned<String>>,
+    /// Bans inside one IPv6 prefix within the ban time that ban the prefix (0: never).
+    pub ipv6_prefix_after: Option<Spanned<i64>>,
+    /// The length of that IPv6 prefix.
+    pub ipv6_prefix: Option<Spanned<i64>>,
+    /// The same for IPv4 (0, the default: never).
+    pub ipv4_prefix_after: Option<Spanned<i64>>,
+    /// The length of that IPv4 prefix.
+    pub ipv4_prefix: Option<Spanned<i64>>,
 }
 
 /// `[iptables]`.

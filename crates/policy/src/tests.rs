@@ -337,3 +337,33 @@ fn the_ledger_keeps_thirty_days_of_ended_bans_unless_told_otherwise() {
     let e = errors("[ledger]\nretention = \"forever\"\n");
     assert!(e[0].starts_with("p.toml:2:13"), "{e:?}");
 }
+
+#[test]
+fn prefix_bans_default_to_a_v6_64_after_8_and_no_v4() {
+    let p = parse("p.toml", "").unwrap();
+    assert_eq!(p.bans.ipv6_prefix, PrefixBans { after: 8, len: 64 });
+    assert_eq!(p.bans.ipv4_prefix, PrefixBans { after: 0, len: 24 });
+    let p = parse(
+        "p.toml",
+        "[bans]\nipv6_prefix_after = 0\nipv4_prefix_after = 20\nipv4_prefix = 28\n",
+    )
+    .unwrap();
+    assert_eq!(p.bans.ipv6_prefix.after, 0);
+    assert_eq!(p.bans.ipv4_prefix, PrefixBans { after: 20, len: 28 });
+}
+
+#[test]
+fn a_prefix_length_that_would_ban_a_provider_is_an_error_at_its_place() {
+    let e = errors("[bans]\nipv6_prefix = 8\nipv4_prefix = 33\nipv6_prefix_after = -1\n");
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:2:15: ")
+            && e[0].contains("prefix length 8 is out of range: 32 to 128"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with("p.toml:3:15: ") && e[1].contains("out of range: 16 to 32"),
+        "{e:?}"
+    );
+    assert!(e[2].starts_with("p.toml:4:21: "), "{e:?}");
+}

@@ -84,6 +84,14 @@ impl Context<'_> {
             bans: Bans {
                 timeout: self.duration(raw.bans.timeout, Duration::from_secs(3600)),
                 gc_interval: self.duration(raw.bans.gc_interval, Duration::from_secs(60)),
+                ipv6_prefix: PrefixBans {
+                    after: self.count_or_zero(raw.bans.ipv6_prefix_after, 8),
+                    len: self.prefix_len(raw.bans.ipv6_prefix, PrefixBans::V6_SHORTEST, 128, 64),
+                },
+                ipv4_prefix: PrefixBans {
+                    after: self.count_or_zero(raw.bans.ipv4_prefix_after, 0),
+                    len: self.prefix_len(raw.bans.ipv4_prefix, PrefixBans::V4_SHORTEST, 32, 24),
+                },
             },
             iptables: self.iptables(raw.iptables),
             guard: self.guard(raw.guard, &zones),
@@ -461,6 +469,42 @@ impl Context<'_> {
                 self.error(
                     raw.span(),
                     ErrorKind::BadValue(format!("{} is not a positive count", raw.get_ref())),
+                );
+                default
+            }
+        }
+    }
+
+    /// A count where 0 means off.
+    fn count_or_zero(&mut self, raw: Option<Spanned<i64>>, default: u32) -> u32 {
+        let Some(raw) = raw else { return default };
+        u32::try_from(*raw.get_ref()).unwrap_or_else(|_| {
+            self.error(
+                raw.span(),
+                ErrorKind::BadValue(format!("{} is not a count (0 turns it off)", raw.get_ref())),
+            );
+            default
+        })
+    }
+
+    /// A prefix length in `shortest..=longest`.
+    fn prefix_len(
+        &mut self,
+        raw: Option<Spanned<i64>>,
+        shortest: u8,
+        longest: u8,
+        default: u8,
+    ) -> u8 {
+        let Some(raw) = raw else { return default };
+        match u8::try_from(*raw.get_ref()) {
+            Ok(n) if (shortest..=longest).contains(&n) => n,
+            _ => {
+                self.error(
+                    raw.span(),
+                    ErrorKind::BadValue(format!(
+                        "prefix length {} is out of range: {shortest} to {longest}",
+                        raw.get_ref()
+                    )),
                 );
                 default
             }

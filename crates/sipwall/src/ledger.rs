@@ -14,13 +14,37 @@
 //! Rows hold text from the network (evidence); it is escaped when written
 //! and again when read (old rows may be raw; escaping is idempotent).
 //! Ended bans are kept for the policy's `ledger.retention`, then pruned.
+//!
+//! A ban is of one address or of a prefix (source rotation, issue 13):
+//! the `addr` column holds the bare address for the first, as it always
+//! did, and `2001:db8:1:2::/64` for the second, so old ledgers read as
+//! before (and an older daemon skips prefix rows it cannot parse).
 
 use crate::control::MAX_BAN;
+use ipnet::IpNet;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags};
 use sipwall_engine::remote_text::printable;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+/// The `addr` column's text: a bare address for one address (as rows
+/// always were), `net/len` for a prefix.
+pub fn addr_text(n: &IpNet) -> String {
+    if n.prefix_len() == n.max_prefix_len() {
+        n.addr().to_string()
+    } else {
+        n.trunc().to_string()
+    }
+}
+
+/// Reads the `addr` column: a bare address or a prefix.
+fn parse_addr(s: &str) -> Option<IpNet> {
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .or_else(|_| s.parse::<IpNet>().map(|n| n.trunc()))
+        .ok()
+}
 
 /// The most bytes of reason or evidence a row keeps.
 const TEXT_BYTES: usize = 1024;
@@ -28,8 +52,8 @@ const TEXT_BYTES: usize = 1024;
 /// A ban as the ledger keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerBan {
-    /// The source.
-    pub addr: IpAddr,
+    /// The source: one address (a /32 or /128) or a prefix.
+    pub addr: IpNet,
     /// The reason's kind (`scanner`, `flood`, ...).
     pub kind: String,
     /// The reason, for people.
@@ -345,7 +369,7 @@ impl Ledger {
         self.write(|db| {
             let open: i64 = db.query_row(
                 "SELECT COUNT(*) FROM bans WHERE addr = ?1 AND ended_at IS NULL",
-                params![b.addr.to_string()],
+                params![addr_text(&b.addr)],
                 |r| r.get(0),
             )?;
             if open > 0 {
@@ -353,18 +377,20 @@ impl Ledger {
             }
             db.execute(
                 "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![b.addr.to_string(), kind, reason, evidence, db_time(b.banned_at), db_time(until)],
+                params![addr_text(&b.addr), kind, reason, evidence, db_time(b.banned_at), db_time(until)],
             )?;
             Ok(true)
         })
     }
 
-    /// Ends the open ban of `addr` (`by`: "expired", "unbanned", "allowlisted", ...).
-    pub fn end(&mut self, addr: IpAddr, at: u64, by: &str) -> rusqlite::Result<bool> {
+    /// Ends the open ban of `addr`, an address or a prefix (`by`:
+    /// "expired", "unbanned", "allowlisted", ...).
+    pub fn end(&mut self, addr: impl Into<IpNet>, at: u64, by: &str) -> rusqlite::Result<bool> {
+        let addr = addr_text(&addr.into());
         self.write(|db| {
             let n = db.execute(
                 "UPDATE bans SET ended_at = ?2, ended_by = ?3 WHERE addr = ?1 AND ended_at IS NULL",
-                params![addr.to_string(), db_time(at), by],
+                params![addr, db_time(at), by],
             )?;
             Ok(n > 0)
         })
@@ -391,7 +417,9 @@ impl Ledger {
         let mut out = Vec::new();
         for row in rows {
             let (addr, kind, reason, evidence, banned_at, until) = row?;
-            let Ok(addr) = addr.parse() else { continue };
+            let Some(addr) = parse_addr(&addr) else {
+                continue;
+            };
             let banned_at = u64::try_from(banned_at).unwrap_or(0);
             let longest = banned_at.saturating_add(MAX_BAN.as_micros() as u64);
             let until = u64::try_from(until).unwrap_or(u64::MAX).min(longest);
@@ -444,7 +472,7 @@ mod tests {
 
     fn ban(addr: &str, until: u64) -> LedgerBan {
         LedgerBan {
-            addr: addr.parse().unwrap(),
+            addr: parse_addr(addr).unwrap(),
             kind: "scanner".into(),
             reason: "scanner: User-Agent \"friendly-scanner\"".into(),
             evidence: "OPTIONS sip:100@192.0.2.1".into(),
@@ -469,13 +497,13 @@ mod tests {
         let mut l = Ledger::open(&path);
         let active = l.active(60).unwrap();
         assert_eq!(active.len(), 1);
-        assert_eq!(active[0].addr.to_string(), "192.0.2.66");
+        assert_eq!(addr_text(&active[0].addr), "192.0.2.66");
         assert_eq!(l.close_expired(60).unwrap(), 1);
         assert!(l
-            .end("192.0.2.66".parse().unwrap(), 70, "unbanned")
+            .end("192.0.2.66".parse::<IpAddr>().unwrap(), 70, "unbanned")
             .unwrap());
         assert!(!l
-            .end("192.0.2.66".parse().unwrap(), 71, "unbanned")
+            .end("192.0.2.66".parse::<IpAddr>().unwrap(), 71, "unbanned")
             .unwrap());
         assert!(l.active(0).unwrap().is_empty());
         assert!(
@@ -598,7 +626,7 @@ mod tests {
         let mut b = ban("192.0.2.1", u64::MAX / 2);
         b.evidence = "x".repeat(1000);
         for i in 0..2000u32 {
-            b.addr = std::net::IpAddr::from((0xc000_0200u32 + i).to_be_bytes());
+            b.addr = std::net::IpAddr::from((0xc000_0200u32 + i).to_be_bytes()).into();
             assert!(l.ban(&b).unwrap(), "ban {i}");
         }
         assert!(
@@ -655,7 +683,8 @@ mod tests {
         ] {
             assert!(l.ban(&ban(addr, 100 * day)).unwrap());
             if let Some(d) = ended {
-                l.end(addr.parse().unwrap(), d * day, "expired").unwrap();
+                l.end(addr.parse::<IpAddr>().unwrap(), d * day, "expired")
+                    .unwrap();
             }
         }
         let thirty = Duration::from_secs(30 * 86_400);
@@ -689,5 +718,40 @@ mod tests {
                 assert!(!text.chars().any(char::is_control), "{text:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_prefix_ban_is_a_row_beside_old_single_bans_and_ends_by_its_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        {
+            // A row as older daemons wrote it: a bare address.
+            let l = Ledger::open(&path);
+            l.db.execute(
+                "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) VALUES ('2001:db8:66::1', 'scanner', 'r', 'e', 1, 100)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut l = Ledger::open(&path);
+        let mut prefix_ban = ban("2001:db8:66::/64", 100);
+        prefix_ban.banned_at = 2;
+        assert!(l.ban(&prefix_ban).unwrap());
+        let rows: Vec<String> = l
+            .active(10)
+            .unwrap()
+            .iter()
+            .map(|b| addr_text(&b.addr))
+            .collect();
+        assert_eq!(rows, ["2001:db8:66::1", "2001:db8:66::/64"]);
+        let prefix: IpNet = "2001:db8:66::/64".parse().unwrap();
+        assert!(l.end(prefix, 20, "unbanned").unwrap());
+        let rows: Vec<String> = l
+            .active(30)
+            .unwrap()
+            .iter()
+            .map(|b| addr_text(&b.addr))
+            .collect();
+        assert_eq!(rows, ["2001:db8:66::1"], "the single ban stays");
     }
 }

@@ -31,14 +31,33 @@ pub enum BansCommand {
     },
     /// Lift a ban (recorded in the ledger), optionally allowing the address.
     Del {
-        /// The address.
-        addr: std::net::IpAddr,
+        /// The address, or the prefix of a prefix ban (`2001:db8:1:2::/64`).
+        #[arg(value_parser = parse_target)]
+        addr: ipnet::IpNet,
         /// Never ban it for this long, e.g. 1d, at most 1year.
         #[arg(long, value_parser = parse_ban_length)]
         allow: Option<std::time::Duration>,
         #[command(flatten)]
         socket: SocketArgs,
     },
+}
+
+/// `bans del`'s target: an address, or a prefix as banned (host bits set
+/// are refused, so a typo cannot lift a different prefix).
+fn parse_target(s: &str) -> Result<ipnet::IpNet, String> {
+    if let Ok(a) = s.parse::<std::net::IpAddr>() {
+        return Ok(a.into());
+    }
+    let n: ipnet::IpNet = s
+        .parse()
+        .map_err(|_| format!("{s:?} is neither an address nor a prefix"))?;
+    if n != n.trunc() {
+        return Err(format!(
+            "{s:?} has host bits set; the prefix is {}",
+            n.trunc()
+        ));
+    }
+    Ok(n)
 }
 
 /// Arguments of the listing commands.
@@ -144,7 +163,7 @@ pub fn bans(cmd: BansCommand) -> Outcome {
             socket,
         } => {
             let req = Request::Unban {
-                addr: addr.to_string(),
+                addr: crate::ledger::addr_text(&addr),
                 allow_seconds: allow.map(|d| d.as_secs()),
             };
             let data = ask(&socket, &req)?;
@@ -155,10 +174,11 @@ pub fn bans(cmd: BansCommand) -> Outcome {
             };
             match allow {
                 Some(d) => println!(
-                    "{addr} {was}; allowed for {}",
+                    "{} {was}; allowed for {}",
+                    crate::ledger::addr_text(&addr),
                     humantime::format_duration(d)
                 ),
-                None => println!("{addr} {was}"),
+                None => println!("{} {was}", crate::ledger::addr_text(&addr)),
             }
             Ok(Success::Clean)
         }
@@ -190,4 +210,24 @@ pub fn calls(a: ListArgs) -> Outcome {
         }
         out
     })
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::parse_target;
+
+    #[test]
+    fn bans_del_takes_an_address_or_a_prefix_but_not_one_with_host_bits() {
+        assert_eq!(
+            parse_target("2001:db8:66::7").unwrap().to_string(),
+            "2001:db8:66::7/128"
+        );
+        assert_eq!(
+            parse_target("2001:db8:66::/64").unwrap().to_string(),
+            "2001:db8:66::/64"
+        );
+        let e = parse_target("2001:db8:66::7/64").unwrap_err();
+        assert!(e.contains("the prefix is 2001:db8:66::/64"), "{e}");
+        assert!(parse_target("not-an-address").is_err());
+    }
 }

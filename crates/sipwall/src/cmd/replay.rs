@@ -215,6 +215,9 @@ fn action_json(a: &Action) -> Value {
                     "reason_kind": reason.kind(), "evidence": evidence, "why": why.to_string()})
         }
         Action::Unban { addr } => json!({"kind": "unban", "addr": addr.to_string()}),
+        Action::UnbanPrefix { prefix } => {
+            json!({"kind": "unban-prefix", "prefix": prefix.to_string()})
+        }
         Action::BanExpired { addr } => json!({"kind": "ban-expired", "addr": addr.to_string()}),
         Action::Allow { addr, until } => {
             json!({"kind": "allow", "addr": addr.to_string(), "until": secs(*until)})
@@ -244,6 +247,7 @@ fn action_text(a: &Action, first: Option<Timestamp>) -> String {
             addr, reason, why, ..
         } => format!("no ban of {addr} ({reason}): {why}"),
         Action::Unban { addr } => format!("unban {addr}"),
+        Action::UnbanPrefix { prefix } => format!("unban {prefix}"),
         Action::BanExpired { addr } => format!("ban of {addr} expired"),
         Action::Allow { addr, until } => {
             format!("allow {addr} until {} (registered)", rel(*until, first))
@@ -323,6 +327,10 @@ pub fn run(a: ReplayArgs) -> Outcome {
         a.hosts.clone()
     };
     let mut engine = Engine::new(&loaded.policy, &loaded.source);
+    // As `sipwall run` does, so that a replay shows its prefix bans too.
+    engine.aggregate_prefixes(sipwall_engine::bans::PrefixPolicy::from(
+        &loaded.policy.bans,
+    ));
     let total: u64 = a
         .captures
         .iter()

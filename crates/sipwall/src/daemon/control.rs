@@ -238,7 +238,7 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
         Request::Bans => match cx.ledger.active(t.micros()) {
             Ok(rows) => Response::ok(json!({
                 "bans": rows.iter().map(|b| json!({
-                    "addr": b.addr.to_string(),
+                    "addr": crate::ledger::addr_text(&b.addr),
                     "kind": b.kind,
                     "reason": b.reason,
                     "evidence": b.evidence,
@@ -274,7 +274,16 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
             allow_seconds,
         } => {
             let Ok(ip) = addr.parse() else {
-                return Response::error(format!("not an address: {addr:?}"));
+                // A prefix ban is lifted by its prefix; it allows nobody.
+                return match addr.parse::<ipnet::IpNet>() {
+                    Ok(_) if allow_seconds.is_some() => {
+                        Response::error("--allow takes an address, not a prefix")
+                    }
+                    Ok(net) => Response::ok(
+                        json!({ "was_banned": engine.unban_prefix(net), "allowed_until": null }),
+                    ),
+                    Err(_) => Response::error(format!("not an address or a prefix: {addr:?}")),
+                };
             };
             let was = engine.unban(ip);
             if let Some(s) = allow_seconds {

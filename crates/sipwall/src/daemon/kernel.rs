@@ -1,5 +1,6 @@
 //! The engine's actions as set updates in sipwall's table.
 
+use ipnet::IpNet;
 use sipwall_control::MAX_BAN;
 use sipwall_engine::{Action, CloseReason, PinholeKey, Timestamp};
 use sipwall_netfilter::{Key, NetfilterError, SetWriter};
@@ -18,6 +19,14 @@ fn ban_set(addr: IpAddr) -> &'static str {
         sets::BAN_V4
     } else {
         sets::BAN_V6
+    }
+}
+
+/// The interval set that holds prefix bans of `prefix`'s family.
+fn ban_net_set(prefix: &IpNet) -> &'static str {
+    match prefix {
+        IpNet::V4(_) => sets::BAN_NET_V4,
+        IpNet::V6(_) => sets::BAN_NET_V6,
     }
 }
 
@@ -72,6 +81,25 @@ impl KernelSets {
         Ok(refused)
     }
 
+    /// Bans the network `prefix` for `length` (clamped like [`Self::ban`])
+    /// as one interval element of `ban_net_v4`/`ban_net_v6`.
+    pub fn ban_prefix(&mut self, prefix: IpNet, length: Duration) -> Result<(), NetfilterError> {
+        self.writer.add_prefixes(
+            ban_net_set(&prefix),
+            &[(
+                prefix.network(),
+                prefix.prefix_len(),
+                length.clamp(Duration::from_secs(1), MAX_BAN),
+            )],
+        )
+    }
+
+    /// Removes the prefix ban element of `prefix` (gone already is fine).
+    pub fn unban_prefix(&mut self, prefix: IpNet) -> Result<(), NetfilterError> {
+        self.writer
+            .delete_prefix(ban_net_set(&prefix), prefix.network(), prefix.prefix_len())
+    }
+
     /// Removes the ban element of `addr` (gone already is fine).
     pub fn unban(&mut self, addr: IpAddr) -> Result<(), NetfilterError> {
         self.writer.delete(ban_set(addr), Key::Addr(addr))
@@ -82,6 +110,10 @@ impl KernelSets {
         match action {
             Action::Ban { addr, until, .. } => self.ban(*addr, until.since(now)),
             Action::Unban { addr } => self.writer.delete(ban_set(*addr), Key::Addr(*addr)),
+            // The single bans inside the prefix stay and end with their
+            // own timeouts: the interval element covers them meanwhile.
+            Action::BanPrefix { prefix, until, .. } => self.ban_prefix(*prefix, until.since(now)),
+            Action::UnbanPrefix { prefix } => self.unban_prefix(*prefix),
             Action::OpenPinhole { key, until } => {
                 let (set, k) = pinhole(*key);
                 self.writer

@@ -135,6 +135,11 @@ pub fn run(a: RunArgs) -> Outcome {
     control::check_dir(&a.control.path).map_err(Failure::bad_input)?;
     let loaded = a.policy.load()?;
     let mut engine = Engine::new(&loaded.policy, &loaded.source);
+    // Source rotation: many bans inside one prefix ban the prefix, one
+    // interval element of ban_net_v4/v6 (the sets apply declares).
+    engine.aggregate_prefixes(sipwall_engine::bans::PrefixPolicy::from(
+        &loaded.policy.bans,
+    ));
     let fw = sipwall_netfilter::Firewall::new(sipwall_netfilter::NftCli::default());
     if fw
         .current(sipwall_ruleset::TABLE)
@@ -400,6 +405,11 @@ fn prune(
     t: Timestamp,
     counters: &mut metrics::DaemonCounters,
 ) {
+    // Prefix bans end in the kernel by themselves, with no action: their
+    // rows are closed here, then pruned with the rest.
+    if let Err(e) = ledger.close_expired(t.micros()) {
+        ledger_error(counters, t, &e);
+    }
     match ledger.prune(t.micros(), retention) {
         Ok(0) => {}
         Ok(n) => {
@@ -462,14 +472,16 @@ fn restore(
     for e in in_kernel.iter().filter(|e| {
         e.set == sipwall_ruleset::sets::BAN_V4 || e.set == sipwall_ruleset::sets::BAN_V6
     }) {
-        let Ok(addr) = e.key.parse() else { continue };
+        let Ok(addr) = e.key.parse::<std::net::IpAddr>() else {
+            continue;
+        };
         if engine.bans().is_allowlisted(addr) {
             if lifted.insert(addr) {
                 lift_allowlisted(ledger, sets, counters, t, addr);
             }
             continue;
         }
-        if active.iter().any(|b| b.addr == addr) {
+        if active.iter().any(|b| b.addr == addr.into()) {
             continue;
         }
         let length =
@@ -477,7 +489,7 @@ fn restore(
         let until = t + length;
         engine.restore_ban(addr, until, BanReason::Manual);
         let row = LedgerBan {
-            addr,
+            addr: addr.into(),
             kind: "kernel".to_owned(),
             reason: "found in the kernel at start".to_owned(),
             evidence: "not in the ledger".to_owned(),
@@ -488,15 +500,20 @@ fn restore(
             adopted += 1;
         }
     }
+    let prefixes = restore_prefixes(engine, ledger, sets, counters, t, &in_kernel, &active);
     let mut batch = Vec::with_capacity(active.len());
     for b in &active {
-        if engine.bans().is_allowlisted(b.addr) {
-            if lifted.insert(b.addr) {
-                lift_allowlisted(ledger, sets, counters, t, b.addr);
+        let addr = b.addr.addr();
+        if b.addr.prefix_len() != b.addr.max_prefix_len() {
+            continue;
+        }
+        if engine.bans().is_allowlisted(addr) {
+            if lifted.insert(addr) {
+                lift_allowlisted(ledger, sets, counters, t, addr);
             }
             continue;
         }
-        batch.push((b.addr, Timestamp::from_micros(b.until).since(t)));
+        batch.push((addr, Timestamp::from_micros(b.until).since(t)));
     }
     // One batch: re-adding what the kernel still has only refreshes it; an
     // element the kernel refuses is left out, not the whole restore.
@@ -517,6 +534,7 @@ fn restore(
     }
     tracing::info!(
         restored = batch.len() - refused.len(),
+        prefixes,
         adopted,
         closed,
         lifted = lifted.len(),
@@ -524,6 +542,82 @@ fn restore(
         "ledger"
     );
     Ok(())
+}
+
+/// Prefix bans (source rotation) from the ledger and the kernel go back
+/// into the engine and the kernel, except those that overlap an
+/// allowlisted zone, which are lifted with the ledger saying why. Returns
+/// how many were restored.
+fn restore_prefixes(
+    engine: &mut Engine,
+    ledger: &mut Ledger,
+    sets: &mut kernel::KernelSets,
+    counters: &mut metrics::DaemonCounters,
+    t: Timestamp,
+    in_kernel: &[sipwall_netfilter::elements::Element],
+    active: &[LedgerBan],
+) -> usize {
+    use ipnet::IpNet;
+    let mut found: Vec<(IpNet, Duration, bool)> = active
+        .iter()
+        .filter(|b| b.addr.prefix_len() != b.addr.max_prefix_len())
+        .map(|b| (b.addr, Timestamp::from_micros(b.until).since(t), true))
+        .collect();
+    // Prefix elements the ledger does not know (an older ledger, or `nft
+    // add element` by hand): adopted, with what the kernel has left.
+    for e in in_kernel.iter().filter(|e| {
+        e.set == sipwall_ruleset::sets::BAN_NET_V4 || e.set == sipwall_ruleset::sets::BAN_NET_V6
+    }) {
+        let Ok(prefix) = e.key.parse::<IpNet>() else {
+            continue;
+        };
+        if !found.iter().any(|(p, _, _)| *p == prefix) {
+            let left = Duration::from_secs(e.expires_secs.unwrap_or(3600));
+            found.push((prefix, left.min(crate::control::MAX_BAN), false));
+        }
+    }
+    let mut restored = 0;
+    for (prefix, left, in_ledger) in found {
+        if engine.bans().overlaps_allowlist(prefix) {
+            if let Err(e) = sets.unban_prefix(prefix) {
+                counters.kernel_errors += 1;
+                tracing::error!(%prefix, error = %e, "lifting an allowlisted prefix ban failed");
+            }
+            if in_ledger {
+                if let Err(e) = ledger.end(prefix, t.micros(), "allowlisted") {
+                    ledger_error(counters, t, &e);
+                }
+            }
+            tracing::warn!(%prefix, "prefix ban lifted at restore: it holds an allowlisted address now");
+            continue;
+        }
+        if let Err(e) = sets.ban_prefix(prefix, left) {
+            counters.kernel_errors += 1;
+            if counters.errors.allow(t) {
+                tracing::error!(%prefix, error = %e, "the kernel refused a restored prefix ban: skipped");
+            }
+            if let Err(e) = ledger.end(prefix, t.micros(), "refused by the kernel") {
+                ledger_error(counters, t, &e);
+            }
+            continue;
+        }
+        if !in_ledger {
+            let row = LedgerBan {
+                addr: prefix,
+                kind: "kernel".to_owned(),
+                reason: "found in the kernel at start".to_owned(),
+                evidence: "not in the ledger".to_owned(),
+                banned_at: t.micros(),
+                until: (t + left).micros(),
+            };
+            if let Err(e) = ledger.ban(&row) {
+                ledger_error(counters, t, &e);
+            }
+        }
+        engine.restore_prefix_ban(prefix, t + left, BanReason::Manual);
+        restored += 1;
+    }
+    restored
 }
 
 /// Carries the engine's actions out: kernel first (a ban is real once the
@@ -558,7 +652,7 @@ fn carry_out(
                     tracing::warn!(%addr, %reason, %evidence, until_us = until.micros(), reaction_us = took.as_micros() as u64, "banned");
                 }
                 let row = LedgerBan {
-                    addr: *addr,
+                    addr: (*addr).into(),
                     kind: reason.kind().to_owned(),
                     reason: reason.to_string(),
                     evidence: evidence.clone(),
@@ -571,11 +665,28 @@ fn carry_out(
             }
             Action::BanPrefix {
                 prefix,
+                until,
                 reason,
                 evidence,
-                ..
             } => {
-                tracing::warn!(%prefix, %reason, %evidence, "prefix banned");
+                tracing::warn!(%prefix, %reason, %evidence, until_us = until.micros(), "prefix banned");
+                let row = LedgerBan {
+                    addr: *prefix,
+                    kind: reason.kind().to_owned(),
+                    reason: reason.to_string(),
+                    evidence: evidence.clone(),
+                    banned_at: t.micros(),
+                    until: until.micros(),
+                };
+                if let Err(e) = ledger.ban(&row) {
+                    ledger_error(counters, t, &e);
+                }
+            }
+            Action::UnbanPrefix { prefix } => {
+                if let Err(e) = ledger.end(*prefix, t.micros(), "unbanned") {
+                    ledger_error(counters, t, &e);
+                }
+                tracing::info!(%prefix, "prefix unbanned");
             }
             Action::BanSuppressed {
                 addr,
