@@ -293,3 +293,197 @@ fn profiles_on_local_ip_v6_only_are_discovered() {
     assert_eq!(sip.len(), 4, "{real:?}");
     assert!(sip.iter().all(|s| s.1 == "2001:db8::1"), "{real:?}");
 }
+
+/// A phone that mistypes its password twice, then gets it right: each
+/// attempt is a fresh challenge (FreeSWITCH may answer a wrong digest with
+/// 403 or with a new 401).
+const MISTYPED_THEN_REGISTERED: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="REGISTER, mistyped twice">
+ATTEMPTS
+</scenario>
+"#;
+
+fn attempt(n: u32, password: &str, last: bool) -> String {
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            r#"  <send retrans="500">
+    <![CDATA[
+      REGISTER sip:[remote_ip] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1000@[remote_ip]>;tag=[pid]SIPpTag[call_number]
+      To: <sip:1000@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: {cseq} REGISTER
+      Contact: <sip:1000@[local_ip]:[local_port]>
+      {auth}
+      Max-Forwards: 70
+      Expires: 60
+      User-Agent: SIPp
+      Content-Length: 0
+
+    ]]>
+  </send>
+"#
+        )
+    };
+    let mut s = register(2 * n - 1, "");
+    s.push_str("  <recv response=\"401\" auth=\"true\"/>\n");
+    s.push_str(&register(
+        2 * n,
+        &format!("[authentication username=1000 password={password}]"),
+    ));
+    if last {
+        s.push_str("  <recv response=\"200\"/>\n");
+    } else {
+        s.push_str(&format!(
+            "  <recv response=\"401\" optional=\"true\" next=\"a{n}\"/>\n  <recv response=\"403\"/>\n  <label id=\"a{n}\"/>\n"
+        ));
+    }
+    s
+}
+
+fn banned(lab: &Lab, addr: &str) -> bool {
+    lab.sipwall_table("fw").is_some_and(|t| {
+        t.lines()
+            .skip_while(|l| !l.contains("set ban_v4"))
+            .take_while(|l| !l.contains("set ban_v6"))
+            .any(|l| l.contains(addr))
+    })
+}
+
+/// A SIPp phone (user 1000) at the peer mistypes its password twice, then
+/// registers, against the real FreeSWITCH behind sipwall's policy for its
+/// tree, with `sipwall run --esl` connected. With `untapped`, the SIP
+/// services are declared `custom` so the daemon reads no SIP from the
+/// wire: what it learns can only come from the event socket. Returns the
+/// daemon's log and its final status.
+fn phone_mistypes_twice_then_registers(test: &str, untapped: bool) -> Option<(String, Value)> {
+    let lab = lab(test)?;
+    if !lab::require(test, &["sipp"]) {
+        return None;
+    }
+    let tree = Tree::vanilla();
+    let fs = FreeSwitch::start(&lab, tree.path(), &VANILLA_PROFILES);
+    // sipwall's policy for this very tree, applied in front of it.
+    let out = std::process::Command::new(lab::sipwall())
+        .args(["discover", "freeswitch"])
+        .arg(fs.conf())
+        .args(["--format", "toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut policy = String::from_utf8(out.stdout).unwrap();
+    if untapped {
+        assert!(policy.contains("kind = \"sip\""));
+        policy = policy.replace("kind = \"sip\"", "kind = \"custom\"");
+    }
+    let policy = lab.apply_policy(&policy);
+    let dir = tempfile::tempdir().unwrap();
+    let password = lab::write_temp(&dir, "esl.password", "ClueCon\n");
+    let log = dir.path().join("daemon.log");
+    let daemon = lab
+        .cmd("fw", lab::sipwall())
+        .args([
+            "run",
+            "-c",
+            policy.to_str().unwrap(),
+            "--esl",
+            "127.0.0.1:8021",
+        ])
+        .arg("--esl-password-file")
+        .arg(&password)
+        .args(["--metrics", "off"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _daemon = lab::Background(daemon);
+    let status = || -> Value {
+        let out = lab.sipwall("fw", &["status", "--format", "json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    assert!(
+        lab.wait_for(std::time::Duration::from_secs(15), || status()
+            ["esl_connected"]
+            == true),
+        "the daemon never reached FreeSWITCH's event socket:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    let attempts: String = [(1, "12345"), (2, "4321"), (3, "1234")]
+        .iter()
+        .map(|(n, p)| attempt(*n, p, *n == 3))
+        .collect();
+    let scenario = lab::write_temp(
+        &dir,
+        "register.xml",
+        &MISTYPED_THEN_REGISTERED.replace("ATTEMPTS", &attempts),
+    );
+    let out = lab
+        .cmd("peer", "timeout")
+        .args([
+            "30",
+            "sipp",
+            "-nostdin",
+            "-timeout",
+            "20s",
+            "-timeout_error",
+            "-sf",
+        ])
+        .arg(&scenario)
+        .args(["-i", "192.0.2.2", "-p", "5070", "-m", "1", "192.0.2.1:5060"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "SIPp: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        fs.log_tail(30)
+    );
+    let regs = fs.cli("sofia status profile internal reg");
+    assert!(
+        regs.contains("192.0.2.2"),
+        "FreeSWITCH registered the phone: {regs}"
+    );
+    // The engine allows a source it saw register.
+    let allowed = lab.wait_for(std::time::Duration::from_secs(5), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| {
+            l.lines()
+                .any(|l| l.contains("registered: allowed") && l.contains("192.0.2.2"))
+        })
+    });
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(allowed, "no registration seen:\n{log_text}");
+    assert!(
+        !banned(&lab, "192.0.2.2"),
+        "the phone was banned:\n{log_text}"
+    );
+    let st = status();
+    assert_eq!(st["bans_active"], 0, "{log_text}");
+    Some((log_text, st))
+}
+
+#[test]
+fn a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch() {
+    let Some((_, st)) = phone_mistypes_twice_then_registers(
+        "a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch",
+        false,
+    ) else {
+        return;
+    };
+    assert!(st["sip_messages"].as_u64().unwrap() >= 8, "{st}");
+}
+
+#[test]
+fn freeswitchs_sofia_register_event_reaches_the_engine() {
+    let Some((log, st)) = phone_mistypes_twice_then_registers(
+        "freeswitchs_sofia_register_event_reaches_the_engine",
+        true,
+    ) else {
+        return;
+    };
+    // Nothing from the wire: the allowance above came from the event socket.
+    assert_eq!(st["sip_messages"], 0, "{st}\n{log}");
+}
