@@ -101,6 +101,9 @@ pub enum Kind {
     ErlangEvent,
     /// mod_event_multicast's group.
     EventMulticast,
+    /// mod_verto's multicast group (`mcast-ip`/`mcast-port`), which it
+    /// sends to with TTL 0: only for processes on this host.
+    VertoMulticast,
 }
 
 /// How a service's messages travel, which decides what a firewall can read.

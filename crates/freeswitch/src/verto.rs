@@ -1,8 +1,11 @@
 //! mod_verto (`verto.conf` → `<profiles>/<profile>`): each `bind-local`
-//! is a WebSocket listener, TLS when it has `secure="true"`.
+//! is a WebSocket listener, TLS when it has `secure="true"`; a profile
+//! with `mcast-ip` also binds a UDP socket on every address at
+//! `mcast-port` to receive its multicast group (mod_verto's `mcast.c`:
+//! `INADDR_ANY`, or `::` when the group has a colon).
 
 use crate::discover::{Discovery, Found};
-use crate::inventory::{Address, Kind, PortRange, Transport};
+use crate::inventory::{Address, Family, Kind, PortRange, Transport};
 use crate::setting::{host_address, is_true, split_host_port};
 use crate::warning::{Warning, WarningKind};
 
@@ -58,5 +61,76 @@ pub fn read(d: &mut Discovery) {
                 },
             );
         }
+        multicast(d, profile, &name);
+    }
+}
+
+/// The receiving socket of the profile's multicast group, if it has one.
+fn multicast(d: &mut Discovery, profile: crate::xml::Node, name: &str) {
+    let doc = d.doc;
+    // mod_verto keeps the last of each setting; any value, even empty,
+    // makes it create the group's sockets.
+    let Some(ip) = doc.params(profile, "mcast-ip").pop().map(|(_, p)| p) else {
+        return;
+    };
+    let port = doc.params(profile, "mcast-port").pop().map(|(_, p)| p);
+    let family = if ip.value.contains(':') {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
+    };
+    // `(switch_port_t)atoi(val)`; absent or 0 binds a port the kernel picks.
+    let number = port.as_ref().map_or(0, |p| atoi(&p.value) as u16);
+    let ports = if number > 0 {
+        Some(PortRange::single(number))
+    } else {
+        d.warnings.push(Warning {
+            kind: WarningKind::BadValue,
+            at: port
+                .as_ref()
+                .map_or_else(|| ip.provenance.at.clone(), |p| p.provenance.at.clone()),
+            message: format!(
+                "{name}: mcast-port is {}: the multicast socket gets a port the kernel picks",
+                port.as_ref().map_or("unset", |p| p.value.as_str())
+            ),
+        });
+        None
+    };
+    let mut provenance = vec![ip.provenance];
+    provenance.extend(port.map(|p| p.provenance));
+    d.add(
+        MODULE,
+        Found {
+            name: name.to_owned(),
+            kind: Kind::VertoMulticast,
+            transport: Transport::Udp,
+            address: Address::Any {
+                family: Some(family),
+            },
+            ports,
+            provenance,
+        },
+    );
+}
+
+/// C's `atoi`: leading blanks, a sign, then digits, wrapping like the int
+/// it returns.
+fn atoi(text: &str) -> i32 {
+    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let n = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i32, |n, b| {
+            n.wrapping_mul(10).wrapping_add(i32::from(b - b'0'))
+        });
+    if neg {
+        n.wrapping_neg()
+    } else {
+        n
     }
 }

@@ -2,8 +2,8 @@
 //! variants the tests derive from it in a temporary folder.
 
 use sipwall_freeswitch::{
-    discover, Address, Disk, Error, Family, Inventory, Kind, Options, Service, SetBy, Transport,
-    Unknown, WarningKind,
+    discover, Address, Disk, Error, Family, Inventory, Kind, Options, Protocol, Service, SetBy,
+    Transport, Unknown, WarningKind,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -98,6 +98,7 @@ fn vanilla_services() {
         "sofia/external-ipv6 Sip Tcp local_ip_v6 5080",
         "verto/default-v4 Verto Ws local_ip_v4 8081",
         "verto/default-v4 VertoTls Wss local_ip_v4 8082",
+        "verto/default-v4 VertoMulticast Udp 0.0.0.0 1337",
         "verto/default-v6 Verto Ws local_ip_v6 8081",
         "verto/default-v6 VertoTls Wss local_ip_v6 8082",
         "event_socket Esl Tcp :: 8021",
@@ -671,4 +672,48 @@ fn verto_bound_to_a_stun_address_is_unknown() {
     );
     assert_eq!(verto.ports.unwrap().first, 8081);
     assert_eq!(verto.unknown_because(), Some(Unknown::StunSet));
+}
+
+#[test]
+fn verto_multicast_socket_follows_mod_verto() {
+    // mod_verto reads the port with atoi and binds the group's family's
+    // wildcard address; the lab test holds the vanilla case to the real
+    // process (crates/sipwall/tests/lab_freeswitch.rs).
+    let v = Variant::new();
+    v.edit(
+        "autoload_configs/verto.conf.xml",
+        r#"<param name="mcast-ip" value="224.1.1.1"/>"#,
+        r#"<param name="mcast-ip" value="ff02::1:2"/>"#,
+    );
+    v.edit(
+        "autoload_configs/verto.conf.xml",
+        r#"<param name="mcast-port" value="1337"/>"#,
+        r#"<param name="mcast-port" value=" 4242x"/>"#,
+    );
+    let inv = v.read();
+    let m = find(&inv, "verto/default-v4", Kind::VertoMulticast).unwrap();
+    assert_eq!(
+        m.address,
+        Address::Any {
+            family: Some(Family::Ipv6)
+        }
+    );
+    assert_eq!(m.ports.unwrap().first, 4242);
+    assert_eq!(m.protocol, Protocol::Udp);
+    assert!(find(&inv, "verto/default-v6", Kind::VertoMulticast).is_none());
+
+    // Without mcast-port the kernel picks the port: unknown, and said so.
+    let v = Variant::new();
+    v.edit(
+        "autoload_configs/verto.conf.xml",
+        r#"<param name="mcast-port" value="1337"/>"#,
+        "",
+    );
+    let inv = v.read();
+    let m = find(&inv, "verto/default-v4", Kind::VertoMulticast).unwrap();
+    assert_eq!(m.ports, None);
+    assert!(inv
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("mcast-port is unset")));
 }

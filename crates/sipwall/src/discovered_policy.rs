@@ -38,7 +38,9 @@ fn policy_kind(k: FsKind) -> (Kind, bool) {
         FsKind::XmlRpc => (Kind::XmlRpc, true),
         FsKind::H323Ras => (Kind::H323Ras, false),
         FsKind::H323Q931 => (Kind::H323Q931, false),
-        FsKind::ErlangEvent | FsKind::EventMulticast => (Kind::Custom, true),
+        FsKind::ErlangEvent | FsKind::EventMulticast | FsKind::VertoMulticast => {
+            (Kind::Custom, true)
+        }
         FsKind::Skinny | FsKind::Rtmp | FsKind::Rtp => (Kind::Custom, false),
     }
 }
@@ -415,10 +417,13 @@ mod tests {
         assert_eq!(ports("esl"), ["8021"]);
         assert_eq!(find("esl").allow, ["loopback"]);
         assert_eq!(find("sip-internal").protocols.len(), 2);
+        // Verto's multicast group is sent with TTL 0: local processes only.
+        assert_eq!(ports("verto-default-v4"), ["1337"]);
+        assert_eq!(find("verto-default-v4").allow, ["loopback"]);
         assert_eq!(p.media.ports.to_string(), "16384-32769");
         assert_eq!(
             p.services.len(),
-            7,
+            8,
             "nothing else is opened: {:?}",
             p.services.iter().map(|s| &s.name).collect::<Vec<_>>()
         );

@@ -31,7 +31,7 @@ fn json_inventory_of_vanilla() {
     );
     let inv = json(&out);
     let services = inv["services"].as_array().unwrap();
-    assert_eq!(services.len(), 16);
+    assert_eq!(services.len(), 17);
     let count = |kind: &str| services.iter().filter(|s| s["kind"] == kind).count();
     assert_eq!((count("sip"), count("ws"), count("wss")), (8, 1, 1));
     assert_eq!(
@@ -44,6 +44,7 @@ fn json_inventory_of_vanilla() {
         (2, 2, 1, 1)
     );
     assert_eq!(count("sip-tls"), 0);
+    assert_eq!(count("verto-multicast"), 1);
     assert_eq!(inv["event_socket"]["password"], "ClueCon");
     assert_eq!(
         inv["rtp"]["ports"],
