@@ -21,6 +21,14 @@ fn ban_set(addr: IpAddr) -> &'static str {
     }
 }
 
+fn verified_set(addr: IpAddr) -> &'static str {
+    if addr.is_ipv4() {
+        sets::VERIFIED_V4
+    } else {
+        sets::VERIFIED_V6
+    }
+}
+
 fn pinhole(key: PinholeKey) -> (&'static str, Key) {
     match key.remote {
         None => (sets::PINHOLE_PORT, Key::Port(key.port)),
@@ -82,6 +90,14 @@ impl KernelSets {
         match action {
             Action::Ban { addr, until, .. } => self.ban(*addr, until.since(now)),
             Action::Unban { addr } => self.writer.delete(ban_set(*addr), Key::Addr(*addr)),
+            // The first line exempts it from its flood bans until then.
+            Action::Verified { addr, until } => self.writer.add(
+                verified_set(*addr),
+                &[(
+                    Key::Addr(*addr),
+                    until.since(now).clamp(Duration::from_secs(1), MAX_BAN),
+                )],
+            ),
             Action::OpenPinhole { key, until } => {
                 let (set, k) = pinhole(*key);
                 self.writer
