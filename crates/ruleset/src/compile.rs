@@ -59,8 +59,9 @@ pub mod sets {
 
 /// How long the first line bans a source that went over `guard.flood`:
 /// long enough that a flooding source costs the daemon one burst a minute,
-/// short enough that a peer whose address was forged into a flood is cut
-/// off for a minute, not the hour of a judged ban. The daemon still bans
+/// short enough that an unverified peer whose address was forged into a
+/// flood is cut off for a minute, not the hour of a judged ban (a
+/// verified one, in `verified_*`, is never put here). The daemon still bans
 /// for real on what it sees.
 pub const FLOOD_BAN: Duration = Duration::from_secs(60);
 
