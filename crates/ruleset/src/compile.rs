@@ -156,7 +156,10 @@ pub fn compile(policy: &Policy, source: &str) -> Ruleset {
         }
     }
     let first_line = flood(policy);
-    if !first_line.is_empty() && !policy.guard.verified_for.is_zero() {
+    // Declared whenever the engine verifies sources, first line or not:
+    // the daemon writes every verification, and a write to a set that
+    // does not exist is a kernel error.
+    if !policy.guard.verified_for.is_zero() {
         for (name, key) in [
             (sets::VERIFIED_V4, SetKey::Ipv4),
             (sets::VERIFIED_V6, SetKey::Ipv6),
