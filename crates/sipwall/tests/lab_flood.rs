@@ -119,7 +119,7 @@ fn start_inline(lab: &Lab, policy: &std::path::Path, log: &std::path::Path) -> B
         lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
             .status
             .success()
-            || String::from_utf8_lossy(&lab.run("fw", &["iptables", "-S", "INPUT"]).stdout)
+            || String::from_utf8_lossy(&lab.run("fw", &["iptables", "-S"]).stdout)
                 .contains("NFQUEUE")
     };
     assert!(
