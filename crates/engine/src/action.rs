@@ -100,6 +100,16 @@ pub enum Shield {
     Verified,
 }
 
+impl Shield {
+    /// A short stable name (for metrics).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Shield::Allowlisted => "allowlisted",
+            Shield::Verified => "verified",
+        }
+    }
+}
+
 impl fmt::Display for Shield {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -153,6 +163,17 @@ pub enum Action {
         evidence: String,
         /// Why no ban.
         why: Shield,
+    },
+    /// `addr` proved return-routable (a completed registration or dialog):
+    /// the first line in the kernel must not ban it for a flood until
+    /// `until` (it still drops what is over the rate). Announced on the
+    /// first verification and again when less than a quarter of
+    /// `guard.verified_for` is left, never per packet.
+    Verified {
+        /// The source.
+        addr: IpAddr,
+        /// When its verification lapses unless renewed.
+        until: Timestamp,
     },
     /// Take `addr` out of the ban set now (an admin's decision).
     Unban {

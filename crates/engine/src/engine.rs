@@ -77,6 +77,8 @@ pub struct Stats {
     /// Bans a detector asked for and a shield refused (allowlisted, or a
     /// verified source on unverified evidence).
     pub bans_suppressed: u64,
+    /// The same, per (detector kind, shield kind): `("scanner", "verified")`.
+    pub bans_suppressed_by: Vec<((&'static str, &'static str), u64)>,
     /// Pinholes opened (refreshes included).
     pub pinholes_opened: u64,
     /// Pinholes closed.
@@ -429,6 +431,16 @@ impl Engine {
         why: Shield,
     ) {
         self.stats.bans_suppressed += 1;
+        let key = (reason.kind(), why.kind());
+        match self
+            .stats
+            .bans_suppressed_by
+            .iter_mut()
+            .find(|(k, _)| *k == key)
+        {
+            Some((_, n)) => *n += 1,
+            None => self.stats.bans_suppressed_by.push((key, 1)),
+        }
         let due = self
             .suppressed_lines
             .get(&addr)
@@ -441,6 +453,15 @@ impl Engine {
                 evidence,
                 why,
             });
+        }
+    }
+
+    /// Notes that `src` proved return-routable, and tells the caller when
+    /// the kernel's copy needs writing.
+    fn verify(&mut self, now: Timestamp, src: IpAddr) {
+        if let Some(until) = self.routes.verify(now, src) {
+            self.actions
+                .push_back(Action::Verified { addr: src, until });
         }
     }
 
@@ -792,7 +813,7 @@ impl Engine {
                     )
                 });
             if routable && completes {
-                self.routes.verify(now, src);
+                self.verify(now, src);
             }
             return routable;
         }
@@ -805,7 +826,7 @@ impl Engine {
             let tag = m.to().and_then(|t| t.tag());
             if let (Some(call_id), Some(tag)) = (m.call_id(), tag) {
                 if self.routes.acks_answer(now, src, call_id, tag) {
-                    self.routes.verify(now, src);
+                    self.verify(now, src);
                     routable = true;
                 }
             }
@@ -865,7 +886,7 @@ impl Engine {
                 if !routable {
                     return;
                 }
-                self.routes.verify(now, src);
+                self.verify(now, src);
                 if let Some(until) = self.bans.register(now, src) {
                     self.actions.push_back(Action::Allow { addr: src, until });
                 }

@@ -7,7 +7,7 @@
 //!   Engine::handle(now, Direction, ip bytes) ─► Decision { verdict, by }
 //!   Engine::handle_event(now, &Event)
 //!   Engine::poll_action() ─► Action::{Ban, BanPrefix, BanSuppressed, Unban, BanExpired, Allow,
-//!                                     OpenPinhole, ClosePinhole}
+//!                                     Verified, OpenPinhole, ClosePinhole}
 //!   Engine::poll_timeout() / handle_timeout(now)
 //! ```
 //!

@@ -56,9 +56,17 @@ pub struct Routability {
     answers: LruCache<u64, (IpAddr, Timestamp)>,
     /// Via branch digest of a request the host sent -> (to whom, when).
     requests: LruCache<u64, (IpAddr, Timestamp)>,
-    /// Source -> when it last proved return-routable.
-    verified: LruCache<IpAddr, Timestamp>,
+    /// Source -> when it last proved return-routable, and until when the
+    /// caller was last told it is verified ([`Routability::verify`]).
+    verified: LruCache<IpAddr, (Timestamp, Timestamp)>,
 }
+
+/// A verification is announced again once less than this part of
+/// `verified_for` is left of the last announcement: often enough that the
+/// kernel's copy (the first line's `verified_*` sets) lapses at most this
+/// part earlier than the engine's, seldom enough that a busy peer costs
+/// a set update every few minutes, not one per packet.
+const RENEW_WHEN_LEFT: u32 = 4;
 
 impl Routability {
     /// Sources stay verified `verified_for` after their last evidence (zero: never).
@@ -128,11 +136,27 @@ impl Routability {
             .is_some_and(|(to, at)| *to == from && now.since(*at) <= REQUEST_LIFETIME)
     }
 
-    /// `addr` completed a registration or dialog with return-routable evidence.
-    pub fn verify(&mut self, now: Timestamp, addr: IpAddr) {
-        if !self.verified_for.is_zero() {
-            put_bounded(&mut self.verified, addr, now, MAX_VERIFIED);
+    /// `addr` completed a registration or dialog with return-routable
+    /// evidence. Returns until when it is verified if the caller should
+    /// say so (first verification, or the last announcement runs out
+    /// within a quarter of `verified_for`), `None` otherwise.
+    pub fn verify(&mut self, now: Timestamp, addr: IpAddr) -> Option<Timestamp> {
+        if self.verified_for.is_zero() {
+            return None;
         }
+        let until = now + self.verified_for;
+        let renew = self.verified_for / RENEW_WHEN_LEFT;
+        let announced = match self.verified.get(&addr) {
+            Some((_, told)) if told.since(now) > renew => Some(*told),
+            _ => None,
+        };
+        put_bounded(
+            &mut self.verified,
+            addr,
+            (now, announced.unwrap_or(until)),
+            MAX_VERIFIED,
+        );
+        announced.is_none().then_some(until)
     }
 
     /// Whether `addr` proved return-routable within `verified_for`.
@@ -140,7 +164,7 @@ impl Routability {
         let window = self.verified_for;
         self.verified
             .get(&addr)
-            .is_some_and(|at| now.since(*at) < window)
+            .is_some_and(|(at, _)| now.since(*at) < window)
     }
 
     /// Verified sources remembered (some possibly lapsed).
@@ -198,7 +222,28 @@ mod tests {
         assert!(r.is_verified(t + Duration::from_secs(59), peer));
         assert!(!r.is_verified(t + Duration::from_secs(60), peer));
         let mut off = Routability::new(Duration::ZERO);
-        off.verify(t, peer);
+        assert_eq!(off.verify(t, peer), None);
         assert!(!off.is_verified(t, peer));
+    }
+
+    #[test]
+    fn a_verification_is_announced_once_then_again_near_its_end() {
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        let hour = Duration::from_secs(3600);
+        let mut r = Routability::new(hour);
+        let t = Timestamp::from_secs(10);
+        assert_eq!(r.verify(t, peer), Some(t + hour), "first verification");
+        for s in 1..2700 {
+            let at = t + Duration::from_secs(s);
+            assert_eq!(r.verify(at, peer), None, "renewed {s} s later");
+            assert!(r.is_verified(at, peer));
+        }
+        let late = t + Duration::from_secs(2700);
+        assert_eq!(r.verify(late, peer), Some(late + hour), "a quarter left");
+        assert_eq!(r.verify(late + Duration::from_secs(1), peer), None);
+        // Lapsed altogether: announced again at once.
+        let much_later = late + hour * 2;
+        assert!(!r.is_verified(much_later, peer));
+        assert_eq!(r.verify(much_later, peer), Some(much_later + hour));
     }
 }

@@ -969,6 +969,40 @@ fn a_forged_scanner_options_with_a_verified_peers_address_does_not_ban_the_peer(
     assert_eq!(opened(&a), [20010, 20011]);
 }
 
+fn verified(a: &[Action]) -> Vec<(IpAddr, Timestamp)> {
+    a.iter()
+        .filter_map(|x| match x {
+            Action::Verified { addr, until } => Some((*addr, *until)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_verified_peer_is_announced_for_the_kernels_first_line_once_then_near_its_end() {
+    let mut e = engine(SIP_PINHOLE);
+    let a = call(&mut e, t(0), "c-1", 20000, "");
+    let v = verified(&a);
+    assert_eq!(v.len(), 1, "{a:?}");
+    assert_eq!(v[0].0, ip(PEER));
+    // Until verified_for (1 h) after the ACK that proved it.
+    assert!(v[0].1 > t(3_600_000) && v[0].1 < t(3_610_000), "{v:?}");
+    // Further calls renew the engine's record but write nothing...
+    for (i, at) in [60_000, 600_000, 2_000_000].into_iter().enumerate() {
+        let a = call(&mut e, t(at), &format!("c-more-{i}"), 20010, "");
+        assert!(verified(&a).is_empty(), "{at}: {a:?}");
+    }
+    // ...until less than a quarter of the announced hour is left.
+    let a = call(&mut e, t(2_800_000), "c-late", 20020, "");
+    assert_eq!(verified(&a).len(), 1, "{a:?}");
+    // A source with no return-routable evidence is never announced.
+    let (_, a) = forged_scanner_options(&mut e, t(2_900_000), "192.0.2.77");
+    assert!(verified(&a).is_empty(), "{a:?}");
+    // Suppressed bans are counted per detector and shield.
+    forged_scanner_options(&mut e, t(2_900_000), PEER);
+    assert_eq!(e.stats().bans_suppressed_by, [(("scanner", "verified"), 1)]);
+}
+
 #[test]
 fn a_forged_scanner_options_from_an_address_with_no_history_bans_it() {
     let mut e = engine(SIP_PINHOLE);

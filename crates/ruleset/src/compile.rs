@@ -12,6 +12,14 @@
 //! meter and its ban sets hold `guard.flood.max_sources` sources; past
 //! that, new sources pass unmetered (the kernel cannot add to a full set)
 //! and the daemon's own detector still sees them.
+//!
+//! A source the engine verified (return-routable within
+//! `guard.verified_for`; the daemon fills `verified_v4/v6`) is metered
+//! too, but what it sends over the rate is only dropped, never put in the
+//! kernel's ban sets: a blind spoofer who forges a flood with a verified
+//! peer's address costs that peer the packets over the rate (its real
+//! ones among them, the meter cannot tell them apart), not all of them
+//! for [`FLOOD_BAN`].
 
 use crate::ir::*;
 use ipnet::IpNet;
@@ -43,12 +51,17 @@ pub mod sets {
     pub const FLOOD_BAN_V4: &str = "flood_ban_v4";
     /// IPv6 sources the first line banned, kernel-filled.
     pub const FLOOD_BAN_V6: &str = "flood_ban_v6";
+    /// IPv4 sources that proved return-routable: the first line never bans them.
+    pub const VERIFIED_V4: &str = "verified_v4";
+    /// IPv6 sources that proved return-routable: the first line never bans them.
+    pub const VERIFIED_V6: &str = "verified_v6";
 }
 
 /// How long the first line bans a source that went over `guard.flood`:
 /// long enough that a flooding source costs the daemon one burst a minute,
-/// short enough that a peer whose address was forged into a flood is cut
-/// off for a minute, not the hour of a judged ban. The daemon still bans
+/// short enough that an unverified peer whose address was forged into a
+/// flood is cut off for a minute, not the hour of a judged ban (a
+/// verified one, in `verified_*`, is never put here). The daemon still bans
 /// for real on what it sees.
 pub const FLOOD_BAN: Duration = Duration::from_secs(60);
 
@@ -65,6 +78,11 @@ pub const BAN_SET_SIZE: u32 = 1_000_000;
 /// Calls the engine keeps at most (its call table's cap, `MAX_CALLS` in
 /// `sipwall_engine`, which this crate cannot see: keep the two in step).
 pub const CALL_CAP: u32 = 100_000;
+
+/// Verified sources the engine remembers at most (`MAX_VERIFIED` in
+/// `sipwall_engine`'s routability table, which this crate cannot see:
+/// keep the two in step).
+pub const VERIFIED_CAP: u32 = 100_000;
 
 /// Pinholes a call holds at most in one set: RTP and RTCP of up to four
 /// media lines (the kernel helper stops at three).
@@ -138,6 +156,24 @@ pub fn compile(policy: &Policy, source: &str) -> Ruleset {
         }
     }
     let first_line = flood(policy);
+    // Declared whenever the engine verifies sources, first line or not:
+    // the daemon writes every verification, and a write to a set that
+    // does not exist is a kernel error.
+    if !policy.guard.verified_for.is_zero() {
+        for (name, key) in [
+            (sets::VERIFIED_V4, SetKey::Ipv4),
+            (sets::VERIFIED_V6, SetKey::Ipv6),
+        ] {
+            rs.sets.push(set(
+                name,
+                key,
+                FilledBy::Daemon,
+                VERIFIED_CAP,
+                policy.guard.verified_for,
+                "first line: verified sources, never banned for a flood: filled by sipwall run",
+            ));
+        }
+    }
     if !first_line.is_empty() {
         let sources = u32::try_from(policy.guard.flood.max_sources).unwrap_or(u32::MAX);
         for (name, key, filled_by, timeout, comment) in [
@@ -484,6 +520,7 @@ fn flood(policy: &Policy) -> Vec<Rule> {
         return Vec::new();
     }
     let mut meters = Vec::new();
+    let mut verified = Vec::new();
     for proto in [Protocol::Udp, Protocol::Tcp] {
         let ports: Vec<PortRange> = policy
             .services_of(Kind::Sip)
@@ -493,10 +530,39 @@ fn flood(policy: &Policy) -> Vec<Rule> {
         if ports.is_empty() {
             continue;
         }
-        for (family, meter, ban) in [
-            (Family::V4, sets::FLOOD_V4, sets::FLOOD_BAN_V4),
-            (Family::V6, sets::FLOOD_V6, sets::FLOOD_BAN_V6),
+        for (family, meter, ban, shield) in [
+            (
+                Family::V4,
+                sets::FLOOD_V4,
+                sets::FLOOD_BAN_V4,
+                sets::VERIFIED_V4,
+            ),
+            (
+                Family::V6,
+                sets::FLOOD_V6,
+                sets::FLOOD_BAN_V6,
+                sets::VERIFIED_V6,
+            ),
         ] {
+            // The same meter as the ban rule below: a source's bucket is
+            // one, whether or not it is verified.
+            verified.push(rule(
+                vec![
+                    Match::SaddrInSet(family, shield.to_owned()),
+                    Match::Dport(proto, ports.clone()),
+                    Match::OverRate {
+                        meter: meter.to_owned(),
+                        family,
+                        per_second: f.rate,
+                        burst: f.burst,
+                    },
+                ],
+                Action::Drop,
+                format!(
+                    "guard.flood: a verified source over {}/s (burst {}) loses the excess, no ban",
+                    f.rate, f.burst
+                ),
+            ));
             meters.push(rule(
                 vec![
                     Match::Dport(proto, ports.clone()),
@@ -548,6 +614,19 @@ fn flood(policy: &Policy) -> Vec<Rule> {
             Action::Accept,
             "first line: guard.allow is not metered",
         ));
+    }
+    if !policy.guard.verified_for.is_zero() {
+        rules.extend(verified);
+        for (family, name) in [
+            (Family::V4, sets::VERIFIED_V4),
+            (Family::V6, sets::VERIFIED_V6),
+        ] {
+            rules.push(rule(
+                vec![Match::SaddrInSet(family, name.to_owned())],
+                Action::Accept,
+                "first line: a verified source under the rate is not banned",
+            ));
+        }
     }
     rules.extend(meters);
     rules

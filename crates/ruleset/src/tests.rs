@@ -287,6 +287,7 @@ struct Flood {
     flooding: Vec<IpAddr>,
     kernel_banned: Vec<IpAddr>,
     prefixes: Vec<ipnet::IpNet>,
+    verified: Vec<IpAddr>,
 }
 
 impl SetLookup for Flood {
@@ -294,6 +295,7 @@ impl SetLookup for Flood {
         match set {
             sets::FLOOD_BAN_V4 | sets::FLOOD_BAN_V6 => self.kernel_banned.contains(&a),
             sets::BAN_NET_V4 | sets::BAN_NET_V6 => self.prefixes.iter().any(|n| n.contains(&a)),
+            sets::VERIFIED_V4 | sets::VERIFIED_V6 => self.verified.contains(&a),
             _ => false,
         }
     }
@@ -333,10 +335,10 @@ fn a_sip_flood_from_many_sources_is_dropped_in_the_kernel_before_any_chain_hands
     let meters = rs.chain(Hook::Flood).unwrap().rules.iter();
     assert_eq!(
         meters
-            .filter(|r| r
-                .matches
-                .iter()
-                .any(|m| matches!(m, crate::ir::Match::OverRate { .. })))
+            .filter(|r| matches!(r.action, crate::ir::Action::BanSource { .. })
+                && r.matches
+                    .iter()
+                    .any(|m| matches!(m, crate::ir::Match::OverRate { .. })))
             .count(),
         4,
         "UDP and TCP, IPv4 and IPv6"
@@ -439,7 +441,105 @@ fn a_flood_forged_in_the_name_of_an_allowlisted_trunk_never_bans_it_in_the_kerne
         let rs = compile(&policy, "p.toml");
         assert!(rs.chain(Hook::Flood).is_none(), "{extra}");
         assert!(rs.set(sets::FLOOD_V4).is_none(), "{extra}");
+        // The daemon still writes its verifications somewhere.
+        assert!(rs.set(sets::VERIFIED_V4).is_some(), "{extra}");
     }
+}
+
+#[test]
+fn a_flood_forged_in_the_name_of_a_verified_peer_is_dropped_but_never_banned_in_the_kernel() {
+    let rs = builtin();
+    let nft = crate::nft::render(&rs);
+    assert!(nft.contains(
+        "ip saddr @verified_v4 udp dport { 5060, 5080 } update @flood_v4 { ip saddr limit rate over 15/second burst 30 packets } counter drop"
+    ), "{nft}");
+    for name in [sets::VERIFIED_V4, sets::VERIFIED_V6] {
+        let s = rs.set(name).expect("declared");
+        assert_eq!(s.filled_by, crate::ir::FilledBy::Daemon, "{name}");
+        assert_eq!(s.size, crate::compile::VERIFIED_CAP, "{name}");
+        assert_eq!(s.timeout.as_secs(), 3600, "guard.verified_for");
+        // An apply keeps them, as it keeps the bans.
+        assert!(s.survives_replacement(), "{name}");
+    }
+    let peers: Vec<IpAddr> = vec![
+        "203.0.113.9".parse().unwrap(),
+        "2001:db8::9".parse().unwrap(),
+    ];
+    let forged = Flood {
+        flooding: peers.clone(),
+        verified: peers.clone(),
+        ..Flood::default()
+    };
+    for peer in &peers {
+        for l4 in [
+            SIP_UDP,
+            L4::Tcp {
+                sport: 40000,
+                dport: 5060,
+            },
+        ] {
+            let p = new_packet(&peer.to_string(), l4);
+            // Over the rate: the excess is dropped, and the rule that
+            // decides is not the one that bans.
+            let d = crate::eval::arriving(&rs, &p, &forged);
+            assert_eq!(d.action, Verdict::Drop, "{peer} {l4:?}");
+            let rule = d.rule.expect("a rule decided");
+            assert!(
+                !matches!(rule.action, crate::ir::Action::BanSource { .. }),
+                "{peer}: {}",
+                rule.comment
+            );
+            assert!(rule.comment.contains("verified source"), "{}", rule.comment);
+        }
+        // Under the rate, the first line hands it on to the input chain
+        // before the banning meters can see it.
+        let calm = Flood {
+            verified: peers.clone(),
+            ..Flood::default()
+        };
+        let p = new_packet(&peer.to_string(), SIP_UDP);
+        let d = crate::eval::evaluate(rs.chain(Hook::Flood).unwrap(), &p, &calm);
+        assert_eq!(d.action, Verdict::Accept);
+        assert!(d
+            .rule
+            .is_some_and(|r| r.comment.contains("verified source")));
+        assert_eq!(arriving(&rs, &p, &calm).0, Verdict::Accept);
+        // The same flood from an address with no history is banned.
+        let stranger = if peer.is_ipv4() {
+            "198.51.100.7"
+        } else {
+            "2001:db8::7"
+        };
+        let unverified = Flood {
+            flooding: vec![stranger.parse().unwrap()],
+            verified: peers.clone(),
+            ..Flood::default()
+        };
+        let d = crate::eval::arriving(&rs, &new_packet(stranger, SIP_UDP), &unverified);
+        assert!(
+            matches!(
+                d.rule.map(|r| &r.action),
+                Some(crate::ir::Action::BanSource { .. })
+            ),
+            "{stranger}"
+        );
+    }
+    // iptables has no sets: its first line leaves the verified rules out
+    // (it has no bans to spare anyone from).
+    let v4 = crate::iptables::render(&rs, Family::V4).unwrap();
+    assert!(!v4.contains("verified_v4"), "{v4}");
+    crate::roundtrip::check_nft(&rs).unwrap();
+    crate::roundtrip::check_iptables(&rs, Family::V4).unwrap();
+    // verified_for = 0: nobody is verified, nothing to declare.
+    let policy = sipwall_policy::parse(
+        "p.toml",
+        "[guard]\nverified_for = \"0s\"\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n",
+    )
+    .unwrap();
+    let rs = compile(&policy, "p.toml");
+    assert!(rs.chain(Hook::Flood).is_some());
+    assert!(rs.set(sets::VERIFIED_V4).is_none());
+    assert!(!crate::nft::render(&rs).contains("verified"));
 }
 
 #[test]
@@ -503,7 +603,7 @@ fn every_set_has_a_size_so_a_source_rotation_cannot_grow_kernel_memory_without_b
     )
     .unwrap();
     let rs = compile(&policy, "p.toml");
-    assert_eq!(rs.sets.len(), 11);
+    assert_eq!(rs.sets.len(), 13);
     let nft = crate::nft::render(&rs);
     for s in &rs.sets {
         assert!(s.size > 0, "{}", s.name);

@@ -108,7 +108,7 @@ fn nft_text_of_the_builtin_policy() {
     let rs = read::read("builtin.nft", include_str!("data/builtin.nft")).unwrap();
     check_builtin(&rs);
     let denied = rs.reach(&HookPoint::Input, &new_packet(PUBLIC_V4, tcp(8021)));
-    assert_eq!(denied.by.unwrap().at.to_string(), "builtin.nft:99");
+    assert_eq!(denied.by.unwrap().at.to_string(), "builtin.nft:119");
 }
 
 #[test]

@@ -214,6 +214,9 @@ fn action_json(a: &Action) -> Value {
             json!({"kind": "ban-suppressed", "addr": addr.to_string(), "reason": reason.to_string(),
                     "reason_kind": reason.kind(), "evidence": evidence, "why": why.to_string()})
         }
+        Action::Verified { addr, until } => {
+            json!({"kind": "verified", "addr": addr.to_string(), "until": secs(*until)})
+        }
         Action::Unban { addr } => json!({"kind": "unban", "addr": addr.to_string()}),
         Action::UnbanPrefix { prefix } => {
             json!({"kind": "unban-prefix", "prefix": prefix.to_string()})
@@ -246,6 +249,9 @@ fn action_text(a: &Action, first: Option<Timestamp>) -> String {
         Action::BanSuppressed {
             addr, reason, why, ..
         } => format!("no ban of {addr} ({reason}): {why}"),
+        Action::Verified { addr, until } => {
+            format!("verified {addr} until {}", rel(*until, first))
+        }
         Action::Unban { addr } => format!("unban {addr}"),
         Action::UnbanPrefix { prefix } => format!("unban {prefix}"),
         Action::BanExpired { addr } => format!("ban of {addr} expired"),

@@ -309,6 +309,12 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "malformed": st.malformed,
                 "bans_active": engine.bans().len(),
                 "bans_made": bans,
+                "bans_suppressed": {
+                    "total": st.bans_suppressed,
+                    "by": st.bans_suppressed_by.iter().map(|((detector, shield), n)| json!({
+                        "detector": detector, "shield": shield, "count": n,
+                    })).collect::<Vec<_>>(),
+                },
                 "pinholes_open": engine.pinholes().len(),
                 "pinholes_opened": st.pinholes_opened,
                 "pinholes_closed": st.pinholes_closed,

@@ -30,6 +30,15 @@ fn ban_net_set(prefix: &IpNet) -> &'static str {
     }
 }
 
+/// The set of verified sources of `addr`'s family.
+fn verified_set(addr: IpAddr) -> &'static str {
+    if addr.is_ipv4() {
+        sets::VERIFIED_V4
+    } else {
+        sets::VERIFIED_V6
+    }
+}
+
 fn pinhole(key: PinholeKey) -> (&'static str, Key) {
     match key.remote {
         None => (sets::PINHOLE_PORT, Key::Port(key.port)),
@@ -114,6 +123,14 @@ impl KernelSets {
             // own timeouts: the interval element covers them meanwhile.
             Action::BanPrefix { prefix, until, .. } => self.ban_prefix(*prefix, until.since(now)),
             Action::UnbanPrefix { prefix } => self.unban_prefix(*prefix),
+            // The first line exempts it from its flood bans until then.
+            Action::Verified { addr, until } => self.writer.add(
+                verified_set(*addr),
+                &[(
+                    Key::Addr(*addr),
+                    until.since(now).clamp(Duration::from_secs(1), MAX_BAN),
+                )],
+            ),
             Action::OpenPinhole { key, until } => {
                 let (set, k) = pinhole(*key);
                 self.writer

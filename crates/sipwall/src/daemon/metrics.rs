@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub struct DaemonCounters {
     /// Bans that ran out.
     pub bans_expired: u64,
+    /// Verifications written to the kernel (first or renewed).
+    pub verified: u64,
     /// Kernel updates that failed.
     pub kernel_errors: u64,
     /// Packets lost between the kernel and the daemon (netlink overruns).
@@ -88,6 +90,26 @@ pub fn render(engine: &Engine, d: &DaemonCounters) -> String {
         "counter",
         "Bans made, per detector.",
         &reasons,
+    );
+    let suppressed: Vec<(String, u64)> = st
+        .bans_suppressed_by
+        .iter()
+        .map(|((d, s), n)| (format!("detector=\"{d}\",shield=\"{s}\""), *n))
+        .collect();
+    let suppressed: Vec<(&str, u64)> = suppressed.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    metric(
+        &mut out,
+        "bans_suppressed_total",
+        "counter",
+        "Bans a detector asked for and a shield refused (allowlisted, or a verified source on unverified evidence), per detector and shield.",
+        &suppressed,
+    );
+    metric(
+        &mut out,
+        "verified_total",
+        "counter",
+        "Sources written to the kernel as verified (return-routable), first or renewed.",
+        &[("", d.verified)],
     );
     metric(
         &mut out,

@@ -694,7 +694,19 @@ fn carry_out(
                 evidence,
                 why,
             } => {
-                tracing::warn!(%addr, %reason, %evidence, %why, "ban suppressed");
+                // The evidence is the network's text: a forged packet
+                // chooses it, so it reaches the log escaped and bounded.
+                if counters.lines.allow(t) {
+                    let reason = printable(reason.to_string().as_bytes(), LOG_TEXT_BYTES);
+                    let evidence = printable(evidence.as_bytes(), LOG_TEXT_BYTES);
+                    tracing::warn!(%addr, %reason, %evidence, %why, "ban suppressed");
+                }
+            }
+            Action::Verified { addr, until } => {
+                counters.verified += 1;
+                if counters.lines.allow(t) {
+                    tracing::info!(%addr, until_us = until.micros(), "verified: return-routable");
+                }
             }
             Action::BanExpired { addr } => {
                 counters.bans_expired += 1;
