@@ -138,13 +138,18 @@ fn locate(assembled: &Assembled, offset: usize) -> Location {
     assembled
         .line_at(offset)
         .map(|l| l.at.clone())
-        .unwrap_or_else(|| Location {
-            file: "?".into(),
-            line: 0,
-        })
+        .unwrap_or_else(|| assembled.entry.clone())
 }
 
 fn syntax_error(assembled: &Assembled, e: &roxmltree::Error) -> Error {
+    // Nothing but blanks, comments or prologue: switch_xml.c refuses it in these words.
+    if matches!(e, roxmltree::Error::NoRootNode) {
+        return Error::Xml {
+            at: assembled.entry.clone(),
+            column: None,
+            message: "root tag missing".into(),
+        };
+    }
     let pos = e.pos();
     let row = usize::try_from(pos.row)
         .unwrap_or(usize::MAX)
@@ -166,11 +171,7 @@ fn syntax_error(assembled: &Assembled, e: &roxmltree::Error) -> Error {
             at: assembled
                 .lines
                 .last()
-                .map(|l| l.at.clone())
-                .unwrap_or(Location {
-                    file: "?".into(),
-                    line: 0,
-                }),
+                .map_or_else(|| assembled.entry.clone(), |l| l.at.clone()),
             column: None,
             message,
         },
