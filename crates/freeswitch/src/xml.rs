@@ -142,12 +142,18 @@ fn locate(assembled: &Assembled, offset: usize) -> Location {
 }
 
 fn syntax_error(assembled: &Assembled, e: &roxmltree::Error) -> Error {
-    // Nothing but blanks, comments or prologue: switch_xml.c refuses it in these words.
+    // FreeSWITCH's own words, seen on the lab's build: an empty document
+    // stops it before parsing, one with no element fails switch_xml.c's parser.
     if matches!(e, roxmltree::Error::NoRootNode) {
+        let message = if assembled.text.is_empty() {
+            "the document is empty (FreeSWITCH: \"Cannot Open log directory or XML Root!\")"
+        } else {
+            "root tag missing"
+        };
         return Error::Xml {
             at: assembled.entry.clone(),
             column: None,
-            message: "root tag missing".into(),
+            message: message.into(),
         };
     }
     let pos = e.pos();

@@ -781,7 +781,10 @@ fn an_empty_freeswitch_xml_is_blamed_on_itself_not_on_nowhere() {
     fs::write(v.path("freeswitch.xml"), "").unwrap();
     let err = discover(&Disk, v.dir.path(), &Options::default()).unwrap_err();
     assert!(matches!(err, Error::Xml { .. }), "{err:?}");
-    assert_eq!(err.to_string(), "freeswitch.xml:1: root tag missing");
+    assert_eq!(
+        err.to_string(),
+        "freeswitch.xml:1: the document is empty (FreeSWITCH: \"Cannot Open log directory or XML Root!\")"
+    );
     fs::write(
         v.path("freeswitch.xml"),
         "<?xml version=\"1.0\"?>\n<!-- nothing -->\n",
