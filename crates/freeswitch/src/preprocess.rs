@@ -53,6 +53,9 @@ pub struct Assembled {
     pub vars: Vars,
     /// Problems FreeSWITCH would log and ignore.
     pub warnings: Vec<Warning>,
+    /// The entry file's first line: what is blamed when the document has no
+    /// line to blame (an empty `freeswitch.xml`).
+    pub entry: Location,
 }
 
 impl Assembled {
@@ -84,10 +87,15 @@ pub fn preprocess(
             lines: Vec::new(),
             vars: Vars::new(&conf_dir.display().to_string(), &options.vars),
             warnings: Vec::new(),
+            entry: Location {
+                file: String::new(),
+                line: 1,
+            },
         },
         env: &options.env,
         stack: Vec::new(),
     };
+    p.out.entry.file = p.display(&entry);
     p.file_text(&entry, &conf_dir, &text, 0);
     Ok(p.out)
 }

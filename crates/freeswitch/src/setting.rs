@@ -47,6 +47,48 @@ pub fn port(
     }
 }
 
+/// A port that a module reads as `(switch_port_t)atoi(val)` and replaces
+/// by `default` when that gives 0 (mod_sofia's `sip-port`, `tls-sip-port`):
+/// `"abc"` is the default and `"5080x"` is 5080, as FreeSWITCH binds them,
+/// each with a warning since the text is not what it seems. `None` (with a
+/// warning) when it depends on a value unknown at discovery, or is `auto`
+/// (a port the kernel picks).
+pub fn atoi_port(param: Option<&Param>, default: u16, warnings: &mut Vec<Warning>) -> Option<u16> {
+    let Some(param) = param else {
+        return Some(default);
+    };
+    let text = param.value.trim();
+    if text.is_empty() {
+        if let Some(why) = blocking_unknown(&param.provenance) {
+            warnings.push(unknown_warning(&param.provenance, why));
+            return None;
+        }
+        return Some(default);
+    }
+    let setting = &param.provenance.setting;
+    if text.eq_ignore_ascii_case("auto") {
+        warnings.push(Warning {
+            kind: WarningKind::Dynamic,
+            at: param.provenance.at.clone(),
+            message: format!("{setting} \"auto\" binds a port the kernel picks at start-up"),
+        });
+        return None;
+    }
+    // The cast keeps the low 16 bits, as C's conversion to an unsigned short does.
+    let port = match atoi(&param.value) as u16 {
+        0 => default,
+        p => p,
+    };
+    if text.parse::<u16>().ok() != Some(port) {
+        warnings.push(Warning {
+            kind: WarningKind::BadValue,
+            at: param.provenance.at.clone(),
+            message: format!("{setting} \"{text}\" is not a port; FreeSWITCH reads it as {port}"),
+        });
+    }
+    Some(port)
+}
+
 /// A bind address setting; empty means `default`, unless it is empty
 /// because of a value unknown at discovery.
 pub fn address(param: Option<&Param>, default: Address, warnings: &mut Vec<Warning>) -> Address {
@@ -123,6 +165,28 @@ pub fn split_host_port(text: &str) -> (&str, Option<&str>) {
         Some((host, _)) if host.contains(':') => (text, None),
         Some((host, port)) => (host, Some(port)),
         None => (text, None),
+    }
+}
+
+/// C's `atoi`: leading blanks, a sign, then digits, wrapping like the int
+/// it returns.
+pub fn atoi(text: &str) -> i32 {
+    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let n = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i32, |n, b| {
+            n.wrapping_mul(10).wrapping_add(i32::from(b - b'0'))
+        });
+    if neg {
+        n.wrapping_neg()
+    } else {
+        n
     }
 }
 

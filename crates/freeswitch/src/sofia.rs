@@ -3,7 +3,7 @@
 
 use crate::discover::{Discovery, Found};
 use crate::inventory::{Address, Family, Kind, PortRange, Profile, Transport};
-use crate::setting::{address, host_address, is_true, port, split_host_port};
+use crate::setting::{address, atoi_port, host_address, is_true, split_host_port};
 use crate::warning::{Warning, WarningKind};
 use crate::xml::{Node, Param};
 
@@ -62,7 +62,8 @@ fn profile(d: &mut Discovery, node: Node) -> Profile {
     let ip_prov = or_default(&ip_param, "sip-ip");
 
     let port_param = get("sip-port");
-    let sip_port = port(port_param.as_ref(), Some(DEFAULT_SIP_PORT), &mut d.warnings);
+    // mod_sofia reads it with atoi and binds its default when that gives 0.
+    let sip_port = atoi_port(port_param.as_ref(), DEFAULT_SIP_PORT, &mut d.warnings);
     let port_prov = or_default(&port_param, "sip-port");
 
     let tls_param = get("tls");
@@ -97,11 +98,7 @@ fn profile(d: &mut Discovery, node: Node) -> Profile {
 
     if tls {
         let tls_port_param = get("tls-sip-port");
-        let tls_port = port(
-            tls_port_param.as_ref(),
-            Some(DEFAULT_TLS_PORT),
-            &mut d.warnings,
-        );
+        let tls_port = atoi_port(tls_port_param.as_ref(), DEFAULT_TLS_PORT, &mut d.warnings);
         let mut prov = vec![ip_prov.clone()];
         prov.extend(tls_param.as_ref().map(|p| p.provenance.clone()));
         prov.extend(

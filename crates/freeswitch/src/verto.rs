@@ -6,7 +6,7 @@
 
 use crate::discover::{Discovery, Found};
 use crate::inventory::{Address, Family, Kind, PortRange, Transport};
-use crate::setting::{host_address, is_true, split_host_port};
+use crate::setting::{atoi, host_address, is_true, split_host_port};
 use crate::warning::{Warning, WarningKind};
 
 /// The module.
@@ -111,26 +111,4 @@ fn multicast(d: &mut Discovery, profile: crate::xml::Node, name: &str) {
             provenance,
         },
     );
-}
-
-/// C's `atoi`: leading blanks, a sign, then digits, wrapping like the int
-/// it returns.
-fn atoi(text: &str) -> i32 {
-    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let n = digits
-        .bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0i32, |n, b| {
-            n.wrapping_mul(10).wrapping_add(i32::from(b - b'0'))
-        });
-    if neg {
-        n.wrapping_neg()
-    } else {
-        n
-    }
 }

@@ -25,7 +25,7 @@ pub enum WarningKind {
     MissingEnvironment,
     /// A preprocessor command FreeSWITCH does not know (it ignores it).
     UnknownCommand,
-    /// A setting whose value FreeSWITCH cannot use (e.g. a port that is not a number).
+    /// A setting whose value FreeSWITCH cannot use, or reads otherwise than it looks (`sip-port="abc"` is 5060).
     BadValue,
     /// A setting depends on a value only known when FreeSWITCH runs.
     UnknownValue,

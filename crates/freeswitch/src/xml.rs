@@ -138,13 +138,24 @@ fn locate(assembled: &Assembled, offset: usize) -> Location {
     assembled
         .line_at(offset)
         .map(|l| l.at.clone())
-        .unwrap_or_else(|| Location {
-            file: "?".into(),
-            line: 0,
-        })
+        .unwrap_or_else(|| assembled.entry.clone())
 }
 
 fn syntax_error(assembled: &Assembled, e: &roxmltree::Error) -> Error {
+    // FreeSWITCH's own words, seen on the lab's build: an empty document
+    // stops it before parsing, one with no element fails switch_xml.c's parser.
+    if matches!(e, roxmltree::Error::NoRootNode) {
+        let message = if assembled.text.is_empty() {
+            "the document is empty (FreeSWITCH: \"Cannot Open log directory or XML Root!\")"
+        } else {
+            "root tag missing"
+        };
+        return Error::Xml {
+            at: assembled.entry.clone(),
+            column: None,
+            message: message.into(),
+        };
+    }
     let pos = e.pos();
     let row = usize::try_from(pos.row)
         .unwrap_or(usize::MAX)
@@ -166,11 +177,7 @@ fn syntax_error(assembled: &Assembled, e: &roxmltree::Error) -> Error {
             at: assembled
                 .lines
                 .last()
-                .map(|l| l.at.clone())
-                .unwrap_or(Location {
-                    file: "?".into(),
-                    line: 0,
-                }),
+                .map_or_else(|| assembled.entry.clone(), |l| l.at.clone()),
             column: None,
             message,
         },

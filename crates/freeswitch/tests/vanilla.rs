@@ -717,3 +717,79 @@ fn verto_multicast_socket_follows_mod_verto() {
         .iter()
         .any(|w| w.message.contains("mcast-port is unset")));
 }
+
+#[test]
+fn a_sip_port_that_is_not_a_number_binds_mod_sofias_default_not_nothing() {
+    // mod_sofia reads sip-port with atoi and binds 5060 when that gives 0;
+    // dropping the profile would leave the port FreeSWITCH opens out of the policy.
+    let v = Variant::new();
+    v.edit(
+        "vars.xml",
+        "internal_sip_port=5060",
+        "internal_sip_port=abc",
+    );
+    v.edit(
+        "vars.xml",
+        "internal_tls_port=5061",
+        "internal_tls_port=5071x",
+    );
+    v.edit(
+        "vars.xml",
+        "internal_ssl_enable=false",
+        "internal_ssl_enable=true",
+    );
+    let inv = v.read();
+    for t in [Transport::Udp, Transport::Tcp] {
+        let sip = inv
+            .services
+            .iter()
+            .find(|s| s.name == "sofia/internal" && s.kind == Kind::Sip && s.transport == t)
+            .unwrap();
+        assert_eq!(sip.ports.map(|p| (p.first, p.last)), Some((5060, 5060)));
+    }
+    let tls = find(&inv, "sofia/internal", Kind::SipTls).unwrap();
+    assert_eq!(tls.ports.map(|p| p.first), Some(5071));
+    assert_eq!(
+        inv.profiles
+            .iter()
+            .find(|p| p.name == "internal")
+            .unwrap()
+            .sip_port,
+        Some(5060)
+    );
+    let bad: Vec<&str> = inv
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::BadValue)
+        .map(|w| w.message.as_str())
+        .collect();
+    assert!(
+        bad.iter()
+            .any(|m| m.contains("sip-port \"abc\"") && m.ends_with("reads it as 5060")),
+        "{bad:?}"
+    );
+    assert!(
+        bad.iter()
+            .any(|m| m.contains("tls-sip-port \"5071x\"") && m.ends_with("reads it as 5071")),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn an_empty_freeswitch_xml_is_blamed_on_itself_not_on_nowhere() {
+    let v = Variant::new();
+    fs::write(v.path("freeswitch.xml"), "").unwrap();
+    let err = discover(&Disk, v.dir.path(), &Options::default()).unwrap_err();
+    assert!(matches!(err, Error::Xml { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "freeswitch.xml:1: the document is empty (FreeSWITCH: \"Cannot Open log directory or XML Root!\")"
+    );
+    fs::write(
+        v.path("freeswitch.xml"),
+        "<?xml version=\"1.0\"?>\n<!-- nothing -->\n",
+    )
+    .unwrap();
+    let err = discover(&Disk, v.dir.path(), &Options::default()).unwrap_err();
+    assert_eq!(err.to_string(), "freeswitch.xml:1: root tag missing");
+}

@@ -169,6 +169,28 @@ fn changed_sip_ports_and_rtp_range_are_discovered() {
 }
 
 #[test]
+fn a_sip_port_that_is_not_a_number_is_discovered_as_what_sofia_binds() {
+    let Some(lab) = lab("a_sip_port_that_is_not_a_number_is_discovered_as_what_sofia_binds") else {
+        return;
+    };
+    let tree = Tree::vanilla();
+    tree.set_var("internal_sip_port", "5060", "abc");
+    tree.set_var("external_sip_port", "5080", "5090x");
+    let fs = FreeSwitch::start(&lab, tree.path(), &VANILLA_PROFILES);
+    let (inv, real) = assert_discovery_is_what_freeswitch_binds(&fs);
+    // mod_sofia's atoi: "abc" is 0, which means its default; "5090x" is 5090.
+    assert!(has(&real, "udp", "192.0.2.1", 5060), "{real:?}");
+    assert!(has(&real, "tcp", "192.0.2.1", 5090), "{real:?}");
+    let internal = inv["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "internal")
+        .unwrap();
+    assert_eq!(internal["sip_port"], 5060);
+}
+
+#[test]
 fn tls_on_is_discovered() {
     let Some(lab) = lab("tls_on_is_discovered") else {
         return;
