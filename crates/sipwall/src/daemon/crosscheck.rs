@@ -34,8 +34,15 @@ const MAX_LISTED: usize = 64;
 
 /// Compares the live listeners with the policy.
 pub fn compare(policy: &Policy, live: &[Listening]) -> Crosscheck {
+    // sofia lists its WebSocket bindings (ws-binding, wss-binding) among
+    // a profile's listeners, and which flag it gives them varies: a ws or
+    // wss service of the policy opens them either way.
     let opened = |port: u16, tls: bool| {
-        let kinds: &[Kind] = if tls { &[Kind::SipTls] } else { &[Kind::Sip] };
+        let kinds: &[Kind] = if tls {
+            &[Kind::SipTls, Kind::Ws, Kind::Wss]
+        } else {
+            &[Kind::Sip, Kind::Ws, Kind::Wss]
+        };
         kinds.iter().any(|k| {
             policy
                 .services_of(*k)
@@ -80,6 +87,30 @@ mod tests {
             port,
             tls,
         }
+    }
+
+    #[test]
+    fn ws_and_wss_listeners_the_policy_opens_are_not_reported_as_drift() {
+        // What the real FreeSWITCH reports for vanilla's internal profile.
+        let p = sipwall_policy::builtin();
+        for tls in [false, true] {
+            let c = compare(
+                &p,
+                &[
+                    l("internal", 5060, false),
+                    l("internal", 5066, tls),
+                    l("internal", 7443, tls),
+                    l("external", 5080, false),
+                ],
+            );
+            assert!(c.live_not_in_policy.is_empty(), "tls {tls}: {c:?}");
+        }
+        // A WebSocket port the policy does not open still is drift.
+        let c = compare(
+            &p,
+            &[l("internal", 5067, false), l("internal", 5060, false)],
+        );
+        assert_eq!(c.live_not_in_policy, ["internal 5067"]);
     }
 
     #[test]
