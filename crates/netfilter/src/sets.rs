@@ -230,13 +230,6 @@ impl SetWriter {
 
     /// Deletes one element; an element that is already gone is not an error.
     pub fn delete(&mut self, set: &str, key: Key) -> Result<(), NetfilterError> {
-        let first = self.seq;
-        let mut batch = self.message(
-            NetfilterProtoFamily::Unspec,
-            NFNL_SUBSYS_NFTABLES,
-            ControlMessage::BatchBegin,
-            0,
-        );
         let msg = SetElementMessage {
             attributes: vec![
                 SetElementList::Table(self.table.clone()),
@@ -246,21 +239,36 @@ impl SetWriter {
                 ])]),
             ],
         };
-        let ack = self.seq;
-        batch.extend(self.message(
-            NetfilterProtoFamily::Inet,
+        Ok(self.send_one(NfTablesMessage::DeleteSetElement(msg), NLM_F_ACK, true)?)
+    }
+
+    /// Sends `msg` alone in a batch and waits for its answer; with
+    /// `enoent_ok`, an element that is not there is not an error.
+    fn send_one(
+        &mut self,
+        msg: NfTablesMessage,
+        flags: u16,
+        enoent_ok: bool,
+    ) -> Result<(), Failed> {
+        let first = self.seq;
+        let mut batch = self.message(
+            NetfilterProtoFamily::Unspec,
+            NFNL_SUBSYS_NFTABLES,
+            ControlMessage::BatchBegin,
             0,
-            NfTablesMessage::DeleteSetElement(msg),
-            NLM_F_ACK,
-        ));
+        );
+        let ack = self.seq;
+        batch.extend(self.message(NetfilterProtoFamily::Inet, 0, msg, flags));
         batch.extend(self.message(
             NetfilterProtoFamily::Unspec,
             NFNL_SUBSYS_NFTABLES,
             ControlMessage::BatchEnd,
             0,
         ));
-        self.socket.send(&batch, 0).map_err(io("netlink send"))?;
-        Ok(self.await_acks(first, vec![ack], true)?)
+        self.socket
+            .send(&batch, 0)
+            .map_err(|e| Failed::Socket(io("netlink send")(e)))?;
+        self.await_acks(first, vec![ack], enoent_ok)
     }
 
     /// Waits for the answers to the messages numbered `wanted` of the batch
@@ -362,28 +370,11 @@ impl SetWriter {
                     SetElementList::Elements(list),
                 ],
             };
-            let first = self.seq;
-            let mut batch = self.message(
-                NetfilterProtoFamily::Unspec,
-                NFNL_SUBSYS_NFTABLES,
-                ControlMessage::BatchBegin,
-                0,
-            );
-            let ack = self.seq;
-            batch.extend(self.message(
-                NetfilterProtoFamily::Inet,
-                0,
+            self.send_one(
                 NfTablesMessage::NewSetElement(msg),
                 NLM_F_CREATE | NLM_F_ACK,
-            ));
-            batch.extend(self.message(
-                NetfilterProtoFamily::Unspec,
-                NFNL_SUBSYS_NFTABLES,
-                ControlMessage::BatchEnd,
-                0,
-            ));
-            self.socket.send(&batch, 0).map_err(io("netlink send"))?;
-            self.await_acks(first, vec![ack], false)?;
+                false,
+            )?;
         }
         Ok(())
     }
@@ -417,28 +408,7 @@ impl SetWriter {
                 SetElementList::Elements(list),
             ],
         };
-        let first = self.seq;
-        let mut batch = self.message(
-            NetfilterProtoFamily::Unspec,
-            NFNL_SUBSYS_NFTABLES,
-            ControlMessage::BatchBegin,
-            0,
-        );
-        let ack = self.seq;
-        batch.extend(self.message(
-            NetfilterProtoFamily::Inet,
-            0,
-            NfTablesMessage::DeleteSetElement(msg),
-            NLM_F_ACK,
-        ));
-        batch.extend(self.message(
-            NetfilterProtoFamily::Unspec,
-            NFNL_SUBSYS_NFTABLES,
-            ControlMessage::BatchEnd,
-            0,
-        ));
-        self.socket.send(&batch, 0).map_err(io("netlink send"))?;
-        Ok(self.await_acks(first, vec![ack], true)?)
+        Ok(self.send_one(NfTablesMessage::DeleteSetElement(msg), NLM_F_ACK, true)?)
     }
 }
 
