@@ -59,10 +59,25 @@ pub fn parse_request(line: &[u8]) -> Result<Request, RequestError> {
     Ok(req)
 }
 
+/// Parses a duration as every sipwall option takes one: the policy's syntax
+/// (`90s`, `5m`, `1h30m`, `30d`), or a bare number of seconds (`30`, as
+/// `iptables-apply -t` takes it).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{text} seconds is too long"));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (durations look like 90s, 5m, 1h30m, 30d)"))
+}
+
 /// Parses a ban length (`1h`, `30d`) of at most [`MAX_BAN`], for `--for`
 /// and `--allow`.
 pub fn parse_ban_length(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    let d = parse_duration(text)?;
     if d > MAX_BAN {
         return Err(format!(
             "{text} is longer than the maximum, {}",

@@ -14,13 +14,25 @@ mod discovered_policy;
 mod exit;
 mod ledger;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// A SIP-aware firewall for VoIP servers (FreeSWITCH first).
 #[derive(Parser, Debug)]
 #[command(name = "sipwall", version, about, long_about = None)]
 struct Cli {
+    /// The policy file, for every command that reads one (also accepted
+    /// after the command name; see `sipwall check --help` for the default).
+    // clap hands a global value down to the commands' own `-c`, which is
+    // where it is read; this field only makes `sipwall -c FILE CMD` parse.
+    #[arg(
+        id = "config",
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        global = true
+    )]
+    _config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +71,11 @@ enum Command {
     Audit(cmd::audit::AuditArgs),
     /// The guard engine over pcap/pcapng captures, packet by packet.
     Replay(cmd::replay::ReplayArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions(cmd::manual::CompletionsArgs),
+    /// Internal: write the man pages into a folder (for packaging).
+    #[command(hide = true, name = "__man-pages")]
+    ManPages(cmd::manual::ManPagesArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +95,8 @@ fn main() -> ExitCode {
         Command::Discover(c) => cmd::discover::run(c),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Replay(a) => cmd::replay::run(a),
+        Command::Completions(a) => cmd::manual::completions(a, Cli::command()),
+        Command::ManPages(a) => cmd::manual::man_pages(a, Cli::command()),
     };
     exit::report(outcome)
 }

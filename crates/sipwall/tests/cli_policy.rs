@@ -216,3 +216,40 @@ fn discovered_policy_of_vanilla_checks_and_compiles() {
     };
     assert_eq!(strip(&derived), strip(&builtin));
 }
+
+#[test]
+fn the_policy_option_is_accepted_before_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n").unwrap();
+    let out = sipwall(&["-c", path.to_str().unwrap(), "check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("p.toml: ok"));
+}
+
+#[test]
+fn confirm_takes_durations_in_the_same_syntax_as_ban_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[services.sip]\nkind = \"nope\"\nallow = [\"any\"]\n",
+    )
+    .unwrap();
+    for window in ["1m", "90s", "30"] {
+        let out = sipwall(&["apply", "-c", path.to_str().unwrap(), "--confirm", window]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Past argument parsing: the policy is what fails.
+        assert!(err.contains("bad.toml"), "--confirm {window}: {err}");
+    }
+    for window in ["25h", "0s", "soon"] {
+        let out = sipwall(&["apply", "-c", path.to_str().unwrap(), "--confirm", window]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--confirm {window}: {err}");
+        assert!(err.contains("--confirm"), "--confirm {window}: {err}");
+    }
+}

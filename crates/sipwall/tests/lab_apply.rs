@@ -464,6 +464,69 @@ fn a_confirmed_apply_stays() {
 }
 
 #[test]
+fn answering_no_at_the_confirm_prompt_rolls_back_at_once() {
+    let Some(lab) = Lab::up("confirm_no", &[]) else {
+        return;
+    };
+    assert_ok(&apply(&lab, None, &[]));
+    let dir = tempfile::tempdir().unwrap();
+    let pinhole = write_temp(
+        &dir,
+        "p.toml",
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n",
+    );
+    // The prompt only shows on a terminal: `script` gives apply one. The
+    // window is a minute, in the same syntax as `bans add --for`.
+    let shell = format!(
+        "{} apply -c {} --confirm 1m",
+        lab::sipwall(),
+        pinhole.display()
+    );
+    let mut applying = lab
+        .cmd("fw", "script")
+        .args(["-qec", &shell, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let has_pinholes = || {
+        lab.sipwall_table("fw")
+            .is_some_and(|t| t.contains("pinhole_port"))
+    };
+    assert!(
+        lab.wait_for(Duration::from_secs(10), has_pinholes),
+        "the new ruleset was applied"
+    );
+    let asked = std::time::Instant::now();
+    {
+        use std::io::Write;
+        let stdin = applying.stdin.as_mut().unwrap();
+        stdin.write_all(b"no\n").unwrap();
+        stdin.flush().unwrap();
+    }
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || !has_pinholes()),
+        "answering no rolled back"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(30),
+        "rolled back at once, not at the deadline"
+    );
+    let out = applying.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "apply reports the rollback: {text}"
+    );
+    assert!(text.contains("rolled back"), "{text}");
+    assert!(
+        lab.sipwall_table("fw").is_some(),
+        "the previous table is back"
+    );
+}
+
+#[test]
 fn apply_refuses_to_cut_off_the_ssh_session_unless_forced() {
     let Some(lab) = Lab::up("ssh_guard", &[]) else {
         return;

@@ -65,9 +65,10 @@ impl std::ops::Deref for State {
 pub struct ApplyArgs {
     #[command(flatten)]
     policy: PolicyArgs,
-    /// Roll back unless confirmed within SECS (at the prompt, or with `sipwall confirm`).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
-    confirm: Option<u64>,
+    /// Roll back unless confirmed within this time (`90s`, `2m`, or seconds;
+    /// at most 24h), at the prompt or with `sipwall confirm`.
+    #[arg(long, value_name = "DURATION", value_parser = confirm_window)]
+    confirm: Option<Duration>,
     /// Apply even if it would cut off the SSH connection this runs from.
     #[arg(long)]
     force: bool,
@@ -399,6 +400,15 @@ fn settle_pending(state: &State, lock: &StateLock) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The confirm window: 1 s to 24 h.
+fn confirm_window(text: &str) -> Result<Duration, String> {
+    let d = sipwall_control::parse_duration(text)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(86_400) {
+        return Err(format!("{text} is outside 1s..24h"));
+    }
+    Ok(d)
+}
+
 /// Applies a policy, optionally awaiting confirmation.
 pub fn apply(a: ApplyArgs) -> Outcome {
     let loaded = a.policy.load()?;
@@ -414,7 +424,7 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     trust::dir(&trust::parent_of(&a.save))
         .map_err(|e| Failure::failed(anyhow!("cannot save the ruleset for boot: {e}")))?;
     let command = match a.confirm {
-        Some(secs) => format!("apply --confirm {secs}"),
+        Some(window) => format!("apply --confirm {}", humantime::format_duration(window)),
         None => "apply".to_owned(),
     };
     let held = lock(&state, &command)?;
@@ -431,7 +441,7 @@ pub fn apply(a: ApplyArgs) -> Outcome {
         .map_err(Failure::failed)?;
     let script = sipwall_ruleset::nft::replace_script(&table.text, "");
 
-    let Some(secs) = a.confirm else {
+    let Some(window) = a.confirm else {
         let done = fw.replace(&table).map_err(Failure::failed)?;
         state
             .set_applied_table(&held, &table.text)
@@ -449,9 +459,7 @@ pub fn apply(a: ApplyArgs) -> Outcome {
 
     // The watchdog starts before the new rules do, so that whatever happens
     // to this process afterwards, an unconfirmed apply is rolled back.
-    let pending = state
-        .begin(&held, Duration::from_secs(secs))
-        .map_err(Failure::failed)?;
+    let pending = state.begin(&held, window).map_err(Failure::failed)?;
     state
         .set_boot(&held, &a.save, &script)
         .map_err(Failure::failed)?;
@@ -476,8 +484,9 @@ pub fn apply(a: ApplyArgs) -> Outcome {
         }
     }
     println!(
-        "applied {} (table inet {TABLE}); rolling back in {secs}s unless confirmed",
-        loaded.source
+        "applied {} (table inet {TABLE}); rolling back in {} unless confirmed",
+        loaded.source,
+        humantime::format_duration(window)
     );
     wait_for_confirmation(&state, &pending.token, pending.deadline_ms)
 }
@@ -590,23 +599,46 @@ fn spawn_watchdog(state: &State, token: &str) -> std::io::Result<String> {
 fn wait_for_confirmation(state: &State, token: &str, deadline_ms: u128) -> Outcome {
     let (tx, rx) = std::sync::mpsc::channel();
     if std::io::stdin().is_terminal() {
-        println!("Keep it? Type \"yes\" and Enter (or run `sipwall confirm` from another shell).");
+        println!(
+            "Keep it? Type \"yes\" and Enter (or run `sipwall confirm` from another shell); \"no\" rolls back now."
+        );
         std::thread::spawn(move || {
             let mut line = String::new();
             while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-                if matches!(line.trim(), "yes" | "y") {
-                    let _ = tx.send(());
-                    return;
-                }
-                line.clear();
+                let answer = match line.trim() {
+                    "yes" | "y" => true,
+                    "no" | "n" => false,
+                    _ => {
+                        line.clear();
+                        continue;
+                    }
+                };
+                let _ = tx.send(answer);
+                return;
             }
         });
     } else {
         println!("Waiting for `sipwall confirm`.");
     }
     loop {
-        if rx.try_recv().is_ok() {
-            confirm_and_save(state)?;
+        match rx.try_recv() {
+            Ok(true) => {
+                confirm_and_save(state)?;
+            }
+            Ok(false) => {
+                let held = lock(state, "apply (rollback: answered no)")?;
+                if state
+                    .claim_rollback(&held, token)
+                    .map_err(Failure::failed)?
+                {
+                    restore(state, &held)?;
+                    return Err(Failure::failed(anyhow!(
+                        "not kept: rolled back to the previous ruleset"
+                    )));
+                }
+                // The watchdog or `sipwall confirm` settled it first: report that below.
+            }
+            Err(_) => {}
         }
         match state.settled(token).map_err(Failure::failed)? {
             Settled::Confirmed => {
