@@ -287,6 +287,14 @@ impl StateDir {
         }))
     }
 
+    /// When [`StateDir::set_applied_policy`] last recorded a policy.
+    pub fn applied_at(&self) -> Option<SystemTime> {
+        fs::symlink_metadata(self.file("applied-policy"))
+            .ok()?
+            .modified()
+            .ok()
+    }
+
     /// Records the text of the table just applied (what a later rollback
     /// restores while the live table is still this one).
     pub fn set_applied_table(&self, _: &StateLock, text: &str) -> Result<(), NetfilterError> {

@@ -1,5 +1,6 @@
 //! The exit-code contract (DESIGN.md): 0 ok, 1 findings or a failed
-//! operation, 2 bad usage or bad input.
+//! operation, 2 bad usage or bad input; `status` alone adds 3, the daemon
+//! is not running.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -11,6 +12,9 @@ pub enum Success {
     Clean,
     /// The command worked, and what it found deserves exit code 1.
     Findings,
+    /// `status`: the report is complete, but the daemon is not running:
+    /// exit code 3, as `systemctl status` (LSB "program is not running").
+    Inactive,
 }
 
 /// Why a command stopped, and so which exit code it gets.
@@ -49,6 +53,7 @@ pub fn report(outcome: Outcome) -> ExitCode {
     match outcome {
         Ok(Success::Clean) => ExitCode::SUCCESS,
         Ok(Success::Findings) => ExitCode::from(1),
+        Ok(Success::Inactive) => ExitCode::from(3),
         Err(f) => {
             eprintln!("{f}");
             match f {

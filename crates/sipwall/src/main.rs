@@ -58,7 +58,7 @@ enum Command {
     #[command(subcommand)]
     Bans(cmd::control::BansCommand),
     /// The running daemon's counters and state.
-    Status(cmd::control::ListArgs),
+    Status(cmd::control::StatusArgs),
     /// The running daemon's open media pinholes.
     Calls(cmd::control::ListArgs),
     /// SIP tools.

@@ -574,3 +574,87 @@ fn reset_removes_sipwalls_table_and_nothing_else() {
         .contains("table ip othertool"));
     assert_ok(&lab.sipwall("fw", &["reset"]));
 }
+
+#[test]
+fn reset_removes_the_boot_ruleset_unless_told_to_keep_it() {
+    let Some(lab) = Lab::up("reset_boot", &[]) else {
+        return;
+    };
+    assert_ok(&apply(&lab, None, &[]));
+    assert!(lab.saved_ruleset().exists(), "apply saved for boot");
+    let out = lab.sipwall("fw", &["reset", "--keep-boot"]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("kept the boot ruleset"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(lab.saved_ruleset().exists(), "--keep-boot kept it");
+    assert_ok(&apply(&lab, None, &[]));
+    let out = lab.sipwall("fw", &["reset"]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed the boot ruleset"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!lab.saved_ruleset().exists(), "reset removed it");
+    assert!(lab.sipwall_table("fw").is_none());
+}
+
+#[test]
+fn status_reports_the_table_and_the_boot_ruleset_without_the_daemon() {
+    let Some(lab) = Lab::up("status_nodaemon", &[]) else {
+        return;
+    };
+    let before = lab.sipwall("fw", &["status"]);
+    assert_eq!(before.status.code(), Some(3), "no daemon: exit 3");
+    let text = String::from_utf8_lossy(&before.stdout);
+    assert!(text.contains("not loaded"), "{text}");
+    assert!(
+        text.contains("daemon") && text.contains("not running"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_temp(
+        &dir,
+        "office.toml",
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n",
+    );
+    assert_ok(&apply(&lab, Some(&policy), &[]));
+    let out = lab.sipwall("fw", &["status"]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} line in:\n{text}"))
+            .to_owned()
+    };
+    assert!(line("table").contains("loaded, applied"), "{text}");
+    assert!(line("table").contains("office.toml"), "{text}");
+    assert!(line("boot").contains("saved"), "{text}");
+    // Aligned: every value starts in the same column.
+    let col = |l: &str| {
+        l.find("  ")
+            .map(|i| i + l[i..].len() - l[i..].trim_start().len())
+    };
+    assert_eq!(col(&line("table")), col(&line("daemon")), "{text}");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&lab.sipwall("fw", &["status", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json["table"]["loaded"], true);
+    assert_eq!(json["table"]["policy_matches"], true);
+    assert_eq!(json["daemon"]["running"], false);
+    assert!(json["table"]["boot_ruleset"].is_string());
+
+    // Another tool replaces the table: status no longer names the policy.
+    lab.ok("fw", &["nft", "delete", "table", "inet", "sipwall"]);
+    lab.ok("fw", &["nft", "add", "table", "inet", "sipwall"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&lab.sipwall("fw", &["status", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json["table"]["loaded"], true);
+    assert!(json["table"]["policy"].is_null(), "{json}");
+    assert_eq!(json["table"]["policy_matches"], false, "{json}");
+}

@@ -289,7 +289,9 @@ fn reset_during_a_confirm_window_cancels_the_rollback_and_saves_nothing() {
         lab.wait_for(Duration::from_secs(10), || live_ports(&lab, &[4302])
             == [4302])
     );
-    let out = lab.sipwall("fw", &["reset"]);
+    // --keep-boot: the boot ruleset must still be the confirmed one, not
+    // the pending one the reset cancelled.
+    let out = lab.sipwall("fw", &["reset", "--keep-boot"]);
     assert!(out.status.success(), "{}", text(&out));
     let _ = confirming.wait_with_output();
     std::thread::sleep(Duration::from_secs(1));

@@ -332,6 +332,36 @@ fn a_garbage_file_as_ledger_does_not_stop_the_daemon() {
     assert_eq!(std::fs::read(&kept[0]).unwrap(), garbage, "kept as it was");
     let status = json(&lab.sipwall("fw", &["status", "--format", "json"]));
     assert_eq!(status["ledger_in_memory"], false, "{status}");
+    assert_eq!(status["daemon"]["running"], true, "{status}");
+    assert_eq!(status["table"]["loaded"], true, "{status}");
+    // The text form is text: aligned rows, the daemon's uptime in words,
+    // and the ban listed with a header and its remaining time.
+    let text = String::from_utf8(lab.sipwall("fw", &["status"]).stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("daemon") && l.contains("running for")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("bans active")), "{text}");
+    assert!(!text.trim_start().starts_with('{'), "not JSON: {text}");
+    let bans = String::from_utf8(lab.sipwall("fw", &["bans", "list"]).stdout).unwrap();
+    let header = bans.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("ADDRESS") && header.contains("REMAINING"),
+        "{bans}"
+    );
+    let row = bans
+        .lines()
+        .find(|l| l.starts_with("192.0.2.66"))
+        .expect("the ban is listed");
+    let left = row[header.find("REMAINING").unwrap()..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(
+        left.starts_with("59m") || left == "1h",
+        "remaining {left:?} in {bans}"
+    );
 }
 
 #[test]

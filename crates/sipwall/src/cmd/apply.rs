@@ -106,6 +106,18 @@ pub struct ConfirmArgs {
 pub struct ResetArgs {
     #[command(flatten)]
     state: StateArgs,
+    /// Keep the ruleset saved for boot: the next boot loads sipwall's table
+    /// again (without this, it is removed and the next boot loads none).
+    #[arg(long)]
+    keep_boot: bool,
+    /// The ruleset `apply` saved for sipwall-firewall.service.
+    #[arg(
+        long,
+        env = "SIPWALL_SAVED_RULESET",
+        default_value = "/var/lib/sipwall/ruleset.nft",
+        value_name = "FILE"
+    )]
+    save: PathBuf,
 }
 
 /// Arguments of the hidden rollback watchdog.
@@ -192,6 +204,73 @@ fn identity_in(listing: &str) -> Option<&str> {
         .find(|c: char| !c.is_ascii_hexdigit())
         .unwrap_or(id.len());
     Some(&id[..end])
+}
+
+/// What `sipwall status` says about the kernel's table, with or without
+/// the daemon.
+#[derive(Debug, serde::Serialize)]
+pub struct TableStatus {
+    /// Whether `table inet sipwall` is loaded; `None` when nft could not
+    /// be asked (see `error`).
+    pub loaded: Option<bool>,
+    /// Why the table could not be read.
+    pub error: Option<String>,
+    /// The policy the loaded table was applied from, when this state
+    /// directory recorded that apply.
+    pub policy: Option<String>,
+    /// Whether the loaded table still is the one recorded (false: another
+    /// tool or state directory replaced it).
+    pub policy_matches: Option<bool>,
+    /// When it was applied (seconds since the epoch).
+    pub applied_at: Option<u64>,
+    /// Seconds left before an unconfirmed apply rolls back.
+    pub confirm_pending_seconds: Option<u64>,
+    /// The ruleset saved for boot, if there is one.
+    pub boot_ruleset: Option<String>,
+    /// When that was saved (seconds since the epoch).
+    pub boot_saved_at: Option<u64>,
+}
+
+fn epoch_secs(t: std::time::SystemTime) -> Option<u64> {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+/// The kernel's table and this host's apply state, read without the daemon.
+pub fn table_status(state: &StateArgs, boot: &Path) -> TableStatus {
+    let (loaded, error, live_identity) = match NftCli::default().list_table(TABLE) {
+        Ok(Some(listing)) => (Some(true), None, identity_in(&listing).map(str::to_owned)),
+        Ok(None) => (Some(false), None, None),
+        Err(e) => (None, Some(e.to_string()), None),
+    };
+    let dir = StateDir::open(&state.state_dir).ok();
+    let recorded = dir.as_ref().and_then(|d| d.applied_policy().ok().flatten());
+    let policy_matches = match (loaded, &recorded) {
+        (Some(true), Some((id, _))) => Some(live_identity.as_deref() == Some(id.as_str())),
+        _ => None,
+    };
+    let boot_meta = std::fs::symlink_metadata(boot).ok().filter(|m| m.is_file());
+    TableStatus {
+        loaded,
+        error,
+        policy: recorded
+            .filter(|_| policy_matches == Some(true))
+            .map(|(_, source)| source),
+        policy_matches,
+        applied_at: dir
+            .as_ref()
+            .and_then(|d| d.applied_at())
+            .and_then(epoch_secs),
+        confirm_pending_seconds: dir
+            .as_ref()
+            .and_then(|d| d.pending().ok().flatten())
+            .map(|p| (p.deadline_ms.saturating_sub(now_ms()) / 1000) as u64),
+        boot_ruleset: boot_meta.as_ref().map(|_| boot.display().to_string()),
+        boot_saved_at: boot_meta
+            .and_then(|m| m.modified().ok())
+            .and_then(epoch_secs),
+    }
 }
 
 /// Makes sure the daemon guards with the policy the kernel's table was
@@ -705,6 +784,30 @@ pub fn reset(a: ResetArgs) -> Outcome {
         println!("removed table inet {TABLE}");
     } else {
         println!("table inet {TABLE} was not loaded: nothing to remove");
+    }
+    let boot = a.save.display();
+    if a.keep_boot {
+        if a.save.exists() {
+            println!("kept the boot ruleset {boot}: the next boot loads sipwall's table again");
+        } else {
+            println!("no boot ruleset at {boot}: the next boot loads no sipwall table");
+        }
+        return Ok(Success::Clean);
+    }
+    // Removing the name never follows a link, but the folder must be root's:
+    // otherwise someone else could have put anything there.
+    trust::dir(&trust::parent_of(&a.save))
+        .map_err(|e| Failure::failed(anyhow!("cannot remove the boot ruleset: {e}")))?;
+    match std::fs::remove_file(&a.save) {
+        Ok(()) => println!("removed the boot ruleset {boot}: the next boot loads no sipwall table"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("no boot ruleset at {boot}: the next boot loads no sipwall table")
+        }
+        Err(e) => {
+            return Err(Failure::failed(anyhow!(
+                "table removed, but the boot ruleset {boot} could not be: {e}"
+            )))
+        }
     }
     Ok(Success::Clean)
 }

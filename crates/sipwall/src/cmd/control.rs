@@ -119,28 +119,64 @@ fn show(
     Ok(Success::Clean)
 }
 
+/// `bans list` as a table with a header, like `cscli decisions list`:
+/// remaining time rather than an expiry timestamp.
+fn bans_text(d: &serde_json::Value) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut rows = vec![[
+        "ADDRESS".to_owned(),
+        "KIND".to_owned(),
+        "REMAINING".to_owned(),
+        "REASON".to_owned(),
+        "EVIDENCE".to_owned(),
+    ]];
+    for b in d["bans"].as_array().into_iter().flatten() {
+        let left = b["until"].as_u64().unwrap_or(0).saturating_sub(now);
+        rows.push([
+            field(&b["addr"]),
+            field(&b["kind"]),
+            compact(std::time::Duration::from_secs(left)),
+            field(&b["reason"]),
+            field(&b["evidence"]),
+        ]);
+    }
+    if rows.len() == 1 {
+        return "no bans\n".into();
+    }
+    columns(&rows)
+}
+
+/// Rows aligned in columns (the last one is not padded).
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut width = [0; N];
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  ", w = width[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Runs a `sipwall bans` subcommand.
 pub fn bans(cmd: BansCommand) -> Outcome {
     match cmd {
         BansCommand::List(a) => {
             let data = ask(&a.socket, &Request::Bans)?;
-            show(a.format, &data, |d| {
-                let mut out = String::new();
-                for b in d["bans"].as_array().into_iter().flatten() {
-                    out.push_str(&format!(
-                        "{:<40} {:<12} until {:<12} {} ({})\n",
-                        field(&b["addr"]),
-                        field(&b["kind"]),
-                        b["until"].as_u64().unwrap_or(0),
-                        field(&b["reason"]),
-                        field(&b["evidence"])
-                    ));
-                }
-                if out.is_empty() {
-                    out.push_str("no bans\n");
-                }
-                out
-            })
+            show(a.format, &data, bans_text)
         }
         BansCommand::Add {
             addr,
@@ -185,12 +221,163 @@ pub fn bans(cmd: BansCommand) -> Outcome {
     }
 }
 
-/// `sipwall status`.
-pub fn status(a: ListArgs) -> Outcome {
-    let data = ask(&a.socket, &Request::Status)?;
-    show(a.format, &data, |d| {
-        serde_json::to_string_pretty(d).unwrap_or_default() + "\n"
+/// Arguments of `sipwall status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    list: ListArgs,
+    #[command(flatten)]
+    state: crate::cmd::apply::StateArgs,
+    /// The ruleset `apply` saves for boot.
+    #[arg(
+        long,
+        env = "SIPWALL_SAVED_RULESET",
+        default_value = "/var/lib/sipwall/ruleset.nft",
+        value_name = "FILE"
+    )]
+    save: std::path::PathBuf,
+}
+
+/// `sipwall status`: the kernel's table and the apply state (read here),
+/// then the daemon's counters if it runs. Exit 3 when it does not.
+pub fn status(a: StatusArgs) -> Outcome {
+    let table = crate::cmd::apply::table_status(&a.state, &a.save);
+    let table = serde_json::to_value(&table).unwrap_or_default();
+    let (mut data, running) = match ask(&a.list.socket, &Request::Status) {
+        Ok(d) => (d, true),
+        Err(e) => (
+            serde_json::json!({ "daemon": { "running": false, "error": e.to_string() } }),
+            false,
+        ),
+    };
+    if let Some(o) = data.as_object_mut() {
+        o.insert("table".into(), table);
+        o.entry("daemon")
+            .or_insert_with(|| serde_json::json!({ "running": true }));
+    }
+    show(a.list.format, &data, status_text)?;
+    Ok(if running {
+        Success::Clean
+    } else {
+        Success::Inactive
     })
+}
+
+/// A duration as people read it in a column: the two largest units,
+/// `3h12m`, `42s`, `2d4h`.
+pub fn compact(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let mut out = String::new();
+    let mut rest = s;
+    let mut shown = 0;
+    for (size, name) in units {
+        if rest >= size || (shown == 0 && size == 1) {
+            out.push_str(&format!("{}{name}", rest / size));
+            rest %= size;
+            shown += 1;
+            if shown == 2 {
+                break;
+            }
+        } else if shown == 1 {
+            break;
+        }
+    }
+    out
+}
+
+/// Seconds since the epoch -> "3m12s ago".
+fn ago(epoch: Option<u64>) -> Option<String> {
+    let then = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch?);
+    let d = std::time::SystemTime::now()
+        .duration_since(then)
+        .unwrap_or_default();
+    Some(format!("{} ago", compact(d)))
+}
+
+/// One value of the daemon's answer on one line: objects as `key value`
+/// pairs, lists joined.
+fn inline(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| format!("{k} {}", inline(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Array(a) if a.is_empty() => "none".into(),
+        Value::Array(a) => a.iter().map(inline).collect::<Vec<_>>().join(", "),
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn status_text(d: &serde_json::Value) -> String {
+    let t = &d["table"];
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let table = match t["loaded"].as_bool() {
+        Some(true) => {
+            let mut s = "loaded".to_owned();
+            if let Some(when) = ago(t["applied_at"].as_u64()) {
+                s.push_str(&format!(", applied {when}"));
+            }
+            match (t["policy"].as_str(), t["policy_matches"].as_bool()) {
+                (Some(p), _) => s.push_str(&format!(" from {p}")),
+                (None, Some(false)) => {
+                    s.push_str(" (replaced since sipwall applied it: not the recorded policy)")
+                }
+                _ => {}
+            }
+            s
+        }
+        Some(false) => "not loaded: nothing filtered by sipwall (`sipwall apply`)".into(),
+        None => format!("unknown: {}", field(&t["error"])),
+    };
+    rows.push(("table".into(), table));
+    if let Some(left) = t["confirm_pending_seconds"].as_u64() {
+        rows.push((
+            "confirm".into(),
+            format!(
+                "pending: rolls back in {} unless `sipwall confirm`",
+                compact(std::time::Duration::from_secs(left))
+            ),
+        ));
+    }
+    rows.push((
+        "boot".into(),
+        match t["boot_ruleset"].as_str() {
+            Some(path) => format!(
+                "{path}, saved {}",
+                ago(t["boot_saved_at"].as_u64()).unwrap_or_default()
+            ),
+            None => "no saved ruleset: the next boot loads no sipwall table".into(),
+        },
+    ));
+    let daemon = &d["daemon"];
+    if daemon["running"].as_bool() == Some(true) {
+        let up = d["uptime_seconds"]
+            .as_u64()
+            .map(|s| compact(std::time::Duration::from_secs(s)))
+            .unwrap_or_default();
+        rows.push(("daemon".into(), format!("running for {up}")));
+        if let Some(o) = d.as_object() {
+            for (k, v) in o {
+                if !matches!(k.as_str(), "table" | "daemon" | "uptime_seconds") {
+                    rows.push((k.replace('_', " "), inline(v)));
+                }
+            }
+        }
+    } else {
+        rows.push((
+            "daemon".into(),
+            format!("not running ({})", field(&daemon["error"])),
+        ));
+    }
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(k, v)| format!("{k:<width$}  {v}\n"))
+        .collect()
 }
 
 /// `sipwall calls`.
@@ -198,15 +385,22 @@ pub fn calls(a: ListArgs) -> Outcome {
     let data = ask(&a.socket, &Request::Calls)?;
     show(a.format, &data, |d| {
         let mut out = String::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut rows = vec![["PINHOLE".to_owned(), "REMAINING".to_owned()]];
         for p in d["pinholes"].as_array().into_iter().flatten() {
-            out.push_str(&format!(
-                "{} until {}\n",
+            let left = p["until"].as_u64().unwrap_or(0).saturating_sub(now);
+            rows.push([
                 field(&p["key"]),
-                p["until"].as_u64().unwrap_or(0)
-            ));
+                compact(std::time::Duration::from_secs(left)),
+            ]);
         }
-        if out.is_empty() {
+        if rows.len() == 1 {
             out.push_str("no open pinholes\n");
+        } else {
+            out = columns(&rows);
         }
         out
     })
@@ -214,7 +408,31 @@ pub fn calls(a: ListArgs) -> Outcome {
 
 #[cfg(test)]
 mod target_tests {
-    use super::parse_target;
+    use super::{columns, compact, parse_target};
+    use std::time::Duration;
+
+    #[test]
+    fn remaining_times_read_like_cscli() {
+        assert_eq!(compact(Duration::from_secs(0)), "0s");
+        assert_eq!(compact(Duration::from_secs(42)), "42s");
+        assert_eq!(
+            compact(Duration::from_secs(3 * 3600 + 12 * 60 + 5)),
+            "3h12m"
+        );
+        assert_eq!(compact(Duration::from_secs(3600 + 7)), "1h");
+        assert_eq!(compact(Duration::from_secs(2 * 86_400 + 4 * 3600)), "2d4h");
+    }
+
+    #[test]
+    fn columns_line_up_under_their_header() {
+        let rows = [
+            ["ADDRESS".to_owned(), "REMAINING".to_owned()],
+            ["2001:db8::1".to_owned(), "3h12m".to_owned()],
+        ];
+        let text = columns(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0].find("REMAINING"), lines[1].find("3h12m"));
+    }
 
     #[test]
     fn bans_del_takes_an_address_or_a_prefix_but_not_one_with_host_bits() {
