@@ -222,8 +222,31 @@ pub fn trunks(inv: &Inventory) -> Trunks {
     t
 }
 
+/// What the admin adds to discovery (`sipwall init`): who may reach SSH,
+/// on which port sshd listens, and trunks the configuration does not name.
+#[derive(Debug, Clone, Default)]
+pub struct Site {
+    /// Prefixes of the `admin` zone that alone may reach SSH (empty: SSH
+    /// stays open to `any`, so applying never locks the admin out).
+    pub ssh_from: Vec<ipnet::IpNet>,
+    /// sshd's ports (empty: the catalog's 22).
+    pub ssh_ports: Vec<u16>,
+    /// Where `ssh_ports` was learnt, for the comment.
+    pub ssh_ports_source: String,
+    /// Trunk addresses given by the admin, added to the `trunks` zone.
+    pub trunks: Vec<std::net::IpAddr>,
+}
+
+/// The zone `sipwall init --ssh-from` fills.
+pub const ADMIN: &str = "admin";
+
 /// The policy TOML for `inv`.
 pub fn policy_toml(inv: &Inventory) -> String {
+    policy_toml_for(inv, &Site::default())
+}
+
+/// The policy TOML for `inv` on a host described by `site`.
+pub fn policy_toml_for(inv: &Inventory, site: &Site) -> String {
     let mut entries: Vec<Entry> = Vec::new();
     let mut closed: Vec<String> = Vec::new();
     for s in inv.services.iter().filter(|s| s.kind != FsKind::Rtp) {
@@ -301,10 +324,29 @@ pub fn policy_toml(inv: &Inventory) -> String {
     out.push_str(
         "# Each service notes where FreeSWITCH sets its port. Narrow the zones before applying.\n",
     );
-    let trunks = trunks(inv);
+    let mut trunks = trunks(inv);
+    for ip in &site.trunks {
+        let ip = ip.to_string();
+        if !trunks.addresses.contains(&ip) {
+            trunks
+                .notes
+                .push(format!("{ip}: given with sipwall init --trunk"));
+            trunks.addresses.push(ip);
+        }
+    }
+    if !site.ssh_from.is_empty() {
+        out.push_str("\n# Who may reach SSH (sipwall init --ssh-from).\n[zones]\n");
+        let prefixes: Vec<String> = site
+            .ssh_from
+            .iter()
+            .map(|n| n.trunc().to_string())
+            .collect();
+        let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "{} = {}", key(ADMIN), string_list(&prefixes));
+    }
     if !trunks.addresses.is_empty() || !trunks.warnings.is_empty() {
         out.push_str("\n# The SIP trunks of the sofia gateways: [guard] allow keeps them from being banned on forged evidence.\n");
-        if !trunks.addresses.is_empty() {
+        if !trunks.addresses.is_empty() && site.ssh_from.is_empty() {
             out.push_str("[zones]\n");
         }
         for n in &trunks.notes {
@@ -329,8 +371,27 @@ pub fn policy_toml(inv: &Inventory) -> String {
         let zone = if e.loopback { "loopback" } else { "any" };
         let _ = writeln!(out, "allow = {}", string_list(&[zone]));
     }
-    out.push_str("\n[services.ssh]\n# not FreeSWITCH's: kept open so that applying this never locks you out; narrow it to an admin zone\n");
-    out.push_str("kind = \"ssh\"\nallow = [\"any\"]\n");
+    if site.ssh_from.is_empty() {
+        out.push_str("\n[services.ssh]\n# not FreeSWITCH's: kept open so that applying this never locks you out; narrow it to an admin zone\n");
+    } else {
+        out.push_str("\n[services.ssh]\n# not FreeSWITCH's: only from the admin zone\n");
+    }
+    out.push_str("kind = \"ssh\"\n");
+    if !site.ssh_ports.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            comment(&format!("sshd's port: {}", site.ssh_ports_source))
+        );
+        let ports: Vec<(u16, u16)> = site.ssh_ports.iter().map(|&p| (p, p)).collect();
+        let _ = writeln!(out, "ports = {}", port_list(&ports));
+    }
+    let zone = if site.ssh_from.is_empty() {
+        "any"
+    } else {
+        ADMIN
+    };
+    let _ = writeln!(out, "allow = {}", string_list(&[zone]));
     out.push_str("\n[media]\n");
     let (first, last) = match &inv.rtp {
         Some(rtp) => {

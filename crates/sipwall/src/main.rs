@@ -39,6 +39,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Discover FreeSWITCH, write /etc/sipwall/sipwall.toml and the ESL password file, optionally apply and enable.
+    Init(cmd::init::InitArgs),
     /// Validate a policy; errors as `file:line:col: message`.
     Check(cmd::policy::CheckArgs),
     /// Print the ruleset, commented with where each rule comes from.
@@ -81,6 +83,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Init(a) => cmd::init::init(a),
         Command::Check(a) => cmd::policy::check(a),
         Command::Compile(a) => cmd::policy::compile(a),
         Command::Apply(a) => cmd::apply::apply(a),

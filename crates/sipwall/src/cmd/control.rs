@@ -5,6 +5,7 @@
 //! (evidence, reasons): each string is escaped for the terminal here, even
 //! if the daemon escaped it already (escaping is idempotent).
 
+use super::text::{columns, compact};
 use super::Format;
 use crate::control::{call, parse_ban_length, Request, SocketArgs};
 use crate::exit::{Failure, Outcome, Success};
@@ -149,28 +150,6 @@ fn bans_text(d: &serde_json::Value) -> String {
     columns(&rows)
 }
 
-/// Rows aligned in columns (the last one is not padded).
-fn columns<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut width = [0; N];
-    for row in rows {
-        for (w, cell) in width.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == N {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}  ", w = width[i]));
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
 /// Runs a `sipwall bans` subcommand.
 pub fn bans(cmd: BansCommand) -> Outcome {
     match cmd {
@@ -261,29 +240,6 @@ pub fn status(a: StatusArgs) -> Outcome {
     } else {
         Success::Inactive
     })
-}
-
-/// A duration as people read it in a column: the two largest units,
-/// `3h12m`, `42s`, `2d4h`.
-pub fn compact(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
-    let mut out = String::new();
-    let mut rest = s;
-    let mut shown = 0;
-    for (size, name) in units {
-        if rest >= size || (shown == 0 && size == 1) {
-            out.push_str(&format!("{}{name}", rest / size));
-            rest %= size;
-            shown += 1;
-            if shown == 2 {
-                break;
-            }
-        } else if shown == 1 {
-            break;
-        }
-    }
-    out
 }
 
 /// Seconds since the epoch -> "3m12s ago".
@@ -408,7 +364,8 @@ pub fn calls(a: ListArgs) -> Outcome {
 
 #[cfg(test)]
 mod target_tests {
-    use super::{columns, compact, parse_target};
+    use super::parse_target;
+    use crate::cmd::text::{columns, compact};
     use std::time::Duration;
 
     #[test]

@@ -4,10 +4,12 @@ pub mod apply;
 pub mod audit;
 pub mod control;
 pub mod discover;
+pub mod init;
 pub mod manual;
 pub mod policy;
 pub mod replay;
 pub mod sip;
+pub mod text;
 
 /// The output format of a reporting command.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -70,7 +70,8 @@ impl PolicyArgs {
 /// that exists but cannot be read is an error, never a reason to fall back
 /// to the built-in policy: that would open vanilla's ports on a host
 /// configured otherwise, and close the ones it really uses.
-fn freeswitch_tree(dirs: &[&Path]) -> Result<Option<PathBuf>, Failure> {
+/// The first of `dirs` that holds a FreeSWITCH configuration.
+pub fn freeswitch_tree(dirs: &[&Path]) -> Result<Option<PathBuf>, Failure> {
     let unreadable = |dir: &Path, why: String| {
         Failure::bad_input(anyhow::anyhow!(
             "{}: FreeSWITCH's configuration is here but cannot be read ({why}); fix it, or give the policy with -c",
@@ -107,8 +108,9 @@ fn freeswitch_tree(dirs: &[&Path]) -> Result<Option<PathBuf>, Failure> {
     Ok(None)
 }
 
-/// The policy derived from the FreeSWITCH configuration in `dir`.
-fn discovered(dir: &Path) -> Result<Loaded, Failure> {
+/// FreeSWITCH's configuration in `dir`, read whole: a policy from part of
+/// it could miss a profile's port, so an unreadable include is an error.
+pub fn inventory(dir: &Path) -> Result<sipwall_freeswitch::Inventory, Failure> {
     let options = sipwall_freeswitch::Options {
         vars: Vec::new(),
         env: std::env::vars().collect(),
@@ -116,7 +118,6 @@ fn discovered(dir: &Path) -> Result<Loaded, Failure> {
     let inventory = sipwall_freeswitch::discover(&sipwall_freeswitch::Disk, dir, &options)
         .with_context(|| format!("discovering the policy from {}", dir.display()))
         .map_err(Failure::bad_input)?;
-    // A policy from part of the configuration could miss a profile's port.
     let unread: Vec<String> = inventory
         .warnings
         .iter()
@@ -130,6 +131,12 @@ fn discovered(dir: &Path) -> Result<Loaded, Failure> {
             unread.join("\n  ")
         )));
     }
+    Ok(inventory)
+}
+
+/// The policy derived from the FreeSWITCH configuration in `dir`.
+fn discovered(dir: &Path) -> Result<Loaded, Failure> {
+    let inventory = inventory(dir)?;
     let source = format!("{} (discovered)", dir.display());
     let text = crate::discovered_policy::policy_toml(&inventory);
     let policy = sipwall_policy::parse(&source, &text)
