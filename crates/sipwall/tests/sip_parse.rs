@@ -110,3 +110,23 @@ fn an_unreadable_file_is_bad_usage() {
     assert!(out.is_empty());
     assert!(err.contains("/nonexistent/sipwall-test.dat"), "{err}");
 }
+
+#[test]
+fn a_dash_reads_the_message_from_stdin() {
+    use std::io::Write;
+    let bytes = std::fs::read(data("sdp01")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipwall"))
+        .args(["sip", "parse", "-", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["file"], "<stdin>", "{v}");
+    assert_eq!(v[0]["status"], "ok", "{v}");
+    let (code, _, err) = run(&["sip", "parse", "-", "-"]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 pub enum SipCommand {
     /// Parse SIP messages (one per file): the message, or a typed error.
     Parse {
-        /// Files holding one SIP message each.
+        /// Files holding one SIP message each; `-` reads one from stdin.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Output format.
@@ -271,7 +271,20 @@ fn parse(files: &[PathBuf], format: super::Format) -> Outcome {
     // Read everything first: an unreadable file is bad usage (exit 2) and
     // should not leave half a report behind.
     let mut inputs = Vec::with_capacity(files.len());
+    let mut stdin_read = false;
     for f in files {
+        if f.as_os_str() == "-" {
+            if std::mem::replace(&mut stdin_read, true) {
+                return Err(Failure::bad_input(anyhow::anyhow!(
+                    "-: stdin holds one message; give it once"
+                )));
+            }
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+                .map_err(|e| Failure::bad_input(anyhow::anyhow!("<stdin>: {e}")))?;
+            inputs.push(("<stdin>".to_owned(), bytes));
+            continue;
+        }
         let bytes = std::fs::read(f)
             .map_err(|e| Failure::bad_input(anyhow::anyhow!("{}: {e}", f.display())))?;
         inputs.push((f.display().to_string(), bytes));
