@@ -15,6 +15,8 @@
 //!                          batches, with timeouts
 //!   trust ──────────────── which directories root may write into, and how
 //!                          (O_NOFOLLOW reads, O_EXCL temp files renamed over)
+//!   hooks ──────────────── other tables' base chains on the input hook: a
+//!                          packet must pass each of them as well as sipwall's
 //! ```
 //!
 //! Trust: `nft`'s output is parsed defensively (`elements::parse` returns an
@@ -24,6 +26,7 @@ pub mod confirm;
 pub mod elements;
 pub mod error;
 pub mod firewall;
+pub mod hooks;
 pub mod nflog;
 pub mod nft;
 pub mod queue;

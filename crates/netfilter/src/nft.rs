@@ -16,6 +16,8 @@ pub trait Nftables {
     fn list_table(&self, table: &str) -> Result<Option<String>, NetfilterError>;
     /// The same as JSON (`nft -j`), or `None` when the table does not exist.
     fn list_table_json(&self, table: &str) -> Result<Option<String>, NetfilterError>;
+    /// Every table of the namespace as JSON (`nft -j list ruleset`).
+    fn list_ruleset_json(&self) -> Result<String, NetfilterError>;
 }
 
 /// [`Nftables`] through the `nft` program of the current network namespace.
@@ -109,5 +111,12 @@ impl Nftables for NftCli {
 
     fn list_table_json(&self, table: &str) -> Result<Option<String>, NetfilterError> {
         self.list(true, table)
+    }
+
+    fn list_ruleset_json(&self) -> Result<String, NetfilterError> {
+        match self.run(&["-j", "list", "ruleset"], None)? {
+            (true, stdout, _) => Ok(stdout),
+            (false, _, stderr) => Err(NetfilterError::Rejected { stderr }),
+        }
     }
 }

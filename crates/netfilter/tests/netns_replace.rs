@@ -70,6 +70,9 @@ impl Nftables for DaemonMeanwhile {
     fn list_table_json(&self, table: &str) -> Result<Option<String>, NetfilterError> {
         self.nft.list_table_json(table)
     }
+    fn list_ruleset_json(&self) -> Result<String, NetfilterError> {
+        self.nft.list_ruleset_json()
+    }
 }
 
 /// A table as sipwall's renderer writes it; `port` tells versions apart.

@@ -344,6 +344,71 @@ fn the_saved_ruleset_loads_at_boot_with_the_systemd_unit() {
     );
 }
 
+/// The boot unit's `key=` lines.
+fn unit_lines(key: &str) -> Vec<String> {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../dist/systemd/sipwall-firewall.service"
+    ))
+    .unwrap();
+    unit.lines()
+        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn debians_nftables_conf_flushing_the_ruleset_is_followed_by_the_boot_unit() {
+    let Some(lab) = Lab::up("nftables_conf", &[]) else {
+        return;
+    };
+    let conf = std::path::Path::new("/etc/nftables.conf");
+    if !conf.is_file() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Debian's nftables package installs /etc/nftables.conf"
+        );
+        eprintln!("skipped: no /etc/nftables.conf (Debian's nftables package installs it)");
+        return;
+    }
+    // systemd's side: the unit runs after nftables.service and follows its
+    // restarts and reloads, with a reload that loads the table again.
+    assert_eq!(unit_lines("After"), ["nftables.service"]);
+    assert_eq!(unit_lines("PartOf"), ["nftables.service"]);
+    assert_eq!(unit_lines("ReloadPropagatedFrom"), ["nftables.service"]);
+    assert_eq!(unit_lines("ExecReload"), unit_lines("ExecStart"));
+    assert_eq!(unit_lines("RequiresMountsFor"), ["/var/lib/sipwall"]);
+
+    assert_ok(&apply(&lab, None, &[]));
+    let before = lab.sipwall_table("fw").unwrap();
+    // What nftables.service runs on start and reload: `flush ruleset` first.
+    lab.ok("fw", &["nft", "-f", conf.to_str().unwrap()]);
+    assert!(
+        lab.sipwall_table("fw").is_none(),
+        "the flush wiped sipwall's table"
+    );
+    // What systemd then runs for this unit (ReloadPropagatedFrom).
+    let reload = unit_lines("ExecReload")[0].replace(
+        "/var/lib/sipwall/ruleset.nft",
+        lab.saved_ruleset().to_str().unwrap(),
+    );
+    let argv: Vec<&str> = reload.split_whitespace().collect();
+    let program = argv[0].rsplit('/').next().unwrap();
+    let mut args = vec![program];
+    args.extend(&argv[1..]);
+    lab.ok("fw", &args);
+    let strip = |t: String| {
+        t.lines()
+            .map(|l| l.split(" counter").next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(lab.sipwall_table("fw").unwrap()), strip(before));
+    // And Debian's own table is there beside it.
+    assert!(lab
+        .ok("fw", &["nft", "list", "tables"])
+        .contains("table inet filter"));
+}
+
 #[test]
 fn a_bad_policy_leaves_the_running_ruleset_alone() {
     let Some(lab) = Lab::up("bad_policy", &[]) else {
@@ -657,4 +722,31 @@ fn status_reports_the_table_and_the_boot_ruleset_without_the_daemon() {
     assert_eq!(json["table"]["loaded"], true);
     assert!(json["table"]["policy"].is_null(), "{json}");
     assert_eq!(json["table"]["policy_matches"], false, "{json}");
+}
+
+#[test]
+fn apply_warns_when_another_table_also_filters_input() {
+    let Some(lab) = Lab::up("other_filter", &[]) else {
+        return;
+    };
+    // Debian's default /etc/nftables.conf: an empty input chain, policy
+    // accept, drops nothing: no warning.
+    lab.ok(
+        "fw",
+        &["nft", "add table inet filter; add chain inet filter input { type filter hook input priority filter; }"],
+    );
+    let out = apply(&lab, None, &[]);
+    assert_ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("also filters input"), "{err}");
+    // iptables-nft's INPUT with a drop policy: a packet must pass both.
+    lab.ok("fw", &["iptables", "-P", "INPUT", "DROP"]);
+    let out = apply(&lab, None, &[]);
+    assert_ok(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("table ip filter also filters input (chain INPUT")
+            && err.contains("policy drop"),
+        "{err}"
+    );
 }

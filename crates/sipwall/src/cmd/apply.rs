@@ -325,7 +325,32 @@ fn as_applied(state: &State, live: Table) -> Result<Table, Failure> {
 /// Says what a replacement did with the daemon's set elements, and ends
 /// the bans it did not carry in the ledger (if there is one), so that a
 /// restarted daemon does not restore them.
+/// Warns about other tables whose input chain can drop what sipwall
+/// accepts (see `sipwall_netfilter::hooks`).
+fn warn_other_filters() {
+    let Ok(chains) = sipwall_netfilter::hooks::other_input_chains(&NftCli::default(), TABLE) else {
+        return;
+    };
+    for c in chains.iter().filter(|c| c.can_drop()) {
+        eprintln!(
+            "warning: table {} {} also filters input (chain {}, priority {}, policy {}, {} rule(s)): a packet sipwall accepts must pass it too{}",
+            c.family,
+            c.table,
+            c.chain,
+            c.priority,
+            c.policy,
+            c.rules,
+            if c.family == "ip" || c.family == "ip6" {
+                " (iptables-nft rules live there: remove the old recipe, see docs/migrate.md)"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
 fn report(done: &Replaced, ledger: &Path) {
+    warn_other_filters();
     if !done.dropped.is_empty() {
         let addrs: Vec<&str> = done.dropped.iter().map(|e| e.key.as_str()).collect();
         println!(
