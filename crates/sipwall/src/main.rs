@@ -59,6 +59,9 @@ enum Command {
     /// The running daemon's bans.
     #[command(subcommand)]
     Bans(cmd::control::BansCommand),
+    /// Bring bans over from another tool.
+    #[command(subcommand)]
+    Import(cmd::import::ImportCommand),
     /// The running daemon's counters and state.
     Status(cmd::control::StatusArgs),
     /// The running daemon's open media pinholes.
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Sip(c) => cmd::sip::run(c),
         Command::Run(a) => daemon::run(a),
         Command::Bans(c) => cmd::control::bans(c),
+        Command::Import(c) => cmd::import::run(c),
         Command::Status(a) => cmd::control::status(a),
         Command::Calls(a) => cmd::control::calls(a),
         Command::Discover(c) => cmd::discover::run(c),
