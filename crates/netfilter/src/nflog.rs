@@ -62,7 +62,17 @@ impl NflogReader {
                 ConfigNla::QThresh(1),
                 Timeout::new(0).into(),
             ];
-            r.request(config_request(NetfilterProtoFamily::Unspec, g, nlas))?;
+            r.request(config_request(NetfilterProtoFamily::Unspec, g, nlas))
+                .map_err(|e| match e {
+                    // The kernel gives a group to one socket; EPERM is its
+                    // way of saying another process holds it.
+                    NetfilterError::Netlink(m) if m.contains("Operation not permitted") => {
+                        NetfilterError::Netlink(format!(
+                            "NFLOG group {g} is held by another process (another `sipwall run`, ulogd?): one reader per group ({m})"
+                        ))
+                    }
+                    other => other,
+                })?;
         }
         Ok(r)
     }

@@ -13,6 +13,7 @@ mod daemon;
 mod discovered_policy;
 mod exit;
 mod ledger;
+mod logfmt;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;

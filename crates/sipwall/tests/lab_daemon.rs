@@ -513,3 +513,84 @@ fn a_restored_ban_the_kernel_refuses_is_skipped_and_the_daemon_guards_on() {
     let status = json(&lab.sipwall("fw", &["status", "--format", "json"]));
     assert_eq!(status["bans_active"], 2, "{status}");
 }
+
+#[test]
+fn a_second_daemon_says_another_one_runs_and_leaves_it_its_control_socket() {
+    let Some(lab) = Lab::up("daemon_twice", &[]) else {
+        return;
+    };
+    assert!(lab.sipwall("fw", &["apply"]).status.success());
+    let log = lab.state.path().join("daemon.log");
+    let _first = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let second = lab
+        .cmd("fw", lab::sipwall())
+        .args(["run", "--metrics", "off"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("another sipwall daemon is running"), "{err}");
+    // The first one still answers.
+    assert!(lab.sipwall("fw", &["status"]).status.success());
+    // Its own socket given, the second one meets the NFLOG group instead.
+    let sock = lab.state.path().join("second.sock");
+    let second = lab
+        .cmd("fw", lab::sipwall())
+        .args([
+            "run",
+            "--metrics",
+            "off",
+            "--control",
+            sock.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("NFLOG group 47 is held by another process"),
+        "{err}"
+    );
+    assert!(lab.sipwall("fw", &["status"]).status.success());
+}
+
+#[test]
+fn an_event_socket_error_keeps_its_cause_in_the_log() {
+    let Some(lab) = Lab::up("daemon_esl_cause", &[]) else {
+        return;
+    };
+    assert!(lab.sipwall("fw", &["apply"]).status.success());
+    let password = lab.state.path().join("esl.password");
+    std::fs::write(&password, "ClueCon\n").unwrap();
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = start_daemon(
+        &lab,
+        &log,
+        &[
+            "--metrics",
+            "off",
+            "--esl",
+            "127.0.0.1:1",
+            "--esl-password-file",
+            password.to_str().unwrap(),
+        ],
+    );
+    let line = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.contains("msg=\"event socket\""))
+            .map(str::to_owned)
+    };
+    assert!(lab.wait_for(Duration::from_secs(10), || line().is_some()));
+    let line = line().unwrap();
+    // What failed and why, in one logfmt line.
+    assert!(line.contains("connecting to 127.0.0.1:1"), "{line}");
+    assert!(line.contains("Connection refused"), "{line}");
+    assert!(
+        line.starts_with("ts=") && line.contains(" level=warn "),
+        "{line}"
+    );
+}

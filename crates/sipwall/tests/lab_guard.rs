@@ -88,7 +88,7 @@ fn attacked_by(test: &str, tool: &[&str]) {
         .unwrap_or("")
         .to_owned();
     eprintln!("{test}: {reaction}");
-    assert!(reaction.contains("reason=scanner"), "{reaction}");
+    assert!(reaction.contains("reason=\"scanner"), "{reaction}");
     // Its next packets are dropped by the ban.
     let before = ban_counter(&lab);
     let probe = "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): s.sendto(b'OPTIONS sip:x@192.0.2.1 SIP/2.0\\r\\n\\r\\n', ('192.0.2.1', 5060))";
@@ -718,7 +718,7 @@ fn a_peer_that_registers_successfully_is_allowed_even_when_it_then_looks_like_a_
     let allowed = || {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
-            .contains("registered: allowed addr=192.0.2.2")
+            .contains("msg=\"registered: allowed\" addr=\"192.0.2.2\"")
     };
     assert!(
         lab.wait_for(Duration::from_secs(5), allowed),

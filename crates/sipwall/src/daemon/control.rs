@@ -97,7 +97,18 @@ pub fn check_dir(path: &Path) -> anyhow::Result<()> {
 pub fn listen(path: &Path, to_loop: SyncSender<Input>) -> anyhow::Result<()> {
     check_dir(path)?;
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
+        // A socket someone answers on is another daemon's: taking it over
+        // would leave that daemon deaf to `sipwall bans`/`status`. Only a
+        // socket nobody answers on (left by a crash) is replaced.
+        Ok(m) if m.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                anyhow::bail!(
+                    "another sipwall daemon is running: it answers on the control socket {} (stop it first, or give this one --control and --group of its own)",
+                    path.display()
+                );
+            }
+            std::fs::remove_file(path)?
+        }
         Ok(_) => anyhow::bail!(
             "{} exists and is not a socket: not replaced",
             path.display()

@@ -49,7 +49,10 @@ pub fn spawn(cfg: EslConfig, to_loop: SyncSender<Input>) {
         loop {
             match session(&cfg, &to_loop, LIMITS) {
                 Ok(()) => backoff = Duration::from_secs(1),
-                Err(e) => tracing::warn!(error = %e, addr = %cfg.addr, "event socket"),
+                // `{:#}`: the whole chain (what failed, and why), not only its top.
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), addr = %cfg.addr, "event socket")
+                }
             }
             if to_loop.send(Input::EslState(false)).is_err() {
                 return;

@@ -56,6 +56,9 @@ pub struct RunArgs {
         value_name = "FILE"
     )]
     ledger: PathBuf,
+    /// How log lines look (stderr, the journal under systemd).
+    #[arg(long, value_enum, default_value_t = crate::logfmt::LogFormat::Logfmt)]
+    log_format: crate::logfmt::LogFormat,
     /// How SIP reaches the daemon: copies (tap) or held for a verdict (inline).
     #[arg(long, value_enum, default_value_t = IntakeMode::Tap)]
     mode: IntakeMode,
@@ -125,11 +128,7 @@ fn now() -> Timestamp {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(a: RunArgs) -> Outcome {
-    let _ = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::logfmt::init(a.log_format);
     // Paths before anything else: a control directory others can write is
     // refused before the daemon touches the kernel.
     control::check_dir(&a.control.path).map_err(Failure::bad_input)?;
