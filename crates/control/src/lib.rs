@@ -96,14 +96,17 @@ pub fn parse_ban_length(text: &str) -> Result<Duration, String> {
 pub enum Request {
     /// The bans in force.
     Bans,
-    /// Ban an address by hand.
+    /// Ban an address or a network by hand.
     Ban {
-        /// The address.
+        /// The address, or a prefix (`203.0.113.0/24`).
         addr: String,
         /// For how long (the policy's ban time when absent).
         seconds: Option<u64>,
         /// Why, for the ledger.
         reason: Option<String>,
+        /// Ban it even inside an allowlisted zone.
+        #[serde(default)]
+        force: bool,
     },
     /// Lift a ban, and optionally allow the address for a while.
     Unban {

@@ -90,6 +90,16 @@ pub struct BanPolicy {
     pub registered_allow: Duration,
 }
 
+/// Why a ban by hand was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The address is allowlisted, allowed by hand or loopback (or the
+    /// prefix holds one such address).
+    Allowlisted,
+    /// It is banned already.
+    AlreadyBanned,
+}
+
 /// The ban table.
 #[derive(Debug)]
 pub struct Bans {
@@ -299,27 +309,72 @@ impl Bans {
             return None;
         }
         let previous = self.offences.get(&addr).copied().unwrap_or(0);
-        let factor = u64::from(self.policy.escalation.max(1)).saturating_pow(previous.min(16));
-        let length = Duration::from_secs(self.policy.base.as_secs().max(1).saturating_mul(factor))
-            .min(self.policy.max);
+        let length = self.escalated(previous);
         let until = self.put(now, addr, reason.clone(), length, previous);
         self.note_in_prefix(now, addr, until, &reason);
         Some(until)
     }
 
-    /// Bans `addr` for exactly `length` (an admin's ban: allowlists still win).
-    pub fn ban_for(
+    /// Bans `addr` by hand for `length` (default: the escalated ban time,
+    /// as a detector's ban). Allowlisted addresses (and addresses allowed
+    /// by hand) are refused unless `force`; loopback always is.
+    pub fn ban_by_hand(
         &mut self,
         now: Timestamp,
         addr: IpAddr,
         reason: BanReason,
-        length: Duration,
-    ) -> Option<Timestamp> {
-        if self.is_allowlisted(addr) || self.is_banned(now, addr) {
-            return None;
+        length: Option<Duration>,
+        force: bool,
+    ) -> Result<Timestamp, Refusal> {
+        if addr.is_loopback()
+            || (!force && (self.is_allowlisted(addr) || self.is_allowed_by_hand(now, addr)))
+        {
+            return Err(Refusal::Allowlisted);
+        }
+        if self.is_banned(now, addr) {
+            return Err(Refusal::AlreadyBanned);
         }
         let previous = self.offences.get(&addr).copied().unwrap_or(0);
-        Some(self.put(now, addr, reason, length, previous))
+        let length = length.unwrap_or_else(|| self.escalated(previous));
+        Ok(self.put(now, addr, reason, length, previous))
+    }
+
+    /// Bans the network `prefix` by hand (an interval element), for
+    /// `length` or the base ban time. A prefix holding an allowlisted
+    /// address is refused unless `force`; one holding loopback always is.
+    pub fn ban_prefix_by_hand(
+        &mut self,
+        now: Timestamp,
+        prefix: IpNet,
+        reason: BanReason,
+        length: Option<Duration>,
+        force: bool,
+    ) -> Result<Timestamp, Refusal> {
+        let prefix = prefix.trunc();
+        let loopback: [IpNet; 2] = [
+            "127.0.0.0/8".parse().expect("a prefix"),
+            "::1/128".parse().expect("a prefix"),
+        ];
+        let holds_loopback = loopback
+            .iter()
+            .any(|l| l.contains(&prefix.network()) || prefix.contains(&l.network()));
+        if holds_loopback || (!force && self.overlaps_allowlist(prefix)) {
+            return Err(Refusal::Allowlisted);
+        }
+        if self.prefixes.get(&prefix).is_some_and(|b| b.until > now) {
+            return Err(Refusal::AlreadyBanned);
+        }
+        let until = now + length.unwrap_or(self.policy.base).min(MAX_BAN);
+        self.insert_prefix(prefix, Ban { until, reason });
+        Ok(until)
+    }
+
+    /// The ban time after `previous` offences: the base, times the
+    /// escalation factor per offence, at most the policy's maximum.
+    fn escalated(&self, previous: u32) -> Duration {
+        let factor = u64::from(self.policy.escalation.max(1)).saturating_pow(previous.min(16));
+        Duration::from_secs(self.policy.base.as_secs().max(1).saturating_mul(factor))
+            .min(self.policy.max)
     }
 
     fn put(
@@ -518,11 +573,15 @@ mod tests {
         let now = Timestamp::from_secs(10);
         let a: IpAddr = "203.0.113.5".parse().unwrap();
         let centuries = Duration::from_secs(200 * 365 * 86_400);
-        let until = b.ban_for(now, a, BanReason::Manual, centuries).unwrap();
+        let until = b
+            .ban_by_hand(now, a, BanReason::Manual, Some(centuries), false)
+            .unwrap();
         assert_eq!(until - now, MAX_BAN);
         let huge = Duration::from_secs(u64::MAX);
         let c: IpAddr = "203.0.113.6".parse().unwrap();
-        let until = b.ban_for(now, c, BanReason::Manual, huge).unwrap();
+        let until = b
+            .ban_by_hand(now, c, BanReason::Manual, Some(huge), false)
+            .unwrap();
         assert_eq!(
             until - now,
             MAX_BAN,

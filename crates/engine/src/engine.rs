@@ -335,21 +335,40 @@ impl Engine {
         }
     }
 
-    /// Bans `addr` by hand (`sipwall bans add`), for `length` or the
-    /// policy's ban time; false if it is allowlisted or banned already.
+    /// Bans `target` by hand (`sipwall bans add`): an address, or a
+    /// network as one interval element ([`Action::BanPrefix`]), for
+    /// `length` or the policy's ban time. Allowlisted targets are refused
+    /// unless `force` (then the next apply or restart drops the ban again:
+    /// the policy still says never), loopback always.
     pub fn ban(
         &mut self,
         now: Timestamp,
-        addr: IpAddr,
+        target: ipnet::IpNet,
         reason: BanReason,
         evidence: &str,
         length: Option<Duration>,
-    ) -> bool {
-        let until = match length {
-            Some(length) => self.bans.ban_for(now, addr, reason.clone(), length),
-            None => self.bans.ban(now, addr, reason.clone(), false),
-        };
-        self.record_ban(addr, until, reason, evidence.to_owned())
+        force: bool,
+    ) -> Result<Timestamp, crate::bans::Refusal> {
+        if target.prefix_len() == target.max_prefix_len() {
+            let addr = target.addr();
+            let until = self
+                .bans
+                .ban_by_hand(now, addr, reason.clone(), length, force)?;
+            self.record_ban(addr, Some(until), reason, evidence.to_owned());
+            return Ok(until);
+        }
+        let prefix = target.trunc();
+        let until = self
+            .bans
+            .ban_prefix_by_hand(now, prefix, reason.clone(), length, force)?;
+        self.stats.count_ban("prefix");
+        self.actions.push_back(Action::BanPrefix {
+            prefix,
+            until,
+            reason,
+            evidence: evidence.to_owned(),
+        });
+        Ok(until)
     }
 
     /// Allows `addr` by hand until `until` (`sipwall bans del --allow`).

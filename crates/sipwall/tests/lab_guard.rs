@@ -377,13 +377,20 @@ fn the_control_socket_bans_lists_unbans_and_allows() {
     );
     let list = json(&lab.sipwall("fw", &["bans", "list", "--format", "json"]));
     let ban = &list["bans"][0];
+    // --reason is the ban's reason; the evidence says who banned.
     assert_eq!(
         (
             ban["addr"].as_str(),
             ban["kind"].as_str(),
+            ban["reason"].as_str(),
             ban["evidence"].as_str()
         ),
-        (Some("192.0.2.77"), Some("manual"), Some("seen in the logs"))
+        (
+            Some("192.0.2.77"),
+            Some("manual"),
+            Some("seen in the logs"),
+            Some("sipwall bans add")
+        )
     );
     let left = ban["until"].as_u64().unwrap() - ban["since"].as_u64().unwrap();
     assert!((599..=600).contains(&left), "ten minutes: {left}");
@@ -867,4 +874,76 @@ fn inline_fail_closed_drops_sip_once_the_daemon_is_gone() {
     daemon.0.kill().unwrap();
     daemon.0.wait().unwrap();
     assert!(!connects(), "fail-closed: with no daemon, SIP is dropped");
+}
+
+#[test]
+fn bans_by_hand_take_networks_say_why_they_are_refused_and_force_past_the_allowlist() {
+    let Some(lab) = Lab::up("guard_bans_by_hand", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "[zones]\noffice = [\"198.51.100.0/24\"]\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[guard]\nallow = [\"office\"]\n",
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    assert!(lab.sipwall("fw", &["apply", "-c", p]).status.success());
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = start_daemon(&lab, &log, &["-c", p]);
+    let add = |args: &[&str]| {
+        let mut all = vec!["bans", "add"];
+        all.extend(args);
+        let out = lab.sipwall("fw", &all);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    // A network: one interval element in the kernel, listed with its reason.
+    let (ok, text) = add(&[
+        "203.0.113.0/24",
+        "--for",
+        "1h",
+        "--reason",
+        "a rotating scanner",
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("banned 203.0.113.0/24 for"), "{text}");
+    let table = lab.sipwall_table("fw").unwrap();
+    let net_set: String = table
+        .lines()
+        .skip_while(|l| !l.contains("set ban_net_v4"))
+        .take_while(|l| !l.trim_start().starts_with('}'))
+        .collect();
+    assert!(net_set.contains("203.0.113.0/24"), "{table}");
+    let list = String::from_utf8(lab.sipwall("fw", &["bans", "list"]).stdout).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("203.0.113.0/24") && l.contains("a rotating scanner")),
+        "{list}"
+    );
+    // Already banned: said as such.
+    let (ok, text) = add(&["203.0.113.0/24"]);
+    assert!(!ok && text.contains("already banned"), "{text}");
+    // Allowlisted: said as such, and --force bans it anyway.
+    let (ok, text) = add(&["198.51.100.7"]);
+    assert!(
+        !ok && text.contains("allowlisted") && text.contains("--force"),
+        "{text}"
+    );
+    assert!(!banned(&lab, "198.51.100.7"));
+    let (ok, text) = add(&["198.51.100.7", "--force", "--for", "10m"]);
+    assert!(ok, "{text}");
+    assert!(banned(&lab, "198.51.100.7"), "forced past the allowlist");
+    // Loopback never, even forced; a prefix with host bits is refused.
+    let (ok, text) = add(&["127.0.0.1", "--force"]);
+    assert!(!ok && text.contains("loopback"), "{text}");
+    let (ok, text) = add(&["203.0.113.7/24"]);
+    assert!(!ok && text.contains("203.0.113.0/24"), "{text}");
 }

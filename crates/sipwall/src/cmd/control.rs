@@ -17,16 +17,21 @@ use sipwall_engine::remote_text::printable;
 pub enum BansCommand {
     /// The bans in force, with reason, evidence and expiry.
     List(ListArgs),
-    /// Ban an address by hand.
+    /// Ban an address or a network by hand.
     Add {
-        /// The address.
-        addr: std::net::IpAddr,
+        /// The address, or a network (`203.0.113.0/24`, `2001:db8:bad::/48`).
+        #[arg(value_parser = parse_target)]
+        addr: ipnet::IpNet,
         /// For how long, e.g. 1h, at most 1year (default: the policy's ban time).
         #[arg(long = "for", value_parser = parse_ban_length)]
         duration: Option<std::time::Duration>,
-        /// Why (kept in the ledger).
+        /// Why: the ban's reason in the ledger and `bans list`.
         #[arg(long)]
         reason: Option<String>,
+        /// Ban it even inside an allowlisted zone (until the next apply or
+        /// restart lifts it: the policy still says never).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         socket: SocketArgs,
     },
@@ -43,8 +48,8 @@ pub enum BansCommand {
     },
 }
 
-/// `bans del`'s target: an address, or a prefix as banned (host bits set
-/// are refused, so a typo cannot lift a different prefix).
+/// `bans add`/`bans del`'s target: an address, or a prefix (host bits set
+/// are refused, so a typo cannot ban or lift a different prefix).
 fn parse_target(s: &str) -> Result<ipnet::IpNet, String> {
     if let Ok(a) = s.parse::<std::net::IpAddr>() {
         return Ok(a.into());
@@ -161,15 +166,26 @@ pub fn bans(cmd: BansCommand) -> Outcome {
             addr,
             duration,
             reason,
+            force,
             socket,
         } => {
+            let target = crate::ledger::addr_text(&addr);
             let req = Request::Ban {
-                addr: addr.to_string(),
+                addr: target.clone(),
                 seconds: duration.map(|d| d.as_secs()),
                 reason,
+                force,
             };
-            ask(&socket, &req)?;
-            println!("banned {addr}");
+            let data = ask(&socket, &req)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let left = data["until"].as_u64().unwrap_or(now).saturating_sub(now);
+            println!(
+                "banned {target} for {}",
+                compact(std::time::Duration::from_secs(left))
+            );
             Ok(Success::Clean)
         }
         BansCommand::Del {

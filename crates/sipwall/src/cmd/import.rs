@@ -183,6 +183,7 @@ pub fn run(cmd: ImportCommand) -> Outcome {
                 addr: b.addr.to_string(),
                 seconds: Some(b.left.as_secs().max(1)),
                 reason: Some(b.reason.clone()),
+                force: false,
             };
             match call(&socket.path, &req) {
                 Ok(r) if r.ok => done += 1,

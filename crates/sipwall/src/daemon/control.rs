@@ -17,6 +17,7 @@ use super::{now, Input};
 use crate::control::{parse_request, Request, Response, MAX_REQUEST};
 use crate::ledger::Ledger;
 use serde_json::json;
+use sipwall_engine::bans::Refusal;
 use sipwall_engine::{BanReason, Engine, Timestamp};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, PermissionsExt};
@@ -263,21 +264,44 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
             addr,
             seconds,
             reason,
+            force,
         } => {
-            let Ok(ip) = addr.parse() else {
-                return Response::error(format!("not an address: {addr:?}"));
+            let target = match addr.parse::<std::net::IpAddr>() {
+                Ok(ip) => ipnet::IpNet::from(ip),
+                Err(_) => match addr.parse::<ipnet::IpNet>() {
+                    Ok(n) if n == n.trunc() => n,
+                    Ok(n) => {
+                        return Response::error(format!(
+                            "{addr} has host bits set; the prefix is {}",
+                            n.trunc()
+                        ))
+                    }
+                    Err(_) => {
+                        return Response::error(format!("not an address or a prefix: {addr:?}"))
+                    }
+                },
             };
-            let evidence = reason.unwrap_or_else(|| "sipwall bans add".to_owned());
-            if engine.ban(
+            // The admin's words are the ban's reason (the ledger and
+            // `bans list` show them); the evidence says who banned.
+            let reason = reason.unwrap_or_else(|| "banned by hand".to_owned());
+            match engine.ban(
                 t,
-                ip,
+                target,
                 BanReason::Manual,
-                &evidence,
+                &reason,
                 seconds.map(Duration::from_secs),
+                force,
             ) {
-                Response::ok(json!({ "banned": addr }))
-            } else {
-                Response::error(format!("{addr} is allowlisted or already banned"))
+                Ok(until) => Response::ok(json!({ "banned": addr, "until": secs(until) })),
+                Err(Refusal::Allowlisted) if target.addr().is_loopback() => {
+                    Response::error(format!("{addr}: loopback is never banned"))
+                }
+                Err(Refusal::Allowlisted) => Response::error(format!(
+                    "{addr} is allowlisted (guard.allow, or allowed by hand): not banned; --force bans it anyway, until the next apply or restart lifts it"
+                )),
+                Err(Refusal::AlreadyBanned) => {
+                    Response::error(format!("{addr} is already banned"))
+                }
             }
         }
         Request::Unban {

@@ -619,6 +619,16 @@ fn restore_prefixes(
     restored
 }
 
+/// The ledger's reason and evidence for a ban: a detector's reason and
+/// what it saw, or for a ban by hand the admin's words as the reason and
+/// who banned as the evidence.
+fn ledger_words(reason: &BanReason, evidence: &str) -> (String, String) {
+    match reason {
+        BanReason::Manual => (evidence.to_owned(), "sipwall bans add".to_owned()),
+        r => (r.to_string(), evidence.to_owned()),
+    }
+}
+
 /// Carries the engine's actions out: kernel first (a ban is real once the
 /// kernel has it), then the ledger and the log. `received` is when the
 /// packet that caused them reached the daemon (for the reaction time).
@@ -650,11 +660,13 @@ fn carry_out(
                     let evidence = printable(evidence.as_bytes(), LOG_TEXT_BYTES);
                     tracing::warn!(%addr, %reason, %evidence, until_us = until.micros(), reaction_us = took.as_micros() as u64, "banned");
                 }
+                let kind = reason.kind().to_owned();
+                let (reason, evidence) = ledger_words(reason, evidence);
                 let row = LedgerBan {
                     addr: (*addr).into(),
-                    kind: reason.kind().to_owned(),
-                    reason: reason.to_string(),
-                    evidence: evidence.clone(),
+                    kind,
+                    reason,
+                    evidence,
                     banned_at: t.micros(),
                     until: until.micros(),
                 };
@@ -669,11 +681,13 @@ fn carry_out(
                 evidence,
             } => {
                 tracing::warn!(%prefix, %reason, %evidence, until_us = until.micros(), "prefix banned");
+                let kind = reason.kind().to_owned();
+                let (reason, evidence) = ledger_words(reason, evidence);
                 let row = LedgerBan {
                     addr: *prefix,
-                    kind: reason.kind().to_owned(),
-                    reason: reason.to_string(),
-                    evidence: evidence.clone(),
+                    kind,
+                    reason,
+                    evidence,
                     banned_at: t.micros(),
                     until: until.micros(),
                 };
