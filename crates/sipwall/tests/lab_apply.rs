@@ -750,3 +750,74 @@ fn apply_warns_when_another_table_also_filters_input() {
         "{err}"
     );
 }
+
+#[test]
+fn apply_diff_shows_what_opens_and_closes_by_service_port_family_and_zone_and_changes_nothing() {
+    let Some(lab) = Lab::up("apply_diff", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_temp(
+        &dir,
+        "a.toml",
+        "[services.sip]\nkind = \"sip\"\nports = [5060]\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n",
+    );
+    let b = write_temp(
+        &dir,
+        "b.toml",
+        "[zones]\noffice = [\"198.51.100.0/24\"]\n[services.sip]\nkind = \"sip\"\nports = [5060]\nallow = [\"any\"]\n[services.sip-external]\nkind = \"sip\"\nports = [5080]\nprotocols = [\"udp\"]\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"office\"]\n",
+    );
+    // No table yet: the preview lists what the first apply opens.
+    let out = apply(&lab, Some(&a), &["--diff"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no sipwall table before"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("opens")
+            && l.contains("ssh")
+            && l.contains("22/tcp")
+            && l.contains("IPv4, IPv6")),
+        "{text}"
+    );
+    assert!(lab.sipwall_table("fw").is_none(), "--diff changed nothing");
+
+    assert_ok(&apply(&lab, Some(&a), &[]));
+    let before = lab.sipwall_table("fw").unwrap();
+    let out = apply(&lab, Some(&b), &["--dry-run"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |change: &str, what: &str| {
+        text.lines()
+            .find(|l| l.starts_with(change) && l.contains(what))
+            .unwrap_or_else(|| panic!("no `{change} .. {what}` in:\n{text}"))
+            .to_owned()
+    };
+    assert!(line("opens", "5080/udp").contains("sip-external"), "{text}");
+    assert!(line("opens", "5080/udp").contains("anywhere"), "{text}");
+    assert!(line("closes", "22/tcp").contains("anywhere"), "{text}");
+    assert!(!text.contains("5060"), "sip is unchanged: {text}");
+    assert_eq!(
+        lab.sipwall_table("fw").unwrap(),
+        before,
+        "--dry-run changed nothing"
+    );
+
+    let out = apply(&lab, Some(&b), &["--diff", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines = v["preview"]["lines"].as_array().unwrap();
+    assert!(lines.iter().any(|l| l["change"] == "closes"
+        && l["service"] == "ssh"
+        && l["ports"] == "22"
+        && l["from"] == "anywhere"
+        && l["families"] == serde_json::json!(["IPv4", "IPv6"])));
+
+    // The apply itself ends with the same summary.
+    let out = apply(&lab, Some(&b), &[]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("opens") && l.contains("5080/udp")),
+        "{text}"
+    );
+}

@@ -30,6 +30,7 @@
 
 pub mod error;
 pub mod existing;
+pub mod exposure;
 pub mod iptables_save;
 pub mod link;
 mod literal;

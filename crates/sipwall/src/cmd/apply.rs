@@ -60,6 +60,13 @@ impl std::ops::Deref for State {
     }
 }
 
+/// Messages for people: on stdout, or on stderr when stdout carries JSON.
+macro_rules! say {
+    ($json:expr, $($t:tt)*) => {
+        if $json { eprintln!($($t)*) } else { println!($($t)*) }
+    };
+}
+
 /// Arguments of `sipwall apply`.
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
@@ -72,6 +79,13 @@ pub struct ApplyArgs {
     /// Apply even if it would cut off the SSH connection this runs from.
     #[arg(long)]
     force: bool,
+    /// Change nothing: show what this policy would open and close, by
+    /// service, port, family and zone, against the running table.
+    #[arg(long, visible_alias = "dry-run")]
+    diff: bool,
+    /// Output format (json: one object on stdout, messages on stderr).
+    #[arg(long, value_enum, default_value_t = super::Format::Text)]
+    format: super::Format,
     /// Where the applied ruleset is saved once final (confirmed, or applied
     /// without --confirm), for sipwall-firewall.service to load at boot.
     #[arg(
@@ -349,11 +363,12 @@ fn warn_other_filters() {
     }
 }
 
-fn report(done: &Replaced, ledger: &Path) {
+fn report(done: &Replaced, ledger: &Path, json: bool) {
     warn_other_filters();
     if !done.dropped.is_empty() {
         let addrs: Vec<&str> = done.dropped.iter().map(|e| e.key.as_str()).collect();
-        println!(
+        say!(
+            json,
             "not carried over: {} ban(s) of addresses the policy never bans (guard.allow, loopback): {}",
             addrs.len(),
             addrs.join(", ")
@@ -388,7 +403,8 @@ fn report(done: &Replaced, ledger: &Path) {
         }
     }
     if !done.recreated.is_empty() {
-        println!(
+        say!(
+            json,
             "sets recreated with new settings, their elements copied from a listing \
              (what the daemon added in that moment is lost): {}",
             done.recreated.join(", ")
@@ -523,6 +539,23 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     let mut table = table_of(&rs, never_banned(&loaded.policy));
     let identity = policy_identity(&loaded);
     table.text = with_identity(&table.text, &identity);
+    let json = a.format == super::Format::Json;
+    if a.diff {
+        let running = NftCli::default()
+            .list_table(TABLE)
+            .map_err(Failure::failed)?;
+        let preview = super::preview::preview(running.as_deref(), &table.text, &loaded.policy)
+            .map_err(|e| Failure::failed(anyhow!(e)))?;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "applied": false, "source": loaded.source, "preview": preview })
+            );
+        } else {
+            print!("{}", preview.text());
+        }
+        return Ok(Success::Clean);
+    }
     let state = a.state.open()?;
     // Refused before anything changes, rather than after the apply.
     trust::dir(&trust::parent_of(&a.save))
@@ -536,6 +569,12 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     let fw = Firewall::new(NftCli::default());
     fw.check(&table).map_err(Failure::failed)?;
     let previous = fw.current(TABLE).map_err(Failure::failed)?;
+    // Judged against what the kernel runs, before anything changes.
+    let preview = super::preview::preview(
+        previous.as_ref().map(|t| t.text.as_str()),
+        &table.text,
+        &loaded.policy,
+    );
     let previous = previous.map(|live| as_applied(&state, live)).transpose()?;
     state
         .save_previous(&held, previous.as_ref())
@@ -551,13 +590,15 @@ pub fn apply(a: ApplyArgs) -> Outcome {
             .set_applied_table(&held, &table.text)
             .map_err(Failure::failed)?;
         save(&a.save, &script)?;
-        report(&done, &a.ledger);
-        println!(
+        report(&done, &a.ledger, json);
+        say!(
+            json,
             "applied {} (table inet {TABLE}); previous state saved in {}; saved for boot in {}",
             loaded.source,
             state.path().display(),
             a.save.display()
         );
+        summary(&preview, &loaded.source, &a.save, json);
         return Ok(Success::Clean);
     };
 
@@ -573,7 +614,7 @@ pub fn apply(a: ApplyArgs) -> Outcome {
             state
                 .set_applied_table(&held, &table.text)
                 .map_err(Failure::failed)?;
-            report(&done, &a.ledger)
+            report(&done, &a.ledger, json)
         }
         Err(e) => {
             let _ = state.claim_rollback(&held, &pending.token);
@@ -582,17 +623,60 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     }
     drop(held);
     match &watchdog {
-        Ok(how) => println!("rollback watchdog: {how}"),
+        Ok(how) => say!(json, "rollback watchdog: {how}"),
         Err(e) => {
             eprintln!("warning: no rollback watchdog ({e}); this process will roll back itself")
         }
     }
-    println!(
+    say!(
+        json,
         "applied {} (table inet {TABLE}); rolling back in {} unless confirmed",
         loaded.source,
         humantime::format_duration(window)
     );
-    wait_for_confirmation(&state, &pending.token, pending.deadline_ms)
+    // What changed is shown before the question, so it can be answered.
+    if !json {
+        if let Ok(p) = &preview {
+            print!("{}", p.text());
+        }
+    }
+    let outcome = wait_for_confirmation(&state, &pending.token, pending.deadline_ms, json);
+    if json {
+        let kept = outcome.is_ok();
+        println!(
+            "{}",
+            serde_json::json!({
+                "applied": kept,
+                "source": loaded.source,
+                "confirmed": kept,
+                "preview": preview.as_ref().ok(),
+            })
+        );
+    }
+    outcome
+}
+
+/// `apply`'s last words: what it opened and closed (text), or the whole
+/// outcome as one JSON object.
+fn summary(
+    preview: &Result<super::preview::Preview, String>,
+    source: &str,
+    saved: &Path,
+    json: bool,
+) {
+    match (preview, json) {
+        (Ok(p), false) => print!("{}", p.text()),
+        (Err(e), false) => eprintln!("warning: no summary of the change: {e}"),
+        (p, true) => println!(
+            "{}",
+            serde_json::json!({
+                "applied": true,
+                "source": source,
+                "saved": saved.display().to_string(),
+                "preview": p.as_ref().ok(),
+            })
+        ),
+    }
 }
 
 /// Saves the final ruleset (a script that loads it on an empty kernel as
@@ -700,10 +784,11 @@ fn spawn_watchdog(state: &State, token: &str) -> std::io::Result<String> {
     Ok(format!("pid {}, in a session of its own", child.id()))
 }
 
-fn wait_for_confirmation(state: &State, token: &str, deadline_ms: u128) -> Outcome {
+fn wait_for_confirmation(state: &State, token: &str, deadline_ms: u128, json: bool) -> Outcome {
     let (tx, rx) = std::sync::mpsc::channel();
     if std::io::stdin().is_terminal() {
-        println!(
+        say!(
+            json,
             "Keep it? Type \"yes\" and Enter (or run `sipwall confirm` from another shell); \"no\" rolls back now."
         );
         std::thread::spawn(move || {
@@ -722,7 +807,7 @@ fn wait_for_confirmation(state: &State, token: &str, deadline_ms: u128) -> Outco
             }
         });
     } else {
-        println!("Waiting for `sipwall confirm`.");
+        say!(json, "Waiting for `sipwall confirm`.");
     }
     loop {
         match rx.try_recv() {
@@ -746,7 +831,7 @@ fn wait_for_confirmation(state: &State, token: &str, deadline_ms: u128) -> Outco
         }
         match state.settled(token).map_err(Failure::failed)? {
             Settled::Confirmed => {
-                println!("confirmed: the new ruleset stays");
+                say!(json, "confirmed: the new ruleset stays");
                 return Ok(Success::Clean);
             }
             Settled::RolledBack => {

@@ -8,6 +8,7 @@ pub mod import;
 pub mod init;
 pub mod manual;
 pub mod policy;
+pub mod preview;
 pub mod replay;
 pub mod sip;
 pub mod text;
