@@ -2,6 +2,15 @@
 //! kernel's states (new, established, related) and timeouts, and the
 //! expectations a SIP helper sets up for media.
 //!
+//! TCP follows the kernel (`nf_conntrack_proto_tcp.c`, `tcp_loose` on, its
+//! default) where it decides whether a connection exists at all: only a
+//! SYN, or a bare ACK picked up mid-stream, creates one; any other segment
+//! of a connection conntrack does not know (a SYN/ACK, FIN or RST) is
+//! `invalid` and creates nothing; a connection whose first answer is a RST
+//! is forgotten at once. So a SYN the ruleset dropped or rejected leaves no
+//! trace, and the next segment of that 5-tuple is new (or invalid), not
+//! established. Sequence and window checks are not modelled.
+//!
 //! Memory and time are bounded: at most `capacity` flows and expectations.
 //! When the table is full, expired entries are swept, at most once a second
 //! (a flood of distinct sources must not turn every packet into a walk of
@@ -134,6 +143,7 @@ impl Flows {
             } else {
                 CtState::Established
             }),
+            _ if !opens_a_connection(p) => Some(CtState::Invalid),
             _ => self.expected(now, p).then_some(CtState::Related),
         }
     }
@@ -165,6 +175,12 @@ impl Flows {
     pub fn accept(&mut self, now: Timestamp, key: FlowKey, p: &Packet<'_>, _dir: Direction) {
         let from = (p.src, source_port(p));
         if let Some(f) = self.flows.get_mut(&key).filter(|f| f.expires > now) {
+            if !f.replied && matches!(p.transport, Transport::Tcp { rst: true, .. }) {
+                // The kernel kills a connection reset before any answer
+                // (a refused SYN): nothing of it is left to be established.
+                self.flows.remove(&key);
+                return;
+            }
             if from != f.origin {
                 f.replied = true;
             }
@@ -175,6 +191,9 @@ impl Flows {
                 f.closing = true;
             }
             f.expires = now + timeout(p, f.replied, f.closing);
+            return;
+        }
+        if !opens_a_connection(p) {
             return;
         }
         if self.flows.len() >= self.capacity {
@@ -300,6 +319,21 @@ impl Flows {
     }
 }
 
+/// Whether conntrack creates a connection for `p` when it has none: for
+/// TCP a SYN (without ACK or FIN) or a bare ACK (mid-stream pickup);
+/// anything else is invalid. Every other protocol opens one.
+fn opens_a_connection(p: &Packet<'_>) -> bool {
+    match p.transport {
+        Transport::Tcp {
+            syn,
+            ack,
+            fin_or_rst,
+            ..
+        } => !fin_or_rst && (syn != ack),
+        _ => true,
+    }
+}
+
 fn source_port(p: &Packet<'_>) -> u16 {
     p.ports().map_or(0, |(s, _)| s)
 }
@@ -326,6 +360,94 @@ mod tests {
             transport: Transport::Udp { sport, dport },
             payload: &[],
         }
+    }
+
+    /// A TCP segment with these flags (`S`yn, `A`ck, `R`st, `F`in).
+    fn tcp<'a>(src: &str, sport: u16, dst: &str, dport: u16, flags: &str) -> Packet<'a> {
+        Packet {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            transport: Transport::Tcp {
+                sport,
+                dport,
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                rst: flags.contains('R'),
+                fin_or_rst: flags.contains('R') || flags.contains('F'),
+            },
+            payload: &[],
+        }
+    }
+
+    const PEER: &str = "203.0.113.9";
+    const HOST: &str = "192.0.2.1";
+
+    #[test]
+    fn a_tcp_connection_whose_syn_was_rejected_is_not_established_later() {
+        // Regression: the host's answer to a SYN the ruleset refused (the
+        // REJECT's RST, or a SYN/ACK in a capture taken without the
+        // ruleset) made a connection, and the peer's next segment was
+        // judged established; the kernel has no entry and sees it as new.
+        let t0 = Timestamp::from_secs(1);
+        for answer in ["R", "RA", "SA"] {
+            let mut f = Flows::new(16);
+            let syn = tcp(PEER, 40000, HOST, 5070, "S");
+            let k = FlowKey::of(&syn);
+            assert_eq!(f.state(t0, &k, &syn), None);
+            // Refused: not accepted, so not recorded.
+            let reply = tcp(HOST, 5070, PEER, 40000, answer);
+            f.accept(t0, k, &reply, Direction::Out);
+            assert!(!f.is_tracked(t0, &k), "{answer}: the answer made no entry");
+            let ack = tcp(PEER, 40000, HOST, 5070, "A");
+            assert_eq!(f.state(t0, &k, &ack), None, "{answer}: the next ACK is new");
+        }
+    }
+
+    #[test]
+    fn a_connection_reset_before_any_answer_is_forgotten() {
+        let t0 = Timestamp::from_secs(1);
+        let mut f = Flows::new(16);
+        let syn = tcp(PEER, 40000, HOST, 5060, "S");
+        let k = FlowKey::of(&syn);
+        f.accept(t0, k, &syn, Direction::In);
+        // No listener: the host's stack answers with a RST.
+        f.accept(t0, k, &tcp(HOST, 5060, PEER, 40000, "RA"), Direction::Out);
+        let ack = tcp(PEER, 40000, HOST, 5060, "A");
+        assert_eq!(f.state(t0, &k, &ack), None, "new, not established");
+    }
+
+    #[test]
+    fn tcp_segments_that_cannot_open_a_connection_are_invalid_without_one() {
+        let t0 = Timestamp::from_secs(1);
+        let f = Flows::new(16);
+        for flags in ["SA", "R", "RA", "F", "FA", "", "SF"] {
+            let p = tcp(PEER, 40000, HOST, 5060, flags);
+            assert_eq!(
+                f.state(t0, &FlowKey::of(&p), &p),
+                Some(CtState::Invalid),
+                "flags {flags:?}"
+            );
+        }
+        for flags in ["S", "A"] {
+            let p = tcp(PEER, 40000, HOST, 5060, flags);
+            assert_eq!(f.state(t0, &FlowKey::of(&p), &p), None, "flags {flags:?}");
+        }
+    }
+
+    #[test]
+    fn a_tcp_connection_picked_up_mid_stream_is_new_until_answered() {
+        let t0 = Timestamp::from_secs(1);
+        let mut f = Flows::new(16);
+        let ack = tcp(PEER, 40000, HOST, 5060, "A");
+        let k = FlowKey::of(&ack);
+        assert_eq!(f.state(t0, &k, &ack), None);
+        f.accept(t0, k, &ack, Direction::In);
+        assert_eq!(f.state(t0, &k, &ack), None, "unanswered: still new");
+        f.accept(t0, k, &tcp(HOST, 5060, PEER, 40000, "A"), Direction::Out);
+        assert_eq!(f.state(t0, &k, &ack), Some(CtState::Established));
+        // A RST once answered closes, it does not forget.
+        f.accept(t0, k, &tcp(HOST, 5060, PEER, 40000, "RA"), Direction::Out);
+        assert_eq!(f.state(t0, &k, &ack), Some(CtState::Established));
     }
 
     #[test]
