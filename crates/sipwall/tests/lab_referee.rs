@@ -106,9 +106,107 @@ fn stop(capture: &mut lab::Background) {
     let _ = capture.0.wait();
 }
 
-fn referee(media: &str) {
-    let test = format!("referee_{media}");
-    let Some(lab) = Lab::up(&test, &["sipp", "dumpcap", "sipvicious_svmap", "bash"]) else {
+/// A call with RTP (echoed by the UAS), a probe of a closed port, a scan.
+fn call_probe_and_scan(lab: &Lab) {
+    let uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
+        "the call failed"
+    );
+    drop(uas);
+    lab.run(
+        "attacker",
+        &[
+            "bash",
+            "-c",
+            "echo probe > /dev/udp/192.0.2.1/5070; echo probe > /dev/udp/192.0.2.1/5060",
+        ],
+    );
+    lab.run(
+        "attacker",
+        &["timeout", "20", "sipvicious_svmap", "192.0.2.1"],
+    );
+}
+
+/// A TCP segment from the attacker to the firewall (`S`yn, `A`ck, `R`st,
+/// `F`in), checksums right, as bytes of an IPv4 packet.
+fn segment(sport: u16, dport: u16, flags: &str, payload: &[u8]) -> Vec<u8> {
+    let mut b = etherparse::PacketBuilder::ipv4([192, 0, 2, 66], [192, 0, 2, 1], 64).tcp(
+        sport,
+        dport,
+        if flags.contains('S') { 1000 } else { 1001 },
+        64240,
+    );
+    if flags.contains('S') {
+        b = b.syn();
+    }
+    if flags.contains('A') {
+        b = b.ack(1);
+    }
+    if flags.contains('R') {
+        b = b.rst();
+    }
+    if flags.contains('F') {
+        b = b.fin();
+    }
+    let mut out = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut out, payload).expect("a segment");
+    out
+}
+
+/// Sends raw IPv4 packets from the attacker, in order, a moment apart (so
+/// that the firewall's answer to one leaves before the next arrives).
+fn send_raw(lab: &Lab, packets: &[Vec<u8>]) {
+    let mut args = vec![
+        "python3".to_owned(),
+        "-c".to_owned(),
+        "import socket, sys, time\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)\n\
+         for h in sys.argv[1:]:\n    s.sendto(bytes.fromhex(h), ('192.0.2.1', 0)); time.sleep(0.2)\n"
+            .to_owned(),
+    ];
+    args.extend(
+        packets
+            .iter()
+            .map(|p| p.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = lab.run("attacker", &args);
+    assert!(
+        out.status.success(),
+        "raw send: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// TCP that conntrack sees without the handshake it expects: a SYN to a
+/// closed port (the REJECT's RST goes back) followed by an ACK with data
+/// on the same 5-tuple; a SYN to the open SIP port, which nothing listens
+/// on (the host's own RST goes back), then an ACK on it; a SYN/ACK, a FIN
+/// and a RST out of nowhere; a bare ACK picked up mid-stream.
+fn tcp_without_handshakes(lab: &Lab) {
+    send_raw(
+        lab,
+        &[
+            segment(40001, 5070, "S", b""),
+            segment(40001, 5070, "A", b"after the reject"),
+            segment(40002, 5060, "S", b""),
+            segment(40002, 5060, "A", b""),
+            segment(40003, 5060, "SA", b""),
+            segment(40004, 5060, "FA", b""),
+            segment(40005, 5060, "R", b""),
+            segment(40006, 5060, "A", b""),
+            segment(40006, 5060, "A", b""),
+        ],
+    );
+}
+
+fn referee(test: &str, media: &str, traffic: fn(&Lab), at_least: usize) {
+    let Some(lab) = Lab::up(
+        test,
+        &["sipp", "dumpcap", "sipvicious_svmap", "bash", "python3"],
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -139,26 +237,7 @@ fn referee(media: &str) {
     let accepted_rx = read_accepted_until_sentinel(&lab.ns("fw"));
     std::thread::sleep(Duration::from_millis(1500));
 
-    // A call with RTP (echoed by the UAS), a probe of a closed port, a scan.
-    let uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
-        "the call failed"
-    );
-    drop(uas);
-    lab.run(
-        "attacker",
-        &[
-            "bash",
-            "-c",
-            "echo probe > /dev/udp/192.0.2.1/5070; echo probe > /dev/udp/192.0.2.1/5060",
-        ],
-    );
-    lab.run(
-        "attacker",
-        &["timeout", "20", "sipvicious_svmap", "192.0.2.1"],
-    );
+    traffic(&lab);
     // The sentinel closes the kernel's side; the sent side gets a moment more.
     lab.run(
         "peer",
@@ -246,10 +325,13 @@ fn referee(media: &str) {
     eprintln!(
         "referee media = {media}: {agree}/{compared} packets to the firewall agree ({accepted_n} accepted by the kernel)"
     );
-    assert!(compared > 100, "a call's worth of packets: {compared}");
+    assert!(
+        compared >= at_least,
+        "{at_least} packets or more: {compared}"
+    );
     assert!(
         accepted_n < compared,
-        "some packets were refused (the probe of 5070)"
+        "some packets were refused (the probes of 5070)"
     );
     assert!(
         disagreements.is_empty(),
@@ -261,10 +343,19 @@ fn referee(media: &str) {
 
 #[test]
 fn replay_agrees_with_the_kernel_packet_for_packet_media_range() {
-    referee("range");
+    referee("referee_range", "range", call_probe_and_scan, 100);
 }
 
 #[test]
 fn replay_agrees_with_the_kernel_packet_for_packet_media_helper() {
-    referee("helper");
+    referee("referee_helper", "helper", call_probe_and_scan, 100);
+}
+
+#[test]
+fn a_tcp_connection_whose_syn_was_rejected_is_new_to_replay_as_to_the_kernel() {
+    // Regression: replay took the REJECT's RST for an answer and judged
+    // the next ACK of that 5-tuple established (accepted); the kernel had
+    // no entry, saw it as new and rejected it. Also held: segments that
+    // cannot open a connection are invalid, a bare ACK is picked up.
+    referee("referee_tcp", "range", tcp_without_handshakes, 9);
 }

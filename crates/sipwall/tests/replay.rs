@@ -716,3 +716,73 @@ fn lab_a_phone_that_mistypes_its_password_twice_is_not_banned_and_then_allowed()
     assert_eq!(bans.len(), 1, "{bans:?}");
     assert_eq!(bans[0].1, "brute-force");
 }
+
+/// A TCP segment; `flags` holds `S`yn, `A`ck, `F`in, `R`st.
+fn tcp4(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    flags: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = PacketBuilder::ipv4(src, dst, 64).tcp(sport, dport, 1000, 64000);
+    if flags.contains('S') {
+        b = b.syn();
+    }
+    if flags.contains('A') {
+        b = b.ack(1);
+    }
+    if flags.contains('F') {
+        b = b.fin();
+    }
+    if flags.contains('R') {
+        b = b.rst();
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
+#[test]
+fn a_hosts_answer_to_a_refused_syn_does_not_make_the_connection_established() {
+    // Regression: a capture taken on a host without the policy has the
+    // host's SYN/ACK to a SYN the policy refuses; replay recorded that
+    // answer as a connection and accepted the peer's next segments as
+    // established. The kernel never made the entry (the SYN died in
+    // input, the SYN/ACK is invalid), so they are new and refused too.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("closed-tcp.pcap");
+    let frames = [
+        tcp4(PEER, 40000, HOST, 5070, "S", b""),
+        tcp4(HOST, 5070, PEER, 40000, "SA", b""),
+        tcp4(PEER, 40000, HOST, 5070, "A", b""),
+        tcp4(PEER, 40000, HOST, 5070, "A", b"hello"),
+    ];
+    let frames: Vec<_> = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, ip)| (T0 + i as u64 * 1000, ip))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &frames);
+    let v = replay_json(
+        &dir,
+        SIP_ONLY,
+        &[path.to_str().unwrap(), "--host", "192.0.2.1"],
+        0,
+    );
+    let seen: Vec<_> = packets(&v)
+        .iter()
+        .map(|p| (p["dir"].as_str().unwrap(), p["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("in", "default deny"),
+            ("out", "output (not filtered)"),
+            ("in", "default deny"),
+            ("in", "default deny"),
+        ],
+        "{v}"
+    );
+}
