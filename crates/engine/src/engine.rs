@@ -72,6 +72,9 @@ pub struct Stats {
     pub sip_messages: u64,
     /// Malformed SIP messages seen on the SIP ports.
     pub malformed: u64,
+    /// The same, per kind of fault (`start-line`, `request-uri`,
+    /// `header`, `body`, `sdp`, `limit`, `stream-buffer`, ...).
+    pub malformed_by: Vec<(&'static str, u64)>,
     /// Bans made, per reason kind (`scanner`, `flood`, ...).
     pub bans: Vec<(&'static str, u64)>,
     /// Bans a detector asked for and a shield refused (allowlisted, or a
@@ -86,11 +89,39 @@ pub struct Stats {
 }
 
 impl Stats {
+    fn count_malformed(&mut self, kind: &'static str) {
+        self.malformed += 1;
+        match self.malformed_by.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.malformed_by.push((kind, 1)),
+        }
+    }
+
     fn count_ban(&mut self, kind: &'static str) {
         match self.bans.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => *n += 1,
             None => self.bans.push((kind, 1)),
         }
+    }
+}
+
+/// A SIP parse error's kind, one word for counting: the part of the
+/// message at fault for a malformed one, else the error's class
+/// (`unsupported`, `limit`).
+fn sip_fault(e: &sipwall_sip::Error) -> &'static str {
+    use sipwall_sip::Defect;
+    match e {
+        sipwall_sip::Error::Malformed { defect, .. } => match defect {
+            Defect::StartLine(_) => "start-line",
+            Defect::RequestUri(_) => "request-uri",
+            Defect::StatusCode => "status-code",
+            Defect::HeaderLine(_) => "header-line",
+            Defect::Header { .. } => "header",
+            Defect::Body(_) => "body",
+            Defect::Sdp(_) => "sdp",
+            _ => "malformed",
+        },
+        other => other.class(),
     }
 }
 
@@ -669,8 +700,14 @@ impl Engine {
                         }
                         Frame::KeepAlive(len) => used += len,
                         Frame::Incomplete => break,
-                        Frame::Malformed(_) => {
-                            banned = banned.or(self.malformed_sip(now, dir, p.src, stream));
+                        Frame::Malformed(e) => {
+                            banned = banned.or(self.malformed_sip(
+                                now,
+                                dir,
+                                p.src,
+                                stream,
+                                sip_fault(&e),
+                            ));
                             used = buf.len();
                             break;
                         }
@@ -680,7 +717,8 @@ impl Engine {
                 if buf.len() <= MAX_BUFFER {
                     self.streams.put(stream_key, buf);
                 } else {
-                    banned = banned.or(self.malformed_sip(now, dir, p.src, stream));
+                    banned =
+                        banned.or(self.malformed_sip(now, dir, p.src, stream, "stream-buffer"));
                 }
             }
             _ => {
@@ -699,8 +737,9 @@ impl Engine {
         dir: Direction,
         src: IpAddr,
         routable: bool,
+        kind: &'static str,
     ) -> Option<BanReason> {
-        self.stats.malformed += 1;
+        self.stats.count_malformed(kind);
         if dir != Direction::In || !self.guard.malformed.ban {
             return None;
         }
@@ -745,14 +784,14 @@ impl Engine {
         }
         let m = match Message::parse(bytes) {
             Ok(m) => m,
-            Err(_) => {
+            Err(e) => {
                 // An INVITE the parser refuses (SIPp writes `c=IN IP6
                 // [addr]`) still sets a call up: the answer's SDP is what
                 // opens its pinholes, and only an INVITE makes a call.
                 if self.media == MediaMode::Pinhole {
                     self.invite_seen(now, dir, p, bytes);
                 }
-                return self.malformed_sip(now, dir, p.src, stream);
+                return self.malformed_sip(now, dir, p.src, stream, sip_fault(&e));
             }
         };
         self.stats.sip_messages += 1;

@@ -786,3 +786,146 @@ fn a_hosts_answer_to_a_refused_syn_does_not_make_the_connection_established() {
         "{v}"
     );
 }
+
+#[test]
+fn a_capture_cut_inside_its_first_record_says_so_even_with_no_host_found() {
+    // Regression: without --host, a capture cut before its first SIP
+    // request reported only that no host was found, hiding the cut.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(lab_capture("svmap.pcap")).unwrap();
+    let path = dir.path().join("cut-early.pcap");
+    std::fs::write(&path, &bytes[..300]).unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, SIP_ONLY).unwrap();
+    let out = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--host"), "{err}");
+    assert!(
+        err.contains("reading stopped after frame 0, cut inside a record: the last whole record ends at byte 24 of 300"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_capture_cut_inside_a_record_is_judged_up_to_the_cut_and_the_cut_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(lab_capture("svmap.pcap")).unwrap();
+    // The file's records: 24 bytes of header, then 16 + its length each.
+    let first_len = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
+    let whole = 24 + 16 + first_len;
+    let path = dir.path().join("cut.pcap");
+    std::fs::write(&path, &bytes[..whole + 30]).unwrap();
+    // No --host: the first record's request still tells it.
+    let v = replay_json(&dir, SIP_ONLY, &[path.to_str().unwrap()], 2);
+    assert_eq!(packets(&v).len(), 1, "the whole record is judged");
+    let cut = &v["summary"]["cut"][0];
+    assert_eq!(cut["frames_read"], 1, "{cut}");
+    assert_eq!(cut["intact_bytes"], whole as u64, "{cut}");
+    assert_eq!(cut["file_bytes"], (whole + 30) as u64, "{cut}");
+    let policy = dir.path().join("policy.toml");
+    let out = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        "--summary-only",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "is cut: 1 frames read, the last whole record ends at byte {whole} of {}",
+            whole + 30
+        )),
+        "{text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("protected host 192.0.2.1"),
+        "the host was still found"
+    );
+}
+
+#[test]
+fn malformed_sip_is_counted_per_packet_and_in_the_summary_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("malformed.pcap");
+    let good = sip("OPTIONS sip:100@192.0.2.1 SIP/2.0", "1 OPTIONS", None);
+    let bad_start = b"INVITE\r\nVia: x\r\n\r\n".to_vec();
+    let bad_header = String::from_utf8(good.clone())
+        .unwrap()
+        .replace("CSeq: 1 OPTIONS", "CSeq: one OPTIONS")
+        .into_bytes();
+    let frames: Vec<_> = [good, bad_start.clone(), bad_header, bad_start]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (T0 + i as u64 * 1000, udp4(PEER, 5060, HOST, 5060, m)))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &frames);
+    let v = replay_json(&dir, SIP_ONLY, &[path.to_str().unwrap()], 0);
+    let per_packet: Vec<_> = packets(&v)
+        .iter()
+        .map(|p| p.get("malformed_sip").cloned())
+        .collect();
+    assert_eq!(per_packet[0], None, "{v}");
+    assert_eq!(
+        per_packet[1],
+        Some(serde_json::json!(["start-line"])),
+        "{v}"
+    );
+    assert_eq!(per_packet[2], Some(serde_json::json!(["header"])), "{v}");
+    let m = &v["summary"]["malformed_sip"];
+    assert_eq!(m["total"], 3, "{m}");
+    assert_eq!(m["by_kind"]["start-line"], 2, "{m}");
+    assert_eq!(m["by_kind"]["header"], 1, "{m}");
+    let policy = dir.path().join("policy.toml");
+    let out = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("malformed SIP: 3 (2 start-line, 1 header)"),
+        "{text}"
+    );
+    assert!(text.contains("{malformed SIP: start-line}"), "{text}");
+}
+
+#[test]
+fn a_pcapng_capture_cut_inside_a_block_reports_where_its_whole_blocks_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames: Vec<_> = call()
+        .into_iter()
+        .map(|(t, ip)| (t, frame(DataLink::ETHERNET, &ip)))
+        .collect();
+    let shorter = dir.path().join("shorter.pcapng");
+    write_pcapng(&shorter, DataLink::ETHERNET, &frames[..frames.len() - 1]);
+    let whole = std::fs::metadata(&shorter).unwrap().len();
+    let path = dir.path().join("cut.pcapng");
+    write_pcapng(&path, DataLink::ETHERNET, &frames);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let v = replay_json(
+        &dir,
+        PINHOLE,
+        &[
+            path.to_str().unwrap(),
+            "--host",
+            "192.0.2.1",
+            "--host",
+            "2001:db8::1",
+        ],
+        2,
+    );
+    let cut = &v["summary"]["cut"][0];
+    assert_eq!(cut["frames_read"], frames.len() as u64 - 1, "{cut}");
+    assert_eq!(cut["intact_bytes"], whole, "{cut}");
+    assert_eq!(cut["file_bytes"], bytes.len() as u64 - 10, "{cut}");
+}

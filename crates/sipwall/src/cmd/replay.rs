@@ -12,7 +12,7 @@
 
 use super::policy::PolicyArgs;
 use super::Format;
-use crate::capture::Capture;
+use crate::capture::{self, Capture};
 use crate::exit::{Failure, Outcome, Success};
 use anyhow::anyhow;
 use clap::Args;
@@ -86,8 +86,25 @@ impl SipPorts {
     }
 }
 
+/// What a capture that ends early is told as: how far it was read, and
+/// where its records stop being whole.
+fn damage_note(path: &std::path::Path, frames: u64, why: &str) -> String {
+    let at = match capture::cut(path) {
+        Some(c) => format!(
+            ", cut inside a record: the last whole record ends at byte {} of {}",
+            c.intact, c.len
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{}: reading stopped after frame {frames}{at}: {why}",
+        path.display()
+    )
+}
+
 /// The host of the first request to a SIP port, with where it was found.
 fn infer_host(captures: &[PathBuf], ports: &SipPorts) -> Result<(IpAddr, String), Failure> {
+    let mut damaged = Vec::new();
     for path in captures {
         let (mut cap, _) = Capture::open(path).map_err(Failure::bad_input)?;
         let mut n = 0u64;
@@ -107,9 +124,15 @@ fn infer_host(captures: &[PathBuf], ports: &SipPorts) -> Result<(IpAddr, String)
                 ));
             }
         }
+        if let Some(why) = cap.damaged() {
+            damaged.push(damage_note(path, n, why));
+        }
     }
+    // A capture cut short may have lost the request that would have told:
+    // say so, or the truncation hides behind "no host".
+    let also = damaged.iter().map(|d| format!("\n{d}")).collect::<String>();
     Err(Failure::bad_input(anyhow!(
-        "cannot tell the protected host: no request to a SIP port of the policy in the captures; give --host ADDR"
+        "cannot tell the protected host: no request to a SIP port of the policy in the captures; give --host ADDR{also}"
     )))
 }
 
@@ -129,8 +152,19 @@ struct Tally {
     allowed: Vec<(IpAddr, Timestamp)>,
     pinholes_opened: u64,
     pinholes_closed: u64,
+    /// Malformed SIP messages (either direction), per kind of fault.
+    malformed: Vec<(&'static str, u64)>,
+    cuts: Vec<CutRow>,
     first: Option<Timestamp>,
     last: Timestamp,
+}
+
+/// A capture that ended inside a record.
+struct CutRow {
+    capture: usize,
+    frames: u64,
+    at: Option<capture::Cut>,
+    why: String,
 }
 
 struct BanRow {
@@ -268,6 +302,25 @@ fn action_text(a: &Action, first: Option<Timestamp>) -> String {
 }
 
 impl Tally {
+    /// The kinds of the malformed messages counted since the last call
+    /// (the engine's running counts, `by`, against the tally's).
+    fn malformed_kinds(&mut self, by: &[(&'static str, u64)]) -> Vec<&'static str> {
+        let mut new = Vec::new();
+        for &(kind, n) in by {
+            match self.malformed.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, seen)) => {
+                    new.extend(std::iter::repeat_n(kind, (n - *seen) as usize));
+                    *seen = n;
+                }
+                None => {
+                    new.extend(std::iter::repeat_n(kind, n as usize));
+                    self.malformed.push((kind, n));
+                }
+            }
+        }
+        new
+    }
+
     fn note(&mut self, now: Timestamp, a: &Action, packet: Option<(usize, u64)>) {
         match a {
             Action::Ban {
@@ -436,7 +489,14 @@ pub fn run(a: ReplayArgs) -> Outcome {
                 Direction::In => tally.input += 1,
                 Direction::Out => tally.output += 1,
             }
+            let malformed_before = engine.stats().malformed;
             let d = engine.handle_packet(now, dir, &p);
+            let malformed = engine.stats().malformed - malformed_before;
+            let faults = if malformed > 0 {
+                tally.malformed_kinds(&engine.stats().malformed_by)
+            } else {
+                Vec::new()
+            };
             let actions: Vec<Action> = std::iter::from_fn(|| engine.poll_action()).collect();
             for x in &actions {
                 tally.note(now, x, Some((ci, n)));
@@ -474,6 +534,10 @@ pub fn run(a: ReplayArgs) -> Outcome {
                     "rule": rule,
                     "actions": actions.iter().map(action_json).collect::<Vec<_>>(),
                 });
+                let mut v = v;
+                if malformed > 0 {
+                    v["malformed_sip"] = json!(faults);
+                }
                 let sep = if first_json { "" } else { "," };
                 first_json = false;
                 out.line(format_args!("{sep}{v}"));
@@ -487,8 +551,13 @@ pub fn run(a: ReplayArgs) -> Outcome {
                         .collect();
                     format!(" [{}]", list.join("; "))
                 };
+                let faults = if faults.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {{malformed SIP: {}}}", faults.join(", "))
+                };
                 out.line(format_args!(
-                    "#{n} {} {} -> {} {} {dir_name} {verdict} ({rule}){acts}",
+                    "#{n} {} {} -> {} {} {dir_name} {verdict} ({rule}){faults}{acts}",
                     rel(now, Some(first)),
                     endpoint(p.src, sport),
                     endpoint(p.dst, dport),
@@ -497,10 +566,13 @@ pub fn run(a: ReplayArgs) -> Outcome {
             }
         }
         if let Some(why) = cap.damaged() {
-            problems.push(format!(
-                "{}: reading stopped after frame {n}: {why}",
-                path.display()
-            ));
+            problems.push(damage_note(path, n, why));
+            tally.cuts.push(CutRow {
+                capture: ci,
+                frames: n,
+                at: capture::cut(path),
+                why: why.to_owned(),
+            });
         }
         done_bytes += pos.bytes();
     }
@@ -532,7 +604,7 @@ pub fn run(a: ReplayArgs) -> Outcome {
             Value::Array(timers)
         ));
     } else {
-        summary_text(&mut out, &tally, &hosts);
+        summary_text(&mut out, &tally, &hosts, &a.captures);
     }
     out.flush();
     if problems.is_empty() {
@@ -616,11 +688,23 @@ fn summary_json(t: &Tally, captures: &[PathBuf], problems: &[String]) -> Value {
         })).collect::<Vec<_>>(),
         "allowed": t.allowed.iter().map(|(a, u)| json!({"addr": a.to_string(), "until": secs(*u)})).collect::<Vec<_>>(),
         "pinholes": {"opened": t.pinholes_opened, "closed": t.pinholes_closed},
+        "malformed_sip": {
+            "total": t.malformed.iter().map(|(_, n)| n).sum::<u64>(),
+            "by_kind": t.malformed.iter().map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        },
+        "cut": t.cuts.iter().map(|c| json!({
+            "capture": c.capture,
+            "path": captures[c.capture].display().to_string(),
+            "frames_read": c.frames,
+            "intact_bytes": c.at.map(|a| a.intact),
+            "file_bytes": c.at.map(|a| a.len),
+            "why": c.why,
+        })).collect::<Vec<_>>(),
         "problems": problems,
     })
 }
 
-fn summary_text(out: &mut Out, t: &Tally, hosts: &[IpAddr]) {
+fn summary_text(out: &mut Out, t: &Tally, hosts: &[IpAddr], captures: &[PathBuf]) {
     let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
     out.line(format_args!(
         "summary: {} frames; to or from {}: {} in, {} out; {} elsewhere, {} not IP, {} unreadable, {} truncated",
@@ -672,4 +756,30 @@ fn summary_text(out: &mut Out, t: &Tally, hosts: &[IpAddr]) {
         "pinholes: {} opened, {} closed",
         t.pinholes_opened, t.pinholes_closed
     ));
+    let total: u64 = t.malformed.iter().map(|(_, n)| n).sum();
+    let mut kinds: Vec<_> = t.malformed.iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    if kinds.is_empty() {
+        out.line(format_args!("malformed SIP: 0"));
+    } else {
+        out.line(format_args!(
+            "malformed SIP: {total} ({})",
+            kinds.join(", ")
+        ));
+    }
+    for c in &t.cuts {
+        let at = c.at.map_or_else(String::new, |a| {
+            format!(
+                ", the last whole record ends at byte {} of {}",
+                a.intact, a.len
+            )
+        });
+        out.line(format_args!(
+            "warning: {} is cut: {} frames read{at}; the rest is not judged ({})",
+            captures[c.capture].display(),
+            c.frames,
+            c.why
+        ));
+    }
 }
