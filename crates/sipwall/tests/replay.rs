@@ -929,3 +929,89 @@ fn a_pcapng_capture_cut_inside_a_block_reports_where_its_whole_blocks_end() {
     assert_eq!(cut["intact_bytes"], whole, "{cut}");
     assert_eq!(cut["file_bytes"], bytes.len() as u64 - 10, "{cut}");
 }
+
+#[test]
+fn packets_the_h323_helper_may_admit_are_marked_not_modelled() {
+    // The kernel's nf_conntrack_h323 reads Q.931/H.245 and expects the
+    // H.245 and media connections they announce; replay does not, so what
+    // it refuses from a Q.931 peer is marked and counted, not passed off
+    // as the kernel's verdict.
+    let dir = tempfile::tempdir().unwrap();
+    let other = [203, 0, 113, 10];
+    let path = dir.path().join("h323.pcap");
+    let frames = [
+        tcp4(PEER, 40000, HOST, 1720, "S", b""),
+        tcp4(HOST, 1720, PEER, 40000, "SA", b""),
+        tcp4(PEER, 40000, HOST, 1720, "A", b"\x03\x00\x00\x10setup"),
+        // H.245 and RTP (off the media range) announced in the call:
+        // related for the kernel.
+        tcp4(PEER, 40001, HOST, 30000, "S", b""),
+        udp4(PEER, 16000, HOST, 10000, &[0x80; 20]),
+        // Not a peer of any Q.931 exchange: replay's refusal stands.
+        udp4(other, 16000, HOST, 10000, &[0x80; 20]),
+    ];
+    let frames: Vec<_> = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, ip)| (T0 + i as u64 * 1000, ip))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &frames);
+    let h323 = format!("{SIP_ONLY}[services.h323]\nkind = \"h323-q931\"\nallow = [\"any\"]\n");
+    let v = replay_json(
+        &dir,
+        &h323,
+        &[path.to_str().unwrap(), "--host", "192.0.2.1"],
+        0,
+    );
+    let marks: Vec<_> = packets(&v)
+        .iter()
+        .map(|p| {
+            (
+                p["verdict"].as_str().unwrap(),
+                p.get("not_modelled").is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            ("accept", false),
+            ("accept", false),
+            ("accept", false),
+            ("reject", true),
+            ("reject", true),
+            ("reject", false),
+        ],
+        "{v}"
+    );
+    assert_eq!(v["summary"]["not_modelled"]["h323"], 2, "{v}");
+    assert_eq!(v["summary"]["not_modelled"]["h323_helper_assigned"], true);
+    let policy = dir.path().join("policy.toml");
+    let text = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        "--host",
+        "192.0.2.1",
+        path.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("{not modelled: H.323 helper}"), "{text}");
+    assert!(
+        text.contains("assigns an H.323 helper; 2 refused packets"),
+        "{text}"
+    );
+    // Without an H.323 service no helper is assigned: nothing is unseen.
+    let v = replay_json(
+        &dir,
+        SIP_ONLY,
+        &[path.to_str().unwrap(), "--host", "192.0.2.1"],
+        0,
+    );
+    assert!(
+        packets(&v).iter().all(|p| p.get("not_modelled").is_none()),
+        "{v}"
+    );
+    assert_eq!(v["summary"]["not_modelled"]["h323"], 0);
+    assert_eq!(v["summary"]["not_modelled"]["h323_helper_assigned"], false);
+}

@@ -102,6 +102,77 @@ fn damage_note(path: &std::path::Path, frames: u64, why: &str) -> String {
     )
 }
 
+/// What replay does not model: `nf_conntrack_h323`. When the ruleset
+/// assigns the Q.931 or RAS helper, the kernel reads H.225/H.245 on those
+/// connections and expects the H.245 and media connections they announce,
+/// which then arrive `related` and pass `ct state established,related`;
+/// replay reads none of it and judges them as new. An expectation can only
+/// turn a refusal into an acceptance, so the packets replay cannot judge
+/// faithfully are the ones it refused that come from a peer of an accepted
+/// Q.931 or RAS exchange (the expectations name the call's endpoints): each
+/// is marked, and counted. Once a peer, always: media that started
+/// `related` stays established in the kernel after the call signalling ends.
+struct H323Blind {
+    q931: Vec<sipwall_policy::PortRange>,
+    ras: Vec<sipwall_policy::PortRange>,
+    peers: std::collections::HashSet<IpAddr>,
+}
+
+/// H.323 peers remembered; past this every refused packet is marked.
+const MAX_H323_PEERS: usize = 65_536;
+
+impl H323Blind {
+    /// `None` when the ruleset assigns no H.323 helper: nothing is unseen.
+    fn of(policy: &Policy, engine: &Engine) -> Option<H323Blind> {
+        let assigned = |kind| engine.ruleset().helpers.iter().any(|h| h.kind == kind);
+        let ports = |kind, proto| -> Vec<sipwall_policy::PortRange> {
+            policy
+                .services_of(kind)
+                .filter(|s| s.protocols.contains(&proto))
+                .flat_map(|s| s.ports.iter().copied())
+                .collect()
+        };
+        let q931 = if assigned("Q.931") {
+            ports(Kind::H323Q931, Protocol::Tcp)
+        } else {
+            Vec::new()
+        };
+        let ras = if assigned("RAS") {
+            ports(Kind::H323Ras, Protocol::Udp)
+        } else {
+            Vec::new()
+        };
+        (!q931.is_empty() || !ras.is_empty()).then(|| H323Blind {
+            q931,
+            ras,
+            peers: Default::default(),
+        })
+    }
+
+    /// Notes a judged packet; true when its verdict may not be the kernel's.
+    fn unseen(&mut self, p: &Packet<'_>, dir: Direction, verdict: Verdict) -> bool {
+        let (ranges, sport, dport) = match p.transport {
+            Transport::Tcp { sport, dport, .. } => (&self.q931, sport, dport),
+            Transport::Udp { sport, dport } => (&self.ras, sport, dport),
+            _ => (&self.q931, 0, 0),
+        };
+        let on = |port| ranges.iter().any(|r| r.contains(port));
+        let (signalling, peer) = match dir {
+            Direction::In => (on(dport), p.src),
+            Direction::Out => (on(sport) || on(dport), p.dst),
+        };
+        if signalling {
+            if verdict == Verdict::Accept && self.peers.len() < MAX_H323_PEERS {
+                self.peers.insert(peer);
+            }
+            return false;
+        }
+        dir == Direction::In
+            && verdict != Verdict::Accept
+            && (self.peers.contains(&peer) || self.peers.len() >= MAX_H323_PEERS)
+    }
+}
+
 /// The host of the first request to a SIP port, with where it was found.
 fn infer_host(captures: &[PathBuf], ports: &SipPorts) -> Result<(IpAddr, String), Failure> {
     let mut damaged = Vec::new();
@@ -155,6 +226,10 @@ struct Tally {
     /// Malformed SIP messages (either direction), per kind of fault.
     malformed: Vec<(&'static str, u64)>,
     cuts: Vec<CutRow>,
+    /// Whether the ruleset assigns an H.323 helper replay does not model.
+    h323_assigned: bool,
+    /// Packets refused that the H.323 helper may have admitted.
+    h323_unseen: u64,
     first: Option<Timestamp>,
     last: Timestamp,
 }
@@ -416,6 +491,8 @@ pub fn run(a: ReplayArgs) -> Outcome {
     let json = a.format == Format::Json;
     let per_packet = !a.summary_only;
     let mut tally = Tally::default();
+    let mut h323 = H323Blind::of(&loaded.policy, &engine);
+    tally.h323_assigned = h323.is_some();
     let mut timers: Vec<Value> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     let mut first_json = true;
@@ -501,6 +578,8 @@ pub fn run(a: ReplayArgs) -> Outcome {
             for x in &actions {
                 tally.note(now, x, Some((ci, n)));
             }
+            let unseen = h323.as_mut().is_some_and(|h| h.unseen(&p, dir, d.verdict));
+            tally.h323_unseen += u64::from(unseen);
             let verdict = verdict_name(d.verdict);
             *tally.verdicts.entry(verdict).or_default() += 1;
             let rule = engine.describe(&d.by);
@@ -538,6 +617,9 @@ pub fn run(a: ReplayArgs) -> Outcome {
                 if malformed > 0 {
                     v["malformed_sip"] = json!(faults);
                 }
+                if unseen {
+                    v["not_modelled"] = json!("h323");
+                }
                 let sep = if first_json { "" } else { "," };
                 first_json = false;
                 out.line(format_args!("{sep}{v}"));
@@ -551,11 +633,14 @@ pub fn run(a: ReplayArgs) -> Outcome {
                         .collect();
                     format!(" [{}]", list.join("; "))
                 };
-                let faults = if faults.is_empty() {
+                let mut faults = if faults.is_empty() {
                     String::new()
                 } else {
                     format!(" {{malformed SIP: {}}}", faults.join(", "))
                 };
+                if unseen {
+                    faults.push_str(" {not modelled: H.323 helper}");
+                }
                 out.line(format_args!(
                     "#{n} {} {} -> {} {} {dir_name} {verdict} ({rule}){faults}{acts}",
                     rel(now, Some(first)),
@@ -700,6 +785,7 @@ fn summary_json(t: &Tally, captures: &[PathBuf], problems: &[String]) -> Value {
             "file_bytes": c.at.map(|a| a.len),
             "why": c.why,
         })).collect::<Vec<_>>(),
+        "not_modelled": {"h323_helper_assigned": t.h323_assigned, "h323": t.h323_unseen},
         "problems": problems,
     })
 }
@@ -766,6 +852,12 @@ fn summary_text(out: &mut Out, t: &Tally, hosts: &[IpAddr], captures: &[PathBuf]
         out.line(format_args!(
             "malformed SIP: {total} ({})",
             kinds.join(", ")
+        ));
+    }
+    if t.h323_assigned {
+        out.line(format_args!(
+            "not modelled: the ruleset assigns an H.323 helper; {} refused packets from H.323 peers may have been admitted by its expectations",
+            t.h323_unseen
         ));
     }
     for c in &t.cuts {
