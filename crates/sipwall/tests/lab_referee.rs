@@ -298,12 +298,10 @@ fn referee(
     traffic: fn(&Lab),
     at_least: usize,
 ) -> Option<Unmodelled> {
-    let Some(lab) = Lab::up(
+    let lab = Lab::up(
         test,
         &["sipp", "dumpcap", "sipvicious_svmap", "bash", "python3"],
-    ) else {
-        return None;
-    };
+    )?;
     let dir = tempfile::tempdir().unwrap();
     let policy = write_temp(
         &dir,
