@@ -125,6 +125,10 @@ fn sip_fault(e: &sipwall_sip::Error) -> &'static str {
     }
 }
 
+/// nf_conntrack_h323's Q.931 expectation policy: timeout and how many.
+const H245_EXPECTATION_TIMEOUT: Duration = Duration::from_secs(240);
+const H323_EXPECTATIONS_PER_CALL: usize = 20;
+
 /// Limits on the engine's memory.
 const MAX_FLOWS: usize = 262_144;
 const MAX_TRANSACTIONS: usize = 65_536;
@@ -146,6 +150,8 @@ pub struct Engine {
     media: MediaMode,
     helper_assigned: bool,
     direct_media: bool,
+    /// Ports the ruleset gives the kernel's Q.931 helper (TCP).
+    q931: Vec<PortRange>,
     guard: Guard,
     flows: Flows,
     bans: Bans,
@@ -199,12 +205,18 @@ impl Engine {
             .iter()
             .position(|c| c.hook == Hook::Input)
             .expect("compile makes an input chain");
-        let ports = |proto| -> Vec<PortRange> {
+        let ports_of = |kind, proto| -> Vec<PortRange> {
             policy
-                .services_of(Kind::Sip)
+                .services_of(kind)
                 .filter(|s| s.protocols.contains(&proto))
                 .flat_map(|s| s.ports.iter().copied())
                 .collect()
+        };
+        let ports = |proto| ports_of(Kind::Sip, proto);
+        let q931 = if ruleset.helpers.iter().any(|h| h.kind == "Q.931") {
+            ports_of(Kind::H323Q931, Protocol::Tcp)
+        } else {
+            Vec::new()
         };
         let allow = policy
             .guard
@@ -231,6 +243,7 @@ impl Engine {
             media: policy.media.mode,
             helper_assigned: policy.helpers.sip_assign,
             direct_media: policy.helpers.sip_direct_media,
+            q931,
             flows: Flows::new(MAX_FLOWS),
             bans,
             pinholes: Pinholes::new(
@@ -563,6 +576,7 @@ impl Engine {
         let key = FlowKey::of(p);
         if dir == Direction::Out {
             self.flows.accept(now, key, p, dir);
+            self.q931(now, p, key);
             if self.is_sip(p, dir) {
                 self.inspect(now, dir, p, key, false);
             }
@@ -618,6 +632,7 @@ impl Engine {
                 && ct == Some(CtState::Established)
                 && self.flows.is_open(now, &key);
             self.flows.accept(now, key, p, dir);
+            self.q931(now, p, key);
             if self.is_sip(p, dir) {
                 if let Some(reason) = self.inspect(now, dir, p, key, stream) {
                     decision = Decision {
@@ -633,6 +648,38 @@ impl Engine {
             Verdict::Reject => self.stats.rejected += 1,
         }
         decision
+    }
+
+    /// nf_conntrack_h323's Q.931 helper, as far as [`crate::h323`] reads
+    /// it: on an answered connection to or from a Q.931 port, the H.245
+    /// address the sender announces for itself is expected from the
+    /// other end (TCP, for the helper's 240 s).
+    fn q931(&mut self, now: Timestamp, p: &Packet<'_>, key: FlowKey) {
+        let Transport::Tcp { sport, dport, .. } = p.transport else {
+            return;
+        };
+        let on = |port| in_ranges(&self.q931, port);
+        if p.payload.is_empty() || !(on(sport) || on(dport)) || !self.flows.is_answered(now, &key) {
+            return;
+        }
+        let call = crate::keyed::digest(b'h', &[format!("{key:?}").as_bytes()]);
+        for (addr, port) in crate::h323::h245_addresses(p.payload) {
+            // The kernel takes only the sender's own address, and no port 0.
+            if addr != p.src || port == 0 {
+                continue;
+            }
+            self.flows.expect(
+                Expectation {
+                    proto: 6,
+                    dst: addr,
+                    dport: port,
+                    src: Some(p.dst),
+                    call,
+                    expires: now + H245_EXPECTATION_TIMEOUT,
+                },
+                H323_EXPECTATIONS_PER_CALL,
+            );
+        }
     }
 
     fn is_sip(&self, p: &Packet<'_>, dir: Direction) -> bool {
@@ -1106,6 +1153,7 @@ impl Engine {
             for dport in [rtp, rtp.saturating_add(1)] {
                 self.flows.expect(
                     Expectation {
+                        proto: 17,
                         dst: addr,
                         dport,
                         src: self.direct_media.then_some(p.dst),

@@ -73,12 +73,15 @@ struct Flow {
     expires: Timestamp,
 }
 
-/// A connection a helper expects (media of a call), one-shot.
+/// A connection a helper expects (media of a call, an H.245 channel),
+/// one-shot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectation {
-    /// Where the media goes.
+    /// Its IP protocol: 17 (UDP: media) or 6 (TCP: H.245).
+    pub proto: u8,
+    /// Where the connection goes.
     pub dst: IpAddr,
-    /// Its UDP port.
+    /// Its destination port.
     pub dport: u16,
     /// Where it must come from (`None`: anywhere).
     pub src: Option<IpAddr>,
@@ -92,14 +95,27 @@ pub struct Expectation {
 #[derive(Debug)]
 pub struct Flows {
     flows: Map<FlowKey, Flow>,
-    /// Expectations by (destination, port).
-    expectations: Map<(IpAddr, u16), Vec<Expectation>>,
+    /// Expectations by where they go.
+    expectations: Map<ExpKey, Vec<Expectation>>,
     /// Each call's expectations, oldest first.
-    by_call: Map<u64, std::collections::VecDeque<(IpAddr, u16)>>,
+    by_call: Map<u64, std::collections::VecDeque<ExpKey>>,
     expected_count: usize,
     capacity: usize,
     last_full_sweep: Option<Timestamp>,
     full_sweeps: u64,
+}
+
+/// Where an expected connection goes: (IP protocol, destination, port).
+type ExpKey = (u8, IpAddr, u16);
+
+/// The expectation key a packet would match, for UDP and TCP.
+fn exp_key(p: &Packet<'_>) -> Option<ExpKey> {
+    match p.transport {
+        Transport::Udp { dport, .. } | Transport::Tcp { dport, .. } => {
+            Some((p.proto(), p.dst, dport))
+        }
+        _ => None,
+    }
 }
 
 /// How often a full table may be swept.
@@ -153,6 +169,14 @@ impl Flows {
         self.flows.get(key).is_some_and(|f| f.expires > now)
     }
 
+    /// Whether the connection `key` is tracked and has seen both ways
+    /// (conntrack's established, closing or not).
+    pub fn is_answered(&self, now: Timestamp, key: &FlowKey) -> bool {
+        self.flows
+            .get(key)
+            .is_some_and(|f| f.expires > now && f.replied)
+    }
+
     /// Whether the connection `key` was answered by the host and is not
     /// closing (for TCP: past its handshake, before FIN or RST).
     pub fn is_open(&self, now: Timestamp, key: &FlowKey) -> bool {
@@ -162,10 +186,10 @@ impl Flows {
     }
 
     fn expected(&self, now: Timestamp, p: &Packet<'_>) -> bool {
-        let Transport::Udp { dport, .. } = p.transport else {
+        let Some(key) = exp_key(p) else {
             return false;
         };
-        self.expectations.get(&(p.dst, dport)).is_some_and(|v| {
+        self.expectations.get(&key).is_some_and(|v| {
             v.iter()
                 .any(|e| e.expires > now && e.src.is_none_or(|s| s == p.src))
         })
@@ -223,10 +247,10 @@ impl Flows {
     }
 
     fn take_expectation(&mut self, now: Timestamp, p: &Packet<'_>) -> bool {
-        let Transport::Udp { dport, .. } = p.transport else {
+        let Some(key) = exp_key(p) else {
             return false;
         };
-        let Some(list) = self.expectations.get_mut(&(p.dst, dport)) else {
+        let Some(list) = self.expectations.get_mut(&key) else {
             return false;
         };
         let Some(i) = list
@@ -237,16 +261,16 @@ impl Flows {
         };
         let e = list.swap_remove(i);
         if list.is_empty() {
-            self.expectations.remove(&(p.dst, dport));
+            self.expectations.remove(&key);
         }
         self.expected_count -= 1;
         if let Some(q) = self.by_call.get_mut(&e.call) {
-            q.retain(|k| *k != (e.dst, e.dport));
+            q.retain(|k| *k != key);
         }
         true
     }
 
-    fn remove_expectation(&mut self, call: u64, key: (IpAddr, u16)) {
+    fn remove_expectation(&mut self, call: u64, key: ExpKey) {
         if let Some(list) = self.expectations.get_mut(&key) {
             let before = list.len();
             list.retain(|x| x.call != call);
@@ -260,7 +284,7 @@ impl Flows {
     /// Adds an expectation, keeping at most `per_call` for its call
     /// (oldest first out) and the table bounded (new ones refused when full).
     pub fn expect(&mut self, e: Expectation, per_call: usize) {
-        let key = (e.dst, e.dport);
+        let key = (e.proto, e.dst, e.dport);
         self.remove_expectation(e.call, key);
         let mut q = self.by_call.remove(&e.call).unwrap_or_default();
         q.retain(|k| *k != key);
@@ -476,6 +500,7 @@ mod tests {
         let mut f = Flows::new(16);
         let t0 = Timestamp::from_secs(1);
         let e = Expectation {
+            proto: 17,
             dst: "192.0.2.1".parse().unwrap(),
             dport: 20000,
             src: Some("203.0.113.9".parse().unwrap()),
@@ -552,6 +577,7 @@ mod tests {
     fn expectations_are_indexed_and_counted_through_their_lifecycle() {
         let mut f = Flows::new(64);
         let e = |call, port, t| Expectation {
+            proto: 17,
             dst: "192.0.2.1".parse().unwrap(),
             dport: port,
             src: None,
@@ -587,6 +613,7 @@ mod tests {
         for port in 0..10u16 {
             f.expect(
                 Expectation {
+                    proto: 17,
                     dst: "192.0.2.1".parse().unwrap(),
                     dport: 20000 + port * 2,
                     src: None,

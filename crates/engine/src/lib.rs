@@ -32,6 +32,7 @@ mod engine;
 pub mod event;
 pub mod flood;
 pub mod flow;
+pub mod h323;
 pub mod keyed;
 pub mod packet;
 pub mod pinhole;

@@ -1557,3 +1557,106 @@ fn an_invite_with_sdp_the_parser_refuses_still_sets_up_its_call() {
     );
     assert_eq!(opened(&actions(&mut e)), [20000, 20001]);
 }
+
+// --- H.323 ------------------------------------------------------------------
+
+/// A TPKT'd Q.931 Connect whose H.225 body (aligned PER) announces `h245`.
+fn q931_connect(h245: [u8; 4], port: u16) -> Vec<u8> {
+    let mut per = vec![
+        0b0000_0010,
+        0b0100_0000,
+        6,
+        0x00,
+        0x08,
+        0x91,
+        0x4a,
+        0x00,
+        0x04,
+        0,
+    ];
+    per.extend(h245);
+    per.extend(port.to_be_bytes());
+    per.extend([0; 18]);
+    let mut q = vec![0x08, 2, 0x80, 0x01, 0x07, 0x7e];
+    q.extend(u16::try_from(per.len() + 1).unwrap().to_be_bytes());
+    q.push(0x05);
+    q.extend(per);
+    let mut t = vec![3, 0];
+    t.extend(u16::try_from(q.len() + 4).unwrap().to_be_bytes());
+    t.extend(q);
+    t
+}
+
+fn segment<'a>(
+    src: &str,
+    sport: u16,
+    dst: &str,
+    dport: u16,
+    flags: &str,
+    payload: &'a [u8],
+) -> Packet<'a> {
+    Packet {
+        src: ip(src),
+        dst: ip(dst),
+        transport: Transport::Tcp {
+            sport,
+            dport,
+            syn: flags.contains('S'),
+            ack: flags.contains('A'),
+            rst: false,
+            fin_or_rst: false,
+        },
+        payload,
+    }
+}
+
+#[test]
+fn an_h245_address_announced_in_a_q931_connect_admits_the_peers_h245_connection() {
+    // nf_conntrack_h323 expects the H.245 connection a Connect announces;
+    // the engine judged it new (refused by default deny) where the kernel
+    // had it related.
+    let policy = "[services.h323]\nkind = \"h323-q931\"\nallow = [\"any\"]\n";
+    let mut e = engine(policy);
+    let connect = q931_connect([192, 0, 2, 1], 30000);
+    let steps = [
+        (Direction::In, segment(PEER, 40000, HOST, 1720, "S", b"")),
+        (Direction::Out, segment(HOST, 1720, PEER, 40000, "SA", b"")),
+        (Direction::In, segment(PEER, 40000, HOST, 1720, "A", b"")),
+        (
+            Direction::Out,
+            segment(HOST, 1720, PEER, 40000, "A", &connect),
+        ),
+    ];
+    for (i, (dir, p)) in steps.iter().enumerate() {
+        let d = e.handle_packet(t(i as u64), *dir, p);
+        assert_eq!(d.verdict, Verdict::Accept, "step {i}");
+    }
+    let judge = |e: &mut Engine, src, dport| {
+        let d = e.handle_packet(
+            t(10),
+            Direction::In,
+            &segment(src, 40001, HOST, dport, "S", b""),
+        );
+        (d.verdict, e.describe(&d.by))
+    };
+    assert_eq!(
+        judge(&mut e, ATTACKER, 30000).0,
+        Verdict::Reject,
+        "not from the peer"
+    );
+    assert_eq!(
+        judge(&mut e, PEER, 30001).0,
+        Verdict::Reject,
+        "not announced"
+    );
+    assert_eq!(
+        judge(&mut e, PEER, 30000),
+        (Verdict::Accept, "established, related".to_owned())
+    );
+    // Without the Q.931 helper (no H.323 service) nothing is expected.
+    let mut e = engine("[services.other]\nkind = \"custom\"\nports = [1720]\nprotocols = [\"tcp\"]\nallow = [\"any\"]\n");
+    for (i, (dir, p)) in steps.iter().enumerate() {
+        e.handle_packet(t(i as u64), *dir, p);
+    }
+    assert_eq!(judge(&mut e, PEER, 30000).0, Verdict::Reject);
+}

@@ -1015,3 +1015,67 @@ fn packets_the_h323_helper_may_admit_are_marked_not_modelled() {
     assert_eq!(v["summary"]["not_modelled"]["h323"], 0);
     assert_eq!(v["summary"]["not_modelled"]["h323_helper_assigned"], false);
 }
+
+/// A TPKT'd Q.931 Connect whose H.225 body (aligned PER) announces `h245`
+/// as the sender's H.245 address.
+fn q931_connect(h245: [u8; 4], port: u16) -> Vec<u8> {
+    let mut per = vec![
+        0b0000_0010,
+        0b0100_0000,
+        6,
+        0x00,
+        0x08,
+        0x91,
+        0x4a,
+        0x00,
+        0x04,
+        0,
+    ];
+    per.extend(h245);
+    per.extend(port.to_be_bytes());
+    per.extend([0; 18]);
+    let mut q = vec![0x08, 2, 0x80, 0x01, 0x07, 0x7e];
+    q.extend(u16::try_from(per.len() + 1).unwrap().to_be_bytes());
+    q.push(0x05);
+    q.extend(per);
+    let mut t = vec![3, 0];
+    t.extend(u16::try_from(q.len() + 4).unwrap().to_be_bytes());
+    t.extend(q);
+    t
+}
+
+#[test]
+fn an_h245_connection_a_q931_connect_announced_is_related_not_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h245.pcap");
+    let frames = [
+        tcp4(PEER, 40000, HOST, 1720, "S", b""),
+        tcp4(HOST, 1720, PEER, 40000, "SA", b""),
+        tcp4(PEER, 40000, HOST, 1720, "A", b""),
+        tcp4(HOST, 1720, PEER, 40000, "A", &q931_connect(HOST, 30000)),
+        tcp4(PEER, 40001, HOST, 30000, "S", b""),
+        tcp4(PEER, 40002, HOST, 30002, "S", b""),
+    ];
+    let frames: Vec<_> = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, ip)| (T0 + i as u64 * 1000, ip))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &frames);
+    let h323 = format!("{SIP_ONLY}[services.h323]\nkind = \"h323-q931\"\nallow = [\"any\"]\n");
+    let v = replay_json(
+        &dir,
+        &h323,
+        &[path.to_str().unwrap(), "--host", "192.0.2.1"],
+        0,
+    );
+    let last: Vec<_> = packets(&v)[4..]
+        .iter()
+        .map(|p| (p["rule"].as_str().unwrap(), p.get("not_modelled").is_some()))
+        .collect();
+    assert_eq!(
+        last,
+        [("established, related", false), ("default deny", true)],
+        "{v}"
+    );
+}
