@@ -125,9 +125,11 @@ fn sip_fault(e: &sipwall_sip::Error) -> &'static str {
     }
 }
 
-/// nf_conntrack_h323's Q.931 expectation policy: timeout and how many.
-const H245_EXPECTATION_TIMEOUT: Duration = Duration::from_secs(240);
+/// nf_conntrack_h323's expectation policy: timeout and how many.
+const H323_EXPECTATION_TIMEOUT: Duration = Duration::from_secs(240);
 const H323_EXPECTATIONS_PER_CALL: usize = 20;
+/// H.245 connections remembered at most.
+const MAX_H245: usize = 4096;
 
 /// Limits on the engine's memory.
 const MAX_FLOWS: usize = 262_144;
@@ -152,6 +154,9 @@ pub struct Engine {
     direct_media: bool,
     /// Ports the ruleset gives the kernel's Q.931 helper (TCP).
     q931: Vec<PortRange>,
+    /// H.245 connections: those a Q.931 expectation admitted, which the
+    /// kernel hands to its H.245 helper.
+    h245: crate::keyed::Map<FlowKey, ()>,
     guard: Guard,
     flows: Flows,
     bans: Bans,
@@ -244,6 +249,7 @@ impl Engine {
             helper_assigned: policy.helpers.sip_assign,
             direct_media: policy.helpers.sip_direct_media,
             q931,
+            h245: Default::default(),
             flows: Flows::new(MAX_FLOWS),
             bans,
             pinholes: Pinholes::new(
@@ -363,6 +369,7 @@ impl Engine {
             self.flows.sweep(now);
             let flows = &self.flows;
             self.streams.retain(|k| flows.is_tracked(now, k));
+            self.h245.retain(|k, _| flows.is_tracked(now, k));
             self.pinholes.forget_idle(now);
             self.next_sweep = now + SWEEP_EVERY;
         }
@@ -575,8 +582,13 @@ impl Engine {
         }
         let key = FlowKey::of(p);
         if dir == Direction::Out {
+            // Only H.323 needs an outgoing packet's state: an H.245
+            // connection the host opens is related too.
+            let ct = (!self.q931.is_empty())
+                .then(|| self.flows.state(now, &key, p))
+                .flatten();
             self.flows.accept(now, key, p, dir);
-            self.q931(now, p, key);
+            self.h323(now, p, key, ct);
             if self.is_sip(p, dir) {
                 self.inspect(now, dir, p, key, false);
             }
@@ -632,7 +644,7 @@ impl Engine {
                 && ct == Some(CtState::Established)
                 && self.flows.is_open(now, &key);
             self.flows.accept(now, key, p, dir);
-            self.q931(now, p, key);
+            self.h323(now, p, key, ct);
             if self.is_sip(p, dir) {
                 if let Some(reason) = self.inspect(now, dir, p, key, stream) {
                     decision = Decision {
@@ -650,32 +662,59 @@ impl Engine {
         decision
     }
 
-    /// nf_conntrack_h323's Q.931 helper, as far as [`crate::h323`] reads
-    /// it: on an answered connection to or from a Q.931 port, the H.245
-    /// address the sender announces for itself is expected from the
-    /// other end (TCP, for the helper's 240 s).
-    fn q931(&mut self, now: Timestamp, p: &Packet<'_>, key: FlowKey) {
+    /// nf_conntrack_h323's Q.931 and H.245 helpers, as far as
+    /// [`crate::h323`] reads them: on an answered connection to or from a
+    /// Q.931 port, the H.245 address the sender announces for itself is
+    /// expected from the other end (TCP); on an H.245 connection (one such
+    /// expectation admitted; `ct` is its state before this packet), the
+    /// RTP and RTCP ports of an OpenLogicalChannelAck (UDP: the even port
+    /// and the odd one above it, as the kernel rounds them). For the
+    /// helpers' 240 s.
+    fn h323(&mut self, now: Timestamp, p: &Packet<'_>, key: FlowKey, ct: Option<CtState>) {
         let Transport::Tcp { sport, dport, .. } = p.transport else {
             return;
         };
-        let on = |port| in_ranges(&self.q931, port);
-        if p.payload.is_empty() || !(on(sport) || on(dport)) || !self.flows.is_answered(now, &key) {
+        if self.q931.is_empty() {
             return;
         }
+        if ct == Some(CtState::Related) && !self.h245.contains_key(&key) {
+            if self.h245.len() >= MAX_H245 {
+                let flows = &self.flows;
+                self.h245.retain(|k, _| flows.is_tracked(now, k));
+            }
+            if self.h245.len() < MAX_H245 {
+                self.h245.insert(key, ());
+            }
+        }
+        if p.payload.is_empty() || !self.flows.is_answered(now, &key) {
+            return;
+        }
+        let on = |port| in_ranges(&self.q931, port);
+        let announced: Vec<(u8, IpAddr, u16)> = if on(sport) || on(dport) {
+            crate::h323::h245_addresses(p.payload)
+                .map(|(a, port)| (6, a, port))
+                .collect()
+        } else if self.h245.contains_key(&key) {
+            crate::h323::media_addresses(p.payload)
+                .flat_map(|(a, port)| [(17, a, port & !1), (17, a, port | 1)])
+                .collect()
+        } else {
+            return;
+        };
         let call = crate::keyed::digest(b'h', &[format!("{key:?}").as_bytes()]);
-        for (addr, port) in crate::h323::h245_addresses(p.payload) {
+        for (proto, addr, port) in announced {
             // The kernel takes only the sender's own address, and no port 0.
             if addr != p.src || port == 0 {
                 continue;
             }
             self.flows.expect(
                 Expectation {
-                    proto: 6,
+                    proto,
                     dst: addr,
                     dport: port,
                     src: Some(p.dst),
                     call,
-                    expires: now + H245_EXPECTATION_TIMEOUT,
+                    expires: now + H323_EXPECTATION_TIMEOUT,
                 },
                 H323_EXPECTATIONS_PER_CALL,
             );

@@ -1,13 +1,18 @@
-//! The part of `nf_conntrack_h323` the engine models: the H.245 address a
-//! Q.931 Setup or Connect announces (TPKT, Q.931, then the H.225
-//! User-user element in aligned PER), from which the kernel's Q.931 helper
-//! expects the H.245 connection (`related`, TCP, from the other end).
+//! The part of `nf_conntrack_h323` the engine models:
 //!
-//! Only those two messages carry the address right after the protocol
-//! identifier, where it can be read without the rest of H.225's grammar.
-//! Not modelled, so reported by replay as such: the address in Call
-//! Proceeding, Alerting, Progress and Facility (it follows an EndpointType),
-//! fastStart and H.245's own logical channels (RTP, RTCP, T.120), RAS.
+//! - the H.245 address a Q.931 Setup or Connect announces (TPKT, Q.931,
+//!   then the H.225 User-user element in aligned PER), from which the
+//!   kernel's Q.931 helper expects the H.245 connection (`related`, TCP,
+//!   from the other end);
+//! - on that H.245 connection, the media and media control addresses of an
+//!   OpenLogicalChannelAck (its forwardMultiplexAckParameters), from which
+//!   the H.245 helper expects RTP and RTCP (UDP, from the other end).
+//!
+//! These carry the address where it can be read without the rest of the
+//! grammar. Not modelled, so reported by replay as such: the address in
+//! Call Proceeding, Alerting, Progress and Facility (it follows an
+//! EndpointType), fastStart, H.245 tunnelled in Q.931, OpenLogicalChannel
+//! (it follows a DataType), T.120, RAS.
 //!
 //! Bounds: a segment is read once, at most [`MAX_TPKTS`] TPKTs of it; every
 //! offset is checked, nothing is allocated.
@@ -21,6 +26,17 @@ pub const MAX_TPKTS: usize = 16;
 /// The H.245 addresses announced in `payload`, a Q.931 connection's TCP
 /// segment (whole TPKTs; a TPKT split across segments is not read).
 pub fn h245_addresses(payload: &[u8]) -> impl Iterator<Item = (IpAddr, u16)> + '_ {
+    tpkts(payload).filter_map(q931_h245)
+}
+
+/// The media addresses (RTP and RTCP, as announced) of the
+/// OpenLogicalChannelAcks in `payload`, an H.245 connection's TCP segment.
+pub fn media_addresses(payload: &[u8]) -> impl Iterator<Item = (IpAddr, u16)> + '_ {
+    tpkts(payload).flat_map(|m| olc_ack_media(m).into_iter().flatten().flatten())
+}
+
+/// The bodies of the whole TPKTs of a segment, at most [`MAX_TPKTS`].
+fn tpkts(payload: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     let mut rest = payload;
     std::iter::from_fn(move || {
         // TPKT: version 3, reserved, length including its 4 octets.
@@ -30,10 +46,89 @@ pub fn h245_addresses(payload: &[u8]) -> impl Iterator<Item = (IpAddr, u16)> + '
         let len = usize::from(u16::from_be_bytes([hi, lo]));
         let body = rest.get(4..len)?;
         rest = &rest[len..];
-        Some(q931_h245(body))
+        Some(body)
     })
     .take(MAX_TPKTS)
-    .flatten()
+}
+
+/// The mediaChannel and mediaControlChannel of an OpenLogicalChannelAck
+/// (MultimediaSystemControlMessage in aligned PER). Bit by bit: the
+/// message CHOICE (extension bit, 2-bit index of 4: 1 response), the
+/// ResponseMessage CHOICE (extension bit, 5-bit index of 19: 5
+/// openLogicalChannelAck), then OpenLogicalChannelAck's extension bit,
+/// its presence bit for reverseLogicalChannelParameters (not read: it must
+/// be absent), forwardLogicalChannelNumber (2 aligned octets), the
+/// extension additions' bitmap (a 7-bit count less one, then one bit
+/// each: forwardMultiplexAckParameters is the second), and the additions
+/// before it, each an open type (aligned length octet and contents);
+/// inside it, the CHOICE (extension bit, h2250LogicalChannelAckParameters
+/// the only alternative) and that sequence: extension bit, presence of
+/// nonStandard (must be absent), sessionID (8 bits), mediaChannel,
+/// mediaControlChannel and dynamicRTPPayloadType, then the addresses.
+fn olc_ack_media(m: &[u8]) -> Option<[Option<(IpAddr, u16)>; 2]> {
+    let mut bits = Bits { data: m, at: 0 };
+    if bits.take(1)? != 0 || bits.take(2)? != 1 {
+        return None;
+    }
+    if bits.take(1)? != 0 || bits.take(5)? != 5 {
+        return None;
+    }
+    let extended = bits.take(1)? == 1;
+    if bits.take(1)? != 0 || !extended {
+        return None;
+    }
+    bits.align();
+    bits.skip_octets(2)?; // forwardLogicalChannelNumber
+    if bits.take(1)? != 0 {
+        return None; // a bitmap of more than 64 additions
+    }
+    let additions = bits.take(6)? as usize + 1;
+    let mut present = Vec::with_capacity(2);
+    for _ in 0..additions.min(2) {
+        present.push(bits.take(1)? == 1);
+    }
+    for _ in 2..additions {
+        bits.take(1)?;
+    }
+    if present.get(1) != Some(&true) {
+        return None;
+    }
+    if present[0] {
+        bits.align();
+        let len = usize::from(bits.octet()?);
+        bits.skip_octets(len)?; // separateStack
+    }
+    bits.align();
+    let len = usize::from(bits.octet()?);
+    let start = bits.at / 8;
+    let mut ack = Bits {
+        data: m.get(start..start + len)?,
+        at: 0,
+    };
+    if ack.take(1)? != 0 {
+        return None; // the CHOICE's extension bit: an alternative not ours
+    }
+    ack.take(1)?; // H2250LogicalChannelAckParameters' extension bit
+    let (non_standard, session, media, control) =
+        (ack.take(1)?, ack.take(1)?, ack.take(1)?, ack.take(1)?);
+    ack.take(1)?; // dynamicRTPPayloadType's presence: it comes after
+    if non_standard != 0 {
+        return None;
+    }
+    if session == 1 {
+        ack.take(8)?;
+    }
+    let media = if media == 1 {
+        Some(ack.h245_address()?)
+    } else {
+        None
+    };
+    let control = if control == 1 {
+        Some(ack.h245_address()?)
+    } else {
+        None
+    };
+    Some([media, control])
 }
 
 /// The H.245 address of one Q.931 message, if it is a Setup or Connect
@@ -128,6 +223,26 @@ struct Bits<'a> {
 }
 
 impl Bits<'_> {
+    /// An H.245 TransportAddress holding a unicast IPv4 or IPv6 address:
+    /// the CHOICE (extension bit, 1-bit index: 0 unicastAddress), the
+    /// UnicastAddress CHOICE (extension bit, 3-bit index of 5: 0 iPAddress,
+    /// 2 iP6Address), the address sequence's extension bit, its aligned
+    /// octets and 2-octet port (tsapIdentifier).
+    fn h245_address(&mut self) -> Option<(IpAddr, u16)> {
+        if self.take(1)? != 0 || self.take(1)? != 0 || self.take(1)? != 0 {
+            return None;
+        }
+        let index = self.take(3)?;
+        self.take(1)?;
+        self.align();
+        let ip = match index {
+            0 => IpAddr::V4(Ipv4Addr::from(self.octets::<4>()?)),
+            2 => IpAddr::V6(Ipv6Addr::from(self.octets::<16>()?)),
+            _ => return None,
+        };
+        Some((ip, u16::from_be_bytes(self.octets::<2>()?)))
+    }
+
     /// The next `n` (at most 8) bits as a number.
     fn take(&mut self, n: usize) -> Option<u32> {
         let mut v = 0;
@@ -235,6 +350,82 @@ mod tests {
         zero[2] = 0;
         zero[3] = 0; // a TPKT of length 0 must not loop
         assert_eq!(h245_addresses(&zero).count(), 0);
+    }
+
+    /// An OpenLogicalChannelAck announcing RTP at `media` and RTCP at
+    /// `control`, in a TPKT.
+    pub(super) fn olc_ack(media: ([u8; 4], u16), control: ([u8; 4], u16)) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.bits(0, 1); // MultimediaSystemControlMessage: response
+        w.bits(1, 2);
+        w.bits(0, 1); // ResponseMessage: openLogicalChannelAck
+        w.bits(5, 5);
+        w.bits(1, 1); // extended
+        w.bits(0, 1); // no reverseLogicalChannelParameters
+        w.octets(&1u16.to_be_bytes()); // forwardLogicalChannelNumber 2
+        w.bits(0, 1); // 4 additions, the second present
+        w.bits(3, 6);
+        w.bits(0b0100, 4);
+        let mut ack = Writer::default();
+        ack.bits(0, 1); // CHOICE: h2250LogicalChannelAckParameters
+        ack.bits(0, 1); // not extended
+        ack.bits(0b01110, 5); // sessionID, mediaChannel, mediaControlChannel
+        ack.bits(0, 8); // sessionID 1
+        for (ip, port) in [media, control] {
+            ack.bits(0, 1); // TransportAddress: unicastAddress
+            ack.bits(0, 1);
+            ack.bits(0, 1); // UnicastAddress: iPAddress
+            ack.bits(0, 3);
+            ack.bits(0, 1); // its extension bit
+            ack.octets(&ip);
+            ack.octets(&port.to_be_bytes());
+        }
+        w.octets(&[u8::try_from(ack.out.len()).unwrap()]);
+        w.octets(&ack.out);
+        let mut t = vec![3, 0];
+        t.extend(u16::try_from(w.out.len() + 4).unwrap().to_be_bytes());
+        t.extend(w.out);
+        t
+    }
+
+    /// Writes PER bits, most significant first.
+    #[derive(Default)]
+    pub(super) struct Writer {
+        out: Vec<u8>,
+        at: usize,
+    }
+
+    impl Writer {
+        fn bits(&mut self, v: u32, n: usize) {
+            for i in (0..n).rev() {
+                if self.at % 8 == 0 {
+                    self.out.push(0);
+                }
+                let bit = u8::from((v >> i) & 1 == 1);
+                *self.out.last_mut().unwrap() |= bit << (7 - self.at % 8);
+                self.at += 1;
+            }
+        }
+        fn align(&mut self) {
+            self.at = self.at.next_multiple_of(8);
+        }
+        fn octets(&mut self, o: &[u8]) {
+            self.align();
+            self.out.extend(o);
+            self.at += o.len() * 8;
+        }
+    }
+
+    #[test]
+    fn an_open_logical_channel_ack_announces_rtp_and_rtcp() {
+        let m = olc_ack(([192, 0, 2, 1], 12000), ([192, 0, 2, 1], 12001));
+        let got: Vec<_> = media_addresses(&m).collect();
+        let host: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(got, [(host, 12000), (host, 12001)]);
+        for end in 0..m.len() {
+            assert_eq!(media_addresses(&m[..end]).count(), 0, "cut at {end}");
+        }
+        assert_eq!(h245_addresses(&m).count(), 0, "not Q.931");
     }
 
     #[test]

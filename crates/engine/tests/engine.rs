@@ -1587,6 +1587,53 @@ fn q931_connect(h245: [u8; 4], port: u16) -> Vec<u8> {
     t
 }
 
+/// Writes aligned PER, most significant bit first.
+#[derive(Default)]
+struct Per {
+    out: Vec<u8>,
+    at: usize,
+}
+
+impl Per {
+    fn bits(&mut self, v: u32, n: usize) -> &mut Self {
+        for i in (0..n).rev() {
+            if self.at % 8 == 0 {
+                self.out.push(0);
+            }
+            *self.out.last_mut().unwrap() |= u8::from((v >> i) & 1 == 1) << (7 - self.at % 8);
+            self.at += 1;
+        }
+        self
+    }
+    fn octets(&mut self, o: &[u8]) -> &mut Self {
+        self.at = self.at.next_multiple_of(8);
+        self.out.extend(o);
+        self.at += o.len() * 8;
+        self
+    }
+}
+
+/// A TPKT'd H.245 OpenLogicalChannelAck announcing RTP at `rtp` (and
+/// RTCP one port up) on `addr`.
+fn olc_ack(addr: [u8; 4], rtp: u16) -> Vec<u8> {
+    let mut ack = Per::default();
+    ack.bits(0, 2).bits(0b01110, 5).bits(0, 8);
+    for port in [rtp, rtp + 1] {
+        ack.bits(0, 7).octets(&addr).octets(&port.to_be_bytes());
+    }
+    let mut m = Per::default();
+    // response / openLogicalChannelAck, extended, channel 1, 4 additions
+    // with the second (forwardMultiplexAckParameters) present.
+    m.bits(1, 3).bits(5, 6).bits(0b10, 2).octets(&[0, 1]);
+    m.bits(3, 7).bits(0b0100, 4);
+    m.octets(&[u8::try_from(ack.out.len()).unwrap()])
+        .octets(&ack.out);
+    let mut t = vec![3, 0];
+    t.extend(u16::try_from(m.out.len() + 4).unwrap().to_be_bytes());
+    t.extend(&m.out);
+    t
+}
+
 fn segment<'a>(
     src: &str,
     sport: u16,
@@ -1653,6 +1700,50 @@ fn an_h245_address_announced_in_a_q931_connect_admits_the_peers_h245_connection(
         judge(&mut e, PEER, 30000),
         (Verdict::Accept, "established, related".to_owned())
     );
+    // On that H.245 connection the host acknowledges a logical channel:
+    // RTP and RTCP to it are expected from the peer.
+    let ack = olc_ack([192, 0, 2, 1], 12000);
+    e.handle_packet(
+        t(11),
+        Direction::Out,
+        &segment(HOST, 30000, PEER, 40001, "SA", b""),
+    );
+    e.handle_packet(
+        t(12),
+        Direction::In,
+        &segment(PEER, 40001, HOST, 30000, "A", b""),
+    );
+    e.handle_packet(
+        t(13),
+        Direction::Out,
+        &segment(HOST, 30000, PEER, 40001, "A", &ack),
+    );
+    let mut media = |src, dport| {
+        let d = e.handle_packet(
+            t(14),
+            Direction::In,
+            &Packet {
+                src: ip(src),
+                dst: ip(HOST),
+                transport: Transport::Udp { sport: 7000, dport },
+                payload: &[0x80; 20],
+            },
+        );
+        (d.verdict, e.describe(&d.by))
+    };
+    assert_eq!(
+        media(ATTACKER, 12000).0,
+        Verdict::Reject,
+        "not from the peer"
+    );
+    assert_eq!(media(PEER, 12002).0, Verdict::Reject, "not announced");
+    for port in [12000, 12001] {
+        assert_eq!(
+            media(PEER, port),
+            (Verdict::Accept, "established, related".to_owned()),
+            "port {port}"
+        );
+    }
     // Without the Q.931 helper (no H.323 service) nothing is expected.
     let mut e = engine("[services.other]\nkind = \"custom\"\nports = [1720]\nprotocols = [\"tcp\"]\nallow = [\"any\"]\n");
     for (i, (dir, p)) in steps.iter().enumerate() {

@@ -240,24 +240,83 @@ fn q931_connect(h245: [u8; 4], port: u16) -> Vec<u8> {
     tpkt
 }
 
-/// An H.323 call's signalling as far as the kernel's helper reads it: the
-/// peer calls the firewall's Q.931 port, the firewall answers Connect with
-/// an H.245 address of its own, and the peer opens H.245 there (expected:
-/// `related` for the kernel) and tries a port nobody announced; the
-/// attacker tries the announced port too (not expected from it).
+/// Writes aligned PER, most significant bit first.
+#[derive(Default)]
+struct Per {
+    out: Vec<u8>,
+    at: usize,
+}
+
+impl Per {
+    fn bits(&mut self, v: u32, n: usize) -> &mut Self {
+        for i in (0..n).rev() {
+            if self.at % 8 == 0 {
+                self.out.push(0);
+            }
+            *self.out.last_mut().unwrap() |= u8::from((v >> i) & 1 == 1) << (7 - self.at % 8);
+            self.at += 1;
+        }
+        self
+    }
+    fn octets(&mut self, o: &[u8]) -> &mut Self {
+        self.at = self.at.next_multiple_of(8);
+        self.out.extend(o);
+        self.at += o.len() * 8;
+        self
+    }
+}
+
+/// A TPKT'd H.245 OpenLogicalChannelAck (aligned PER) whose
+/// forwardMultiplexAckParameters announce RTP at `addr`:`rtp` and RTCP one
+/// port up: what makes the kernel's H.245 helper expect both from the
+/// other end.
+fn olc_ack(addr: [u8; 4], rtp: u16) -> Vec<u8> {
+    let mut ack = Per::default();
+    // CHOICE h2250LogicalChannelAckParameters, not extended; sessionID,
+    // mediaChannel, mediaControlChannel present; sessionID 1.
+    ack.bits(0, 2).bits(0b01110, 5).bits(0, 8);
+    for port in [rtp, rtp + 1] {
+        // unicastAddress, iPAddress, not extended; 4 octets and a port.
+        ack.bits(0, 7).octets(&addr).octets(&port.to_be_bytes());
+    }
+    let mut m = Per::default();
+    // response (1 of 4), openLogicalChannelAck (5 of 19), extended, no
+    // reverse parameters, channel 1; 4 additions, the second present.
+    m.bits(1, 3).bits(5, 6).bits(0b10, 2).octets(&[0, 1]);
+    m.bits(3, 7).bits(0b0100, 4);
+    m.octets(&[u8::try_from(ack.out.len()).unwrap()])
+        .octets(&ack.out);
+    let mut t = vec![3, 0];
+    t.extend(u16::try_from(m.out.len() + 4).unwrap().to_be_bytes());
+    t.extend(&m.out);
+    t
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An H.323 call as far as the kernel's helpers read it: the peer calls
+/// the firewall's Q.931 port, the firewall answers Connect with an H.245
+/// address of its own (30000); the peer opens H.245 there (expected:
+/// `related`), the firewall acknowledges a logical channel with RTP at
+/// 12000 (RTCP 12001), and the peer sends to 12000, 12001 and 12002 and
+/// tries TCP 30001, which nobody announced; the attacker tries 30000 and
+/// 12000 (not expected from it).
 fn h323_call(lab: &Lab) {
-    let connect: String = q931_connect([192, 0, 2, 1], 30000)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let connect = hex(&q931_connect([192, 0, 2, 1], 30000));
+    let ack = hex(&olc_ack([192, 0, 2, 1], 12000));
     let server = format!(
-        "import socket, time\n\
-         s = socket.socket()\n\
-         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-         s.bind(('0.0.0.0', 1720)); s.listen(1)\n\
-         c, _ = s.accept()\n\
-         c.sendall(bytes.fromhex('{connect}'))\n\
-         time.sleep(5)\n"
+        "import socket, threading, time\n\
+         def serve(port, message):\n    \
+             s = socket.socket()\n    \
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    \
+             s.bind(('0.0.0.0', port)); s.listen(1)\n    \
+             c, _ = s.accept()\n    \
+             c.sendall(bytes.fromhex(message))\n    \
+             time.sleep(5)\n\
+         threading.Thread(target=serve, args=(30000, '{ack}'), daemon=True).start()\n\
+         serve(1720, '{connect}')\n"
     );
     let _server = lab.spawn("fw", &["python3", "-c", &server]);
     let client = "import socket, time\n\
@@ -266,10 +325,15 @@ fn h323_call(lab: &Lab) {
              except OSError: time.sleep(0.1)\n\
          c.recv(1000)\n\
          time.sleep(0.3)\n\
-         for port in (30000, 30001):\n    \
-             try: socket.create_connection(('192.0.2.1', port), timeout=2).close()\n    \
-             except OSError: pass\n\
-         c.close()\n";
+         h = socket.create_connection(('192.0.2.1', 30000), timeout=2)\n\
+         h.recv(1000)\n\
+         time.sleep(0.3)\n\
+         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         for port in (12000, 12001, 12002):\n    \
+             u.sendto(b'rtp', ('192.0.2.1', port)); time.sleep(0.1)\n\
+         try: socket.create_connection(('192.0.2.1', 30001), timeout=2).close()\n\
+         except OSError: pass\n\
+         h.close(); c.close()\n";
     std::thread::sleep(Duration::from_millis(500));
     let out = lab.run("peer", &["python3", "-c", client]);
     assert!(
@@ -279,7 +343,11 @@ fn h323_call(lab: &Lab) {
     );
     lab.run(
         "attacker",
-        &["bash", "-c", "echo > /dev/tcp/192.0.2.1/30000"],
+        &[
+            "bash",
+            "-c",
+            "echo rtp > /dev/udp/192.0.2.1/12000; echo > /dev/tcp/192.0.2.1/30000",
+        ],
     );
 }
 
@@ -472,27 +540,31 @@ fn a_tcp_connection_whose_syn_was_rejected_is_new_to_replay_as_to_the_kernel() {
 }
 
 #[test]
-fn an_h245_connection_announced_in_a_q931_connect_is_related_to_replay_as_to_the_kernel() {
-    // The kernel's Q.931 helper reads the Connect's H.245 address and
-    // admits the peer's H.245 connection as related; replay judged it new
-    // and refused it. Now the engine reads that address too; what it still
-    // does not model (the port nobody announced may have been announced
-    // where replay cannot read) is marked, and the kernel refused it.
+fn h245_and_media_announced_in_an_h323_call_are_related_to_replay_as_to_the_kernel() {
+    // The kernel's Q.931 helper reads the Connect's H.245 address and its
+    // H.245 helper the OpenLogicalChannelAck's media addresses, and admits
+    // the peer's H.245 connection and RTP/RTCP as related; replay judged
+    // them new and refused them. Now the engine reads both; what it does
+    // not model (a port announced where it cannot read) stays marked.
     let services = "[services.h323]\nkind = \"h323-q931\"\nallow = [\"any\"]\n";
-    let Some(u) = referee("referee_h323", "range", services, h323_call, 5) else {
+    let Some(u) = referee("referee_h323", "range", services, h323_call, 10) else {
         return;
     };
-    let h245: Vec<_> = u.replay["packets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| {
-            p["dst"] == "192.0.2.1:30000" && p["src"].as_str().unwrap().starts_with("192.0.2.2:")
-        })
-        .collect();
-    assert_eq!(h245.len(), 1, "the peer's SYN to the H.245 port: {h245:?}");
-    assert_eq!(h245[0]["verdict"], "accept", "{}", h245[0]);
-    assert_eq!(h245[0]["rule"], "established, related", "{}", h245[0]);
+    let first_from_peer = |dst: &str| {
+        u.replay["packets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["dst"] == dst && p["src"].as_str().unwrap().starts_with("192.0.2.2:"))
+            .unwrap_or_else(|| panic!("a packet from the peer to {dst}"))
+            .clone()
+    };
+    for dst in ["192.0.2.1:30000", "192.0.2.1:12000", "192.0.2.1:12001"] {
+        let p = first_from_peer(dst);
+        assert_eq!(p["verdict"], "accept", "{p}");
+        assert_eq!(p["rule"], "established, related", "{p}");
+    }
+    assert_eq!(first_from_peer("192.0.2.1:12002")["verdict"], "reject");
     assert_eq!(u.accepted_by_kernel, 0, "nothing marked was admitted");
-    assert!(u.marked >= 1, "the unannounced port is marked");
+    assert!(u.marked >= 2, "the unannounced ports are marked");
 }

@@ -106,8 +106,9 @@ fn damage_note(path: &std::path::Path, frames: u64, why: &str) -> String {
 /// assigns the Q.931 or RAS helper, the kernel reads H.225/H.245 on those
 /// connections and expects the H.245 and media connections they announce,
 /// which then arrive `related` and pass `ct state established,related`;
-/// the engine models only the H.245 address of a Setup or Connect
-/// (`sipwall_engine::h323`), and judges the rest as new. An expectation can only
+/// the engine models the H.245 address of a Setup or Connect and the
+/// media of an OpenLogicalChannelAck (`sipwall_engine::h323`), and judges
+/// the rest as new. An expectation can only
 /// turn a refusal into an acceptance, so the packets replay cannot judge
 /// faithfully are the ones it refused that come from a peer of an accepted
 /// Q.931 or RAS exchange (the expectations name the call's endpoints): each
