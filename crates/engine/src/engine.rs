@@ -72,6 +72,9 @@ pub struct Stats {
     pub sip_messages: u64,
     /// Malformed SIP messages seen on the SIP ports.
     pub malformed: u64,
+    /// The same, per kind of fault (`start-line`, `request-uri`,
+    /// `header`, `body`, `sdp`, `limit`, `stream-buffer`, ...).
+    pub malformed_by: Vec<(&'static str, u64)>,
     /// Bans made, per reason kind (`scanner`, `flood`, ...).
     pub bans: Vec<(&'static str, u64)>,
     /// Bans a detector asked for and a shield refused (allowlisted, or a
@@ -86,6 +89,14 @@ pub struct Stats {
 }
 
 impl Stats {
+    fn count_malformed(&mut self, kind: &'static str) {
+        self.malformed += 1;
+        match self.malformed_by.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.malformed_by.push((kind, 1)),
+        }
+    }
+
     fn count_ban(&mut self, kind: &'static str) {
         match self.bans.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => *n += 1,
@@ -93,6 +104,32 @@ impl Stats {
         }
     }
 }
+
+/// A SIP parse error's kind, one word for counting: the part of the
+/// message at fault for a malformed one, else the error's class
+/// (`unsupported`, `limit`).
+fn sip_fault(e: &sipwall_sip::Error) -> &'static str {
+    use sipwall_sip::Defect;
+    match e {
+        sipwall_sip::Error::Malformed { defect, .. } => match defect {
+            Defect::StartLine(_) => "start-line",
+            Defect::RequestUri(_) => "request-uri",
+            Defect::StatusCode => "status-code",
+            Defect::HeaderLine(_) => "header-line",
+            Defect::Header { .. } => "header",
+            Defect::Body(_) => "body",
+            Defect::Sdp(_) => "sdp",
+            _ => "malformed",
+        },
+        other => other.class(),
+    }
+}
+
+/// nf_conntrack_h323's expectation policy: timeout and how many.
+const H323_EXPECTATION_TIMEOUT: Duration = Duration::from_secs(240);
+const H323_EXPECTATIONS_PER_CALL: usize = 20;
+/// H.245 connections remembered at most.
+const MAX_H245: usize = 4096;
 
 /// Limits on the engine's memory.
 const MAX_FLOWS: usize = 262_144;
@@ -115,6 +152,11 @@ pub struct Engine {
     media: MediaMode,
     helper_assigned: bool,
     direct_media: bool,
+    /// Ports the ruleset gives the kernel's Q.931 helper (TCP).
+    q931: Vec<PortRange>,
+    /// H.245 connections: those a Q.931 expectation admitted, which the
+    /// kernel hands to its H.245 helper.
+    h245: crate::keyed::Map<FlowKey, ()>,
     guard: Guard,
     flows: Flows,
     bans: Bans,
@@ -168,12 +210,18 @@ impl Engine {
             .iter()
             .position(|c| c.hook == Hook::Input)
             .expect("compile makes an input chain");
-        let ports = |proto| -> Vec<PortRange> {
+        let ports_of = |kind, proto| -> Vec<PortRange> {
             policy
-                .services_of(Kind::Sip)
+                .services_of(kind)
                 .filter(|s| s.protocols.contains(&proto))
                 .flat_map(|s| s.ports.iter().copied())
                 .collect()
+        };
+        let ports = |proto| ports_of(Kind::Sip, proto);
+        let q931 = if ruleset.helpers.iter().any(|h| h.kind == "Q.931") {
+            ports_of(Kind::H323Q931, Protocol::Tcp)
+        } else {
+            Vec::new()
         };
         let allow = policy
             .guard
@@ -200,6 +248,8 @@ impl Engine {
             media: policy.media.mode,
             helper_assigned: policy.helpers.sip_assign,
             direct_media: policy.helpers.sip_direct_media,
+            q931,
+            h245: Default::default(),
             flows: Flows::new(MAX_FLOWS),
             bans,
             pinholes: Pinholes::new(
@@ -319,6 +369,7 @@ impl Engine {
             self.flows.sweep(now);
             let flows = &self.flows;
             self.streams.retain(|k| flows.is_tracked(now, k));
+            self.h245.retain(|k, _| flows.is_tracked(now, k));
             self.pinholes.forget_idle(now);
             self.next_sweep = now + SWEEP_EVERY;
         }
@@ -550,7 +601,13 @@ impl Engine {
         }
         let key = FlowKey::of(p);
         if dir == Direction::Out {
+            // Only H.323 needs an outgoing packet's state: an H.245
+            // connection the host opens is related too.
+            let ct = (!self.q931.is_empty())
+                .then(|| self.flows.state(now, &key, p))
+                .flatten();
             self.flows.accept(now, key, p, dir);
+            self.h323(now, p, key, ct);
             if self.is_sip(p, dir) {
                 self.inspect(now, dir, p, key, false);
             }
@@ -606,6 +663,7 @@ impl Engine {
                 && ct == Some(CtState::Established)
                 && self.flows.is_open(now, &key);
             self.flows.accept(now, key, p, dir);
+            self.h323(now, p, key, ct);
             if self.is_sip(p, dir) {
                 if let Some(reason) = self.inspect(now, dir, p, key, stream) {
                     decision = Decision {
@@ -621,6 +679,65 @@ impl Engine {
             Verdict::Reject => self.stats.rejected += 1,
         }
         decision
+    }
+
+    /// nf_conntrack_h323's Q.931 and H.245 helpers, as far as
+    /// [`crate::h323`] reads them: on an answered connection to or from a
+    /// Q.931 port, the H.245 address the sender announces for itself is
+    /// expected from the other end (TCP); on an H.245 connection (one such
+    /// expectation admitted; `ct` is its state before this packet), the
+    /// RTP and RTCP ports of an OpenLogicalChannelAck (UDP: the even port
+    /// and the odd one above it, as the kernel rounds them). For the
+    /// helpers' 240 s.
+    fn h323(&mut self, now: Timestamp, p: &Packet<'_>, key: FlowKey, ct: Option<CtState>) {
+        let Transport::Tcp { sport, dport, .. } = p.transport else {
+            return;
+        };
+        if self.q931.is_empty() {
+            return;
+        }
+        if ct == Some(CtState::Related) && !self.h245.contains_key(&key) {
+            if self.h245.len() >= MAX_H245 {
+                let flows = &self.flows;
+                self.h245.retain(|k, _| flows.is_tracked(now, k));
+            }
+            if self.h245.len() < MAX_H245 {
+                self.h245.insert(key, ());
+            }
+        }
+        if p.payload.is_empty() || !self.flows.is_answered(now, &key) {
+            return;
+        }
+        let on = |port| in_ranges(&self.q931, port);
+        let announced: Vec<(u8, IpAddr, u16)> = if on(sport) || on(dport) {
+            crate::h323::h245_addresses(p.payload)
+                .map(|(a, port)| (6, a, port))
+                .collect()
+        } else if self.h245.contains_key(&key) {
+            crate::h323::media_addresses(p.payload)
+                .flat_map(|(a, port)| [(17, a, port & !1), (17, a, port | 1)])
+                .collect()
+        } else {
+            return;
+        };
+        let call = crate::keyed::digest(b'h', &[format!("{key:?}").as_bytes()]);
+        for (proto, addr, port) in announced {
+            // The kernel takes only the sender's own address, and no port 0.
+            if addr != p.src || port == 0 {
+                continue;
+            }
+            self.flows.expect(
+                Expectation {
+                    proto,
+                    dst: addr,
+                    dport: port,
+                    src: Some(p.dst),
+                    call,
+                    expires: now + H323_EXPECTATION_TIMEOUT,
+                },
+                H323_EXPECTATIONS_PER_CALL,
+            );
+        }
     }
 
     fn is_sip(&self, p: &Packet<'_>, dir: Direction) -> bool {
@@ -688,8 +805,14 @@ impl Engine {
                         }
                         Frame::KeepAlive(len) => used += len,
                         Frame::Incomplete => break,
-                        Frame::Malformed(_) => {
-                            banned = banned.or(self.malformed_sip(now, dir, p.src, stream));
+                        Frame::Malformed(e) => {
+                            banned = banned.or(self.malformed_sip(
+                                now,
+                                dir,
+                                p.src,
+                                stream,
+                                sip_fault(&e),
+                            ));
                             used = buf.len();
                             break;
                         }
@@ -699,7 +822,8 @@ impl Engine {
                 if buf.len() <= MAX_BUFFER {
                     self.streams.put(stream_key, buf);
                 } else {
-                    banned = banned.or(self.malformed_sip(now, dir, p.src, stream));
+                    banned =
+                        banned.or(self.malformed_sip(now, dir, p.src, stream, "stream-buffer"));
                 }
             }
             _ => {
@@ -718,8 +842,9 @@ impl Engine {
         dir: Direction,
         src: IpAddr,
         routable: bool,
+        kind: &'static str,
     ) -> Option<BanReason> {
-        self.stats.malformed += 1;
+        self.stats.count_malformed(kind);
         if dir != Direction::In || !self.guard.malformed.ban {
             return None;
         }
@@ -764,14 +889,14 @@ impl Engine {
         }
         let m = match Message::parse(bytes) {
             Ok(m) => m,
-            Err(_) => {
+            Err(e) => {
                 // An INVITE the parser refuses (SIPp writes `c=IN IP6
                 // [addr]`) still sets a call up: the answer's SDP is what
                 // opens its pinholes, and only an INVITE makes a call.
                 if self.media == MediaMode::Pinhole {
                     self.invite_seen(now, dir, p, bytes);
                 }
-                return self.malformed_sip(now, dir, p.src, stream);
+                return self.malformed_sip(now, dir, p.src, stream, sip_fault(&e));
             }
         };
         self.stats.sip_messages += 1;
@@ -1086,6 +1211,7 @@ impl Engine {
             for dport in [rtp, rtp.saturating_add(1)] {
                 self.flows.expect(
                     Expectation {
+                        proto: 17,
                         dst: addr,
                         dport,
                         src: self.direct_media.then_some(p.dst),

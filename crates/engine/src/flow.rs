@@ -2,6 +2,15 @@
 //! kernel's states (new, established, related) and timeouts, and the
 //! expectations a SIP helper sets up for media.
 //!
+//! TCP follows the kernel (`nf_conntrack_proto_tcp.c`, `tcp_loose` on, its
+//! default) where it decides whether a connection exists at all: only a
+//! SYN, or a bare ACK picked up mid-stream, creates one; any other segment
+//! of a connection conntrack does not know (a SYN/ACK, FIN or RST) is
+//! `invalid` and creates nothing; a connection whose first answer is a RST
+//! is forgotten at once. So a SYN the ruleset dropped or rejected leaves no
+//! trace, and the next segment of that 5-tuple is new (or invalid), not
+//! established. Sequence and window checks are not modelled.
+//!
 //! Memory and time are bounded: at most `capacity` flows and expectations.
 //! When the table is full, expired entries are swept, at most once a second
 //! (a flood of distinct sources must not turn every packet into a walk of
@@ -64,12 +73,15 @@ struct Flow {
     expires: Timestamp,
 }
 
-/// A connection a helper expects (media of a call), one-shot.
+/// A connection a helper expects (media of a call, an H.245 channel),
+/// one-shot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectation {
-    /// Where the media goes.
+    /// Its IP protocol: 17 (UDP: media) or 6 (TCP: H.245).
+    pub proto: u8,
+    /// Where the connection goes.
     pub dst: IpAddr,
-    /// Its UDP port.
+    /// Its destination port.
     pub dport: u16,
     /// Where it must come from (`None`: anywhere).
     pub src: Option<IpAddr>,
@@ -83,14 +95,27 @@ pub struct Expectation {
 #[derive(Debug)]
 pub struct Flows {
     flows: Map<FlowKey, Flow>,
-    /// Expectations by (destination, port).
-    expectations: Map<(IpAddr, u16), Vec<Expectation>>,
+    /// Expectations by where they go.
+    expectations: Map<ExpKey, Vec<Expectation>>,
     /// Each call's expectations, oldest first.
-    by_call: Map<u64, std::collections::VecDeque<(IpAddr, u16)>>,
+    by_call: Map<u64, std::collections::VecDeque<ExpKey>>,
     expected_count: usize,
     capacity: usize,
     last_full_sweep: Option<Timestamp>,
     full_sweeps: u64,
+}
+
+/// Where an expected connection goes: (IP protocol, destination, port).
+type ExpKey = (u8, IpAddr, u16);
+
+/// The expectation key a packet would match, for UDP and TCP.
+fn exp_key(p: &Packet<'_>) -> Option<ExpKey> {
+    match p.transport {
+        Transport::Udp { dport, .. } | Transport::Tcp { dport, .. } => {
+            Some((p.proto(), p.dst, dport))
+        }
+        _ => None,
+    }
 }
 
 /// How often a full table may be swept.
@@ -134,6 +159,7 @@ impl Flows {
             } else {
                 CtState::Established
             }),
+            _ if !opens_a_connection(p) => Some(CtState::Invalid),
             _ => self.expected(now, p).then_some(CtState::Related),
         }
     }
@@ -141,6 +167,14 @@ impl Flows {
     /// Whether the connection `key` is tracked and has not timed out.
     pub fn is_tracked(&self, now: Timestamp, key: &FlowKey) -> bool {
         self.flows.get(key).is_some_and(|f| f.expires > now)
+    }
+
+    /// Whether the connection `key` is tracked and has seen both ways
+    /// (conntrack's established, closing or not).
+    pub fn is_answered(&self, now: Timestamp, key: &FlowKey) -> bool {
+        self.flows
+            .get(key)
+            .is_some_and(|f| f.expires > now && f.replied)
     }
 
     /// Whether the connection `key` was answered by the host and is not
@@ -152,10 +186,10 @@ impl Flows {
     }
 
     fn expected(&self, now: Timestamp, p: &Packet<'_>) -> bool {
-        let Transport::Udp { dport, .. } = p.transport else {
+        let Some(key) = exp_key(p) else {
             return false;
         };
-        self.expectations.get(&(p.dst, dport)).is_some_and(|v| {
+        self.expectations.get(&key).is_some_and(|v| {
             v.iter()
                 .any(|e| e.expires > now && e.src.is_none_or(|s| s == p.src))
         })
@@ -165,6 +199,12 @@ impl Flows {
     pub fn accept(&mut self, now: Timestamp, key: FlowKey, p: &Packet<'_>, _dir: Direction) {
         let from = (p.src, source_port(p));
         if let Some(f) = self.flows.get_mut(&key).filter(|f| f.expires > now) {
+            if !f.replied && matches!(p.transport, Transport::Tcp { rst: true, .. }) {
+                // The kernel kills a connection reset before any answer
+                // (a refused SYN): nothing of it is left to be established.
+                self.flows.remove(&key);
+                return;
+            }
             if from != f.origin {
                 f.replied = true;
             }
@@ -175,6 +215,9 @@ impl Flows {
                 f.closing = true;
             }
             f.expires = now + timeout(p, f.replied, f.closing);
+            return;
+        }
+        if !opens_a_connection(p) {
             return;
         }
         if self.flows.len() >= self.capacity {
@@ -204,10 +247,10 @@ impl Flows {
     }
 
     fn take_expectation(&mut self, now: Timestamp, p: &Packet<'_>) -> bool {
-        let Transport::Udp { dport, .. } = p.transport else {
+        let Some(key) = exp_key(p) else {
             return false;
         };
-        let Some(list) = self.expectations.get_mut(&(p.dst, dport)) else {
+        let Some(list) = self.expectations.get_mut(&key) else {
             return false;
         };
         let Some(i) = list
@@ -218,16 +261,16 @@ impl Flows {
         };
         let e = list.swap_remove(i);
         if list.is_empty() {
-            self.expectations.remove(&(p.dst, dport));
+            self.expectations.remove(&key);
         }
         self.expected_count -= 1;
         if let Some(q) = self.by_call.get_mut(&e.call) {
-            q.retain(|k| *k != (e.dst, e.dport));
+            q.retain(|k| *k != key);
         }
         true
     }
 
-    fn remove_expectation(&mut self, call: u64, key: (IpAddr, u16)) {
+    fn remove_expectation(&mut self, call: u64, key: ExpKey) {
         if let Some(list) = self.expectations.get_mut(&key) {
             let before = list.len();
             list.retain(|x| x.call != call);
@@ -241,7 +284,7 @@ impl Flows {
     /// Adds an expectation, keeping at most `per_call` for its call
     /// (oldest first out) and the table bounded (new ones refused when full).
     pub fn expect(&mut self, e: Expectation, per_call: usize) {
-        let key = (e.dst, e.dport);
+        let key = (e.proto, e.dst, e.dport);
         self.remove_expectation(e.call, key);
         let mut q = self.by_call.remove(&e.call).unwrap_or_default();
         q.retain(|k| *k != key);
@@ -300,6 +343,21 @@ impl Flows {
     }
 }
 
+/// Whether conntrack creates a connection for `p` when it has none: for
+/// TCP a SYN (without ACK or FIN) or a bare ACK (mid-stream pickup);
+/// anything else is invalid. Every other protocol opens one.
+fn opens_a_connection(p: &Packet<'_>) -> bool {
+    match p.transport {
+        Transport::Tcp {
+            syn,
+            ack,
+            fin_or_rst,
+            ..
+        } => !fin_or_rst && (syn != ack),
+        _ => true,
+    }
+}
+
 fn source_port(p: &Packet<'_>) -> u16 {
     p.ports().map_or(0, |(s, _)| s)
 }
@@ -328,6 +386,94 @@ mod tests {
         }
     }
 
+    /// A TCP segment with these flags (`S`yn, `A`ck, `R`st, `F`in).
+    fn tcp<'a>(src: &str, sport: u16, dst: &str, dport: u16, flags: &str) -> Packet<'a> {
+        Packet {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            transport: Transport::Tcp {
+                sport,
+                dport,
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                rst: flags.contains('R'),
+                fin_or_rst: flags.contains('R') || flags.contains('F'),
+            },
+            payload: &[],
+        }
+    }
+
+    const PEER: &str = "203.0.113.9";
+    const HOST: &str = "192.0.2.1";
+
+    #[test]
+    fn a_tcp_connection_whose_syn_was_rejected_is_not_established_later() {
+        // Regression: the host's answer to a SYN the ruleset refused (the
+        // REJECT's RST, or a SYN/ACK in a capture taken without the
+        // ruleset) made a connection, and the peer's next segment was
+        // judged established; the kernel has no entry and sees it as new.
+        let t0 = Timestamp::from_secs(1);
+        for answer in ["R", "RA", "SA"] {
+            let mut f = Flows::new(16);
+            let syn = tcp(PEER, 40000, HOST, 5070, "S");
+            let k = FlowKey::of(&syn);
+            assert_eq!(f.state(t0, &k, &syn), None);
+            // Refused: not accepted, so not recorded.
+            let reply = tcp(HOST, 5070, PEER, 40000, answer);
+            f.accept(t0, k, &reply, Direction::Out);
+            assert!(!f.is_tracked(t0, &k), "{answer}: the answer made no entry");
+            let ack = tcp(PEER, 40000, HOST, 5070, "A");
+            assert_eq!(f.state(t0, &k, &ack), None, "{answer}: the next ACK is new");
+        }
+    }
+
+    #[test]
+    fn a_connection_reset_before_any_answer_is_forgotten() {
+        let t0 = Timestamp::from_secs(1);
+        let mut f = Flows::new(16);
+        let syn = tcp(PEER, 40000, HOST, 5060, "S");
+        let k = FlowKey::of(&syn);
+        f.accept(t0, k, &syn, Direction::In);
+        // No listener: the host's stack answers with a RST.
+        f.accept(t0, k, &tcp(HOST, 5060, PEER, 40000, "RA"), Direction::Out);
+        let ack = tcp(PEER, 40000, HOST, 5060, "A");
+        assert_eq!(f.state(t0, &k, &ack), None, "new, not established");
+    }
+
+    #[test]
+    fn tcp_segments_that_cannot_open_a_connection_are_invalid_without_one() {
+        let t0 = Timestamp::from_secs(1);
+        let f = Flows::new(16);
+        for flags in ["SA", "R", "RA", "F", "FA", "", "SF"] {
+            let p = tcp(PEER, 40000, HOST, 5060, flags);
+            assert_eq!(
+                f.state(t0, &FlowKey::of(&p), &p),
+                Some(CtState::Invalid),
+                "flags {flags:?}"
+            );
+        }
+        for flags in ["S", "A"] {
+            let p = tcp(PEER, 40000, HOST, 5060, flags);
+            assert_eq!(f.state(t0, &FlowKey::of(&p), &p), None, "flags {flags:?}");
+        }
+    }
+
+    #[test]
+    fn a_tcp_connection_picked_up_mid_stream_is_new_until_answered() {
+        let t0 = Timestamp::from_secs(1);
+        let mut f = Flows::new(16);
+        let ack = tcp(PEER, 40000, HOST, 5060, "A");
+        let k = FlowKey::of(&ack);
+        assert_eq!(f.state(t0, &k, &ack), None);
+        f.accept(t0, k, &ack, Direction::In);
+        assert_eq!(f.state(t0, &k, &ack), None, "unanswered: still new");
+        f.accept(t0, k, &tcp(HOST, 5060, PEER, 40000, "A"), Direction::Out);
+        assert_eq!(f.state(t0, &k, &ack), Some(CtState::Established));
+        // A RST once answered closes, it does not forget.
+        f.accept(t0, k, &tcp(HOST, 5060, PEER, 40000, "RA"), Direction::Out);
+        assert_eq!(f.state(t0, &k, &ack), Some(CtState::Established));
+    }
+
     #[test]
     fn a_reply_makes_a_flow_established_and_it_times_out() {
         let mut f = Flows::new(16);
@@ -354,6 +500,7 @@ mod tests {
         let mut f = Flows::new(16);
         let t0 = Timestamp::from_secs(1);
         let e = Expectation {
+            proto: 17,
             dst: "192.0.2.1".parse().unwrap(),
             dport: 20000,
             src: Some("203.0.113.9".parse().unwrap()),
@@ -430,6 +577,7 @@ mod tests {
     fn expectations_are_indexed_and_counted_through_their_lifecycle() {
         let mut f = Flows::new(64);
         let e = |call, port, t| Expectation {
+            proto: 17,
             dst: "192.0.2.1".parse().unwrap(),
             dport: port,
             src: None,
@@ -465,6 +613,7 @@ mod tests {
         for port in 0..10u16 {
             f.expect(
                 Expectation {
+                    proto: 17,
                     dst: "192.0.2.1".parse().unwrap(),
                     dport: 20000 + port * 2,
                     src: None,

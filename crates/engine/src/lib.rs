@@ -11,7 +11,8 @@
 //!   Engine::poll_timeout() / handle_timeout(now)
 //! ```
 //!
-//! Inside: [`flow::Flows`] (conntrack-lite and helper expectations) feed
+//! Inside: [`flow::Flows`] (conntrack-lite and helper expectations, the
+//! SIP helper's from SDP and the H.323 helpers' as far as [`h323`] reads) feed
 //! the ruleset IR of `sipwall-ruleset`, whose ban and pinhole sets are the
 //! engine's own [`bans::Bans`] and [`pinhole::Pinholes`]; accepted SIP goes
 //! through `sipwall-sip` to the detectors ([`scanner`], [`flood`],
@@ -32,6 +33,7 @@ mod engine;
 pub mod event;
 pub mod flood;
 pub mod flow;
+pub mod h323;
 pub mod keyed;
 pub mod packet;
 pub mod pinhole;

@@ -34,6 +34,10 @@ pub enum Transport {
         dport: u16,
         /// SYN set.
         syn: bool,
+        /// ACK set (with SYN: the answer to a SYN).
+        ack: bool,
+        /// RST set.
+        rst: bool,
         /// FIN or RST set: the connection ends.
         fin_or_rst: bool,
     },
@@ -110,6 +114,8 @@ impl<'a> Packet<'a> {
                     sport: t.source_port(),
                     dport: t.destination_port(),
                     syn: t.syn(),
+                    ack: t.ack(),
+                    rst: t.rst(),
                     fin_or_rst: t.fin() || t.rst(),
                 },
                 t.payload(),

@@ -542,6 +542,8 @@ fn a_scanner_split_across_tcp_segments_is_reassembled() {
                 sport: 40000,
                 dport: 5060,
                 syn: false,
+                ack: true,
+                rst: false,
                 fin_or_rst: false,
             },
             payload,
@@ -1151,6 +1153,9 @@ fn a_scanner_over_an_established_tcp_stream_is_banned_even_from_a_verified_sourc
             sport,
             dport,
             syn,
+            // The SYN alone has no ACK; the SYN/ACK and the rest do.
+            ack: !(syn && dport == 5060),
+            rst: false,
             fin_or_rst: false,
         },
         payload,
@@ -1339,6 +1344,8 @@ fn tcp_seg(src: IpAddr, sport: u16, fin_or_rst: bool, payload: &[u8]) -> Packet<
             sport,
             dport: 5060,
             syn: false,
+            ack: true,
+            rst: false,
             fin_or_rst,
         },
         payload,
@@ -1549,4 +1556,198 @@ fn an_invite_with_sdp_the_parser_refuses_still_sets_up_its_call() {
         &resp("200 OK", "c-br", "1 INVITE", "", Some(sdp(HOST, 20000, ""))),
     );
     assert_eq!(opened(&actions(&mut e)), [20000, 20001]);
+}
+
+// --- H.323 ------------------------------------------------------------------
+
+/// A TPKT'd Q.931 Connect whose H.225 body (aligned PER) announces `h245`.
+fn q931_connect(h245: [u8; 4], port: u16) -> Vec<u8> {
+    let mut per = vec![
+        0b0000_0010,
+        0b0100_0000,
+        6,
+        0x00,
+        0x08,
+        0x91,
+        0x4a,
+        0x00,
+        0x04,
+        0,
+    ];
+    per.extend(h245);
+    per.extend(port.to_be_bytes());
+    per.extend([0; 18]);
+    let mut q = vec![0x08, 2, 0x80, 0x01, 0x07, 0x7e];
+    q.extend(u16::try_from(per.len() + 1).unwrap().to_be_bytes());
+    q.push(0x05);
+    q.extend(per);
+    let mut t = vec![3, 0];
+    t.extend(u16::try_from(q.len() + 4).unwrap().to_be_bytes());
+    t.extend(q);
+    t
+}
+
+/// Writes aligned PER, most significant bit first.
+#[derive(Default)]
+struct Per {
+    out: Vec<u8>,
+    at: usize,
+}
+
+impl Per {
+    fn bits(&mut self, v: u32, n: usize) -> &mut Self {
+        for i in (0..n).rev() {
+            if self.at % 8 == 0 {
+                self.out.push(0);
+            }
+            *self.out.last_mut().unwrap() |= u8::from((v >> i) & 1 == 1) << (7 - self.at % 8);
+            self.at += 1;
+        }
+        self
+    }
+    fn octets(&mut self, o: &[u8]) -> &mut Self {
+        self.at = self.at.next_multiple_of(8);
+        self.out.extend(o);
+        self.at += o.len() * 8;
+        self
+    }
+}
+
+/// A TPKT'd H.245 OpenLogicalChannelAck announcing RTP at `rtp` (and
+/// RTCP one port up) on `addr`.
+fn olc_ack(addr: [u8; 4], rtp: u16) -> Vec<u8> {
+    let mut ack = Per::default();
+    ack.bits(0, 2).bits(0b01110, 5).bits(0, 8);
+    for port in [rtp, rtp + 1] {
+        ack.bits(0, 7).octets(&addr).octets(&port.to_be_bytes());
+    }
+    let mut m = Per::default();
+    // response / openLogicalChannelAck, extended, channel 1, 4 additions
+    // with the second (forwardMultiplexAckParameters) present.
+    m.bits(1, 3).bits(5, 6).bits(0b10, 2).octets(&[0, 1]);
+    m.bits(3, 7).bits(0b0100, 4);
+    m.octets(&[u8::try_from(ack.out.len()).unwrap()])
+        .octets(&ack.out);
+    let mut t = vec![3, 0];
+    t.extend(u16::try_from(m.out.len() + 4).unwrap().to_be_bytes());
+    t.extend(&m.out);
+    t
+}
+
+fn segment<'a>(
+    src: &str,
+    sport: u16,
+    dst: &str,
+    dport: u16,
+    flags: &str,
+    payload: &'a [u8],
+) -> Packet<'a> {
+    Packet {
+        src: ip(src),
+        dst: ip(dst),
+        transport: Transport::Tcp {
+            sport,
+            dport,
+            syn: flags.contains('S'),
+            ack: flags.contains('A'),
+            rst: false,
+            fin_or_rst: false,
+        },
+        payload,
+    }
+}
+
+#[test]
+fn an_h245_address_announced_in_a_q931_connect_admits_the_peers_h245_connection() {
+    // nf_conntrack_h323 expects the H.245 connection a Connect announces;
+    // the engine judged it new (refused by default deny) where the kernel
+    // had it related.
+    let policy = "[services.h323]\nkind = \"h323-q931\"\nallow = [\"any\"]\n";
+    let mut e = engine(policy);
+    let connect = q931_connect([192, 0, 2, 1], 30000);
+    let steps = [
+        (Direction::In, segment(PEER, 40000, HOST, 1720, "S", b"")),
+        (Direction::Out, segment(HOST, 1720, PEER, 40000, "SA", b"")),
+        (Direction::In, segment(PEER, 40000, HOST, 1720, "A", b"")),
+        (
+            Direction::Out,
+            segment(HOST, 1720, PEER, 40000, "A", &connect),
+        ),
+    ];
+    for (i, (dir, p)) in steps.iter().enumerate() {
+        let d = e.handle_packet(t(i as u64), *dir, p);
+        assert_eq!(d.verdict, Verdict::Accept, "step {i}");
+    }
+    let judge = |e: &mut Engine, src, dport| {
+        let d = e.handle_packet(
+            t(10),
+            Direction::In,
+            &segment(src, 40001, HOST, dport, "S", b""),
+        );
+        (d.verdict, e.describe(&d.by))
+    };
+    assert_eq!(
+        judge(&mut e, ATTACKER, 30000).0,
+        Verdict::Reject,
+        "not from the peer"
+    );
+    assert_eq!(
+        judge(&mut e, PEER, 30001).0,
+        Verdict::Reject,
+        "not announced"
+    );
+    assert_eq!(
+        judge(&mut e, PEER, 30000),
+        (Verdict::Accept, "established, related".to_owned())
+    );
+    // On that H.245 connection the host acknowledges a logical channel:
+    // RTP and RTCP to it are expected from the peer.
+    let ack = olc_ack([192, 0, 2, 1], 12000);
+    e.handle_packet(
+        t(11),
+        Direction::Out,
+        &segment(HOST, 30000, PEER, 40001, "SA", b""),
+    );
+    e.handle_packet(
+        t(12),
+        Direction::In,
+        &segment(PEER, 40001, HOST, 30000, "A", b""),
+    );
+    e.handle_packet(
+        t(13),
+        Direction::Out,
+        &segment(HOST, 30000, PEER, 40001, "A", &ack),
+    );
+    let mut media = |src, dport| {
+        let d = e.handle_packet(
+            t(14),
+            Direction::In,
+            &Packet {
+                src: ip(src),
+                dst: ip(HOST),
+                transport: Transport::Udp { sport: 7000, dport },
+                payload: &[0x80; 20],
+            },
+        );
+        (d.verdict, e.describe(&d.by))
+    };
+    assert_eq!(
+        media(ATTACKER, 12000).0,
+        Verdict::Reject,
+        "not from the peer"
+    );
+    assert_eq!(media(PEER, 12002).0, Verdict::Reject, "not announced");
+    for port in [12000, 12001] {
+        assert_eq!(
+            media(PEER, port),
+            (Verdict::Accept, "established, related".to_owned()),
+            "port {port}"
+        );
+    }
+    // Without the Q.931 helper (no H.323 service) nothing is expected.
+    let mut e = engine("[services.other]\nkind = \"custom\"\nports = [1720]\nprotocols = [\"tcp\"]\nallow = [\"any\"]\n");
+    for (i, (dir, p)) in steps.iter().enumerate() {
+        e.handle_packet(t(i as u64), *dir, p);
+    }
+    assert_eq!(judge(&mut e, PEER, 30000).0, Verdict::Reject);
 }

@@ -380,3 +380,77 @@ mod tests {
         assert_eq!(to_micros(2048 + 512, binary), 12_500_000);
     }
 }
+
+/// Where a capture's last complete record ends, when the file ends inside
+/// a record: found by walking the record (pcap) or block (pcapng) lengths
+/// from the start, since the readers buffer ahead and cannot say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    /// The byte offset just after the last complete record.
+    pub intact: u64,
+    /// The file's length.
+    pub len: u64,
+}
+
+/// Finds where `path` is cut; `None` if its records fill it exactly (or
+/// it cannot be read: the reader reports that).
+pub fn cut(path: &Path) -> Option<Cut> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let mut head = [0u8; 12];
+    let at = |f: &mut File, pos: u64, buf: &mut [u8]| -> bool {
+        f.seek(SeekFrom::Start(pos)).is_ok() && f.read_exact(buf).is_ok()
+    };
+    if !at(&mut f, 0, &mut head[..4]) {
+        return None;
+    }
+    let u32_of = |b: &[u8], le: bool| {
+        let b = [b[0], b[1], b[2], b[3]];
+        u64::from(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let mut pos;
+    if head[..4] == PCAPNG_MAGIC {
+        pos = 0;
+        let mut le = true;
+        while pos < len {
+            if pos + 12 > len || !at(&mut f, pos, &mut head) {
+                return Some(Cut { intact: pos, len });
+            }
+            if head[..4] == PCAPNG_MAGIC {
+                // Each section states its own byte order.
+                le = head[8..12] == [0x4d, 0x3c, 0x2b, 0x1a];
+            }
+            let size = u32_of(&head[4..8], le);
+            if size < 12 || pos + size > len {
+                return Some(Cut { intact: pos, len });
+            }
+            pos += size;
+        }
+    } else {
+        let le = match head[..4] {
+            [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
+            [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
+            _ => return None,
+        };
+        if len < 24 {
+            return Some(Cut { intact: 0, len });
+        }
+        pos = 24;
+        while pos < len {
+            if pos + 16 > len || !at(&mut f, pos + 8, &mut head[..4]) {
+                return Some(Cut { intact: pos, len });
+            }
+            let size = 16 + u32_of(&head[..4], le);
+            if pos + size > len {
+                return Some(Cut { intact: pos, len });
+            }
+            pos += size;
+        }
+    }
+    None
+}

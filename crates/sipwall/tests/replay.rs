@@ -716,3 +716,366 @@ fn lab_a_phone_that_mistypes_its_password_twice_is_not_banned_and_then_allowed()
     assert_eq!(bans.len(), 1, "{bans:?}");
     assert_eq!(bans[0].1, "brute-force");
 }
+
+/// A TCP segment; `flags` holds `S`yn, `A`ck, `F`in, `R`st.
+fn tcp4(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    flags: &str,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = PacketBuilder::ipv4(src, dst, 64).tcp(sport, dport, 1000, 64000);
+    if flags.contains('S') {
+        b = b.syn();
+    }
+    if flags.contains('A') {
+        b = b.ack(1);
+    }
+    if flags.contains('F') {
+        b = b.fin();
+    }
+    if flags.contains('R') {
+        b = b.rst();
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
+#[test]
+fn a_hosts_answer_to_a_refused_syn_does_not_make_the_connection_established() {
+    // Regression: a capture taken on a host without the policy has the
+    // host's SYN/ACK to a SYN the policy refuses; replay recorded that
+    // answer as a connection and accepted the peer's next segments as
+    // established. The kernel never made the entry (the SYN died in
+    // input, the SYN/ACK is invalid), so they are new and refused too.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("closed-tcp.pcap");
+    let frames = [
+        tcp4(PEER, 40000, HOST, 5070, "S", b""),
+        tcp4(HOST, 5070, PEER, 40000, "SA", b""),
+        tcp4(PEER, 40000, HOST, 5070, "A", b""),
+        tcp4(PEER, 40000, HOST, 5070, "A", b"hello"),
+    ];
+    let frames: Vec<_> = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, ip)| (T0 + i as u64 * 1000, ip))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &frames);
+    let v = replay_json(
+        &dir,
+        SIP_ONLY,
+        &[path.to_str().unwrap(), "--host", "192.0.2.1"],
+        0,
+    );
+    let seen: Vec<_> = packets(&v)
+        .iter()
+        .map(|p| (p["dir"].as_str().unwrap(), p["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("in", "default deny"),
+            ("out", "output (not filtered)"),
+            ("in", "default deny"),
+            ("in", "default deny"),
+        ],
+        "{v}"
+    );
+}
+
+#[test]
+fn a_capture_cut_inside_its_first_record_says_so_even_with_no_host_found() {
+    // Regression: without --host, a capture cut before its first SIP
+    // request reported only that no host was found, hiding the cut.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(lab_capture("svmap.pcap")).unwrap();
+    let path = dir.path().join("cut-early.pcap");
+    std::fs::write(&path, &bytes[..300]).unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, SIP_ONLY).unwrap();
+    let out = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--host"), "{err}");
+    assert!(
+        err.contains("reading stopped after frame 0, cut inside a record: the last whole record ends at byte 24 of 300"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_capture_cut_inside_a_record_is_judged_up_to_the_cut_and_the_cut_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(lab_capture("svmap.pcap")).unwrap();
+    // The file's records: 24 bytes of header, then 16 + its length each.
+    let first_len = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
+    let whole = 24 + 16 + first_len;
+    let path = dir.path().join("cut.pcap");
+    std::fs::write(&path, &bytes[..whole + 30]).unwrap();
+    // No --host: the first record's request still tells it.
+    let v = replay_json(&dir, SIP_ONLY, &[path.to_str().unwrap()], 2);
+    assert_eq!(packets(&v).len(), 1, "the whole record is judged");
+    let cut = &v["summary"]["cut"][0];
+    assert_eq!(cut["frames_read"], 1, "{cut}");
+    assert_eq!(cut["intact_bytes"], whole as u64, "{cut}");
+    assert_eq!(cut["file_bytes"], (whole + 30) as u64, "{cut}");
+    let policy = dir.path().join("policy.toml");
+    let out = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        "--summary-only",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "is cut: 1 frames read, the last whole record ends at byte {whole} of {}",
+            whole + 30
+        )),
+        "{text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("protected host 192.0.2.1"),
+        "the host was still found"
+    );
+}
+
+#[test]
+fn malformed_sip_is_counted_per_packet_and_in_the_summary_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("malformed.pcap");
+    let good = sip("OPTIONS sip:100@192.0.2.1 SIP/2.0", "1 OPTIONS", None);
+    let bad_start = b"INVITE\r\nVia: x\r\n\r\n".to_vec();
+    let bad_header = String::from_utf8(good.clone())
+        .unwrap()
+        .replace("CSeq: 1 OPTIONS", "CSeq: one OPTIONS")
+        .into_bytes();
+    let frames: Vec<_> = [good, bad_start.clone(), bad_header, bad_start]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (T0 + i as u64 * 1000, udp4(PEER, 5060, HOST, 5060, m)))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &frames);
+    let v = replay_json(&dir, SIP_ONLY, &[path.to_str().unwrap()], 0);
+    let per_packet: Vec<_> = packets(&v)
+        .iter()
+        .map(|p| p.get("malformed_sip").cloned())
+        .collect();
+    assert_eq!(per_packet[0], None, "{v}");
+    assert_eq!(
+        per_packet[1],
+        Some(serde_json::json!(["start-line"])),
+        "{v}"
+    );
+    assert_eq!(per_packet[2], Some(serde_json::json!(["header"])), "{v}");
+    let m = &v["summary"]["malformed_sip"];
+    assert_eq!(m["total"], 3, "{m}");
+    assert_eq!(m["by_kind"]["start-line"], 2, "{m}");
+    assert_eq!(m["by_kind"]["header"], 1, "{m}");
+    let policy = dir.path().join("policy.toml");
+    let out = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("malformed SIP: 3 (2 start-line, 1 header)"),
+        "{text}"
+    );
+    assert!(text.contains("{malformed SIP: start-line}"), "{text}");
+}
+
+#[test]
+fn a_pcapng_capture_cut_inside_a_block_reports_where_its_whole_blocks_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames: Vec<_> = call()
+        .into_iter()
+        .map(|(t, ip)| (t, frame(DataLink::ETHERNET, &ip)))
+        .collect();
+    let shorter = dir.path().join("shorter.pcapng");
+    write_pcapng(&shorter, DataLink::ETHERNET, &frames[..frames.len() - 1]);
+    let whole = std::fs::metadata(&shorter).unwrap().len();
+    let path = dir.path().join("cut.pcapng");
+    write_pcapng(&path, DataLink::ETHERNET, &frames);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let v = replay_json(
+        &dir,
+        PINHOLE,
+        &[
+            path.to_str().unwrap(),
+            "--host",
+            "192.0.2.1",
+            "--host",
+            "2001:db8::1",
+        ],
+        2,
+    );
+    let cut = &v["summary"]["cut"][0];
+    assert_eq!(cut["frames_read"], frames.len() as u64 - 1, "{cut}");
+    assert_eq!(cut["intact_bytes"], whole, "{cut}");
+    assert_eq!(cut["file_bytes"], bytes.len() as u64 - 10, "{cut}");
+}
+
+#[test]
+fn packets_the_h323_helper_may_admit_are_marked_not_modelled() {
+    // The kernel's nf_conntrack_h323 reads Q.931/H.245 and expects the
+    // H.245 and media connections they announce; replay does not, so what
+    // it refuses from a Q.931 peer is marked and counted, not passed off
+    // as the kernel's verdict.
+    let dir = tempfile::tempdir().unwrap();
+    let other = [203, 0, 113, 10];
+    let path = dir.path().join("h323.pcap");
+    let frames = [
+        tcp4(PEER, 40000, HOST, 1720, "S", b""),
+        tcp4(HOST, 1720, PEER, 40000, "SA", b""),
+        tcp4(PEER, 40000, HOST, 1720, "A", b"\x03\x00\x00\x10setup"),
+        // H.245 and RTP (off the media range) announced in the call:
+        // related for the kernel.
+        tcp4(PEER, 40001, HOST, 30000, "S", b""),
+        udp4(PEER, 16000, HOST, 10000, &[0x80; 20]),
+        // Not a peer of any Q.931 exchange: replay's refusal stands.
+        udp4(other, 16000, HOST, 10000, &[0x80; 20]),
+    ];
+    let frames: Vec<_> = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, ip)| (T0 + i as u64 * 1000, ip))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &frames);
+    let h323 = format!("{SIP_ONLY}[services.h323]\nkind = \"h323-q931\"\nallow = [\"any\"]\n");
+    let v = replay_json(
+        &dir,
+        &h323,
+        &[path.to_str().unwrap(), "--host", "192.0.2.1"],
+        0,
+    );
+    let marks: Vec<_> = packets(&v)
+        .iter()
+        .map(|p| {
+            (
+                p["verdict"].as_str().unwrap(),
+                p.get("not_modelled").is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            ("accept", false),
+            ("accept", false),
+            ("accept", false),
+            ("reject", true),
+            ("reject", true),
+            ("reject", false),
+        ],
+        "{v}"
+    );
+    assert_eq!(v["summary"]["not_modelled"]["h323"], 2, "{v}");
+    assert_eq!(v["summary"]["not_modelled"]["h323_helper_assigned"], true);
+    let policy = dir.path().join("policy.toml");
+    let text = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        "--host",
+        "192.0.2.1",
+        path.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("{not modelled: H.323 helper}"), "{text}");
+    assert!(
+        text.contains("assigns an H.323 helper; 2 refused packets"),
+        "{text}"
+    );
+    // Without an H.323 service no helper is assigned: nothing is unseen.
+    let v = replay_json(
+        &dir,
+        SIP_ONLY,
+        &[path.to_str().unwrap(), "--host", "192.0.2.1"],
+        0,
+    );
+    assert!(
+        packets(&v).iter().all(|p| p.get("not_modelled").is_none()),
+        "{v}"
+    );
+    assert_eq!(v["summary"]["not_modelled"]["h323"], 0);
+    assert_eq!(v["summary"]["not_modelled"]["h323_helper_assigned"], false);
+}
+
+/// A TPKT'd Q.931 Connect whose H.225 body (aligned PER) announces `h245`
+/// as the sender's H.245 address.
+fn q931_connect(h245: [u8; 4], port: u16) -> Vec<u8> {
+    let mut per = vec![
+        0b0000_0010,
+        0b0100_0000,
+        6,
+        0x00,
+        0x08,
+        0x91,
+        0x4a,
+        0x00,
+        0x04,
+        0,
+    ];
+    per.extend(h245);
+    per.extend(port.to_be_bytes());
+    per.extend([0; 18]);
+    let mut q = vec![0x08, 2, 0x80, 0x01, 0x07, 0x7e];
+    q.extend(u16::try_from(per.len() + 1).unwrap().to_be_bytes());
+    q.push(0x05);
+    q.extend(per);
+    let mut t = vec![3, 0];
+    t.extend(u16::try_from(q.len() + 4).unwrap().to_be_bytes());
+    t.extend(q);
+    t
+}
+
+#[test]
+fn an_h245_connection_a_q931_connect_announced_is_related_not_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h245.pcap");
+    let frames = [
+        tcp4(PEER, 40000, HOST, 1720, "S", b""),
+        tcp4(HOST, 1720, PEER, 40000, "SA", b""),
+        tcp4(PEER, 40000, HOST, 1720, "A", b""),
+        tcp4(HOST, 1720, PEER, 40000, "A", &q931_connect(HOST, 30000)),
+        tcp4(PEER, 40001, HOST, 30000, "S", b""),
+        tcp4(PEER, 40002, HOST, 30002, "S", b""),
+    ];
+    let frames: Vec<_> = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, ip)| (T0 + i as u64 * 1000, ip))
+        .collect();
+    write_pcap(&path, DataLink::RAW, &frames);
+    let h323 = format!("{SIP_ONLY}[services.h323]\nkind = \"h323-q931\"\nallow = [\"any\"]\n");
+    let v = replay_json(
+        &dir,
+        &h323,
+        &[path.to_str().unwrap(), "--host", "192.0.2.1"],
+        0,
+    );
+    let last: Vec<_> = packets(&v)[4..]
+        .iter()
+        .map(|p| (p["rule"].as_str().unwrap(), p.get("not_modelled").is_some()))
+        .collect();
+    assert_eq!(
+        last,
+        [("established, related", false), ("default deny", true)],
+        "{v}"
+    );
+}

@@ -12,7 +12,7 @@
 
 use super::policy::PolicyArgs;
 use super::Format;
-use crate::capture::Capture;
+use crate::capture::{self, Capture};
 use crate::exit::{Failure, Outcome, Success};
 use anyhow::anyhow;
 use clap::Args;
@@ -86,8 +86,98 @@ impl SipPorts {
     }
 }
 
+/// What a capture that ends early is told as: how far it was read, and
+/// where its records stop being whole.
+fn damage_note(path: &std::path::Path, frames: u64, why: &str) -> String {
+    let at = match capture::cut(path) {
+        Some(c) => format!(
+            ", cut inside a record: the last whole record ends at byte {} of {}",
+            c.intact, c.len
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{}: reading stopped after frame {frames}{at}: {why}",
+        path.display()
+    )
+}
+
+/// What replay does not model of `nf_conntrack_h323`. When the ruleset
+/// assigns the Q.931 or RAS helper, the kernel reads H.225/H.245 on those
+/// connections and expects the H.245 and media connections they announce,
+/// which then arrive `related` and pass `ct state established,related`;
+/// the engine models the H.245 address of a Setup or Connect and the
+/// media of an OpenLogicalChannelAck (`sipwall_engine::h323`), and judges
+/// the rest as new. An expectation can only
+/// turn a refusal into an acceptance, so the packets replay cannot judge
+/// faithfully are the ones it refused that come from a peer of an accepted
+/// Q.931 or RAS exchange (the expectations name the call's endpoints): each
+/// is marked, and counted. Once a peer, always: media that started
+/// `related` stays established in the kernel after the call signalling ends.
+struct H323Blind {
+    q931: Vec<sipwall_policy::PortRange>,
+    ras: Vec<sipwall_policy::PortRange>,
+    peers: std::collections::HashSet<IpAddr>,
+}
+
+/// H.323 peers remembered; past this every refused packet is marked.
+const MAX_H323_PEERS: usize = 65_536;
+
+impl H323Blind {
+    /// `None` when the ruleset assigns no H.323 helper: nothing is unseen.
+    fn of(policy: &Policy, engine: &Engine) -> Option<H323Blind> {
+        let assigned = |kind| engine.ruleset().helpers.iter().any(|h| h.kind == kind);
+        let ports = |kind, proto| -> Vec<sipwall_policy::PortRange> {
+            policy
+                .services_of(kind)
+                .filter(|s| s.protocols.contains(&proto))
+                .flat_map(|s| s.ports.iter().copied())
+                .collect()
+        };
+        let q931 = if assigned("Q.931") {
+            ports(Kind::H323Q931, Protocol::Tcp)
+        } else {
+            Vec::new()
+        };
+        let ras = if assigned("RAS") {
+            ports(Kind::H323Ras, Protocol::Udp)
+        } else {
+            Vec::new()
+        };
+        (!q931.is_empty() || !ras.is_empty()).then(|| H323Blind {
+            q931,
+            ras,
+            peers: Default::default(),
+        })
+    }
+
+    /// Notes a judged packet; true when its verdict may not be the kernel's.
+    fn unseen(&mut self, p: &Packet<'_>, dir: Direction, verdict: Verdict) -> bool {
+        let (ranges, sport, dport) = match p.transport {
+            Transport::Tcp { sport, dport, .. } => (&self.q931, sport, dport),
+            Transport::Udp { sport, dport } => (&self.ras, sport, dport),
+            _ => (&self.q931, 0, 0),
+        };
+        let on = |port| ranges.iter().any(|r| r.contains(port));
+        let (signalling, peer) = match dir {
+            Direction::In => (on(dport), p.src),
+            Direction::Out => (on(sport) || on(dport), p.dst),
+        };
+        if signalling {
+            if verdict == Verdict::Accept && self.peers.len() < MAX_H323_PEERS {
+                self.peers.insert(peer);
+            }
+            return false;
+        }
+        dir == Direction::In
+            && verdict != Verdict::Accept
+            && (self.peers.contains(&peer) || self.peers.len() >= MAX_H323_PEERS)
+    }
+}
+
 /// The host of the first request to a SIP port, with where it was found.
 fn infer_host(captures: &[PathBuf], ports: &SipPorts) -> Result<(IpAddr, String), Failure> {
+    let mut damaged = Vec::new();
     for path in captures {
         let (mut cap, _) = Capture::open(path).map_err(Failure::bad_input)?;
         let mut n = 0u64;
@@ -107,9 +197,15 @@ fn infer_host(captures: &[PathBuf], ports: &SipPorts) -> Result<(IpAddr, String)
                 ));
             }
         }
+        if let Some(why) = cap.damaged() {
+            damaged.push(damage_note(path, n, why));
+        }
     }
+    // A capture cut short may have lost the request that would have told:
+    // say so, or the truncation hides behind "no host".
+    let also = damaged.iter().map(|d| format!("\n{d}")).collect::<String>();
     Err(Failure::bad_input(anyhow!(
-        "cannot tell the protected host: no request to a SIP port of the policy in the captures; give --host ADDR"
+        "cannot tell the protected host: no request to a SIP port of the policy in the captures; give --host ADDR{also}"
     )))
 }
 
@@ -129,8 +225,23 @@ struct Tally {
     allowed: Vec<(IpAddr, Timestamp)>,
     pinholes_opened: u64,
     pinholes_closed: u64,
+    /// Malformed SIP messages (either direction), per kind of fault.
+    malformed: Vec<(&'static str, u64)>,
+    cuts: Vec<CutRow>,
+    /// Whether the ruleset assigns an H.323 helper replay does not model.
+    h323_assigned: bool,
+    /// Packets refused that the H.323 helper may have admitted.
+    h323_unseen: u64,
     first: Option<Timestamp>,
     last: Timestamp,
+}
+
+/// A capture that ended inside a record.
+struct CutRow {
+    capture: usize,
+    frames: u64,
+    at: Option<capture::Cut>,
+    why: String,
 }
 
 struct BanRow {
@@ -268,6 +379,25 @@ fn action_text(a: &Action, first: Option<Timestamp>) -> String {
 }
 
 impl Tally {
+    /// The kinds of the malformed messages counted since the last call
+    /// (the engine's running counts, `by`, against the tally's).
+    fn malformed_kinds(&mut self, by: &[(&'static str, u64)]) -> Vec<&'static str> {
+        let mut new = Vec::new();
+        for &(kind, n) in by {
+            match self.malformed.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, seen)) => {
+                    new.extend(std::iter::repeat_n(kind, (n - *seen) as usize));
+                    *seen = n;
+                }
+                None => {
+                    new.extend(std::iter::repeat_n(kind, n as usize));
+                    self.malformed.push((kind, n));
+                }
+            }
+        }
+        new
+    }
+
     fn note(&mut self, now: Timestamp, a: &Action, packet: Option<(usize, u64)>) {
         match a {
             Action::Ban {
@@ -363,6 +493,8 @@ pub fn run(a: ReplayArgs) -> Outcome {
     let json = a.format == Format::Json;
     let per_packet = !a.summary_only;
     let mut tally = Tally::default();
+    let mut h323 = H323Blind::of(&loaded.policy, &engine);
+    tally.h323_assigned = h323.is_some();
     let mut timers: Vec<Value> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     let mut first_json = true;
@@ -436,11 +568,20 @@ pub fn run(a: ReplayArgs) -> Outcome {
                 Direction::In => tally.input += 1,
                 Direction::Out => tally.output += 1,
             }
+            let malformed_before = engine.stats().malformed;
             let d = engine.handle_packet(now, dir, &p);
+            let malformed = engine.stats().malformed - malformed_before;
+            let faults = if malformed > 0 {
+                tally.malformed_kinds(&engine.stats().malformed_by)
+            } else {
+                Vec::new()
+            };
             let actions: Vec<Action> = std::iter::from_fn(|| engine.poll_action()).collect();
             for x in &actions {
                 tally.note(now, x, Some((ci, n)));
             }
+            let unseen = h323.as_mut().is_some_and(|h| h.unseen(&p, dir, d.verdict));
+            tally.h323_unseen += u64::from(unseen);
             let verdict = verdict_name(d.verdict);
             *tally.verdicts.entry(verdict).or_default() += 1;
             let rule = engine.describe(&d.by);
@@ -474,6 +615,13 @@ pub fn run(a: ReplayArgs) -> Outcome {
                     "rule": rule,
                     "actions": actions.iter().map(action_json).collect::<Vec<_>>(),
                 });
+                let mut v = v;
+                if malformed > 0 {
+                    v["malformed_sip"] = json!(faults);
+                }
+                if unseen {
+                    v["not_modelled"] = json!("h323");
+                }
                 let sep = if first_json { "" } else { "," };
                 first_json = false;
                 out.line(format_args!("{sep}{v}"));
@@ -487,8 +635,16 @@ pub fn run(a: ReplayArgs) -> Outcome {
                         .collect();
                     format!(" [{}]", list.join("; "))
                 };
+                let mut faults = if faults.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {{malformed SIP: {}}}", faults.join(", "))
+                };
+                if unseen {
+                    faults.push_str(" {not modelled: H.323 helper}");
+                }
                 out.line(format_args!(
-                    "#{n} {} {} -> {} {} {dir_name} {verdict} ({rule}){acts}",
+                    "#{n} {} {} -> {} {} {dir_name} {verdict} ({rule}){faults}{acts}",
                     rel(now, Some(first)),
                     endpoint(p.src, sport),
                     endpoint(p.dst, dport),
@@ -497,10 +653,13 @@ pub fn run(a: ReplayArgs) -> Outcome {
             }
         }
         if let Some(why) = cap.damaged() {
-            problems.push(format!(
-                "{}: reading stopped after frame {n}: {why}",
-                path.display()
-            ));
+            problems.push(damage_note(path, n, why));
+            tally.cuts.push(CutRow {
+                capture: ci,
+                frames: n,
+                at: capture::cut(path),
+                why: why.to_owned(),
+            });
         }
         done_bytes += pos.bytes();
     }
@@ -532,7 +691,7 @@ pub fn run(a: ReplayArgs) -> Outcome {
             Value::Array(timers)
         ));
     } else {
-        summary_text(&mut out, &tally, &hosts);
+        summary_text(&mut out, &tally, &hosts, &a.captures);
     }
     out.flush();
     if problems.is_empty() {
@@ -616,11 +775,24 @@ fn summary_json(t: &Tally, captures: &[PathBuf], problems: &[String]) -> Value {
         })).collect::<Vec<_>>(),
         "allowed": t.allowed.iter().map(|(a, u)| json!({"addr": a.to_string(), "until": secs(*u)})).collect::<Vec<_>>(),
         "pinholes": {"opened": t.pinholes_opened, "closed": t.pinholes_closed},
+        "malformed_sip": {
+            "total": t.malformed.iter().map(|(_, n)| n).sum::<u64>(),
+            "by_kind": t.malformed.iter().map(|(k, n)| (k.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        },
+        "cut": t.cuts.iter().map(|c| json!({
+            "capture": c.capture,
+            "path": captures[c.capture].display().to_string(),
+            "frames_read": c.frames,
+            "intact_bytes": c.at.map(|a| a.intact),
+            "file_bytes": c.at.map(|a| a.len),
+            "why": c.why,
+        })).collect::<Vec<_>>(),
+        "not_modelled": {"h323_helper_assigned": t.h323_assigned, "h323": t.h323_unseen},
         "problems": problems,
     })
 }
 
-fn summary_text(out: &mut Out, t: &Tally, hosts: &[IpAddr]) {
+fn summary_text(out: &mut Out, t: &Tally, hosts: &[IpAddr], captures: &[PathBuf]) {
     let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
     out.line(format_args!(
         "summary: {} frames; to or from {}: {} in, {} out; {} elsewhere, {} not IP, {} unreadable, {} truncated",
@@ -672,4 +844,36 @@ fn summary_text(out: &mut Out, t: &Tally, hosts: &[IpAddr]) {
         "pinholes: {} opened, {} closed",
         t.pinholes_opened, t.pinholes_closed
     ));
+    let total: u64 = t.malformed.iter().map(|(_, n)| n).sum();
+    let mut kinds: Vec<_> = t.malformed.iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    if kinds.is_empty() {
+        out.line(format_args!("malformed SIP: 0"));
+    } else {
+        out.line(format_args!(
+            "malformed SIP: {total} ({})",
+            kinds.join(", ")
+        ));
+    }
+    if t.h323_assigned {
+        out.line(format_args!(
+            "not modelled: the ruleset assigns an H.323 helper; {} refused packets from H.323 peers may have been admitted by its expectations",
+            t.h323_unseen
+        ));
+    }
+    for c in &t.cuts {
+        let at = c.at.map_or_else(String::new, |a| {
+            format!(
+                ", the last whole record ends at byte {} of {}",
+                a.intact, a.len
+            )
+        });
+        out.line(format_args!(
+            "warning: {} is cut: {} frames read{at}; the rest is not judged ({})",
+            captures[c.capture].display(),
+            c.frames,
+            c.why
+        ));
+    }
 }
