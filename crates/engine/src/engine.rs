@@ -83,6 +83,9 @@ pub struct Stats {
     pub pinholes_opened: u64,
     /// Pinholes closed.
     pub pinholes_closed: u64,
+    /// Failed authentications seen, on the wire or from FreeSWITCH's
+    /// `sofia::register_failure` events.
+    pub auth_failures: u64,
 }
 
 impl Stats {
@@ -895,6 +898,7 @@ impl Engine {
     }
 
     fn auth_failure(&mut self, now: Timestamp, src: IpAddr, account: String, routable: bool) {
+        self.stats.auth_failures += 1;
         if !self.guard.brute_force.enabled {
             return;
         }
