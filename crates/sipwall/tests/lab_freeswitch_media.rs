@@ -34,8 +34,8 @@ const PASSWORD: &str = "lab-1000-pw";
 const TLS_PHONE: &str = r#"
 import hashlib, json, random, re, socket, ssl, struct, sys, time
 fs, port, ca, name, password, packets = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
-t_start = time.time()
 ctx = ssl.create_default_context(cafile=ca)
+t_start = time.time()
 s = ctx.wrap_socket(socket.create_connection((fs, port), timeout=20), server_hostname=name)
 me, my_port = s.getsockname()[:2]
 buf = b""
@@ -82,6 +82,7 @@ def final(cseq):
         if code >= 200 and hdr(head, "CSeq").startswith(str(cseq) + " "):
             return code, head, body
 b1 = branch()
+t_invite = time.time()
 s.sendall(request("INVITE", uri, 1, "<%s>" % uri, b1, body=sdp))
 code, head, body = final(1)
 cseq = 1
@@ -135,7 +136,7 @@ while end is None or time.time() < end:
         time.sleep(0.002)
 s.sendall(request("BYE", contact, cseq + 1, to, branch()))
 bye, _, _ = final(cseq + 1)
-print(json.dumps({"start": t_start, "answered": t_answered, "first_echo": t_first_echo,
+print(json.dumps({"start": t_start, "invite": t_invite, "answered": t_answered, "first_echo": t_first_echo,
                   "sent": sent, "echoed": echoed, "fs_media_port": media_port, "bye": bye}))
 "#;
 
@@ -348,8 +349,6 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
             .any(|w| w["kind"] == "ready")),
         "the watcher never subscribed"
     );
-    let applied_at = unix_now();
-    let policy = lab.apply_policy(&policy);
     lab.counters(
         "fw",
         "input",
@@ -360,6 +359,9 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
         "input",
         &["ip saddr 192.0.2.1 udp dport 6000 counter"],
     );
+    let applied_at = unix_now();
+    let policy = lab.apply_policy(&policy);
+    let apply_done = unix_now();
     let daemon = lab
         .cmd("fw", lab::sipwall())
         .args(["run", "-c", policy.to_str().unwrap()])
@@ -378,6 +380,7 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
         "{}",
         daemon_log()
     );
+    let ready_at = unix_now();
     let status = || -> Value {
         serde_json::from_slice(&lab.sipwall("fw", &["status", "--format", "json"]).stdout)
             .unwrap_or(Value::Null)
@@ -388,6 +391,7 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
         "the daemon never reached FreeSWITCH's event socket:\n{}",
         daemon_log()
     );
+    let esl_at = unix_now();
 
     // The first call as soon as the daemon is connected; then a few
     // short ones for more samples of the pinhole latency.
@@ -442,13 +446,18 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
     after_read.sort_by(f64::total_cmp);
     eprintln!(
         "figures: apply -> call answered over TLS {:.0} ms; apply -> first echoed RTP {:.0} ms \
-         (INVITE -> 200 of that call {:.0} ms); first CHANNEL_* event with the media port \
+         (apply itself {:.0} ms, daemon answering status at {:.0} ms, connected to the event \
+         socket at {:.0} ms, the phone's TLS connection opened at {:.0} ms; INVITE -> 200 {:.0} ms); first CHANNEL_* event with the media port \
          (FreeSWITCH's Event-Date-Timestamp) -> pinhole element in the kernel (nft monitor), \
          {} calls: min {:.1} ms, median {:.1} ms, max {:.1} ms (median from another ESL client \
          reading the event: {:.1} ms); RTP {} sent, {} echoed",
         (answered - applied_at) * 1e3,
         (first_echo - applied_at) * 1e3,
-        (answered - r["start"].as_f64().unwrap()) * 1e3,
+        (apply_done - applied_at) * 1e3,
+        (ready_at - applied_at) * 1e3,
+        (esl_at - applied_at) * 1e3,
+        (r["start"].as_f64().unwrap() - applied_at) * 1e3,
+        (answered - r["invite"].as_f64().unwrap()) * 1e3,
         latencies.len(),
         latencies[0],
         latencies[latencies.len() / 2],
