@@ -492,6 +492,14 @@ fn banned(lab: &Lab, addr: &str) -> bool {
     })
 }
 
+/// What the phone's run left: the daemon's log, its final status, and with
+/// a call, the RTP packets into FreeSWITCH and echoed back.
+struct Phone {
+    log: String,
+    status: Value,
+    echoed: Option<(u64, u64)>,
+}
+
 /// A SIPp phone (user 1000) at the peer mistypes its password twice, then
 /// registers, against the real FreeSWITCH behind sipwall's policy for its
 /// tree, with `sipwall run --esl` connected. With `untapped`, the SIP
@@ -500,11 +508,7 @@ fn banned(lab: &Lab, addr: &str) -> bool {
 /// daemon's log and its final status. With `call`, the phone then calls
 /// 9196 with RTP; the result has the RTP packets that went in through
 /// sipwall and came back echoed.
-fn phone_mistypes_twice_then_registers(
-    test: &str,
-    untapped: bool,
-    call: bool,
-) -> Option<(String, Value, Option<(u64, u64)>)> {
+fn phone_mistypes_twice_then_registers(test: &str, untapped: bool, call: bool) -> Option<Phone> {
     let lab = lab(test)?;
     if !lab::require(test, &["sipp"]) {
         return None;
@@ -658,16 +662,25 @@ fn phone_mistypes_twice_then_registers(
     );
     let st = status();
     assert_eq!(st["bans_active"], 0, "{log_text}");
-    Some((log_text, st, echoed))
+    Some(Phone {
+        log: log_text,
+        status: st,
+        echoed,
+    })
 }
 
 #[test]
 fn a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch() {
-    let Some((log, st, echoed)) = phone_mistypes_twice_then_registers(
+    let Some(Phone {
+        log,
+        status: st,
+        echoed,
+    }) = phone_mistypes_twice_then_registers(
         "a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch",
         false,
         true,
-    ) else {
+    )
+    else {
         return;
     };
     assert!(st["sip_messages"].as_u64().unwrap() >= 8, "{st}");
@@ -682,11 +695,14 @@ fn a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch
 
 #[test]
 fn freeswitchs_sofia_register_event_reaches_the_engine() {
-    let Some((log, st, _)) = phone_mistypes_twice_then_registers(
+    let Some(Phone {
+        log, status: st, ..
+    }) = phone_mistypes_twice_then_registers(
         "freeswitchs_sofia_register_event_reaches_the_engine",
         true,
         false,
-    ) else {
+    )
+    else {
         return;
     };
     // Nothing from the wire: the allowance above came from the event socket.
