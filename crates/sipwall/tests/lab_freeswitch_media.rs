@@ -396,6 +396,7 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
     // The first call as soon as the daemon is connected; then a few
     // short ones for more samples of the pinhole latency.
     let call = tls_call(&lab, &dir, &ca, 150);
+    let (in_fs, back) = (lab.counts("fw")[0], lab.counts("peer")[0]);
     let more: Vec<Call> = (0..4).map(|_| tls_call(&lab, &dir, &ca, 25)).collect();
     let r = &call.report;
     let fs_port = r["fs_media_port"].as_u64().unwrap();
@@ -412,7 +413,6 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
         daemon_log(),
         fs.log_tail(30)
     );
-    let (in_fs, back) = (lab.counts("fw")[0], lab.counts("peer")[0]);
     assert!(in_fs >= 140 && back >= 100, "in {in_fs}, back {back}");
     // Closed at hangup.
     assert!(
@@ -450,7 +450,7 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
          socket at {:.0} ms, the phone's TLS connection opened at {:.0} ms; INVITE -> 200 {:.0} ms); first CHANNEL_* event with the media port \
          (FreeSWITCH's Event-Date-Timestamp) -> pinhole element in the kernel (nft monitor), \
          {} calls: min {:.1} ms, median {:.1} ms, max {:.1} ms (median from another ESL client \
-         reading the event: {:.1} ms); RTP {} sent, {} echoed",
+         reading the event: {:.1} ms); RTP {} sent, {} through sipwall into FreeSWITCH, {} echoed",
         (answered - applied_at) * 1e3,
         (first_echo - applied_at) * 1e3,
         (apply_done - applied_at) * 1e3,
@@ -464,6 +464,7 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
         latencies[latencies.len() - 1],
         after_read[after_read.len() / 2],
         r["sent"],
+        in_fs,
         echoed
     );
 
