@@ -191,12 +191,18 @@ fn unix_now() -> f64 {
         .as_secs_f64()
 }
 
+/// The lines of the pinhole sets (port alone, and address . port).
 fn pinhole_elements(lab: &Lab) -> String {
+    let mut inside = false;
     lab.sipwall_table("fw")
         .unwrap_or_default()
         .lines()
-        .skip_while(|l| !l.contains("set pinhole_port"))
-        .take_while(|l| !l.contains("set pinhole_v4"))
+        .filter(|l| {
+            if l.trim_start().starts_with("set ") {
+                inside = l.contains("set pinhole_");
+            }
+            inside
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -285,7 +291,24 @@ fn pinhole_latency_ms(lines: &[Value], port: &str) -> (f64, f64) {
 
 #[test]
 fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
-    let test = "a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events";
+    tls_call_through_event_pinholes(
+        "a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events",
+        false,
+    );
+}
+
+/// With `pinhole_match_remote`, the pinhole is keyed on the remote media
+/// address FreeSWITCH's event names (`variable_remote_media_ip`): the real
+/// server must name the phone's.
+#[test]
+fn a_tls_calls_pinholes_are_keyed_on_the_remote_media_address_freeswitch_names() {
+    tls_call_through_event_pinholes(
+        "a_tls_calls_pinholes_are_keyed_on_the_remote_media_address_freeswitch_names",
+        true,
+    );
+}
+
+fn tls_call_through_event_pinholes(test: &str, match_remote: bool) {
     if !freeswitch::require(test) {
         return;
     }
@@ -326,7 +349,12 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
     // The RTP range closed: media only through pinholes.
     let range = "mode = \"range\"\nports = \"16384-32769\"";
     assert!(discovered.contains(range), "{discovered}");
-    let policy = discovered.replace(range, "mode = \"pinhole\"\nports = \"16384-32769\"");
+    let policy = discovered.replace(
+        range,
+        &format!(
+            "mode = \"pinhole\"\nports = \"16384-32769\"\npinhole_match_remote = {match_remote}"
+        ),
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let password = lab::write_temp(&dir, "esl.password", "ClueCon\n");
@@ -406,6 +434,14 @@ fn a_tls_call_gets_its_media_only_through_pinholes_from_freeswitchs_events() {
         call.pinholes_seen,
         daemon_log()
     );
+    if match_remote {
+        let keyed = format!("192.0.2.2 . {fs_port}");
+        assert!(
+            call.pinholes_seen.contains(&keyed),
+            "no pinhole {keyed}: {}",
+            call.pinholes_seen
+        );
+    }
     let echoed = r["echoed"].as_u64().unwrap();
     assert!(
         echoed >= 100,
