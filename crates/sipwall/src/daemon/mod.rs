@@ -753,3 +753,18 @@ fn carry_out(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_crosscheck_every;
+    use std::time::Duration;
+
+    #[test]
+    fn a_crosscheck_interval_under_a_second_is_refused() {
+        assert_eq!(parse_crosscheck_every("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_crosscheck_every("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["0s", "500ms", "soon"] {
+            assert!(parse_crosscheck_every(bad).is_err(), "{bad}");
+        }
+    }
+}
