@@ -509,6 +509,17 @@ struct Phone {
 /// 9196 with RTP; the result has the RTP packets that went in through
 /// sipwall and came back echoed.
 fn phone_mistypes_twice_then_registers(test: &str, untapped: bool, call: bool) -> Option<Phone> {
+    phone_mistypes_then_registers(test, 2, untapped, call)
+}
+
+/// As [`phone_mistypes_twice_then_registers`], with `mistypes` wrong
+/// passwords before the right one.
+fn phone_mistypes_then_registers(
+    test: &str,
+    mistypes: u32,
+    untapped: bool,
+    call: bool,
+) -> Option<Phone> {
     let lab = lab(test)?;
     if !lab::require(test, &["sipp"]) {
         return None;
@@ -570,9 +581,16 @@ fn phone_mistypes_twice_then_registers(test: &str, untapped: bool, call: bool) -
         std::fs::read_to_string(&log).unwrap_or_default()
     );
 
-    let attempts: String = [(1, "12345"), (2, "4321"), (3, "1234")]
-        .iter()
-        .map(|(n, p)| attempt(*n, p, *n == 3))
+    let attempts: String = (1..=mistypes + 1)
+        .map(|n| {
+            let last = n == mistypes + 1;
+            let password = if last {
+                "1234".to_owned()
+            } else {
+                format!("123{n}x")
+            };
+            attempt(n, &password, last)
+        })
         .collect();
     let scenario = lab::write_temp(
         &dir,
@@ -710,4 +728,24 @@ fn freeswitchs_sofia_register_event_reaches_the_engine() {
     assert_eq!(st["sip_messages"], 0, "{st}\n{log}");
     // And so did the two mistypes: FreeSWITCH's sofia::register_failure.
     assert_eq!(st["auth_failures"], 2, "{st}\n{log}");
+}
+
+#[test]
+fn a_mistype_freeswitch_reports_on_the_wire_and_as_an_event_counts_once() {
+    // Three mistypes under the policy's max_failures of 5: counted twice
+    // each (FreeSWITCH's 403 on the wire, then its sofia::register_failure),
+    // the phone was banned at its third and never registered.
+    let Some(Phone {
+        log, status: st, ..
+    }) = phone_mistypes_then_registers(
+        "a_mistype_freeswitch_reports_on_the_wire_and_as_an_event_counts_once",
+        3,
+        false,
+        false,
+    )
+    else {
+        return;
+    };
+    assert_eq!(st["auth_failures"], 3, "{st}\n{log}");
+    assert!(st["sip_messages"].as_u64().unwrap() >= 10, "{st}");
 }
