@@ -459,6 +459,12 @@ fn tls_call_through_event_pinholes(test: &str, match_remote: bool) {
     );
     // The daemon read no SIP: it cannot (TLS). The pinholes came from events.
     let st = status();
+    // And the policy derived from the tree agrees with what FreeSWITCH
+    // says it listens on, TLS included.
+    let ports = &st["freeswitch_ports"];
+    assert_eq!(ports["checked"], true, "{st}");
+    assert_eq!(ports["live_not_in_policy"], serde_json::json!([]), "{st}");
+    assert_eq!(ports["policy_not_live"], serde_json::json!([]), "{st}");
     assert_eq!(st["sip_messages"], 0, "{st}");
     assert!(st["pinholes_opened"].as_u64().unwrap() >= 1, "{st}");
     assert!(st["pinholes_closed"].as_u64().unwrap() >= 1, "{st}");
