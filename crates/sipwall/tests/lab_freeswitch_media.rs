@@ -523,3 +523,166 @@ fn tls_call_through_event_pinholes(test: &str, match_remote: bool) {
         call.pinholes_seen
     );
 }
+
+/// An event socket that sends `CHANNEL_ANSWER`s on cue: for sipwall's own
+/// share of the pinhole latency, without FreeSWITCH's delivery in it.
+/// Args: trigger file, output file, calls. Writes `port send-time` lines,
+/// the time taken just before each event is written to the socket.
+const CUED_ESL: &str = r#"
+import os, socket, sys, time, urllib.parse
+trigger, out, calls = sys.argv[1], sys.argv[2], int(sys.argv[3])
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 8021)); srv.listen(1)
+c, _ = srv.accept()
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def read_cmd():
+    buf = b""
+    while b"\n\n" not in buf:
+        d = c.recv(4096)
+        if not d: sys.exit(0)
+        buf += d
+    return buf.decode()
+def event(headers):
+    body = "".join("%s: %s\n" % (k, urllib.parse.quote(v)) for k, v in headers) + "\n"
+    c.sendall(("Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body)).encode() + body.encode())
+c.sendall(b"Content-Type: auth/request\n\n"); read_cmd()
+c.sendall(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"); read_cmd()
+c.sendall(b"Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n"); read_cmd()
+xml = b"<?xml version=\"1.0\"?>\n<profiles>\n</profiles>\n"
+c.sendall(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(xml) + xml)
+while not os.path.exists(trigger): time.sleep(0.01)
+f = open(out, "w", buffering=1)
+for i in range(calls):
+    port = 20000 + 2 * i
+    t = time.time()
+    event([("Event-Name", "CHANNEL_ANSWER"), ("Unique-ID", "cued-%d" % i),
+           ("variable_local_media_port", str(port)), ("variable_remote_media_ip", "192.0.2.2")])
+    f.write("%d %f\n" % (port, t))
+    time.sleep(0.1)
+    event([("Event-Name", "CHANNEL_HANGUP_COMPLETE"), ("Unique-ID", "cued-%d" % i)])
+    time.sleep(0.1)
+time.sleep(1)
+"#;
+
+/// sipwall's share of the pinhole latency: from an event written to the
+/// daemon's event socket to the element committed in the kernel (`nft
+/// monitor`, stamped as each line arrives). The real server adds its own
+/// delivery (up to 20 ms, see the TLS test) in front of this.
+#[test]
+fn a_pinhole_is_in_the_kernel_milliseconds_after_its_event_reaches_the_daemon() {
+    use std::io::BufRead as _;
+    let test = "a_pinhole_is_in_the_kernel_milliseconds_after_its_event_reaches_the_daemon";
+    let Some(lab) = Lab::up(test, &["python3"]) else {
+        return;
+    };
+    const CALLS: usize = 40;
+    let policy = lab.apply_policy(
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\n\
+         allow = [\"any\"]\n[media]\nmode = \"pinhole\"\n[helpers.sip]\nassign = false\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (trigger, sent) = (dir.path().join("go"), dir.path().join("sent"));
+    let esl = lab::write_temp(&dir, "esl.py", CUED_ESL);
+    let _esl = lab.spawn(
+        "fw",
+        &[
+            "python3",
+            esl.to_str().unwrap(),
+            trigger.to_str().unwrap(),
+            sent.to_str().unwrap(),
+            &CALLS.to_string(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let password = lab::write_temp(&dir, "esl.password", "ClueCon\n");
+    let log = dir.path().join("daemon.log");
+    let daemon = lab
+        .cmd("fw", lab::sipwall())
+        .args(["run", "-c", policy.to_str().unwrap()])
+        .args(["--esl", "127.0.0.1:8021", "--esl-password-file"])
+        .arg(&password)
+        .args(["--metrics", "off"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _daemon = lab::Background(daemon);
+    assert!(lab.daemon_ready(Duration::from_secs(15)));
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || {
+            serde_json::from_slice::<Value>(
+                &lab.sipwall("fw", &["status", "--format", "json"]).stdout,
+            )
+            .is_ok_and(|s| s["esl_connected"] == true)
+        }),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let mut monitor = lab
+        .cmd("fw", "nft")
+        .args(["monitor", "elements"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = monitor.stdout.take().unwrap();
+    let _monitor = lab::Background(monitor);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send((unix_now(), line)).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&trigger, "").unwrap();
+    let mut added = std::collections::HashMap::new();
+    let end = std::time::Instant::now() + Duration::from_secs(30);
+    while added.len() < CALLS {
+        let Ok((at, line)) =
+            rx.recv_timeout(end.saturating_duration_since(std::time::Instant::now()))
+        else {
+            break;
+        };
+        if let Some(port) = line
+            .strip_prefix("add element inet sipwall pinhole_port { ")
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| p % 2 == 0)
+        {
+            // The RTP port's element; RTCP's (odd) follows at once.
+            added.entry(port).or_insert(at);
+        }
+    }
+    let sent_at: Vec<(u16, f64)> = std::fs::read_to_string(&sent)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (p, t) = l.split_once(' ')?;
+            Some((p.parse().ok()?, t.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(sent_at.len(), CALLS, "events sent");
+    let mut ms: Vec<f64> = sent_at
+        .iter()
+        .map(|(port, t)| {
+            let at = added
+                .get(port)
+                .unwrap_or_else(|| panic!("no pinhole for {port} in the kernel: {added:?}"));
+            (at - t) * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: usize| ms[(ms.len() - 1) * p / 100];
+    eprintln!(
+        "figures: event written to the daemon's event socket -> pinhole element in the kernel, \
+         {CALLS} calls: min {:.2} ms, median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
+        ms[0],
+        pct(50),
+        pct(90),
+        ms[ms.len() - 1]
+    );
+    // A generous bound for 2 loaded cores: this is a delay of one loop turn.
+    assert!(pct(50) < 100.0, "median {:.1} ms", pct(50));
+}
