@@ -86,6 +86,9 @@ pub struct Stats {
     pub pinholes_opened: u64,
     /// Pinholes closed.
     pub pinholes_closed: u64,
+    /// Failed authentications seen, on the wire or from FreeSWITCH's
+    /// `sofia::register_failure` events.
+    pub auth_failures: u64,
 }
 
 impl Stats {
@@ -131,6 +134,29 @@ const H323_EXPECTATIONS_PER_CALL: usize = 20;
 /// H.245 connections remembered at most.
 const MAX_H245: usize = 4096;
 
+/// Where a failed authentication was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// FreeSWITCH's answer on the wire.
+    Wire,
+    /// FreeSWITCH's `sofia::register_failure` event.
+    Event,
+}
+
+/// A source's failed authentications seen one way only so far.
+#[derive(Debug, Clone, Copy)]
+struct Unpaired {
+    wire: u32,
+    event: u32,
+    at: Timestamp,
+}
+
+/// How far apart the wire's copy of a failure and FreeSWITCH's event for
+/// it may arrive and still be one failure.
+const TWIN_WINDOW: Duration = Duration::from_secs(2);
+/// Sources whose unpaired failures are remembered.
+const MAX_UNPAIRED_SOURCES: usize = 65_536;
+
 /// Limits on the engine's memory.
 const MAX_FLOWS: usize = 262_144;
 const MAX_TRANSACTIONS: usize = 65_536;
@@ -165,6 +191,7 @@ pub struct Engine {
     flood: Flood,
     failures: Windows<IpAddr>,
     account_failures: Windows<String>,
+    unpaired: LruCache<IpAddr, Unpaired>,
     unknown_users: Windows<IpAddr>,
     malformed: Windows<IpAddr>,
     transactions: Transactions,
@@ -269,6 +296,7 @@ impl Engine {
                 g.brute_force.account_max_failures as usize,
                 100_000,
             ),
+            unpaired: LruCache::new(NonZeroUsize::new(MAX_UNPAIRED_SOURCES).expect("non-zero")),
             unknown_users: Windows::new(
                 g.enumeration.window,
                 g.enumeration.max_users as usize,
@@ -1005,7 +1033,7 @@ impl Engine {
                 src,
                 account,
                 routable,
-            } => self.auth_failure(now, src, account, routable),
+            } => self.auth_failure(now, src, account, routable, Seen::Wire),
             Outcome::UnknownUser {
                 src,
                 account,
@@ -1038,7 +1066,18 @@ impl Engine {
         }
     }
 
-    fn auth_failure(&mut self, now: Timestamp, src: IpAddr, account: String, routable: bool) {
+    fn auth_failure(
+        &mut self,
+        now: Timestamp,
+        src: IpAddr,
+        account: String,
+        routable: bool,
+        seen: Seen,
+    ) {
+        if self.is_twin(now, src, seen) {
+            return;
+        }
+        self.stats.auth_failures += 1;
         if !self.guard.brute_force.enabled {
             return;
         }
@@ -1054,6 +1093,36 @@ impl Engine {
                 self.failures.forget(&src);
             }
         }
+    }
+
+    /// Whether this failure is one already counted, seen the other way:
+    /// with the tap and the event socket both on, FreeSWITCH's 403 crosses
+    /// the wire and comes back as `sofia::register_failure`, in either
+    /// order. Paired per source, one for one: the event names no Call-ID,
+    /// and its account (the To user) need not be the wire's (the digest
+    /// username). A failure seen one way only (TLS, or a 401 that fires no
+    /// event) still counts.
+    fn is_twin(&mut self, now: Timestamp, src: IpAddr, seen: Seen) -> bool {
+        let fresh = Unpaired {
+            wire: 0,
+            event: 0,
+            at: now,
+        };
+        let u = self.unpaired.get_or_insert_mut(src, || fresh);
+        if now.since(u.at) > TWIN_WINDOW {
+            *u = fresh;
+        }
+        let (mine, other) = match seen {
+            Seen::Wire => (&mut u.wire, &mut u.event),
+            Seen::Event => (&mut u.event, &mut u.wire),
+        };
+        if *other > 0 {
+            *other -= 1;
+            return true;
+        }
+        *mine = mine.saturating_add(1);
+        u.at = now;
+        false
     }
 
     /// Makes the call of an INVITE read only as far as its summary.
@@ -1239,7 +1308,7 @@ impl Engine {
                 );
                 // FreeSWITCH does not say whether the failed request was
                 // return-routable: it weighs as unverified evidence.
-                self.auth_failure(now, src, account, false);
+                self.auth_failure(now, src, account, false, Seen::Event);
             }
             (Some("CUSTOM"), Some("sofia::register")) => {
                 let Some(src) = ev.get("network-ip").and_then(|a| a.parse().ok()) else {

@@ -459,6 +459,52 @@ fn register_failure_events_count_like_answers_on_the_wire() {
 }
 
 #[test]
+fn a_failed_authentication_seen_on_the_wire_and_as_freeswitchs_event_counts_once() {
+    // The tap and the event socket both on: each mistype is FreeSWITCH's
+    // 403 on the wire and its sofia::register_failure, in either order.
+    let mut e = engine(SIP_PINHOLE);
+    let failure = Event::from_pairs(&[
+        ("Event-Name", "CUSTOM"),
+        ("Event-Subclass", "sofia::register_failure"),
+        ("network-ip", PEER),
+        ("to-user", "200"),
+        ("to-host", "example.com"),
+    ]);
+    let mut all = Vec::new();
+    for n in 1..=4u32 {
+        let at = t(u64::from(n) * 1000);
+        if n % 2 == 0 {
+            e.handle_event(at, &failure);
+        }
+        all.extend(register_attempt(&mut e, at, PEER, n, true, "403 Forbidden"));
+        if n % 2 == 1 {
+            e.handle_event(at + Duration::from_millis(8), &failure);
+        }
+        all.extend(actions(&mut e));
+    }
+    assert!(bans(&all).is_empty(), "4 failures, not 8: {all:?}");
+    assert_eq!(e.stats().auth_failures, 4);
+    // The fifth reaches the policy's 5: counting once still bans.
+    all.extend(register_attempt(
+        &mut e,
+        t(5000),
+        PEER,
+        5,
+        true,
+        "403 Forbidden",
+    ));
+    e.handle_event(t(5010), &failure);
+    all.extend(actions(&mut e));
+    assert_eq!(bans(&all).len(), 1, "{all:?}");
+    // A failure seen only as an event (TLS: no wire copy) counts alone.
+    let mut e = engine(SIP_PINHOLE);
+    for i in 0..3 {
+        e.handle_event(t(i * 5000), &failure);
+    }
+    assert_eq!(e.stats().auth_failures, 3);
+}
+
+#[test]
 fn repeat_offenders_get_longer_bans_and_bans_expire_on_time() {
     let mut e = engine(SIP_PINHOLE);
     let probe = req(

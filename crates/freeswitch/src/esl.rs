@@ -154,7 +154,8 @@ pub struct Listening {
     pub host: String,
     /// Its port.
     pub port: u16,
-    /// `sips:` (TLS) rather than `sip:`.
+    /// Over TLS: sofia marks it in the state (`RUNNING (0) (TLS)`, `(WSS)`),
+    /// and its URL still says `sip:`.
     pub tls: bool,
 }
 
@@ -177,11 +178,15 @@ pub fn listening(xml: &str) -> Result<Vec<Listening>, String> {
         let (Some(name), Some(data)) = (text("name"), text("data")) else {
             continue;
         };
-        let (tls, rest) = match data.split_once(':') {
+        let (sips, rest) = match data.split_once(':') {
             Some(("sips", r)) => (true, r),
             Some(("sip", r)) => (false, r),
             _ => continue,
         };
+        // mod_sofia lists a profile's TLS listener as a second profile
+        // whose URL is `sip:` on the TLS port; only the state says so.
+        let state = text("state").unwrap_or("");
+        let tls = sips || state.ends_with("(TLS)") || state.ends_with("(WSS)");
         let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
         let hostport = hostport.split(';').next().unwrap_or(hostport);
         let Some((host, port)) = hostport.rsplit_once(':') else {
@@ -285,6 +290,28 @@ mod tests {
         assert_eq!(l[1].host, "2001:db8::1");
         assert_eq!((l[2].port, l[2].tls), (5081, true));
         assert!(listening("<profiles><unclosed>").is_err());
+    }
+
+    #[test]
+    fn xmlstatus_tls_listeners_are_marked_in_the_state_not_the_url() {
+        // What FreeSWITCH 1.11 answers with internal_ssl_enable=true
+        // (mod_sofia.c: the TLS entry's data is profile->tls_url, `sip:`;
+        // sofia.c makes the WSS one `sips:`).
+        let xml = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<profiles>\n\
+            <profile>\n<name>internal</name>\n<type>profile</type>\n<data>sip:mod_sofia@192.0.2.1:5060</data>\n<state>RUNNING (0)</state>\n</profile>\n\
+            <profile>\n<name>internal</name>\n<type>profile</type>\n<data>sip:mod_sofia@192.0.2.1:5061</data>\n<state>RUNNING (0) (TLS)</state>\n</profile>\n\
+            <profile>\n<name>internal</name>\n<type>profile</type>\n<data>sip:mod_sofia@192.0.2.1:5066;transport=ws</data>\n<state>RUNNING (0) (WS)</state>\n</profile>\n\
+            <profile>\n<name>internal</name>\n<type>profile</type>\n<data>sips:mod_sofia@192.0.2.1:7443;transport=wss</data>\n<state>RUNNING (0) (WSS)</state>\n</profile>\n\
+            </profiles>\n";
+        let l: Vec<(u16, bool)> = listening(xml)
+            .unwrap()
+            .iter()
+            .map(|l| (l.port, l.tls))
+            .collect();
+        assert_eq!(
+            l,
+            [(5060, false), (5061, true), (5066, false), (7443, true)]
+        );
     }
 
     #[test]

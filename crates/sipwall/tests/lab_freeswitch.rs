@@ -364,6 +364,125 @@ fn attempt(n: u32, password: &str, last: bool) -> String {
     s
 }
 
+/// The registered phone calls 9196, vanilla's echo test (answered after
+/// vanilla's dialplan sleeps 10 s over the default password), with its
+/// digest when FreeSWITCH challenges the INVITE (407; a source vanilla
+/// trusts by address gets no challenge), plays a G.711 pcap as RTP for its
+/// 7 s, then hangs up.
+const CALL_ECHO: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="call 9196 with RTP">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:9196@[remote_ip] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1000@[remote_ip]>;tag=[pid]SIPpTag0[call_number]
+      To: <sip:9196@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:1000@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      User-Agent: SIPp
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8
+      a=rtpmap:8 PCMA/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="407" auth="true" optional="true" next="challenged"/>
+  <recv response="200" rtd="true" rrs="true" next="answered"/>
+  <label id="challenged"/>
+  <send>
+    <![CDATA[
+      ACK sip:9196@[remote_ip] SIP/2.0
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:9196@[remote_ip] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1000@[remote_ip]>;tag=[pid]SIPpTag0[call_number]
+      To: <sip:9196@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: <sip:1000@[local_ip]:[local_port]>
+      [authentication username=1000 password=1234]
+      Max-Forwards: 70
+      User-Agent: SIPp
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687638 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8
+      a=rtpmap:8 PCMA/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true" rrs="true"/>
+  <label id="answered"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1000@[remote_ip]>;tag=[pid]SIPpTag0[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: [last_cseq_number] ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <nop>
+    <action>
+      <exec play_pcap_audio="g711a.pcap"/>
+    </action>
+  </nop>
+  <pause milliseconds="7500"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1000@[remote_ip]>;tag=[pid]SIPpTag0[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"#;
+
+/// The RTP of a call between the peer's port 6000 and FreeSWITCH's range:
+/// packets that passed sipwall into FreeSWITCH, and that came back.
+const RTP_COUNTERS: [&str; 1] = ["ip saddr 192.0.2.2 udp sport 6000 udp dport 16384-32768 counter"];
+const RTP_BACK: [&str; 1] = ["ip saddr 192.0.2.1 udp sport 16384-32768 udp dport 6000 counter"];
+
 fn banned(lab: &Lab, addr: &str) -> bool {
     lab.sipwall_table("fw").is_some_and(|t| {
         t.lines()
@@ -373,18 +492,47 @@ fn banned(lab: &Lab, addr: &str) -> bool {
     })
 }
 
+/// What the phone's run left: the daemon's log, its final status, and with
+/// a call, the RTP packets into FreeSWITCH and echoed back.
+struct Phone {
+    log: String,
+    status: Value,
+    echoed: Option<(u64, u64)>,
+}
+
 /// A SIPp phone (user 1000) at the peer mistypes its password twice, then
 /// registers, against the real FreeSWITCH behind sipwall's policy for its
 /// tree, with `sipwall run --esl` connected. With `untapped`, the SIP
 /// services are declared `custom` so the daemon reads no SIP from the
 /// wire: what it learns can only come from the event socket. Returns the
-/// daemon's log and its final status.
-fn phone_mistypes_twice_then_registers(test: &str, untapped: bool) -> Option<(String, Value)> {
+/// daemon's log and its final status. With `call`, the phone then calls
+/// 9196 with RTP; the result has the RTP packets that went in through
+/// sipwall and came back echoed.
+fn phone_mistypes_twice_then_registers(test: &str, untapped: bool, call: bool) -> Option<Phone> {
+    phone_mistypes_then_registers(test, 2, untapped, call)
+}
+
+/// As [`phone_mistypes_twice_then_registers`], with `mistypes` wrong
+/// passwords before the right one.
+fn phone_mistypes_then_registers(
+    test: &str,
+    mistypes: u32,
+    untapped: bool,
+    call: bool,
+) -> Option<Phone> {
     let lab = lab(test)?;
     if !lab::require(test, &["sipp"]) {
         return None;
     }
     let tree = Tree::vanilla();
+    // Vanilla's example of IP authentication trusts 192.0.2.0/24, the lab's
+    // own network, as user brian (who requires SRTP): the phone would call
+    // as brian with no digest, and its plain RTP would be refused (488).
+    tree.edit(
+        "directory/default/brian.xml",
+        r#"<user id="brian" cidr="192.0.2.0/24">"#,
+        r#"<user id="brian">"#,
+    );
     let fs = FreeSwitch::start(&lab, tree.path(), &VANILLA_PROFILES);
     // sipwall's policy for this very tree, applied in front of it.
     let out = std::process::Command::new(lab::sipwall())
@@ -433,9 +581,16 @@ fn phone_mistypes_twice_then_registers(test: &str, untapped: bool) -> Option<(St
         std::fs::read_to_string(&log).unwrap_or_default()
     );
 
-    let attempts: String = [(1, "12345"), (2, "4321"), (3, "1234")]
-        .iter()
-        .map(|(n, p)| attempt(*n, p, *n == 3))
+    let attempts: String = (1..=mistypes + 1)
+        .map(|n| {
+            let last = n == mistypes + 1;
+            let password = if last {
+                "1234".to_owned()
+            } else {
+                format!("123{n}x")
+            };
+            attempt(n, &password, last)
+        })
         .collect();
     let scenario = lab::write_temp(
         &dir,
@@ -482,30 +637,115 @@ fn phone_mistypes_twice_then_registers(test: &str, untapped: bool) -> Option<(St
         !banned(&lab, "192.0.2.2"),
         "the phone was banned:\n{log_text}"
     );
+    let echoed = call.then(|| {
+        lab.counters("fw", "input", &RTP_COUNTERS);
+        lab.counters("peer", "input", &RTP_BACK);
+        let scenario = lab::write_temp(&dir, "call.xml", CALL_ECHO);
+        std::fs::copy(
+            "/usr/share/sip-tester/g711a.pcap",
+            dir.path().join("g711a.pcap"),
+        )
+        .unwrap();
+        let out = lab
+            .cmd("peer", "timeout")
+            .args([
+                "40",
+                "sipp",
+                "-nostdin",
+                "-timeout",
+                "30s",
+                "-timeout_error",
+                "-sf",
+            ])
+            .arg(&scenario)
+            .args(["-i", "192.0.2.2", "-p", "5070", "-mp", "6000", "-m", "1"])
+            .args(["-s", "9196", "-trace_err", "-error_file", "call.err"])
+            .arg("192.0.2.1:5060")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the call to 9196: {}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            std::fs::read_to_string(dir.path().join("call.err")).unwrap_or_default(),
+            fs.log_tail(40)
+        );
+        (lab.counts("fw")[0], lab.counts("peer")[0])
+    });
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !banned(&lab, "192.0.2.2"),
+        "the phone was banned:\n{log_text}"
+    );
     let st = status();
     assert_eq!(st["bans_active"], 0, "{log_text}");
-    Some((log_text, st))
+    Some(Phone {
+        log: log_text,
+        status: st,
+        echoed,
+    })
 }
 
 #[test]
 fn a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch() {
-    let Some((_, st)) = phone_mistypes_twice_then_registers(
+    let Some(Phone {
+        log,
+        status: st,
+        echoed,
+    }) = phone_mistypes_twice_then_registers(
         "a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch",
         false,
-    ) else {
+        true,
+    )
+    else {
         return;
     };
     assert!(st["sip_messages"].as_u64().unwrap() >= 8, "{st}");
+    // The two mistypes, each seen on the wire and as FreeSWITCH's event,
+    // count once each (twice each, a phone would be banned at its third).
+    assert_eq!(st["auth_failures"], 2, "{st}\n{log}");
+    // 236 packets in the pcap: most reach FreeSWITCH and come back echoed.
+    let (to_fs, back) = echoed.unwrap();
+    eprintln!("RTP of the call to 9196: {to_fs} packets in, {back} echoed back");
+    assert!(to_fs >= 200, "RTP into FreeSWITCH: {to_fs} packets");
+    assert!(back >= 150, "RTP echoed by FreeSWITCH: {back} packets");
 }
 
 #[test]
 fn freeswitchs_sofia_register_event_reaches_the_engine() {
-    let Some((log, st)) = phone_mistypes_twice_then_registers(
+    let Some(Phone {
+        log, status: st, ..
+    }) = phone_mistypes_twice_then_registers(
         "freeswitchs_sofia_register_event_reaches_the_engine",
         true,
-    ) else {
+        false,
+    )
+    else {
         return;
     };
     // Nothing from the wire: the allowance above came from the event socket.
     assert_eq!(st["sip_messages"], 0, "{st}\n{log}");
+    // And so did the two mistypes: FreeSWITCH's sofia::register_failure.
+    assert_eq!(st["auth_failures"], 2, "{st}\n{log}");
+}
+
+#[test]
+fn a_mistype_freeswitch_reports_on_the_wire_and_as_an_event_counts_once() {
+    // Three mistypes under the policy's max_failures of 5: counted twice
+    // each (FreeSWITCH's 403 on the wire, then its sofia::register_failure),
+    // the phone was banned at its third and never registered.
+    let Some(Phone {
+        log, status: st, ..
+    }) = phone_mistypes_then_registers(
+        "a_mistype_freeswitch_reports_on_the_wire_and_as_an_event_counts_once",
+        3,
+        false,
+        false,
+    )
+    else {
+        return;
+    };
+    assert_eq!(st["auth_failures"], 3, "{st}\n{log}");
+    assert!(st["sip_messages"].as_u64().unwrap() >= 10, "{st}");
 }

@@ -342,6 +342,7 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "packets": { "accepted": st.accepted, "dropped": st.dropped, "rejected": st.rejected },
                 "sip_messages": st.sip_messages,
                 "malformed": st.malformed,
+                "auth_failures": st.auth_failures,
                 "bans_active": engine.bans().len(),
                 "bans_made": bans,
                 "bans_suppressed": {

@@ -23,10 +23,9 @@ pub struct EslConfig {
     pub addr: String,
     /// A file holding the password.
     pub password_file: PathBuf,
+    /// How often FreeSWITCH's listening ports are asked for (`sofia xmlstatus`).
+    pub crosscheck_every: Duration,
 }
-
-/// How often the listening ports are cross-checked.
-const XMLSTATUS_EVERY: Duration = Duration::from_secs(60);
 
 /// Time limits of one connection.
 #[derive(Debug, Clone, Copy)]
@@ -186,13 +185,22 @@ fn session(cfg: &EslConfig, to_loop: &SyncSender<Input>, limits: Limits) -> anyh
     }
     tracing::info!(addr = %cfg.addr, "event socket connected");
     to_loop.send(Input::EslState(true))?;
-    // What FreeSWITCH really listens on, now and every minute (dynamic
-    // profiles, e.g. mod_signalwire's, are in no configuration file).
+    // What FreeSWITCH really listens on, now and at every interval (dynamic
+    // profiles, e.g. mod_signalwire's, are in no configuration file). The
+    // interval is a deadline, not an idle timeout: a server with calls
+    // sends events more often than any interval, and would otherwise
+    // never be checked again.
     writer.write_all(&esl::api("sofia xmlstatus"))?;
-    r.stream.set_read_timeout(Some(XMLSTATUS_EVERY))?;
+    let mut check_at = Instant::now() + cfg.crosscheck_every;
     loop {
-        let Some(f) = r.next_or_idle(None)? else {
+        let left = check_at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             writer.write_all(&esl::api("sofia xmlstatus"))?;
+            check_at = Instant::now() + cfg.crosscheck_every;
+            continue;
+        }
+        r.stream.set_read_timeout(Some(left))?;
+        let Some(f) = r.next_or_idle(Some(check_at))? else {
             continue;
         };
         if f.content_type() == Some("api/response") {
@@ -224,6 +232,7 @@ mod tests {
         let cfg = EslConfig {
             addr: addr.to_string(),
             password_file,
+            crosscheck_every: Duration::from_secs(60),
         };
         (d, cfg)
     }
@@ -273,5 +282,52 @@ mod tests {
         assert!(took < Duration::from_secs(2), "gave up after {took:?}");
         assert!(e.contains("in time"), "{e}");
         dripping.join().unwrap();
+    }
+
+    #[test]
+    fn a_busy_event_socket_does_not_starve_the_cross_check() {
+        use std::io::{BufRead as _, BufReader, Write as _};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (_d, mut cfg) = config(listener.local_addr().unwrap());
+        cfg.crosscheck_every = Duration::from_millis(300);
+        let server = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut w = conn.try_clone().unwrap();
+            let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counted = std::sync::Arc::clone(&asked);
+            std::thread::spawn(move || {
+                let mut lines = BufReader::new(conn);
+                let mut line = String::new();
+                while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if line.starts_with("api sofia xmlstatus") {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    line.clear();
+                }
+            });
+            w.write_all(b"Content-Type: auth/request\n\n").unwrap();
+            for _ in 0..2 {
+                w.write_all(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+                    .unwrap();
+            }
+            // An event every 100 ms for 2 s, as on a server with calls.
+            let body = "Event-Name: HEARTBEAT\n\n";
+            let event = format!(
+                "Content-Length: {}\nContent-Type: text/event-plain\n\n{body}",
+                body.len()
+            );
+            for _ in 0..20 {
+                std::thread::sleep(Duration::from_millis(100));
+                w.write_all(event.as_bytes()).unwrap();
+            }
+            let _ = w.shutdown(std::net::Shutdown::Both);
+            asked.load(std::sync::atomic::Ordering::Relaxed)
+        });
+        let (tx, rx) = std::sync::mpsc::sync_channel(1024);
+        let _ = session(&cfg, &tx, SHORT);
+        let asked = server.join().unwrap();
+        drop(rx);
+        // One at login, then one per 300 ms over 2 s despite the events.
+        assert!(asked >= 4, "sofia xmlstatus asked {asked} times in 2 s");
     }
 }

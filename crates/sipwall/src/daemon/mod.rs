@@ -83,9 +83,23 @@ pub struct RunArgs {
         value_name = "FILE"
     )]
     esl_password_file: PathBuf,
+    /// How often FreeSWITCH's listening SIP ports are compared with the
+    /// policy over the event socket (`sofia xmlstatus`), e.g. `60s`.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_crosscheck_every)]
+    esl_crosscheck_every: Duration,
     /// Where to serve Prometheus metrics (`off` to disable).
     #[arg(long, default_value = "127.0.0.1:9780", value_name = "ADDR:PORT|off")]
     metrics: String,
+}
+
+/// `--esl-crosscheck-every`: a duration of at least a second, so that the
+/// check cannot turn into a stream of requests to FreeSWITCH.
+fn parse_crosscheck_every(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("{s:?} is less than 1s"));
+    }
+    Ok(d)
 }
 
 /// `--mode`.
@@ -243,6 +257,7 @@ pub fn run(a: RunArgs) -> Outcome {
             esl::EslConfig {
                 addr: addr.clone(),
                 password_file: a.esl_password_file.clone(),
+                crosscheck_every: a.esl_crosscheck_every,
             },
             tx.clone(),
         );
@@ -748,6 +763,21 @@ fn carry_out(
                     tracing::info!(%key, ?reason, "pinhole closed")
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_crosscheck_every;
+    use std::time::Duration;
+
+    #[test]
+    fn a_crosscheck_interval_under_a_second_is_refused() {
+        assert_eq!(parse_crosscheck_every("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_crosscheck_every("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["0s", "500ms", "soon"] {
+            assert!(parse_crosscheck_every(bad).is_err(), "{bad}");
         }
     }
 }
