@@ -18,6 +18,8 @@ pub trait Nftables {
     fn list_table_json(&self, table: &str) -> Result<Option<String>, NetfilterError>;
     /// Every table of the namespace as JSON (`nft -j list ruleset`).
     fn list_ruleset_json(&self) -> Result<String, NetfilterError>;
+    /// The tables of the namespace, `(family, name)` (`nft list tables`).
+    fn list_tables(&self) -> Result<Vec<(String, String)>, NetfilterError>;
 }
 
 /// [`Nftables`] through the `nft` program of the current network namespace.
@@ -116,6 +118,20 @@ impl Nftables for NftCli {
     fn list_ruleset_json(&self) -> Result<String, NetfilterError> {
         match self.run(&["-j", "list", "ruleset"], None)? {
             (true, stdout, _) => Ok(stdout),
+            (false, _, stderr) => Err(NetfilterError::Rejected { stderr }),
+        }
+    }
+
+    fn list_tables(&self) -> Result<Vec<(String, String)>, NetfilterError> {
+        match self.run(&["list", "tables"], None)? {
+            (true, stdout, _) => Ok(stdout
+                .lines()
+                .filter_map(|l| {
+                    let mut w = l.split_whitespace();
+                    (w.next() == Some("table")).then_some(())?;
+                    Some((w.next()?.to_owned(), w.next()?.to_owned()))
+                })
+                .collect()),
             (false, _, stderr) => Err(NetfilterError::Rejected { stderr }),
         }
     }

@@ -73,6 +73,9 @@ impl Nftables for DaemonMeanwhile {
     fn list_ruleset_json(&self) -> Result<String, NetfilterError> {
         self.nft.list_ruleset_json()
     }
+    fn list_tables(&self) -> Result<Vec<(String, String)>, NetfilterError> {
+        self.nft.list_tables()
+    }
 }
 
 /// A table as sipwall's renderer writes it; `port` tells versions apart.

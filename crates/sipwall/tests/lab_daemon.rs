@@ -594,3 +594,48 @@ fn an_event_socket_error_keeps_its_cause_in_the_log() {
         "{line}"
     );
 }
+
+#[test]
+fn a_flush_ruleset_by_debians_nftables_conf_brings_the_table_and_the_bans_back() {
+    let Some(lab) = Lab::up("daemon_flushed", &[]) else {
+        return;
+    };
+    let conf = std::path::Path::new("/etc/nftables.conf");
+    if !conf.is_file() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Debian's nftables package installs /etc/nftables.conf"
+        );
+        eprintln!("skipped: no /etc/nftables.conf (Debian's nftables package installs it)");
+        return;
+    }
+    assert!(lab.sipwall("fw", &["apply"]).status.success());
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = start_daemon(&lab, &log, &["--metrics", "off"]);
+    assert!(lab
+        .sipwall("fw", &["bans", "add", "192.0.2.66", "--for", "1h"])
+        .status
+        .success());
+    assert!(banned(&lab, "192.0.2.66"));
+    // What nftables.service runs on start and reload.
+    lab.ok("fw", &["nft", "-f", conf.to_str().unwrap()]);
+    assert!(lab.sipwall_table("fw").is_none(), "the flush wiped it");
+    let back = || {
+        banned(&lab, "192.0.2.66")
+            && lab
+                .run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
+                .status
+                .success()
+    };
+    assert!(
+        lab.wait_for(Duration::from_secs(15), back),
+        "table, intake and ban are back:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    // Debian's own table stays beside it.
+    assert!(lab
+        .ok("fw", &["nft", "list", "tables"])
+        .contains("table inet filter"));
+    let json = json(&lab.sipwall("fw", &["status", "--format", "json"]));
+    assert_eq!(json["table"]["policy_matches"], true, "{json}");
+}

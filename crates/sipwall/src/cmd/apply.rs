@@ -287,6 +287,16 @@ pub fn table_status(state: &StateArgs, boot: &Path) -> TableStatus {
     }
 }
 
+/// The text of the table `apply` last loaded (from the state directory),
+/// for the daemon to load again if another tool wipes it.
+pub fn applied_table(state: &StateArgs) -> Option<String> {
+    StateDir::open(&state.state_dir)
+        .ok()?
+        .applied_table()
+        .ok()
+        .flatten()
+}
+
 /// Makes sure the daemon guards with the policy the kernel's table was
 /// applied from: a daemon with another policy would ban, pinhole and
 /// cross-check by rules the kernel does not have.

@@ -23,6 +23,7 @@
 mod control;
 mod crosscheck;
 mod esl;
+mod heal;
 mod intake;
 mod kernel;
 mod log_limit;
@@ -244,7 +245,7 @@ pub fn run(a: RunArgs) -> Outcome {
             });
         }
     }
-    let installed =
+    let mut installed =
         intake::install(&loaded.policy, mode, group_in, group_out).map_err(Failure::failed)?;
     tracing::info!(policy = %loaded.source, group_in, group_out, mode = ?a.mode, "sipwall run: guarding");
 
@@ -277,6 +278,8 @@ pub fn run(a: RunArgs) -> Outcome {
     let mut crosscheck = crosscheck::Crosscheck::default();
     let mut page_at = Timestamp::default();
     let mut pruned_at = now();
+    let mut healed_at = now();
+    let applied_text = crate::cmd::apply::applied_table(&a.state);
 
     while !stop.load(Ordering::Relaxed) {
         let t = now();
@@ -370,6 +373,18 @@ pub fn run(a: RunArgs) -> Outcome {
             pruned_at = t;
             prune(&mut ledger, retention, t, &mut counters);
         }
+        if t.since(healed_at) >= heal::CHECK_EVERY {
+            healed_at = t;
+            if let Some(text) = &applied_text {
+                heal_tables(
+                    text,
+                    (&loaded.policy, mode, group_in, group_out),
+                    &mut installed,
+                    (&mut engine, &mut ledger, &mut sets, &mut counters),
+                    t,
+                );
+            }
+        }
         if t.since(page_at) >= Duration::from_secs(1) {
             page_at = t;
             counters.ledger_in_memory = ledger.in_memory().is_some();
@@ -384,6 +399,63 @@ pub fn run(a: RunArgs) -> Outcome {
     let _ = std::fs::remove_file(&a.control.path);
     tracing::info!("sipwall run: stopped (bans stay in the kernel and the ledger)");
     Ok(Success::Clean)
+}
+
+/// Loads sipwall's table and the intake again when another tool wiped
+/// them, then the bans and pinholes (see [`heal`]).
+fn heal_tables(
+    text: &str,
+    (policy, mode, group_in, group_out): (&sipwall_policy::Policy, intake::Mode, u16, u16),
+    installed: &mut intake::Installed,
+    (engine, ledger, sets, counters): (
+        &mut Engine,
+        &mut Ledger,
+        &mut kernel::KernelSets,
+        &mut metrics::DaemonCounters,
+    ),
+    t: Timestamp,
+) {
+    let nft = sipwall_netfilter::NftCli::default();
+    let Ok(present) = heal::present(&nft, sipwall_ruleset::TABLE, intake::TABLE) else {
+        return;
+    };
+    let intake_gone = matches!(installed, intake::Installed::Table) && !present.intake;
+    if present.ruleset && !intake_gone {
+        return;
+    }
+    if !present.ruleset {
+        tracing::error!(
+            table = sipwall_ruleset::TABLE,
+            "sipwall's table was deleted by another tool (a `flush ruleset`?): loading it again"
+        );
+        if let Err(e) = heal::reload(&nft, text) {
+            counters.kernel_errors += 1;
+            tracing::error!(error = %e, "loading sipwall's table again failed");
+            return;
+        }
+    }
+    installed.remove();
+    match intake::install(policy, mode, group_in, group_out) {
+        Ok(i) => *installed = i,
+        Err(e) => {
+            counters.kernel_errors += 1;
+            tracing::error!(error = %e, "installing the intake again failed");
+        }
+    }
+    if !present.ruleset {
+        if let Err(e) = restore(engine, ledger, sets, counters) {
+            counters.kernel_errors += 1;
+            tracing::error!(error = %e, "restoring bans after the reload failed");
+        }
+        let holes: Vec<_> = engine.pinholes().iter().collect();
+        for (key, until) in holes {
+            if let Err(e) = sets.apply(&Action::OpenPinhole { key, until }, t) {
+                counters.kernel_errors += 1;
+                tracing::error!(error = %e, "a pinhole could not be put back");
+            }
+        }
+        tracing::warn!("sipwall's table, intake, bans and pinholes are back");
+    }
 }
 
 /// Packets the kernel's queues dropped (`queue_dropped` + `user_dropped` of
