@@ -50,16 +50,35 @@ pub struct Diagnostic {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// Not valid TOML, an unknown key, or a value of the wrong type.
+    /// Not valid TOML (then the only problem reported: nothing after it
+    /// can be read).
     #[error("{0}")]
     Syntax(String),
+    /// A key that its table does not have.
+    #[error("unknown field `{key}` in {}", table_name(.table))]
+    UnknownKey {
+        /// What was written.
+        key: String,
+        /// The dotted path of its table; empty at the top level.
+        table: String,
+        /// The keys that table has.
+        expected: Vec<&'static str>,
+    },
+    /// A value of the wrong type, or a required key missing.
+    #[error("{}{message}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
+    WrongType {
+        /// The dotted path of the value (or of the table missing a key).
+        key: String,
+        /// What was expected (serde's words, in TOML's terms).
+        message: String,
+    },
     /// `kind = "..."` names no catalog kind.
-    #[error("unknown service kind {name:?}; known kinds: {known}")]
+    #[error("unknown service kind {name:?}; known kinds: {}", .known.join(", "))]
     UnknownKind {
         /// What was written.
         name: String,
         /// The catalog's names.
-        known: String,
+        known: Vec<String>,
     },
     /// A custom service without ports or protocols.
     #[error("a service of kind \"custom\" needs {0}")]
@@ -71,12 +90,12 @@ pub enum ErrorKind {
     #[error("{0}")]
     BadPrefix(String),
     /// A zone that no `[zones]` entry defines.
-    #[error("unknown zone {name:?}; defined zones: {known}")]
+    #[error("unknown zone {name:?}; defined zones: {}", .known.join(", "))]
     UnknownZone {
         /// What was written.
         name: String,
         /// The zones that exist.
-        known: String,
+        known: Vec<String>,
     },
     /// A built-in zone name used for a user zone.
     #[error("zone {0:?} is built in and cannot be redefined")]
@@ -110,6 +129,51 @@ pub enum ErrorKind {
     /// Any other value outside its allowed set.
     #[error("{0}")]
     BadValue(String),
+}
+
+fn table_name(path: &str) -> String {
+    if path.is_empty() {
+        "the top level".to_owned()
+    } else {
+        format!("[{path}]")
+    }
+}
+
+impl ErrorKind {
+    /// What to do about it, when the message alone does not say:
+    /// `did you mean "office"?` for a near miss, else what is allowed.
+    pub fn help(&self) -> Option<String> {
+        let meant = |wrong: &str, known: &mut dyn Iterator<Item = &str>| {
+            crate::suggest::closest(wrong, known).map(|m| format!("did you mean {m:?}?"))
+        };
+        match self {
+            ErrorKind::UnknownKey { key, expected, .. } => {
+                meant(key, &mut expected.iter().copied()).or_else(|| {
+                    Some(format!(
+                        "expected one of: {}",
+                        expected
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
+            }
+            // The message lists the names; the help only picks one.
+            ErrorKind::UnknownZone { name, known } | ErrorKind::UnknownKind { name, known } => {
+                meant(name, &mut known.iter().map(String::as_str))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Diagnostic {
+    /// What to do about it, if there is more to say than the message;
+    /// see [`ErrorKind::help`].
+    pub fn help(&self) -> Option<String> {
+        self.kind.help()
+    }
 }
 
 /// Every problem found in one policy (never empty).

@@ -249,8 +249,11 @@ fn guard_defaults_are_pike_like_and_configurable() {
     assert!(p.guard.registered_allow.is_zero());
     assert_eq!(p.guard.flood.rate, 50);
     assert_eq!(p.guard.scanner.user_agents, ["evil-dialer"]);
+    // Both at once now: the unknown key no longer hides the bad value.
     let e = errors("[guard.flood]\nrate = 0\nbrst = 3\n");
-    assert!(e[0].contains("unknown field `brst`"), "{e:?}");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("0 is not a positive count"), "{e:?}");
+    assert!(e[1].contains("unknown field `brst`"), "{e:?}");
     let e = errors("[guard]\nallow = [\"nowhere\"]\n[guard.brute_force]\nmax_failures = -1\n");
     assert_eq!(e.len(), 2, "{e:?}");
 }
@@ -366,4 +369,120 @@ fn a_prefix_length_that_would_ban_a_provider_is_an_error_at_its_place() {
         "{e:?}"
     );
     assert!(e[2].starts_with("p.toml:4:21: "), "{e:?}");
+}
+
+fn diagnostics(src: &str) -> Vec<Diagnostic> {
+    parse("p.toml", src)
+        .expect_err("policy should be rejected")
+        .diagnostics
+}
+
+#[test]
+fn type_errors_and_unknown_keys_are_all_reported_at_once() {
+    // serde alone stops at the first of these.
+    let d = diagnostics(
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\nports = [5060, true]\n\
+         [guard.flood]\nrate = \"fast\"\nburst = 0\n[gaurd]\nx = 1\n\
+         [services.ssh]\nkind = \"ssh\"\nallow = [\"admins\"]\nport = 22\n",
+    );
+    let e: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(e.len(), 6, "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:4:9: services.sip.ports: expected a port number"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with(
+            "p.toml:6:8: guard.flood.rate: invalid type: string \"fast\", expected an integer"
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e[2].starts_with("p.toml:7:9: 0 is not a positive count"),
+        "{e:?}"
+    );
+    assert!(
+        e[3].starts_with("p.toml:8:2: unknown field `gaurd` in the top level"),
+        "{e:?}"
+    );
+    assert!(
+        e[4].starts_with("p.toml:12:10: unknown zone \"admins\""),
+        "{e:?}"
+    );
+    assert!(
+        e[5].starts_with("p.toml:13:1: unknown field `port` in [services.ssh]"),
+        "{e:?}"
+    );
+    assert_eq!(d[3].help().as_deref(), Some("did you mean \"guard\"?"));
+    assert_eq!(d[5].help().as_deref(), Some("did you mean \"ports\"?"));
+    // The span is the value or key itself, for the caret.
+    assert_eq!(
+        &"[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\nports = [5060, true]\n"
+            [d[0].span.clone()],
+        "[5060, true]"
+    );
+}
+
+#[test]
+fn an_unknown_key_far_from_any_lists_what_the_table_has() {
+    let d = diagnostics("[log]\nverbosity = 3\n");
+    assert!(
+        matches!(&d[0].kind, ErrorKind::UnknownKey { key, table, .. } if key == "verbosity" && table == "log")
+    );
+    assert_eq!(
+        d[0].help().as_deref(),
+        Some("expected one of: `enabled`, `rate`, `prefix`, `level`")
+    );
+}
+
+#[test]
+fn an_unknown_zone_or_kind_near_a_known_one_suggests_it() {
+    let d = diagnostics(
+        "[zones]\noffice = [\"198.51.100.0/24\"]\n[services.esl]\nkind = \"esk\"\nallow = [\"ofice\"]\n",
+    );
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert_eq!(d[0].help().as_deref(), Some("did you mean \"esl\"?"));
+    assert_eq!(d[1].help().as_deref(), Some("did you mean \"office\"?"));
+    let d = diagnostics("[services.esl]\nkind = \"esl\"\nallow = [\"warehouse\"]\n");
+    assert_eq!(d[0].help(), None, "no wild guesses");
+}
+
+#[test]
+fn a_misspelt_required_key_is_reported_once_not_also_as_missing() {
+    let e = errors("[services.ssh]\nkind = \"ssh\"\nalow = [\"any\"]\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:3:1: unknown field `alow`"),
+        "{e:?}"
+    );
+    // Really missing, it is said so, at the table.
+    let e = errors("[services.ssh]\nkind = \"ssh\"\n");
+    assert_eq!(e, ["p.toml:1:1: services.ssh: missing field `allow`"]);
+}
+
+#[test]
+fn a_zone_of_the_wrong_type_is_not_also_an_unknown_zone() {
+    let e = errors("[zones]\noffice = \"192.0.2.0/24\"\n[services.sip]\nkind = \"sip\"\nallow = [\"office\"]\n");
+    assert_eq!(
+        e,
+        ["p.toml:2:10: zones.office: invalid type: string \"192.0.2.0/24\", expected an array"]
+    );
+}
+
+#[test]
+fn a_custom_service_with_broken_ports_still_has_its_zones_checked() {
+    let e = errors("[services.c]\nkind = \"custom\"\nports = \"x\"\nprotocols = [\"udp\"]\nallow = [\"nowhere\"]\n");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("services.c.ports: invalid type"), "{e:?}");
+    assert!(e[1].contains("unknown zone \"nowhere\""), "{e:?}");
+}
+
+#[test]
+fn a_syntax_error_is_reported_alone_with_its_span() {
+    let src = "[media]\nmode = range\n[log]\nverbosity = 1\n";
+    let d = diagnostics(src);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(matches!(d[0].kind, ErrorKind::Syntax(_)));
+    assert_eq!(d[0].at, Location { line: 2, col: 8 });
+    assert_eq!(d[0].span.start, src.find("range").unwrap());
 }
