@@ -54,7 +54,15 @@ pub(crate) fn decode(source: &str) -> Decoded {
         Err(e) => {
             out.problems.push(Problem {
                 span: e.span().unwrap_or(0..0),
-                kind: ErrorKind::Syntax(e.message().trim().to_owned()),
+                // One line: the first line of a report is `file:line:col: message`.
+                kind: ErrorKind::Syntax(
+                    e.message()
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
             });
             return out;
         }

@@ -33,6 +33,7 @@ pub mod port;
 pub mod raw;
 pub mod suggest;
 mod validate;
+pub mod warning;
 
 pub use builtin::builtin;
 pub use catalog::Kind;
@@ -40,6 +41,7 @@ pub use error::{Diagnostic, ErrorKind, Location, PolicyError};
 pub use policy::*;
 pub use port::{PortRange, Protocol};
 pub use validate::parse;
+pub use warning::{warnings, Warning};
 
 #[cfg(test)]
 mod tests;
