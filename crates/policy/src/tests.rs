@@ -486,3 +486,54 @@ fn a_syntax_error_is_reported_alone_with_its_span() {
     assert_eq!(d[0].at, Location { line: 2, col: 8 });
     assert_eq!(d[0].span.start, src.find("range").unwrap());
 }
+
+/// The fenced block after `heading` in docs/policy.md.
+fn documented_block(heading: &str) -> String {
+    let doc = include_str!("../../../docs/policy.md");
+    let section = &doc[doc.find(heading).expect("heading")..];
+    let start = section.find("```toml\n").expect("toml block") + "```toml\n".len();
+    let end = start + section[start..].find("```").expect("block end");
+    section[start..end].to_owned()
+}
+
+#[test]
+fn every_guard_key_is_documented_with_its_real_default() {
+    let text = documented_block("## The guard section, every key");
+    let documented = parse("policy.md", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        documented.guard,
+        parse("p.toml", "").unwrap().guard,
+        "docs/policy.md's [guard] defaults differ from the code's"
+    );
+    // Every key of every guard table is there (a missing one would take
+    // its default and pass the comparison above unnoticed).
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    let guard = doc["guard"].as_table().unwrap();
+    for key in crate::decode::fields::<crate::raw::RawGuard>() {
+        assert!(guard.contains_key(*key), "guard.{key} is not documented");
+    }
+    for (table, keys) in [
+        ("scanner", crate::decode::fields::<crate::raw::RawScanner>()),
+        ("flood", crate::decode::fields::<crate::raw::RawFlood>()),
+        (
+            "brute_force",
+            crate::decode::fields::<crate::raw::RawBruteForce>(),
+        ),
+        (
+            "enumeration",
+            crate::decode::fields::<crate::raw::RawEnumeration>(),
+        ),
+        (
+            "malformed",
+            crate::decode::fields::<crate::raw::RawMalformed>(),
+        ),
+    ] {
+        let t = guard[table].as_table().unwrap();
+        for key in keys {
+            assert!(
+                t.contains_key(*key),
+                "guard.{table}.{key} is not documented"
+            );
+        }
+    }
+}

@@ -411,3 +411,30 @@ fn an_empty_policy_is_a_warning_that_it_opens_nothing_but_media() {
     let out = sipwall(&["check", "-c", &p2]);
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_error_shown_in_docs_policy_md_is_what_check_prints() {
+    let doc = include_str!("../../../docs/policy.md");
+    let section = &doc[doc.find("## Errors").unwrap()..];
+    let block = |after: &str, fence: &str| {
+        let from = section.find(after).unwrap();
+        let start = from + section[from..].find(fence).unwrap() + fence.len();
+        &section[start..start + section[start..].find("```").unwrap()]
+    };
+    let file = block("For example", "```toml\n");
+    let shown = block("gives, with", "```text\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sipwall.toml"), file).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sipwall"))
+        .args(["check", "-c", "sipwall.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Markdown keeps no trailing blanks; miette leaves one after an empty line.
+    let printed: String = stderr(&out)
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    assert_eq!(printed, shown);
+}
