@@ -26,6 +26,30 @@ impl Location {
     }
 }
 
+impl Location {
+    /// The byte offset of this location in `source` (the inverse of
+    /// [`Location::of_offset`]; clamped to the source, 0 for line 0).
+    pub fn offset_in(&self, source: &str) -> usize {
+        if self.line == 0 {
+            return 0;
+        }
+        let mut line_start = 0;
+        for _ in 1..self.line {
+            match source[line_start..].find('\n') {
+                Some(i) => line_start += i + 1,
+                None => return source.len(),
+            }
+        }
+        let line = &source[line_start..];
+        let line = &line[..line.find('\n').unwrap_or(line.len())];
+        line_start
+            + line
+                .char_indices()
+                .nth(self.col.saturating_sub(1) as usize)
+                .map_or(line.len(), |(i, _)| i)
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.col)
@@ -105,7 +129,8 @@ pub enum ErrorKind {
     EmptyAllow(String),
     /// The same port opened twice for different zones.
     #[error(
-        "{proto} port {port} is opened by {this} for zones [{these}] and by {other} (line {other_line}) for zones [{those}]: one port, one set of zones"
+        "{proto} port {port} is opened by {this} for zones [{these}] and by {other}{} for zones [{those}]: one port, one set of zones",
+        if *other_line == 0 { String::new() } else { format!(" (line {other_line})") }
     )]
     Contradiction {
         /// Protocol of the port.
@@ -118,7 +143,7 @@ pub enum ErrorKind {
         these: String,
         /// The earlier entry's name.
         other: String,
-        /// Where the earlier entry is.
+        /// Where the other entry is (0: a default, written nowhere).
         other_line: u32,
         /// Its zones.
         those: String,
@@ -163,6 +188,10 @@ impl ErrorKind {
             ErrorKind::UnknownZone { name, known } | ErrorKind::UnknownKind { name, known } => {
                 meant(name, &mut known.iter().map(String::as_str))
             }
+            ErrorKind::Contradiction { .. } => Some(
+                "open the port once, for all the zones that need it, or give each entry its own ports"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
@@ -209,5 +238,12 @@ mod tests {
         // after the two-byte é the column counts one character
         assert_eq!(Location::of_offset(s, 14), Location { line: 2, col: 8 });
         assert_eq!(Location::of_offset(s, 999).line, 3);
+        for offset in [0, 3, 6, 9, 14, 15] {
+            assert_eq!(
+                Location::of_offset(s, offset).offset_in(s),
+                offset,
+                "{offset}"
+            );
+        }
     }
 }

@@ -537,3 +537,27 @@ fn every_guard_key_is_documented_with_its_real_default() {
         }
     }
 }
+
+#[test]
+fn a_contradiction_with_the_default_media_is_placed_at_the_service_not_at_line_0() {
+    let src = "[services.c]\nkind = \"custom\"\nprotocols = [\"udp\"]\nports = [20000]\nallow = [\"loopback\"]\n";
+    let d = diagnostics(src);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].at, Location { line: 1, col: 11 });
+    assert_eq!(&src[d[0].span.clone()], "c");
+    assert!(
+        d[0].to_string().contains(
+            "opened by services.c for zones [loopback] and by media (default) for zones [any]"
+        ),
+        "{}",
+        d[0]
+    );
+}
+
+#[test]
+fn a_contradiction_has_its_caret_under_the_entry_name() {
+    let src = "[services.a]\nkind = \"sip\"\nallow = [\"any\"]\n[services.\"b.lan\"]\nkind = \"sip\"\nallow = [\"loopback\"]\n";
+    let d = diagnostics(src);
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert_eq!(&src[d[0].span.clone()], "\"b.lan\"");
+}

@@ -336,25 +336,33 @@ impl Context<'_> {
                 p == proto && r.overlaps(*range) && z != zones && o.entry != origin.entry
             });
             if let Some((_, r, z, o)) = clash {
+                // Reported at the later entry, unless that is the default
+                // media, which has no place in the file: then at the other.
+                let ((here, these), (there, those)) = if origin.at.line == 0 {
+                    ((*o, z), (*origin, zones))
+                } else {
+                    ((*origin, zones), (*o, z))
+                };
                 found.push((
-                    origin.at,
+                    here.at,
                     ErrorKind::Contradiction {
                         proto: proto.to_string(),
                         port: range.first().max(r.first()),
-                        this: origin.entry.clone(),
-                        these: zones.join(", "),
-                        other: o.entry.clone(),
-                        other_line: o.at.line,
-                        those: z.join(", "),
+                        this: here.entry.clone(),
+                        these: these.join(", "),
+                        other: there.entry.clone(),
+                        other_line: there.at.line,
+                        those: those.join(", "),
                     },
                 ));
             }
         }
         for (at, kind) in found {
+            let span = name_span(self.source, at);
             self.diagnostics.push(Diagnostic {
                 file: self.file.to_owned(),
                 at,
-                span: 0..0,
+                span,
                 kind,
             });
         }
@@ -690,6 +698,21 @@ impl Context<'_> {
             scanner_strings: strings,
         }
     }
+}
+
+/// The name written at `at` (a bare key, or a quoted one with its quotes),
+/// for the caret under an entry known only by its [`Location`].
+fn name_span(source: &str, at: Location) -> Range<usize> {
+    let start = at.offset_in(source);
+    let rest = &source[start..];
+    let len = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.find('"').map_or(1, |end| end + 2),
+        None => rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .unwrap_or(rest.len())
+            .max(1),
+    };
+    start..(start + len).min(source.len())
 }
 
 /// What [`is_plain_text`] refuses, for messages.
