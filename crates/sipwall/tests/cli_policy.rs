@@ -1,6 +1,8 @@
 //! `sipwall check` and `sipwall compile` as a user runs them: exit codes,
 //! messages with their `file:line:col`, and what the built-in policy opens.
 
+mod lab;
+
 use std::process::{Command, Output};
 
 fn sipwall(args: &[&str]) -> Output {
@@ -437,4 +439,21 @@ fn the_error_shown_in_docs_policy_md_is_what_check_prints() {
         .map(|l| format!("{}\n", l.trim_end()))
         .collect();
     assert_eq!(printed, shown);
+}
+
+#[test]
+fn apply_of_an_empty_policy_warns_and_applies() {
+    let Some(lab) = lab::Lab::up("empty_apply", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = lab::write_temp(&dir, "empty.toml", "");
+    let out = lab.sipwall("fw", &["apply", "-c", p.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: the policy has no services: it opens nothing but media"),
+        "{err}"
+    );
+    assert!(lab.sipwall_table("fw").is_some(), "applied all the same");
 }
