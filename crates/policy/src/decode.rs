@@ -104,6 +104,13 @@ pub(crate) fn decode(source: &str) -> Decoded {
         }
         out.dropped.push(path);
     }
+    out.problems.push(Problem {
+        span: 0..0,
+        kind: ErrorKind::WrongType {
+            key: String::new(),
+            message: format!("more than {MAX_ROUNDS} problems; fix these first"),
+        },
+    });
     out
 }
 

@@ -561,3 +561,49 @@ fn a_contradiction_has_its_caret_under_the_entry_name() {
     assert_eq!(d.len(), 2, "{d:?}");
     assert_eq!(&src[d[0].span.clone()], "\"b.lan\"");
 }
+
+#[test]
+fn no_mangled_policy_panics_or_points_outside_the_file() {
+    let example = include_str!("../../../dist/sipwall.example.toml");
+    let lines: Vec<&str> = example.lines().collect();
+    let mut variants = Vec::new();
+    for i in 0..lines.len() {
+        let mut without = lines.clone();
+        without.remove(i);
+        variants.push(without.join("\n"));
+        let mut twice = lines.clone();
+        twice.insert(i, lines[i]);
+        variants.push(twice.join("\n"));
+        if let Some((key, _)) = lines[i].split_once(" = ") {
+            for value in [
+                "true",
+                "\"x\"",
+                "[1, \"a\"]",
+                "{ a = 1 }",
+                "-1",
+                "99999999999",
+            ] {
+                let mut changed = lines.clone();
+                let line = format!("{key} = {value}");
+                changed[i] = &line;
+                variants.push(changed.join("\n"));
+            }
+        }
+    }
+    let mut rejected = 0;
+    for src in &variants {
+        if let Err(e) = parse("p.toml", src) {
+            rejected += 1;
+            assert!(!e.diagnostics.is_empty());
+            for d in &e.diagnostics {
+                assert!(d.span.end <= src.len(), "{d} {:?}", d.span);
+                assert!(d.at.line >= 1, "{d}");
+            }
+        }
+    }
+    assert!(
+        rejected > variants.len() / 2,
+        "{rejected} of {}",
+        variants.len()
+    );
+}
