@@ -83,20 +83,28 @@ pub(crate) fn decode(source: &str) -> Decoded {
         let message = e.message().trim().to_owned();
         let span = e.span().unwrap_or(0..0);
         let mut path = Vec::new();
-        let found = remove_at(&mut root, span.start, &mut path);
+        let removed = remove_at(&mut root, span.start, &mut path);
         let already = explained
             .iter()
             .any(|(table, key)| *table == path && message == format!("missing field `{key}`"));
+        let word = known_words(&path).and_then(|words| {
+            let value = unknown_word(removed.as_ref()?, words)?;
+            Some(ErrorKind::UnknownWord {
+                key: path.join("."),
+                value,
+                expected: words.to_vec(),
+            })
+        });
         if !already {
             out.problems.push(Problem {
                 span,
-                kind: ErrorKind::WrongType {
+                kind: word.unwrap_or_else(|| ErrorKind::WrongType {
                     key: path.join("."),
                     message: plain(&message),
-                },
+                }),
             });
         }
-        if !found {
+        if removed.is_none() {
             return out;
         }
         if let Some((key, table)) = path.split_last() {
@@ -181,9 +189,9 @@ fn unknown_keys(
     }
 }
 
-/// Drops the innermost entry at byte `at` and leaves its dotted path in
-/// `path`; false when no entry is there.
-fn remove_at(table: &mut dyn TableLike, at: usize, path: &mut Vec<String>) -> bool {
+/// Drops the innermost entry at byte `at`, leaves its dotted path in
+/// `path` and returns it; `None` when no entry is there.
+fn remove_at(table: &mut dyn TableLike, at: usize, path: &mut Vec<String>) -> Option<Item> {
     let covers = |span: Option<Range<usize>>| {
         span.is_some_and(|s| s.contains(&at) || (s.is_empty() && s.start == at))
     };
@@ -191,19 +199,43 @@ fn remove_at(table: &mut dyn TableLike, at: usize, path: &mut Vec<String>) -> bo
     for key in keys {
         path.push(key.clone());
         if let Some(inner) = table.get_mut(&key).and_then(Item::as_table_like_mut) {
-            if remove_at(inner, at, path) {
-                return true;
+            if let Some(removed) = remove_at(inner, at, path) {
+                return Some(removed);
             }
         }
         let key_span = table.key(&key).and_then(|k| k.span());
         let item_span = table.get(&key).and_then(Item::span);
         if covers(key_span) || covers(item_span) {
-            table.remove(&key);
-            return true;
+            return table.remove(&key);
         }
         path.pop();
     }
-    false
+    None
+}
+
+/// The words a value at `path` may be, for the values that are one of a
+/// few words (asked of the types, like [`fields`]).
+fn known_words(path: &[String]) -> Option<&'static [&'static str]> {
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    match path.as_slice() {
+        ["media", "mode"] => Some(names::<RawMediaMode>()),
+        ["services", _, "protocols"] => Some(names::<crate::port::Protocol>()),
+        _ => None,
+    }
+}
+
+/// The first word in `item` (a string, or an array of them) that is not
+/// one of `words`.
+fn unknown_word(item: &Item, words: &[&str]) -> Option<String> {
+    let value = item.as_value()?;
+    let strings: Vec<&str> = match value.as_array() {
+        Some(array) => array.iter().filter_map(|v| v.as_str()).collect(),
+        None => vec![value.as_str()?],
+    };
+    strings
+        .into_iter()
+        .find(|s| !words.contains(s))
+        .map(str::to_owned)
 }
 
 /// serde's words for TOML's: a "sequence" is an array, a "map" a table.
@@ -223,20 +255,26 @@ fn plain(message: &str) -> String {
 /// The field names of a struct that serde derives `Deserialize` for, asked
 /// of the type itself: its `deserialize_struct` call names them.
 pub(crate) fn fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    names::<T>()
+}
+
+/// The field names of a struct, or the variant names of an enum, that
+/// serde derives `Deserialize` for.
+fn names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
     match T::deserialize(FieldNames) {
-        Err(Asked::Fields(f)) => f,
+        Err(Asked::Names(f)) => f,
         _ => &[],
     }
 }
 
-/// A deserializer that only records the fields a struct asks for.
+/// A deserializer that only records the names a struct or enum asks for.
 struct FieldNames;
 
-/// How [`FieldNames`] ends: with the field list, or with nothing for a
-/// type that is not a struct.
+/// How [`FieldNames`] ends: with the names, or with nothing for a type
+/// that is neither a struct nor an enum.
 #[derive(Debug)]
 enum Asked {
-    Fields(&'static [&'static str]),
+    Names(&'static [&'static str]),
     NotAStruct,
 }
 
@@ -267,13 +305,22 @@ impl<'de> de::Deserializer<'de> for FieldNames {
         fields: &'static [&'static str],
         _: V,
     ) -> Result<V::Value, Asked> {
-        Err(Asked::Fields(fields))
+        Err(Asked::Names(fields))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        variants: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Asked> {
+        Err(Asked::Names(variants))
     }
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map enum identifier ignored_any
+        tuple_struct map identifier ignored_any
     }
 }
 
@@ -289,5 +336,7 @@ mod tests {
         );
         assert!(fields::<RawGuard>().contains(&"brute_force"));
         assert!(fields::<RawPolicy>().contains(&"ledger"));
+        assert_eq!(names::<RawMediaMode>(), &["range", "helper", "pinhole"]);
+        assert_eq!(names::<crate::port::Protocol>(), &["udp", "tcp"]);
     }
 }

@@ -88,6 +88,17 @@ pub enum ErrorKind {
         /// The keys that table has.
         expected: Vec<&'static str>,
     },
+    /// A word that is not one of the few a value may be (`media.mode`,
+    /// `protocols`).
+    #[error("{key}: unknown value {value:?}; expected one of: {}", .expected.join(", "))]
+    UnknownWord {
+        /// The dotted path of the value.
+        key: String,
+        /// What was written.
+        value: String,
+        /// The words allowed there.
+        expected: Vec<&'static str>,
+    },
     /// A value of the wrong type, or a required key missing.
     #[error("{}{message}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
     WrongType {
@@ -184,6 +195,9 @@ impl ErrorKind {
                     ))
                 })
             }
+            ErrorKind::UnknownWord {
+                value, expected, ..
+            } => meant(value, &mut expected.iter().copied()),
             // The message lists the names; the help only picks one.
             ErrorKind::UnknownZone { name, known } | ErrorKind::UnknownKind { name, known } => {
                 meant(name, &mut known.iter().map(String::as_str))

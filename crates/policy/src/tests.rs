@@ -607,3 +607,21 @@ fn no_mangled_policy_panics_or_points_outside_the_file() {
         variants.len()
     );
 }
+
+#[test]
+fn a_misspelt_media_mode_or_protocol_suggests_the_word() {
+    let d = diagnostics("[media]\nmode = \"helpr\"\n[services.s]\nkind = \"sip\"\nallow = [\"any\"]\nprotocols = [\"udp\", \"tpc\"]\n");
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert_eq!(
+        d[0].to_string(),
+        "p.toml:2:8: media.mode: unknown value \"helpr\"; expected one of: range, helper, pinhole"
+    );
+    assert_eq!(d[0].help().as_deref(), Some("did you mean \"helper\"?"));
+    assert!(
+        d[1].to_string()
+            .starts_with("p.toml:6:21: services.s.protocols: unknown value \"tpc\""),
+        "{}",
+        d[1]
+    );
+    assert_eq!(d[1].help().as_deref(), Some("did you mean \"tcp\"?"));
+}
