@@ -26,6 +26,30 @@ impl Location {
     }
 }
 
+impl Location {
+    /// The byte offset of this location in `source` (the inverse of
+    /// [`Location::of_offset`]; clamped to the source, 0 for line 0).
+    pub fn offset_in(&self, source: &str) -> usize {
+        if self.line == 0 {
+            return 0;
+        }
+        let mut line_start = 0;
+        for _ in 1..self.line {
+            match source[line_start..].find('\n') {
+                Some(i) => line_start += i + 1,
+                None => return source.len(),
+            }
+        }
+        let line = &source[line_start..];
+        let line = &line[..line.find('\n').unwrap_or(line.len())];
+        line_start
+            + line
+                .char_indices()
+                .nth(self.col.saturating_sub(1) as usize)
+                .map_or(line.len(), |(i, _)| i)
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.col)
@@ -50,16 +74,46 @@ pub struct Diagnostic {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// Not valid TOML, an unknown key, or a value of the wrong type.
+    /// Not valid TOML (then the only problem reported: nothing after it
+    /// can be read).
     #[error("{0}")]
     Syntax(String),
+    /// A key that its table does not have.
+    #[error("unknown field `{key}` in {}", table_name(.table))]
+    UnknownKey {
+        /// What was written.
+        key: String,
+        /// The dotted path of its table; empty at the top level.
+        table: String,
+        /// The keys that table has.
+        expected: Vec<&'static str>,
+    },
+    /// A word that is not one of the few a value may be (`media.mode`,
+    /// `protocols`).
+    #[error("{key}: unknown value {value:?}; expected one of: {}", .expected.join(", "))]
+    UnknownWord {
+        /// The dotted path of the value.
+        key: String,
+        /// What was written.
+        value: String,
+        /// The words allowed there.
+        expected: Vec<&'static str>,
+    },
+    /// A value of the wrong type, or a required key missing.
+    #[error("{}{message}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
+    WrongType {
+        /// The dotted path of the value (or of the table missing a key).
+        key: String,
+        /// What was expected (serde's words, in TOML's terms).
+        message: String,
+    },
     /// `kind = "..."` names no catalog kind.
-    #[error("unknown service kind {name:?}; known kinds: {known}")]
+    #[error("unknown service kind {name:?}; known kinds: {}", .known.join(", "))]
     UnknownKind {
         /// What was written.
         name: String,
         /// The catalog's names.
-        known: String,
+        known: Vec<String>,
     },
     /// A custom service without ports or protocols.
     #[error("a service of kind \"custom\" needs {0}")]
@@ -71,12 +125,12 @@ pub enum ErrorKind {
     #[error("{0}")]
     BadPrefix(String),
     /// A zone that no `[zones]` entry defines.
-    #[error("unknown zone {name:?}; defined zones: {known}")]
+    #[error("unknown zone {name:?}; defined zones: {}", .known.join(", "))]
     UnknownZone {
         /// What was written.
         name: String,
         /// The zones that exist.
-        known: String,
+        known: Vec<String>,
     },
     /// A built-in zone name used for a user zone.
     #[error("zone {0:?} is built in and cannot be redefined")]
@@ -86,7 +140,8 @@ pub enum ErrorKind {
     EmptyAllow(String),
     /// The same port opened twice for different zones.
     #[error(
-        "{proto} port {port} is opened by {this} for zones [{these}] and by {other} (line {other_line}) for zones [{those}]: one port, one set of zones"
+        "{proto} port {port} is opened by {this} for zones [{these}] and by {other}{} for zones [{those}]: one port, one set of zones",
+        if *other_line == 0 { String::new() } else { format!(" (line {other_line})") }
     )]
     Contradiction {
         /// Protocol of the port.
@@ -99,7 +154,7 @@ pub enum ErrorKind {
         these: String,
         /// The earlier entry's name.
         other: String,
-        /// Where the earlier entry is.
+        /// Where the other entry is (0: a default, written nowhere).
         other_line: u32,
         /// Its zones.
         those: String,
@@ -110,6 +165,58 @@ pub enum ErrorKind {
     /// Any other value outside its allowed set.
     #[error("{0}")]
     BadValue(String),
+}
+
+fn table_name(path: &str) -> String {
+    if path.is_empty() {
+        "the top level".to_owned()
+    } else {
+        format!("[{path}]")
+    }
+}
+
+impl ErrorKind {
+    /// What to do about it, when the message alone does not say:
+    /// `did you mean "office"?` for a near miss, else what is allowed.
+    pub fn help(&self) -> Option<String> {
+        let meant = |wrong: &str, known: &mut dyn Iterator<Item = &str>| {
+            crate::suggest::closest(wrong, known).map(|m| format!("did you mean {m:?}?"))
+        };
+        match self {
+            ErrorKind::UnknownKey { key, expected, .. } => {
+                meant(key, &mut expected.iter().copied()).or_else(|| {
+                    Some(format!(
+                        "expected one of: {}",
+                        expected
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
+            }
+            ErrorKind::UnknownWord {
+                value, expected, ..
+            } => meant(value, &mut expected.iter().copied()),
+            // The message lists the names; the help only picks one.
+            ErrorKind::UnknownZone { name, known } | ErrorKind::UnknownKind { name, known } => {
+                meant(name, &mut known.iter().map(String::as_str))
+            }
+            ErrorKind::Contradiction { .. } => Some(
+                "open the port once, for all the zones that need it, or give each entry its own ports"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl Diagnostic {
+    /// What to do about it, if there is more to say than the message;
+    /// see [`ErrorKind::help`].
+    pub fn help(&self) -> Option<String> {
+        self.kind.help()
+    }
 }
 
 /// Every problem found in one policy (never empty).
@@ -145,5 +252,12 @@ mod tests {
         // after the two-byte é the column counts one character
         assert_eq!(Location::of_offset(s, 14), Location { line: 2, col: 8 });
         assert_eq!(Location::of_offset(s, 999).line, 3);
+        for offset in [0, 3, 6, 9, 14, 15] {
+            assert_eq!(
+                Location::of_offset(s, offset).offset_in(s),
+                offset,
+                "{offset}"
+            );
+        }
     }
 }

@@ -4,11 +4,15 @@
 //! two stages, kept apart so that every error can point at the file:
 //!
 //! ```text
-//!   TOML text ──toml+serde──► raw::RawPolicy ──validate──► Policy
-//!              (spans kept; unknown keys      (zones, catalog kinds, defaults,
-//!               are errors)                    contradictions; all problems
-//!                                              collected as Diagnostics)
+//!   TOML text ──decode──► raw::RawPolicy ──validate──► Policy
+//!          (spans kept; unknown keys     (zones, catalog kinds, defaults,
+//!           and wrong types reported      contradictions)
+//!           and dropped, all of them)
 //! ```
+//!
+//! Both stages collect every problem as a [`Diagnostic`] (with a
+//! `did you mean` [`Diagnostic::help`] where a name is near a known one),
+//! so one run shows all that is wrong with a file.
 //!
 //! [`Policy`] holds [`Zone`]s (named prefix sets, with the built-in `any` and
 //! `loopback`), [`Service`]s (a [`Kind`] from the [`catalog`] plus ports,
@@ -21,12 +25,15 @@
 
 pub mod builtin;
 pub mod catalog;
+mod decode;
 pub mod error;
 pub mod name;
 mod policy;
 pub mod port;
 pub mod raw;
+pub mod suggest;
 mod validate;
+pub mod warning;
 
 pub use builtin::builtin;
 pub use catalog::Kind;
@@ -34,6 +41,7 @@ pub use error::{Diagnostic, ErrorKind, Location, PolicyError};
 pub use policy::*;
 pub use port::{PortRange, Protocol};
 pub use validate::parse;
+pub use warning::{warnings, Warning};
 
 #[cfg(test)]
 mod tests;

@@ -249,8 +249,11 @@ fn guard_defaults_are_pike_like_and_configurable() {
     assert!(p.guard.registered_allow.is_zero());
     assert_eq!(p.guard.flood.rate, 50);
     assert_eq!(p.guard.scanner.user_agents, ["evil-dialer"]);
+    // Both at once now: the unknown key no longer hides the bad value.
     let e = errors("[guard.flood]\nrate = 0\nbrst = 3\n");
-    assert!(e[0].contains("unknown field `brst`"), "{e:?}");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("0 is not a positive count"), "{e:?}");
+    assert!(e[1].contains("unknown field `brst`"), "{e:?}");
     let e = errors("[guard]\nallow = [\"nowhere\"]\n[guard.brute_force]\nmax_failures = -1\n");
     assert_eq!(e.len(), 2, "{e:?}");
 }
@@ -366,4 +369,259 @@ fn a_prefix_length_that_would_ban_a_provider_is_an_error_at_its_place() {
         "{e:?}"
     );
     assert!(e[2].starts_with("p.toml:4:21: "), "{e:?}");
+}
+
+fn diagnostics(src: &str) -> Vec<Diagnostic> {
+    parse("p.toml", src)
+        .expect_err("policy should be rejected")
+        .diagnostics
+}
+
+#[test]
+fn type_errors_and_unknown_keys_are_all_reported_at_once() {
+    // serde alone stops at the first of these.
+    let d = diagnostics(
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\nports = [5060, true]\n\
+         [guard.flood]\nrate = \"fast\"\nburst = 0\n[gaurd]\nx = 1\n\
+         [services.ssh]\nkind = \"ssh\"\nallow = [\"admins\"]\nport = 22\n",
+    );
+    let e: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(e.len(), 6, "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:4:9: services.sip.ports: expected a port number"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with(
+            "p.toml:6:8: guard.flood.rate: invalid type: string \"fast\", expected an integer"
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e[2].starts_with("p.toml:7:9: 0 is not a positive count"),
+        "{e:?}"
+    );
+    assert!(
+        e[3].starts_with("p.toml:8:2: unknown field `gaurd` in the top level"),
+        "{e:?}"
+    );
+    assert!(
+        e[4].starts_with("p.toml:12:10: unknown zone \"admins\""),
+        "{e:?}"
+    );
+    assert!(
+        e[5].starts_with("p.toml:13:1: unknown field `port` in [services.ssh]"),
+        "{e:?}"
+    );
+    assert_eq!(d[3].help().as_deref(), Some("did you mean \"guard\"?"));
+    assert_eq!(d[5].help().as_deref(), Some("did you mean \"ports\"?"));
+    // The span is the value or key itself, for the caret.
+    assert_eq!(
+        &"[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\nports = [5060, true]\n"
+            [d[0].span.clone()],
+        "[5060, true]"
+    );
+}
+
+#[test]
+fn an_unknown_key_far_from_any_lists_what_the_table_has() {
+    let d = diagnostics("[log]\nverbosity = 3\n");
+    assert!(
+        matches!(&d[0].kind, ErrorKind::UnknownKey { key, table, .. } if key == "verbosity" && table == "log")
+    );
+    assert_eq!(
+        d[0].help().as_deref(),
+        Some("expected one of: `enabled`, `rate`, `prefix`, `level`")
+    );
+}
+
+#[test]
+fn an_unknown_zone_or_kind_near_a_known_one_suggests_it() {
+    let d = diagnostics(
+        "[zones]\noffice = [\"198.51.100.0/24\"]\n[services.esl]\nkind = \"esk\"\nallow = [\"ofice\"]\n",
+    );
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert_eq!(d[0].help().as_deref(), Some("did you mean \"esl\"?"));
+    assert_eq!(d[1].help().as_deref(), Some("did you mean \"office\"?"));
+    let d = diagnostics("[services.esl]\nkind = \"esl\"\nallow = [\"warehouse\"]\n");
+    assert_eq!(d[0].help(), None, "no wild guesses");
+}
+
+#[test]
+fn a_misspelt_required_key_is_reported_once_not_also_as_missing() {
+    let e = errors("[services.ssh]\nkind = \"ssh\"\nalow = [\"any\"]\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("p.toml:3:1: unknown field `alow`"),
+        "{e:?}"
+    );
+    // Really missing, it is said so, at the table.
+    let e = errors("[services.ssh]\nkind = \"ssh\"\n");
+    assert_eq!(e, ["p.toml:1:1: services.ssh: missing field `allow`"]);
+}
+
+#[test]
+fn a_zone_of_the_wrong_type_is_not_also_an_unknown_zone() {
+    let e = errors("[zones]\noffice = \"192.0.2.0/24\"\n[services.sip]\nkind = \"sip\"\nallow = [\"office\"]\n");
+    assert_eq!(
+        e,
+        ["p.toml:2:10: zones.office: invalid type: string \"192.0.2.0/24\", expected an array"]
+    );
+}
+
+#[test]
+fn a_custom_service_with_broken_ports_still_has_its_zones_checked() {
+    let e = errors("[services.c]\nkind = \"custom\"\nports = \"x\"\nprotocols = [\"udp\"]\nallow = [\"nowhere\"]\n");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("services.c.ports: invalid type"), "{e:?}");
+    assert!(e[1].contains("unknown zone \"nowhere\""), "{e:?}");
+}
+
+#[test]
+fn a_syntax_error_is_reported_alone_with_its_span() {
+    let src = "[media]\nmode = range\n[log]\nverbosity = 1\n";
+    let d = diagnostics(src);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(matches!(d[0].kind, ErrorKind::Syntax(_)));
+    assert_eq!(d[0].at, Location { line: 2, col: 8 });
+    assert_eq!(d[0].span.start, src.find("range").unwrap());
+}
+
+/// The fenced block after `heading` in docs/policy.md.
+fn documented_block(heading: &str) -> String {
+    let doc = include_str!("../../../docs/policy.md");
+    let section = &doc[doc.find(heading).expect("heading")..];
+    let start = section.find("```toml\n").expect("toml block") + "```toml\n".len();
+    let end = start + section[start..].find("```").expect("block end");
+    section[start..end].to_owned()
+}
+
+#[test]
+fn every_guard_key_is_documented_with_its_real_default() {
+    let text = documented_block("## The guard section, every key");
+    let documented = parse("policy.md", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        documented.guard,
+        parse("p.toml", "").unwrap().guard,
+        "docs/policy.md's [guard] defaults differ from the code's"
+    );
+    // Every key of every guard table is there (a missing one would take
+    // its default and pass the comparison above unnoticed).
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    let guard = doc["guard"].as_table().unwrap();
+    for key in crate::decode::fields::<crate::raw::RawGuard>() {
+        assert!(guard.contains_key(*key), "guard.{key} is not documented");
+    }
+    for (table, keys) in [
+        ("scanner", crate::decode::fields::<crate::raw::RawScanner>()),
+        ("flood", crate::decode::fields::<crate::raw::RawFlood>()),
+        (
+            "brute_force",
+            crate::decode::fields::<crate::raw::RawBruteForce>(),
+        ),
+        (
+            "enumeration",
+            crate::decode::fields::<crate::raw::RawEnumeration>(),
+        ),
+        (
+            "malformed",
+            crate::decode::fields::<crate::raw::RawMalformed>(),
+        ),
+    ] {
+        let t = guard[table].as_table().unwrap();
+        for key in keys {
+            assert!(
+                t.contains_key(*key),
+                "guard.{table}.{key} is not documented"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_contradiction_with_the_default_media_is_placed_at_the_service_not_at_line_0() {
+    let src = "[services.c]\nkind = \"custom\"\nprotocols = [\"udp\"]\nports = [20000]\nallow = [\"loopback\"]\n";
+    let d = diagnostics(src);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].at, Location { line: 1, col: 11 });
+    assert_eq!(&src[d[0].span.clone()], "c");
+    assert!(
+        d[0].to_string().contains(
+            "opened by services.c for zones [loopback] and by media (default) for zones [any]"
+        ),
+        "{}",
+        d[0]
+    );
+}
+
+#[test]
+fn a_contradiction_has_its_caret_under_the_entry_name() {
+    let src = "[services.a]\nkind = \"sip\"\nallow = [\"any\"]\n[services.\"b.lan\"]\nkind = \"sip\"\nallow = [\"loopback\"]\n";
+    let d = diagnostics(src);
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert_eq!(&src[d[0].span.clone()], "\"b.lan\"");
+}
+
+#[test]
+fn no_mangled_policy_panics_or_points_outside_the_file() {
+    let example = include_str!("../../../dist/sipwall.example.toml");
+    let lines: Vec<&str> = example.lines().collect();
+    let mut variants = Vec::new();
+    for i in 0..lines.len() {
+        let mut without = lines.clone();
+        without.remove(i);
+        variants.push(without.join("\n"));
+        let mut twice = lines.clone();
+        twice.insert(i, lines[i]);
+        variants.push(twice.join("\n"));
+        if let Some((key, _)) = lines[i].split_once(" = ") {
+            for value in [
+                "true",
+                "\"x\"",
+                "[1, \"a\"]",
+                "{ a = 1 }",
+                "-1",
+                "99999999999",
+            ] {
+                let mut changed = lines.clone();
+                let line = format!("{key} = {value}");
+                changed[i] = &line;
+                variants.push(changed.join("\n"));
+            }
+        }
+    }
+    let mut rejected = 0;
+    for src in &variants {
+        if let Err(e) = parse("p.toml", src) {
+            rejected += 1;
+            assert!(!e.diagnostics.is_empty());
+            for d in &e.diagnostics {
+                assert!(d.span.end <= src.len(), "{d} {:?}", d.span);
+                assert!(d.at.line >= 1, "{d}");
+            }
+        }
+    }
+    assert!(
+        rejected > variants.len() / 2,
+        "{rejected} of {}",
+        variants.len()
+    );
+}
+
+#[test]
+fn a_misspelt_media_mode_or_protocol_suggests_the_word() {
+    let d = diagnostics("[media]\nmode = \"helpr\"\n[services.s]\nkind = \"sip\"\nallow = [\"any\"]\nprotocols = [\"udp\", \"tpc\"]\n");
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert_eq!(
+        d[0].to_string(),
+        "p.toml:2:8: media.mode: unknown value \"helpr\"; expected one of: range, helper, pinhole"
+    );
+    assert_eq!(d[0].help().as_deref(), Some("did you mean \"helper\"?"));
+    assert!(
+        d[1].to_string()
+            .starts_with("p.toml:6:21: services.s.protocols: unknown value \"tpc\""),
+        "{}",
+        d[1]
+    );
+    assert_eq!(d[1].help().as_deref(), Some("did you mean \"tcp\"?"));
 }

@@ -15,19 +15,21 @@ use toml::Spanned;
 
 /// Reads and validates a policy. `file` names the source in messages.
 pub fn parse(file: &str, source: &str) -> Result<Policy, PolicyError> {
+    let decoded = crate::decode::decode(source);
     let mut cx = Context {
         file,
         source,
         diagnostics: Vec::new(),
+        dropped: decoded.dropped,
     };
-    let raw: RawPolicy = match toml::from_str(source) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            cx.error(span, ErrorKind::Syntax(e.message().trim().to_owned()));
-            return Err(cx.finish());
-        }
+    for p in decoded.problems {
+        cx.error(p.span, p.kind);
+    }
+    let Some(raw) = decoded.raw else {
+        return Err(cx.finish());
     };
+    // Even when decoding dropped entries, what is left is checked too, so
+    // that one run shows every problem.
     let policy = cx.resolve(raw);
     if cx.diagnostics.is_empty() {
         Ok(policy)
@@ -40,9 +42,18 @@ struct Context<'a> {
     file: &'a str,
     source: &'a str,
     diagnostics: Vec<Diagnostic>,
+    /// Entries decoding dropped (see [`crate::decode::Decoded::dropped`]).
+    dropped: Vec<Vec<String>>,
 }
 
 impl Context<'_> {
+    /// Whether decoding dropped the entry at this dotted path, or one inside it.
+    fn was_dropped(&self, path: &[&str]) -> bool {
+        self.dropped
+            .iter()
+            .any(|d| d.len() >= path.len() && d.iter().zip(path).all(|(a, b)| a == b))
+    }
+
     fn error(&mut self, span: Range<usize>, kind: ErrorKind) {
         self.diagnostics.push(Diagnostic {
             file: self.file.to_owned(),
@@ -152,12 +163,8 @@ impl Context<'_> {
                 if !names.contains(z.get_ref()) {
                     names.push(z.get_ref().clone());
                 }
-            } else {
-                let known = zones
-                    .iter()
-                    .map(|z| z.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ");
+            } else if !self.was_dropped(&["zones", z.get_ref()]) {
+                let known = zones.iter().map(|z| z.name.clone()).collect();
                 self.error(
                     z.span(),
                     ErrorKind::UnknownZone {
@@ -178,8 +185,10 @@ impl Context<'_> {
             }
             let entry = format!("services.{}", name.get_ref());
             let s = svc.get_ref();
+            // First, so that its zones are checked even if the rest is wrong.
+            let allow = self.allow(&entry, &s.allow, zones);
             let Some(kind) = Kind::from_name(s.kind.get_ref()) else {
-                let known = KINDS.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ");
+                let known = KINDS.iter().map(|(_, n)| (*n).to_owned()).collect();
                 self.error(
                     s.kind.span(),
                     ErrorKind::UnknownKind {
@@ -201,7 +210,9 @@ impl Context<'_> {
                 (Some(p), _) => dedup(p.get_ref().clone()),
                 (None, Some((p, _))) => p.to_vec(),
                 (None, None) => {
-                    self.error(svc.span(), ErrorKind::CustomNeeds("`protocols`"));
+                    if !self.was_dropped(&["services", name.get_ref(), "protocols"]) {
+                        self.error(svc.span(), ErrorKind::CustomNeeds("`protocols`"));
+                    }
                     continue;
                 }
             };
@@ -216,11 +227,12 @@ impl Context<'_> {
                 (Some(p), _) => p.get_ref().iter().filter_map(|p| self.port(p)).collect(),
                 (None, Some((_, r))) => vec![r],
                 (None, None) => {
-                    self.error(svc.span(), ErrorKind::CustomNeeds("`ports`"));
+                    if !self.was_dropped(&["services", name.get_ref(), "ports"]) {
+                        self.error(svc.span(), ErrorKind::CustomNeeds("`ports`"));
+                    }
                     continue;
                 }
             };
-            let allow = self.allow(&entry, &s.allow, zones);
             out.push(Service {
                 name: name.get_ref().clone(),
                 kind,
@@ -324,25 +336,33 @@ impl Context<'_> {
                 p == proto && r.overlaps(*range) && z != zones && o.entry != origin.entry
             });
             if let Some((_, r, z, o)) = clash {
+                // Reported at the later entry, unless that is the default
+                // media, which has no place in the file: then at the other.
+                let ((here, these), (there, those)) = if origin.at.line == 0 {
+                    ((*o, z), (*origin, zones))
+                } else {
+                    ((*origin, zones), (*o, z))
+                };
                 found.push((
-                    origin.at,
+                    here.at,
                     ErrorKind::Contradiction {
                         proto: proto.to_string(),
                         port: range.first().max(r.first()),
-                        this: origin.entry.clone(),
-                        these: zones.join(", "),
-                        other: o.entry.clone(),
-                        other_line: o.at.line,
-                        those: z.join(", "),
+                        this: here.entry.clone(),
+                        these: these.join(", "),
+                        other: there.entry.clone(),
+                        other_line: there.at.line,
+                        those: those.join(", "),
                     },
                 ));
             }
         }
         for (at, kind) in found {
+            let span = name_span(self.source, at);
             self.diagnostics.push(Diagnostic {
                 file: self.file.to_owned(),
                 at,
-                span: 0..0,
+                span,
                 kind,
             });
         }
@@ -678,6 +698,21 @@ impl Context<'_> {
             scanner_strings: strings,
         }
     }
+}
+
+/// The name written at `at` (a bare key, or a quoted one with its quotes),
+/// for the caret under an entry known only by its [`Location`].
+fn name_span(source: &str, at: Location) -> Range<usize> {
+    let start = at.offset_in(source);
+    let rest = &source[start..];
+    let len = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.find('"').map_or(1, |end| end + 2),
+        None => rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .unwrap_or(rest.len())
+            .max(1),
+    };
+    start..(start + len).min(source.len())
 }
 
 /// What [`is_plain_text`] refuses, for messages.

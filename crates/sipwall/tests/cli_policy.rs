@@ -1,6 +1,8 @@
 //! `sipwall check` and `sipwall compile` as a user runs them: exit codes,
 //! messages with their `file:line:col`, and what the built-in policy opens.
 
+mod lab;
+
 use std::process::{Command, Output};
 
 fn sipwall(args: &[&str]) -> Output {
@@ -252,4 +254,206 @@ fn confirm_takes_durations_in_the_same_syntax_as_ban_lengths() {
         assert_eq!(out.status.code(), Some(2), "--confirm {window}: {err}");
         assert!(err.contains("--confirm"), "--confirm {window}: {err}");
     }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every problem of this file: a type error, a misspelt kind, a misspelt
+/// zone, a type error and an unknown key in a nested table.
+const SEVERAL: &str = "[zones]\noffice = [\"198.51.100.0/24\"]\n\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\nports = [5060, true]\n\n[services.esl]\nkind = \"esk\"\nallow = [\"ofice\"]\n\n[guard.flood]\nrate = \"fast\"\nbrst = 3\n";
+
+#[test]
+fn check_reports_type_errors_and_unknown_keys_of_a_file_all_at_once() {
+    let (_d, p) = policy(SEVERAL);
+    let out = sipwall(&["check", "-c", &p]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for first_line in [
+        format!("{p}:7:9: services.sip.ports: expected a port number"),
+        format!("{p}:10:8: unknown service kind \"esk\""),
+        format!("{p}:11:10: unknown zone \"ofice\""),
+        format!("{p}:14:8: guard.flood.rate: invalid type: string \"fast\", expected an integer"),
+        format!("{p}:15:1: unknown field `brst` in [guard.flood]"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.starts_with(&first_line)),
+            "{first_line:?} missing:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_or_zone_near_a_known_one_says_did_you_mean() {
+    let (_d, p) = policy(SEVERAL);
+    let err = stderr(&sipwall(&["check", "-c", &p]));
+    for help in [
+        "help: did you mean \"esl\"?",
+        "help: did you mean \"office\"?",
+        "help: did you mean \"burst\"?",
+    ] {
+        assert!(err.contains(help), "{help:?} missing:\n{err}");
+    }
+    // A key far from any gets the list of what its table has.
+    let (_d2, p2) = policy("[log]\nverbosity = 3\n");
+    let err = stderr(&sipwall(&["check", "-c", &p2]));
+    assert!(
+        err.contains("help: expected one of: `enabled`, `rate`, `prefix`, `level`"),
+        "{err}"
+    );
+    // JSON carries the help too, null where there is none.
+    let out = sipwall(&["check", "-c", &p, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = v["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 5, "{v}");
+    assert_eq!(errors[0]["help"], serde_json::Value::Null);
+    assert_eq!(errors[1]["help"], "did you mean \"esl\"?");
+    assert_eq!(errors[2]["help"], "did you mean \"office\"?");
+    assert_eq!(errors[4]["help"], "did you mean \"burst\"?");
+}
+
+#[test]
+fn the_caret_is_under_the_wrong_value_in_its_source_line() {
+    let (_d, p) = policy(SEVERAL);
+    let err = stderr(&sipwall(&["check", "-c", &p]));
+    let lines: Vec<&str> = err.lines().collect();
+    for (source, wrong) in [
+        ("ports = [5060, true]", "[5060, true]"),
+        ("kind = \"esk\"", "\"esk\""),
+        ("allow = [\"ofice\"]", "\"ofice\""),
+        ("brst = 3", "brst"),
+    ] {
+        // The line with carets under it, not the same line shown as context.
+        let at = (0..lines.len() - 1)
+            .find(|&i| lines[i].ends_with(&format!("| {source}")) && lines[i + 1].contains('^'))
+            .unwrap_or_else(|| panic!("no snippet of {source:?}:\n{err}"));
+        let column = lines[at].find(wrong).unwrap();
+        let carets = lines[at + 1];
+        assert_eq!(
+            carets.find('^'),
+            Some(column),
+            "caret not under {wrong:?}:\n{}\n{}",
+            lines[at],
+            carets
+        );
+        assert_eq!(
+            carets.matches('^').count(),
+            wrong.len(),
+            "carets span {wrong:?}:\n{}\n{}",
+            lines[at],
+            carets
+        );
+    }
+    // Not on a terminal: no colour codes for a log or a pipe.
+    assert!(!err.contains('\x1b'), "{err}");
+}
+
+#[test]
+fn a_toml_syntax_error_is_one_error_with_its_caret() {
+    let (_d, p) = policy("[media]\nmode = range\n");
+    let out = sipwall(&["check", "-c", &p]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("{p}:2:8: invalid string")),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches(&format!("{p}:")).count(),
+        2,
+        "one problem, its snippet header:\n{err}"
+    );
+    let at = err
+        .lines()
+        .position(|l| l.ends_with("| mode = range"))
+        .unwrap();
+    let line = err.lines().nth(at).unwrap();
+    let carets = err.lines().nth(at + 1).unwrap();
+    assert_eq!(carets.find('^'), line.find("range"), "{err}");
+}
+
+#[test]
+fn an_empty_policy_is_a_warning_that_it_opens_nothing_but_media() {
+    let (_d, p) = policy("# nothing yet\n");
+    let warning = format!(
+        "{p}: warning: the policy has no services: it opens nothing but media (udp 16384-32769 from any) and ping"
+    );
+    let out = sipwall(&["check", "-c", &p]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&warning), "{}", stderr(&out));
+    let out = sipwall(&["compile", "-c", &p]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains(&warning), "{}", stderr(&out));
+    // And what it says is what the ruleset does: media and ping, no service.
+    let text = stdout(&out);
+    let accepts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("dport") && l.contains(" accept"))
+        .collect();
+    assert_eq!(accepts.len(), 1, "{accepts:?}");
+    assert!(
+        accepts[0].contains("udp dport 16384-32769 accept"),
+        "{accepts:?}"
+    );
+    assert!(text.contains("icmp type echo-request accept"), "{text}");
+    let out = sipwall(&["check", "-c", &p, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("opens nothing but media"),
+        "{v}"
+    );
+    // A policy with services has nothing to warn about.
+    let (_d2, p2) = policy("[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n");
+    let out = sipwall(&["check", "-c", &p2]);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_error_shown_in_docs_policy_md_is_what_check_prints() {
+    let doc = include_str!("../../../docs/policy.md");
+    let section = &doc[doc.find("## Errors").unwrap()..];
+    let block = |after: &str, fence: &str| {
+        let from = section.find(after).unwrap();
+        let start = from + section[from..].find(fence).unwrap() + fence.len();
+        &section[start..start + section[start..].find("```").unwrap()]
+    };
+    let file = block("For example", "```toml\n");
+    let shown = block("gives, with", "```text\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sipwall.toml"), file).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sipwall"))
+        .args(["check", "-c", "sipwall.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Markdown keeps no trailing blanks; miette leaves one after an empty line.
+    let printed: String = stderr(&out)
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    assert_eq!(printed, shown);
+}
+
+#[test]
+fn apply_of_an_empty_policy_warns_and_applies() {
+    let Some(lab) = lab::Lab::up("empty_apply", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = lab::write_temp(&dir, "empty.toml", "");
+    let out = lab.sipwall("fw", &["apply", "-c", p.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: the policy has no services: it opens nothing but media"),
+        "{err}"
+    );
+    assert!(lab.sipwall_table("fw").is_some(), "applied all the same");
 }

@@ -57,7 +57,8 @@ impl PolicyArgs {
             .with_context(|| format!("{name}: cannot read the policy"))
             .map_err(Failure::bad_input)?;
         let policy = sipwall_policy::parse(&name, &text)
-            .map_err(|e| Failure::bad_input(PolicyDiagnostics(e)))?;
+            .map_err(|e| Failure::bad_input(PolicyDiagnostics::new(e, text)))?;
+        warn(&name, &policy);
         Ok(Loaded {
             policy,
             source: name,
@@ -140,21 +141,127 @@ fn discovered(dir: &Path) -> Result<Loaded, Failure> {
     let source = format!("{} (discovered)", dir.display());
     let text = crate::discovered_policy::policy_toml(&inventory);
     let policy = sipwall_policy::parse(&source, &text)
-        .map_err(|e| Failure::bad_input(PolicyDiagnostics(e)))?;
+        .map_err(|e| Failure::bad_input(PolicyDiagnostics::new(e, text)))?;
+    warn(&source, &policy);
     Ok(Loaded { policy, source })
 }
 
-/// A policy error as the user sees it: one `file:line:col: message` per problem.
+/// Says on stderr what a valid but surprising policy really does; every
+/// command that loads a policy (check, compile, apply, run) says it.
+fn warn(source: &str, policy: &Policy) {
+    for w in sipwall_policy::warnings(policy) {
+        eprintln!("{source}: warning: {w}");
+    }
+}
+
+/// A policy error as the user sees it, the way rustc shows one: per
+/// problem a first line `file:line:col: message` (what scripts grep), the
+/// source line with carets under the span, and a help line where there is
+/// one. Colour only on a terminal; the snippet always, as cargo does.
 #[derive(Debug)]
-struct PolicyDiagnostics(PolicyError);
+struct PolicyDiagnostics {
+    error: PolicyError,
+    /// The policy's text, for the snippets.
+    source: String,
+}
+
+impl PolicyDiagnostics {
+    fn new(error: PolicyError, source: String) -> Self {
+        PolicyDiagnostics { error, source }
+    }
+}
 
 impl std::fmt::Display for PolicyDiagnostics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
+        use std::io::IsTerminal as _;
+        let colour = std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        for (i, d) in self.error.diagnostics.iter().enumerate() {
+            if i > 0 {
+                // A blank line between problems, as rustc leaves.
+                write!(f, "\n\n")?;
+            }
+            write!(f, "{d}")?;
+            let snippet = snippet(d, &self.source, colour);
+            if !snippet.is_empty() {
+                write!(f, "\n{snippet}")?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl std::error::Error for PolicyDiagnostics {}
+
+/// The source line of `d` with carets under its span and its help line,
+/// rendered by miette (ASCII, as rustc: it survives any terminal and the
+/// journal). Empty for a problem with no place in the file.
+fn snippet(d: &sipwall_policy::Diagnostic, source: &str, colour: bool) -> String {
+    if d.at.line == 0 {
+        return String::new();
+    }
+    let theme = miette::GraphicalTheme {
+        characters: miette::ThemeCharacters::ascii(),
+        styles: if colour {
+            miette::ThemeStyles::ansi()
+        } else {
+            miette::ThemeStyles::none()
+        },
+    };
+    let report = Snippet {
+        help: d.help(),
+        span: d.span.start.min(source.len())..d.span.end.min(source.len()),
+        source: miette::NamedSource::new(&d.file, source.to_owned()),
+    };
+    let mut out = String::new();
+    if miette::GraphicalReportHandler::new_themed(theme)
+        .with_width(usize::MAX / 2)
+        .render_report(&mut out, &report)
+        .is_err()
+    {
+        return String::new();
+    }
+    // miette's first line repeats the message, which our own first line
+    // already gives in the greppable `file:line:col: message` form.
+    match out.split_once('\n') {
+        Some((_, rest)) => rest.trim_end().to_owned(),
+        None => String::new(),
+    }
+}
+
+/// One problem as miette sees it: a place in a named source and a help.
+#[derive(Debug)]
+struct Snippet {
+    help: Option<String>,
+    span: std::ops::Range<usize>,
+    source: miette::NamedSource<String>,
+}
+
+impl std::fmt::Display for Snippet {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+impl std::error::Error for Snippet {}
+
+impl miette::Diagnostic for Snippet {
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_primary_with_span(None, self.span.clone()),
+        )))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+}
 
 /// Arguments of `sipwall check`.
 #[derive(Args, Debug)]
@@ -185,6 +292,7 @@ pub fn check(a: CheckArgs) -> Outcome {
                 "services": l.policy.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
                 "media": l.policy.media.mode.name(),
                 "errors": [],
+                "warnings": sipwall_policy::warnings(&l.policy).iter().map(ToString::to_string).collect::<Vec<_>>(),
             });
             println!("{v}");
             Ok(Success::Clean)
@@ -192,12 +300,13 @@ pub fn check(a: CheckArgs) -> Outcome {
         (Err(Failure::BadInput(e)), Format::Json) => {
             let errors: Vec<serde_json::Value> = match e.downcast_ref::<PolicyDiagnostics>() {
                 Some(d) => d
-                    .0
+                    .error
                     .diagnostics
                     .iter()
                     .map(|d| {
                         serde_json::json!({
                             "file": d.file, "line": d.at.line, "col": d.at.col, "message": d.kind.to_string(),
+                            "help": d.help(),
                         })
                     })
                     .collect(),
