@@ -343,3 +343,55 @@ fn bad_input_is_exit_2_with_file_line_and_column() {
     let out = sipwall(&["audit", "--ruleset", &file, "--fail-on", "severe"], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn the_configuration_alone_is_audited_instead_of_refused() {
+    // Vanilla: ESL on every address, but only loopback.auto may connect.
+    let out = sipwall(
+        &["audit", "--freeswitch", &vanilla(), "--format", "json"],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = findings(&out);
+    let want: BTreeMap<String, Vec<String>> = [
+        ("esl-listen-wide", vec!["low".to_owned()]),
+        ("esl-default-password", vec!["info".to_owned()]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(summary(&f), want, "{f:#?}");
+    let listen = f.iter().find(|x| x["id"] == "esl-listen-wide").unwrap();
+    assert!(listen["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("autoload_configs/event_socket.conf.xml:4"));
+
+    // A catch-all ACL and a guessable password: anyone can take the switch.
+    let dir = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", vanilla()))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let esl = dir.path().join("autoload_configs/event_socket.conf.xml");
+    let text = fs::read_to_string(&esl).unwrap().replace(
+        r#"<param name="password" value="ClueCon"/>"#,
+        r#"<param name="password" value="cluecon2024"/><param name="apply-inbound-acl" value="wan.auto"/>"#,
+    );
+    fs::write(&esl, text).unwrap();
+    let conf = dir.path().display().to_string();
+    let out = sipwall(&["audit", "--freeswitch", &conf, "--format", "json"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let s = summary(&findings(&out));
+    assert_eq!(s["esl-exposed"], ["critical"], "{s:?}");
+    assert_eq!(s["esl-weak-password"], ["high"], "{s:?}");
+    assert!(!s.contains_key("esl-default-password"));
+}
