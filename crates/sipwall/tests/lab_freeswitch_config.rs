@@ -106,3 +106,59 @@ fn a_bare_ampersand_a_prefixed_tag_and_unspaced_attributes_are_read_as_freeswitc
         "{real:?}"
     );
 }
+
+/// What switch_xml.c refuses, the real FreeSWITCH refuses to start on,
+/// and `sipwall discover` refuses with the same reason, at the original
+/// file:line:col.
+#[test]
+fn what_freeswitch_refuses_discover_refuses_with_the_same_reason() {
+    const TEST: &str = "what_freeswitch_refuses_discover_refuses_with_the_same_reason";
+    if !freeswitch::require(TEST) {
+        return;
+    }
+    let Some(lab) = lab::Lab::up(TEST, &["ss"]) else {
+        return;
+    };
+    let param = r#"<param name="sip-port" value="$${internal_sip_port}"/>"#;
+    for (to, reason, at) in [
+        (
+            r#"<param name="sip-port" value="5060"/ >"#,
+            "missing >",
+            "sip_profiles/internal.xml:90:6",
+        ),
+        (
+            r#"<1param name="sip-port" value="5060"/>"#,
+            "unexpected <",
+            "sip_profiles/internal.xml:90:6",
+        ),
+        (
+            r#"<param name="sip-port" value="5060"/><!-- a -- b -->"#,
+            "unclosed <!--",
+            "sip_profiles/internal.xml:90:43",
+        ),
+        (
+            r#"<param name="sip-port" value="5060"></parm>"#,
+            "unexpected closing tag </parm>",
+            "sip_profiles/internal.xml:90:43",
+        ),
+    ] {
+        let tree = Tree::vanilla();
+        tree.edit("sip_profiles/internal.xml", param, to);
+        let said = freeswitch::refusal(&lab, tree.path());
+        assert!(
+            said.contains(&format!("]: {reason}")),
+            "FreeSWITCH on {to}: {said}"
+        );
+        let out = std::process::Command::new(lab::sipwall())
+            .args(["discover", "freeswitch"])
+            .arg(tree.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{at}: {reason}")),
+            "sipwall on {to}: {err}\nFreeSWITCH: {said}"
+        );
+    }
+}
