@@ -1,7 +1,8 @@
 //! Issue 14: the configuration reader reads what the real FreeSWITCH
 //! reads. Constructs a conforming XML parser refuses but switch_xml.c
 //! accepts (a bare `&` and `<` in a value, a prefixed tag name, attributes
-//! with no space between them, a character reference) are loaded by the
+//! with no space between them, a character reference, an internal
+//! entity) are loaded by the
 //! lab's FreeSWITCH, and `sipwall discover` reads the tree to exactly the
 //! sockets the process binds.
 
@@ -83,6 +84,18 @@ fn a_bare_ampersand_a_prefixed_tag_and_unspaced_attributes_are_read_as_freeswitc
         "<settings>",
         r#"<settings><ns:comment who="ops & <noc>"/>"#,
     );
+    // An internal entity whose value holds a character reference:
+    // external's port is "&ext_port;", declared as "50&#57;0" (5090).
+    tree.edit(
+        "freeswitch.xml",
+        "<?xml version=\"1.0\"?>",
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE document [ <!ENTITY ext_port \"50&#57;0\"> ]>",
+    );
+    tree.edit(
+        "sip_profiles/external.xml",
+        r#"<param name="sip-port" value="$${external_sip_port}"/>"#,
+        r#"<param name="sip-port" value="&ext_port;"/>"#,
+    );
     let fs = FreeSwitch::start(&lab, tree.path(), &VANILLA_PROFILES);
     let inv = discover(&fs);
     let claimed = claimed(&fs, &inv);
@@ -104,6 +117,10 @@ fn a_bare_ampersand_a_prefixed_tag_and_unspaced_attributes_are_read_as_freeswitc
     assert!(
         !real.iter().any(|s| s.1 == local && s.2 == 5060),
         "{real:?}"
+    );
+    assert!(
+        real.contains(&("udp".to_owned(), local.clone(), 5090)),
+        "FreeSWITCH did not expand &ext_port; to 5090: {real:?}"
     );
 }
 
