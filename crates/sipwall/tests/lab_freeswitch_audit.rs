@@ -99,6 +99,8 @@ fn messages(f: &[Value], id: &str) -> String {
 fn an_empty_ip6tables_save_means_ipv6_is_unfiltered_and_sshd_config_names_the_ssh_port() {
     const TEST: &str =
         "an_empty_ip6tables_save_means_ipv6_is_unfiltered_and_sshd_config_names_the_ssh_port";
+    // sshd's configuration and socket say which port is SSH once
+    // iptables-save has dropped the recipe's comment.
     let Some(lab) = Lab::up(
         TEST,
         &["iptables-restore", "iptables-save", "ip6tables-save"],
@@ -166,6 +168,30 @@ fn an_empty_ip6tables_save_means_ipv6_is_unfiltered_and_sshd_config_names_the_ss
         messages(&f, "port-open-unused").contains("tcp 6245"),
         "{f:#?}"
     );
+
+    // With --live, sshd's listening socket says where SSH is: a listener
+    // whose process is called sshd (perl under that name) on 2222.
+    let sshd = dir.path().join("sshd");
+    std::fs::copy("/usr/bin/perl", &sshd).unwrap();
+    let _listener = lab.spawn(
+        "fw",
+        &[
+            sshd.to_str().unwrap(),
+            "-MIO::Socket::INET",
+            "-e",
+            "my $s = IO::Socket::INET->new(LocalPort => 2222, Listen => 5, ReuseAddr => 1) or die; sleep 60",
+        ],
+    );
+    assert!(
+        lab.wait_for(std::time::Duration::from_secs(10), || lab
+            .ok("fw", &["ss", "-Hltnp"])
+            .contains("\"sshd\"")),
+        "the stand-in sshd does not listen"
+    );
+    let out = lab.sipwall("fw", &["audit", "--live", "--format", "json"]);
+    let f = findings(&out);
+    let ssh = messages(&f, "ssh-lockout-risk");
+    assert!(ssh.contains("tcp 2222 (the listening sshd)"), "{f:#?}");
 
     // The empty dump alone: nothing is filtered at all.
     let f = findings(&audit(&["--ruleset", &v6, "--sshd-config", &sshd_22]));

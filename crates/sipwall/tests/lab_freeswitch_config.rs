@@ -2,9 +2,9 @@
 //! reads. Constructs a conforming XML parser refuses but switch_xml.c
 //! accepts (a bare `&` and `<` in a value, a prefixed tag name, attributes
 //! with no space between them, a character reference, an internal
-//! entity) are loaded by the
-//! lab's FreeSWITCH, and `sipwall discover` reads the tree to exactly the
-//! sockets the process binds.
+//! entity) are loaded by the lab's FreeSWITCH, and `sipwall discover`
+//! reads the tree to exactly the sockets the process binds; what it
+//! refuses, discover refuses with its reason.
 
 #[path = "lab/freeswitch.rs"]
 mod freeswitch;
