@@ -3,6 +3,7 @@
 //! (203.0.113.9, 2001:db8:ffff::9) to the host, on a non-loopback interface.
 
 use crate::finding::{Finding, Id, Severity};
+use crate::sshd::SshPorts;
 use sipwall_freeswitch::{Address, Inventory, Kind, Provenance};
 use sipwall_policy::Protocol;
 use sipwall_ruleset::eval::{Packet, L4};
@@ -20,6 +21,9 @@ pub struct Input<'a> {
     pub inventory: Option<&'a Inventory>,
     /// The SSH session the audit runs from (client address, server port), if any.
     pub ssh_session: Option<(IpAddr, u16)>,
+    /// Where sshd listens (its configuration or its socket); without it
+    /// SSH is port 22 and any rule whose comment says SSH.
+    pub ssh: Option<&'a SshPorts>,
 }
 
 /// FreeSWITCH's default RTP range, RTCP included, when no configuration is given.
@@ -35,6 +39,7 @@ pub fn audit(input: &Input<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let esl = esl(input, &mut out);
     esl_default_password(input, esl, &mut out);
+    esl_weak_password(input, esl, &mut out);
     default_deny(input, &mut out);
     sip_helper_unassigned(input, &mut out);
     rtp_range_mismatch(input, &mut out);
@@ -230,6 +235,31 @@ fn esl_default_password(input: &Input<'_>, reach: EslReach, out: &mut Vec<Findin
         Id::EslDefaultPassword,
         severity,
         format!("the event socket keeps FreeSWITCH's default password ClueCon (CVE-2019-19492); {why}: set another `password` in event_socket.conf.xml"),
+        config_location(inv, &es.provenance, &["password"]),
+    ));
+}
+
+fn esl_weak_password(input: &Input<'_>, reach: EslReach, out: &mut Vec<Finding>) {
+    let Some(inv) = input.inventory else { return };
+    let Some(es) = &inv.event_socket else { return };
+    if es.default_password {
+        return;
+    }
+    let Some(why) = crate::configuration::weakness(&es.password) else {
+        return;
+    };
+    let (severity, by) = match reach {
+        EslReach::Local => (
+            Severity::Info,
+            "only local users can reach it through this ruleset",
+        ),
+        EslReach::AdminZone => (Severity::Low, "the ruleset lets an admin zone reach it"),
+        EslReach::Anywhere => (Severity::High, "and the ruleset lets others reach it"),
+    };
+    out.push(finding(
+        Id::EslWeakPassword,
+        severity,
+        format!("the event socket's password {why}; {by}: use a long random one"),
         config_location(inv, &es.provenance, &["password"]),
     ));
 }
@@ -511,9 +541,14 @@ fn serde_kind(k: Kind) -> &'static str {
     }
 }
 
-/// Whether a rule is about SSH, by port 22 or by what its author wrote.
-fn is_ssh(r: &ExistingRule, port: u16) -> bool {
-    port == 22
+/// sshd's ports: as learnt, or its default.
+fn ssh_ports(input: &Input<'_>) -> Vec<u16> {
+    input.ssh.map_or_else(|| vec![22], |s| s.ports.clone())
+}
+
+/// Whether a rule is about SSH, by sshd's port or by what its author wrote.
+fn is_ssh(input: &Input<'_>, r: &ExistingRule, port: u16) -> bool {
+    ssh_ports(input).contains(&port)
         || r.comment
             .as_deref()
             .is_some_and(|c| c.to_ascii_lowercase().contains("ssh"))
@@ -539,7 +574,7 @@ fn port_open_unused(input: &Input<'_>, out: &mut Vec<Finding>) {
             let unused: Vec<u16> = ranges
                 .iter()
                 .flat_map(|x| x.first()..=x.last())
-                .filter(|p| !used(*proto, *p) && !is_ssh(r, *p))
+                .filter(|p| !used(*proto, *p) && !is_ssh(input, r, *p))
                 .collect();
             if unused.is_empty() {
                 continue;
@@ -629,12 +664,17 @@ fn ssh_lockout_risk(input: &Input<'_>, out: &mut Vec<Finding>) {
     let Some(f) = families(rs).into_iter().next() else {
         return;
     };
-    let (reach, by) = probe(rs, public(f), Protocol::Tcp, 22);
-    if reach != Reach::Denied {
+    let ports = ssh_ports(input);
+    let probes: Vec<_> = ports
+        .iter()
+        .map(|p| probe(rs, public(f), Protocol::Tcp, *p))
+        .collect();
+    if probes.iter().any(|(reach, _)| *reach != Reach::Denied) {
         return;
     }
+    let by = probes.iter().find_map(|(_, by)| *by);
     let others: Vec<String> = accepting_rules(rs)
-        .filter(|r| is_ssh(r, 0))
+        .filter(|r| is_ssh(input, r, 0))
         .flat_map(|r| {
             r.ir_matches()
                 .filter_map(|m| match m {
@@ -647,6 +687,24 @@ fn ssh_lockout_risk(input: &Input<'_>, out: &mut Vec<Finding>) {
                 .collect::<Vec<_>>()
         })
         .collect();
+    if let Some(ssh) = input.ssh {
+        let listed = runs(&ports);
+        let also = if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the rule said to be for SSH opens tcp {} instead",
+                others.join(", ")
+            )
+        };
+        out.push(finding(
+            Id::SshLockoutRisk,
+            Severity::High,
+            format!("sshd listens on tcp {listed} ({}), and the ruleset rejects it{also}: loading this ruleset over SSH locks you out", ssh.source),
+            by.map(|r| r.at.to_string()),
+        ));
+        return;
+    }
     let at = by.map(|r| r.at.to_string());
     if others.is_empty() {
         out.push(finding(

@@ -63,6 +63,10 @@ pub enum Id {
     EslExposed,
     /// The event socket keeps FreeSWITCH's well-known password.
     EslDefaultPassword,
+    /// The event socket's password is short or common.
+    EslWeakPassword,
+    /// The event socket listens beyond loopback.
+    EslListenWide,
     /// RTP relies on RELATED, but no SIP helper is assigned.
     SipHelperUnassigned,
     /// The RTP ports the firewall opens differ from switch.conf's.
@@ -91,6 +95,8 @@ impl Id {
         match self {
             Id::EslExposed => "esl-exposed",
             Id::EslDefaultPassword => "esl-default-password",
+            Id::EslWeakPassword => "esl-weak-password",
+            Id::EslListenWide => "esl-listen-wide",
             Id::SipHelperUnassigned => "sip-helper-unassigned",
             Id::RtpRangeMismatch => "rtp-range-mismatch",
             Id::ProfilePortClosed => "profile-port-closed",

@@ -4,7 +4,11 @@
 //! ```text
 //!  sipwall_ruleset::read::Existing ─┐
 //!  sipwall_freeswitch::Inventory? ──┼─► audit(&Input) ─► [Finding { id, severity, message, location }]
-//!  the admin's SSH session? ────────┘      checks: one function per finding id
+//!  the admin's SSH session? ────────┤      checks: one function per finding id
+//!  sshd's ports (sshd::SshPorts)? ──┘
+//!
+//!  sipwall_freeswitch::Inventory ───► audit_configuration ─► [Finding]
+//!                                     (no ruleset: the configuration alone)
 //! ```
 //!
 //! The checks ask the ruleset about probe packets (a NEW connection from a
@@ -17,7 +21,11 @@
 //! are already parsed; the audit does no I/O and never panics.
 
 pub mod checks;
+pub mod configuration;
 pub mod finding;
+pub mod sshd;
 
 pub use checks::{audit, Input};
+pub use configuration::audit_configuration;
 pub use finding::{Finding, Id, Severity};
+pub use sshd::SshPorts;

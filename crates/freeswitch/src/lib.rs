@@ -10,7 +10,8 @@
 //!  preprocess ──► Assembled { text, lines: [SourceLine], vars, warnings }
 //!    │              X-PRE-PROCESS / <!--#...-->, $${vars}, include globs;
 //!    │              every output line remembers its original file:line
-//!  xml::Document    roxmltree over the text; node -> Location, <param> -> Param
+//!  xml::Document    switch_xml.c's grammar (markup) over the text;
+//!    │              node -> Location, <param> -> Param
 //!    │
 //!  discover ──► Inventory { services: [Service], rtp, event_socket,
 //!                           modules, profiles, warnings }
@@ -72,6 +73,7 @@ pub mod gateway;
 pub mod glob;
 pub mod inventory;
 pub mod listeners;
+pub mod markup;
 pub mod modules;
 pub mod preprocess;
 pub mod provenance;

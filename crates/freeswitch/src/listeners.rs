@@ -83,7 +83,7 @@ pub fn read(d: &mut Discovery) {
 }
 
 /// `<configuration name=CONF>/<settings>`.
-fn settings_of<'d, 'a>(d: &Discovery<'d, 'a>, conf: &str) -> Option<Node<'d, 'a>> {
+fn settings_of<'d, 'a>(d: &Discovery<'d, 'a>, conf: &str) -> Option<Node<'d>> {
     d.doc
         .configuration(conf)?
         .children()
@@ -92,7 +92,7 @@ fn settings_of<'d, 'a>(d: &Discovery<'d, 'a>, conf: &str) -> Option<Node<'d, 'a>
 
 /// `<configuration name=CONF>/<profiles>/<profile>`, each with its settings
 /// (or the profile itself when params sit directly in it).
-fn profiles<'d, 'a>(d: &Discovery<'d, 'a>, conf: &str) -> Vec<(String, Node<'d, 'a>)> {
+fn profiles<'d, 'a>(d: &Discovery<'d, 'a>, conf: &str) -> Vec<(String, Node<'d>)> {
     let Some(conf) = d.doc.configuration(conf) else {
         return Vec::new();
     };

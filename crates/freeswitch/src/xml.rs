@@ -2,15 +2,17 @@
 //! `<configuration>`, and reading `<param>`s with their provenance.
 
 use crate::error::Error;
+use crate::markup::{self, SyntaxError, Tree};
 use crate::preprocess::Assembled;
 use crate::provenance::{Location, Provenance};
+use crate::setting::is_true;
 
-pub use roxmltree::Node;
+pub use crate::markup::Node;
 
 /// A parsed configuration whose every node maps back to its original line.
 pub struct Document<'a> {
     assembled: &'a Assembled,
-    doc: roxmltree::Document<'a>,
+    tree: Tree,
 }
 
 /// A `<param name=... value=...>` (or any name/value attribute pair) that was found.
@@ -23,40 +25,43 @@ pub struct Param {
 }
 
 impl<'a> Document<'a> {
-    /// Parses the preprocessor's output; a syntax error points at the original file.
+    /// Parses the preprocessor's output with switch_xml.c's grammar; a
+    /// syntax error points at the original file, line and column.
     pub fn parse(assembled: &'a Assembled) -> Result<Self, Error> {
-        let options = roxmltree::ParsingOptions {
-            allow_dtd: true,
-            ..roxmltree::ParsingOptions::default()
-        };
-        let doc = roxmltree::Document::parse_with_options(&assembled.text, options)
-            .map_err(|e| syntax_error(assembled, &e))?;
-        let root = doc.root_element();
-        if root.tag_name().name() != "document" {
+        // FreeSWITCH reads `xml_disable_dtd` from the variables the
+        // preprocessor set before it parses.
+        let dtd = !assembled
+            .vars
+            .get("xml_disable_dtd")
+            .and_then(|v| v.value.as_deref())
+            .is_some_and(is_true);
+        let tree = markup::parse(&assembled.text, dtd).map_err(|e| syntax_error(assembled, &e))?;
+        let root = tree.root();
+        if !root.has_tag_name("document") {
             return Err(Error::Structure {
-                at: locate(assembled, root.range().start),
+                at: locate(assembled, root.start()),
                 message: format!(
                     "the root element is <{}>, FreeSWITCH expects <document>",
-                    root.tag_name().name()
+                    root.tag_name()
                 ),
             });
         }
-        Ok(Document { assembled, doc })
+        Ok(Document { assembled, tree })
     }
 
     /// The `<document>` element.
-    pub fn root(&self) -> Node<'_, 'a> {
-        self.doc.root_element()
+    pub fn root(&self) -> Node<'_> {
+        self.tree.root()
     }
 
     /// The original line of a node.
     pub fn location(&self, node: Node) -> Location {
-        locate(self.assembled, node.range().start)
+        locate(self.assembled, node.start())
     }
 
     /// `<section name="configuration">/<configuration name=NAME>`, the first
     /// one as FreeSWITCH takes it.
-    pub fn configuration(&self, name: &str) -> Option<Node<'_, 'a>> {
+    pub fn configuration(&self, name: &str) -> Option<Node<'_>> {
         self.root()
             .children()
             .filter(|n| n.has_tag_name("section") && n.attribute("name") == Some("configuration"))
@@ -74,7 +79,7 @@ impl<'a> Document<'a> {
     }
 
     /// Every `<param name=NAME>` among `parent`'s children, in order.
-    pub fn params<'d>(&'d self, parent: Node<'d, 'a>, name: &str) -> Vec<(Node<'d, 'a>, Param)> {
+    pub fn params<'d>(&'d self, parent: Node<'d>, name: &str) -> Vec<(Node<'d>, Param)> {
         parent
             .children()
             .filter(|n| n.has_tag_name("param") && n.attribute("name") == Some(name))
@@ -93,7 +98,7 @@ impl<'a> Document<'a> {
         let at = self.location(node);
         let (value, variables) = match node.attribute_node(attribute) {
             Some(attr) => {
-                let range = attr.range_value();
+                let range = attr.range.clone();
                 let variables = match self.assembled.line_at(range.start) {
                     Some(line) => {
                         let from = range.start - line.start;
@@ -106,7 +111,7 @@ impl<'a> Document<'a> {
                     }
                     None => Vec::new(),
                 };
-                (attr.value().to_string(), variables)
+                (attr.value.clone(), variables)
             }
             None => (String::new(), Vec::new()),
         };
@@ -141,10 +146,11 @@ fn locate(assembled: &Assembled, offset: usize) -> Location {
         .unwrap_or_else(|| assembled.entry.clone())
 }
 
-fn syntax_error(assembled: &Assembled, e: &roxmltree::Error) -> Error {
+fn syntax_error(assembled: &Assembled, e: &SyntaxError) -> Error {
     // FreeSWITCH's own words, seen on the lab's build: an empty document
-    // stops it before parsing, one with no element fails switch_xml.c's parser.
-    if matches!(e, roxmltree::Error::NoRootNode) {
+    // stops it before parsing; one with no element is "root tag missing",
+    // blamed on the entry file since there is no element to point at.
+    if assembled.text.is_empty() || e.message == "root tag missing" {
         let message = if assembled.text.is_empty() {
             "the document is empty (FreeSWITCH: \"Cannot Open log directory or XML Root!\")"
         } else {
@@ -156,30 +162,20 @@ fn syntax_error(assembled: &Assembled, e: &roxmltree::Error) -> Error {
             message: message.into(),
         };
     }
-    let pos = e.pos();
-    let row = usize::try_from(pos.row)
-        .unwrap_or(usize::MAX)
-        .saturating_sub(1);
-    let message = e.to_string();
-    // roxmltree appends the position in the assembled text, which means nothing to the reader.
-    let message = match message.rfind(" at ") {
-        Some(i) if message[i + 4..].contains(':') => message[..i].to_string(),
-        _ => message,
-    };
-    match assembled.lines.get(row) {
-        Some(line) => Error::Xml {
-            at: line.at.clone(),
-            column: Some(line.column + pos.col.saturating_sub(1)),
-            message,
-        },
-        // Past the last line: the document ended too early, so blame the entry file's end.
+    match assembled.line_at(e.offset) {
+        Some(line) => {
+            let before = assembled.text.get(line.start..e.offset).unwrap_or_default();
+            let column = u32::try_from(before.chars().count()).unwrap_or(u32::MAX);
+            Error::Xml {
+                at: line.at.clone(),
+                column: Some(line.column.saturating_add(column)),
+                message: e.message.clone(),
+            }
+        }
         None => Error::Xml {
-            at: assembled
-                .lines
-                .last()
-                .map_or_else(|| assembled.entry.clone(), |l| l.at.clone()),
+            at: assembled.entry.clone(),
             column: None,
-            message,
+            message: e.message.clone(),
         },
     }
 }

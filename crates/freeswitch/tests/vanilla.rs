@@ -793,3 +793,58 @@ fn an_empty_freeswitch_xml_is_blamed_on_itself_not_on_nowhere() {
     let err = discover(&Disk, v.dir.path(), &Options::default()).unwrap_err();
     assert_eq!(err.to_string(), "freeswitch.xml:1: root tag missing");
 }
+
+/// What switch_xml.c accepts and a conforming XML parser refuses: the
+/// lab's FreeSWITCH loads this same edit and binds 5070
+/// (crates/sipwall/tests/lab_freeswitch_config.rs).
+#[test]
+fn a_bare_ampersand_a_prefixed_tag_and_unspaced_attributes_are_read_as_freeswitch_reads_them() {
+    let v = Variant::new();
+    v.edit(
+        "sip_profiles/internal.xml",
+        r#"<param name="sip-port" value="$${internal_sip_port}"/>"#,
+        r#"<x:note text="a & b < c"/><param name="sip-port"value="50&#55;0" note="R&D"/>"#,
+    );
+    let inv = v.read();
+    let internal = inv.profiles.iter().find(|p| p.name == "internal").unwrap();
+    assert_eq!(internal.sip_port, Some(5070));
+    let sip = find(&inv, "sofia/internal", Kind::Sip).unwrap();
+    assert_eq!(sip.ports.unwrap().first, 5070);
+    assert_eq!(
+        sip.provenance.last().unwrap().at.to_string(),
+        "sip_profiles/internal.xml:90"
+    );
+}
+
+/// What switch_xml.c refuses is refused with its words, at the original
+/// file, line and column.
+#[test]
+fn what_freeswitch_refuses_is_refused_in_its_words_at_file_line_and_column() {
+    for (to, expected) in [
+        (
+            r#"<param name="sip-port" value="5060"/ >"#,
+            "sip_profiles/internal.xml:90:6: missing >",
+        ),
+        (
+            r#"<param name="sip-port" value="5060"/><!-- a -- b -->"#,
+            "sip_profiles/internal.xml:90:43: unclosed <!--",
+        ),
+        (
+            r#"<1param name="sip-port" value="5060"/>"#,
+            "sip_profiles/internal.xml:90:6: unexpected <",
+        ),
+        (
+            r#"<param name="sip-port" value="5060"></parm>"#,
+            "sip_profiles/internal.xml:90:43: unexpected closing tag </parm>",
+        ),
+    ] {
+        let v = Variant::new();
+        v.edit(
+            "sip_profiles/internal.xml",
+            r#"<param name="sip-port" value="$${internal_sip_port}"/>"#,
+            to,
+        );
+        let err = discover(&Disk, v.dir.path(), &Options::default()).unwrap_err();
+        assert_eq!(err.to_string(), expected, "{to}");
+    }
+}

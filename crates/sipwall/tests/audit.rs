@@ -14,8 +14,17 @@ fn vanilla() -> String {
 }
 
 fn sipwall(args: &[&str], stdin: Option<&str>) -> Output {
+    // The audit reads this host's /etc/ssh/sshd_config when there is one;
+    // an empty one (sshd on 22, its default) keeps the tests the same on
+    // every host. Tests of the recipe give theirs.
+    let extra: &[&str] = if args.first() == Some(&"audit") && !args.contains(&"--sshd-config") {
+        &["--sshd-config", "/dev/null"]
+    } else {
+        &[]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_sipwall"))
         .args(args)
+        .args(extra)
         // The audit judges the SSH session it runs from; tests run from none.
         .env_remove("SSH_CONNECTION")
         .stdin(Stdio::piped())
@@ -66,6 +75,12 @@ fn seed_ruleset() -> String {
         out.push('\n');
     }
     out
+}
+
+/// The sshd configuration the recipe asks for: "THE -dport NUMBER IS THE
+/// SAME ONE YOU SET UP IN THE SSHD_CONFIG FILE".
+fn recipe_sshd(dir: &Path) -> String {
+    write(dir, "sshd_config", "Port 6245\n")
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -119,6 +134,8 @@ fn the_seed_ruleset_gets_the_findings_it_deserves() {
             &file,
             "--freeswitch",
             &vanilla(),
+            "--sshd-config",
+            &recipe_sshd(dir.path()),
             "--format",
             "json",
         ],
@@ -134,7 +151,6 @@ fn the_seed_ruleset_gets_the_findings_it_deserves() {
     let s = |sev: &str, n: usize| vec![sev.to_owned(); n];
     let want: BTreeMap<String, Vec<String>> = [
         ("profile-port-closed", s("high", 6)),
-        ("ssh-lockout-risk", s("medium", 1)),
         ("rtp-range-mismatch", s("medium", 1)),
         ("port-open-unused", s("low", 6)),
         ("scanner-string-match", s("low", 6)),
@@ -167,7 +183,6 @@ fn the_seed_ruleset_gets_the_findings_it_deserves() {
         rtp.contains("rejects udp 32769") && rtp.contains("RTCP"),
         "{rtp}"
     );
-    assert!(messages_of(&f, "ssh-lockout-risk")[0].contains("tcp 6245"));
 
     // Locations: rules by file:line, configuration by its own file:line.
     let line_of = |needle: &str| seed.lines().position(|l| l.contains(needle)).unwrap() + 1;
@@ -193,8 +208,18 @@ fn the_seed_ruleset_gets_the_findings_it_deserves() {
 
 #[test]
 fn without_the_configuration_only_ruleset_findings_remain() {
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = recipe_sshd(dir.path());
     let out = sipwall(
-        &["audit", "--ruleset", "-", "--format", "json"],
+        &[
+            "audit",
+            "--ruleset",
+            "-",
+            "--sshd-config",
+            &sshd,
+            "--format",
+            "json",
+        ],
         Some(&seed_ruleset()),
     );
     let f = findings(&out);
@@ -203,12 +228,20 @@ fn without_the_configuration_only_ruleset_findings_remain() {
     let s = summary(&f);
     assert_eq!(
         s.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["ipv6-unknown", "scanner-string-match", "ssh-lockout-risk"]
+        ["ipv6-unknown", "scanner-string-match"]
     );
     // Nothing at or above high: exit 0 by default, 1 with --fail-on low.
     assert_eq!(out.status.code(), Some(0));
     let out = sipwall(
-        &["audit", "--ruleset", "-", "--fail-on", "low"],
+        &[
+            "audit",
+            "--ruleset",
+            "-",
+            "--sshd-config",
+            &sshd,
+            "--fail-on",
+            "low",
+        ],
         Some(&seed_ruleset()),
     );
     assert_eq!(out.status.code(), Some(1));
@@ -342,4 +375,56 @@ fn bad_input_is_exit_2_with_file_line_and_column() {
     assert_eq!(out.status.code(), Some(2));
     let out = sipwall(&["audit", "--ruleset", &file, "--fail-on", "severe"], None);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_configuration_alone_is_audited_instead_of_refused() {
+    // Vanilla: ESL on every address, but only loopback.auto may connect.
+    let out = sipwall(
+        &["audit", "--freeswitch", &vanilla(), "--format", "json"],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = findings(&out);
+    let want: BTreeMap<String, Vec<String>> = [
+        ("esl-listen-wide", vec!["low".to_owned()]),
+        ("esl-default-password", vec!["info".to_owned()]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(summary(&f), want, "{f:#?}");
+    let listen = f.iter().find(|x| x["id"] == "esl-listen-wide").unwrap();
+    assert!(listen["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("autoload_configs/event_socket.conf.xml:4"));
+
+    // A catch-all ACL and a guessable password: anyone can take the switch.
+    let dir = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", vanilla()))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let esl = dir.path().join("autoload_configs/event_socket.conf.xml");
+    let text = fs::read_to_string(&esl).unwrap().replace(
+        r#"<param name="password" value="ClueCon"/>"#,
+        r#"<param name="password" value="cluecon2024"/><param name="apply-inbound-acl" value="wan.auto"/>"#,
+    );
+    fs::write(&esl, text).unwrap();
+    let conf = dir.path().display().to_string();
+    let out = sipwall(&["audit", "--freeswitch", &conf, "--format", "json"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let s = summary(&findings(&out));
+    assert_eq!(s["esl-exposed"], ["critical"], "{s:?}");
+    assert_eq!(s["esl-weak-password"], ["high"], "{s:?}");
+    assert!(!s.contains_key("esl-default-password"));
 }

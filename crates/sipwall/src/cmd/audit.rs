@@ -6,13 +6,20 @@ use crate::exit::{Failure, Outcome, Success};
 use anyhow::{anyhow, Context};
 use clap::Args;
 use serde::Serialize;
-use sipwall_audit::{audit, Finding, Input, Severity};
+use sipwall_audit::{audit, audit_configuration, sshd, Finding, Input, Severity, SshPorts};
 use sipwall_freeswitch::{discover, Disk, Options};
 use sipwall_ruleset::read::{self, Existing};
 use std::io::Read;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Where sshd reads its configuration unless told otherwise.
+const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
+/// sshd's folder, which relative `Include` patterns start from.
+const SSH_DIR: &str = "/etc/ssh";
+/// Files read through `Include`, at most (sshd's own nesting limit is 16).
+const MAX_SSHD_FILES: usize = 64;
 
 /// The version of the JSON shape; bumped on any incompatible change.
 const SCHEMA_VERSION: u32 = 1;
@@ -25,9 +32,14 @@ pub struct AuditArgs {
     /// an iptables-save and an ip6tables-save dump.
     #[arg(long, value_name = "FILE")]
     ruleset: Vec<PathBuf>,
-    /// Read the ruleset of this network namespace (`nft -j list ruleset`).
+    /// Read the ruleset of this network namespace (`nft -j list ruleset`),
+    /// and where sshd listens from its socket.
     #[arg(long)]
     live: bool,
+    /// sshd's configuration, for the port SSH really uses (`Port`,
+    /// `ListenAddress`, `Include`); read when it exists.
+    #[arg(long, value_name = "FILE", default_value = SSHD_CONFIG)]
+    sshd_config: PathBuf,
     /// FreeSWITCH's configuration folder (the one holding freeswitch.xml);
     /// without it the checks that need the configuration are skipped.
     #[arg(long, value_name = "DIR")]
@@ -58,17 +70,33 @@ struct Covers {
 
 /// Runs `sipwall audit`.
 pub fn run(args: AuditArgs) -> Outcome {
-    if args.ruleset.is_empty() && !args.live {
+    let configuration_only = args.ruleset.is_empty() && !args.live;
+    if configuration_only && args.freeswitch.is_none() {
         return Err(Failure::bad_input(anyhow!(
-            "nothing to audit: give --ruleset FILE (or -) or --live"
+            "nothing to audit: give --ruleset FILE (or -), --live or --freeswitch DIR"
         )));
     }
     let mut rs = Existing::default();
+    let mut empty = Vec::new();
     for path in &args.ruleset {
         let (name, text) = read_input(path)?;
+        // iptables-save and ip6tables-save print nothing when the family
+        // has no table at all: no rule filters it.
+        if text.trim().is_empty() {
+            empty.push(name);
+            continue;
+        }
         let one =
             read::read(&name, &text).map_err(|e| Failure::bad_input(anyhow!("{name}:{e}")))?;
         rs.merge(one);
+    }
+    if !empty.is_empty() {
+        // An empty dump stands for the families no other input describes
+        // (ip6tables-save beside iptables-save; both when it is alone),
+        // described completely: nothing filters them.
+        rs.covers.v4 = true;
+        rs.covers.v6 = true;
+        rs.sources.extend(empty);
     }
     if args.live {
         let out = Command::new("nft")
@@ -85,7 +113,13 @@ pub fn run(args: AuditArgs) -> Outcome {
         let text = String::from_utf8_lossy(&out.stdout);
         let one = read::nft_json::parse("live", &text)
             .map_err(|e| Failure::failed(anyhow!("reading nft's own listing: {e}")))?;
-        rs.merge(one);
+        // Rules iptables-nft made (its classic recipe) hold xt matches and
+        // targets that nft's JSON leaves as bare names ("conntrack",
+        // "REJECT"), judged "maybe"; its text listing translates them.
+        match has_xt(&text).then(live_text).flatten() {
+            Some(translated) => rs.merge(translated),
+            None => rs.merge(one),
+        }
     }
     let inventory = match &args.freeswitch {
         Some(dir) => {
@@ -104,11 +138,18 @@ pub fn run(args: AuditArgs) -> Outcome {
         }
         None => None,
     };
-    let findings = audit(&Input {
-        ruleset: &rs,
-        inventory: inventory.as_ref(),
-        ssh_session: ssh_session(),
-    });
+    let findings = match (&inventory, configuration_only) {
+        (Some(inv), true) => audit_configuration(inv),
+        _ => {
+            let ssh = ssh_ports(&args)?;
+            audit(&Input {
+                ruleset: &rs,
+                inventory: inventory.as_ref(),
+                ssh_session: ssh_session(),
+                ssh: ssh.as_ref(),
+            })
+        }
+    };
     match args.format {
         super::Format::Json => {
             let report = Report {
@@ -130,6 +171,8 @@ pub fn run(args: AuditArgs) -> Outcome {
             }
             let skipped = if inventory.is_none() {
                 " (configuration checks skipped: no --freeswitch)"
+            } else if configuration_only {
+                " (the configuration alone: no --ruleset or --live)"
             } else {
                 ""
             };
@@ -164,4 +207,137 @@ fn ssh_session() -> Option<(IpAddr, u16)> {
     let v = std::env::var("SSH_CONNECTION").ok()?;
     let parts: Vec<&str> = v.split_whitespace().collect();
     Some((parts.first()?.parse().ok()?, parts.get(3)?.parse().ok()?))
+}
+
+/// Where sshd listens: its listening socket with `--live`, else its
+/// configuration file when there is one; `None` when neither says.
+fn ssh_ports(args: &AuditArgs) -> Result<Option<SshPorts>, Failure> {
+    if args.live {
+        if let Some(ports) = listening_sshd() {
+            return Ok(Some(SshPorts {
+                ports,
+                source: "the listening sshd".into(),
+            }));
+        }
+    }
+    let path = &args.sshd_config;
+    if !path.exists() {
+        if path.as_path() == Path::new(SSHD_CONFIG) {
+            return Ok(None);
+        }
+        return Err(Failure::bad_input(anyhow!(
+            "{}: no such sshd configuration",
+            path.display()
+        )));
+    }
+    let mut files = Vec::new();
+    let mut queue = vec![path.clone()];
+    while let Some(p) = queue.pop() {
+        if files.len() >= MAX_SSHD_FILES {
+            break;
+        }
+        let text = std::fs::read_to_string(&p)
+            .with_context(|| format!("reading {}", p.display()))
+            .map_err(Failure::bad_input)?;
+        let file = sshd::parse(&text);
+        // Included files are read in the order sshd reads them.
+        let mut included: Vec<PathBuf> = file.includes.iter().flat_map(|i| expand(i)).collect();
+        included.reverse();
+        queue.extend(included);
+        files.push(file);
+    }
+    Ok(Some(SshPorts {
+        ports: sshd::ports(&files),
+        source: path.display().to_string(),
+    }))
+}
+
+/// An `Include` pattern's files, sorted, with `*` and `?` in the last
+/// component only (what distributions ship: `sshd_config.d/*.conf`).
+fn expand(pattern: &str) -> Vec<PathBuf> {
+    let full = if Path::new(pattern).is_absolute() {
+        PathBuf::from(pattern)
+    } else {
+        Path::new(SSH_DIR).join(pattern)
+    };
+    let name = full
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.contains(['*', '?']) {
+        return vec![full];
+    }
+    let Some(dir) = full.parent() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| wildcard(name.as_bytes(), e.file_name().to_string_lossy().as_bytes()))
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    out.sort();
+    out
+}
+
+/// `*` and `?` matching, as glob(3) does within one component.
+fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
+        }
+        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
+        (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}
+
+/// The TCP ports an `sshd` process listens on in this namespace (`ss`).
+fn listening_sshd() -> Option<Vec<u16>> {
+    let out = Command::new("ss").args(["-Hltnp"]).output().ok()?;
+    let mut ports: Vec<u16> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("((\"sshd"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(3)?
+                .rsplit_once(':')?
+                .1
+                .parse()
+                .ok()
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    (!ports.is_empty()).then_some(ports)
+}
+
+/// Whether nft's JSON listing holds an iptables-nft compat expression.
+fn has_xt(json: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(json).is_ok_and(|v| {
+        v["nftables"].as_array().is_some_and(|items| {
+            items.iter().any(|i| {
+                i["rule"]["expr"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|x| x.get("xt").is_some()))
+            })
+        })
+    })
+}
+
+/// The live ruleset from `nft list ruleset` text, when it reads.
+fn live_text() -> Option<Existing> {
+    let out = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    read::nft_text::parse("live (nft list ruleset)", &text).ok()
 }

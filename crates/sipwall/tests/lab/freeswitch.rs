@@ -442,3 +442,50 @@ pub fn gentls_cert(certs: &Path, name: &str) {
         assert!(certs.join(f).exists(), "gentls_cert wrote no {f}");
     }
 }
+
+/// Runs FreeSWITCH in `fw` on a copy of `tree` that it should refuse to
+/// load, until it exits (killed after 30 s if it does not), and returns
+/// what it printed: its reason, e.g. `[error near line 9]: missing >`.
+pub fn refusal(lab: &Lab, tree: &Path) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = dir.path();
+    for d in [
+        "conf", "log", "db", "run", "certs", "rec", "storage", "cache", "temp", "sounds",
+    ] {
+        std::fs::create_dir(w.join(d)).unwrap();
+    }
+    copy_tree(tree, &w.join("conf"));
+    offline(&w.join("conf"));
+    let mut cmd = Command::new("timeout");
+    cmd.args([
+        "30",
+        "ip",
+        "netns",
+        "exec",
+        &lab.ns("fw"),
+        &bin("freeswitch"),
+        "-nonat",
+        "-nf",
+        "-nc",
+    ]);
+    for (flag, d) in [
+        ("-conf", "conf"),
+        ("-log", "log"),
+        ("-db", "db"),
+        ("-run", "run"),
+        ("-certs", "certs"),
+        ("-recordings", "rec"),
+        ("-storage", "storage"),
+        ("-cache", "cache"),
+        ("-temp", "temp"),
+        ("-sounds", "sounds"),
+    ] {
+        cmd.arg(flag).arg(w.join(d));
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("freeswitch");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
