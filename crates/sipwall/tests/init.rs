@@ -25,6 +25,8 @@ fn shared_present(test: &str) -> bool {
 }
 
 fn init(dir: &Path, args: &[&str]) -> Output {
+    // sshd of this test: on 2222, so the host's own cannot change the result.
+    let _ = std::fs::write(dir.join("sshd_config"), "Port 2222\n");
     Command::new(env!("CARGO_BIN_EXE_sipwall"))
         .arg("init")
         .arg("--freeswitch")
@@ -89,6 +91,11 @@ fn init_writes_a_policy_that_checks_and_the_esl_password_readable_by_root_alone(
         "{shown}"
     );
     assert!(row("ssh").contains("admin (198.51.100.0/24)"), "{shown}");
+    assert!(
+        row("ssh").contains("2222"),
+        "sshd's port from its configuration: {shown}"
+    );
+    assert!(toml.contains("ports = [2222]"), "{toml}");
     assert!(row("media").contains("16384-32769"), "{shown}");
 }
 

@@ -821,3 +821,82 @@ fn apply_diff_shows_what_opens_and_closes_by_service_port_family_and_zone_and_ch
         "{text}"
     );
 }
+
+#[test]
+fn apply_refuses_to_cut_an_ssh_session_it_finds_in_the_socket_table_even_without_ssh_connection() {
+    let Some(lab) = Lab::up("ssh_sockets", &["perl"]) else {
+        return;
+    };
+    // A listener whose process is called sshd (perl under that name) on
+    // 2222, holding what it accepts: sudo and su - drop SSH_CONNECTION,
+    // the kernel's socket table still has the session.
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = dir.path().join("sshd");
+    std::fs::copy("/usr/bin/perl", &sshd).unwrap();
+    let _sshd = lab.spawn(
+        "fw",
+        &[
+            sshd.to_str().unwrap(),
+            "-MIO::Socket::INET",
+            "-e",
+            "my $s = IO::Socket::INET->new(LocalPort => 2222, Listen => 5, ReuseAddr => 1) or die; my @c; while (my $c = $s->accept) { push @c, $c }",
+        ],
+    );
+    assert!(lab.wait_for(Duration::from_secs(10), || lab
+        .ok("fw", &["ss", "-Hltnp"])
+        .contains("\"sshd\"")));
+    let _session = lab.spawn(
+        "peer",
+        &[
+            "perl",
+            "-MIO::Socket::INET",
+            "-e",
+            "my $c = IO::Socket::INET->new(PeerAddr => '192.0.2.1:2222') or die; sleep 60",
+        ],
+    );
+    assert!(lab.wait_for(Duration::from_secs(10), || lab
+        .ok("fw", &["ss", "-Htn", "state", "established"])
+        .contains("192.0.2.2")));
+    // No SSH_CONNECTION (lab.cmd removes it); the policy opens 22 only.
+    let out = apply(&lab, None, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to apply")
+            && err.contains("192.0.2.2 to port 2222")
+            && err.contains("the socket table"),
+        "{err}"
+    );
+    assert!(lab.sipwall_table("fw").is_none(), "nothing was applied");
+    let out = apply(&lab, None, &["--force"]);
+    assert_ok(&out);
+}
+
+#[test]
+fn check_and_apply_refuse_an_event_socket_open_to_anywhere_unless_forced() {
+    let Some(lab) = Lab::up("esl_refused", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let open = write_temp(
+        &dir,
+        "open.toml",
+        "[services.esl]\nkind = \"esl\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n",
+    );
+    let check = lab.sipwall("fw", &["check", "-c", open.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(text.contains("critical esl-exposed"), "{text}");
+    let forced = lab.sipwall("fw", &["check", "-c", open.to_str().unwrap(), "--force"]);
+    assert_ok(&forced);
+    let out = apply(&lab, Some(&open), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("esl-exposed"));
+    assert!(lab.sipwall_table("fw").is_none(), "nothing was applied");
+    assert_ok(&apply(&lab, Some(&open), &["--force"]));
+}

@@ -7,8 +7,6 @@ use anyhow::anyhow;
 use clap::Args;
 use sipwall_netfilter::confirm::{self, now_ms, Settled, StateLock};
 use sipwall_netfilter::{trust, Firewall, NftCli, Nftables, Replaced, StateDir, Table};
-use sipwall_ruleset::eval::{self, EmptySets, Packet, Verdict, L4};
-use sipwall_ruleset::ir::Hook;
 use sipwall_ruleset::{Ruleset, TABLE};
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -422,54 +420,6 @@ fn report(done: &Replaced, ledger: &Path, json: bool) {
     }
 }
 
-/// The SSH connection this process runs from, as `SSH_CONNECTION` tells it:
-/// client address, client port, server address, server port.
-fn ssh_connection() -> Option<(IpAddr, u16, IpAddr, u16)> {
-    let v = std::env::var("SSH_CONNECTION").ok()?;
-    let mut p = v.split_whitespace();
-    let strip = |s: &str| s.trim_start_matches("::ffff:").parse::<IpAddr>().ok();
-    let client = strip(p.next()?)?;
-    let cport = p.next()?.parse().ok()?;
-    let server = strip(p.next()?)?;
-    let sport = p.next()?.parse().ok()?;
-    Some((client, cport, server, sport))
-}
-
-/// Refuses a ruleset under which the admin could not open a new SSH
-/// connection like the current one.
-fn guard_ssh(rs: &Ruleset) -> Result<(), Failure> {
-    let Some((client, cport, server, sport)) = ssh_connection() else {
-        return Ok(());
-    };
-    let Some(input) = rs.chain(Hook::Input) else {
-        return Ok(());
-    };
-    let pkt = Packet {
-        loopback_in: client.is_loopback(),
-        saddr: client,
-        daddr: server,
-        l4: L4::Tcp {
-            sport: cport,
-            dport: sport,
-        },
-        ct: None,
-        payload: &[],
-    };
-    let d = eval::evaluate(input, &pkt, &EmptySets);
-    if d.action == Verdict::Accept {
-        return Ok(());
-    }
-    let by = d.rule.map_or_else(
-        || "the chain's policy".to_owned(),
-        |r| format!("rule \"{}\"", r.comment),
-    );
-    Err(Failure::failed(anyhow!(
-        "refusing to apply: a new SSH connection from {client} to port {sport} (SSH_CONNECTION) would be {:?} by {by}; \
-         allow it in the policy (e.g. a service of kind \"ssh\" with port {sport}) or use --force",
-        d.action
-    )))
-}
-
 /// Restores the table recorded before the last apply (under the lock).
 fn restore(state: &StateDir, _: &StateLock) -> Result<(), Failure> {
     let fw = Firewall::new(NftCli::default());
@@ -543,12 +493,18 @@ fn confirm_window(text: &str) -> Result<Duration, String> {
 pub fn apply(a: ApplyArgs) -> Outcome {
     let loaded = a.policy.load()?;
     let rs = sipwall_ruleset::compile(&loaded.policy, &loaded.source);
-    if !a.force {
-        guard_ssh(&rs)?;
-    }
     let mut table = table_of(&rs, never_banned(&loaded.policy));
     let identity = policy_identity(&loaded);
     table.text = with_identity(&table.text, &identity);
+    if !a.force && !a.diff {
+        let refused = super::safety::refusals(&rs, &table.text, true);
+        if !refused.is_empty() {
+            return Err(Failure::failed(anyhow!(
+                "refusing to apply (--force applies anyway):\n  {}",
+                refused.join("\n  ")
+            )));
+        }
+    }
     let json = a.format == super::Format::Json;
     if a.diff {
         let running = NftCli::default()

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Where sshd reads its configuration unless told otherwise.
-const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
+pub const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 /// sshd's folder, which relative `Include` patterns start from.
 const SSH_DIR: &str = "/etc/ssh";
 /// Files read through `Include`, at most (sshd's own nesting limit is 16).
@@ -212,7 +212,14 @@ fn ssh_session() -> Option<(IpAddr, u16)> {
 /// Where sshd listens: its listening socket with `--live`, else its
 /// configuration file when there is one; `None` when neither says.
 fn ssh_ports(args: &AuditArgs) -> Result<Option<SshPorts>, Failure> {
-    if args.live {
+    sshd_ports(&args.sshd_config, args.live)
+}
+
+/// Where sshd listens: its listening socket when `live`, else its
+/// configuration `path` (and what it includes) when there is one; `None`
+/// when neither says. `audit` and `init` ask this one question.
+pub fn sshd_ports(path: &Path, live: bool) -> Result<Option<SshPorts>, Failure> {
+    if live {
         if let Some(ports) = listening_sshd() {
             return Ok(Some(SshPorts {
                 ports,
@@ -220,9 +227,8 @@ fn ssh_ports(args: &AuditArgs) -> Result<Option<SshPorts>, Failure> {
             }));
         }
     }
-    let path = &args.sshd_config;
     if !path.exists() {
-        if path.as_path() == Path::new(SSHD_CONFIG) {
+        if path == Path::new(SSHD_CONFIG) {
             return Ok(None);
         }
         return Err(Failure::bad_input(anyhow!(
@@ -231,7 +237,7 @@ fn ssh_ports(args: &AuditArgs) -> Result<Option<SshPorts>, Failure> {
         )));
     }
     let mut files = Vec::new();
-    let mut queue = vec![path.clone()];
+    let mut queue = vec![path.to_path_buf()];
     while let Some(p) = queue.pop() {
         if files.len() >= MAX_SSHD_FILES {
             break;

@@ -35,9 +35,10 @@ pub struct InitArgs {
     /// never banned. Repeatable.
     #[arg(long = "trunk", value_name = "ADDR")]
     trunks: Vec<std::net::IpAddr>,
-    /// sshd's configuration, for the port SSH is opened on.
-    #[arg(long, default_value = "/etc/ssh/sshd_config", value_name = "FILE")]
-    sshd_config: PathBuf,
+    /// sshd's configuration, for the port SSH is opened on (default: the
+    /// port the running sshd listens on, else /etc/ssh/sshd_config).
+    #[arg(long, value_name = "FILE")]
+    sshd_config: Option<PathBuf>,
     /// Apply now (rolled back unless confirmed within --confirm) and enable
     /// sipwall-firewall.service and sipwall.service.
     #[arg(long)]
@@ -107,7 +108,14 @@ pub fn init(a: InitArgs) -> Outcome {
         )));
     }
     let inv = inventory(&dir)?;
-    let (ssh_ports, ssh_source) = ssh_ports(&a.sshd_config);
+    let sshd = match &a.sshd_config {
+        Some(path) => super::audit::sshd_ports(path, false)?,
+        None => super::audit::sshd_ports(Path::new(super::audit::SSHD_CONFIG), true)?,
+    };
+    let (ssh_ports, ssh_source) = match sshd {
+        Some(p) => (p.ports, p.source),
+        None => (Vec::new(), String::new()),
+    };
     let site = Site {
         ssh_from: a.ssh_from.clone(),
         ssh_ports,
@@ -261,9 +269,4 @@ fn apply_and_enable(a: &InitArgs) -> Outcome {
     systemctl(&["enable", "--now", "sipwall.service"])?;
     println!("enabled sipwall-firewall.service (the ruleset at boot) and sipwall.service (the guard, started)");
     Ok(Success::Clean)
-}
-
-/// sshd's ports from its configuration (none known: the catalog's 22).
-fn ssh_ports(_sshd_config: &Path) -> (Vec<u16>, String) {
-    (Vec::new(), String::new())
 }

@@ -271,12 +271,33 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Accept what `apply` would refuse without --force (an event socket
+    /// reachable from beyond loopback and admin zones).
+    #[arg(long)]
+    force: bool,
 }
 
-/// Validates a policy: exit 0 and a summary, or exit 2 and every problem.
+/// What `apply` would refuse for a loaded policy (see `safety`).
+fn refusals(l: &Loaded) -> Vec<String> {
+    let rs = sipwall_ruleset::compile(&l.policy, &l.source);
+    super::safety::refusals(&rs, &sipwall_ruleset::nft::render(&rs), false)
+}
+
+/// Validates a policy: exit 0 and a summary, or exit 2 and every problem;
+/// exit 1 when it is valid but `apply` would refuse it (unless --force).
 pub fn check(a: CheckArgs) -> Outcome {
+    let refused = |l: &Loaded| if a.force { Vec::new() } else { refusals(l) };
     match (a.policy.load(), a.format) {
         (Ok(l), Format::Text) => {
+            let refused = refused(&l);
+            if !refused.is_empty() {
+                println!(
+                    "{}: valid, but apply refuses it (--force to accept):\n  {}",
+                    l.source,
+                    refused.join("\n  ")
+                );
+                return Ok(Success::Findings);
+            }
             println!(
                 "{}: ok ({} services, media = {})",
                 l.source,
@@ -286,8 +307,10 @@ pub fn check(a: CheckArgs) -> Outcome {
             Ok(Success::Clean)
         }
         (Ok(l), Format::Json) => {
+            let refused = refused(&l);
             let v = serde_json::json!({
-                "ok": true,
+                "ok": refused.is_empty(),
+                "refused": refused,
                 "source": l.source,
                 "services": l.policy.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
                 "media": l.policy.media.mode.name(),
@@ -295,7 +318,11 @@ pub fn check(a: CheckArgs) -> Outcome {
                 "warnings": sipwall_policy::warnings(&l.policy).iter().map(ToString::to_string).collect::<Vec<_>>(),
             });
             println!("{v}");
-            Ok(Success::Clean)
+            Ok(if v["ok"] == true {
+                Success::Clean
+            } else {
+                Success::Findings
+            })
         }
         (Err(Failure::BadInput(e)), Format::Json) => {
             let errors: Vec<serde_json::Value> = match e.downcast_ref::<PolicyDiagnostics>() {
