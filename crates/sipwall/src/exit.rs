@@ -63,3 +63,14 @@ pub fn report(outcome: Outcome) -> ExitCode {
         }
     }
 }
+
+/// Command output could not be written: a reader that went away (a
+/// closed pipe) ends the process quietly with success, as `cat` does;
+/// anything else (a full disk) is said on stderr, exit 1.
+pub fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("cannot write the output: {e}");
+    std::process::exit(1)
+}

@@ -6,6 +6,28 @@
 //! outcome onto the exit-code contract of DESIGN.md: 0 ok, 1 findings or a
 //! failed operation, 2 bad usage or bad input.
 
+/// `print!` for command output: when the reader of stdout has gone
+/// (`sipwall compile | head`), the process ends quietly, as `cat` does,
+/// where `print!` would panic with a backtrace.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout().lock(), $($t)*) {
+            crate::exit::stdout_failed(e)
+        }
+    }};
+}
+
+/// `println!` for command output; see [`out!`].
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            crate::exit::stdout_failed(e)
+        }
+    }};
+}
+
 mod capture;
 mod cmd;
 mod control;

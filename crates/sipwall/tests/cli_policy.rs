@@ -457,3 +457,23 @@ fn apply_of_an_empty_policy_warns_and_applies() {
     );
     assert!(lab.sipwall_table("fw").is_some(), "applied all the same");
 }
+
+#[test]
+fn a_closed_pipe_ends_compile_quietly_instead_of_panicking() {
+    // `sipwall compile | head`, with head already gone: stdout is a pipe
+    // whose read end is closed before sipwall writes a byte.
+    let script = "import os, subprocess, sys\n\
+r, w = os.pipe()\n\
+os.close(r)\n\
+p = subprocess.run([sys.argv[1], 'compile'], stdout=w, stderr=subprocess.PIPE)\n\
+sys.stderr.write(p.stderr.decode())\n\
+sys.exit(p.returncode)\n";
+    let out = Command::new("python3")
+        .args(["-c", script, env!("CARGO_BIN_EXE_sipwall")])
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .expect("python3");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{:?} {err}", out.status);
+}

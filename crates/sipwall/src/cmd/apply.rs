@@ -61,7 +61,7 @@ impl std::ops::Deref for State {
 /// Messages for people: on stdout, or on stderr when stdout carries JSON.
 macro_rules! say {
     ($json:expr, $($t:tt)*) => {
-        if $json { eprintln!($($t)*) } else { println!($($t)*) }
+        if $json { eprintln!($($t)*) } else { outln!($($t)*) }
     };
 }
 
@@ -472,7 +472,7 @@ fn settle_pending(state: &State, lock: &StateLock) -> Result<(), Failure> {
         .map_err(Failure::failed)?
     {
         restore(state, lock)?;
-        println!(
+        outln!(
             "rolled back the unconfirmed apply {} (its deadline had passed) before applying",
             p.token
         );
@@ -513,12 +513,12 @@ pub fn apply(a: ApplyArgs) -> Outcome {
         let preview = super::preview::preview(running.as_deref(), &table.text, &loaded.policy)
             .map_err(|e| Failure::failed(anyhow!(e)))?;
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({ "applied": false, "source": loaded.source, "preview": preview })
             );
         } else {
-            print!("{}", preview.text());
+            out!("{}", preview.text());
         }
         return Ok(Success::Clean);
     }
@@ -603,13 +603,13 @@ pub fn apply(a: ApplyArgs) -> Outcome {
     // What changed is shown before the question, so it can be answered.
     if !json {
         if let Ok(p) = &preview {
-            print!("{}", p.text());
+            out!("{}", p.text());
         }
     }
     let outcome = wait_for_confirmation(&state, &pending.token, pending.deadline_ms, json);
     if json {
         let kept = outcome.is_ok();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "applied": kept,
@@ -631,9 +631,9 @@ fn summary(
     json: bool,
 ) {
     match (preview, json) {
-        (Ok(p), false) => print!("{}", p.text()),
+        (Ok(p), false) => out!("{}", p.text()),
         (Err(e), false) => eprintln!("warning: no summary of the change: {e}"),
-        (p, true) => println!(
+        (p, true) => outln!(
             "{}",
             serde_json::json!({
                 "applied": true,
@@ -671,7 +671,7 @@ fn confirm_and_save(state: &State) -> Result<bool, Failure> {
     }
     if let Some((target, script)) = state.take_boot(&held).map_err(Failure::failed)? {
         save(&target, &script)?;
-        println!("saved for boot in {}", target.display());
+        outln!("saved for boot in {}", target.display());
     }
     Ok(true)
 }
@@ -836,7 +836,7 @@ fn wait_for_confirmation(state: &State, token: &str, deadline_ms: u128, json: bo
 pub fn confirm(a: ConfirmArgs) -> Outcome {
     let state = a.state.open()?;
     if confirm_and_save(&state)? {
-        println!("confirmed");
+        outln!("confirmed");
         Ok(Success::Clean)
     } else {
         Err(Failure::failed(anyhow!(
@@ -853,20 +853,20 @@ pub fn reset(a: ResetArgs) -> Outcome {
     if state.cancel(&held).map_err(Failure::failed)? {
         // A reset is not a confirmation: nothing is saved for boot.
         let _ = state.take_boot(&held);
-        println!("cancelled the pending apply's rollback");
+        outln!("cancelled the pending apply's rollback");
     }
     let fw = Firewall::new(NftCli::default());
     if fw.remove(TABLE).map_err(Failure::failed)? {
-        println!("removed table inet {TABLE}");
+        outln!("removed table inet {TABLE}");
     } else {
-        println!("table inet {TABLE} was not loaded: nothing to remove");
+        outln!("table inet {TABLE} was not loaded: nothing to remove");
     }
     let boot = a.save.display();
     if a.keep_boot {
         if a.save.exists() {
-            println!("kept the boot ruleset {boot}: the next boot loads sipwall's table again");
+            outln!("kept the boot ruleset {boot}: the next boot loads sipwall's table again");
         } else {
-            println!("no boot ruleset at {boot}: the next boot loads no sipwall table");
+            outln!("no boot ruleset at {boot}: the next boot loads no sipwall table");
         }
         return Ok(Success::Clean);
     }
@@ -875,9 +875,9 @@ pub fn reset(a: ResetArgs) -> Outcome {
     trust::dir(&trust::parent_of(&a.save))
         .map_err(|e| Failure::failed(anyhow!("cannot remove the boot ruleset: {e}")))?;
     match std::fs::remove_file(&a.save) {
-        Ok(()) => println!("removed the boot ruleset {boot}: the next boot loads no sipwall table"),
+        Ok(()) => outln!("removed the boot ruleset {boot}: the next boot loads no sipwall table"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            println!("no boot ruleset at {boot}: the next boot loads no sipwall table")
+            outln!("no boot ruleset at {boot}: the next boot loads no sipwall table")
         }
         Err(e) => {
             return Err(Failure::failed(anyhow!(

@@ -163,11 +163,11 @@ pub fn run(args: AuditArgs) -> Outcome {
                 findings: &findings,
             };
             let json = serde_json::to_string_pretty(&report).map_err(Failure::failed)?;
-            println!("{json}");
+            outln!("{json}");
         }
         super::Format::Text => {
             for f in &findings {
-                println!("{f}");
+                outln!("{f}");
             }
             let skipped = if inventory.is_none() {
                 " (configuration checks skipped: no --freeswitch)"
@@ -176,7 +176,7 @@ pub fn run(args: AuditArgs) -> Outcome {
             } else {
                 ""
             };
-            println!("{} finding(s){skipped}", findings.len());
+            outln!("{} finding(s){skipped}", findings.len());
         }
     }
     if findings.iter().any(|f| f.severity >= args.fail_on) {

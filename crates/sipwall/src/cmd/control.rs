@@ -119,8 +119,8 @@ fn show(
 ) -> Outcome {
     let data = escaped(data);
     match format {
-        Format::Json => println!("{data}"),
-        Format::Text => print!("{}", text(&data)),
+        Format::Json => outln!("{data}"),
+        Format::Text => out!("{}", text(&data)),
     }
     Ok(Success::Clean)
 }
@@ -182,7 +182,7 @@ pub fn bans(cmd: BansCommand) -> Outcome {
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
             let left = data["until"].as_u64().unwrap_or(now).saturating_sub(now);
-            println!(
+            outln!(
                 "banned {target} for {}",
                 compact(std::time::Duration::from_secs(left))
             );
@@ -204,12 +204,12 @@ pub fn bans(cmd: BansCommand) -> Outcome {
                 "was not banned"
             };
             match allow {
-                Some(d) => println!(
+                Some(d) => outln!(
                     "{} {was}; allowed for {}",
                     crate::ledger::addr_text(&addr),
                     humantime::format_duration(d)
                 ),
-                None => println!("{} {was}", crate::ledger::addr_text(&addr)),
+                None => outln!("{} {was}", crate::ledger::addr_text(&addr)),
             }
             Ok(Success::Clean)
         }

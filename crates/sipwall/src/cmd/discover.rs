@@ -71,10 +71,10 @@ fn freeswitch(dir: PathBuf, format: DiscoverFormat, vars: &[String]) -> Outcome 
     match format {
         DiscoverFormat::Json => {
             let json = serde_json::to_string_pretty(&inventory).map_err(Failure::failed)?;
-            println!("{json}");
+            outln!("{json}");
         }
-        DiscoverFormat::Text => print!("{}", text(&inventory)),
-        DiscoverFormat::Toml => print!("{}", crate::discovered_policy::policy_toml(&inventory)),
+        DiscoverFormat::Text => out!("{}", text(&inventory)),
+        DiscoverFormat::Toml => out!("{}", crate::discovered_policy::policy_toml(&inventory)),
     }
     Ok(Success::Clean)
 }

@@ -172,7 +172,7 @@ pub fn run(cmd: ImportCommand) -> Outcome {
         );
     }
     if bans.is_empty() {
-        println!("no active bans in {}", db.display());
+        outln!("no active bans in {}", db.display());
         return Ok(Success::Clean);
     }
     let daemon_up = call(&socket.path, &Request::Status).is_ok_and(|r| r.ok);
@@ -189,7 +189,7 @@ pub fn run(cmd: ImportCommand) -> Outcome {
                 Ok(r) if r.ok => done += 1,
                 Ok(r) => {
                     skipped += 1;
-                    println!(
+                    outln!(
                         "{}: not imported: {}",
                         b.addr,
                         printable(r.error.unwrap_or_default().as_bytes(), 256)
@@ -198,7 +198,7 @@ pub fn run(cmd: ImportCommand) -> Outcome {
                 Err(e) => return Err(Failure::failed(e)),
             }
         }
-        println!(
+        outln!(
             "imported {done} of {} fail2ban ban(s) through the daemon (kernel and ledger){}",
             bans.len(),
             if skipped > 0 {
@@ -232,18 +232,18 @@ pub fn run(cmd: ImportCommand) -> Outcome {
                 Ok(true) => done += 1,
                 Ok(false) => {
                     skipped += 1;
-                    println!("{}: not imported: already banned", b.addr);
+                    outln!("{}: not imported: already banned", b.addr);
                 }
                 Err(e) => return Err(Failure::failed(anyhow!("ledger {}: {e}", ledger.display()))),
             }
         }
-        println!(
+        outln!(
             "imported {done} of {} fail2ban ban(s) into the ledger {}; the daemon is not running: they reach the kernel when it starts",
             bans.len(),
             ledger.display()
         );
         if skipped > 0 {
-            println!("{skipped} already in the ledger: left as they were");
+            outln!("{skipped} already in the ledger: left as they were");
         }
     }
     Ok(Success::Clean)

@@ -135,7 +135,7 @@ pub fn init(a: InitArgs) -> Outcome {
             .map_err(|e| Failure::failed(anyhow!("{}: {e}", path.display())))
     };
     write(&a.policy, text.as_bytes(), 0o600)?;
-    println!("wrote {} from {}", a.policy.display(), dir.display());
+    outln!("wrote {} from {}", a.policy.display(), dir.display());
     match &inv.event_socket {
         Some(esl) => {
             write(
@@ -143,27 +143,27 @@ pub fn init(a: InitArgs) -> Outcome {
                 format!("{}\n", esl.password).as_bytes(),
                 0o600,
             )?;
-            println!(
+            outln!(
                 "wrote {} (mode 0600): the event socket's password, for `sipwall run --esl`",
                 a.esl_password_file.display()
             );
             if esl.default_password {
-                println!(
+                outln!(
                     "warning: FreeSWITCH's event socket uses the default password ClueCon (CVE-2019-19492): change it in event_socket.conf.xml, then run sipwall init --force again"
                 );
             }
         }
-        None => println!("mod_event_socket is not configured: no password file written"),
+        None => outln!("mod_event_socket is not configured: no password file written"),
     }
-    print!("\n{}", opens(&policy));
+    out!("\n{}", opens(&policy));
     if a.ssh_from.is_empty() {
-        println!(
+        outln!(
             "\nSSH stays open to anyone; narrow it with --ssh-from PREFIX (your admin network)."
         );
     }
 
     if !a.yes {
-        println!(
+        outln!(
             "\nNext: review {0}, then\n  sipwall apply -c {0} --confirm 2m\n  systemctl enable sipwall-firewall.service sipwall.service\n(or run sipwall init --yes --force to do both).",
             a.policy.display()
         );
@@ -229,7 +229,7 @@ fn opens(policy: &Policy) -> String {
 fn apply_and_enable(a: &InitArgs) -> Outcome {
     let me = std::env::current_exe().map_err(Failure::failed)?;
     let window = format!("{}s", a.confirm.as_secs().max(1));
-    println!();
+    outln!();
     let status = std::process::Command::new(me)
         .arg("apply")
         .arg("-c")
@@ -244,7 +244,7 @@ fn apply_and_enable(a: &InitArgs) -> Outcome {
         )));
     }
     if !Path::new("/run/systemd/system").exists() {
-        println!(
+        outln!(
             "systemd is not running here: enable sipwall-firewall.service and sipwall.service yourself"
         );
         return Ok(Success::Clean);
@@ -267,6 +267,6 @@ fn apply_and_enable(a: &InitArgs) -> Outcome {
     };
     systemctl(&["enable", "sipwall-firewall.service"])?;
     systemctl(&["enable", "--now", "sipwall.service"])?;
-    println!("enabled sipwall-firewall.service (the ruleset at boot) and sipwall.service (the guard, started)");
+    outln!("enabled sipwall-firewall.service (the ruleset at boot) and sipwall.service (the guard, started)");
     Ok(Success::Clean)
 }

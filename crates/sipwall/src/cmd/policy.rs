@@ -291,14 +291,14 @@ pub fn check(a: CheckArgs) -> Outcome {
         (Ok(l), Format::Text) => {
             let refused = refused(&l);
             if !refused.is_empty() {
-                println!(
+                outln!(
                     "{}: valid, but apply refuses it (--force to accept):\n  {}",
                     l.source,
                     refused.join("\n  ")
                 );
                 return Ok(Success::Findings);
             }
-            println!(
+            outln!(
                 "{}: ok ({} services, media = {})",
                 l.source,
                 l.policy.services.len(),
@@ -317,7 +317,7 @@ pub fn check(a: CheckArgs) -> Outcome {
                 "errors": [],
                 "warnings": sipwall_policy::warnings(&l.policy).iter().map(ToString::to_string).collect::<Vec<_>>(),
             });
-            println!("{v}");
+            outln!("{v}");
             Ok(if v["ok"] == true {
                 Success::Clean
             } else {
@@ -339,7 +339,7 @@ pub fn check(a: CheckArgs) -> Outcome {
                     .collect(),
                 None => vec![serde_json::json!({ "message": format!("{e:#}") })],
             };
-            println!("{}", serde_json::json!({ "ok": false, "errors": errors }));
+            outln!("{}", serde_json::json!({ "ok": false, "errors": errors }));
             Err(Failure::BadInput(anyhow::anyhow!("policy rejected")))
         }
         (Err(e), _) => Err(e),
@@ -373,7 +373,7 @@ pub struct CompileArgs {
 pub fn compile(a: CompileArgs) -> Outcome {
     let l = a.policy.load()?;
     let text = render(&l, a.target)?;
-    print!("{text}");
+    out!("{text}");
     Ok(Success::Clean)
 }
 

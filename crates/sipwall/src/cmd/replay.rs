@@ -441,8 +441,10 @@ impl Out {
         let buf = std::mem::take(&mut self.buf);
         let write = || {
             let mut so = std::io::stdout().lock();
-            let _ = so.write_all(&buf);
-            let _ = so.flush();
+            // A reader that went away ends the replay (see `exit::stdout_failed`).
+            if let Err(e) = so.write_all(&buf).and_then(|()| so.flush()) {
+                crate::exit::stdout_failed(e)
+            }
         };
         match &self.bar {
             Some(b) => b.suspend(write),

@@ -294,11 +294,11 @@ fn parse(files: &[PathBuf], format: super::Format) -> Outcome {
         super::Format::Json => {
             let all: Vec<&Value> = reports.iter().map(|r| &r.value).collect();
             let out = serde_json::to_string_pretty(&all).map_err(Failure::failed)?;
-            println!("{out}");
+            outln!("{out}");
         }
         super::Format::Text => {
             for r in &reports {
-                println!("{}", r.line);
+                outln!("{}", r.line);
             }
         }
     }
