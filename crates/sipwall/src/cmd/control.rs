@@ -32,6 +32,9 @@ pub enum BansCommand {
         /// restart lifts it: the policy still says never).
         #[arg(long)]
         force: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
         #[command(flatten)]
         socket: SocketArgs,
     },
@@ -43,6 +46,9 @@ pub enum BansCommand {
         /// Never ban it for this long, e.g. 1d, at most 1year.
         #[arg(long, value_parser = parse_ban_length)]
         allow: Option<std::time::Duration>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
         #[command(flatten)]
         socket: SocketArgs,
     },
@@ -167,6 +173,7 @@ pub fn bans(cmd: BansCommand) -> Outcome {
             duration,
             reason,
             force,
+            format,
             socket,
         } => {
             let target = crate::ledger::addr_text(&addr);
@@ -182,15 +189,22 @@ pub fn bans(cmd: BansCommand) -> Outcome {
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
             let left = data["until"].as_u64().unwrap_or(now).saturating_sub(now);
-            outln!(
-                "banned {target} for {}",
-                compact(std::time::Duration::from_secs(left))
-            );
+            match format {
+                Format::Json => outln!(
+                    "{}",
+                    serde_json::json!({ "banned": target, "until": data["until"], "seconds_left": left })
+                ),
+                Format::Text => outln!(
+                    "banned {target} for {}",
+                    compact(std::time::Duration::from_secs(left))
+                ),
+            }
             Ok(Success::Clean)
         }
         BansCommand::Del {
             addr,
             allow,
+            format,
             socket,
         } => {
             let req = Request::Unban {
@@ -198,6 +212,17 @@ pub fn bans(cmd: BansCommand) -> Outcome {
                 allow_seconds: allow.map(|d| d.as_secs()),
             };
             let data = ask(&socket, &req)?;
+            if format == Format::Json {
+                outln!(
+                    "{}",
+                    serde_json::json!({
+                        "addr": crate::ledger::addr_text(&addr),
+                        "was_banned": data["was_banned"],
+                        "allowed_until": data["allowed_until"],
+                    })
+                );
+                return Ok(Success::Clean);
+            }
             let was = if data["was_banned"].as_bool() == Some(true) {
                 "unbanned"
             } else {

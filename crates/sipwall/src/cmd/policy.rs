@@ -367,13 +367,26 @@ pub struct CompileArgs {
     /// What to print.
     #[arg(long, value_enum, default_value_t = Target::Nft)]
     target: Target,
+    /// Output format (json: `{"target", "source", "text"}`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 /// Prints the ruleset for a target.
 pub fn compile(a: CompileArgs) -> Outcome {
     let l = a.policy.load()?;
     let text = render(&l, a.target)?;
-    out!("{text}");
+    match a.format {
+        Format::Text => out!("{text}"),
+        Format::Json => outln!(
+            "{}",
+            serde_json::json!({
+                "target": a.target.to_possible_value().map(|v| v.get_name().to_owned()),
+                "source": l.source,
+                "text": text,
+            })
+        ),
+    }
     Ok(Success::Clean)
 }
 
