@@ -3,8 +3,12 @@
 //! FreeSWITCH really answers each of them (the detectors read those
 //! answers), then behind sipwall's policy for that tree with `sipwall run
 //! --esl` connected: each tool is banned in the kernel, and after the ban
-//! none of its packets gets past the firewall to FreeSWITCH.
+//! none of its packets gets past the firewall to FreeSWITCH. And fail2ban
+//! (issue 14 item 7), the guard sipwall is measured against, on the same
+//! FreeSWITCH's real log: whether it bans svcrack at all.
 
+#[path = "lab/fail2ban.rs"]
+mod fail2ban;
 #[path = "lab/freeswitch.rs"]
 mod freeswitch;
 mod lab;
@@ -412,4 +416,131 @@ fn svcrack_on_a_missing_user_is_banned_from_freeswitchs_403s() {
         &["sipvicious_svcrack", "-u100", "-r2000-2999", "192.0.2.1"],
         "brute force",
     );
+}
+
+/// Vanilla with `log-auth-failures` on the internal profile: FreeSWITCH
+/// writes each failed authentication to its log, which fail2ban reads.
+fn logging_tree() -> Tree {
+    let tree = Tree::vanilla();
+    tree.edit(
+        "sip_profiles/internal.xml",
+        r#"<param name="log-auth-failures" value="false"/>"#,
+        r#"<param name="log-auth-failures" value="true"/>"#,
+    );
+    tree
+}
+
+/// Counts the attacker's SIP packets as they arrive, before any filter
+/// (the second counter, of the lab's own table at priority 100, counts
+/// those let through).
+fn count_on_the_wire_and_let_through(lab: &Lab) {
+    lab.nft(
+        "fw",
+        &format!(
+            "table inet labwire {{\n  chain input {{\n    type filter hook input priority -300; policy accept;\n    ip saddr {ATTACKER} udp dport 5060 counter\n  }}\n}}\n"
+        ),
+    );
+    lab.counters(
+        "fw",
+        "input",
+        &[&format!("ip saddr {ATTACKER} udp dport 5060 counter")],
+    );
+}
+
+fn on_the_wire(lab: &Lab) -> u64 {
+    lab::packet_counts(&lab.ok("fw", &["nft", "list", "table", "inet", "labwire"]))[0]
+}
+
+/// FreeSWITCH's log lines about the attacker's failed authentications.
+fn logged_failures(fs: &FreeSwitch<'_>) -> usize {
+    std::fs::read_to_string(fs.log_file())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("SIP auth failure (REGISTER)") && l.contains(ATTACKER))
+        .count()
+}
+
+#[test]
+fn the_stock_fail2ban_freeswitch_filter_matches_nothing_in_the_real_freeswitch_log() {
+    let test = "the_stock_fail2ban_freeswitch_filter_matches_nothing_in_the_real_freeswitch_log";
+    if !fail2ban::require(test) {
+        return;
+    }
+    let Some(lab) = lab(test) else {
+        return;
+    };
+    let tree = logging_tree();
+    let fs = FreeSwitch::start(&lab, tree.path(), &VANILLA_PROFILES);
+    let f2b = fail2ban::Fail2ban::start(
+        &lab,
+        "fw",
+        &fail2ban::Jail {
+            logpath: &fs.log_file(),
+            maxretry: 5,
+            fix_cpu_field: false,
+        },
+    );
+    run_tool(
+        &lab,
+        &["sipvicious_svcrack", "-u1000", "-r2000-2019", "192.0.2.1"],
+        30,
+    );
+    // FreeSWITCH logged every guess; fail2ban had them all to read.
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || logged_failures(&fs) >= 20),
+        "FreeSWITCH did not log the failures:\n{}",
+        fs.log_tail(20)
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(f2b.failures(), 0, "{}", f2b.log());
+    assert!(!f2b.banned(ATTACKER), "{}", f2b.log());
+}
+
+#[test]
+fn fail2ban_with_the_cpu_field_let_through_bans_svcrack_against_the_real_freeswitch() {
+    let test = "fail2ban_with_the_cpu_field_let_through_bans_svcrack_against_the_real_freeswitch";
+    if !fail2ban::require(test) {
+        return;
+    }
+    let Some(lab) = lab(test) else {
+        return;
+    };
+    let tree = logging_tree();
+    let fs = FreeSwitch::start(&lab, tree.path(), &VANILLA_PROFILES);
+    let f2b = fail2ban::Fail2ban::start(
+        &lab,
+        "fw",
+        &fail2ban::Jail {
+            logpath: &fs.log_file(),
+            maxretry: 5,
+            fix_cpu_field: true,
+        },
+    );
+    count_on_the_wire_and_let_through(&lab);
+    let attack = lab.spawn(
+        "attacker",
+        &["sipvicious_svcrack", "-u1000", "-r2000-9999", "192.0.2.1"],
+    );
+    let got = lab.wait_for(Duration::from_secs(30), || f2b.banned(ATTACKER));
+    drop(attack);
+    assert!(
+        got,
+        "fail2ban did not ban svcrack\n{}\n{}",
+        f2b.log(),
+        fs.log_tail(20)
+    );
+    assert!(f2b.failures() >= 5, "{}", f2b.log());
+    // After the ban nothing of the attacker's gets through to FreeSWITCH.
+    let (wire, reached) = (on_the_wire(&lab), lab.counts("fw")[0]);
+    assert!(reached > 0, "the attack never reached FreeSWITCH: vacuous");
+    run_tool(
+        &lab,
+        &["sipvicious_svcrack", "-u1000", "-r3000-3010", "192.0.2.1"],
+        8,
+    );
+    assert!(
+        on_the_wire(&lab) > wire,
+        "no attacker packet sent after the ban"
+    );
+    assert_eq!(lab.counts("fw")[0], reached, "{}", f2b.log());
 }
