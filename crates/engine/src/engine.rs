@@ -24,6 +24,7 @@ use crate::scanner::Scanner;
 use crate::time::Timestamp;
 use crate::transaction::{Outcome, Transactions};
 use crate::window::Windows;
+use crate::witnesses::{Witness, Witnesses, MAX_SOURCES as WITNESSED_SOURCES};
 use lru::LruCache;
 use sipwall_policy::{Guard, Kind, MediaMode, Policy, PortRange, Protocol};
 use sipwall_ruleset::eval::{self, SetLookup, Verdict, L4};
@@ -123,6 +124,7 @@ pub struct Engine {
     flood: Flood,
     failures: Windows<IpAddr>,
     account_failures: Windows<String>,
+    witnesses: Witnesses,
     unknown_users: Windows<IpAddr>,
     malformed: Windows<IpAddr>,
     transactions: Transactions,
@@ -219,6 +221,7 @@ impl Engine {
                 g.brute_force.account_max_failures as usize,
                 100_000,
             ),
+            witnesses: Witnesses::new(WITNESSED_SOURCES),
             unknown_users: Windows::new(
                 g.enumeration.window,
                 g.enumeration.max_users as usize,
@@ -861,7 +864,7 @@ impl Engine {
                 src,
                 account,
                 routable,
-            } => self.auth_failure(now, src, account, routable),
+            } => self.auth_failure(now, src, account, routable, Witness::Wire),
             Outcome::UnknownUser {
                 src,
                 account,
@@ -894,13 +897,26 @@ impl Engine {
         }
     }
 
-    fn auth_failure(&mut self, now: Timestamp, src: IpAddr, account: String, routable: bool) {
+    /// A failed authentication from `src` reported by `by`. The twin of a
+    /// report the other witness already made counts no further, but the
+    /// threshold is judged again with this report's evidence: a
+    /// return-routable 403 on the wire arriving after FreeSWITCH's event
+    /// (which cannot say) bans where the event alone was shielded.
+    fn auth_failure(
+        &mut self,
+        now: Timestamp,
+        src: IpAddr,
+        account: String,
+        routable: bool,
+        by: Witness,
+    ) {
         if !self.guard.brute_force.enabled {
             return;
         }
         let bf = &self.guard.brute_force;
         let (max, account_max) = (bf.max_failures as usize, bf.account_max_failures as usize);
         let seq = self.stats.sip_messages ^ now.micros();
+        let seq = self.witnesses.tag(now, src, by, seq);
         let by_source = self.failures.record(now, src, seq);
         let by_account = self.account_failures.record(now, account.clone(), seq);
         if by_source >= max || by_account >= account_max {
@@ -1094,7 +1110,7 @@ impl Engine {
                 );
                 // FreeSWITCH does not say whether the failed request was
                 // return-routable: it weighs as unverified evidence.
-                self.auth_failure(now, src, account, false);
+                self.auth_failure(now, src, account, false, Witness::Event);
             }
             (Some("CUSTOM"), Some("sofia::register")) => {
                 let Some(src) = ev.get("network-ip").and_then(|a| a.parse().ok()) else {

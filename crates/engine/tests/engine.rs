@@ -458,6 +458,59 @@ fn register_failure_events_count_like_answers_on_the_wire() {
     );
 }
 
+/// FreeSWITCH answers a wrong password with 403 and fires
+/// `sofia::register_failure` for the same REGISTER: where the daemon reads
+/// the wire and the event socket both, each failure was counted twice, and
+/// a phone mistyping its password three times was banned as a brute force.
+#[test]
+fn a_failure_seen_on_the_wire_and_in_freeswitchs_event_counts_once() {
+    let mut e = engine(SIP_PINHOLE);
+    let event = || {
+        Event::from_pairs(&[
+            ("Event-Name", "CUSTOM"),
+            ("Event-Subclass", "sofia::register_failure"),
+            ("network-ip", ATTACKER),
+            ("to-user", "100"),
+            ("to-host", "example.com"),
+        ])
+    };
+    for n in 1..=5u32 {
+        let at = t(u64::from(n) * 1000);
+        let mut got = Vec::new();
+        // Either witness may speak first: the event socket and the tap race.
+        if n % 2 == 0 {
+            e.handle_event(at, &event());
+            got.extend(actions(&mut e));
+        }
+        got.extend(register_attempt(
+            &mut e,
+            at + Duration::from_millis(10),
+            ATTACKER,
+            n,
+            true,
+            "403 Forbidden",
+        ));
+        if n % 2 == 1 {
+            e.handle_event(at + Duration::from_millis(40), &event());
+            got.extend(actions(&mut e));
+        }
+        if n < 5 {
+            assert!(bans(&got).is_empty(), "banned after {n} failures: {got:?}");
+        } else {
+            assert_eq!(
+                bans(&got),
+                [(
+                    ip(ATTACKER),
+                    BanReason::BruteForce {
+                        account: "100@example.com".into()
+                    }
+                )],
+                "the fifth failure bans"
+            );
+        }
+    }
+}
+
 #[test]
 fn repeat_offenders_get_longer_bans_and_bans_expire_on_time() {
     let mut e = engine(SIP_PINHOLE);

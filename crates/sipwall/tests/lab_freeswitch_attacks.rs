@@ -418,6 +418,38 @@ fn svcrack_on_a_missing_user_is_banned_from_freeswitchs_403s() {
     );
 }
 
+/// FreeSWITCH refuses each wrong password twice over: a 403 on the wire
+/// and a `sofia::register_failure` event. The daemon hears both; three
+/// wrong passwords are three failures, under the threshold of five, not six.
+#[test]
+fn three_wrong_passwords_heard_on_the_wire_and_the_event_socket_count_three() {
+    let Some(lab) = lab("three_wrong_passwords_heard_on_the_wire_and_the_event_socket_count_three")
+    else {
+        return;
+    };
+    let tree = logging_tree();
+    let g = Guarded::start(&lab, &tree, "[guard.scanner]\nenabled = false\n");
+    // svcrack tries the username itself, then the range: three passwords.
+    run_tool(
+        &lab,
+        &["sipvicious_svcrack", "-u1000", "-r2000-2001", "192.0.2.1"],
+        20,
+    );
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || logged_failures(&g.fs) == 3),
+        "FreeSWITCH refused {} passwords, not 3:\n{}",
+        logged_failures(&g.fs),
+        g.fs.log_tail(20)
+    );
+    // Both witnesses had their say (the events trail the wire).
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !g.banned(),
+        "banned after three failures:\n{}",
+        g.daemon_log()
+    );
+}
+
 /// Vanilla with `log-auth-failures` on the internal profile: FreeSWITCH
 /// writes each failed authentication to its log, which fail2ban reads.
 fn logging_tree() -> Tree {
