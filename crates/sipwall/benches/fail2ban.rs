@@ -13,8 +13,8 @@
 //!   FreeSWITCH never answered (the kernel dropped it);
 //! - guesses answered: the 403s FreeSWITCH sent the attacker (each one a
 //!   password tried), and every REGISTER it answered;
-//! - CPU: the guard's process (`/proc/PID/stat` utime+stime, plus its
-//!   reaped children: fail2ban's actions run `nft`), and FreeSWITCH's,
+//! - CPU: the guard's process (its threads' `schedstat`, plus its reaped
+//!   children: fail2ban's actions run `nft`), and FreeSWITCH's,
 //!   from the attack's start to 2 s after the ban (or the window's end).
 //!
 //! The guards: `sipwall run --esl` with its policy derived from the tree
@@ -130,19 +130,32 @@ impl Drop for Monitor {
     }
 }
 
-/// CPU a process and its reaped children spent so far.
+/// CPU a process spent so far: its threads' time on a CPU in ns
+/// (`/proc/PID/task/*/schedstat`: utime+stime count 10 ms ticks, too
+/// coarse for sipwall), plus its reaped children in ticks (fail2ban's
+/// actions run `nft` processes).
 fn cpu(pid: u32) -> Duration {
+    let mut ns: u64 = 0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let stat = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            ns += stat
+                .split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command (which may hold spaces) in parentheses.
+    // Fields after the command (which may hold spaces) in parentheses;
+    // cutime and cstime are fields 16 and 17, `rest` starts at field 3.
     let rest = stat.rsplit_once(')').map(|r| r.1).unwrap_or("");
     let f: Vec<u64> = rest
         .split_whitespace()
         .map(|x| x.parse().unwrap_or(0))
         .collect();
-    // utime, stime, cutime, cstime are fields 14-17; `rest` starts at 3.
-    let ticks: u64 = f.get(11..15).map(|s| s.iter().sum()).unwrap_or(0);
-    let hz = 100; // USER_HZ on Linux
-    Duration::from_millis(ticks * 1000 / hz)
+    let child_ticks: u64 = f.get(13..15).map(|s| s.iter().sum()).unwrap_or(0);
+    Duration::from_nanos(ns) + Duration::from_millis(child_ticks * 10)
 }
 
 /// tshark on the firewall's wire, capturing SIP to a file.
