@@ -264,7 +264,9 @@ impl<'l> Guarded<'l> {
         lab.counters(
             "fw",
             "input",
-            &[&format!("ip saddr {ATTACKER} udp dport 5060 counter")],
+            &[&format!(
+                "ip saddr {ATTACKER} udp dport {{ 5060, 5080 }} counter"
+            )],
         );
         let dir = tempfile::tempdir().unwrap();
         let password = lab::write_temp(&dir, "esl.password", "ClueCon\n");
@@ -321,7 +323,7 @@ impl<'l> Guarded<'l> {
         lab::packet_counts(line)[0]
     }
 
-    /// Attacker packets that got past sipwall's filter to port 5060.
+    /// Attacker packets that got past sipwall's filter to the SIP ports.
     fn reached(&self) -> u64 {
         self.lab.counts("fw")[0]
     }
@@ -415,6 +417,33 @@ fn svcrack_on_a_missing_user_is_banned_from_freeswitchs_403s() {
     g.attack_is_banned_then_cut_off(
         &["sipvicious_svcrack", "-u100", "-r2000-2999", "192.0.2.1"],
         "brute force",
+    );
+}
+
+/// svwar walking INVITEs on the external profile (FreeSWITCH's public
+/// context, no authentication): FreeSWITCH answers a missing extension
+/// with 480, not 404. With the scanner detector off, those 480s ban it.
+#[test]
+fn svwar_walking_invites_on_the_external_profile_is_banned_from_freeswitchs_480s() {
+    let Some(lab) =
+        lab("svwar_walking_invites_on_the_external_profile_is_banned_from_freeswitchs_480s")
+    else {
+        return;
+    };
+    let tree = Tree::vanilla();
+    let g = Guarded::start(&lab, &tree, "[guard.scanner]\nenabled = false\n");
+    g.attack_is_banned_then_cut_off(
+        &[
+            "sipvicious_svwar",
+            "-m",
+            "INVITE",
+            "--force",
+            "-p",
+            "5080",
+            "-e5000-5011",
+            "192.0.2.1",
+        ],
+        "enumeration",
     );
 }
 
