@@ -24,6 +24,7 @@ use crate::scanner::Scanner;
 use crate::time::Timestamp;
 use crate::transaction::{Outcome, Transactions};
 use crate::window::Windows;
+use crate::witnesses::{Witness, Witnesses, MAX_SOURCES as WITNESSED_SOURCES};
 use lru::LruCache;
 use sipwall_policy::{Guard, Kind, MediaMode, Policy, PortRange, Protocol};
 use sipwall_ruleset::eval::{self, SetLookup, Verdict, L4};
@@ -134,29 +135,6 @@ const H323_EXPECTATIONS_PER_CALL: usize = 20;
 /// H.245 connections remembered at most.
 const MAX_H245: usize = 4096;
 
-/// Where a failed authentication was seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Seen {
-    /// FreeSWITCH's answer on the wire.
-    Wire,
-    /// FreeSWITCH's `sofia::register_failure` event.
-    Event,
-}
-
-/// A source's failed authentications seen one way only so far.
-#[derive(Debug, Clone, Copy)]
-struct Unpaired {
-    wire: u32,
-    event: u32,
-    at: Timestamp,
-}
-
-/// How far apart the wire's copy of a failure and FreeSWITCH's event for
-/// it may arrive and still be one failure.
-const TWIN_WINDOW: Duration = Duration::from_secs(2);
-/// Sources whose unpaired failures are remembered.
-const MAX_UNPAIRED_SOURCES: usize = 65_536;
-
 /// Limits on the engine's memory.
 const MAX_FLOWS: usize = 262_144;
 const MAX_TRANSACTIONS: usize = 65_536;
@@ -191,7 +169,7 @@ pub struct Engine {
     flood: Flood,
     failures: Windows<IpAddr>,
     account_failures: Windows<String>,
-    unpaired: LruCache<IpAddr, Unpaired>,
+    witnesses: Witnesses,
     unknown_users: Windows<IpAddr>,
     malformed: Windows<IpAddr>,
     transactions: Transactions,
@@ -296,7 +274,7 @@ impl Engine {
                 g.brute_force.account_max_failures as usize,
                 100_000,
             ),
-            unpaired: LruCache::new(NonZeroUsize::new(MAX_UNPAIRED_SOURCES).expect("non-zero")),
+            witnesses: Witnesses::new(WITNESSED_SOURCES),
             unknown_users: Windows::new(
                 g.enumeration.window,
                 g.enumeration.max_users as usize,
@@ -1033,7 +1011,7 @@ impl Engine {
                 src,
                 account,
                 routable,
-            } => self.auth_failure(now, src, account, routable, Seen::Wire),
+            } => self.auth_failure(now, src, account, routable, Witness::Wire),
             Outcome::UnknownUser {
                 src,
                 account,
@@ -1066,24 +1044,30 @@ impl Engine {
         }
     }
 
+    /// A failed authentication from `src` reported by `by`. The twin of a
+    /// report the other witness already made counts no further, but the
+    /// threshold is judged again with this report's evidence: a
+    /// return-routable 403 on the wire arriving after FreeSWITCH's event
+    /// (which cannot say) bans where the event alone was shielded.
     fn auth_failure(
         &mut self,
         now: Timestamp,
         src: IpAddr,
         account: String,
         routable: bool,
-        seen: Seen,
+        by: Witness,
     ) {
-        if self.is_twin(now, src, seen) {
-            return;
+        let fresh = self.stats.sip_messages ^ now.micros();
+        let seq = self.witnesses.tag(now, src, by, fresh);
+        if seq == fresh {
+            // Not the twin of a report already counted.
+            self.stats.auth_failures += 1;
         }
-        self.stats.auth_failures += 1;
         if !self.guard.brute_force.enabled {
             return;
         }
         let bf = &self.guard.brute_force;
         let (max, account_max) = (bf.max_failures as usize, bf.account_max_failures as usize);
-        let seq = self.stats.sip_messages ^ now.micros();
         let by_source = self.failures.record(now, src, seq);
         let by_account = self.account_failures.record(now, account.clone(), seq);
         if by_source >= max || by_account >= account_max {
@@ -1093,36 +1077,6 @@ impl Engine {
                 self.failures.forget(&src);
             }
         }
-    }
-
-    /// Whether this failure is one already counted, seen the other way:
-    /// with the tap and the event socket both on, FreeSWITCH's 403 crosses
-    /// the wire and comes back as `sofia::register_failure`, in either
-    /// order. Paired per source, one for one: the event names no Call-ID,
-    /// and its account (the To user) need not be the wire's (the digest
-    /// username). A failure seen one way only (TLS, or a 401 that fires no
-    /// event) still counts.
-    fn is_twin(&mut self, now: Timestamp, src: IpAddr, seen: Seen) -> bool {
-        let fresh = Unpaired {
-            wire: 0,
-            event: 0,
-            at: now,
-        };
-        let u = self.unpaired.get_or_insert_mut(src, || fresh);
-        if now.since(u.at) > TWIN_WINDOW {
-            *u = fresh;
-        }
-        let (mine, other) = match seen {
-            Seen::Wire => (&mut u.wire, &mut u.event),
-            Seen::Event => (&mut u.event, &mut u.wire),
-        };
-        if *other > 0 {
-            *other -= 1;
-            return true;
-        }
-        *mine = mine.saturating_add(1);
-        u.at = now;
-        false
     }
 
     /// Makes the call of an INVITE read only as far as its summary.
@@ -1308,7 +1262,7 @@ impl Engine {
                 );
                 // FreeSWITCH does not say whether the failed request was
                 // return-routable: it weighs as unverified evidence.
-                self.auth_failure(now, src, account, false, Seen::Event);
+                self.auth_failure(now, src, account, false, Witness::Event);
             }
             (Some("CUSTOM"), Some("sofia::register")) => {
                 let Some(src) = ev.get("network-ip").and_then(|a| a.parse().ok()) else {

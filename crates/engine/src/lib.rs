@@ -44,6 +44,7 @@ pub mod scanner;
 pub mod time;
 pub mod transaction;
 pub mod window;
+pub mod witnesses;
 
 pub use action::{Action, BanReason, CloseReason, PinholeKey, Shield};
 pub use engine::{DecidedBy, Decision, Engine, Stats};

@@ -44,6 +44,7 @@ struct Pending {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Register,
+    Invite,
     Other,
 }
 
@@ -60,7 +61,8 @@ pub enum Outcome {
         /// The request was return-routable.
         routable: bool,
     },
-    /// The user does not exist (404), or was refused without credentials (403).
+    /// The user does not exist (404; 480 to an INVITE), or was refused
+    /// without credentials (403).
     UnknownUser {
         /// The requester.
         src: IpAddr,
@@ -136,6 +138,7 @@ impl Transactions {
         };
         let method = match m.method() {
             Some(Method::Register) => Kind::Register,
+            Some(Method::Invite) => Kind::Invite,
             Some(Method::Ack | Method::Cancel) | None => return,
             Some(_) => Kind::Other,
         };
@@ -206,6 +209,15 @@ impl Transactions {
                 routable: p.routable,
             }),
             403 | 404 => Some(Outcome::UnknownUser {
+                src: p.src,
+                account: p.account,
+                routable: p.routable,
+            }),
+            // FreeSWITCH's public context answers an INVITE for an
+            // extension its dialplan does not route with 480, where others
+            // say 404. An existing but absent user gets 480 too, so one
+            // caller meets it for a few users; a scanner for many.
+            480 if p.method == Kind::Invite => Some(Outcome::UnknownUser {
                 src: p.src,
                 account: p.account,
                 routable: p.routable,

@@ -434,6 +434,53 @@ fn enumeration_of_unknown_users_is_banned() {
     assert_eq!(bans(&all), [(ip(ATTACKER), BanReason::Enumeration)]);
 }
 
+/// FreeSWITCH's external profile (the public context) answers an INVITE
+/// for an extension its dialplan does not route with 480, not 404:
+/// `svwar -m INVITE -p 5080` walked it unseen by the enumeration detector.
+#[test]
+fn an_invite_scan_that_freeswitch_answers_with_480_is_enumeration() {
+    let mut e = engine(SIP_PINHOLE);
+    let mut all = Vec::new();
+    for u in 0..10 {
+        let call = format!("e{u}");
+        let to = format!("To: <sip:{}@example.com>\r\n", 5000 + u);
+        let r = req("INVITE", &call, "1 INVITE", "", None)
+            .replace("To: <sip:200@example.com>\r\n", &to);
+        sip_in(&mut e, t(u * 200), ATTACKER, &r);
+        sip_out(
+            &mut e,
+            t(u * 200 + 5),
+            ATTACKER,
+            &resp("480 Temporarily Unavailable", &call, "1 INVITE", "", None),
+        );
+        all.extend(actions(&mut e));
+        if u < 9 {
+            assert!(bans(&all).is_empty(), "after {} users", u + 1);
+        }
+    }
+    assert_eq!(bans(&all), [(ip(ATTACKER), BanReason::Enumeration)]);
+    // A phone whose calls to one absent colleague keep getting 480 is not.
+    let mut e = engine(SIP_PINHOLE);
+    let mut all = Vec::new();
+    for n in 0..20 {
+        let call = format!("p{n}");
+        sip_in(
+            &mut e,
+            t(n * 200),
+            PEER,
+            &req("INVITE", &call, "1 INVITE", "", None),
+        );
+        sip_out(
+            &mut e,
+            t(n * 200 + 5),
+            PEER,
+            &resp("480 Temporarily Unavailable", &call, "1 INVITE", "", None),
+        );
+        all.extend(actions(&mut e));
+    }
+    assert!(bans(&all).is_empty(), "{all:?}");
+}
+
 #[test]
 fn register_failure_events_count_like_answers_on_the_wire() {
     let mut e = engine(SIP_PINHOLE);
@@ -456,6 +503,59 @@ fn register_failure_events_count_like_answers_on_the_wire() {
             }
         )]
     );
+}
+
+/// FreeSWITCH answers a wrong password with 403 and fires
+/// `sofia::register_failure` for the same REGISTER: where the daemon reads
+/// the wire and the event socket both, each failure was counted twice, and
+/// a phone mistyping its password three times was banned as a brute force.
+#[test]
+fn a_failure_seen_on_the_wire_and_in_freeswitchs_event_counts_once() {
+    let mut e = engine(SIP_PINHOLE);
+    let event = || {
+        Event::from_pairs(&[
+            ("Event-Name", "CUSTOM"),
+            ("Event-Subclass", "sofia::register_failure"),
+            ("network-ip", ATTACKER),
+            ("to-user", "100"),
+            ("to-host", "example.com"),
+        ])
+    };
+    for n in 1..=5u32 {
+        let at = t(u64::from(n) * 1000);
+        let mut got = Vec::new();
+        // Either witness may speak first: the event socket and the tap race.
+        if n % 2 == 0 {
+            e.handle_event(at, &event());
+            got.extend(actions(&mut e));
+        }
+        got.extend(register_attempt(
+            &mut e,
+            at + Duration::from_millis(10),
+            ATTACKER,
+            n,
+            true,
+            "403 Forbidden",
+        ));
+        if n % 2 == 1 {
+            e.handle_event(at + Duration::from_millis(40), &event());
+            got.extend(actions(&mut e));
+        }
+        if n < 5 {
+            assert!(bans(&got).is_empty(), "banned after {n} failures: {got:?}");
+        } else {
+            assert_eq!(
+                bans(&got),
+                [(
+                    ip(ATTACKER),
+                    BanReason::BruteForce {
+                        account: "100@example.com".into()
+                    }
+                )],
+                "the fifth failure bans"
+            );
+        }
+    }
 }
 
 #[test]

@@ -302,6 +302,12 @@ impl<'l> FreeSwitch<'l> {
             .collect()
     }
 
+    /// FreeSWITCH's own log file (mod_logfile's `freeswitch.log`), which
+    /// log watchers such as fail2ban read.
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.path().join("log/freeswitch.log")
+    }
+
     /// The last `n` lines of FreeSWITCH's console and log file.
     pub fn log_tail(&self, n: usize) -> String {
         let mut text = String::new();
