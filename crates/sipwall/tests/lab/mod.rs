@@ -23,9 +23,15 @@ pub const NODES: [(&str, &str, &str); 3] = [
     ("attacker", "192.0.2.66", "2001:db8::66"),
 ];
 
-/// The path of the sipwall binary under test.
+/// The path of the sipwall binary under test: this build's, or the one
+/// `SIPWALL_UNDER_TEST` names (CI points it at the installed package's
+/// /usr/sbin/sipwall).
 pub fn sipwall() -> &'static str {
-    env!("CARGO_BIN_EXE_sipwall")
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::var("SIPWALL_UNDER_TEST")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sipwall").to_owned())
+    })
 }
 
 fn is_root() -> bool {
