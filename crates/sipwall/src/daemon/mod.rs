@@ -96,7 +96,7 @@ pub struct RunArgs {
 /// `--esl-crosscheck-every`: a duration of at least a second, so that the
 /// check cannot turn into a stream of requests to FreeSWITCH.
 fn parse_crosscheck_every(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    let d = sipwall_control::parse_duration(s)?;
     if d < Duration::from_secs(1) {
         return Err(format!("{s:?} is less than 1s"));
     }
