@@ -477,3 +477,20 @@ sys.exit(p.returncode)\n";
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success(), "{:?} {err}", out.status);
 }
+
+#[test]
+fn compile_json_carries_the_target_source_and_text() {
+    let out = sipwall(&["compile", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["target"], "nft");
+    assert!(
+        v["text"].as_str().unwrap().contains("table inet sipwall"),
+        "{v}"
+    );
+    assert!(v["source"].is_string());
+}

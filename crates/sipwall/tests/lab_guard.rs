@@ -928,6 +928,21 @@ fn bans_by_hand_take_networks_say_why_they_are_refused_and_force_past_the_allowl
             .any(|l| l.starts_with("203.0.113.0/24") && l.contains("a rotating scanner")),
         "{list}"
     );
+    // JSON, for scripts.
+    let (ok, text) = add(&["192.0.2.99", "--for", "10m", "--format", "json"]);
+    assert!(ok, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["banned"], "192.0.2.99");
+    assert!(
+        (590..=600).contains(&v["seconds_left"].as_u64().unwrap()),
+        "{v}"
+    );
+    let del = lab.sipwall("fw", &["bans", "del", "192.0.2.99", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&del.stdout).unwrap();
+    assert_eq!(
+        (v["addr"].as_str(), v["was_banned"].as_bool()),
+        (Some("192.0.2.99"), Some(true))
+    );
     // Already banned: said as such.
     let (ok, text) = add(&["203.0.113.0/24"]);
     assert!(!ok && text.contains("already banned"), "{text}");

@@ -4,7 +4,7 @@
 //!
 //! fail2ban keeps each address's latest ban in the `bips` table of its
 //! SQLite database (`ip, jail, timeofban, bantime, bancount, data`; a
-//! negative `bantime` is forever). The database is opened read-only, and
+//! negative `bantime` is forever; `data` is JSON stored as a BLOB). The database is opened read-only, and
 //! its text is as untrusted as the log lines it came from: addresses are
 //! parsed, jail names and matched lines escaped and bounded.
 //!
@@ -93,7 +93,13 @@ pub fn active_bans(
             r.get::<_, i64>(2)?,
             r.get::<_, i64>(3)?,
             r.get::<_, i64>(4)?,
-            r.get::<_, Option<String>>(5)?,
+            // fail2ban's sqlite adapter stores the JSON as a BLOB.
+            match r.get_ref(5)? {
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                    Some(String::from_utf8_lossy(t).into_owned())
+                }
+                _ => None,
+            },
         ))
     })?;
     let mut out = Vec::new();

@@ -2,7 +2,7 @@
 //! namespace as FreeSWITCH's guard: its own configuration folder (a copy
 //! of `/etc/fail2ban` with only the stock `freeswitch` jail enabled, the
 //! nftables action), its socket, pid file and log in a temporary folder,
-//! the in-memory database. It never sees the root namespace's firewall:
+//! its database file. It never sees the root namespace's firewall:
 //! the server and the `nft` its actions run live in the lab's namespace.
 
 #![allow(dead_code)] // the test and the bench use different parts
@@ -82,8 +82,9 @@ impl<'l> Fail2ban<'l> {
         std::fs::write(
             conf.join("fail2ban.local"),
             format!(
-                "[Definition]\nsocket = {s}\npidfile = {p}\ndbfile = :memory:\nlogtarget = {l}\nloglevel = INFO\n",
+                "[Definition]\nsocket = {s}\npidfile = {p}\ndbfile = {db}\nlogtarget = {l}\nloglevel = INFO\n",
                 s = d.join("f2b.sock").display(),
+                db = d.join("fail2ban.sqlite3").display(),
                 p = d.join("f2b.pid").display(),
                 l = d.join("f2b.log").display(),
             ),
@@ -184,6 +185,11 @@ impl<'l> Fail2ban<'l> {
             ));
         }
         text
+    }
+
+    /// Its database (`dbfile`), as Debian keeps it in /var/lib/fail2ban.
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("fail2ban.sqlite3")
     }
 
     /// The configuration folder the server runs on.
