@@ -50,6 +50,10 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also write a self-contained HTML page of the replay to FILE
+    /// (docs/replay.md, "The HTML report").
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 /// The SIP ports of a policy, per transport.
@@ -292,7 +296,7 @@ fn rel(t: Timestamp, first: Option<Timestamp>) -> String {
     format!("{sign}{}.{:06}", d / 1_000_000, d % 1_000_000)
 }
 
-fn close_reason(r: CloseReason) -> &'static str {
+pub(super) fn close_reason(r: CloseReason) -> &'static str {
     match r {
         CloseReason::CallEnded => "call-ended",
         CloseReason::Moved => "moved",
@@ -495,6 +499,7 @@ pub fn run(a: ReplayArgs) -> Outcome {
     let json = a.format == Format::Json;
     let per_packet = !a.summary_only;
     let mut tally = Tally::default();
+    let mut page = a.report.as_ref().map(|_| super::report::Report::new());
     let mut h323 = H323Blind::of(&loaded.policy, &engine);
     tally.h323_assigned = h323.is_some();
     let mut timers: Vec<Value> = Vec::new();
@@ -533,6 +538,9 @@ pub fn run(a: ReplayArgs) -> Outcome {
             tally.last = now;
             let first = *tally.first.get_or_insert(now);
             run_timers(&mut engine, now, &mut tally, |t, acts| {
+                if let Some(r) = page.as_mut() {
+                    r.actions(t, acts);
+                }
                 if per_packet && !acts.is_empty() {
                     if json {
                         timers.push(json!({"time": secs(t), "actions": acts.iter().map(action_json).collect::<Vec<_>>()}));
@@ -594,6 +602,14 @@ pub fn run(a: ReplayArgs) -> Outcome {
                         tally.rules.insert(rule.clone(), 1);
                     }
                 }
+            }
+            if let Some(r) = page.as_mut() {
+                let (peer, judged) = match dir {
+                    Direction::In => (p.src, Some(d.verdict)),
+                    Direction::Out => (p.dst, None),
+                };
+                r.packet(now, peer, judged, &rule, (ci, n));
+                r.actions(now, &actions);
             }
             if !per_packet {
                 continue;
@@ -669,6 +685,9 @@ pub fn run(a: ReplayArgs) -> Outcome {
     let last = tally.last;
     let first = tally.first;
     run_timers(&mut engine, last, &mut tally, |t, acts| {
+        if let Some(r) = page.as_mut() {
+            r.actions(t, acts);
+        }
         if per_packet && !acts.is_empty() {
             if json {
                 timers.push(json!({"time": secs(t), "actions": acts.iter().map(action_json).collect::<Vec<_>>()}));
@@ -696,6 +715,12 @@ pub fn run(a: ReplayArgs) -> Outcome {
         summary_text(&mut out, &tally, &hosts, &a.captures);
     }
     out.flush();
+    if let (Some(path), Some(r)) = (&a.report, &page) {
+        let html = r.render(&summary_json(&tally, &a.captures, &problems), &hosts);
+        std::fs::write(path, html).map_err(|e| {
+            Failure::failed(anyhow!("cannot write the report {}: {e}", path.display()))
+        })?;
+    }
     if problems.is_empty() {
         Ok(Success::Clean)
     } else {
