@@ -234,3 +234,27 @@ fn markup_in_a_scanners_user_agent_comes_out_as_text_not_as_elements() {
         "the User-Agent is text in the page: {dom}"
     );
 }
+
+#[test]
+fn a_report_path_that_cannot_be_written_is_refused_before_the_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, PINHOLE).unwrap();
+    let page = dir.path().join("no-such-dir/out.html");
+    let out = sipwall(&[
+        "replay",
+        "-c",
+        policy.to_str().unwrap(),
+        "--report",
+        page.to_str().unwrap(),
+        &lab_capture("svcrack.pcap"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot write the report"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing replayed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

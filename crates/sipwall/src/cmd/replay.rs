@@ -499,6 +499,14 @@ pub fn run(a: ReplayArgs) -> Outcome {
     let json = a.format == Format::Json;
     let per_packet = !a.summary_only;
     let mut tally = Tally::default();
+    // Created before the replay: a path that cannot be written should not
+    // cost the reading of a large capture first.
+    let mut report_file = match &a.report {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| {
+            Failure::bad_input(anyhow!("cannot write the report {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
     let mut page = a.report.as_ref().map(|_| super::report::Report::new());
     let mut h323 = H323Blind::of(&loaded.policy, &engine);
     tally.h323_assigned = h323.is_some();
@@ -715,9 +723,9 @@ pub fn run(a: ReplayArgs) -> Outcome {
         summary_text(&mut out, &tally, &hosts, &a.captures);
     }
     out.flush();
-    if let (Some(path), Some(r)) = (&a.report, &page) {
+    if let (Some(path), Some(file), Some(r)) = (&a.report, report_file.as_mut(), &page) {
         let html = r.render(&summary_json(&tally, &a.captures, &problems), &hosts);
-        std::fs::write(path, html).map_err(|e| {
+        file.write_all(html.as_bytes()).map_err(|e| {
             Failure::failed(anyhow!("cannot write the report {}: {e}", path.display()))
         })?;
     }
