@@ -312,6 +312,28 @@ impl Report {
         }
     }
 
+    fn span_us(&self) -> u64 {
+        self.first
+            .map_or(0, |f| self.last.micros().saturating_sub(f.micros()))
+    }
+
+    /// Time labels under the timeline's heading, where the timelines put
+    /// those times (their viewBox starts 4 units left of time zero).
+    fn axis(&self) -> String {
+        let span = self.span_us();
+        let mut a = String::from("<div class=\"axis\">");
+        for q in 0..=4u64 {
+            let left = 100.0 * (4.0 + WIDTH * q as f64 / 4.0) / (WIDTH + 8.0);
+            let _ = write!(
+                a,
+                "<span class=\"q{q}\" style=\"left:{left:.2}%\">+{}</span>",
+                human(span * q / 4)
+            );
+        }
+        a.push_str("</div>");
+        a
+    }
+
     /// X of `t` on a timeline.
     fn x(&self, t: Timestamp) -> f64 {
         let Some(first) = self.first else { return 0.0 };
@@ -430,14 +452,16 @@ impl Report {
         let _ = writeln!(
             h,
             "<section id=\"timeline\"><h2>Timeline per source</h2>\
-             <p class=\"legend\">From {} to {} (capture time). Packets: \
+             <p class=\"legend\">From {} to {}, capture time ({}). Packets: \
              <span class=\"accept\">accepted</span>, <span class=\"drop\">dropped</span>, \
              <span class=\"reject\">rejected</span>, <span class=\"out\">sent by the host</span>; \
              <span class=\"ban\">&#9660; ban</span>, <span class=\"pinhole\">&#9679; pinhole</span>. \
              Hover a mark for its details.</p><table>\
-             <tr><th>source</th><th>packets</th><th>timeline</th></tr>",
-            self.first.map_or_else(|| "+0s".into(), |f| self.rel(f)),
-            self.rel(self.last),
+             <tr><th>source</th><th>packets</th><th>timeline{}</th></tr>",
+            self.first.map_or_else(|| "-".into(), utc),
+            self.first.map_or_else(|| "-".into(), |_| utc(self.last)),
+            self.first.map_or_else(|| "+0s".into(), |_| human(self.span_us())),
+            self.axis(),
         );
         self.render_pinhole_lane(h);
         for (addr, s) in rows.iter().take(LISTED_SOURCES) {
@@ -548,11 +572,14 @@ impl Report {
         }
         for b in self.bans.iter().filter(|b| b.addr == Some(*addr)) {
             let x = self.x(b.at);
+            // How long the ban held within the capture.
+            let end = self.x(b.until.min(self.last));
             let _ = write!(
                 h,
-                "<g class=\"ban\" data-addr=\"{addr}\" data-detector=\"{}\"><path d=\"M{:.2} 6 l-4 -6 h8 z\"/><title>{} ban until {}: {} ({})</title></g>",
+                "<g class=\"ban\" data-addr=\"{addr}\" data-detector=\"{}\"><path d=\"M{:.2} 6 l-4 -6 h8 z\"/><rect class=\"ban-span\" x=\"{x:.2}\" y=\"0\" width=\"{:.2}\" height=\"1.5\"/><title>{} ban until {}: {} ({})</title></g>",
                 escape(b.detector),
                 x,
+                (end - x).max(0.0),
                 self.rel(b.at),
                 self.rel(b.until),
                 escape(&b.reason),
@@ -598,6 +625,24 @@ impl Report {
                 b[3]
             );
         }
+    }
+}
+
+/// A capture time as UTC, to the second.
+fn utc(t: Timestamp) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_micros(t.micros());
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// A duration as people read it on an axis: `45s`, `12m30s`, `3h12m`, `2d4h`.
+fn human(us: u64) -> String {
+    let s = us / 1_000_000;
+    match s {
+        0 if us > 0 => format!("{}ms", us / 1000),
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{}h", s / 86_400, s % 86_400 / 3600),
     }
 }
 
@@ -679,7 +724,9 @@ svg{width:100%;height:28px;display:block}\
 .pkt.out,.density.out{fill:#9aa0a6}.ban path{fill:#6a040f}.pinhole.open circle{fill:#0077b6}.pinhole.close circle{fill:#90e0ef;stroke:#0077b6}\
 span.accept{color:#2a9d4b}span.drop{color:#d62828}span.reject{color:#f77f00}span.out{color:#9aa0a6}span.ban{color:#6a040f}span.pinhole{color:#0077b6}\
 .warning{color:#b00}.aggregated{font-style:italic}td.evidence{font-family:monospace;font-size:.85em;word-break:break-all}\
-dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dd{margin:0}";
+.axis{position:relative;height:1.2em;font-weight:normal;font-size:.8em;color:#666}\
+.axis span{position:absolute;transform:translateX(-50%);white-space:nowrap}.axis .q0{transform:none}.axis .q4{transform:translateX(-100%)}\
+.ban-span{fill:#6a040f;opacity:.5}dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dd{margin:0}";
 
 #[cfg(test)]
 mod tests {
@@ -697,6 +744,16 @@ mod tests {
             "&amp;amp;",
             "escaping twice is visible, not undone"
         );
+    }
+
+    #[test]
+    fn axis_durations_read_like_the_bans_list() {
+        assert_eq!(human(0), "0s");
+        assert_eq!(human(2_500), "2ms");
+        assert_eq!(human(45_000_000), "45s");
+        assert_eq!(human(750_000_000), "12m30s");
+        assert_eq!(human(11_520_000_000), "3h12m");
+        assert_eq!(human(187_200_000_000), "2d4h");
     }
 
     #[test]
