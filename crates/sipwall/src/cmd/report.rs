@@ -25,7 +25,13 @@ pub const DRAWN_PER_SOURCE: usize = 200;
 /// Sources given a row; the others are summed in one line.
 pub const LISTED_SOURCES: usize = 100;
 /// Sources counted one by one; packets of further sources are only summed.
-pub const TRACKED_SOURCES: usize = 10_000;
+/// With [`DRAWN_PER_SOURCE`] this bounds the packets kept to draw (about
+/// 32 bytes each: 26 MB at most).
+pub const TRACKED_SOURCES: usize = 4_096;
+/// Distinct deciding-rule texts kept for the drawn packets' tooltips: a
+/// guard decision can name a User-Agent, so a capture can make each one
+/// differ.
+const RULE_TEXTS: usize = 4_096;
 /// Ban and pinhole markers kept; further ones are counted.
 const MARKERS: usize = 5_000;
 /// Rows of the rules table; the others are summed.
@@ -120,10 +126,11 @@ impl Density {
 /// A drawn packet.
 struct Drawn {
     at: Timestamp,
-    mark: Mark,
-    capture: usize,
     n: u64,
-    rule_index: usize,
+    capture: u32,
+    /// Into [`Report::rules`]; `u32::MAX` when that was full.
+    rule_index: u32,
+    mark: Mark,
 }
 
 /// One peer of the protected host.
@@ -165,7 +172,7 @@ pub struct Report {
     /// Rule texts of drawn packets, interned: a page of many packets
     /// repeats few rules.
     rules: Vec<String>,
-    rule_ids: HashMap<String, usize>,
+    rule_ids: HashMap<String, u32>,
     bans: Vec<BanMark>,
     pinholes: Vec<PinholeMark>,
     markers_dropped: u64,
@@ -237,16 +244,18 @@ impl Report {
         if s.drawn.len() < DRAWN_PER_SOURCE {
             let rule_index = match self.rule_ids.get(rule) {
                 Some(&i) => i,
-                None => {
+                None if self.rules.len() < RULE_TEXTS => {
                     self.rules.push(rule.to_owned());
-                    self.rule_ids.insert(rule.to_owned(), self.rules.len() - 1);
-                    self.rules.len() - 1
+                    let i = (self.rules.len() - 1) as u32;
+                    self.rule_ids.insert(rule.to_owned(), i);
+                    i
                 }
+                None => u32::MAX,
             };
             s.drawn.push(Drawn {
                 at: now,
                 mark,
-                capture: at.0,
+                capture: u32::try_from(at.0).unwrap_or(u32::MAX),
                 n: at.1,
                 rule_index,
             });
@@ -567,7 +576,9 @@ impl Report {
                 if d.capture > 0 { format!(" of capture {}", d.capture + 1) } else { String::new() },
                 self.rel(d.at),
                 d.mark.class(),
-                escape(&self.rules[d.rule_index])
+                self.rules
+                    .get(d.rule_index as usize)
+                    .map_or_else(|| "(rule not kept: too many distinct rules)".into(), |r| escape(r))
             );
         }
         for b in self.bans.iter().filter(|b| b.addr == Some(*addr)) {
@@ -754,6 +765,22 @@ mod tests {
         assert_eq!(human(750_000_000), "12m30s");
         assert_eq!(human(11_520_000_000), "3h12m");
         assert_eq!(human(187_200_000_000), "2d4h");
+    }
+
+    #[test]
+    fn user_agents_that_make_every_rule_differ_keep_a_bounded_set_of_rule_texts() {
+        let mut r = Report::new();
+        for i in 0..(RULE_TEXTS as u32 + 500) {
+            r.packet(
+                Timestamp::from_micros(u64::from(i)),
+                IpAddr::from((0xc633_6400u32 + i).to_be_bytes()),
+                Some(Verdict::Drop),
+                &format!("guard: scanner: User-Agent \"friendly-scanner {i}\""),
+                (0, 1),
+            );
+        }
+        assert_eq!(r.rules.len(), RULE_TEXTS);
+        assert_eq!(r.rule_ids.len(), RULE_TEXTS);
     }
 
     #[test]
