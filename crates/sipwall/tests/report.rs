@@ -29,8 +29,13 @@ fn lab_capture(name: &str) -> String {
 
 /// Replays `captures` with `--report` and returns the page as written.
 fn report(dir: &tempfile::TempDir, captures: &[&str]) -> (PathBuf, String) {
+    report_with(dir, PINHOLE, captures)
+}
+
+/// [`report`] under `policy`.
+fn report_with(dir: &tempfile::TempDir, policy_text: &str, captures: &[&str]) -> (PathBuf, String) {
     let policy = dir.path().join("policy.toml");
-    std::fs::write(&policy, PINHOLE).unwrap();
+    std::fs::write(&policy, policy_text).unwrap();
     let page = dir.path().join("out.html");
     let mut args = vec![
         "replay",
@@ -190,26 +195,16 @@ fn markup_in_a_scanners_user_agent_comes_out_as_text_not_as_elements() {
          CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nUser-Agent: {ua}\r\nContent-Length: 0\r\n\r\n"
     );
     let capture = dir.path().join("hostile.pcap");
-    let header = PcapHeader {
-        datalink: DataLink::RAW,
-        ts_resolution: TsResolution::MicroSecond,
-        ..PcapHeader::default()
-    };
-    let mut w = PcapWriter::with_header(std::fs::File::create(&capture).unwrap(), header).unwrap();
-    let ip = udp4(
-        [203, 0, 113, 66],
-        5060,
-        [192, 0, 2, 1],
-        5060,
-        options.as_bytes(),
+    write_raw_pcap(
+        &capture,
+        &[udp4(
+            [203, 0, 113, 66],
+            5060,
+            [192, 0, 2, 1],
+            5060,
+            options.as_bytes(),
+        )],
     );
-    w.write_packet(&PcapPacket::new(
-        Duration::from_secs(1_700_000_000),
-        ip.len() as u32,
-        &ip,
-    ))
-    .unwrap();
-    drop(w);
     let (page, html) = report(&dir, &[capture.to_str().unwrap()]);
     assert!(
         html.contains("class=\"ban\""),
@@ -257,4 +252,60 @@ fn a_report_path_that_cannot_be_written_is_refused_before_the_replay() {
         "nothing replayed: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// A pcap of raw IP packets, one a second.
+fn write_raw_pcap(path: &Path, packets: &[Vec<u8>]) {
+    let header = PcapHeader {
+        datalink: DataLink::RAW,
+        ts_resolution: TsResolution::MicroSecond,
+        ..PcapHeader::default()
+    };
+    let mut w = PcapWriter::with_header(std::fs::File::create(path).unwrap(), header).unwrap();
+    for (i, ip) in packets.iter().enumerate() {
+        w.write_packet(&PcapPacket::new(
+            Duration::from_secs(1_700_000_000 + i as u64),
+            ip.len() as u32,
+            ip,
+        ))
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_prefix_ban_is_marked_on_the_sources_inside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = format!("{PINHOLE}[bans]\nipv4_prefix_after = 3\nipv4_prefix = 24\n");
+    let packets: Vec<Vec<u8>> = (1..=4u8)
+        .map(|h| {
+            let options = format!(
+                "OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.{h}:5060;branch=z9hG4bK-{h}\r\n\
+                 From: <sip:100@192.0.2.1>;tag=a{h}\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: prefix-{h}\r\n\
+                 CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n"
+            );
+            udp4([198, 51, 100, h], 5060, [192, 0, 2, 1], 5060, options.as_bytes())
+        })
+        .collect();
+    let capture = dir.path().join("prefix.pcap");
+    write_raw_pcap(&capture, &packets);
+    let (_, html) = report_with(&dir, &policy, &[capture.to_str().unwrap()]);
+    assert!(
+        html.contains("<tr class=\"ban-row\" data-target=\"198.51.100.0/24\""),
+        "the prefix ban in the bans table: {html}"
+    );
+    for h in 1..=3 {
+        let row = element(
+            &html,
+            &format!("<tr class=\"source\" data-addr=\"198.51.100.{h}\""),
+            "</tr>",
+        );
+        assert!(
+            row.contains(&format!("data-target=\"198.51.100.{h}\"")),
+            "its own ban: {row}"
+        );
+        assert!(
+            row.contains("data-target=\"198.51.100.0/24\""),
+            "the prefix's ban: {row}"
+        );
+    }
 }

@@ -144,7 +144,8 @@ struct Source {
 /// A ban seen in the replay.
 struct BanMark {
     target: String,
-    addr: Option<IpAddr>,
+    /// The address, or the prefix a prefix ban covers.
+    net: ipnet::IpNet,
     at: Timestamp,
     until: Timestamp,
     detector: &'static str,
@@ -281,7 +282,7 @@ impl Report {
                     evidence,
                 } => self.bans.push(BanMark {
                     target: addr.to_string(),
-                    addr: Some(*addr),
+                    net: ipnet::IpNet::from(*addr),
                     at: now,
                     until: *until,
                     detector: reason.kind(),
@@ -295,7 +296,7 @@ impl Report {
                     evidence,
                 } => self.bans.push(BanMark {
                     target: prefix.to_string(),
-                    addr: None,
+                    net: *prefix,
                     at: now,
                     until: *until,
                     detector: reason.kind(),
@@ -448,7 +449,7 @@ impl Report {
 
     fn render_timeline(&self, h: &mut String) {
         let mut rows: Vec<(&IpAddr, &Source)> = self.sources.iter().collect();
-        let banned = |a: &IpAddr| self.bans.iter().any(|b| b.addr == Some(*a));
+        let banned = |a: &IpAddr| self.bans.iter().any(|b| b.net.contains(a));
         // Banned sources first (what the page is usually opened for), then
         // the busiest; the address breaks ties so the page is stable.
         rows.sort_by(|a, b| {
@@ -581,17 +582,20 @@ impl Report {
                     .map_or_else(|| "(rule not kept: too many distinct rules)".into(), |r| escape(r))
             );
         }
-        for b in self.bans.iter().filter(|b| b.addr == Some(*addr)) {
+        // A prefix ban is marked on each listed source inside it.
+        for b in self.bans.iter().filter(|b| b.net.contains(addr)) {
             let x = self.x(b.at);
             // How long the ban held within the capture.
             let end = self.x(b.until.min(self.last));
             let _ = write!(
                 h,
-                "<g class=\"ban\" data-addr=\"{addr}\" data-detector=\"{}\"><path d=\"M{:.2} 6 l-4 -6 h8 z\"/><rect class=\"ban-span\" x=\"{x:.2}\" y=\"0\" width=\"{:.2}\" height=\"1.5\"/><title>{} ban until {}: {} ({})</title></g>",
+                "<g class=\"ban\" data-addr=\"{addr}\" data-target=\"{}\" data-detector=\"{}\"><path d=\"M{:.2} 6 l-4 -6 h8 z\"/><rect class=\"ban-span\" x=\"{x:.2}\" y=\"0\" width=\"{:.2}\" height=\"1.5\"/><title>{} ban of {} until {}: {} ({})</title></g>",
+                escape(&b.target),
                 escape(b.detector),
                 x,
                 (end - x).max(0.0),
                 self.rel(b.at),
+                escape(&b.target),
                 self.rel(b.until),
                 escape(&b.reason),
                 escape(&b.evidence)
@@ -665,7 +669,7 @@ fn render_bans(h: &mut String, bans: &[BanMark], r: &Report) {
     for b in bans {
         let _ = writeln!(
             h,
-            "<tr class=\"ban-row\" data-addr=\"{}\" data-detector=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"detector\">{}</td><td class=\"reason\">{}</td><td class=\"evidence\">{}</td></tr>",
+            "<tr class=\"ban-row\" data-target=\"{}\" data-detector=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"detector\">{}</td><td class=\"reason\">{}</td><td class=\"evidence\">{}</td></tr>",
             escape(&b.target),
             escape(b.detector),
             escape(&b.target),
