@@ -309,3 +309,39 @@ fn a_prefix_ban_is_marked_on_the_sources_inside_it() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_does_not_cost_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, PINHOLE).unwrap();
+    let page = dir.path().join("out.html");
+    // As `sipwall replay --report out.html CAPTURE | head -0`: stdout is a
+    // pipe whose reader is gone before the first line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipwall"))
+        .args([
+            "replay",
+            "-c",
+            policy.to_str().unwrap(),
+            "--report",
+            page.to_str().unwrap(),
+            &lab_capture("sipp-call.pcap"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<tr class=\"source\" data-addr=\"192.0.2.2\""),
+        "the page is written: {html}"
+    );
+}

@@ -430,6 +430,10 @@ impl Tally {
 struct Out {
     buf: Vec<u8>,
     bar: Option<indicatif::ProgressBar>,
+    /// With a report to write, a reader that goes away (`| head`) ends
+    /// the output, not the replay: the page is still written.
+    outlive_reader: bool,
+    reader_gone: bool,
 }
 
 impl Out {
@@ -443,16 +447,24 @@ impl Out {
 
     fn flush(&mut self) {
         let buf = std::mem::take(&mut self.buf);
+        if self.reader_gone {
+            return;
+        }
         let write = || {
             let mut so = std::io::stdout().lock();
-            // A reader that went away ends the replay (see `exit::stdout_failed`).
-            if let Err(e) = so.write_all(&buf).and_then(|()| so.flush()) {
-                crate::exit::stdout_failed(e)
-            }
+            so.write_all(&buf).and_then(|()| so.flush())
         };
-        match &self.bar {
+        let written = match &self.bar {
             Some(b) => b.suspend(write),
             None => write(),
+        };
+        match written {
+            Ok(()) => {}
+            Err(e) if self.outlive_reader && e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.reader_gone = true;
+            }
+            // A reader that went away ends the replay (see `exit::stdout_failed`).
+            Err(e) => crate::exit::stdout_failed(e),
         }
     }
 }
@@ -495,6 +507,8 @@ pub fn run(a: ReplayArgs) -> Outcome {
     let mut out = Out {
         buf: Vec::with_capacity(CHUNK * 2),
         bar,
+        outlive_reader: a.report.is_some(),
+        reader_gone: false,
     };
     let json = a.format == Format::Json;
     let per_packet = !a.summary_only;
