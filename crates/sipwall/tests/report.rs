@@ -74,8 +74,12 @@ fn browser_dom(page: &Path) -> Option<String> {
         return None;
     };
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(bin)
+    // A browser that hangs (no display, a missing service) fails the
+    // test in two minutes instead of holding CI.
+    let out = Command::new("timeout")
         .args([
+            "120",
+            bin,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
