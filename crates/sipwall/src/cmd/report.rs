@@ -470,7 +470,7 @@ impl Report {
              <tr><th>source</th><th>packets</th><th>timeline{}</th></tr>",
             self.first.map_or_else(|| "-".into(), utc),
             self.first.map_or_else(|| "-".into(), |_| utc(self.last)),
-            self.first.map_or_else(|| "+0s".into(), |_| human(self.span_us())),
+            self.first.map_or_else(|| "0s".into(), |_| human(self.span_us())),
             self.axis(),
         );
         self.render_pinhole_lane(h);
