@@ -10,6 +10,7 @@ pub mod manual;
 pub mod policy;
 pub mod preview;
 pub mod replay;
+pub mod report;
 pub mod safety;
 pub mod sip;
 pub mod text;

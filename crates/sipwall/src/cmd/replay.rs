@@ -50,6 +50,10 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also write a self-contained HTML page of the replay to FILE
+    /// (docs/replay.md, "The HTML report").
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 /// The SIP ports of a policy, per transport.
@@ -292,7 +296,7 @@ fn rel(t: Timestamp, first: Option<Timestamp>) -> String {
     format!("{sign}{}.{:06}", d / 1_000_000, d % 1_000_000)
 }
 
-fn close_reason(r: CloseReason) -> &'static str {
+pub(super) fn close_reason(r: CloseReason) -> &'static str {
     match r {
         CloseReason::CallEnded => "call-ended",
         CloseReason::Moved => "moved",
@@ -426,6 +430,10 @@ impl Tally {
 struct Out {
     buf: Vec<u8>,
     bar: Option<indicatif::ProgressBar>,
+    /// With a report to write, a reader that goes away (`| head`) ends
+    /// the output, not the replay: the page is still written.
+    outlive_reader: bool,
+    reader_gone: bool,
 }
 
 impl Out {
@@ -439,16 +447,24 @@ impl Out {
 
     fn flush(&mut self) {
         let buf = std::mem::take(&mut self.buf);
+        if self.reader_gone {
+            return;
+        }
         let write = || {
             let mut so = std::io::stdout().lock();
-            // A reader that went away ends the replay (see `exit::stdout_failed`).
-            if let Err(e) = so.write_all(&buf).and_then(|()| so.flush()) {
-                crate::exit::stdout_failed(e)
-            }
+            so.write_all(&buf).and_then(|()| so.flush())
         };
-        match &self.bar {
+        let written = match &self.bar {
             Some(b) => b.suspend(write),
             None => write(),
+        };
+        match written {
+            Ok(()) => {}
+            Err(e) if self.outlive_reader && e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.reader_gone = true;
+            }
+            // A reader that went away ends the replay (see `exit::stdout_failed`).
+            Err(e) => crate::exit::stdout_failed(e),
         }
     }
 }
@@ -491,10 +507,21 @@ pub fn run(a: ReplayArgs) -> Outcome {
     let mut out = Out {
         buf: Vec::with_capacity(CHUNK * 2),
         bar,
+        outlive_reader: a.report.is_some(),
+        reader_gone: false,
     };
     let json = a.format == Format::Json;
     let per_packet = !a.summary_only;
     let mut tally = Tally::default();
+    // Created before the replay: a path that cannot be written should not
+    // cost the reading of a large capture first.
+    let mut report_file = match &a.report {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| {
+            Failure::bad_input(anyhow!("cannot write the report {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    let mut page = a.report.as_ref().map(|_| super::report::Report::new());
     let mut h323 = H323Blind::of(&loaded.policy, &engine);
     tally.h323_assigned = h323.is_some();
     let mut timers: Vec<Value> = Vec::new();
@@ -533,6 +560,9 @@ pub fn run(a: ReplayArgs) -> Outcome {
             tally.last = now;
             let first = *tally.first.get_or_insert(now);
             run_timers(&mut engine, now, &mut tally, |t, acts| {
+                if let Some(r) = page.as_mut() {
+                    r.actions(t, acts);
+                }
                 if per_packet && !acts.is_empty() {
                     if json {
                         timers.push(json!({"time": secs(t), "actions": acts.iter().map(action_json).collect::<Vec<_>>()}));
@@ -594,6 +624,14 @@ pub fn run(a: ReplayArgs) -> Outcome {
                         tally.rules.insert(rule.clone(), 1);
                     }
                 }
+            }
+            if let Some(r) = page.as_mut() {
+                let (peer, judged) = match dir {
+                    Direction::In => (p.src, Some(d.verdict)),
+                    Direction::Out => (p.dst, None),
+                };
+                r.packet(now, peer, judged, &rule, (ci, n));
+                r.actions(now, &actions);
             }
             if !per_packet {
                 continue;
@@ -669,6 +707,9 @@ pub fn run(a: ReplayArgs) -> Outcome {
     let last = tally.last;
     let first = tally.first;
     run_timers(&mut engine, last, &mut tally, |t, acts| {
+        if let Some(r) = page.as_mut() {
+            r.actions(t, acts);
+        }
         if per_packet && !acts.is_empty() {
             if json {
                 timers.push(json!({"time": secs(t), "actions": acts.iter().map(action_json).collect::<Vec<_>>()}));
@@ -696,6 +737,12 @@ pub fn run(a: ReplayArgs) -> Outcome {
         summary_text(&mut out, &tally, &hosts, &a.captures);
     }
     out.flush();
+    if let (Some(path), Some(file), Some(r)) = (&a.report, report_file.as_mut(), &page) {
+        let html = r.render(&summary_json(&tally, &a.captures, &problems), &hosts);
+        file.write_all(html.as_bytes()).map_err(|e| {
+            Failure::failed(anyhow!("cannot write the report {}: {e}", path.display()))
+        })?;
+    }
     if problems.is_empty() {
         Ok(Success::Clean)
     } else {
