@@ -13,6 +13,7 @@ pub mod replay;
 pub mod safety;
 pub mod sip;
 pub mod text;
+pub mod top;
 
 /// The output format of a reporting command.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
