@@ -208,7 +208,7 @@ impl Model {
                 )
             })
             .collect();
-        match self.last {
+        let baseline = match self.last {
             // A counter that went down is a restarted daemon: that poll
             // starts a new baseline rather than a huge or negative rate.
             Some((then, old)) if at > then => {
@@ -222,15 +222,15 @@ impl Model {
                     ),
                     sip: per(counters.sip, old.sip),
                 };
-                push(&mut self.packet_series, self.rates.packets.round() as u64);
-                push(&mut self.sip_series, self.rates.sip.round() as u64);
-                self.add_bans(&made);
+                false
             }
-            _ => {}
-        }
-        self.last = Some((at, counters));
-        self.last_bans_made = made;
-        for (name, total) in &self.last_bans_made {
+            _ => true,
+        };
+        // A detector seen for the first time starts with zeros for the
+        // polls before it, so that every series lines up in time with the
+        // traffic's.
+        let past = self.packet_series.len();
+        for (name, total) in &made {
             if let Some(d) = self.detectors.get_mut(name) {
                 d.total = *total;
             } else if self.detectors.len() < MAX_DETECTORS {
@@ -238,11 +238,18 @@ impl Model {
                     name.clone(),
                     Detector {
                         total: *total,
-                        series: VecDeque::new(),
+                        series: std::iter::repeat_n(0, past).collect(),
                     },
                 );
             }
         }
+        if !baseline {
+            push(&mut self.packet_series, self.rates.packets.round() as u64);
+            push(&mut self.sip_series, self.rates.sip.round() as u64);
+            self.add_bans(&made);
+        }
+        self.last = Some((at, counters));
+        self.last_bans_made = made;
         self.bans_active = status["bans_active"].as_u64().unwrap_or(0);
         self.pinholes_open = status["pinholes_open"].as_u64().unwrap_or(0);
         self.esl_connected = status["esl_connected"].as_bool();
@@ -385,9 +392,13 @@ fn draw_head(f: &mut Frame, area: Rect, m: &Model) {
     f.render_widget(Paragraph::new(line), area);
 }
 
+/// The width of a series' label and number (`packets/s       125  `), the
+/// same in every pane so that their sparklines line up in time.
+const LABEL: usize = 21;
+
 fn draw_traffic(f: &mut Frame, area: Rect, m: &Model) {
     let block = Block::bordered().title(" Traffic ");
-    let width = block.inner(area).width.saturating_sub(24) as usize;
+    let width = (block.inner(area).width as usize).saturating_sub(LABEL + 1);
     let lines = vec![
         Line::from(format!(
             "packets/s {:>9}  {}",
@@ -406,14 +417,7 @@ fn draw_traffic(f: &mut Frame, area: Rect, m: &Model) {
 
 fn draw_detectors(f: &mut Frame, area: Rect, m: &Model) {
     let block = Block::bordered().title(" Bans by detector (per refresh, newest right) ");
-    let inner = block.inner(area).width as usize;
-    let name_w = m
-        .detectors
-        .keys()
-        .map(|k| k.chars().count())
-        .max()
-        .unwrap_or(0);
-    let width = inner.saturating_sub(name_w + 10);
+    let width = (block.inner(area).width as usize).saturating_sub(LABEL + 1);
     let lines: Vec<Line> = if m.detectors.is_empty() {
         vec![Line::from("no bans made since the daemon started")]
     } else {
@@ -421,7 +425,8 @@ fn draw_detectors(f: &mut Frame, area: Rect, m: &Model) {
             .iter()
             .map(|(name, d)| {
                 Line::from(format!(
-                    "{name:<name_w$} {:>7}  {}",
+                    "{:<11} {:>7}  {}",
+                    name.chars().take(11).collect::<String>(),
                     d.total,
                     sparkline(&d.series, width)
                 ))
@@ -705,8 +710,9 @@ mod tests {
         );
         assert_eq!(m.detectors["scanner"].total, 6);
         assert_eq!(m.detectors["scanner"].series, [3, 0, 1]);
-        // Appeared with its first ban: that poll's point is its count.
-        assert_eq!(m.detectors["flood"].series, [0]);
+        // Appeared with its first ban: that poll's point is its count, the
+        // polls before it are zeros.
+        assert_eq!(m.detectors["flood"].series, [0, 1, 0]);
         assert_eq!(m.detectors["flood"].total, 1);
     }
 
