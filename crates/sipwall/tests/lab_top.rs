@@ -65,6 +65,12 @@ impl Tmux {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "top"]).stdout).into_owned()
     }
 
+    /// The pid of the pane's shell.
+    fn pane_pid(&self) -> Option<u32> {
+        let out = self.run(&["display-message", "-p", "-t", "top", "#{pane_pid}"]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
     /// Whether the pane is on the alternate screen (a full-screen program runs).
     fn alternate(&self) -> bool {
         let out = self.run(&["display-message", "-p", "-t", "top", "#{alternate_on}"]);
@@ -195,5 +201,61 @@ fn top_shows_the_guard_live_and_quits_back_to_the_shell() {
         !screen.contains("Newest bans"),
         "the shell's screen is back, not top's:\n{screen}"
     );
+
+    // Killed (TERM), it gives the terminal back too.
+    tmux.type_line("clear");
+    tmux.type_line(&format!(
+        "ip netns exec {} env SIPWALL_CONTROL={} {} top; echo killed-exited-$?",
+        lab.ns("fw"),
+        lab.state.path().join("control.sock").display(),
+        lab::sipwall(),
+    ));
+    let mut top = None;
+    let running = lab.wait_for(Duration::from_secs(10), || {
+        top = tmux.pane_pid().and_then(|sh| descendant(sh, "sipwall"));
+        top.is_some() && tmux.screen().contains("Newest bans")
+    });
+    assert!(running, "top did not start again:\n{}", tmux.screen());
+    let top = top.unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &top.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exited = lab.wait_for(Duration::from_secs(5), || {
+        screen = tmux.screen();
+        screen.contains("killed-exited-0")
+    });
+    assert!(exited, "TERM did not end top cleanly:\n{screen}");
+    assert!(!tmux.alternate(), "the terminal is restored after TERM");
     drop(daemon);
+}
+
+/// The first process below `pid` (depth first) whose name is `comm`.
+fn descendant(pid: u32, comm: &str) -> Option<u32> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .find_map(|child| {
+            let name = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            if name.trim() == comm {
+                Some(child)
+            } else {
+                descendant(child, comm)
+            }
+        })
+}
+
+#[test]
+fn top_into_a_pipe_says_it_needs_a_terminal_instead_of_drawing_escapes() {
+    let out = Command::new(lab::sipwall())
+        .args(["top", "--control", "/nonexistent/control.sock"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("needs a terminal"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing drawn into the pipe");
 }

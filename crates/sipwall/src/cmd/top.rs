@@ -27,7 +27,8 @@ use ratatui::Frame;
 use serde_json::Value;
 use sipwall_engine::remote_text::printable;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Arguments of `sipwall top`.
@@ -546,6 +547,16 @@ pub fn run(a: TopArgs) -> Outcome {
             "sipwall top needs a terminal; for scripts, `sipwall status --format json`"
         )));
     }
+    // Raw mode outlives the process unless restored: a `kill` (TERM, INT,
+    // HUP) ends the loop like `q` does, so the terminal is given back.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(Failure::failed)?;
+    }
     let (tx, rx) = mpsc::channel();
     let socket = a.socket.clone();
     let interval = a.interval;
@@ -560,7 +571,7 @@ pub fn run(a: TopArgs) -> Outcome {
             )));
         }
     };
-    let result = main_loop(&mut terminal, &rx, interval);
+    let result = main_loop(&mut terminal, &rx, interval, &stop);
     ratatui::restore();
     result.map_err(|e| Failure::failed(anyhow::anyhow!("terminal: {e}")))?;
     Ok(Success::Clean)
@@ -570,13 +581,14 @@ fn main_loop(
     terminal: &mut ratatui::DefaultTerminal,
     rx: &mpsc::Receiver<Poll>,
     interval: Duration,
+    stop: &AtomicBool,
 ) -> std::io::Result<()> {
     let origin = Instant::now();
     let mut model = Model {
         unreachable: Some("waiting for the first answer".to_owned()),
         ..Model::default()
     };
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         while let Ok((at, epoch, answers)) = rx.try_recv() {
             match answers {
                 Ok([status, bans, calls]) => {
@@ -594,6 +606,7 @@ fn main_loop(
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
