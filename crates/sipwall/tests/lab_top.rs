@@ -39,7 +39,9 @@ impl Tmux {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        // -u: UTF-8 whatever the locale (the sparklines and borders are).
         Command::new("tmux")
+            .arg("-u")
             .arg("-S")
             .arg(&self.socket)
             .args(args)

@@ -449,11 +449,22 @@ fn draw_bans(f: &mut Frame, area: Rect, m: &Model) {
             b.reason.clone(),
         ])
     });
+    // As wide as the widest shown, up to a whole IPv6 prefix
+    // (`ffff:...:ffff/128`, 43): an address cut short would name another.
+    let widest = |cells: &mut dyn Iterator<Item = &String>, min: usize, max: usize| {
+        cells
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(min, max) as u16
+    };
+    let addr_w = widest(&mut m.bans.iter().map(|b| &b.addr), 15, 43);
+    let kind_w = widest(&mut m.bans.iter().map(|b| &b.kind), 8, 16);
     let table = Table::new(
         rows,
         [
-            Constraint::Length(24),
-            Constraint::Length(12),
+            Constraint::Length(addr_w),
+            Constraint::Length(kind_w),
             Constraint::Length(10),
             Constraint::Fill(1),
         ],
@@ -816,6 +827,19 @@ mod tests {
         assert_eq!(rate(12_345.0), "12.3k");
     }
 
+    /// The screen `m` draws on a 140x40 terminal, as text.
+    fn render(m: &Model) -> String {
+        let backend = ratatui::backend::TestBackend::new(140, 40);
+        let mut t = ratatui::Terminal::new(backend).unwrap();
+        t.draw(|f| draw(f, m, Duration::from_secs(1))).unwrap();
+        t.backend()
+            .buffer()
+            .content()
+            .chunks(140)
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+            .collect()
+    }
+
     #[test]
     fn the_screen_has_its_panes_and_a_ban_with_its_reason() {
         let mut m = Model::default();
@@ -829,16 +853,7 @@ mod tests {
             &bans,
             &empty(),
         );
-        let backend = ratatui::backend::TestBackend::new(140, 40);
-        let mut t = ratatui::Terminal::new(backend).unwrap();
-        t.draw(|f| draw(f, &m, Duration::from_secs(1))).unwrap();
-        let screen: String = t
-            .backend()
-            .buffer()
-            .content()
-            .chunks(140)
-            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
-            .collect();
+        let screen = render(&m);
         for pane in [
             "Traffic",
             "Bans by detector",
@@ -851,6 +866,25 @@ mod tests {
         }
         let row = screen.lines().find(|l| l.contains("192.0.2.77")).unwrap();
         assert!(row.contains("seen in tmux") && row.contains("1h"), "{row}");
+    }
+
+    #[test]
+    fn a_long_ipv6_ban_is_shown_whole_not_cut_into_another_address() {
+        let mut m = Model::default();
+        let addr = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff";
+        let bans = json!({ "bans": [
+            { "addr": addr, "kind": "bruteforce", "reason": "r", "since": 1, "until": 61 },
+        ]});
+        m.observe(
+            Duration::from_secs(1),
+            1,
+            &status(0, 0, 0, json!({})),
+            &bans,
+            &empty(),
+        );
+        let screen = render(&m);
+        assert!(screen.contains(addr), "{screen}");
+        assert!(screen.contains("bruteforce"), "{screen}");
     }
 
     #[test]
