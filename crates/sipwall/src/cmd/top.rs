@@ -174,6 +174,8 @@ pub struct Model {
     pub now_epoch: u64,
     /// Why the daemon did not answer the last poll, if it did not.
     pub unreachable: Option<String>,
+    /// When the last answer came (the caller's clock).
+    pub answered_at: Option<Duration>,
 }
 
 /// Pushes onto a bounded series.
@@ -196,6 +198,7 @@ impl Model {
         calls: &Value,
     ) {
         self.unreachable = None;
+        self.answered_at = Some(at);
         self.now_epoch = now_epoch;
         let counters = Counters::of(status);
         let made: BTreeMap<String, u64> = status["bans_made"]
@@ -297,6 +300,14 @@ impl Model {
         }
     }
 
+    /// How long the daemon has not answered at `now`, when that is well
+    /// past the `interval` (a daemon that accepts but does not answer
+    /// leaves the screen as it was: this says it is old).
+    pub fn silent_for(&self, now: Duration, interval: Duration) -> Option<Duration> {
+        let silent = now.checked_sub(self.answered_at?)?;
+        (silent > interval * 2 + Duration::from_secs(2)).then_some(silent)
+    }
+
     /// The daemon did not answer: the screen says why; what it showed
     /// stays, and the next answer starts new rates (the gap is no rate).
     pub fn lost(&mut self, why: String) {
@@ -346,7 +357,7 @@ fn left(until: u64, now: u64) -> String {
 }
 
 /// Draws the whole screen.
-fn draw(f: &mut Frame, m: &Model, interval: Duration) {
+fn draw(f: &mut Frame, m: &Model, interval: Duration, now: Duration) {
     let [head, traffic, detectors, bans, bottom, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(5),
@@ -356,7 +367,7 @@ fn draw(f: &mut Frame, m: &Model, interval: Duration) {
         Constraint::Length(1),
     ])
     .areas(f.area());
-    draw_head(f, head, m);
+    draw_head(f, head, m, m.silent_for(now, interval));
     draw_traffic(f, traffic, m);
     draw_detectors(f, detectors, m);
     draw_bans(f, bans, m);
@@ -374,7 +385,7 @@ fn draw(f: &mut Frame, m: &Model, interval: Duration) {
     );
 }
 
-fn draw_head(f: &mut Frame, area: Rect, m: &Model) {
+fn draw_head(f: &mut Frame, area: Rect, m: &Model, silent: Option<Duration>) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let line = match &m.unreachable {
         Some(why) => Line::from(vec![
@@ -385,10 +396,19 @@ fn draw_head(f: &mut Frame, area: Rect, m: &Model) {
             ),
             Span::raw(format!(": {why} (retrying)")),
         ]),
-        None => Line::from(vec![
-            Span::styled("sipwall top  ", bold),
-            Span::raw(format!("policy {}  up {}", m.policy, compact(m.uptime))),
-        ]),
+        None => {
+            let mut spans = vec![
+                Span::styled("sipwall top  ", bold),
+                Span::raw(format!("policy {}  up {}", m.policy, compact(m.uptime))),
+            ];
+            if let Some(d) = silent {
+                spans.push(Span::styled(
+                    format!("  no answer for {}: shown as it was", compact(d)),
+                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                ));
+            }
+            Line::from(spans)
+        }
     };
     f.render_widget(Paragraph::new(line), area);
 }
@@ -608,7 +628,8 @@ fn main_loop(
                 Err(why) => model.lost(why),
             }
         }
-        terminal.draw(|f| draw(f, &model, interval))?;
+        let now = origin.elapsed();
+        terminal.draw(|f| draw(f, &model, interval, now))?;
         if event::poll(Duration::from_millis(100))? {
             if let Event::Key(key) = event::read()? {
                 if quits(&key) {
@@ -831,7 +852,8 @@ mod tests {
     fn render(m: &Model) -> String {
         let backend = ratatui::backend::TestBackend::new(140, 40);
         let mut t = ratatui::Terminal::new(backend).unwrap();
-        t.draw(|f| draw(f, m, Duration::from_secs(1))).unwrap();
+        t.draw(|f| draw(f, m, Duration::from_secs(1), Duration::from_secs(1)))
+            .unwrap();
         t.backend()
             .buffer()
             .content()
@@ -885,6 +907,42 @@ mod tests {
         let screen = render(&m);
         assert!(screen.contains(addr), "{screen}");
         assert!(screen.contains("bruteforce"), "{screen}");
+    }
+
+    #[test]
+    fn a_daemon_that_accepts_but_stops_answering_is_shown_as_silent() {
+        let mut m = Model::default();
+        let second = Duration::from_secs(1);
+        assert_eq!(m.silent_for(Duration::from_secs(100), second), None);
+        m.observe(
+            Duration::from_secs(10),
+            0,
+            &status(0, 0, 0, json!({})),
+            &empty(),
+            &empty(),
+        );
+        assert_eq!(m.silent_for(Duration::from_secs(13), second), None);
+        assert_eq!(
+            m.silent_for(Duration::from_secs(30), second),
+            Some(Duration::from_secs(20))
+        );
+    }
+
+    #[test]
+    fn pinholes_are_listed_soonest_to_close_first() {
+        let mut m = Model::default();
+        let calls = json!({ "pinholes": [
+            { "key": "udp 192.0.2.1:20002 <- 192.0.2.2", "until": 500 },
+            { "key": "udp 192.0.2.1:20000 <- 192.0.2.2", "until": 130 },
+        ]});
+        let mut st = status(0, 0, 0, json!({}));
+        st["pinholes_open"] = json!(2);
+        m.observe(Duration::from_secs(1), 100, &st, &empty(), &calls);
+        assert_eq!(m.pinholes[0].key, "udp 192.0.2.1:20000 <- 192.0.2.2");
+        let screen = render(&m);
+        assert!(screen.contains("Pinholes / calls (2 open)"), "{screen}");
+        let row = screen.lines().find(|l| l.contains(":20000")).unwrap();
+        assert!(row.contains("30s"), "{row}");
     }
 
     #[test]
