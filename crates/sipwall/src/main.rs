@@ -89,6 +89,8 @@ enum Command {
     Status(cmd::control::StatusArgs),
     /// The running daemon's open media pinholes.
     Calls(cmd::control::ListArgs),
+    /// A live terminal view of the running daemon: traffic, bans, pinholes, ESL.
+    Top(cmd::top::TopArgs),
     /// SIP tools.
     #[command(subcommand)]
     Sip(cmd::sip::SipCommand),
@@ -122,6 +124,7 @@ fn main() -> ExitCode {
         Command::Import(c) => cmd::import::run(c),
         Command::Status(a) => cmd::control::status(a),
         Command::Calls(a) => cmd::control::calls(a),
+        Command::Top(a) => cmd::top::run(a),
         Command::Discover(c) => cmd::discover::run(c),
         Command::Audit(a) => cmd::audit::run(a),
         Command::Replay(a) => cmd::replay::run(a),

@@ -14,6 +14,7 @@ pub mod report;
 pub mod safety;
 pub mod sip;
 pub mod text;
+pub mod top;
 
 /// The output format of a reporting command.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
