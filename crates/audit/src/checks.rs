@@ -27,9 +27,9 @@ pub struct Input<'a> {
 }
 
 /// FreeSWITCH's default RTP range, RTCP included, when no configuration is given.
-const DEFAULT_RTP: (u16, u16) = (16384, 32769);
+const DEFAULT_RTP: (u16, u16) = sipwall_policy::DEFAULT_MEDIA_PORTS;
 /// The event socket's default port.
-const ESL_PORT: u16 = 8021;
+const ESL_PORT: u16 = sipwall_freeswitch::event_socket::DEFAULT_PORT;
 /// Narrower prefixes than these count as an admin zone for ESL.
 const ADMIN_PREFIX_V4: u8 = 16;
 const ADMIN_PREFIX_V6: u8 = 48;
@@ -720,5 +720,19 @@ fn ssh_lockout_risk(input: &Input<'_>, out: &mut Vec<Finding>) {
             format!("tcp/22 is rejected and SSH is opened on tcp {} only: make sure sshd listens there before loading this ruleset", others.join(", ")),
             at,
         ));
+    }
+}
+
+#[cfg(test)]
+mod one_fact {
+    #[test]
+    fn the_policys_default_media_range_is_freeswitchs_rtp_range_and_rtcp_above_it() {
+        assert_eq!(
+            super::DEFAULT_RTP,
+            (
+                sipwall_freeswitch::rtp::DEFAULT_START,
+                sipwall_freeswitch::rtp::DEFAULT_END + 1
+            )
+        );
     }
 }

@@ -215,16 +215,9 @@ impl Engine {
             .iter()
             .position(|c| c.hook == Hook::Input)
             .expect("compile makes an input chain");
-        let ports_of = |kind, proto| -> Vec<PortRange> {
-            policy
-                .services_of(kind)
-                .filter(|s| s.protocols.contains(&proto))
-                .flat_map(|s| s.ports.iter().copied())
-                .collect()
-        };
-        let ports = |proto| ports_of(Kind::Sip, proto);
+        let ports = |proto| policy.ports_of(Kind::Sip, proto);
         let q931 = if ruleset.helpers.iter().any(|h| h.kind == "Q.931") {
-            ports_of(Kind::H323Q931, Protocol::Tcp)
+            policy.ports_of(Kind::H323Q931, Protocol::Tcp)
         } else {
             Vec::new()
         };

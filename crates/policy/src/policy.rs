@@ -73,6 +73,16 @@ impl Policy {
         self.services.iter().filter(move |s| s.kind == kind)
     }
 
+    /// The port ranges the services of `kind` open over `protocol` (the
+    /// SIP ports per transport, which the engine, replay, the daemon's
+    /// intake and its cross-check all ask for).
+    pub fn ports_of(&self, kind: Kind, protocol: Protocol) -> Vec<PortRange> {
+        self.services_of(kind)
+            .filter(|s| s.protocols.contains(&protocol))
+            .flat_map(|s| s.ports.iter().copied())
+            .collect()
+    }
+
     /// Whether any service of `kind` is declared.
     pub fn has(&self, kind: Kind) -> bool {
         self.services_of(kind).next().is_some()
@@ -142,6 +152,11 @@ impl MediaMode {
         }
     }
 }
+
+/// The media range when the policy names none: FreeSWITCH's default RTP
+/// range (16384-32768) and RTCP one port above its last (the `audit`
+/// crate's tests hold this to `sipwall_freeswitch::rtp`).
+pub const DEFAULT_MEDIA_PORTS: (u16, u16) = (16384, 32769);
 
 /// The `[media]` section, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]

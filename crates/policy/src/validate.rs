@@ -270,7 +270,8 @@ impl Context<'_> {
     }
 
     fn media(&mut self, raw: Option<Spanned<RawMedia>>, zones: &[Zone]) -> Media {
-        let default_ports = PortRange::new(16384, 32769).expect("valid");
+        let default_ports =
+            PortRange::new(DEFAULT_MEDIA_PORTS.0, DEFAULT_MEDIA_PORTS.1).expect("valid");
         let Some(raw) = raw else {
             return Media {
                 mode: MediaMode::Range,

@@ -402,7 +402,7 @@ pub fn policy_toml_for(inv: &Inventory, site: &Site) -> String {
             }
             (rtp.ports.first, rtp.ports.last)
         }
-        None => (16384, 32769),
+        None => sipwall_policy::DEFAULT_MEDIA_PORTS,
     };
     out.push_str(
         "# RTP takes even ports and RTCP the next one up: the range ends one above rtp-end-port\n",

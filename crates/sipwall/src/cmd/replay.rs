@@ -64,16 +64,9 @@ struct SipPorts {
 
 impl SipPorts {
     fn of(policy: &Policy) -> SipPorts {
-        let ports = |proto| {
-            policy
-                .services_of(Kind::Sip)
-                .filter(|s| s.protocols.contains(&proto))
-                .flat_map(|s| s.ports.iter().copied())
-                .collect()
-        };
         SipPorts {
-            udp: ports(Protocol::Udp),
-            tcp: ports(Protocol::Tcp),
+            udp: policy.ports_of(Kind::Sip, Protocol::Udp),
+            tcp: policy.ports_of(Kind::Sip, Protocol::Tcp),
         }
     }
 

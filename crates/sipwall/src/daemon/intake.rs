@@ -47,11 +47,7 @@ pub enum Installed {
 }
 
 fn ranges(policy: &Policy, proto: Protocol) -> Vec<PortRange> {
-    policy
-        .services_of(Kind::Sip)
-        .filter(|s| s.protocols.contains(&proto))
-        .flat_map(|s| s.ports.iter().copied())
-        .collect()
+    policy.ports_of(Kind::Sip, proto)
 }
 
 fn nft_set(r: &[PortRange]) -> String {

@@ -299,11 +299,7 @@ pub fn run(a: RunArgs) -> Outcome {
             match input {
                 Input::Packet(logged) => {
                     received.get_or_insert(t);
-                    let dir = if logged.group == group_in {
-                        Direction::In
-                    } else {
-                        Direction::Out
-                    };
+                    let dir = direction(logged.group, group_in);
                     engine.handle(t, dir, &logged.packet);
                 }
                 Input::Control(req, reply) => {
@@ -332,11 +328,7 @@ pub fn run(a: RunArgs) -> Outcome {
                     let verdicts = batch
                         .iter()
                         .map(|(queue, packet)| {
-                            let dir = if *queue == group_in {
-                                Direction::In
-                            } else {
-                                Direction::Out
-                            };
+                            let dir = direction(*queue, group_in);
                             engine.handle(t, dir, packet).verdict == sipwall_engine::Verdict::Accept
                         })
                         .collect();
@@ -399,6 +391,16 @@ pub fn run(a: RunArgs) -> Outcome {
     let _ = std::fs::remove_file(&a.control.path);
     tracing::info!("sipwall run: stopped (bans stay in the kernel and the ledger)");
     Ok(Success::Clean)
+}
+
+/// Which way a packet went, from the NFLOG group or queue it came by: the
+/// intake sends arriving SIP to `group_in` and the host's own to the next.
+fn direction(group: u16, group_in: u16) -> Direction {
+    if group == group_in {
+        Direction::In
+    } else {
+        Direction::Out
+    }
 }
 
 /// Loads sipwall's table and the intake again when another tool wiped
