@@ -40,12 +40,7 @@ fn start_daemon(lab: &Lab, log: &std::path::Path, args: &[&str]) -> Background {
 }
 
 fn banned(lab: &Lab, addr: &str) -> bool {
-    lab.sipwall_table("fw").is_some_and(|t| {
-        t.lines()
-            .skip_while(|l| !l.contains("set ban_v4"))
-            .take_while(|l| !l.contains("set ban_v6"))
-            .any(|l| l.contains(addr))
-    })
+    lab.banned("fw", addr)
 }
 
 fn json(out: &std::process::Output) -> serde_json::Value {

@@ -484,12 +484,7 @@ const RTP_COUNTERS: [&str; 1] = ["ip saddr 192.0.2.2 udp sport 6000 udp dport 16
 const RTP_BACK: [&str; 1] = ["ip saddr 192.0.2.1 udp sport 16384-32768 udp dport 6000 counter"];
 
 fn banned(lab: &Lab, addr: &str) -> bool {
-    lab.sipwall_table("fw").is_some_and(|t| {
-        t.lines()
-            .skip_while(|l| !l.contains("set ban_v4"))
-            .take_while(|l| !l.contains("set ban_v6"))
-            .any(|l| l.contains(addr))
-    })
+    lab.banned("fw", addr)
 }
 
 /// What the phone's run left: the daemon's log, its final status, and with

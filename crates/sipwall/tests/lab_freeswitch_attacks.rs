@@ -308,12 +308,7 @@ impl<'l> Guarded<'l> {
     }
 
     fn banned(&self) -> bool {
-        self.lab.sipwall_table("fw").is_some_and(|t| {
-            t.lines()
-                .skip_while(|l| !l.contains("set ban_v4"))
-                .take_while(|l| !l.contains("set ban_v6"))
-                .any(|l| l.contains(ATTACKER))
-        })
+        self.lab.banned("fw", ATTACKER)
     }
 
     /// Packets the ban rule dropped.

@@ -38,12 +38,7 @@ fn start_daemon(lab: &Lab, log: &std::path::Path, args: &[&str]) -> Background {
 }
 
 fn banned(lab: &Lab, addr: &str) -> bool {
-    lab.sipwall_table("fw").is_some_and(|t| {
-        t.lines()
-            .skip_while(|l| !l.contains("set ban_v4"))
-            .take_while(|l| !l.contains("set ban_v6"))
-            .any(|l| l.contains(addr))
-    })
+    lab.banned("fw", addr)
 }
 
 fn ban_counter(lab: &Lab) -> u64 {
@@ -915,13 +910,8 @@ fn bans_by_hand_take_networks_say_why_they_are_refused_and_force_past_the_allowl
     ]);
     assert!(ok, "{text}");
     assert!(text.contains("banned 203.0.113.0/24 for"), "{text}");
-    let table = lab.sipwall_table("fw").unwrap();
-    let net_set: String = table
-        .lines()
-        .skip_while(|l| !l.contains("set ban_net_v4"))
-        .take_while(|l| !l.trim_start().starts_with('}'))
-        .collect();
-    assert!(net_set.contains("203.0.113.0/24"), "{table}");
+    let net_set = lab.set_elements("fw", "ban_net_v4");
+    assert!(net_set.iter().any(|e| e == "203.0.113.0/24"), "{net_set:?}");
     let list = String::from_utf8(lab.sipwall("fw", &["bans", "list"]).stdout).unwrap();
     assert!(
         list.lines()

@@ -11,12 +11,7 @@ use lab::Lab;
 use std::time::Duration;
 
 fn banned(lab: &Lab, addr: &str) -> bool {
-    lab.sipwall_table("fw").is_some_and(|t| {
-        t.lines()
-            .skip_while(|l| !l.contains("set ban_v4"))
-            .take_while(|l| !l.contains("set ban_v6"))
-            .any(|l| l.contains(addr))
-    })
+    lab.banned("fw", addr)
 }
 
 #[test]

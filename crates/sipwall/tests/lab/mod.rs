@@ -175,6 +175,55 @@ impl Lab {
         c
     }
 
+    /// The elements of sipwall's set `set` in `node`, as nft names them:
+    /// `192.0.2.66`, `203.0.113.0/24`, `192.0.2.2 . 20000` (read from
+    /// `nft -j`, so timeouts and counters never get in the way).
+    pub fn set_elements(&self, node: &str, set: &str) -> Vec<String> {
+        fn name(v: &serde_json::Value) -> Option<String> {
+            match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                serde_json::Value::Object(o) => {
+                    if let Some(inner) = o.get("elem") {
+                        return name(&inner["val"]);
+                    }
+                    if let Some(p) = o.get("prefix") {
+                        return Some(format!("{}/{}", p["addr"].as_str()?, p["len"]));
+                    }
+                    if let Some(parts) = o.get("concat").and_then(|c| c.as_array()) {
+                        let parts: Option<Vec<String>> = parts.iter().map(name).collect();
+                        return Some(parts?.join(" . "));
+                    }
+                    None
+                }
+                _ => None,
+            }
+        }
+        let out = self.run(node, &["nft", "-j", "list", "set", "inet", "sipwall", set]);
+        if !out.status.success() {
+            return Vec::new();
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["nftables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.get("set"))
+            .flat_map(|s| s["elem"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| name(&e))
+            .collect()
+    }
+
+    /// Whether `addr` is in `node`'s ban set of its family.
+    pub fn banned(&self, node: &str, addr: &str) -> bool {
+        let set = if addr.contains(':') {
+            "ban_v6"
+        } else {
+            "ban_v4"
+        };
+        self.set_elements(node, set).iter().any(|e| e == addr)
+    }
+
     /// Runs `args` in `node` and returns what it did.
     pub fn run(&self, node: &str, args: &[&str]) -> Output {
         self.cmd(node, args[0])
