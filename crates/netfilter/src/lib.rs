@@ -10,7 +10,8 @@
 //!   confirm::StateDir ──── the apply --confirm protocol: a lock, the previous ruleset,
 //!                          pending / confirmed / rolled-back markers
 //!   nflog::NflogReader ─── copies of packets from `log group` rules (the tap)
-//!   queue::PacketQueue ─── packets held for a verdict (inline, fail-open)
+//!   queue::PacketQueue ─── packets held for a verdict (inline, fail-open),
+//!                          and what the kernel's queues dropped
 //!   sets::SetWriter ────── set elements (bans, pinholes) through netlink
 //!                          batches, with timeouts
 //!   trust ──────────────── which directories root may write into, and how

@@ -20,6 +20,10 @@ pub trait Nftables {
     fn list_ruleset_json(&self) -> Result<String, NetfilterError>;
     /// The tables of the namespace, `(family, name)` (`nft list tables`).
     fn list_tables(&self) -> Result<Vec<(String, String)>, NetfilterError>;
+    /// Every table of the namespace as text (`nft list ruleset`): where
+    /// iptables-nft's rules are, nft translates their xt matches here,
+    /// which its JSON leaves as bare names.
+    fn list_ruleset_text(&self) -> Result<String, NetfilterError>;
 }
 
 /// [`Nftables`] through the `nft` program of the current network namespace.
@@ -117,6 +121,13 @@ impl Nftables for NftCli {
 
     fn list_ruleset_json(&self) -> Result<String, NetfilterError> {
         match self.run(&["-j", "list", "ruleset"], None)? {
+            (true, stdout, _) => Ok(stdout),
+            (false, _, stderr) => Err(NetfilterError::Rejected { stderr }),
+        }
+    }
+
+    fn list_ruleset_text(&self) -> Result<String, NetfilterError> {
+        match self.run(&["list", "ruleset"], None)? {
             (true, stdout, _) => Ok(stdout),
             (false, _, stderr) => Err(NetfilterError::Rejected { stderr }),
         }

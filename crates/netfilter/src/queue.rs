@@ -87,3 +87,23 @@ impl PacketQueue {
         self.q.verdict(p.msg).map_err(err("verdict"))
     }
 }
+
+/// Packets the kernel's queues dropped (`queue_dropped` + `user_dropped` of
+/// /proc/net/netfilter/nfnetlink_queue) for our queue numbers; 0 in tap mode.
+pub fn kernel_drops(queues: &[u16]) -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/net/netfilter/nfnetlink_queue") else {
+        return 0;
+    };
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let ours = f
+                .first()
+                .is_some_and(|q| queues.iter().any(|n| u64::from(*n) == *q));
+            (ours && f.len() >= 7).then(|| f[5] + f[6])
+        })
+        .sum()
+}

@@ -76,6 +76,9 @@ impl Nftables for DaemonMeanwhile {
     fn list_tables(&self) -> Result<Vec<(String, String)>, NetfilterError> {
         self.nft.list_tables()
     }
+    fn list_ruleset_text(&self) -> Result<String, NetfilterError> {
+        self.nft.list_ruleset_text()
+    }
 }
 
 /// A table as sipwall's renderer writes it; `port` tells versions apart.

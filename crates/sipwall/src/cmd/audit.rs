@@ -8,6 +8,7 @@ use clap::Args;
 use serde::Serialize;
 use sipwall_audit::{audit, audit_configuration, sshd, Finding, Input, Severity, SshPorts};
 use sipwall_freeswitch::{discover, Disk, Options};
+use sipwall_netfilter::{NftCli, Nftables};
 use sipwall_ruleset::read::{self, Existing};
 use std::io::Read;
 use std::net::IpAddr;
@@ -99,18 +100,9 @@ pub fn run(args: AuditArgs) -> Outcome {
         rs.sources.extend(empty);
     }
     if args.live {
-        let out = Command::new("nft")
-            .args(["-j", "list", "ruleset"])
-            .output()
-            .context("running nft -j list ruleset")
-            .map_err(Failure::failed)?;
-        if !out.status.success() {
-            return Err(Failure::failed(anyhow!(
-                "nft -j list ruleset failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = NftCli::default()
+            .list_ruleset_json()
+            .map_err(|e| Failure::failed(anyhow!("nft -j list ruleset: {e}")))?;
         let one = read::nft_json::parse("live", &text)
             .map_err(|e| Failure::failed(anyhow!("reading nft's own listing: {e}")))?;
         // Rules iptables-nft made (its classic recipe) hold xt matches and
@@ -337,13 +329,6 @@ fn has_xt(json: &str) -> bool {
 
 /// The live ruleset from `nft list ruleset` text, when it reads.
 fn live_text() -> Option<Existing> {
-    let out = Command::new("nft")
-        .args(["list", "ruleset"])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = NftCli::default().list_ruleset_text().ok()?;
     read::nft_text::parse("live (nft list ruleset)", &text).ok()
 }

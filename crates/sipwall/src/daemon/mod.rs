@@ -380,8 +380,8 @@ pub fn run(a: RunArgs) -> Outcome {
         if t.since(page_at) >= Duration::from_secs(1) {
             page_at = t;
             counters.ledger_in_memory = ledger.in_memory().is_some();
-            counters.queue_drops =
-                lost.load(Ordering::Relaxed) + queue_drops(&[group_in, group_out]);
+            counters.queue_drops = lost.load(Ordering::Relaxed)
+                + sipwall_netfilter::queue::kernel_drops(&[group_in, group_out]);
             if let Ok(mut p) = page.lock() {
                 *p = metrics::render(&engine, &counters);
             }
@@ -458,26 +458,6 @@ fn heal_tables(
         }
         tracing::warn!("sipwall's table, intake, bans and pinholes are back");
     }
-}
-
-/// Packets the kernel's queues dropped (`queue_dropped` + `user_dropped` of
-/// /proc/net/netfilter/nfnetlink_queue) for our queue numbers; 0 in tap mode.
-fn queue_drops(queues: &[u16]) -> u64 {
-    let Ok(text) = std::fs::read_to_string("/proc/net/netfilter/nfnetlink_queue") else {
-        return 0;
-    };
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<u64> = l
-                .split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            let ours = f
-                .first()
-                .is_some_and(|q| queues.iter().any(|n| u64::from(*n) == *q));
-            (ours && f.len() >= 7).then(|| f[5] + f[6])
-        })
-        .sum()
 }
 
 /// How often ended bans past the ledger's retention are pruned.
