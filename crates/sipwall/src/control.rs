@@ -18,6 +18,15 @@ pub struct SocketArgs {
     pub path: PathBuf,
 }
 
+/// The wall clock in Unix seconds, the unit of the daemon's answers'
+/// times (`until`, `since`): what remaining times are counted from.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// Sends one request and reads the answer.
 pub fn call(socket: &Path, req: &Request) -> anyhow::Result<Response> {
     use anyhow::Context as _;

@@ -56,7 +56,7 @@ pub enum BansCommand {
 
 /// `bans add`/`bans del`'s target: an address, or a prefix (host bits set
 /// are refused, so a typo cannot ban or lift a different prefix).
-fn parse_target(s: &str) -> Result<ipnet::IpNet, String> {
+pub fn parse_target(s: &str) -> Result<ipnet::IpNet, String> {
     if let Ok(a) = s.parse::<std::net::IpAddr>() {
         return Ok(a.into());
     }
@@ -134,10 +134,7 @@ fn show(
 /// `bans list` as a table with a header, like `cscli decisions list`:
 /// remaining time rather than an expiry timestamp.
 fn bans_text(d: &serde_json::Value) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::control::unix_now();
     let mut rows = vec![[
         "ADDRESS".to_owned(),
         "KIND".to_owned(),
@@ -184,10 +181,7 @@ pub fn bans(cmd: BansCommand) -> Outcome {
                 force,
             };
             let data = ask(&socket, &req)?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            let now = crate::control::unix_now();
             let left = data["until"].as_u64().unwrap_or(now).saturating_sub(now);
             match format {
                 Format::Json => outln!(
@@ -382,10 +376,7 @@ pub fn calls(a: ListArgs) -> Outcome {
     let data = ask(&a.socket, &Request::Calls)?;
     show(a.format, &data, |d| {
         let mut out = String::new();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = crate::control::unix_now();
         let mut rows = vec![["PINHOLE".to_owned(), "REMAINING".to_owned()]];
         for p in d["pinholes"].as_array().into_iter().flatten() {
             let left = p["until"].as_u64().unwrap_or(0).saturating_sub(now);

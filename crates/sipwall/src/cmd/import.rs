@@ -22,7 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 use sipwall_engine::remote_text::printable;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// `sipwall import` subcommands.
 #[derive(Subcommand, Debug)]
@@ -166,10 +166,7 @@ pub fn run(cmd: ImportCommand) -> Outcome {
         ledger,
         socket,
     } = cmd;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::control::unix_now();
     let (bans, unreadable) = active_bans(&db, &jails, now).map_err(Failure::bad_input)?;
     if unreadable > 0 {
         eprintln!(

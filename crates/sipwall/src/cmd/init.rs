@@ -29,7 +29,7 @@ pub struct InitArgs {
     freeswitch: Option<PathBuf>,
     /// Who may reach SSH: an address or prefix, repeatable (default:
     /// anyone, so that applying never locks you out).
-    #[arg(long = "ssh-from", value_name = "PREFIX", value_parser = parse_prefix)]
+    #[arg(long = "ssh-from", value_name = "PREFIX", value_parser = super::control::parse_target)]
     ssh_from: Vec<IpNet>,
     /// A SIP trunk's address that the gateways do not name: allowlisted,
     /// never banned. Repeatable.
@@ -61,23 +61,6 @@ pub struct InitArgs {
         value_name = "FILE"
     )]
     esl_password_file: PathBuf,
-}
-
-/// An address (a host) or a prefix; host bits set are refused, as in zones.
-fn parse_prefix(s: &str) -> Result<IpNet, String> {
-    if let Ok(a) = s.parse::<std::net::IpAddr>() {
-        return Ok(a.into());
-    }
-    let n: IpNet = s
-        .parse()
-        .map_err(|_| format!("{s:?} is neither an address nor a prefix"))?;
-    if n != n.trunc() {
-        return Err(format!(
-            "{s:?} has host bits set; the prefix is {}",
-            n.trunc()
-        ));
-    }
-    Ok(n)
 }
 
 /// Runs `sipwall init`.

@@ -551,10 +551,7 @@ fn poller(socket: SocketArgs, interval: Duration, to: mpsc::Sender<Poll>) {
                 ask(&socket, &Request::Calls)?,
             ])
         })();
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let epoch = crate::control::unix_now();
         if to.send((started, epoch, answers)).is_err() {
             return;
         }

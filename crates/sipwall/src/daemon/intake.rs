@@ -46,10 +46,6 @@ pub enum Installed {
     Iptables,
 }
 
-fn ranges(policy: &Policy, proto: Protocol) -> Vec<PortRange> {
-    policy.ports_of(Kind::Sip, proto)
-}
-
 fn nft_set(r: &[PortRange]) -> String {
     format!(
         "{{ {} }}",
@@ -69,7 +65,7 @@ pub fn render(policy: &Policy, mode: Mode, q_in: u16, q_out: u16) -> String {
     };
     let (mut input, mut output) = (String::new(), String::new());
     for proto in [Protocol::Udp, Protocol::Tcp] {
-        let r = ranges(policy, proto);
+        let r = policy.ports_of(Kind::Sip, proto);
         if r.is_empty() {
             continue;
         }
@@ -107,7 +103,7 @@ fn iptables_specs(
     let mut specs = Vec::new();
     for tool in TOOLS {
         for proto in [Protocol::Udp, Protocol::Tcp] {
-            let r = ranges(policy, proto);
+            let r = policy.ports_of(Kind::Sip, proto);
             if r.is_empty() {
                 continue;
             }
