@@ -8,10 +8,10 @@ use sipwall_freeswitch::{
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const VANILLA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/freeswitch/vanilla"
-);
+/// The vanilla tree, or `None` (the reason printed) where `../shared` is absent.
+fn vanilla() -> Option<PathBuf> {
+    sipwall_testdata::shared("testdata/freeswitch/vanilla")
+}
 
 fn read(dir: &Path) -> Inventory {
     discover(&Disk, dir, &Options::default()).unwrap()
@@ -43,9 +43,9 @@ struct Variant {
 }
 
 impl Variant {
-    fn new() -> Self {
+    fn new(vanilla: &Path) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        copy(Path::new(VANILLA), dir.path());
+        copy(vanilla, dir.path());
         Variant { dir }
     }
 
@@ -82,7 +82,8 @@ fn copy(from: &Path, to: &Path) {
 
 #[test]
 fn vanilla_services() {
-    let inv = read(Path::new(VANILLA));
+    let Some(vanilla) = vanilla() else { return };
+    let inv = read(&vanilla);
     let mut got = summary(&inv);
     got.sort();
     let mut want = vec![
@@ -120,7 +121,8 @@ fn vanilla_services() {
 
 #[test]
 fn vanilla_event_socket_and_rtp() {
-    let inv = read(Path::new(VANILLA));
+    let Some(vanilla) = vanilla() else { return };
+    let inv = read(&vanilla);
     let esl = inv.event_socket.as_ref().unwrap();
     assert_eq!(
         esl.listen_ip,
@@ -146,7 +148,8 @@ fn vanilla_event_socket_and_rtp() {
 
 #[test]
 fn vanilla_provenance_names_file_line_and_variable() {
-    let inv = read(Path::new(VANILLA));
+    let Some(vanilla) = vanilla() else { return };
+    let inv = read(&vanilla);
     let sip = find(&inv, "sofia/internal", Kind::Sip).unwrap();
     assert_eq!(sip.provenance[0].setting, "load");
     assert_eq!(
@@ -182,7 +185,8 @@ fn vanilla_provenance_names_file_line_and_variable() {
 
 #[test]
 fn vanilla_modules_respect_comments() {
-    let inv = read(Path::new(VANILLA));
+    let Some(vanilla) = vanilla() else { return };
+    let inv = read(&vanilla);
     let names: Vec<&str> = inv.modules.iter().map(|m| m.name.as_str()).collect();
     for m in ["mod_sofia", "mod_event_socket", "mod_verto", "mod_console"] {
         assert!(names.contains(&m), "{m}");
@@ -202,7 +206,8 @@ fn vanilla_modules_respect_comments() {
 
 #[test]
 fn vanilla_warns_about_stun_and_signalwire() {
-    let inv = read(Path::new(VANILLA));
+    let Some(vanilla) = vanilla() else { return };
+    let inv = read(&vanilla);
     let not_run: Vec<String> = inv
         .warnings
         .iter()
@@ -215,7 +220,8 @@ fn vanilla_warns_about_stun_and_signalwire() {
 
 #[test]
 fn tls_enabled() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "vars.xml",
         "internal_ssl_enable=false",
@@ -240,7 +246,8 @@ fn tls_enabled() {
 
 #[test]
 fn tls_only() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "vars.xml",
         "external_ssl_enable=false",
@@ -267,7 +274,8 @@ fn tls_only() {
 
 #[test]
 fn custom_rtp_range() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "autoload_configs/switch.conf.xml",
         r#"<!-- <param name="rtp-start-port" value="16384"/> -->"#,
@@ -290,7 +298,8 @@ fn custom_rtp_range() {
 
 #[test]
 fn profile_disabled_by_renaming() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     fs::rename(
         v.path("sip_profiles/internal-ipv6.xml"),
         v.path("sip_profiles/internal-ipv6.xml.off"),
@@ -303,7 +312,8 @@ fn profile_disabled_by_renaming() {
 
 #[test]
 fn ports_overridden_in_vars_xml() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "vars.xml",
         "internal_sip_port=5060",
@@ -330,7 +340,8 @@ fn ports_overridden_in_vars_xml() {
 
 #[test]
 fn later_set_wins() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "vars.xml",
         r#"<X-PRE-PROCESS cmd="set" data="external_tls_port=5081"/>"#,
@@ -350,6 +361,7 @@ fn later_set_wins() {
 
 #[test]
 fn command_line_var_overrides() {
+    let Some(vanilla) = vanilla() else { return };
     let options = Options {
         vars: vec![
             ("local_ip_v4".into(), "192.0.2.10".into()),
@@ -357,7 +369,7 @@ fn command_line_var_overrides() {
         ],
         ..Options::default()
     };
-    let inv = discover(&Disk, Path::new(VANILLA), &options).unwrap();
+    let inv = discover(&Disk, &vanilla, &options).unwrap();
     let sip = find(&inv, "sofia/external", Kind::Sip).unwrap();
     assert_eq!(
         sip.address,
@@ -378,7 +390,8 @@ fn command_line_var_overrides() {
 
 #[test]
 fn directive_inside_a_comment_still_runs() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "vars.xml",
         r#"<X-PRE-PROCESS cmd="set" data="external_ssl_enable=false"/>"#,
@@ -397,7 +410,8 @@ fn directive_inside_a_comment_still_runs() {
 
 #[test]
 fn misspelled_directive_is_inert() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "vars.xml",
         r#"<X-PRE-PROCESS cmd="set" data="external_ssl_enable=false"/>"#,
@@ -416,7 +430,8 @@ fn misspelled_directive_is_inert() {
 
 #[test]
 fn missing_include_is_a_warning() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "freeswitch.xml",
         r#"<X-PRE-PROCESS cmd="include" data="vars.xml"/>"#,
@@ -429,12 +444,13 @@ fn missing_include_is_a_warning() {
         .find(|w| w.kind == WarningKind::MissingInclude)
         .unwrap();
     assert_eq!(w.at.file, "freeswitch.xml");
-    assert_eq!(summary(&inv), summary(&read(Path::new(VANILLA))));
+    assert_eq!(summary(&inv), summary(&read(&vanilla)));
 }
 
 #[test]
 fn include_loop_is_reported_and_survived() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "vars.xml",
         r#"<X-PRE-PROCESS cmd="set" data="unroll_loops=true"/>"#,
@@ -453,12 +469,13 @@ fn include_loop_is_reported_and_survived() {
         "{}",
         w.message
     );
-    assert_eq!(summary(&inv), summary(&read(Path::new(VANILLA))));
+    assert_eq!(summary(&inv), summary(&read(&vanilla)));
 }
 
 #[test]
 fn broken_xml_points_at_the_original_file() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "sip_profiles/internal.xml",
         r#"<param name="dialplan" value="XML"/>"#,
@@ -472,7 +489,8 @@ fn broken_xml_points_at_the_original_file() {
 
 #[test]
 fn exec_set_port_is_unknown_unless_given() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "vars.xml",
         r#"<X-PRE-PROCESS cmd="set" data="internal_sip_port=5060"/>"#,
@@ -505,7 +523,8 @@ fn exec_set_port_is_unknown_unless_given() {
 
 #[test]
 fn stun_set_address_is_unknown() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "sip_profiles/external.xml",
         r#"<param name="sip-ip" value="$${local_ip_v4}"/>"#,
@@ -524,7 +543,8 @@ fn stun_set_address_is_unknown() {
 
 #[test]
 fn loading_modules_adds_their_listeners() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "autoload_configs/modules.conf.xml",
         r#"<!-- <load module="mod_xml_rpc"/> -->"#,
@@ -572,7 +592,8 @@ fn loading_modules_adds_their_listeners() {
 
 #[test]
 fn msrp_and_h323_when_configured() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "autoload_configs/msrp.conf.xml",
         r#"<!-- <param name="listen-port" value="2855"/> -->"#,
@@ -607,7 +628,8 @@ fn msrp_and_h323_when_configured() {
 
 #[test]
 fn json_shape() {
-    let inv = read(Path::new(VANILLA));
+    let Some(vanilla) = vanilla() else { return };
+    let inv = read(&vanilla);
     let json = serde_json::to_value(&inv).unwrap();
     assert_eq!(json["schema"], 1);
     let esl = json["services"]
@@ -656,7 +678,8 @@ fn json_shape() {
 
 #[test]
 fn verto_bound_to_a_stun_address_is_unknown() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "autoload_configs/verto.conf.xml",
         r#"<param name="bind-local" value="$${local_ip_v4}:8081"/>"#,
@@ -676,10 +699,11 @@ fn verto_bound_to_a_stun_address_is_unknown() {
 
 #[test]
 fn verto_multicast_socket_follows_mod_verto() {
+    let Some(vanilla) = vanilla() else { return };
     // mod_verto reads the port with atoi and binds the group's family's
     // wildcard address; the lab test holds the vanilla case to the real
     // process (crates/sipwall/tests/lab_freeswitch.rs).
-    let v = Variant::new();
+    let v = Variant::new(&vanilla);
     v.edit(
         "autoload_configs/verto.conf.xml",
         r#"<param name="mcast-ip" value="224.1.1.1"/>"#,
@@ -703,7 +727,7 @@ fn verto_multicast_socket_follows_mod_verto() {
     assert!(find(&inv, "verto/default-v6", Kind::VertoMulticast).is_none());
 
     // Without mcast-port the kernel picks the port: unknown, and said so.
-    let v = Variant::new();
+    let v = Variant::new(&vanilla);
     v.edit(
         "autoload_configs/verto.conf.xml",
         r#"<param name="mcast-port" value="1337"/>"#,
@@ -720,9 +744,10 @@ fn verto_multicast_socket_follows_mod_verto() {
 
 #[test]
 fn a_sip_port_that_is_not_a_number_binds_mod_sofias_default_not_nothing() {
+    let Some(vanilla) = vanilla() else { return };
     // mod_sofia reads sip-port with atoi and binds 5060 when that gives 0;
     // dropping the profile would leave the port FreeSWITCH opens out of the policy.
-    let v = Variant::new();
+    let v = Variant::new(&vanilla);
     v.edit(
         "vars.xml",
         "internal_sip_port=5060",
@@ -777,7 +802,8 @@ fn a_sip_port_that_is_not_a_number_binds_mod_sofias_default_not_nothing() {
 
 #[test]
 fn an_empty_freeswitch_xml_is_blamed_on_itself_not_on_nowhere() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     fs::write(v.path("freeswitch.xml"), "").unwrap();
     let err = discover(&Disk, v.dir.path(), &Options::default()).unwrap_err();
     assert!(matches!(err, Error::Xml { .. }), "{err:?}");
@@ -799,7 +825,8 @@ fn an_empty_freeswitch_xml_is_blamed_on_itself_not_on_nowhere() {
 /// (crates/sipwall/tests/lab_freeswitch_config.rs).
 #[test]
 fn a_bare_ampersand_a_prefixed_tag_and_unspaced_attributes_are_read_as_freeswitch_reads_them() {
-    let v = Variant::new();
+    let Some(vanilla) = vanilla() else { return };
+    let v = Variant::new(&vanilla);
     v.edit(
         "sip_profiles/internal.xml",
         r#"<param name="sip-port" value="$${internal_sip_port}"/>"#,
@@ -820,6 +847,7 @@ fn a_bare_ampersand_a_prefixed_tag_and_unspaced_attributes_are_read_as_freeswitc
 /// file, line and column.
 #[test]
 fn what_freeswitch_refuses_is_refused_in_its_words_at_file_line_and_column() {
+    let Some(vanilla) = vanilla() else { return };
     for (to, expected) in [
         (
             r#"<param name="sip-port" value="5060"/ >"#,
@@ -838,7 +866,7 @@ fn what_freeswitch_refuses_is_refused_in_its_words_at_file_line_and_column() {
             "sip_profiles/internal.xml:90:43: unexpected closing tag </parm>",
         ),
     ] {
-        let v = Variant::new();
+        let v = Variant::new(&vanilla);
         v.edit(
             "sip_profiles/internal.xml",
             r#"<param name="sip-port" value="$${internal_sip_port}"/>"#,

@@ -7,10 +7,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+mod seed;
 
-fn vanilla() -> String {
-    format!("{SHARED}/testdata/freeswitch/vanilla")
+/// The vanilla tree, or `None` (the reason printed) where `../shared` is absent.
+fn vanilla() -> Option<String> {
+    sipwall_testdata::shared("testdata/freeswitch/vanilla").map(|p| p.display().to_string())
 }
 
 fn sipwall(args: &[&str], stdin: Option<&str>) -> Output {
@@ -36,45 +37,6 @@ fn sipwall(args: &[&str], stdin: Option<&str>) -> Output {
     input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
     drop(input);
     child.wait_with_output().unwrap()
-}
-
-/// The seed's example ruleset: the file between `vim ~/iptables.fs.rules`
-/// and `Turn on the rules`, with the six `iptables -I INPUT ... -m string`
-/// commands made `-I INPUT` lines of its *filter section.
-fn seed_ruleset() -> String {
-    let page = fs::read_to_string(format!("{SHARED}/seed/freeswitch-firewall.txt")).unwrap();
-    let start = page.find("vim ~/iptables.fs.rules").unwrap();
-    let end = page.find("Turn on the rules").unwrap();
-    let part = &page[start..end];
-    let inserts: Vec<String> = part
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("iptables "))
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(inserts.len(), 6, "the six string-match rules");
-    let mut out = String::new();
-    let mut section = "";
-    for line in part.lines().skip(1).map(str::trim) {
-        let is_rule = line.starts_with('*')
-            || line.starts_with("-A")
-            || line.starts_with('#')
-            || line == "COMMIT";
-        if !is_rule {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('*') {
-            section = if name == "filter" { "filter" } else { "other" };
-        }
-        if line == "COMMIT" && section == "filter" {
-            for i in &inserts {
-                out.push_str(i);
-                out.push('\n');
-            }
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// The sshd configuration the recipe asks for: "THE -dport NUMBER IS THE
@@ -121,8 +83,12 @@ fn messages_of<'a>(f: &'a [serde_json::Value], id: &str) -> Vec<&'a str> {
 
 #[test]
 fn the_seed_ruleset_gets_the_findings_it_deserves() {
+    let Some(seed_ruleset) = seed::recipe_with_string_matches() else {
+        return;
+    };
+    let Some(vanilla) = vanilla() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let seed = seed_ruleset();
+    let seed = seed_ruleset.clone();
     assert!(seed.contains(
         "-I INPUT -j DROP -p udp --dport 5080 -m string --string \"sipcli\" --algo bm\nCOMMIT"
     ));
@@ -133,7 +99,7 @@ fn the_seed_ruleset_gets_the_findings_it_deserves() {
             "--ruleset",
             &file,
             "--freeswitch",
-            &vanilla(),
+            &vanilla,
             "--sshd-config",
             &recipe_sshd(dir.path()),
             "--format",
@@ -208,6 +174,9 @@ fn the_seed_ruleset_gets_the_findings_it_deserves() {
 
 #[test]
 fn without_the_configuration_only_ruleset_findings_remain() {
+    let Some(seed_ruleset) = seed::recipe_with_string_matches() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let sshd = recipe_sshd(dir.path());
     let out = sipwall(
@@ -220,7 +189,7 @@ fn without_the_configuration_only_ruleset_findings_remain() {
             "--format",
             "json",
         ],
-        Some(&seed_ruleset()),
+        Some(&seed_ruleset.clone()),
     );
     let f = findings(&out);
     let ids: Vec<&str> = summary(&f).keys().map(|_| "").collect();
@@ -242,7 +211,7 @@ fn without_the_configuration_only_ruleset_findings_remain() {
             "--fail-on",
             "low",
         ],
-        Some(&seed_ruleset()),
+        Some(&seed_ruleset.clone()),
     );
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -252,6 +221,7 @@ fn without_the_configuration_only_ruleset_findings_remain() {
 
 #[test]
 fn sipwalls_own_compiled_ruleset_audits_clean() {
+    let Some(vanilla) = vanilla() else { return };
     let compiled = sipwall(&["compile"], None);
     assert!(compiled.status.success());
     let nft = String::from_utf8(compiled.stdout).unwrap();
@@ -263,7 +233,7 @@ fn sipwalls_own_compiled_ruleset_audits_clean() {
             "--ruleset",
             &file,
             "--freeswitch",
-            &vanilla(),
+            &vanilla,
             "--format",
             "json",
         ],
@@ -291,7 +261,7 @@ fn sipwalls_own_compiled_ruleset_audits_clean() {
             "--ruleset",
             &file,
             "--freeswitch",
-            &vanilla(),
+            &vanilla,
             "--fail-on",
             "info",
         ],
@@ -379,9 +349,10 @@ fn bad_input_is_exit_2_with_file_line_and_column() {
 
 #[test]
 fn the_configuration_alone_is_audited_instead_of_refused() {
+    let Some(vanilla) = vanilla() else { return };
     // Vanilla: ESL on every address, but only loopback.auto may connect.
     let out = sipwall(
-        &["audit", "--freeswitch", &vanilla(), "--format", "json"],
+        &["audit", "--freeswitch", &vanilla, "--format", "json"],
         None,
     );
     assert_eq!(
@@ -409,7 +380,7 @@ fn the_configuration_alone_is_audited_instead_of_refused() {
     let dir = tempfile::tempdir().unwrap();
     let copied = Command::new("cp")
         .arg("-a")
-        .arg(format!("{}/.", vanilla()))
+        .arg(format!("{}/.", vanilla))
         .arg(dir.path())
         .status()
         .unwrap();

@@ -199,10 +199,10 @@ fn iptables_scanner_drops_are_opt_in_and_precede_established() {
 
 #[test]
 fn discovered_policy_of_vanilla_checks_and_compiles() {
-    let vanilla = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/freeswitch/vanilla"
-    );
+    let Some(vanilla) = sipwall_testdata::shared("testdata/freeswitch/vanilla") else {
+        return;
+    };
+    let vanilla = vanilla.to_str().expect("a UTF-8 path");
     let out = sipwall(&["discover", "freeswitch", vanilla, "--format", "toml"]);
     assert!(out.status.success());
     let (_d, p) = policy(&stdout(&out));

@@ -5,32 +5,18 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn vanilla() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/freeswitch/vanilla")
+/// The vanilla tree, or `None` (the reason printed) where `../shared` is absent.
+fn vanilla() -> Option<PathBuf> {
+    sipwall_testdata::shared("testdata/freeswitch/vanilla")
 }
 
-/// Skips (with the reason) where ../shared is not beside the clone.
-fn shared_present(test: &str) -> bool {
-    let there = vanilla().join("freeswitch.xml").is_file();
-    if !there {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: ../shared/testdata is missing under CI=true"
-        );
-        eprintln!(
-            "{test}: skipped: ../shared/testdata/freeswitch/vanilla is not beside this clone"
-        );
-    }
-    there
-}
-
-fn init(dir: &Path, args: &[&str]) -> Output {
+fn init(dir: &Path, vanilla: &Path, args: &[&str]) -> Output {
     // sshd of this test: on 2222, so the host's own cannot change the result.
     let _ = std::fs::write(dir.join("sshd_config"), "Port 2222\n");
     Command::new(env!("CARGO_BIN_EXE_sipwall"))
         .arg("init")
         .arg("--freeswitch")
-        .arg(vanilla())
+        .arg(vanilla)
         .arg("--policy")
         .arg(dir.join("etc/sipwall.toml"))
         .arg("--esl-password-file")
@@ -52,12 +38,11 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn init_writes_a_policy_that_checks_and_the_esl_password_readable_by_root_alone() {
-    if !shared_present("init_writes") {
-        return;
-    }
+    let Some(vanilla) = vanilla() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = init(
         dir.path(),
+        &vanilla,
         &["--ssh-from", "198.51.100.0/24", "--trunk", "203.0.113.9"],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -101,14 +86,12 @@ fn init_writes_a_policy_that_checks_and_the_esl_password_readable_by_root_alone(
 
 #[test]
 fn init_refuses_to_replace_a_policy_without_force() {
-    if !shared_present("init_refuses") {
-        return;
-    }
+    let Some(vanilla) = vanilla() else { return };
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("etc")).unwrap();
     let policy = dir.path().join("etc/sipwall.toml");
     std::fs::write(&policy, "# mine\n").unwrap();
-    let out = init(dir.path(), &[]);
+    let out = init(dir.path(), &vanilla, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--force"), "{}", text(&out));
     assert_eq!(
@@ -116,18 +99,16 @@ fn init_refuses_to_replace_a_policy_without_force() {
         "# mine\n",
         "kept"
     );
-    let out = init(dir.path(), &["--force"]);
+    let out = init(dir.path(), &vanilla, &["--force"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_ne!(std::fs::read_to_string(&policy).unwrap(), "# mine\n");
 }
 
 #[test]
 fn init_refuses_an_ssh_prefix_with_host_bits_before_writing_anything() {
-    if !shared_present("init_host_bits") {
-        return;
-    }
+    let Some(vanilla) = vanilla() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let out = init(dir.path(), &["--ssh-from", "198.51.100.7/24"]);
+    let out = init(dir.path(), &vanilla, &["--ssh-from", "198.51.100.7/24"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("198.51.100.0/24"), "{}", text(&out));
     assert!(!dir.path().join("etc").exists());

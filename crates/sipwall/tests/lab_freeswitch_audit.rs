@@ -7,6 +7,7 @@
 #[path = "lab/freeswitch.rs"]
 mod freeswitch;
 mod lab;
+mod seed;
 
 use freeswitch::{FreeSwitch, Tree};
 use lab::Lab;
@@ -14,30 +15,7 @@ use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
 const VANILLA_PROFILES: [&str; 4] = ["internal", "external", "internal-ipv6", "external-ipv6"];
-
-/// The seed's example ruleset as its page gives it (the `*mangle` and
-/// `*filter` sections between `vim ~/iptables.fs.rules` and the scanner
-/// block), comments included: what an administrator feeds iptables-restore.
-fn seed_ruleset() -> String {
-    let page = std::fs::read_to_string(format!("{SHARED}/seed/freeswitch-firewall.txt")).unwrap();
-    let start = page.find("vim ~/iptables.fs.rules").unwrap();
-    let end = page.find("SIP scanner iptables block").unwrap();
-    let mut out = String::new();
-    for line in page[start..end].lines().skip(1).map(str::trim) {
-        if line.starts_with('*')
-            || line.starts_with("-A")
-            || line.starts_with('#')
-            || line == "COMMIT"
-        {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    assert!(out.contains("--dport 6245"), "{out}");
-    out
-}
 
 /// Loads `rules` with the real iptables-restore in `fw`.
 fn iptables_restore(lab: &Lab, rules: &str) {
@@ -97,6 +75,11 @@ fn messages(f: &[Value], id: &str) -> String {
 
 #[test]
 fn an_empty_ip6tables_save_means_ipv6_is_unfiltered_and_sshd_config_names_the_ssh_port() {
+    let Some(recipe) = seed::recipe() else { return };
+    let Some(vanilla) = sipwall_testdata::shared("testdata/freeswitch/vanilla") else {
+        return;
+    };
+    let vanilla = vanilla.display().to_string();
     const TEST: &str =
         "an_empty_ip6tables_save_means_ipv6_is_unfiltered_and_sshd_config_names_the_ssh_port";
     // sshd's configuration and socket say which port is SSH once
@@ -107,7 +90,7 @@ fn an_empty_ip6tables_save_means_ipv6_is_unfiltered_and_sshd_config_names_the_ss
     ) else {
         return;
     };
-    iptables_restore(&lab, &seed_ruleset());
+    iptables_restore(&lab, &recipe);
     let v4 = lab.ok("fw", &["iptables-save"]);
     let v6 = lab.ok("fw", &["ip6tables-save"]);
     // What the real tools print: the comments are gone, and a host with
@@ -123,7 +106,6 @@ fn an_empty_ip6tables_save_means_ipv6_is_unfiltered_and_sshd_config_names_the_ss
         p.display().to_string()
     };
     let (v4, v6) = (write("v4.save", &v4), write("v6.save", &v6));
-    let vanilla = format!("{SHARED}/testdata/freeswitch/vanilla");
     let sshd_6245 = write("sshd_config", "# the recipe's port\nPort 6245\n");
     let sshd_22 = write("sshd_config.default", "PermitRootLogin no\n");
 
@@ -205,6 +187,7 @@ fn an_empty_ip6tables_save_means_ipv6_is_unfiltered_and_sshd_config_names_the_ss
 /// really connect.
 #[test]
 fn live_audit_beside_the_real_freeswitch_tells_what_is_really_closed_and_open() {
+    let Some(recipe) = seed::recipe() else { return };
     const TEST: &str = "live_audit_beside_the_real_freeswitch_tells_what_is_really_closed_and_open";
     if !freeswitch::require(TEST) {
         return;
@@ -245,7 +228,7 @@ fn live_audit_beside_the_real_freeswitch_tells_what_is_really_closed_and_open() 
 
     // The classic recipe instead.
     assert!(lab.sipwall("fw", &["reset"]).status.success());
-    iptables_restore(&lab, &seed_ruleset());
+    iptables_restore(&lab, &recipe);
     let (code, f) = live();
     assert_eq!(code, Some(1), "{f:#?}");
     let closed = messages(&f, "profile-port-closed");

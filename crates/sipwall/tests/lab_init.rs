@@ -11,9 +11,9 @@ use lab::Lab;
 use std::process::Stdio;
 use std::time::Duration;
 
-fn vanilla() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/freeswitch/vanilla")
+/// The vanilla tree, or `None` (the reason printed) where `../shared` is absent.
+fn vanilla() -> Option<std::path::PathBuf> {
+    sipwall_testdata::shared("testdata/freeswitch/vanilla")
 }
 
 #[test]
@@ -21,14 +21,7 @@ fn init_yes_protects_a_vanilla_freeswitch_host_from_etc_freeswitch() {
     let Some(lab) = Lab::up("init_yes", &["unshare", "mount"]) else {
         return;
     };
-    if !vanilla().join("freeswitch.xml").is_file() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "../shared/testdata is missing under CI=true"
-        );
-        eprintln!("skipped: ../shared/testdata/freeswitch/vanilla is not beside this clone");
-        return;
-    }
+    let Some(vanilla) = vanilla() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (upper, work, tree) = (
         dir.path().join("upper"),
@@ -40,7 +33,7 @@ fn init_yes_protects_a_vanilla_freeswitch_host_from_etc_freeswitch() {
     }
     let copied = std::process::Command::new("cp")
         .arg("-r")
-        .arg(vanilla())
+        .arg(&vanilla)
         .arg(&tree)
         .status()
         .unwrap();

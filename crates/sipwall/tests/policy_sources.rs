@@ -29,10 +29,10 @@ fn without_c_the_freeswitch_configuration_is_discovered() {
     if !lab::require("policy_sources", &["unshare", "mount"]) {
         return;
     }
-    let vanilla = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/freeswitch/vanilla"
-    );
+    let Some(vanilla) = sipwall_testdata::shared("testdata/freeswitch/vanilla") else {
+        return;
+    };
+    let vanilla = vanilla.to_str().expect("a UTF-8 path");
     // A copy with the internal profile moved, so the result cannot be the built-in by chance.
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("conf");
