@@ -5,39 +5,11 @@
 
 mod lab;
 
-use lab::{Background, Lab};
+use lab::Lab;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
-
-/// Starts `sipwall run ARGS` in the firewall namespace (ledger and control
-/// socket in the lab's state directory, log in `log`) and waits until its
-/// intake is in the kernel and its control socket answers.
-fn start_daemon(lab: &Lab, log: &std::path::Path, args: &[&str]) -> Background {
-    let file = std::fs::File::create(log).unwrap();
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .arg("run")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    let up = || {
-        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
-            .status
-            .success()
-            && lab.sipwall("fw", &["status"]).status.success()
-    };
-    assert!(
-        lab.wait_for(Duration::from_secs(10), up),
-        "the daemon did not start:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    Background(child)
-}
 
 fn banned(lab: &Lab, addr: &str) -> bool {
     lab.banned("fw", addr)
@@ -120,7 +92,7 @@ fn a_dripping_client_cannot_block_status() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let _daemon = lab.start_daemon(&log, &["--metrics", "off"]);
     // Three clients that send a byte every 300 ms and never finish a line.
     let drips: Vec<_> = (0..3)
         .map(|_| {
@@ -158,7 +130,7 @@ fn a_400_mib_request_line_does_not_grow_the_daemon() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let daemon = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let daemon = lab.start_daemon(&log, &["--metrics", "off"]);
     let pid = daemon.0.id();
     let before = rss_kib(pid);
     let mut s = UnixStream::connect(control_socket(&lab)).unwrap();
@@ -196,7 +168,7 @@ fn a_slow_metrics_scrape_cannot_stall_others() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &[]);
+    let _daemon = lab.start_daemon(&log, &[]);
     // Five scrapers that connect and never send their request.
     let ready = lab.state.path().join("slow-ready");
     let slow = format!(
@@ -229,7 +201,7 @@ fn allowlisting_after_a_ban_lifts_it_on_restart() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let mut daemon = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let mut daemon = lab.start_daemon(&log, &["--metrics", "off"]);
     // The forged-source ban of a trunk: the admin then allowlists it.
     assert!(lab
         .sipwall("fw", &["bans", "add", "192.0.2.2", "--for", "1h"])
@@ -260,11 +232,7 @@ fn allowlisting_after_a_ban_lifts_it_on_restart() {
          [services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n",
     );
     let log2 = lab.state.path().join("daemon2.log");
-    let _daemon = start_daemon(
-        &lab,
-        &log2,
-        &["--metrics", "off", "-c", policy.to_str().unwrap()],
-    );
+    let _daemon = lab.start_daemon(&log2, &["--metrics", "off", "-c", policy.to_str().unwrap()]);
     let text = std::fs::read_to_string(&log2).unwrap();
     assert!(!banned(&lab, "192.0.2.2"), "lifted in the kernel:\n{text}");
     let table = lab.sipwall_table("fw").unwrap();
@@ -312,7 +280,7 @@ fn a_garbage_file_as_ledger_does_not_stop_the_daemon() {
     let garbage = b"\x00\xffnot a database\n".repeat(1000);
     std::fs::write(lab.state.path().join("ledger.sqlite"), &garbage).unwrap();
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let _daemon = lab.start_daemon(&log, &["--metrics", "off"]);
     assert!(lab
         .sipwall("fw", &["bans", "add", "192.0.2.66", "--for", "1h"])
         .status
@@ -367,7 +335,7 @@ fn an_unwritable_ledger_falls_back_to_memory_and_says_so() {
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
     // /proc takes no new files, even from root.
-    let _daemon = start_daemon(&lab, &log, &["--ledger", "/proc/sipwall/ledger.sqlite"]);
+    let _daemon = lab.start_daemon(&log, &["--ledger", "/proc/sipwall/ledger.sqlite"]);
     assert!(lab
         .sipwall("fw", &["bans", "add", "192.0.2.66", "--for", "1h"])
         .status
@@ -401,7 +369,7 @@ fn a_user_agent_with_an_escape_sequence_comes_out_escaped_in_bans_list_the_log_a
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let _daemon = lab.start_daemon(&log, &["--metrics", "off"]);
     let forge = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
         msg = (b'OPTIONS sip:100@192.0.2.1 SIP/2.0\\r\\nVia: SIP/2.0/UDP 192.0.2.66:5060;branch=z9hG4bK-1\\r\\n'\n\
         b'From: <sip:a@192.0.2.66>;tag=1\\r\\nTo: <sip:100@192.0.2.1>\\r\\nCall-ID: esc-1\\r\\nCSeq: 1 OPTIONS\\r\\n'\n\
@@ -484,7 +452,7 @@ fn a_restored_ban_the_kernel_refuses_is_skipped_and_the_daemon_guards_on() {
         }
     }
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let _daemon = lab.start_daemon(&log, &["--metrics", "off"]);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("the kernel refused a restored ban: skipped"),
@@ -516,7 +484,7 @@ fn a_second_daemon_says_another_one_runs_and_leaves_it_its_control_socket() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _first = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let _first = lab.start_daemon(&log, &["--metrics", "off"]);
     let second = lab
         .cmd("fw", lab::sipwall())
         .args(["run", "--metrics", "off"])
@@ -560,8 +528,7 @@ fn an_event_socket_error_keeps_its_cause_in_the_log() {
     let password = lab.state.path().join("esl.password");
     std::fs::write(&password, "ClueCon\n").unwrap();
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(
-        &lab,
+    let _daemon = lab.start_daemon(
         &log,
         &[
             "--metrics",
@@ -606,7 +573,7 @@ fn a_flush_ruleset_by_debians_nftables_conf_brings_the_table_and_the_bans_back()
     }
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["--metrics", "off"]);
+    let _daemon = lab.start_daemon(&log, &["--metrics", "off"]);
     assert!(lab
         .sipwall("fw", &["bans", "add", "192.0.2.66", "--for", "1h"])
         .status

@@ -14,7 +14,7 @@
 
 mod lab;
 
-use lab::{Background, Lab};
+use lab::Lab;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -98,38 +98,6 @@ fn blast(from: &[IpAddr], stop: &AtomicBool) -> u64 {
     sent
 }
 
-fn start_inline(lab: &Lab, policy: &std::path::Path, log: &std::path::Path) -> Background {
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .args([
-            "run",
-            "-c",
-            policy.to_str().unwrap(),
-            "--mode",
-            "inline",
-            "--metrics",
-            "off",
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let up = || {
-        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
-            .status
-            .success()
-            || String::from_utf8_lossy(&lab.run("fw", &["iptables", "-S"]).stdout)
-                .contains("NFQUEUE")
-    };
-    assert!(
-        lab.wait_for(Duration::from_secs(10), up) && lab.daemon_ready(Duration::from_secs(10)),
-        "the daemon did not start:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    Background(child)
-}
-
 fn elements(lab: &Lab, set: &str) -> usize {
     let out = lab.ok("fw", &["nft", "-j", "list", "set", "inet", "sipwall", set]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -183,7 +151,17 @@ fn a_sip_flood_from_a_thousand_sources_above_the_daemons_capacity_is_dropped_in_
     );
     lab.counters("peer", "output", &["udp dport 20000 counter"]);
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_inline(&lab, &policy, &log);
+    let _daemon = lab.start_daemon(
+        &log,
+        &[
+            "-c",
+            policy.to_str().unwrap(),
+            "--mode",
+            "inline",
+            "--metrics",
+            "off",
+        ],
+    );
     std::thread::sleep(Duration::from_secs(1));
 
     // 1. The daemon's capacity, here and now: an allowlisted sender

@@ -495,20 +495,14 @@ struct Phone {
     echoed: Option<(u64, u64)>,
 }
 
-/// A SIPp phone (user 1000) at the peer mistypes its password twice, then
-/// registers, against the real FreeSWITCH behind sipwall's policy for its
+/// A SIPp phone (user 1000) at the peer mistypes its password `mistypes` times,
+/// then registers, against the real FreeSWITCH behind sipwall's policy for its
 /// tree, with `sipwall run --esl` connected. With `untapped`, the SIP
 /// services are declared `custom` so the daemon reads no SIP from the
 /// wire: what it learns can only come from the event socket. Returns the
 /// daemon's log and its final status. With `call`, the phone then calls
 /// 9196 with RTP; the result has the RTP packets that went in through
 /// sipwall and came back echoed.
-fn phone_mistypes_twice_then_registers(test: &str, untapped: bool, call: bool) -> Option<Phone> {
-    phone_mistypes_then_registers(test, 2, untapped, call)
-}
-
-/// As [`phone_mistypes_twice_then_registers`], with `mistypes` wrong
-/// passwords before the right one.
 fn phone_mistypes_then_registers(
     test: &str,
     mistypes: u32,
@@ -544,34 +538,14 @@ fn phone_mistypes_then_registers(
     }
     let policy = lab.apply_policy(&policy);
     let dir = tempfile::tempdir().unwrap();
-    let password = lab::write_temp(&dir, "esl.password", "ClueCon\n");
     let log = dir.path().join("daemon.log");
-    let daemon = lab
-        .cmd("fw", lab::sipwall())
-        .args([
-            "run",
-            "-c",
-            policy.to_str().unwrap(),
-            "--esl",
-            "127.0.0.1:8021",
-        ])
-        .arg("--esl-password-file")
-        .arg(&password)
-        .args(["--metrics", "off"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _daemon = lab::Background(daemon);
+    let _daemon = freeswitch::start_guard(&lab, &dir, &policy, &log, &[]);
     let status = || -> Value {
         let out = lab.sipwall("fw", &["status", "--format", "json"]);
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
     };
     assert!(
-        lab.wait_for(std::time::Duration::from_secs(15), || status()
-            ["esl_connected"]
-            == true),
+        freeswitch::esl_connected(&lab, std::time::Duration::from_secs(15)),
         "the daemon never reached FreeSWITCH's event socket:\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
@@ -688,8 +662,9 @@ fn a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch
         log,
         status: st,
         echoed,
-    }) = phone_mistypes_twice_then_registers(
+    }) = phone_mistypes_then_registers(
         "a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch",
+        2,
         false,
         true,
     )
@@ -711,8 +686,9 @@ fn a_phone_that_mistypes_its_password_twice_is_not_banned_by_the_real_freeswitch
 fn freeswitchs_sofia_register_event_reaches_the_engine() {
     let Some(Phone {
         log, status: st, ..
-    }) = phone_mistypes_twice_then_registers(
+    }) = phone_mistypes_then_registers(
         "freeswitchs_sofia_register_event_reaches_the_engine",
+        2,
         true,
         false,
     )

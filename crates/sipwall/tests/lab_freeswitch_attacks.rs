@@ -269,28 +269,10 @@ impl<'l> Guarded<'l> {
             )],
         );
         let dir = tempfile::tempdir().unwrap();
-        let password = lab::write_temp(&dir, "esl.password", "ClueCon\n");
         let log = dir.path().join("daemon.log");
-        let daemon = lab
-            .cmd("fw", lab::sipwall())
-            .args(["run", "-c", policy.to_str().unwrap()])
-            .args(["--esl", "127.0.0.1:8021", "--esl-password-file"])
-            .arg(&password)
-            .args(["--metrics", "off"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let daemon = Background(daemon);
-        let connected = || {
-            let out = lab.sipwall("fw", &["status", "--format", "json"]);
-            serde_json::from_slice::<serde_json::Value>(&out.stdout)
-                .is_ok_and(|v| v["esl_connected"] == true)
-        };
+        let daemon = freeswitch::start_guard(lab, &dir, &policy, &log, &[]);
         assert!(
-            lab.daemon_ready(Duration::from_secs(15))
-                && lab.wait_for(Duration::from_secs(15), connected),
+            freeswitch::esl_connected(lab, Duration::from_secs(15)),
             "the daemon did not reach FreeSWITCH's event socket:\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );

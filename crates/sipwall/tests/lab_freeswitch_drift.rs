@@ -38,27 +38,16 @@ fn a_profile_moved_and_restarted_shows_as_drift_within_the_cross_check_interval(
     assert!(out.status.success());
     let policy = lab.apply_policy(&String::from_utf8(out.stdout).unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let password = lab::write_temp(&dir, "esl.password", "ClueCon\n");
     let log = dir.path().join("daemon.log");
-    let daemon = lab
-        .cmd("fw", lab::sipwall())
-        .args(["run", "-c", policy.to_str().unwrap()])
-        .args(["--esl", "127.0.0.1:8021", "--esl-password-file"])
-        .arg(&password)
-        .args(["--esl-crosscheck-every", &format!("{}s", EVERY.as_secs())])
-        .args(["--metrics", "off"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _daemon = lab::Background(daemon);
-    let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        lab.daemon_ready(Duration::from_secs(15)),
-        "{}",
-        daemon_log()
+    let every = format!("{}s", EVERY.as_secs());
+    let _daemon = freeswitch::start_guard(
+        &lab,
+        &dir,
+        &policy,
+        &log,
+        &["--esl-crosscheck-every", &every],
     );
+    let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let ports = || -> Value {
         let out = lab.sipwall("fw", &["status", "--format", "json"]);
         serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)["freeswitch_ports"]

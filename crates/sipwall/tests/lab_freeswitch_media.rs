@@ -357,7 +357,6 @@ fn tls_call_through_event_pinholes(test: &str, match_remote: bool) {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let password = lab::write_temp(&dir, "esl.password", "ClueCon\n");
     let log = dir.path().join("daemon.log");
     let events = dir.path().join("watch.jsonl");
     // Before apply: it is the referee of the figures, not part of them.
@@ -390,24 +389,8 @@ fn tls_call_through_event_pinholes(test: &str, match_remote: bool) {
     let applied_at = unix_now();
     let policy = lab.apply_policy(&policy);
     let apply_done = unix_now();
-    let daemon = lab
-        .cmd("fw", lab::sipwall())
-        .args(["run", "-c", policy.to_str().unwrap()])
-        .args(["--esl", "127.0.0.1:8021", "--esl-password-file"])
-        .arg(&password)
-        .args(["--metrics", "off"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let daemon = lab::Background(daemon);
+    let daemon = freeswitch::start_guard(&lab, &dir, &policy, &log, &[]);
     let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        lab.daemon_ready(Duration::from_secs(15)),
-        "{}",
-        daemon_log()
-    );
     let ready_at = unix_now();
     let status = || -> Value {
         serde_json::from_slice(&lab.sipwall("fw", &["status", "--format", "json"]).stdout)
@@ -594,28 +577,10 @@ fn a_pinhole_is_in_the_kernel_milliseconds_after_its_event_reaches_the_daemon() 
         ],
     );
     std::thread::sleep(Duration::from_millis(300));
-    let password = lab::write_temp(&dir, "esl.password", "ClueCon\n");
     let log = dir.path().join("daemon.log");
-    let daemon = lab
-        .cmd("fw", lab::sipwall())
-        .args(["run", "-c", policy.to_str().unwrap()])
-        .args(["--esl", "127.0.0.1:8021", "--esl-password-file"])
-        .arg(&password)
-        .args(["--metrics", "off"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _daemon = lab::Background(daemon);
-    assert!(lab.daemon_ready(Duration::from_secs(15)));
+    let _daemon = freeswitch::start_guard(&lab, &dir, &policy, &log, &[]);
     assert!(
-        lab.wait_for(Duration::from_secs(10), || {
-            serde_json::from_slice::<Value>(
-                &lab.sipwall("fw", &["status", "--format", "json"]).stdout,
-            )
-            .is_ok_and(|s| s["esl_connected"] == true)
-        }),
+        freeswitch::esl_connected(&lab, Duration::from_secs(10)),
         "{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );

@@ -7,36 +7,6 @@ mod lab;
 use lab::{Background, Lab};
 use std::time::{Duration, Instant};
 
-/// Starts `sipwall run ARGS` in the firewall namespace (ledger and control
-/// socket in the lab's state directory, log in `log`) and waits until its
-/// intake is in the kernel: nft's table, or iptables' NFQUEUE rules where
-/// nft has no queue expression.
-fn start_daemon(lab: &Lab, log: &std::path::Path, args: &[&str]) -> Background {
-    let file = std::fs::File::create(log).unwrap();
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .arg("run")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    let up = || {
-        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
-            .status
-            .success()
-            || String::from_utf8_lossy(&lab.run("fw", &["iptables", "-S"]).stdout)
-                .contains("NFQUEUE")
-    };
-    assert!(
-        lab.wait_for(Duration::from_secs(10), up) && lab.daemon_ready(Duration::from_secs(10)),
-        "the daemon did not start:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    Background(child)
-}
-
 fn banned(lab: &Lab, addr: &str) -> bool {
     lab.banned("fw", addr)
 }
@@ -64,7 +34,7 @@ fn attacked_by(test: &str, tool: &[&str]) {
     );
     let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
     let log = lab.state.path().join("daemon.log");
-    let daemon = start_daemon(&lab, &log, &[]);
+    let daemon = lab.start_daemon(&log, &[]);
     let started = Instant::now();
     let _attack = lab.spawn("attacker", tool);
     let got = lab.wait_for(Duration::from_secs(15), || banned(&lab, "192.0.2.66"));
@@ -166,7 +136,7 @@ fn svmap_without_a_user_agent_is_banned_by_its_from_tag() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &[]);
+    let _daemon = lab.start_daemon(&log, &[]);
     let _attack = lab.spawn("attacker", &["sipvicious_svmap", "-c", "192.0.2.1"]);
     let got = lab.wait_for(Duration::from_secs(15), || banned(&lab, "192.0.2.66"));
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -200,7 +170,7 @@ fn bans_survive_a_daemon_restart_once_and_only_once() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let daemon = start_daemon(&lab, &log, &[]);
+    let daemon = lab.start_daemon(&log, &[]);
     let _attack = lab.spawn("attacker", &["sipvicious_svmap", "192.0.2.1"]);
     assert!(lab.wait_for(Duration::from_secs(15), || banned(&lab, "192.0.2.66")));
     // kill -9: the ban stays in the kernel.
@@ -227,7 +197,7 @@ fn bans_survive_a_daemon_restart_once_and_only_once() {
         ],
     );
     let log2 = lab.state.path().join("daemon2.log");
-    let _daemon2 = start_daemon(&lab, &log2, &[]);
+    let _daemon2 = lab.start_daemon(&log2, &[]);
     assert!(
         lab.wait_for(Duration::from_secs(5), || banned(&lab, "192.0.2.66")),
         "restored from the ledger"
@@ -282,7 +252,7 @@ fn call_through_pinholes(test: &str, local: &str, remote: &str, uas_addr: &str, 
     // The other way: the UAS echoes the RTP back from its media port.
     lab.counters("peer", "input", &["udp sport 20000 counter"]);
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["-c", policy.to_str().unwrap()]);
+    let _daemon = lab.start_daemon(&log, &["-c", policy.to_str().unwrap()]);
     let _uas = lab.sipp_uas(uas_addr, 20000, transport);
     std::thread::sleep(Duration::from_millis(300));
     assert!(lab.sipp_call(local, remote, transport), "the call failed");
@@ -348,7 +318,7 @@ fn the_control_socket_bans_lists_unbans_and_allows() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &[]);
+    let _daemon = lab.start_daemon(&log, &[]);
     let added = lab.sipwall(
         "fw",
         &[
@@ -435,7 +405,7 @@ fn an_allowlisted_zone_sending_scanner_traffic_is_never_banned() {
     };
     let policy = lab.apply_policy("[zones]\ntesters = [\"192.0.2.66\"]\n[guard]\nallow = [\"testers\"]\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n");
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["-c", policy.to_str().unwrap()]);
+    let _daemon = lab.start_daemon(&log, &["-c", policy.to_str().unwrap()]);
     for args in [
         vec!["sipvicious_svmap", "192.0.2.1"],
         vec!["sipvicious_svmap", "-c", "192.0.2.1"],
@@ -519,8 +489,7 @@ fn event_socket_channel_events_open_and_close_pinholes_for_a_call_the_daemon_can
     );
     std::thread::sleep(Duration::from_millis(300));
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(
-        &lab,
+    let _daemon = lab.start_daemon(
         &log,
         &[
             "-c",
@@ -577,7 +546,7 @@ fn start_inline(lab: &Lab, log: &std::path::Path, extra: &[&str]) -> Background 
         .into_iter()
         .chain(extra.iter().copied())
         .collect();
-    start_daemon(lab, log, &args)
+    lab.start_daemon(log, &args)
 }
 
 #[test]
@@ -674,7 +643,7 @@ fn a_peer_that_registers_successfully_is_allowed_even_when_it_then_looks_like_a_
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &[]);
+    let _daemon = lab.start_daemon(&log, &[]);
     let captures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/captures");
     // A registrar that checks digest credentials (SIPp's verifyauth).
     let _registrar = lab.spawn(
@@ -775,7 +744,7 @@ fn two_hundred_calls_through_pinholes_succeed_while_the_attacks_run() {
         &["ip saddr 192.0.2.2 udp dport 20000 counter"],
     );
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["-c", policy.to_str().unwrap()]);
+    let _daemon = lab.start_daemon(&log, &["-c", policy.to_str().unwrap()]);
     let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
     std::thread::sleep(Duration::from_millis(300));
     let captures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/captures");
@@ -886,7 +855,7 @@ fn bans_by_hand_take_networks_say_why_they_are_refused_and_force_past_the_allowl
     let p = policy.to_str().unwrap();
     assert!(lab.sipwall("fw", &["apply", "-c", p]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["-c", p]);
+    let _daemon = lab.start_daemon(&log, &["-c", p]);
     let add = |args: &[&str]| {
         let mut all = vec!["bans", "add"];
         all.extend(args);

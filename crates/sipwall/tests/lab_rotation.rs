@@ -37,30 +37,6 @@ for i in range(first, first + count):
         time.sleep(pause)
 "#;
 
-/// Starts `sipwall run` in the firewall namespace and waits until it answers.
-fn start_daemon(lab: &Lab, log: &std::path::Path) -> Background {
-    let file = std::fs::File::create(log).unwrap();
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .arg("run")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    let up = || {
-        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
-            .status
-            .success()
-    };
-    assert!(
-        lab.wait_for(Duration::from_secs(10), up) && lab.daemon_ready(Duration::from_secs(10)),
-        "the daemon did not start:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    Background(child)
-}
-
 /// The elements of set `name` of table inet sipwall, as nft's JSON lists them.
 fn elements(lab: &Lab, name: &str) -> Vec<serde_json::Value> {
     let out = lab.ok("fw", &["nft", "-j", "list", "set", "inet", "sipwall", name]);
@@ -151,7 +127,7 @@ fn a_scanner_rotating_through_its_ipv6_64_ends_as_one_prefix_element_that_surviv
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     hold_the_64(&lab);
     let log = lab.state.path().join("daemon.log");
-    let daemon = start_daemon(&lab, &log);
+    let daemon = lab.start_daemon(&log, &[]);
 
     // Twelve sources, one after the other (each banned before the next).
     rotate(&lab, 1, 12, "0.05");
@@ -205,7 +181,7 @@ fn a_scanner_rotating_through_its_ipv6_64_ends_as_one_prefix_element_that_surviv
     );
     assert!(elements(&lab, "ban_net_v6").is_empty());
     let log2 = lab.state.path().join("daemon2.log");
-    let _daemon2 = start_daemon(&lab, &log2);
+    let _daemon2 = lab.start_daemon(&log2, &[]);
     assert!(
         lab.wait_for(Duration::from_secs(5), || prefix_banned(&lab)),
         "the prefix ban is restored: {}",
@@ -245,7 +221,7 @@ fn thirty_thousand_rotating_sources_make_a_handful_of_kernel_elements() {
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     hold_the_64(&lab);
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log);
+    let _daemon = lab.start_daemon(&log, &[]);
     let started = Instant::now();
     rotate(&lab, 1, 30_000, "0");
     let sent = started.elapsed();

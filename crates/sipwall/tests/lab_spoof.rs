@@ -7,7 +7,7 @@
 
 mod lab;
 
-use lab::{Background, Lab};
+use lab::Lab;
 use std::time::Duration;
 
 const PINHOLE: &str = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n";
@@ -31,31 +31,6 @@ for i in range(count):
                      socket.inet_aton(src), socket.inet_aton(dst))
     s.sendto(ip + udp, (dst, 0))
 "#;
-
-/// Starts `sipwall run ARGS` in the firewall namespace and waits for its intake.
-fn start_daemon(lab: &Lab, log: &std::path::Path, args: &[&str]) -> Background {
-    let file = std::fs::File::create(log).unwrap();
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .arg("run")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    let up = || {
-        lab.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
-            .status
-            .success()
-    };
-    assert!(
-        lab.wait_for(Duration::from_secs(10), up),
-        "the daemon did not start:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    Background(child)
-}
 
 fn banned(lab: &Lab, addr: &str) -> bool {
     lab.banned("fw", addr)
@@ -81,7 +56,7 @@ fn forged_scanner_packets_with_a_verified_peers_address_do_not_ban_the_peer() {
         &["ip saddr 192.0.2.2 udp dport 20000 counter"],
     );
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["-c", policy.to_str().unwrap()]);
+    let _daemon = lab.start_daemon(&log, &["-c", policy.to_str().unwrap()]);
     let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
     std::thread::sleep(Duration::from_millis(300));
     let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();

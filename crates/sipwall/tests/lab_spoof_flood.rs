@@ -9,7 +9,7 @@
 
 mod lab;
 
-use lab::{Background, Lab};
+use lab::Lab;
 use std::time::Duration;
 
 const PINHOLE: &str = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[services.ssh]\nkind = \"ssh\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\n";
@@ -40,26 +40,6 @@ for i in range(count):
         time.sleep(ahead)
 "#;
 
-/// Starts `sipwall run ARGS` in the firewall namespace and waits until it answers.
-fn start_daemon(lab: &Lab, log: &std::path::Path, args: &[&str]) -> Background {
-    let file = std::fs::File::create(log).unwrap();
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .arg("run")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    assert!(
-        lab.daemon_ready(Duration::from_secs(10)),
-        "the daemon did not start:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    Background(child)
-}
-
 /// Packets the first line dropped for verified sources over the rate.
 fn verified_drops(lab: &Lab) -> u64 {
     lab.ok("fw", &["nft", "list", "chain", "inet", "sipwall", "flood"])
@@ -89,7 +69,7 @@ fn a_sip_flood_forged_with_a_verified_peers_address_does_not_get_the_peer_banned
         &["ip saddr 192.0.2.2 udp dport 20000 counter"],
     );
     let log = lab.state.path().join("daemon.log");
-    let _daemon = start_daemon(&lab, &log, &["-c", policy.to_str().unwrap()]);
+    let _daemon = lab.start_daemon(&log, &["-c", policy.to_str().unwrap()]);
     let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
     std::thread::sleep(Duration::from_millis(300));
     let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();

@@ -3,7 +3,7 @@
 
 mod lab;
 
-use lab::{Background, Lab};
+use lab::Lab;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -86,23 +86,6 @@ impl Drop for Tmux {
     }
 }
 
-fn start_daemon(lab: &Lab, log: &std::path::Path) -> Background {
-    let child = lab
-        .cmd("fw", lab::sipwall())
-        .args(["run", "--metrics", "off"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    assert!(
-        lab.daemon_ready(Duration::from_secs(15)),
-        "the daemon did not start:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    Background(child)
-}
-
 #[test]
 fn top_shows_the_guard_live_and_quits_back_to_the_shell() {
     let Some(lab) = Lab::up("top", &["tmux", "sipvicious_svmap"]) else {
@@ -110,7 +93,7 @@ fn top_shows_the_guard_live_and_quits_back_to_the_shell() {
     };
     assert!(lab.sipwall("fw", &["apply"]).status.success());
     let log = lab.state.path().join("daemon.log");
-    let mut daemon = start_daemon(&lab, &log);
+    let mut daemon = lab.start_daemon(&log, &["--metrics", "off"]);
     let tmux = Tmux::start(lab.state.path());
     // tmux's server does not pass the test's environment on: the command
     // line carries the lab's control socket.
@@ -184,7 +167,7 @@ fn top_shows_the_guard_live_and_quits_back_to_the_shell() {
         screen.contains("daemon not reachable")
     });
     assert!(said, "no word of the vanished daemon:\n{screen}");
-    daemon = start_daemon(&lab, &log);
+    daemon = lab.start_daemon(&log, &["--metrics", "off"]);
     let back = lab.wait_for(Duration::from_secs(10), || {
         screen = tmux.screen();
         !screen.contains("not reachable") && screen.contains("seen in tmux")

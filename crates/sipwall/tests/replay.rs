@@ -3,18 +3,13 @@
 //! lab captures of `tests/captures/` (recorded with real tools, see
 //! `tests/captures/README.md`).
 
-use etherparse::PacketBuilder;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
-};
-use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::{DataLink, TsResolution};
+mod capture;
+use capture::{frame, lab_capture, tcp4, udp4, udp6, write_pcap, write_pcapng};
+
+use pcap_file::DataLink;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
 
 const HOST: [u8; 4] = [192, 0, 2, 1];
 const PEER: [u8; 4] = [203, 0, 113, 9];
@@ -61,34 +56,6 @@ fn replay_json(dir: &tempfile::TempDir, policy: &str, extra: &[&str], code: i32)
 
 fn packets(v: &Value) -> &Vec<Value> {
     v["packets"].as_array().expect("packets")
-}
-
-fn udp4(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(src, dst, 64)
-        .udp(sport, dport)
-        .write(&mut out, payload)
-        .unwrap();
-    out
-}
-
-fn udp6(src: [u8; 16], sport: u16, dst: [u8; 16], dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    PacketBuilder::ipv6(src, dst, 64)
-        .udp(sport, dport)
-        .write(&mut out, payload)
-        .unwrap();
-    out
-}
-
-fn tcp_syn4(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(src, dst, 64)
-        .tcp(sport, dport, 1000, 64000)
-        .syn()
-        .write(&mut out, &[])
-        .unwrap();
-    out
 }
 
 fn sip(start: &str, cseq: &str, sdp: Option<(&str, u16)>) -> Vec<u8> {
@@ -187,74 +154,8 @@ fn call() -> Vec<(u64, Vec<u8>)> {
         ),
     ));
     v.push((ms(2300), udp4(PEER, 3333, HOST, 9999, b"probe")));
-    v.push((ms(2400), tcp_syn4(PEER, 45000, HOST, 5060)));
+    v.push((ms(2400), tcp4(PEER, 45000, HOST, 5060, "S", &[])));
     v
-}
-
-/// The link-layer header of `link` in front of an IP packet.
-fn frame(link: DataLink, ip: &[u8]) -> Vec<u8> {
-    let v6 = ip[0] >> 4 == 6;
-    let ethertype: [u8; 2] = if v6 { [0x86, 0xdd] } else { [0x08, 0x00] };
-    let mut f = Vec::new();
-    match link {
-        DataLink::ETHERNET => {
-            f.extend([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]);
-            f.extend(ethertype);
-        }
-        DataLink::LINUX_SLL => {
-            f.extend([0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 2, 0, 0]);
-            f.extend(ethertype);
-        }
-        DataLink::LINUX_SLL2 => {
-            f.extend(ethertype);
-            f.extend([0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 2, 0, 0]);
-        }
-        DataLink::NULL => f.extend(if v6 { 10u32 } else { 2u32 }.to_le_bytes()),
-        DataLink::LOOP => f.extend(if v6 { 24u32 } else { 2u32 }.to_be_bytes()),
-        DataLink::RAW => {}
-        other => panic!("no framing for {other:?}"),
-    }
-    f.extend_from_slice(ip);
-    f
-}
-
-fn write_pcap(path: &Path, link: DataLink, frames: &[(u64, Vec<u8>)]) {
-    let header = PcapHeader {
-        datalink: link,
-        ts_resolution: TsResolution::MicroSecond,
-        ..PcapHeader::default()
-    };
-    let mut w = PcapWriter::with_header(std::fs::File::create(path).unwrap(), header).unwrap();
-    for (t, f) in frames {
-        w.write_packet(&PcapPacket::new(
-            Duration::from_micros(*t),
-            f.len() as u32,
-            f,
-        ))
-        .unwrap();
-    }
-}
-
-/// A pcapng file with nanosecond timestamps (if_tsresol = 9).
-fn write_pcapng(path: &Path, link: DataLink, frames: &[(u64, Vec<u8>)]) {
-    let mut w = PcapNgWriter::new(std::fs::File::create(path).unwrap()).unwrap();
-    w.write_pcapng_block(InterfaceDescriptionBlock {
-        linktype: link,
-        snaplen: 0,
-        options: vec![InterfaceDescriptionOption::IfTsResol(9)],
-    })
-    .unwrap();
-    for (t, f) in frames {
-        w.write_pcapng_block(EnhancedPacketBlock {
-            interface_id: 0,
-            // pcap-file writes the Duration's nanoseconds as the tick count.
-            timestamp: Duration::from_nanos(t * 1000),
-            original_len: f.len() as u32,
-            data: f.as_slice().into(),
-            options: vec![],
-        })
-        .unwrap();
-    }
 }
 
 fn verdicts(v: &Value) -> Vec<(String, String)> {
@@ -580,15 +481,6 @@ fn unreadable_and_damaged_captures_exit_2() {
     );
 }
 
-/// A lab capture of `tests/captures/`.
-fn lab_capture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/captures")
-        .join(name)
-        .display()
-        .to_string()
-}
-
 /// The bans of a replay: (address, reason kind, reason, packet number).
 fn bans_of(v: &Value) -> Vec<(String, String, String, u64)> {
     v["summary"]["bans"]
@@ -722,33 +614,6 @@ fn lab_a_phone_that_mistypes_its_password_twice_is_not_banned_and_then_allowed()
     let bans = bans_of(&v);
     assert_eq!(bans.len(), 1, "{bans:?}");
     assert_eq!(bans[0].1, "brute-force");
-}
-
-/// A TCP segment; `flags` holds `S`yn, `A`ck, `F`in, `R`st.
-fn tcp4(
-    src: [u8; 4],
-    sport: u16,
-    dst: [u8; 4],
-    dport: u16,
-    flags: &str,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut b = PacketBuilder::ipv4(src, dst, 64).tcp(sport, dport, 1000, 64000);
-    if flags.contains('S') {
-        b = b.syn();
-    }
-    if flags.contains('A') {
-        b = b.ack(1);
-    }
-    if flags.contains('F') {
-        b = b.fin();
-    }
-    if flags.contains('R') {
-        b = b.rst();
-    }
-    let mut out = Vec::new();
-    b.write(&mut out, payload).unwrap();
-    out
 }
 
 #[test]

@@ -3,12 +3,11 @@
 //! captures of `tests/captures/` (a SIPp call with pinholes, sipvicious
 //! banned) and on a capture whose User-Agent carries markup.
 
-use etherparse::PacketBuilder;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::{DataLink, TsResolution};
+mod capture;
+use capture::{lab_capture, udp4, write_raw_pcap};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 
 const PINHOLE: &str = "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n[media]\nmode = \"pinhole\"\npinhole_timeout = \"30s\"\n";
 
@@ -17,14 +16,6 @@ fn sipwall(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run sipwall")
-}
-
-fn lab_capture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/captures")
-        .join(name)
-        .display()
-        .to_string()
 }
 
 /// Replays `captures` with `--report` and returns the page as written.
@@ -180,15 +171,6 @@ fn the_report_shows_the_banned_scanner_its_detector_the_call_pinholes_and_the_ru
     assert_eq!(bans.matches("class=\"ban-row\"").count(), 1, "{bans}");
 }
 
-fn udp4(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(src, dst, 64)
-        .udp(sport, dport)
-        .write(&mut out, payload)
-        .unwrap();
-    out
-}
-
 #[test]
 fn markup_in_a_scanners_user_agent_comes_out_as_text_not_as_elements() {
     let dir = tempfile::tempdir().unwrap();
@@ -256,24 +238,6 @@ fn a_report_path_that_cannot_be_written_is_refused_before_the_replay() {
         "nothing replayed: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-}
-
-/// A pcap of raw IP packets, one a second.
-fn write_raw_pcap(path: &Path, packets: &[Vec<u8>]) {
-    let header = PcapHeader {
-        datalink: DataLink::RAW,
-        ts_resolution: TsResolution::MicroSecond,
-        ..PcapHeader::default()
-    };
-    let mut w = PcapWriter::with_header(std::fs::File::create(path).unwrap(), header).unwrap();
-    for (i, ip) in packets.iter().enumerate() {
-        w.write_packet(&PcapPacket::new(
-            Duration::from_secs(1_700_000_000 + i as u64),
-            ip.len() as u32,
-            ip,
-        ))
-        .unwrap();
-    }
 }
 
 #[test]

@@ -28,6 +28,41 @@ fn bin(name: &str) -> String {
     format!("{PREFIX}/bin/{name}")
 }
 
+/// Starts `sipwall run -c POLICY` in `fw`, connected to this lab's
+/// FreeSWITCH's event socket with vanilla's password (written in `dir`),
+/// `extra` arguments after, its log in `log`; returns once it guards.
+pub fn start_guard(
+    lab: &Lab,
+    dir: &tempfile::TempDir,
+    policy: &Path,
+    log: &Path,
+    extra: &[&str],
+) -> lab::Background {
+    let password = lab::write_temp(dir, "esl.password", &format!("{ESL_PASSWORD}\n"));
+    let mut args = vec![
+        "-c",
+        policy.to_str().expect("a UTF-8 path"),
+        "--esl",
+        "127.0.0.1:8021",
+        "--esl-password-file",
+        password.to_str().expect("a UTF-8 path"),
+        "--metrics",
+        "off",
+    ];
+    args.extend_from_slice(extra);
+    lab.start_daemon(log, &args)
+}
+
+/// Waits up to `limit` for the daemon in `fw` to say it is connected to
+/// the event socket.
+pub fn esl_connected(lab: &Lab, limit: Duration) -> bool {
+    lab.wait_for(limit, || {
+        let out = lab.sipwall("fw", &["status", "--format", "json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .is_ok_and(|v| v["esl_connected"] == true)
+    })
+}
+
 /// Whether this machine can run FreeSWITCH in the lab; explains on stderr
 /// when it cannot. Under `CI=true` a missing requirement fails the test.
 pub fn require(test: &str) -> bool {

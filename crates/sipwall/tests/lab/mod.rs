@@ -11,7 +11,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -327,6 +327,38 @@ impl Lab {
             .args(args)
             .output()
             .expect("sipwall")
+    }
+
+    /// Starts `sipwall run ARGS` in `fw` (ledger and control socket in the
+    /// lab's state directory, its log in `log`) and waits until it guards:
+    /// the intake is in the kernel (nft's table, or iptables' NFQUEUE rules
+    /// where nft has no queue expression) and its loop answers `status`.
+    pub fn start_daemon(&self, log: &Path, args: &[&str]) -> Background {
+        let file = std::fs::File::create(log).expect("the daemon's log");
+        let child = self
+            .cmd("fw", sipwall())
+            .arg("run")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn sipwall run");
+        let daemon = Background(child);
+        let intake = || {
+            self.run("fw", &["nft", "list", "table", "inet", "sipwall_intake"])
+                .status
+                .success()
+                || String::from_utf8_lossy(&self.run("fw", &["iptables", "-S"]).stdout)
+                    .contains("NFQUEUE")
+        };
+        assert!(
+            self.wait_for(Duration::from_secs(15), intake)
+                && self.daemon_ready(Duration::from_secs(15)),
+            "the daemon did not start:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        daemon
     }
 
     /// Waits up to `limit` for the daemon in `fw` to answer `status`. Its
