@@ -1,10 +1,17 @@
 //! `sipwall`: the command-line front of the sipwall crates.
 //!
-//! This binary is deliberately thin: every command parses its arguments,
-//! calls into a library crate (`sipwall-policy`, `sipwall-ruleset`,
-//! `sipwall-netfilter`, `sipwall-sip`, `sipwall-freeswitch`) and maps the
-//! outcome onto the exit-code contract of DESIGN.md: 0 ok, 1 findings or a
-//! failed operation, 2 bad usage or bad input.
+//! This binary is deliberately thin: every command parses its arguments
+//! (`cmd/`), calls into a library crate (`sipwall-policy`,
+//! `sipwall-ruleset`, `sipwall-audit`, `sipwall-engine`, `sipwall-netfilter`,
+//! `sipwall-sip`, `sipwall-freeswitch`, `sipwall-control`) and maps the
+//! outcome onto one exit-code contract (`exit`): 0 ok, 1 findings or a
+//! failed operation, 2 bad usage or bad input, 3 `status` with no daemon.
+//!
+//! What lives here and nowhere else: the daemon (`daemon/`: threads that
+//! read the kernel and the event socket, one loop that owns the engine),
+//! the ledger of bans (SQLite, degrading to memory), the capture reader for
+//! `replay`, and the edges: miette reports, logfmt/JSON logs, metrics. The
+//! map of the whole house is `docs/architecture.md`.
 
 /// `print!` for command output: when the reader of stdout has gone
 /// (`sipwall compile | head`), the process ends quietly, as `cat` does,
