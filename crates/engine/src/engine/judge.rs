@@ -1,0 +1,141 @@
+//! Judging a packet: conntrack-lite ([`crate::flow`]), the ruleset's input
+//! chain over the engine's own sets, then SIP inspection of what it accepts.
+
+use super::{DecidedBy, Decision, Engine};
+use crate::bans::Bans;
+use crate::flow::FlowKey;
+use crate::packet::{Direction, Packet, PacketError, Transport};
+use crate::pinhole::Pinholes;
+use crate::time::Timestamp;
+use sipwall_policy::PortRange;
+use sipwall_ruleset::eval::{self, SetLookup, Verdict, L4};
+use sipwall_ruleset::ir::CtState;
+use sipwall_ruleset::sets;
+use std::net::IpAddr;
+
+/// The engine's view of its sets, for the ruleset's evaluation.
+struct SetsAt<'e> {
+    now: Timestamp,
+    bans: &'e Bans,
+    pinholes: &'e Pinholes,
+}
+
+impl SetLookup for SetsAt<'_> {
+    fn has_addr(&self, set: &str, addr: IpAddr) -> bool {
+        (set == sets::BAN_V4 || set == sets::BAN_V6) && self.bans.is_banned(self.now, addr)
+    }
+    fn has_port(&self, set: &str, port: u16) -> bool {
+        set == sets::PINHOLE_PORT && self.pinholes.has_port(port)
+    }
+    fn has_addr_port(&self, set: &str, addr: IpAddr, port: u16) -> bool {
+        (set == sets::PINHOLE_V4 || set == sets::PINHOLE_V6)
+            && self.pinholes.has_addr_port(addr, port)
+    }
+}
+
+pub(super) fn in_ranges(ranges: &[PortRange], port: u16) -> bool {
+    ranges.iter().any(|r| r.contains(port))
+}
+
+impl Engine {
+    /// Reads and judges one IP packet.
+    pub fn handle(&mut self, now: Timestamp, dir: Direction, ip: &[u8]) -> Decision {
+        match Packet::parse(ip) {
+            Ok(p) => self.handle_packet(now, dir, &p),
+            Err(PacketError::Malformed(_)) => {
+                self.stats.dropped += 1;
+                Decision {
+                    verdict: Verdict::Drop,
+                    by: DecidedBy::Unreadable,
+                }
+            }
+        }
+    }
+
+    /// Judges one packet already read.
+    pub fn handle_packet(&mut self, now: Timestamp, dir: Direction, p: &Packet<'_>) -> Decision {
+        if now >= self.next_sweep || self.bans.next_expiry().is_some_and(|t| t <= now) {
+            self.handle_timeout(now);
+        }
+        let key = FlowKey::of(p);
+        if dir == Direction::Out {
+            // Only H.323 needs an outgoing packet's state: an H.245
+            // connection the host opens is related too.
+            let ct = (!self.q931.is_empty())
+                .then(|| self.flows.state(now, &key, p))
+                .flatten();
+            self.flows.accept(now, key, p, dir);
+            self.h323(now, p, key, ct);
+            if self.is_sip(p, dir) {
+                self.inspect(now, dir, p, key, false);
+            }
+            self.stats.accepted += 1;
+            return Decision {
+                verdict: Verdict::Accept,
+                by: DecidedBy::Output,
+            };
+        }
+        let ct = self.flows.state(now, &key, p);
+        let l4 = match p.transport {
+            Transport::Udp { sport, dport } => L4::Udp { sport, dport },
+            Transport::Tcp { sport, dport, .. } => L4::Tcp { sport, dport },
+            Transport::Icmp { ty } => L4::Icmp(ty),
+            Transport::Icmpv6 { ty } => L4::Icmpv6(ty),
+            Transport::Other { proto } => L4::Other(proto),
+        };
+        let pkt = eval::Packet {
+            loopback_in: p.src.is_loopback(),
+            saddr: p.src,
+            daddr: p.dst,
+            l4,
+            ct,
+            payload: p.payload,
+        };
+        let chain = &self.ruleset.chains[self.input];
+        let view = SetsAt {
+            now,
+            bans: &self.bans,
+            pinholes: &self.pinholes,
+        };
+        let d = eval::evaluate(chain, &pkt, &view);
+        let by = match d.rule {
+            Some(r) => DecidedBy::Rule(
+                chain
+                    .rules
+                    .iter()
+                    .position(|x| std::ptr::eq(x, r))
+                    .unwrap_or(0),
+            ),
+            None => DecidedBy::ChainPolicy,
+        };
+        let mut decision = Decision {
+            verdict: d.action,
+            by,
+        };
+        if decision.verdict == Verdict::Accept {
+            // A TCP segment on a connection whose handshake the host
+            // answered (and that is not closing) comes from whoever got
+            // the SYN-ACK: return-routable. Judged before this packet's
+            // own FIN or RST is recorded.
+            let stream = matches!(p.transport, Transport::Tcp { .. })
+                && ct == Some(CtState::Established)
+                && self.flows.is_open(now, &key);
+            self.flows.accept(now, key, p, dir);
+            self.h323(now, p, key, ct);
+            if self.is_sip(p, dir) {
+                if let Some(reason) = self.inspect(now, dir, p, key, stream) {
+                    decision = Decision {
+                        verdict: Verdict::Drop,
+                        by: DecidedBy::Guard(reason),
+                    };
+                }
+            }
+        }
+        match decision.verdict {
+            Verdict::Accept => self.stats.accepted += 1,
+            Verdict::Drop => self.stats.dropped += 1,
+            Verdict::Reject => self.stats.rejected += 1,
+        }
+        decision
+    }
+}
