@@ -143,6 +143,8 @@ pub struct Engine {
     failures: Windows<IpAddr>,
     account_failures: Windows<String>,
     witnesses: Witnesses,
+    /// Failed authentications reported so far: each report's own tag.
+    failure_reports: u64,
     unknown_users: Windows<IpAddr>,
     malformed: Windows<IpAddr>,
     transactions: Transactions,
@@ -217,6 +219,7 @@ impl Engine {
                 100_000,
             ),
             witnesses: Witnesses::new(WITNESSED_SOURCES),
+            failure_reports: 0,
             unknown_users: Windows::new(
                 g.enumeration.window,
                 g.enumeration.max_users as usize,

@@ -505,6 +505,34 @@ fn register_failure_events_count_like_answers_on_the_wire() {
     );
 }
 
+/// Each failure report was tagged `sip_messages ^ now`, so reports in the
+/// same microsecond with no SIP message between them shared a tag and the
+/// brute-force window counted them once.
+#[test]
+fn failures_reported_in_one_instant_each_count() {
+    let mut e = engine(SIP_PINHOLE);
+    let ev = Event::from_pairs(&[
+        ("Event-Name", "CUSTOM"),
+        ("Event-Subclass", "sofia::register_failure"),
+        ("network-ip", ATTACKER),
+        ("to-user", "1000"),
+        ("to-host", "example.com"),
+    ]);
+    for _ in 0..5 {
+        e.handle_event(t(100), &ev);
+    }
+    assert_eq!(e.stats().auth_failures, 5);
+    assert_eq!(
+        bans(&actions(&mut e)),
+        [(
+            ip(ATTACKER),
+            BanReason::BruteForce {
+                account: "1000@example.com".into()
+            }
+        )]
+    );
+}
+
 /// FreeSWITCH answers a wrong password with 403 and fires
 /// `sofia::register_failure` for the same REGISTER: where the daemon reads
 /// the wire and the event socket both, each failure was counted twice, and

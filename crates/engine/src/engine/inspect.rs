@@ -146,7 +146,7 @@ impl Engine {
         if dir != Direction::In || !self.guard.malformed.ban {
             return None;
         }
-        let n = self.malformed.record(now, src, self.stats.malformed);
+        let n = self.malformed.count(now, src);
         if n >= self.guard.malformed.max as usize {
             let evidence = format!(
                 "{n} malformed SIP messages within {:?}",

@@ -24,7 +24,9 @@ impl Engine {
                 if !self.guard.enumeration.enabled {
                     return;
                 }
-                let n = self.unknown_users.record(now, src, tag(account.as_bytes()));
+                let n = self
+                    .unknown_users
+                    .distinct(now, src, tag(account.as_bytes()));
                 if n >= self.guard.enumeration.max_users as usize {
                     let evidence = format!(
                         "{n} distinct unknown users within {:?}, last {account}",
@@ -61,7 +63,9 @@ impl Engine {
         routable: bool,
         by: Witness,
     ) {
-        let fresh = self.stats.sip_messages ^ now.micros();
+        // Each report is a failure of its own until paired with its twin.
+        self.failure_reports += 1;
+        let fresh = self.failure_reports;
         let seq = self.witnesses.tag(now, src, by, fresh);
         if seq == fresh {
             // Not the twin of a report already counted.
@@ -72,8 +76,8 @@ impl Engine {
         }
         let bf = &self.guard.brute_force;
         let (max, account_max) = (bf.max_failures as usize, bf.account_max_failures as usize);
-        let by_source = self.failures.record(now, src, seq);
-        let by_account = self.account_failures.record(now, account.clone(), seq);
+        let by_source = self.failures.distinct(now, src, seq);
+        let by_account = self.account_failures.distinct(now, account.clone(), seq);
         if by_source >= max || by_account >= account_max {
             let evidence = format!("{by_source} failed authentications from this source, {by_account} against {account}");
             let reason = BanReason::BruteForce { account };
