@@ -7,7 +7,7 @@
 //!                                        │                registration · Pinholes / helper expectations
 //!   handle_event(now, event) ────────────┘                         │
 //!   poll_action() ◄─────────────────── Ban · Allow · OpenPinhole · ClosePinhole · BanExpired
-//!   poll_timeout() / handle_timeout(now): bans and pinholes run out
+//!   poll_timeout() / handle_timeout(now): bans and pinholes run out (the caller drives time)
 //! ```
 
 mod events;
@@ -295,19 +295,21 @@ impl Engine {
         self.actions.pop_front()
     }
 
-    /// When [`Engine::handle_timeout`] should next be called.
+    /// When [`Engine::handle_timeout`] should next be called: the next end
+    /// of a ban or a pinhole (early by a stale entry at worst, never late).
+    /// Nothing else wakes the engine: the tables only packets fill are
+    /// pruned on the packet path.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        [
-            self.bans.next_expiry(),
-            self.pinholes.next_expiry(),
-            Some(self.next_sweep),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.bans.next_expiry(), self.pinholes.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Lets time pass: bans and pinholes that ran out end, tables are swept.
+    /// Lets time pass: bans and pinholes that ran out by `now` end
+    /// ([`Action::BanExpired`], [`Action::ClosePinhole`]). The caller calls
+    /// it once [`Engine::poll_timeout`] is due; the engine never does, so
+    /// an expiry is reported at the time the caller says.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         for addr in self.bans.expire(now) {
             self.actions.push_back(Action::BanExpired { addr });
@@ -316,14 +318,23 @@ impl Engine {
         self.pinholes.expire(now, &mut out);
         self.emit(&mut out);
         self.scratch = out;
-        if now >= self.next_sweep {
-            self.flows.sweep(now);
-            let flows = &self.flows;
-            self.streams.retain(|k| flows.is_tracked(now, k));
-            self.h245.retain(|k, _| flows.is_tracked(now, k));
-            self.pinholes.forget_idle(now);
-            self.next_sweep = now + SWEEP_EVERY;
+    }
+
+    /// Prunes the tables packets and events fill (flows and their
+    /// expectations, reassembly buffers, H.245 connections, calls long
+    /// quiet), at most once per [`SWEEP_EVERY`]. Done on their way in,
+    /// where it is cheap: an idle engine holds nothing new to prune, so
+    /// it needs no timer of its own.
+    fn sweep(&mut self, now: Timestamp) {
+        if now < self.next_sweep {
+            return;
         }
+        self.flows.sweep(now);
+        let flows = &self.flows;
+        self.streams.retain(|k| flows.is_tracked(now, k));
+        self.h245.retain(|k, _| flows.is_tracked(now, k));
+        self.pinholes.forget_idle(now);
+        self.next_sweep = now + SWEEP_EVERY;
     }
 
     fn emit(&mut self, out: &mut Vec<Action>) {

@@ -649,8 +649,8 @@ fn repeat_offenders_get_longer_bans_and_bans_expire_on_time() {
     };
     assert_eq!(
         e.poll_timeout(),
-        Some(t(1000)),
-        "the next sweep comes first"
+        Some(until),
+        "the ban's end is the next deadline: no table sweep wakes the engine"
     );
     e.handle_timeout(until);
     assert_eq!(actions(&mut e), [Action::BanExpired { addr: ip(ATTACKER) }]);
@@ -1581,8 +1581,13 @@ fn a_reassembly_buffer_ends_with_its_connection() {
     assert_eq!(e.streams().len(), 0, "FIN or RST ends it");
     e.handle_packet(t(20), Direction::In, &tcp_seg(ip(PEER), 40002, false, half));
     assert_eq!(e.streams().len(), 1);
-    // The flow times out unanswered (conntrack's 120 s): its buffer goes too.
-    e.handle_timeout(t(130_000));
+    // The flow times out unanswered (conntrack's 120 s): its buffer goes
+    // too, at the sweep the next packet brings.
+    e.handle_packet(
+        t(130_000),
+        Direction::In,
+        &tcp_seg(ip(PEER), 40004, true, b""),
+    );
     assert_eq!(e.streams().len(), 0, "ended with its flow");
     assert_eq!(e.streams().bytes(), 0);
 }

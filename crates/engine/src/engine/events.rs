@@ -13,6 +13,7 @@ use sipwall_policy::MediaMode;
 impl Engine {
     /// Reads a FreeSWITCH event.
     pub fn handle_event(&mut self, now: Timestamp, ev: &Event) {
+        self.sweep(now);
         match (ev.name(), ev.subclass()) {
             (Some("CUSTOM"), Some("sofia::register_failure")) => {
                 let Some(src) = ev.get("network-ip").and_then(|a| a.parse().ok()) else {

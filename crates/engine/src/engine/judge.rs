@@ -54,9 +54,7 @@ impl Engine {
 
     /// Judges one packet already read.
     pub fn handle_packet(&mut self, now: Timestamp, dir: Direction, p: &Packet<'_>) -> Decision {
-        if now >= self.next_sweep || self.bans.next_expiry().is_some_and(|t| t <= now) {
-            self.handle_timeout(now);
-        }
+        self.sweep(now);
         let key = FlowKey::of(p);
         if dir == Direction::Out {
             // Only H.323 needs an outgoing packet's state: an H.245
