@@ -52,8 +52,6 @@ pub enum DecidedBy {
     Output,
     /// The guard: this packet got its source banned (inline, it is dropped).
     Guard(BanReason),
-    /// Not an IP packet the engine can read.
-    Unreadable,
 }
 
 /// A verdict and what decided it.
@@ -261,7 +259,6 @@ impl Engine {
             DecidedBy::ChainPolicy => "input chain policy".to_owned(),
             DecidedBy::Output => "output (not filtered)".to_owned(),
             DecidedBy::Guard(reason) => format!("guard: {reason}"),
-            DecidedBy::Unreadable => "unreadable packet".to_owned(),
         }
     }
 

@@ -1930,3 +1930,74 @@ fn an_h245_address_announced_in_a_q931_connect_admits_the_peers_h245_connection(
     }
     assert_eq!(judge(&mut e, PEER, 30000).0, Verdict::Reject);
 }
+
+// --- packets the kernel accepted (the daemon) -------------------------------
+
+fn udp_bytes(src: &str, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (ip(src), ip(HOST)) else {
+        panic!("IPv4 only")
+    };
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ipv4(s.octets(), d.octets(), 64)
+        .udp(sport, dport)
+        .write(&mut out, payload)
+        .expect("a packet");
+    out
+}
+
+/// The daemon judged again, by its own model of the ruleset and a
+/// conntrack that sees only SIP ports, packets the kernel had already let
+/// through: where the model and the kernel disagreed, the model won.
+#[test]
+fn a_packet_the_kernel_accepted_is_not_judged_by_the_rules_again() {
+    let mut e = engine(SIP_PINHOLE);
+    // RTP to a port no pinhole opened: the rules refuse it...
+    let rtp = udp_bytes(PEER, 40000, 20000, &[0x80; 172]);
+    let p = Packet::parse(&rtp).expect("a packet");
+    assert_ne!(
+        e.handle_packet(t(0), Direction::In, &p).verdict,
+        Verdict::Accept
+    );
+    // ...but once the kernel accepted it, that is not the engine's to undo.
+    assert_eq!(
+        e.handle_accepted(t(1), Direction::In, &rtp),
+        Verdict::Accept
+    );
+    assert_eq!(
+        e.handle_accepted(t(2), Direction::In, b"\x45 not an ip packet"),
+        Verdict::Drop,
+        "unreadable bytes"
+    );
+}
+
+#[test]
+fn a_scanner_is_dropped_inline_until_the_kernels_ban_set_catches_up() {
+    let mut e = engine(SIP_PINHOLE);
+    let probe = req(
+        "OPTIONS",
+        "s",
+        "1 OPTIONS",
+        "User-Agent: friendly-scanner\r\n",
+        None,
+    );
+    let bytes = udp_bytes(ATTACKER, 5060, 5060, probe.as_bytes());
+    assert_eq!(
+        e.handle_accepted(t(0), Direction::In, &bytes),
+        Verdict::Drop
+    );
+    assert!(
+        matches!(bans(&actions(&mut e))[..], [(a, BanReason::ScannerUserAgent(_))] if a == ip(ATTACKER))
+    );
+    // Queued behind the first, before the kernel's set holds the ban.
+    let later = udp_bytes(ATTACKER, 5060, 5060, b"OPTIONS");
+    assert_eq!(
+        e.handle_accepted(t(1), Direction::In, &later),
+        Verdict::Drop
+    );
+    assert_eq!(e.stats().dropped, 2);
+    let calm = udp_bytes(PEER, 5060, 5060, b"\r\n\r\n");
+    assert_eq!(
+        e.handle_accepted(t(2), Direction::In, &calm),
+        Verdict::Accept
+    );
+}

@@ -4,7 +4,7 @@
 use super::{DecidedBy, Decision, Engine};
 use crate::bans::Bans;
 use crate::flow::FlowKey;
-use crate::packet::{Direction, Packet, PacketError, Transport};
+use crate::packet::{Direction, Packet, Transport};
 use crate::pinhole::Pinholes;
 use crate::time::Timestamp;
 use sipwall_policy::PortRange;
@@ -38,21 +38,44 @@ pub(super) fn in_ranges(ranges: &[PortRange], port: u16) -> bool {
 }
 
 impl Engine {
-    /// Reads and judges one IP packet.
-    pub fn handle(&mut self, now: Timestamp, dir: Direction, ip: &[u8]) -> Decision {
-        match Packet::parse(ip) {
-            Ok(p) => self.handle_packet(now, dir, &p),
-            Err(PacketError::Malformed(_)) => {
-                self.stats.dropped += 1;
-                Decision {
-                    verdict: Verdict::Drop,
-                    by: DecidedBy::Unreadable,
-                }
-            }
+    /// Inspects one IP packet the kernel already accepted: the daemon's
+    /// tap and inline queue both come after the kernel's rules, so the
+    /// ruleset is not evaluated again. Drop only for a source the guard
+    /// banned (by this packet, or before the kernel's set caught up) and
+    /// for bytes that are not an IP packet the engine can read.
+    pub fn handle_accepted(&mut self, now: Timestamp, dir: Direction, ip: &[u8]) -> Verdict {
+        let Ok(p) = Packet::parse(ip) else {
+            self.stats.dropped += 1;
+            return Verdict::Drop;
+        };
+        self.sweep(now);
+        if dir == Direction::In && self.bans.is_banned(now, p.src) {
+            self.stats.dropped += 1;
+            return Verdict::Drop;
         }
+        let key = FlowKey::of(&p);
+        // The flow table is kept for TCP only, and not for a verdict: a
+        // handshake the host answered is the engine's own evidence that a
+        // stream's sender is return-routable (the kernel's conntrack would
+        // take a blind spoofer's mid-stream segment as established).
+        let stream = matches!(p.transport, Transport::Tcp { .. }) && {
+            let stream = dir == Direction::In
+                && self.flows.state(now, &key, &p) == Some(CtState::Established)
+                && self.flows.is_open(now, &key);
+            self.flows.accept(now, key, &p, dir);
+            stream
+        };
+        if self.is_sip(&p, dir) && self.inspect(now, dir, &p, key, stream).is_some() {
+            self.stats.dropped += 1;
+            return Verdict::Drop;
+        }
+        self.stats.accepted += 1;
+        Verdict::Accept
     }
 
-    /// Judges one packet already read.
+    /// Judges one packet as the kernel would (conntrack-lite, then the
+    /// input chain over the engine's own sets), then inspects what it
+    /// accepts: `sipwall replay`, which reports each verdict and its rule.
     pub fn handle_packet(&mut self, now: Timestamp, dir: Direction, p: &Packet<'_>) -> Decision {
         self.sweep(now);
         let key = FlowKey::of(p);
@@ -96,16 +119,7 @@ impl Engine {
             pinholes: &self.pinholes,
         };
         let d = eval::evaluate(chain, &pkt, &view);
-        let by = match d.rule {
-            Some(r) => DecidedBy::Rule(
-                chain
-                    .rules
-                    .iter()
-                    .position(|x| std::ptr::eq(x, r))
-                    .unwrap_or(0),
-            ),
-            None => DecidedBy::ChainPolicy,
-        };
+        let by = d.index.map_or(DecidedBy::ChainPolicy, DecidedBy::Rule);
         let mut decision = Decision {
             verdict: d.action,
             by,

@@ -768,7 +768,6 @@ fn by_kind(by: &DecidedBy) -> &'static str {
         DecidedBy::ChainPolicy => "policy",
         DecidedBy::Output => "output",
         DecidedBy::Guard(_) => "guard",
-        DecidedBy::Unreadable => "unreadable",
     }
 }
 
