@@ -33,6 +33,30 @@ impl SetLookup for SetsAt<'_> {
     }
 }
 
+/// The packet as the ruleset's evaluator reads it. Two types meet here on
+/// purpose: [`Packet`] is what the engine parses off the wire (TCP flags
+/// for conntrack-lite and reassembly), `eval::Packet` what a rule looks at
+/// (conntrack state, loopback), built also by `apply`'s lock-out check
+/// from no packet at all. Only replay pays for the conversion: the
+/// daemon's packets are not evaluated ([`Engine::handle_accepted`]).
+fn rule_view<'a>(p: &Packet<'a>, ct: Option<CtState>) -> eval::Packet<'a> {
+    let l4 = match p.transport {
+        Transport::Udp { sport, dport } => L4::Udp { sport, dport },
+        Transport::Tcp { sport, dport, .. } => L4::Tcp { sport, dport },
+        Transport::Icmp { ty } => L4::Icmp(ty),
+        Transport::Icmpv6 { ty } => L4::Icmpv6(ty),
+        Transport::Other { proto } => L4::Other(proto),
+    };
+    eval::Packet {
+        loopback_in: p.src.is_loopback(),
+        saddr: p.src,
+        daddr: p.dst,
+        l4,
+        ct,
+        payload: p.payload,
+    }
+}
+
 pub(super) fn in_ranges(ranges: &[PortRange], port: u16) -> bool {
     ranges.iter().any(|r| r.contains(port))
 }
@@ -97,21 +121,7 @@ impl Engine {
             };
         }
         let ct = self.flows.state(now, &key, p);
-        let l4 = match p.transport {
-            Transport::Udp { sport, dport } => L4::Udp { sport, dport },
-            Transport::Tcp { sport, dport, .. } => L4::Tcp { sport, dport },
-            Transport::Icmp { ty } => L4::Icmp(ty),
-            Transport::Icmpv6 { ty } => L4::Icmpv6(ty),
-            Transport::Other { proto } => L4::Other(proto),
-        };
-        let pkt = eval::Packet {
-            loopback_in: p.src.is_loopback(),
-            saddr: p.src,
-            daddr: p.dst,
-            l4,
-            ct,
-            payload: p.payload,
-        };
+        let pkt = rule_view(p, ct);
         let chain = &self.ruleset.chains[self.input];
         let view = SetsAt {
             now,
