@@ -56,13 +56,9 @@ impl<K: Ord + Clone> Deadlines<K> {
     }
 
     /// Entries held (live and stale).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.heap.len()
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
     }
 }
 

@@ -26,29 +26,29 @@
 //! never bans a source that proved it receives the host's answers
 //! ([`routable`]).
 
-pub mod action;
+mod action;
 pub mod bans;
-pub mod deadlines;
+mod deadlines;
 mod engine;
-pub mod event;
-pub mod flood;
-pub mod flow;
-pub mod h323;
-pub mod keyed;
-pub mod packet;
+mod event;
+mod flood;
+mod flow;
+mod h323;
+mod keyed;
+mod packet;
 pub mod pinhole;
 pub mod reassembly;
 pub mod remote_text;
-pub mod routable;
-pub mod scanner;
-pub mod time;
+mod routable;
+mod scanner;
+mod time;
 pub mod transaction;
-pub mod window;
-pub mod witnesses;
+mod window;
+mod witnesses;
 
 pub use action::{Action, BanReason, CloseReason, PinholeKey, Shield};
 pub use engine::{DecidedBy, Decision, Engine, Stats};
 pub use event::Event;
-pub use packet::{Direction, Packet, Transport};
+pub use packet::{Direction, Packet, PacketError, Transport};
 pub use sipwall_ruleset::eval::Verdict;
 pub use time::Timestamp;
