@@ -1,13 +1,14 @@
 //! The engine: packets and FreeSWITCH events in, verdicts and actions out.
+//! This file holds the [`Engine`] value, its public face and its clock
+//! (`poll_timeout`/`handle_timeout`); each concept has a room of its own:
 //!
 //! ```text
-//!   handle(now, dir, ip bytes) ─► Flows (ct state) ─► ruleset IR (bans, pinholes as sets)
-//!                                        │ accepted SIP ─► sipwall-sip ─► Scanner · Flood ·
-//!                                        │                Transactions ─► brute force, enumeration,
-//!                                        │                registration · Pinholes / helper expectations
-//!   handle_event(now, event) ────────────┘                         │
-//!   poll_action() ◄─────────────────── Ban · Allow · OpenPinhole · ClosePinhole · BanExpired
-//!   poll_timeout() / handle_timeout(now): bans and pinholes run out (the caller drives time)
+//!   judge     handle_accepted / handle_packet: flows, the input chain (replay only), then inspect
+//!   inspect   SIP framing (UDP, TCP streams), scanner, flood, malformed, return-route evidence
+//!   outcomes  transaction and event outcomes: brute force, enumeration, registration
+//!   guard     bans a detector asks for and the shields that stop them; bans by hand
+//!   media     pinholes from SDP, SIP and H.323 helper expectations
+//!   events    FreeSWITCH events: auth outcomes, channel media ports
 //! ```
 
 mod events;

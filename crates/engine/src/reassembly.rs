@@ -2,12 +2,12 @@
 //! connection, until the rest of the message arrives.
 //!
 //! Bounded three ways, none of which can blind the guard to a new
-//! connection: at most [`MAX_BUFFER`] bytes per buffer (more is malformed
+//! connection: at most `MAX_BUFFER` bytes per buffer (more is malformed
 //! SIP), at most [`MAX_STREAMS`] buffers and at most a byte budget (default
 //! [`DEFAULT_BUDGET`], 64 MiB) in all, the least recently fed buffer
 //! dropped first to make room. A buffer also ends with its connection: on
 //! FIN or RST, and when the flow table forgets the flow (swept by the
-//! caller through [`Streams::retain`]). Bytes are counted as allocated
+//! caller through `Streams::retain`). Bytes are counted as allocated
 //! (`Vec` capacity), not as used.
 
 use crate::flow::FlowKey;

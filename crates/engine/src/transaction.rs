@@ -4,7 +4,7 @@
 //! bounded (least recent out) since a scanner never waits for answers.
 //!
 //! Each transaction remembers whether its request was return-routable
-//! (see [`crate::routable`]), so that what its answer says is weighed as
+//! (see the `routable` module), so that what its answer says is weighed as
 //! evidence a blind spoofer could or could not have produced. Accounts are
 //! made printable and capped at [`MAX_ACCOUNT`] bytes when noted: 65,536
 //! open transactions hold at most about 20 MB of them, whatever the To-user.
