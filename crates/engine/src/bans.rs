@@ -448,9 +448,16 @@ impl Bans {
         gone
     }
 
-    /// The earliest end of a ban in force (possibly a little early).
-    pub fn next_expiry(&self) -> Option<Timestamp> {
-        match (self.ends.next(), self.prefix_ends.next()) {
+    /// The earliest end of a ban in force.
+    pub(crate) fn next_expiry(&mut self) -> Option<Timestamp> {
+        let (active, prefixes) = (&self.active, &self.prefixes);
+        let one = self
+            .ends
+            .next_live(|t, a| active.get(a).is_some_and(|b| b.until == *t));
+        let prefix = self
+            .prefix_ends
+            .next_live(|t, p| prefixes.get(p).is_some_and(|b| b.until == *t));
+        match (one, prefix) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

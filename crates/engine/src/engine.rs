@@ -294,10 +294,10 @@ impl Engine {
     }
 
     /// When [`Engine::handle_timeout`] should next be called: the next end
-    /// of a ban or a pinhole (early by a stale entry at worst, never late).
-    /// Nothing else wakes the engine: the tables only packets fill are
-    /// pruned on the packet path.
-    pub fn poll_timeout(&self) -> Option<Timestamp> {
+    /// of a ban or a pinhole in force (a refreshed or lifted one's old end
+    /// is dropped here, not woken for). Nothing else wakes the engine: the
+    /// tables only packets fill are pruned on the packet path.
+    pub fn poll_timeout(&mut self) -> Option<Timestamp> {
         [self.bans.next_expiry(), self.pinholes.next_expiry()]
             .into_iter()
             .flatten()

@@ -359,9 +359,11 @@ impl Pinholes {
         }
     }
 
-    /// The earliest expiry of an open pinhole (possibly a little early).
-    pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.ends.next()
+    /// The earliest expiry of an open pinhole.
+    pub(crate) fn next_expiry(&mut self) -> Option<Timestamp> {
+        let holes = &self.holes;
+        self.ends
+            .next_live(|t, k| holes.get(k).is_some_and(|h| h.until == *t))
     }
 
     /// Whether `port` is open to any source.

@@ -848,6 +848,35 @@ fn a_call_opens_rtp_and_rtcp_that_accept_media_and_bye_closes_them() {
     assert!(e.pinholes().is_empty());
 }
 
+/// The pinhole table's deadlines kept a closed call's old end, and
+/// `poll_timeout` named it: the caller woke for nothing.
+#[test]
+fn a_call_ended_by_bye_leaves_no_timer_behind() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c1", 20000, "");
+    assert!(e.poll_timeout().is_some(), "its pinholes will end");
+    sip_in(&mut e, t(5000), PEER, &req("BYE", "c1", "2 BYE", "", None));
+    assert!(e.pinholes().is_empty());
+    assert_eq!(e.poll_timeout(), None, "nothing left to end");
+}
+
+/// The same for a ban lifted by hand.
+#[test]
+fn a_ban_lifted_by_hand_leaves_no_timer_behind() {
+    let mut e = engine(SIP_PINHOLE);
+    let probe = req(
+        "OPTIONS",
+        "s",
+        "1 OPTIONS",
+        "User-Agent: sipcli/v1.8\r\n",
+        None,
+    );
+    sip_in(&mut e, t(0), ATTACKER, &probe);
+    assert!(e.poll_timeout().is_some(), "the ban will end");
+    assert!(e.unban(ip(ATTACKER)));
+    assert_eq!(e.poll_timeout(), None, "nothing left to end");
+}
+
 #[test]
 fn a_reinvite_moves_media() {
     let mut e = engine(SIP_PINHOLE);
