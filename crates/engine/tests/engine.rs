@@ -2030,3 +2030,71 @@ fn a_scanner_is_dropped_inline_until_the_kernels_ban_set_catches_up() {
         Verdict::Accept
     );
 }
+
+fn tcp_bytes(
+    (src, sport): (&str, u16),
+    (dst, dport): (&str, u16),
+    syn: bool,
+    ack: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (ip(src), ip(dst)) else {
+        panic!("IPv4 only")
+    };
+    let mut b =
+        etherparse::PacketBuilder::ipv4(s.octets(), d.octets(), 64).tcp(sport, dport, 1, 64_000);
+    if syn {
+        b = b.syn();
+    }
+    if ack {
+        b = b.ack(1);
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).expect("a packet");
+    out
+}
+
+/// Without the rules, the daemon still tells a stream whose handshake the
+/// host answered (return-routable) from a segment anyone could forge.
+#[test]
+fn a_scanner_over_a_tcp_stream_the_host_answered_is_banned_inline_even_from_a_verified_source() {
+    let probe: &[u8] = b"OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/TCP 203.0.113.9:40000;branch=z9hG4bK-t\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: tcp-scan\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n";
+    // A segment with no handshake before it: the peer's verified address
+    // shields it from forged evidence.
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-verified", 20000, "");
+    let forged = tcp_bytes((PEER, 40000), (HOST, 5060), false, true, probe);
+    assert_eq!(
+        e.handle_accepted(t(1000), Direction::In, &forged),
+        Verdict::Accept
+    );
+    assert!(!e.bans().is_banned(t(1000), ip(PEER)));
+    // After a handshake the host answered, the stream is the peer's own.
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-verified", 20000, "");
+    for (at, dir, bytes) in [
+        (
+            1000,
+            Direction::In,
+            tcp_bytes((PEER, 40000), (HOST, 5060), true, false, b""),
+        ),
+        (
+            1001,
+            Direction::Out,
+            tcp_bytes((HOST, 5060), (PEER, 40000), true, true, b""),
+        ),
+        (
+            1002,
+            Direction::In,
+            tcp_bytes((PEER, 40000), (HOST, 5060), false, true, b""),
+        ),
+    ] {
+        assert_eq!(e.handle_accepted(t(at), dir, &bytes), Verdict::Accept);
+    }
+    let probe = tcp_bytes((PEER, 40000), (HOST, 5060), false, true, probe);
+    assert_eq!(
+        e.handle_accepted(t(1003), Direction::In, &probe),
+        Verdict::Drop
+    );
+    assert!(e.bans().is_banned(t(1003), ip(PEER)));
+}
