@@ -1,11 +1,11 @@
 //! Replay throughput: a synthetic capture of mostly RTP (20 calls, 50
 //! packets a second each way, their SIP set-up and tear-down) through
-//! `Engine::handle` with advancing timestamps, as `sipwall replay` drives
+//! `Engine::handle_packet` with advancing timestamps, as `sipwall replay` drives
 //! it. The target is at least 1M packets/s on one core (docs/performance.md).
 
 use criterion::{criterion_main, Criterion, Throughput};
 use etherparse::PacketBuilder;
-use sipwall_engine::{Direction, Engine, Timestamp};
+use sipwall_engine::{Direction, Engine, Packet, Timestamp};
 
 const HOST: [u8; 4] = [192, 0, 2, 1];
 const CALLS: u8 = 20;
@@ -145,7 +145,13 @@ fn bench(c: &mut Criterion) {
                 let base = 1_700_000_000_000_000;
                 let mut accepted = 0u64;
                 for (t, dir, ip) in &packets {
-                    let d = e.handle(Timestamp::from_micros(base + t), *dir, ip);
+                    let now = Timestamp::from_micros(base + t);
+                    // Time is the caller's, as in `sipwall replay`.
+                    while let Some(at) = e.poll_timeout().filter(|d| *d <= now) {
+                        e.handle_timeout(at);
+                    }
+                    let p = Packet::parse(ip).expect("the capture is IP");
+                    let d = e.handle_packet(now, *dir, &p);
                     accepted += u64::from(d.verdict == sipwall_engine::Verdict::Accept);
                     while e.poll_action().is_some() {}
                 }

@@ -79,7 +79,7 @@ impl From<&sipwall_policy::Bans> for PrefixPolicy {
 
 /// How bans are sized.
 #[derive(Debug, Clone)]
-pub struct BanPolicy {
+pub(crate) struct BanPolicy {
     /// The first ban's length.
     pub base: Duration,
     /// Each repeat multiplies it by this.
@@ -136,7 +136,7 @@ const MEMORY: usize = 100_000;
 
 impl Bans {
     /// A table that never bans `allow`.
-    pub fn new(policy: BanPolicy, allow: Vec<IpNet>) -> Self {
+    pub(crate) fn new(policy: BanPolicy, allow: Vec<IpNet>) -> Self {
         let cap = NonZeroUsize::new(MEMORY).expect("non-zero");
         Bans {
             policy,
@@ -156,7 +156,7 @@ impl Bans {
     }
 
     /// Sets when bans inside one prefix become a ban of the prefix.
-    pub fn set_prefix_policy(&mut self, p: PrefixPolicy) {
+    pub(crate) fn set_prefix_policy(&mut self, p: PrefixPolicy) {
         self.prefix_policy = p;
     }
 
@@ -175,7 +175,7 @@ impl Bans {
     }
 
     /// The prefix ban made by the last [`Bans::ban`], once.
-    pub fn take_prefix_ban(&mut self) -> Option<(IpNet, Timestamp, BanReason)> {
+    pub(crate) fn take_prefix_ban(&mut self) -> Option<(IpNet, Timestamp, BanReason)> {
         self.new_prefix.take()
     }
 
@@ -265,7 +265,7 @@ impl Bans {
     }
 
     /// Allows `addr` by hand until `until`: not banned for anything meanwhile.
-    pub fn allow_until(&mut self, addr: IpAddr, until: Timestamp) {
+    pub(crate) fn allow_until(&mut self, addr: IpAddr, until: Timestamp) {
         self.allowed.insert(addr, until);
     }
 
@@ -274,13 +274,13 @@ impl Bans {
     }
 
     /// Whether `addr` registered successfully and is still allowed.
-    pub fn is_registered(&mut self, now: Timestamp, addr: IpAddr) -> bool {
+    pub(crate) fn is_registered(&mut self, now: Timestamp, addr: IpAddr) -> bool {
         self.registered.get(&addr).is_some_and(|until| *until > now)
     }
 
     /// Allows `addr` after a successful registration; returns the end of
     /// the allowance, or `None` when allowances are off.
-    pub fn register(&mut self, now: Timestamp, addr: IpAddr) -> Option<Timestamp> {
+    pub(crate) fn register(&mut self, now: Timestamp, addr: IpAddr) -> Option<Timestamp> {
         if self.policy.registered_allow.is_zero() {
             return None;
         }
@@ -292,7 +292,7 @@ impl Bans {
     /// Bans `addr` unless it is allowlisted or already banned; `exempt_registered`
     /// is false only for floods (a registered source may still flood).
     /// Returns the ban's end when a new ban was made.
-    pub fn ban(
+    pub(crate) fn ban(
         &mut self,
         now: Timestamp,
         addr: IpAddr,
@@ -318,7 +318,7 @@ impl Bans {
     /// Bans `addr` by hand for `length` (default: the escalated ban time,
     /// as a detector's ban). Allowlisted addresses (and addresses allowed
     /// by hand) are refused unless `force`; loopback always is.
-    pub fn ban_by_hand(
+    pub(crate) fn ban_by_hand(
         &mut self,
         now: Timestamp,
         addr: IpAddr,
@@ -342,7 +342,7 @@ impl Bans {
     /// Bans the network `prefix` by hand (an interval element), for
     /// `length` or the base ban time. A prefix holding an allowlisted
     /// address is refused unless `force`; one holding loopback always is.
-    pub fn ban_prefix_by_hand(
+    pub(crate) fn ban_prefix_by_hand(
         &mut self,
         now: Timestamp,
         prefix: IpNet,
@@ -393,24 +393,24 @@ impl Bans {
     }
 
     /// Lifts a ban now; false if there was none.
-    pub fn unban(&mut self, addr: IpAddr) -> bool {
+    pub(crate) fn unban(&mut self, addr: IpAddr) -> bool {
         self.active.remove(&addr).is_some()
     }
 
     /// Lifts a prefix ban now (`prefix` as banned, host bits ignored);
     /// false if there was none. The single bans inside it stay.
-    pub fn unban_prefix(&mut self, prefix: IpNet) -> bool {
+    pub(crate) fn unban_prefix(&mut self, prefix: IpNet) -> bool {
         self.prefixes.remove(&prefix.trunc()).is_some()
     }
 
     /// Restores a ban from the ledger or the kernel after a restart.
-    pub fn restore(&mut self, addr: IpAddr, ban: Ban) {
+    pub(crate) fn restore(&mut self, addr: IpAddr, ban: Ban) {
         self.ends.push(ban.until, addr);
         self.active.insert(addr, ban);
     }
 
     /// Restores a prefix ban from the ledger or the kernel after a restart.
-    pub fn restore_prefix(&mut self, prefix: IpNet, ban: Ban) {
+    pub(crate) fn restore_prefix(&mut self, prefix: IpNet, ban: Ban) {
         self.insert_prefix(prefix.trunc(), ban);
     }
 
@@ -424,7 +424,7 @@ impl Bans {
     }
 
     /// Removes bans that ended by `now`, returning their sources.
-    pub fn expire(&mut self, now: Timestamp) -> Vec<IpAddr> {
+    pub(crate) fn expire(&mut self, now: Timestamp) -> Vec<IpAddr> {
         if !self.allowed.is_empty() {
             self.allowed.retain(|_, u| *u > now);
         }
@@ -448,9 +448,16 @@ impl Bans {
         gone
     }
 
-    /// The earliest end of a ban in force (possibly a little early).
-    pub fn next_expiry(&self) -> Option<Timestamp> {
-        match (self.ends.next(), self.prefix_ends.next()) {
+    /// The earliest end of a ban in force.
+    pub(crate) fn next_expiry(&mut self) -> Option<Timestamp> {
+        let (active, prefixes) = (&self.active, &self.prefixes);
+        let one = self
+            .ends
+            .next_live(|t, a| active.get(a).is_some_and(|b| b.until == *t));
+        let prefix = self
+            .prefix_ends
+            .next_live(|t, p| prefixes.get(p).is_some_and(|b| b.until == *t));
+        match (one, prefix) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

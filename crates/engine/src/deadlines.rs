@@ -28,10 +28,17 @@ impl<K: Ord + Clone> Deadlines<K> {
         self.heap.push(Reverse((at, key)));
     }
 
-    /// The earliest noted deadline (possibly a stale one: then it is early,
-    /// never late, and costs one empty wake-up).
-    pub fn next(&self) -> Option<Timestamp> {
-        self.heap.peek().map(|Reverse((t, _))| *t)
+    /// The earliest deadline still in force (`live` says whether an entry
+    /// still holds): stale entries at the front are dropped on the way, so
+    /// a caller's timer never fires for a key refreshed or gone.
+    pub fn next_live(&mut self, live: impl Fn(&Timestamp, &K) -> bool) -> Option<Timestamp> {
+        while let Some(Reverse((t, k))) = self.heap.peek() {
+            if live(t, k) {
+                return Some(*t);
+            }
+            self.heap.pop();
+        }
+        None
     }
 
     /// Takes the next entry due at `now`.
@@ -56,13 +63,9 @@ impl<K: Ord + Clone> Deadlines<K> {
     }
 
     /// Entries held (live and stale).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.heap.len()
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
     }
 }
 
@@ -76,7 +79,7 @@ mod tests {
         for (t, k) in [(30, 3), (10, 1), (20, 2)] {
             d.push(Timestamp::from_secs(t), k);
         }
-        assert_eq!(d.next(), Some(Timestamp::from_secs(10)));
+        assert_eq!(d.next_live(|_, _| true), Some(Timestamp::from_secs(10)));
         assert_eq!(d.pop_due(Timestamp::from_secs(25)).map(|e| e.1), Some(1));
         assert_eq!(d.pop_due(Timestamp::from_secs(25)).map(|e| e.1), Some(2));
         assert_eq!(d.pop_due(Timestamp::from_secs(25)), None);
@@ -85,5 +88,20 @@ mod tests {
         }
         d.compact(1, |t, k| *k == 3 || *t == Timestamp::from_secs(5099));
         assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn the_next_deadline_skips_stale_entries() {
+        let mut d: Deadlines<u32> = Deadlines::default();
+        for (t, k) in [(30, 3), (10, 1), (20, 2)] {
+            d.push(Timestamp::from_secs(t), k);
+        }
+        assert_eq!(
+            d.next_live(|_, k| *k != 1),
+            Some(Timestamp::from_secs(20)),
+            "key 1 was refreshed or removed"
+        );
+        assert_eq!(d.len(), 2, "its entry is gone");
+        assert_eq!(d.next_live(|_, _| false), None);
     }
 }

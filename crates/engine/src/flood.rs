@@ -61,6 +61,7 @@ impl Flood {
     }
 
     /// Sources tracked now.
+    #[cfg(test)]
     pub fn tracked(&self) -> usize {
         self.buckets.len()
     }

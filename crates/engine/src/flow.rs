@@ -136,13 +136,9 @@ impl Flows {
     }
 
     /// Number of tracked flows.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.flows.len()
-    }
-
-    /// Whether no flow is tracked.
-    pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
     }
 
     /// The conntrack state of `p` before it is accepted: `None` for a new
@@ -311,11 +307,13 @@ impl Flows {
     }
 
     /// How many times a full table was swept to make room.
+    #[cfg(test)]
     pub fn full_sweeps(&self) -> u64 {
         self.full_sweeps
     }
 
     /// Number of pending expectations.
+    #[cfg(test)]
     pub fn expectations(&self) -> usize {
         self.expected_count
     }

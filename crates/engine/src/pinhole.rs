@@ -27,7 +27,7 @@ pub const MAX_CALLS_PER_SOURCE: usize = 10_000;
 
 /// Who holds a pinhole: a dialog (by Call-ID) or a channel (by UUID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Owner(u64);
+pub(crate) struct Owner(u64);
 
 impl Owner {
     /// The dialog with this Call-ID.
@@ -50,7 +50,7 @@ fn hash(ns: u8, bytes: &[u8]) -> u64 {
 
 /// What the engine knows of one call.
 #[derive(Debug, Clone, Default)]
-pub struct Call {
+pub(crate) struct Call {
     keys: Vec<PinholeKey>,
     ports: Vec<u16>,
     remote: Option<IpAddr>,
@@ -104,7 +104,7 @@ const CALL_IDLE: Duration = Duration::from_secs(4 * 3600);
 
 impl Pinholes {
     /// Pinholes living `timeout`, keyed on the remote address when `match_remote`.
-    pub fn new(timeout: Duration, match_remote: bool, max_calls: usize) -> Self {
+    pub(crate) fn new(timeout: Duration, match_remote: bool, max_calls: usize) -> Self {
         Pinholes {
             match_remote,
             timeout,
@@ -119,7 +119,7 @@ impl Pinholes {
     }
 
     /// The call `owner` if the table has it (marked active at `now`).
-    pub fn get(&mut self, now: Timestamp, owner: Owner) -> Option<&mut Call> {
+    pub(crate) fn get(&mut self, now: Timestamp, owner: Owner) -> Option<&mut Call> {
         let c = self.calls.get_mut(&owner)?;
         c.last = now;
         if c.keys.is_empty() {
@@ -136,7 +136,7 @@ impl Pinholes {
     /// and `local` if it is new: room is made by evicting the least
     /// recently active call without pinholes (of `remote`'s own when its
     /// share is full); `None` when there is none to evict.
-    pub fn open(
+    pub(crate) fn open(
         &mut self,
         now: Timestamp,
         owner: Owner,
@@ -228,7 +228,7 @@ impl Pinholes {
 
     /// Sets the local media ports of `owner` (RTP and RTCP), opening,
     /// refreshing and closing pinholes to match.
-    pub fn set_ports(
+    pub(crate) fn set_ports(
         &mut self,
         now: Timestamp,
         owner: Owner,
@@ -243,7 +243,7 @@ impl Pinholes {
     }
 
     /// Sets the remote media address of `owner`.
-    pub fn set_remote(
+    pub(crate) fn set_remote(
         &mut self,
         now: Timestamp,
         owner: Owner,
@@ -312,7 +312,7 @@ impl Pinholes {
     }
 
     /// Ends call `owner`: its pinholes close (unless another owner holds them).
-    pub fn end(&mut self, owner: Owner, out: &mut Vec<Action>) {
+    pub(crate) fn end(&mut self, owner: Owner, out: &mut Vec<Action>) {
         if let Some(c) = self.forget(owner) {
             for key in c.keys {
                 self.release(owner, key, CloseReason::CallEnded, out);
@@ -321,7 +321,7 @@ impl Pinholes {
     }
 
     /// Closes pinholes whose time is up.
-    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+    pub(crate) fn expire(&mut self, now: Timestamp, out: &mut Vec<Action>) {
         while let Some((at, key)) = self.ends.pop_due(now) {
             if self.holes.get(&key).is_none_or(|h| h.until != at) {
                 continue;
@@ -347,7 +347,7 @@ impl Pinholes {
 
     /// Forgets calls without pinholes that have been quiet for hours
     /// (periodic: it walks every call).
-    pub fn forget_idle(&mut self, now: Timestamp) {
+    pub(crate) fn forget_idle(&mut self, now: Timestamp) {
         let quiet: Vec<Owner> = self
             .calls
             .iter()
@@ -359,9 +359,11 @@ impl Pinholes {
         }
     }
 
-    /// The earliest expiry of an open pinhole (possibly a little early).
-    pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.ends.next()
+    /// The earliest expiry of an open pinhole.
+    pub(crate) fn next_expiry(&mut self) -> Option<Timestamp> {
+        let holes = &self.holes;
+        self.ends
+            .next_live(|t, k| holes.get(k).is_some_and(|h| h.until == *t))
     }
 
     /// Whether `port` is open to any source.

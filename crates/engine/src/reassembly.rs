@@ -2,12 +2,12 @@
 //! connection, until the rest of the message arrives.
 //!
 //! Bounded three ways, none of which can blind the guard to a new
-//! connection: at most [`MAX_BUFFER`] bytes per buffer (more is malformed
+//! connection: at most `MAX_BUFFER` bytes per buffer (more is malformed
 //! SIP), at most [`MAX_STREAMS`] buffers and at most a byte budget (default
 //! [`DEFAULT_BUDGET`], 64 MiB) in all, the least recently fed buffer
 //! dropped first to make room. A buffer also ends with its connection: on
 //! FIN or RST, and when the flow table forgets the flow (swept by the
-//! caller through [`Streams::retain`]). Bytes are counted as allocated
+//! caller through `Streams::retain`). Bytes are counted as allocated
 //! (`Vec` capacity), not as used.
 
 use crate::flow::FlowKey;
@@ -15,10 +15,10 @@ use lru::LruCache;
 use std::net::IpAddr;
 
 /// One direction of one connection: the flow and the sender's address and port.
-pub type StreamKey = (FlowKey, IpAddr, u16);
+pub(crate) type StreamKey = (FlowKey, IpAddr, u16);
 
 /// The most bytes one buffer holds before its stream is judged malformed.
-pub const MAX_BUFFER: usize = 64 * 1024;
+pub(crate) const MAX_BUFFER: usize = 64 * 1024;
 /// The most buffers held.
 pub const MAX_STREAMS: usize = 65_536;
 /// The default budget of all buffers together, in bytes.
@@ -35,7 +35,7 @@ pub struct Streams {
 
 impl Streams {
     /// Buffers holding at most `budget` bytes in all.
-    pub fn new(budget: usize) -> Self {
+    pub(crate) fn new(budget: usize) -> Self {
         Streams {
             bufs: LruCache::unbounded(),
             bytes: 0,
@@ -45,7 +45,7 @@ impl Streams {
     }
 
     /// Takes the buffer of `key` out (empty if there was none).
-    pub fn take(&mut self, key: &StreamKey) -> Vec<u8> {
+    pub(crate) fn take(&mut self, key: &StreamKey) -> Vec<u8> {
         match self.bufs.pop(key) {
             Some(b) => {
                 self.bytes -= b.capacity();
@@ -57,7 +57,7 @@ impl Streams {
 
     /// Puts back what is left of `key`'s buffer, making room by dropping
     /// the least recently fed buffers.
-    pub fn put(&mut self, key: StreamKey, mut buf: Vec<u8>) {
+    pub(crate) fn put(&mut self, key: StreamKey, mut buf: Vec<u8>) {
         if buf.is_empty() {
             return;
         }
@@ -81,14 +81,14 @@ impl Streams {
     }
 
     /// Drops both directions' buffers of connection `flow` (FIN or RST).
-    pub fn end(&mut self, flow: FlowKey, a: (IpAddr, u16), b: (IpAddr, u16)) {
+    pub(crate) fn end(&mut self, flow: FlowKey, a: (IpAddr, u16), b: (IpAddr, u16)) {
         for (addr, port) in [a, b] {
             self.take(&(flow, addr, port));
         }
     }
 
     /// Keeps only the buffers whose connection `alive` says still exists.
-    pub fn retain(&mut self, mut alive: impl FnMut(&FlowKey) -> bool) {
+    pub(crate) fn retain(&mut self, mut alive: impl FnMut(&FlowKey) -> bool) {
         let dead: Vec<StreamKey> = self
             .bufs
             .iter()

@@ -168,6 +168,7 @@ impl Routability {
     }
 
     /// Verified sources remembered (some possibly lapsed).
+    #[cfg(test)]
     pub fn remembered(&self) -> usize {
         self.verified.len()
     }

@@ -4,7 +4,7 @@
 //! bounded (least recent out) since a scanner never waits for answers.
 //!
 //! Each transaction remembers whether its request was return-routable
-//! (see [`crate::routable`]), so that what its answer says is weighed as
+//! (see the `routable` module), so that what its answer says is weighed as
 //! evidence a blind spoofer could or could not have produced. Accounts are
 //! made printable and capped at [`MAX_ACCOUNT`] bytes when noted: 65,536
 //! open transactions hold at most about 20 MB of them, whatever the To-user.
@@ -50,7 +50,7 @@ enum Kind {
 
 /// What a response says about the request's sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Credentials were given and refused (401/407 to an authenticated
     /// request, or 403).
     AuthFailure {
@@ -122,7 +122,7 @@ fn account(m: &Message<'_>) -> String {
 
 impl Transactions {
     /// Keeps at most `capacity` open transactions.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Transactions {
             open: LruCache::new(NonZeroUsize::new(capacity.max(1)).expect("non-zero")),
             of_source: LruCache::unbounded(),
@@ -132,7 +132,7 @@ impl Transactions {
     }
 
     /// Notes a request from `src` (`routable`: return-routable evidence).
-    pub fn request(&mut self, now: Timestamp, src: IpAddr, m: &Message<'_>, routable: bool) {
+    pub(crate) fn request(&mut self, now: Timestamp, src: IpAddr, m: &Message<'_>, routable: bool) {
         let (Some(call_id), Some(cseq)) = (m.call_id(), m.cseq()) else {
             return;
         };
@@ -194,7 +194,7 @@ impl Transactions {
     }
 
     /// Reads a response: what it says about its request's sender.
-    pub fn response(&mut self, now: Timestamp, m: &Message<'_>) -> Option<Outcome> {
+    pub(crate) fn response(&mut self, now: Timestamp, m: &Message<'_>) -> Option<Outcome> {
         let status = m.status()?;
         let (call_id, cseq) = (m.call_id()?, m.cseq()?);
         if status < 200 {

@@ -78,13 +78,9 @@ impl Witnesses {
     }
 
     /// Sources with unpaired reports.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.unpaired.len()
-    }
-
-    /// Whether no report waits.
-    pub fn is_empty(&self) -> bool {
-        self.unpaired.is_empty()
     }
 }
 

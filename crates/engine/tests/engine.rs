@@ -505,6 +505,34 @@ fn register_failure_events_count_like_answers_on_the_wire() {
     );
 }
 
+/// Each failure report was tagged `sip_messages ^ now`, so reports in the
+/// same microsecond with no SIP message between them shared a tag and the
+/// brute-force window counted them once.
+#[test]
+fn failures_reported_in_one_instant_each_count() {
+    let mut e = engine(SIP_PINHOLE);
+    let ev = Event::from_pairs(&[
+        ("Event-Name", "CUSTOM"),
+        ("Event-Subclass", "sofia::register_failure"),
+        ("network-ip", ATTACKER),
+        ("to-user", "1000"),
+        ("to-host", "example.com"),
+    ]);
+    for _ in 0..5 {
+        e.handle_event(t(100), &ev);
+    }
+    assert_eq!(e.stats().auth_failures, 5);
+    assert_eq!(
+        bans(&actions(&mut e)),
+        [(
+            ip(ATTACKER),
+            BanReason::BruteForce {
+                account: "1000@example.com".into()
+            }
+        )]
+    );
+}
+
 /// FreeSWITCH answers a wrong password with 403 and fires
 /// `sofia::register_failure` for the same REGISTER: where the daemon reads
 /// the wire and the event socket both, each failure was counted twice, and
@@ -621,8 +649,8 @@ fn repeat_offenders_get_longer_bans_and_bans_expire_on_time() {
     };
     assert_eq!(
         e.poll_timeout(),
-        Some(t(1000)),
-        "the next sweep comes first"
+        Some(until),
+        "the ban's end is the next deadline: no table sweep wakes the engine"
     );
     e.handle_timeout(until);
     assert_eq!(actions(&mut e), [Action::BanExpired { addr: ip(ATTACKER) }]);
@@ -818,6 +846,35 @@ fn a_call_opens_rtp_and_rtcp_that_accept_media_and_bye_closes_them() {
         [20000, 20001]
     );
     assert!(e.pinholes().is_empty());
+}
+
+/// The pinhole table's deadlines kept a closed call's old end, and
+/// `poll_timeout` named it: the caller woke for nothing.
+#[test]
+fn a_call_ended_by_bye_leaves_no_timer_behind() {
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c1", 20000, "");
+    assert!(e.poll_timeout().is_some(), "its pinholes will end");
+    sip_in(&mut e, t(5000), PEER, &req("BYE", "c1", "2 BYE", "", None));
+    assert!(e.pinholes().is_empty());
+    assert_eq!(e.poll_timeout(), None, "nothing left to end");
+}
+
+/// The same for a ban lifted by hand.
+#[test]
+fn a_ban_lifted_by_hand_leaves_no_timer_behind() {
+    let mut e = engine(SIP_PINHOLE);
+    let probe = req(
+        "OPTIONS",
+        "s",
+        "1 OPTIONS",
+        "User-Agent: sipcli/v1.8\r\n",
+        None,
+    );
+    sip_in(&mut e, t(0), ATTACKER, &probe);
+    assert!(e.poll_timeout().is_some(), "the ban will end");
+    assert!(e.unban(ip(ATTACKER)));
+    assert_eq!(e.poll_timeout(), None, "nothing left to end");
 }
 
 #[test]
@@ -1553,8 +1610,13 @@ fn a_reassembly_buffer_ends_with_its_connection() {
     assert_eq!(e.streams().len(), 0, "FIN or RST ends it");
     e.handle_packet(t(20), Direction::In, &tcp_seg(ip(PEER), 40002, false, half));
     assert_eq!(e.streams().len(), 1);
-    // The flow times out unanswered (conntrack's 120 s): its buffer goes too.
-    e.handle_timeout(t(130_000));
+    // The flow times out unanswered (conntrack's 120 s): its buffer goes
+    // too, at the sweep the next packet brings.
+    e.handle_packet(
+        t(130_000),
+        Direction::In,
+        &tcp_seg(ip(PEER), 40004, true, b""),
+    );
     assert_eq!(e.streams().len(), 0, "ended with its flow");
     assert_eq!(e.streams().bytes(), 0);
 }
@@ -1896,4 +1958,143 @@ fn an_h245_address_announced_in_a_q931_connect_admits_the_peers_h245_connection(
         e.handle_packet(t(i as u64), *dir, p);
     }
     assert_eq!(judge(&mut e, PEER, 30000).0, Verdict::Reject);
+}
+
+// --- packets the kernel accepted (the daemon) -------------------------------
+
+fn udp_bytes(src: &str, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (ip(src), ip(HOST)) else {
+        panic!("IPv4 only")
+    };
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ipv4(s.octets(), d.octets(), 64)
+        .udp(sport, dport)
+        .write(&mut out, payload)
+        .expect("a packet");
+    out
+}
+
+/// The daemon judged again, by its own model of the ruleset and a
+/// conntrack that sees only SIP ports, packets the kernel had already let
+/// through: where the model and the kernel disagreed, the model won.
+#[test]
+fn a_packet_the_kernel_accepted_is_not_judged_by_the_rules_again() {
+    let mut e = engine(SIP_PINHOLE);
+    // RTP to a port no pinhole opened: the rules refuse it...
+    let rtp = udp_bytes(PEER, 40000, 20000, &[0x80; 172]);
+    let p = Packet::parse(&rtp).expect("a packet");
+    assert_ne!(
+        e.handle_packet(t(0), Direction::In, &p).verdict,
+        Verdict::Accept
+    );
+    // ...but once the kernel accepted it, that is not the engine's to undo.
+    assert_eq!(
+        e.handle_accepted(t(1), Direction::In, &rtp),
+        Verdict::Accept
+    );
+    assert_eq!(
+        e.handle_accepted(t(2), Direction::In, b"\x45 not an ip packet"),
+        Verdict::Drop,
+        "unreadable bytes"
+    );
+}
+
+#[test]
+fn a_scanner_is_dropped_inline_until_the_kernels_ban_set_catches_up() {
+    let mut e = engine(SIP_PINHOLE);
+    let probe = req(
+        "OPTIONS",
+        "s",
+        "1 OPTIONS",
+        "User-Agent: friendly-scanner\r\n",
+        None,
+    );
+    let bytes = udp_bytes(ATTACKER, 5060, 5060, probe.as_bytes());
+    assert_eq!(
+        e.handle_accepted(t(0), Direction::In, &bytes),
+        Verdict::Drop
+    );
+    assert!(
+        matches!(bans(&actions(&mut e))[..], [(a, BanReason::ScannerUserAgent(_))] if a == ip(ATTACKER))
+    );
+    // Queued behind the first, before the kernel's set holds the ban.
+    let later = udp_bytes(ATTACKER, 5060, 5060, b"OPTIONS");
+    assert_eq!(
+        e.handle_accepted(t(1), Direction::In, &later),
+        Verdict::Drop
+    );
+    assert_eq!(e.stats().dropped, 2);
+    let calm = udp_bytes(PEER, 5060, 5060, b"\r\n\r\n");
+    assert_eq!(
+        e.handle_accepted(t(2), Direction::In, &calm),
+        Verdict::Accept
+    );
+}
+
+fn tcp_bytes(
+    (src, sport): (&str, u16),
+    (dst, dport): (&str, u16),
+    syn: bool,
+    ack: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (ip(src), ip(dst)) else {
+        panic!("IPv4 only")
+    };
+    let mut b =
+        etherparse::PacketBuilder::ipv4(s.octets(), d.octets(), 64).tcp(sport, dport, 1, 64_000);
+    if syn {
+        b = b.syn();
+    }
+    if ack {
+        b = b.ack(1);
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).expect("a packet");
+    out
+}
+
+/// Without the rules, the daemon still tells a stream whose handshake the
+/// host answered (return-routable) from a segment anyone could forge.
+#[test]
+fn a_scanner_over_a_tcp_stream_the_host_answered_is_banned_inline_even_from_a_verified_source() {
+    let probe: &[u8] = b"OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/TCP 203.0.113.9:40000;branch=z9hG4bK-t\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: tcp-scan\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n";
+    // A segment with no handshake before it: the peer's verified address
+    // shields it from forged evidence.
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-verified", 20000, "");
+    let forged = tcp_bytes((PEER, 40000), (HOST, 5060), false, true, probe);
+    assert_eq!(
+        e.handle_accepted(t(1000), Direction::In, &forged),
+        Verdict::Accept
+    );
+    assert!(!e.bans().is_banned(t(1000), ip(PEER)));
+    // After a handshake the host answered, the stream is the peer's own.
+    let mut e = engine(SIP_PINHOLE);
+    call(&mut e, t(0), "c-verified", 20000, "");
+    for (at, dir, bytes) in [
+        (
+            1000,
+            Direction::In,
+            tcp_bytes((PEER, 40000), (HOST, 5060), true, false, b""),
+        ),
+        (
+            1001,
+            Direction::Out,
+            tcp_bytes((HOST, 5060), (PEER, 40000), true, true, b""),
+        ),
+        (
+            1002,
+            Direction::In,
+            tcp_bytes((PEER, 40000), (HOST, 5060), false, true, b""),
+        ),
+    ] {
+        assert_eq!(e.handle_accepted(t(at), dir, &bytes), Verdict::Accept);
+    }
+    let probe = tcp_bytes((PEER, 40000), (HOST, 5060), false, true, probe);
+    assert_eq!(
+        e.handle_accepted(t(1003), Direction::In, &probe),
+        Verdict::Drop
+    );
+    assert!(e.bans().is_banned(t(1003), ip(PEER)));
 }

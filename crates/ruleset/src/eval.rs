@@ -91,6 +91,8 @@ pub struct Decision<'r> {
     pub action: Verdict,
     /// The deciding rule; `None` when the chain's policy decided.
     pub rule: Option<&'r Rule>,
+    /// The deciding rule's position in the chain that decided.
+    pub index: Option<usize>,
 }
 
 /// A final verdict.
@@ -106,7 +108,7 @@ pub enum Verdict {
 
 /// Runs `pkt` through `chain`.
 pub fn evaluate<'r>(chain: &'r Chain, pkt: &Packet<'_>, sets: &dyn SetLookup) -> Decision<'r> {
-    for rule in &chain.rules {
+    for (index, rule) in chain.rules.iter().enumerate() {
         if !rule.action.is_terminal() || !rule.matches.iter().all(|m| holds(m, pkt, sets)) {
             continue;
         }
@@ -118,6 +120,7 @@ pub fn evaluate<'r>(chain: &'r Chain, pkt: &Packet<'_>, sets: &dyn SetLookup) ->
         return Decision {
             action,
             rule: Some(rule),
+            index: Some(index),
         };
     }
     Decision {
@@ -127,6 +130,7 @@ pub fn evaluate<'r>(chain: &'r Chain, pkt: &Packet<'_>, sets: &dyn SetLookup) ->
             Verdict::Drop
         },
         rule: None,
+        index: None,
     }
 }
 
@@ -147,6 +151,7 @@ pub fn arriving<'r>(rs: &'r Ruleset, pkt: &Packet<'_>, sets: &dyn SetLookup) -> 
         None => Decision {
             action: Verdict::Accept,
             rule: None,
+            index: None,
         },
     }
 }

@@ -713,3 +713,22 @@ fn a_daemon_killed_with_kill_9_leaves_plain_sip_calls_their_media_through_the_ke
     let off = pinhole("[helpers.sip]\nassign = false\n");
     assert!(off.chain(Hook::HelpersIn).is_none() && off.helpers.is_empty());
 }
+
+#[test]
+fn the_decision_names_the_deciding_rules_position() {
+    let rs = builtin();
+    let input = rs.chain(Hook::Input).unwrap();
+    let sip = new_packet(
+        "203.0.113.9",
+        L4::Udp {
+            sport: 5060,
+            dport: 5060,
+        },
+    );
+    let d = evaluate(input, &sip, &EmptySets);
+    let i = d.index.expect("a rule decides SIP");
+    assert!(std::ptr::eq(&input.rules[i], d.rule.unwrap()));
+    let other = new_packet("203.0.113.9", L4::Other(47));
+    let d = evaluate(input, &other, &EmptySets);
+    assert_eq!(d.index.is_none(), d.rule.is_none());
+}

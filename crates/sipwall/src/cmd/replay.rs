@@ -743,35 +743,22 @@ pub fn run(a: ReplayArgs) -> Outcome {
     }
 }
 
-/// Lets the engine's timers run up to `now`, each at its own deadline so
-/// that an expiry is reported when it happened, not at the next packet.
+/// Lets the engine's timers run up to `now`, as the daemon's loop does,
+/// each at its own deadline so that an expiry is reported when it
+/// happened, not at the next packet.
 fn run_timers(
     engine: &mut Engine,
     now: Timestamp,
     tally: &mut Tally,
     mut report: impl FnMut(Timestamp, &[Action]),
 ) {
-    loop {
-        let expiry = [engine.bans().next_expiry(), engine.pinholes().next_expiry()]
-            .into_iter()
-            .flatten()
-            .min()
-            .filter(|t| *t <= now);
-        let at = match expiry {
-            Some(t) => t,
-            // Only the table sweep is due: once, at `now`.
-            None if engine.poll_timeout().is_some_and(|t| t <= now) => now,
-            None => return,
-        };
+    while let Some(at) = engine.poll_timeout().filter(|t| *t <= now) {
         engine.handle_timeout(at);
         let actions: Vec<Action> = std::iter::from_fn(|| engine.poll_action()).collect();
         for x in &actions {
             tally.note(at, x, None);
         }
         report(at, &actions);
-        if expiry.is_none() {
-            return;
-        }
     }
 }
 
@@ -781,7 +768,6 @@ fn by_kind(by: &DecidedBy) -> &'static str {
         DecidedBy::ChainPolicy => "policy",
         DecidedBy::Output => "output",
         DecidedBy::Guard(_) => "guard",
-        DecidedBy::Unreadable => "unreadable",
     }
 }
 

@@ -300,7 +300,7 @@ pub fn run(a: RunArgs) -> Outcome {
                 Input::Packet(logged) => {
                     received.get_or_insert(t);
                     let dir = direction(logged.group, group_in);
-                    engine.handle(t, dir, &logged.packet);
+                    engine.handle_accepted(t, dir, &logged.packet);
                 }
                 Input::Control(req, reply) => {
                     // Earlier packets' actions first, so that answers are current.
@@ -329,7 +329,8 @@ pub fn run(a: RunArgs) -> Outcome {
                         .iter()
                         .map(|(queue, packet)| {
                             let dir = direction(*queue, group_in);
-                            engine.handle(t, dir, packet).verdict == sipwall_engine::Verdict::Accept
+                            engine.handle_accepted(t, dir, packet)
+                                == sipwall_engine::Verdict::Accept
                         })
                         .collect();
                     // Kernel first: an SDP answer leaves only once its pinhole is in.

@@ -1,0 +1,314 @@
+//! SIP inspection: framing (UDP datagrams, TCP streams through
+//! [`crate::reassembly`]), the scanner and flood detectors, malformed
+//! counting, and what the host's own messages prove about return routes.
+
+use super::judge::in_ranges;
+use super::Engine;
+use crate::action::BanReason;
+use crate::flow::FlowKey;
+use crate::packet::{Direction, Packet, Transport};
+use crate::reassembly::MAX_BUFFER;
+use crate::remote_text::printable;
+use crate::time::Timestamp;
+use sipwall_policy::MediaMode;
+use sipwall_sip::{framing, Frame, Message, Method, Start, Summary};
+use std::net::IpAddr;
+
+/// A SIP parse error's kind, one word for counting: the part of the
+/// message at fault for a malformed one, else the error's class
+/// (`unsupported`, `limit`).
+fn sip_fault(e: &sipwall_sip::Error) -> &'static str {
+    use sipwall_sip::Defect;
+    match e {
+        sipwall_sip::Error::Malformed { defect, .. } => match defect {
+            Defect::StartLine(_) => "start-line",
+            Defect::RequestUri(_) => "request-uri",
+            Defect::StatusCode => "status-code",
+            Defect::HeaderLine(_) => "header-line",
+            Defect::Header { .. } => "header",
+            Defect::Body(_) => "body",
+            Defect::Sdp(_) => "sdp",
+            _ => "malformed",
+        },
+        other => other.class(),
+    }
+}
+
+/// The longest User-Agent, Request-URI or event field kept in evidence, in bytes.
+const MAX_EVIDENCE_FIELD: usize = 256;
+
+impl Engine {
+    pub(super) fn is_sip(&self, p: &Packet<'_>, dir: Direction) -> bool {
+        let (ranges, sport, dport) = match p.transport {
+            Transport::Udp { sport, dport } => (&self.sip_udp, sport, dport),
+            Transport::Tcp { sport, dport, .. } => (&self.sip_tcp, sport, dport),
+            _ => return false,
+        };
+        match dir {
+            Direction::In => in_ranges(ranges, dport),
+            // FreeSWITCH answers from its profile port and calls out to a peer's SIP port.
+            Direction::Out => in_ranges(ranges, sport) || in_ranges(ranges, dport),
+        }
+    }
+
+    /// Inspects SIP; returns the reason when the sender got banned by it.
+    pub(super) fn inspect(
+        &mut self,
+        now: Timestamp,
+        dir: Direction,
+        p: &Packet<'_>,
+        key: FlowKey,
+        stream: bool,
+    ) -> Option<BanReason> {
+        if let Transport::Tcp {
+            sport,
+            dport,
+            fin_or_rst: true,
+            ..
+        } = p.transport
+        {
+            // The connection ends: what it left unframed goes with it.
+            let banned = self.inspect_payload(now, dir, p, key, stream);
+            self.streams.end(key, (p.src, sport), (p.dst, dport));
+            return banned;
+        }
+        self.inspect_payload(now, dir, p, key, stream)
+    }
+
+    fn inspect_payload(
+        &mut self,
+        now: Timestamp,
+        dir: Direction,
+        p: &Packet<'_>,
+        key: FlowKey,
+        stream: bool,
+    ) -> Option<BanReason> {
+        if p.payload.is_empty() {
+            return None;
+        }
+        let mut banned = None;
+        match p.transport {
+            Transport::Tcp { sport, .. } => {
+                let stream_key = (key, p.src, sport);
+                let mut buf = self.streams.take(&stream_key);
+                buf.extend_from_slice(p.payload);
+                let mut used = 0;
+                loop {
+                    match framing::frame(&buf[used..]) {
+                        Frame::Complete(len) => {
+                            let end = used + len;
+                            let msg = buf[used..end].to_vec();
+                            banned = banned.or(self.message(now, dir, p, &msg, stream));
+                            used = end;
+                        }
+                        Frame::KeepAlive(len) => used += len,
+                        Frame::Incomplete => break,
+                        Frame::Malformed(e) => {
+                            banned = banned.or(self.malformed_sip(
+                                now,
+                                dir,
+                                p.src,
+                                stream,
+                                sip_fault(&e),
+                            ));
+                            used = buf.len();
+                            break;
+                        }
+                    }
+                }
+                buf.drain(..used);
+                if buf.len() <= MAX_BUFFER {
+                    self.streams.put(stream_key, buf);
+                } else {
+                    banned =
+                        banned.or(self.malformed_sip(now, dir, p.src, stream, "stream-buffer"));
+                }
+            }
+            _ => {
+                if p.payload.iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
+                    return None; // keep-alive
+                }
+                banned = self.message(now, dir, p, p.payload, false);
+            }
+        }
+        banned
+    }
+
+    fn malformed_sip(
+        &mut self,
+        now: Timestamp,
+        dir: Direction,
+        src: IpAddr,
+        routable: bool,
+        kind: &'static str,
+    ) -> Option<BanReason> {
+        self.stats.count_malformed(kind);
+        if dir != Direction::In || !self.guard.malformed.ban {
+            return None;
+        }
+        let n = self.malformed.count(now, src);
+        if n >= self.guard.malformed.max as usize {
+            let evidence = format!(
+                "{n} malformed SIP messages within {:?}",
+                self.guard.malformed.window
+            );
+            if self.ban_source(now, src, BanReason::Malformed, evidence, true, routable) {
+                return Some(BanReason::Malformed);
+            }
+        }
+        None
+    }
+
+    fn message(
+        &mut self,
+        now: Timestamp,
+        dir: Direction,
+        p: &Packet<'_>,
+        bytes: &[u8],
+        stream: bool,
+    ) -> Option<BanReason> {
+        // Scanners are told from the summary, before (and instead of) the
+        // full parse: they are most of what reaches a public SIP port, and
+        // once banned their messages need nothing more.
+        if dir == Direction::In {
+            let summary = Summary::read(bytes);
+            if let Some(reason) = summary.ok().and_then(|s| {
+                let reason = self.scanner.check(&s, p.dst)?;
+                Some((reason, describe_request(&s)))
+            }) {
+                let (reason, evidence) = reason;
+                // A scanner's request carries no echo of anything the host
+                // sent: only a TCP stream makes it return-routable.
+                if self.ban_source(now, p.src, reason.clone(), evidence, true, stream) {
+                    self.stats.sip_messages += 1;
+                    return Some(reason);
+                }
+            }
+        }
+        let m = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                // An INVITE the parser refuses (SIPp writes `c=IN IP6
+                // [addr]`) still sets a call up: the answer's SDP is what
+                // opens its pinholes, and only an INVITE makes a call.
+                if self.media == MediaMode::Pinhole {
+                    self.invite_seen(now, dir, p, bytes);
+                }
+                return self.malformed_sip(now, dir, p.src, stream, sip_fault(&e));
+            }
+        };
+        self.stats.sip_messages += 1;
+        let mut banned = None;
+        let routable = stream || (dir == Direction::In && self.echoes(now, p.src, &m));
+        // Responses cost the engine as much as requests: both count toward
+        // the per-source limit.
+        if dir == Direction::In && self.guard.flood.enabled && self.flood.over(now, p.src) {
+            let evidence = format!(
+                "over {} messages/s (burst {})",
+                self.guard.flood.rate, self.guard.flood.burst
+            );
+            if self.ban_source(now, p.src, BanReason::Flood, evidence, false, routable) {
+                banned = Some(BanReason::Flood);
+            }
+        }
+        match (dir, m.is_request()) {
+            (Direction::In, true) => self.transactions.request(now, p.src, &m, routable),
+            (Direction::Out, true) => {
+                if let Some(branch) = m.top_via().and_then(|v| v.branch()) {
+                    self.routes.requested(now, p.dst, branch);
+                }
+            }
+            (Direction::Out, false) => {
+                self.note_sent(now, p.dst, &m);
+                if let Some(outcome) = self.transactions.response(now, &m) {
+                    self.outcome(now, outcome);
+                }
+            }
+            _ => {}
+        }
+        if banned.is_none() {
+            match self.media {
+                MediaMode::Pinhole => self.pinhole_media(now, dir, p, &m),
+                MediaMode::Helper | MediaMode::Range if self.helper_assigned => {
+                    self.helper_media(now, p, &m)
+                }
+                _ => {}
+            }
+        }
+        banned
+    }
+
+    /// Whether a message echoes what the host sent its source: a request
+    /// the nonce of a challenge or (an ACK) the To tag of a 2xx, a response
+    /// the Via branch of the host's request. An ACK that does completes a
+    /// dialog, and so does a 2xx to the host's INVITE (or REGISTER, or
+    /// OPTIONS ping): either verifies the source.
+    fn echoes(&mut self, now: Timestamp, src: IpAddr, m: &Message<'_>) -> bool {
+        if !m.is_request() {
+            let branch = m.top_via().and_then(|v| v.branch());
+            let routable = branch.is_some_and(|b| self.routes.answers_request(now, src, b));
+            let completes = m.status().is_some_and(|s| (200..300).contains(&s))
+                && m.cseq().is_some_and(|c| {
+                    matches!(
+                        c.method,
+                        Method::Invite | Method::Register | Method::Options
+                    )
+                });
+            if routable && completes {
+                self.verify(now, src);
+            }
+            return routable;
+        }
+        let nonce = m
+            .authorization()
+            .or_else(|| m.proxy_authorization())
+            .and_then(|a| a.param("nonce"));
+        let mut routable = nonce.is_some_and(|n| self.routes.echoes_nonce(now, src, n));
+        if matches!(m.method(), Some(Method::Ack)) {
+            let tag = m.to().and_then(|t| t.tag());
+            if let (Some(call_id), Some(tag)) = (m.call_id(), tag) {
+                if self.routes.acks_answer(now, src, call_id, tag) {
+                    self.verify(now, src);
+                    routable = true;
+                }
+            }
+        }
+        routable
+    }
+
+    /// Notes what the host sends `to` that only `to` can echo: a
+    /// challenge's nonce, a 2xx-to-INVITE's To tag.
+    fn note_sent(&mut self, now: Timestamp, to: IpAddr, m: &Message<'_>) {
+        let challenge = match m.status() {
+            Some(401) => m.www_authenticate(),
+            Some(407) => m.proxy_authenticate(),
+            Some(200..=299) => {
+                let to_invite = m.cseq().is_some_and(|c| c.method == Method::Invite);
+                let tag = m.to().and_then(|t| t.tag());
+                if let (true, Some(call_id), Some(tag)) = (to_invite, m.call_id(), tag) {
+                    self.routes.answered(now, to, call_id, tag);
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(nonce) = challenge.and_then(|c| c.param("nonce")) {
+            self.routes.challenged(now, to, nonce);
+        }
+    }
+}
+
+fn describe_request(s: &Summary<'_>) -> String {
+    let method = s.method().map_or("?".to_owned(), |x| {
+        printable(x.as_str().as_bytes(), MAX_EVIDENCE_FIELD)
+    });
+    let ua = s.user_agent.map(|u| printable(u, MAX_EVIDENCE_FIELD));
+    let ruri = match s.start {
+        Start::Request { uri, .. } => printable(uri, MAX_EVIDENCE_FIELD),
+        Start::Response { .. } => String::new(),
+    };
+    match ua {
+        Some(ua) => format!("{method} {ruri} (User-Agent: {ua})"),
+        None => format!("{method} {ruri} (no User-Agent)"),
+    }
+}
