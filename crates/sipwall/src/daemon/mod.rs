@@ -556,15 +556,7 @@ fn restore(
             Duration::from_secs(e.expires_secs.unwrap_or(3600)).min(crate::control::MAX_BAN);
         let until = t + length;
         engine.restore_ban(addr, until, BanReason::Manual);
-        let row = LedgerBan {
-            addr: addr.into(),
-            kind: "kernel".to_owned(),
-            reason: "found in the kernel at start".to_owned(),
-            evidence: "not in the ledger".to_owned(),
-            banned_at: t.micros(),
-            until: until.micros(),
-        };
-        if ledger.ban(&row)? {
+        if ledger.ban(&LedgerBan::adopted(addr.into(), t.micros(), until.micros()))? {
             adopted += 1;
         }
     }
@@ -670,14 +662,7 @@ fn restore_prefixes(
             continue;
         }
         if !in_ledger {
-            let row = LedgerBan {
-                addr: prefix,
-                kind: "kernel".to_owned(),
-                reason: "found in the kernel at start".to_owned(),
-                evidence: "not in the ledger".to_owned(),
-                banned_at: t.micros(),
-                until: (t + left).micros(),
-            };
+            let row = LedgerBan::adopted(prefix, t.micros(), (t + left).micros());
             if let Err(e) = ledger.ban(&row) {
                 ledger_error(counters, t, &e);
             }
@@ -686,16 +671,6 @@ fn restore_prefixes(
         restored += 1;
     }
     restored
-}
-
-/// The ledger's reason and evidence for a ban: a detector's reason and
-/// what it saw, or for a ban by hand the admin's words as the reason and
-/// who banned as the evidence.
-fn ledger_words(reason: &BanReason, evidence: &str) -> (String, String) {
-    match reason {
-        BanReason::Manual => (evidence.to_owned(), "sipwall bans add".to_owned()),
-        r => (r.to_string(), evidence.to_owned()),
-    }
 }
 
 /// Carries the engine's actions out: kernel first (a ban is real once the
@@ -729,16 +704,8 @@ fn carry_out(
                     let evidence = printable(evidence.as_bytes(), LOG_TEXT_BYTES);
                     tracing::warn!(%addr, %reason, %evidence, until_us = until.micros(), reaction_us = took.as_micros() as u64, "banned");
                 }
-                let kind = reason.kind().to_owned();
-                let (reason, evidence) = ledger_words(reason, evidence);
-                let row = LedgerBan {
-                    addr: (*addr).into(),
-                    kind,
-                    reason,
-                    evidence,
-                    banned_at: t.micros(),
-                    until: until.micros(),
-                };
+                let row =
+                    LedgerBan::made((*addr).into(), reason, evidence, t.micros(), until.micros());
                 if let Err(e) = ledger.ban(&row) {
                     ledger_error(counters, t, &e);
                 }
@@ -750,16 +717,7 @@ fn carry_out(
                 evidence,
             } => {
                 tracing::warn!(%prefix, %reason, %evidence, until_us = until.micros(), "prefix banned");
-                let kind = reason.kind().to_owned();
-                let (reason, evidence) = ledger_words(reason, evidence);
-                let row = LedgerBan {
-                    addr: *prefix,
-                    kind,
-                    reason,
-                    evidence,
-                    banned_at: t.micros(),
-                    until: until.micros(),
-                };
+                let row = LedgerBan::made(*prefix, reason, evidence, t.micros(), until.micros());
                 if let Err(e) = ledger.ban(&row) {
                     ledger_error(counters, t, &e);
                 }
