@@ -44,4 +44,4 @@ pub use iptables::{Iptables, IptablesCli};
 pub use nflog::{Logged, NflogReader};
 pub use nft::{NftCli, Nftables};
 pub use queue::{PacketQueue, Queued};
-pub use sets::{Key, SetWriter};
+pub use sets::{Addition, Key, SetWriter};

@@ -23,8 +23,10 @@ pub(super) fn ledger_error(
     }
 }
 
-/// Carries the engine's actions out: kernel first (a ban is real once the
-/// kernel has it), then the ledger and the log. `received` is when the
+/// Carries the engine's pending actions out: all of them to the kernel
+/// first, in one batch (a ban is real once the kernel has it; one netlink
+/// transaction per ban is a quarter of the rate under a flood of distinct
+/// scanners), then the ledger and the log. `received` is when the
 /// packet that caused them reached the daemon (for the reaction time).
 pub(super) fn carry_out(
     engine: &mut Engine,
@@ -34,14 +36,19 @@ pub(super) fn carry_out(
     t: Timestamp,
     received: Timestamp,
 ) {
-    while let Some(action) = engine.poll_action() {
-        if let Err(e) = sets.apply(&action, t) {
-            counters.kernel_errors += 1;
-            if counters.errors.allow(t) {
-                tracing::error!(error = %e, action = %printable(format!("{action:?}").as_bytes(), LOG_TEXT_BYTES), "kernel update failed");
-            }
+    let actions: Vec<Action> = std::iter::from_fn(|| engine.poll_action()).collect();
+    if actions.is_empty() {
+        return;
+    }
+    for (i, e) in sets.apply_all(&actions, t) {
+        counters.kernel_errors += 1;
+        if counters.errors.allow(t) {
+            let action = &actions[i];
+            tracing::error!(error = %e, action = %printable(format!("{action:?}").as_bytes(), LOG_TEXT_BYTES), "kernel update failed");
         }
-        match &action {
+    }
+    for action in &actions {
+        match action {
             Action::Ban {
                 addr,
                 until,

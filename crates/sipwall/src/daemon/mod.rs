@@ -493,12 +493,14 @@ impl Daemon {
                 counters.kernel_errors += 1;
                 tracing::error!(error = %e, "restoring bans after the reload failed");
             }
-            let holes: Vec<_> = engine.pinholes().iter().collect();
-            for (key, until) in holes {
-                if let Err(e) = sets.apply(&Action::OpenPinhole { key, until }, t) {
-                    counters.kernel_errors += 1;
-                    tracing::error!(error = %e, "a pinhole could not be put back");
-                }
+            let holes: Vec<Action> = engine
+                .pinholes()
+                .iter()
+                .map(|(key, until)| Action::OpenPinhole { key, until })
+                .collect();
+            for (_, e) in sets.apply_all(&holes, t) {
+                counters.kernel_errors += 1;
+                tracing::error!(error = %e, "a pinhole could not be put back");
             }
             tracing::warn!("sipwall's table, intake, bans and pinholes are back");
         }
