@@ -59,20 +59,42 @@ pub fn install(
     q_in: u16,
     q_out: u16,
 ) -> Result<Installed, NetfilterError> {
-    let (nft, ipt) = (NftCli::default(), IptablesCli);
+    let forced = iptables_forced();
+    install_with(
+        &NftCli::default(),
+        &IptablesCli,
+        forced,
+        policy,
+        mode,
+        q_in,
+        q_out,
+    )
+}
+
+/// [`install`] through `nft` and `ipt`; `forced`: inline goes to iptables
+/// without trying nft.
+fn install_with(
+    nft: &impl Nftables,
+    ipt: &impl Iptables,
+    forced: bool,
+    policy: &Policy,
+    mode: Mode,
+    q_in: u16,
+    q_out: u16,
+) -> Result<Installed, NetfilterError> {
     if let Mode::Inline { fail_open } = mode {
-        if iptables_forced() {
+        if forced {
             // A leftover queue table of an nft-mode daemon would hold packets too.
             let _ = nft.load(&rules::nft_delete());
-            return install_iptables(&ipt, policy, fail_open, q_in, q_out);
+            return install_iptables(ipt, policy, fail_open, q_in, q_out);
         }
     }
     match nft.load(&rules::nft(policy, mode, q_in, q_out)) {
         Ok(()) => {
             // Leftovers of an iptables-mode daemon killed earlier, if any.
             for family in Family::BOTH {
-                if iptables::mentions(&ipt, family, CHAIN_STEM) {
-                    iptables::clear_chains(&ipt, family, &CHAINS, true);
+                if iptables::mentions(ipt, family, CHAIN_STEM) {
+                    iptables::clear_chains(ipt, family, &CHAINS, true);
                 }
             }
             Ok(Installed::Table)
@@ -84,7 +106,7 @@ pub fn install(
             tracing::info!(
                 "nft has no queue expression here; queueing through iptables (xt compat)"
             );
-            install_iptables(&ipt, policy, fail_open, q_in, q_out)
+            install_iptables(ipt, policy, fail_open, q_in, q_out)
         }
     }
 }
@@ -92,11 +114,163 @@ pub fn install(
 impl Installed {
     /// Removes what [`install`] put in.
     pub fn remove(&self) {
+        self.remove_with(&NftCli::default(), &IptablesCli);
+    }
+
+    fn remove_with(&self, nft: &impl Nftables, ipt: &impl Iptables) {
         match self {
             Installed::Table => {
-                let _ = NftCli::default().load(&rules::nft_delete());
+                let _ = nft.load(&rules::nft_delete());
             }
-            Installed::Iptables => iptables::remove_chains(&IptablesCli, &CHAINS),
+            Installed::Iptables => iptables::remove_chains(ipt, &CHAINS),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// nft that takes scripts, or refuses any with a queue (a kernel
+    /// without CONFIG_NFT_QUEUE).
+    #[derive(Default)]
+    struct Nft {
+        no_queue: bool,
+        loaded: RefCell<Vec<String>>,
+    }
+
+    impl Nftables for Nft {
+        fn check(&self, _: &str) -> Result<(), NetfilterError> {
+            Ok(())
+        }
+        fn load(&self, script: &str) -> Result<(), NetfilterError> {
+            if self.no_queue && script.contains("queue") {
+                return Err(NetfilterError::Rejected {
+                    stderr: "Error: Could not process rule: No such file or directory".into(),
+                });
+            }
+            self.loaded.borrow_mut().push(script.to_owned());
+            Ok(())
+        }
+        fn list_table(&self, _: &str) -> Result<Option<String>, NetfilterError> {
+            Ok(None)
+        }
+        fn list_table_json(&self, _: &str) -> Result<Option<String>, NetfilterError> {
+            Ok(None)
+        }
+        fn list_ruleset_json(&self) -> Result<String, NetfilterError> {
+            Ok(String::new())
+        }
+        fn list_tables(&self) -> Result<Vec<(String, String)>, NetfilterError> {
+            Ok(Vec::new())
+        }
+        fn list_ruleset_text(&self) -> Result<String, NetfilterError> {
+            Ok(String::new())
+        }
+    }
+
+    /// iptables that records commands and lists `listing`.
+    #[derive(Default)]
+    struct Ipt {
+        listing: String,
+        ran: RefCell<Vec<(Family, String)>>,
+    }
+
+    impl Iptables for Ipt {
+        fn run(&self, family: Family, args: &[&str]) -> Result<(), NetfilterError> {
+            self.ran.borrow_mut().push((family, args.join(" ")));
+            // Deleting a jump that is not there fails, as iptables does.
+            if args[0] == "-D" {
+                return Err(NetfilterError::Rejected {
+                    stderr: "Bad rule".into(),
+                });
+            }
+            Ok(())
+        }
+        fn rules(&self, _: Family) -> Result<String, NetfilterError> {
+            Ok(self.listing.clone())
+        }
+    }
+
+    fn appended(ipt: &Ipt) -> Vec<String> {
+        ipt.ran
+            .borrow()
+            .iter()
+            .filter(|(_, c)| c.starts_with("-A "))
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
+    #[test]
+    fn inline_queues_through_iptables_where_nft_has_no_queue_expression() {
+        let (nft, ipt) = (
+            Nft {
+                no_queue: true,
+                ..Nft::default()
+            },
+            Ipt::default(),
+        );
+        let p = sipwall_policy::builtin();
+        let mode = Mode::Inline { fail_open: false };
+        let got = install_with(&nft, &ipt, false, &p, mode, 47, 48).unwrap();
+        assert!(matches!(got, Installed::Iptables));
+        let rules = appended(&ipt);
+        assert!(!rules.is_empty());
+        assert!(rules
+            .iter()
+            .all(|r| r.contains("--queue-num") && !r.contains("bypass")));
+        // Both families, and one jump into each of our chains, first.
+        let jumps: Vec<_> = ipt
+            .ran
+            .borrow()
+            .iter()
+            .filter(|(_, c)| c.starts_with("-I "))
+            .cloned()
+            .collect();
+        assert_eq!(jumps.len(), 4, "{jumps:?}");
+        assert!(jumps.contains(&(Family::V6, "-I INPUT 1 -j SIPWALL-INTAKE-IN".into())));
+        // The tap has no fallback: its failure is the caller's.
+        assert!(install_with(&nft, &ipt, false, &p, Mode::Tap, 47, 48).is_ok());
+        assert!(nft.loaded.borrow().last().unwrap().contains("log group 47"));
+    }
+
+    #[test]
+    fn an_nft_intake_clears_what_an_iptables_daemon_left_and_only_then() {
+        let p = sipwall_policy::builtin();
+        let clean = Ipt::default();
+        let got = install_with(&Nft::default(), &clean, false, &p, Mode::Tap, 47, 48).unwrap();
+        assert!(matches!(got, Installed::Table));
+        assert!(clean.ran.borrow().is_empty(), "{:?}", clean.ran.borrow());
+        let left = Ipt {
+            listing: "-A INPUT -j SIPWALL-INTAKE-IN\n".into(),
+            ..Ipt::default()
+        };
+        install_with(&Nft::default(), &left, false, &p, Mode::Tap, 47, 48).unwrap();
+        let ran = left.ran.borrow();
+        assert!(
+            ran.contains(&(Family::V4, "-X SIPWALL-INTAKE-IN".into())),
+            "{ran:?}"
+        );
+        assert!(
+            ran.contains(&(Family::V6, "-X SIPWALL-INTAKE-OUT".into())),
+            "{ran:?}"
+        );
+    }
+
+    #[test]
+    fn a_forced_iptables_intake_deletes_an_nft_queue_table_first() {
+        let (nft, ipt) = (Nft::default(), Ipt::default());
+        let p = sipwall_policy::builtin();
+        let mode = Mode::Inline { fail_open: true };
+        let got = install_with(&nft, &ipt, true, &p, mode, 47, 48).unwrap();
+        assert!(matches!(got, Installed::Iptables));
+        assert_eq!(*nft.loaded.borrow(), vec![rules::nft_delete()]);
+        assert!(appended(&ipt).iter().all(|r| r.contains("--queue-bypass")));
+        got.remove_with(&nft, &ipt);
+        assert!(ipt
+            .ran
+            .borrow()
+            .contains(&(Family::V4, "-X SIPWALL-INTAKE-OUT".into())));
     }
 }
