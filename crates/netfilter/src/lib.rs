@@ -18,6 +18,8 @@
 //!                          (O_NOFOLLOW reads, O_EXCL temp files renamed over)
 //!   hooks ──────────────── other tables' base chains on the input hook: a
 //!                          packet must pass each of them as well as sipwall's
+//!   iptables::Iptables ─── (trait; IptablesCli runs iptables/ip6tables) chains
+//!                          of our own entered by one jump (the intake's fallback)
 //! ```
 //!
 //! Trust: `nft`'s output is parsed defensively (`elements::parse` returns an
@@ -28,6 +30,7 @@ pub mod elements;
 pub mod error;
 pub mod firewall;
 pub mod hooks;
+pub mod iptables;
 pub mod nflog;
 pub mod nft;
 pub mod queue;
@@ -37,7 +40,8 @@ pub mod trust;
 pub use confirm::StateDir;
 pub use error::NetfilterError;
 pub use firewall::{Firewall, Replaced, Table};
+pub use iptables::{Iptables, IptablesCli};
 pub use nflog::{Logged, NflogReader};
 pub use nft::{NftCli, Nftables};
 pub use queue::{PacketQueue, Queued};
-pub use sets::{Key, SetWriter};
+pub use sets::{Addition, Key, SetWriter};

@@ -64,6 +64,9 @@ impl Key {
     }
 }
 
+/// An element to add: the set, its key, its timeout (zero: the set's own).
+pub type Addition<'a> = (&'a str, Key, Duration);
+
 /// Why a batch did not go in.
 enum Failed {
     /// The kernel refused it (errno); the socket is fine.
@@ -145,7 +148,8 @@ impl SetWriter {
     /// an element it refuses fails its whole batch.
     pub fn add(&mut self, set: &str, elements: &[(Key, Duration)]) -> Result<(), NetfilterError> {
         for chunk in elements.chunks(PER_MESSAGE * 16) {
-            self.add_batch(set, chunk)?;
+            let chunk: Vec<Addition<'_>> = chunk.iter().map(|(k, t)| (set, *k, *t)).collect();
+            self.add_batch(&chunk)?;
         }
         Ok(())
     }
@@ -159,17 +163,36 @@ impl SetWriter {
         set: &str,
         elements: &[(Key, Duration)],
     ) -> Result<Vec<(Key, NetfilterError)>, NetfilterError> {
+        let all: Vec<Addition<'_>> = elements.iter().map(|(k, t)| (set, *k, *t)).collect();
+        Ok(self
+            .add_each_of(&all)?
+            .into_iter()
+            .map(|(i, why)| (all[i].1, why))
+            .collect())
+    }
+
+    /// Adds elements of any sets of the table, in as few transactions as
+    /// possible (one up to 4096 elements: a daemon's loop pass), retried
+    /// element by element when the kernel refuses a batch, like
+    /// [`SetWriter::add_each`]. Returns the positions in `elements` of those
+    /// refused, with the kernel's reason.
+    pub fn add_each_of(
+        &mut self,
+        elements: &[Addition<'_>],
+    ) -> Result<Vec<(usize, NetfilterError)>, NetfilterError> {
         let mut refused = Vec::new();
-        for chunk in elements.chunks(PER_MESSAGE * 16) {
-            match self.add_batch(set, chunk) {
+        for (n, chunk) in elements.chunks(PER_MESSAGE * 16).enumerate() {
+            match self.add_batch(chunk) {
                 Ok(()) => {}
                 Err(Failed::Socket(e)) => return Err(e),
                 Err(Failed::Refused(_)) => {
-                    for one in chunk {
-                        match self.add_batch(set, std::slice::from_ref(one)) {
+                    for (i, one) in chunk.iter().enumerate() {
+                        match self.add_batch(std::slice::from_ref(one)) {
                             Ok(()) => {}
                             Err(Failed::Socket(e)) => return Err(e),
-                            Err(refusal) => refused.push((one.0, refusal.into())),
+                            Err(refusal) => {
+                                refused.push((n * PER_MESSAGE * 16 + i, refusal.into()))
+                            }
                         }
                     }
                 }
@@ -178,8 +201,9 @@ impl SetWriter {
         Ok(refused)
     }
 
-    /// One transaction adding `chunk`.
-    fn add_batch(&mut self, set: &str, chunk: &[(Key, Duration)]) -> Result<(), Failed> {
+    /// One transaction adding `chunk`: a message per run of one set (at
+    /// most [`PER_MESSAGE`] elements each).
+    fn add_batch(&mut self, chunk: &[Addition<'_>]) -> Result<(), Failed> {
         let first = self.seq;
         let mut batch = self.message(
             NetfilterProtoFamily::Unspec,
@@ -188,33 +212,36 @@ impl SetWriter {
             0,
         );
         let mut acks = Vec::new();
-        for part in chunk.chunks(PER_MESSAGE) {
-            let list = part
-                .iter()
-                .map(|(k, t)| {
-                    let mut attrs = vec![SetElementAttribute::Key(DataAttribute::Value(k.bytes()))];
-                    if !t.is_zero() {
-                        attrs.push(SetElementAttribute::Timeout(
-                            t.as_millis().min(u128::from(u64::MAX)) as u64,
-                        ));
-                    }
-                    ListAttribute::Element(attrs)
-                })
-                .collect();
-            let msg = SetElementMessage {
-                attributes: vec![
-                    SetElementList::Table(self.table.clone()),
-                    SetElementList::Set(set.to_owned()),
-                    SetElementList::Elements(list),
-                ],
-            };
-            acks.push(self.seq);
-            batch.extend(self.message(
-                NetfilterProtoFamily::Inet,
-                0,
-                NfTablesMessage::NewSetElement(msg),
-                NLM_F_CREATE | NLM_F_ACK,
-            ));
+        for run in chunk.chunk_by(|a, b| a.0 == b.0) {
+            for part in run.chunks(PER_MESSAGE) {
+                let list = part
+                    .iter()
+                    .map(|(_, k, t)| {
+                        let mut attrs =
+                            vec![SetElementAttribute::Key(DataAttribute::Value(k.bytes()))];
+                        if !t.is_zero() {
+                            attrs.push(SetElementAttribute::Timeout(
+                                t.as_millis().min(u128::from(u64::MAX)) as u64,
+                            ));
+                        }
+                        ListAttribute::Element(attrs)
+                    })
+                    .collect();
+                let msg = SetElementMessage {
+                    attributes: vec![
+                        SetElementList::Table(self.table.clone()),
+                        SetElementList::Set(part[0].0.to_owned()),
+                        SetElementList::Elements(list),
+                    ],
+                };
+                acks.push(self.seq);
+                batch.extend(self.message(
+                    NetfilterProtoFamily::Inet,
+                    0,
+                    NfTablesMessage::NewSetElement(msg),
+                    NLM_F_CREATE | NLM_F_ACK,
+                ));
+            }
         }
         batch.extend(self.message(
             NetfilterProtoFamily::Unspec,

@@ -195,6 +195,46 @@ fn one_bad_element_in_a_restore_batch_is_skipped_and_the_rest_goes_in() {
 }
 
 #[test]
+fn one_pass_of_bans_and_pinholes_of_several_sets_goes_in_one_call_and_a_refused_one_is_named() {
+    let Some(ns) = Netns::new("m") else { return };
+    ns.nft(&["-f", "-"], Some(TABLE));
+    let hour = Duration::from_secs(3600);
+    let forever = Duration::from_secs(1000 * 365 * 86_400);
+    let pass = [
+        ("ban_v4", Key::Addr(ip("192.0.2.66")), hour),
+        ("ban_v4", Key::Addr(ip("192.0.2.67")), hour),
+        ("ban_v6", Key::Addr(ip("2001:db8::66")), hour),
+        ("pinhole_v4", Key::AddrPort(ip("198.51.100.7"), 16400), hour),
+        ("ban_v4", Key::Addr(ip("192.0.2.68")), forever),
+        ("pinhole_port", Key::Port(16402), hour),
+    ];
+    let (refused, after) = ns.within(|| {
+        let mut w = SetWriter::open("sipwall").unwrap();
+        let refused = w.add_each_of(&pass).unwrap();
+        let after = w.add("ban_v4", &[(Key::Addr(ip("192.0.2.69")), hour)]);
+        (refused, after)
+    });
+    assert_eq!(
+        refused.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        vec![4],
+        "only the element the kernel cannot hold"
+    );
+    after.unwrap();
+    let listing = ns.nft(&["list", "table", "inet", "sipwall"], None);
+    for present in [
+        "192.0.2.66",
+        "192.0.2.67",
+        "2001:db8::66",
+        "198.51.100.7 . 16400",
+        "16402",
+        "192.0.2.69",
+    ] {
+        assert!(listing.contains(present), "{present} missing:\n{listing}");
+    }
+    assert!(!listing.contains("192.0.2.68"), "{listing}");
+}
+
+#[test]
 fn a_hundred_thousand_bans_go_in_batches() {
     let Some(ns) = Netns::new("c") else { return };
     ns.nft(&["-f", "-"], Some(TABLE));

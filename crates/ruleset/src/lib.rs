@@ -6,6 +6,7 @@
 //!                            │        ──iptables::render─► iptables-restore / ip6tables-restore
 //!                            └─eval::evaluate(chain, packet, sets) ─► Decision (verdict + rule)
 //!   Policy ──modprobe::render──► modprobe.d options for the conntrack helpers
+//!   Policy ──intake::nft / intake::iptables──► the daemon's intake (log / queue rules)
 //! ```
 //!
 //! Every [`ir::Rule`] carries a comment naming the policy entry it comes
@@ -15,6 +16,7 @@
 pub mod compile;
 pub mod error;
 pub mod eval;
+pub mod intake;
 pub mod iptables;
 pub mod ir;
 pub mod modprobe;

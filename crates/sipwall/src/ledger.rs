@@ -24,6 +24,7 @@ use crate::control::MAX_BAN;
 use ipnet::IpNet;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags};
 use sipwall_engine::remote_text::printable;
+use sipwall_engine::BanReason;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -64,6 +65,46 @@ pub struct LedgerBan {
     pub banned_at: u64,
     /// When it ends.
     pub until: u64,
+}
+
+impl LedgerBan {
+    /// The row of a ban the engine made, from `banned_at` to `until`: a
+    /// detector's reason and what it saw, or for a ban by hand the admin's
+    /// words as the reason and who banned as the evidence.
+    pub fn made(
+        addr: IpNet,
+        reason: &BanReason,
+        evidence: &str,
+        banned_at: u64,
+        until: u64,
+    ) -> Self {
+        let (words, evidence) = match reason {
+            BanReason::Manual => (evidence.to_owned(), "sipwall bans add".to_owned()),
+            r => (r.to_string(), evidence.to_owned()),
+        };
+        LedgerBan {
+            addr,
+            kind: reason.kind().to_owned(),
+            reason: words,
+            evidence,
+            banned_at,
+            until,
+        }
+    }
+
+    /// The row of a ban the kernel held at start that the ledger did not
+    /// know (added by hand with nft, or by a daemon that died between the
+    /// two): adopted from `banned_at` to `until`.
+    pub fn adopted(addr: IpNet, banned_at: u64, until: u64) -> Self {
+        LedgerBan {
+            addr,
+            kind: "kernel".to_owned(),
+            reason: "found in the kernel at start".to_owned(),
+            evidence: "not in the ledger".to_owned(),
+            banned_at,
+            until,
+        }
+    }
 }
 
 /// The ledger file (or its stand-in in memory).
@@ -479,6 +520,29 @@ mod tests {
             banned_at: 1,
             until,
         }
+    }
+
+    #[test]
+    fn a_ban_by_hand_keeps_the_admins_words_as_its_reason_and_a_detectors_its_evidence() {
+        let addr = parse_addr("192.0.2.66").unwrap();
+        let by_hand = LedgerBan::made(addr, &BanReason::Manual, "noisy", 1, 2);
+        assert_eq!(
+            (
+                by_hand.kind.as_str(),
+                by_hand.reason.as_str(),
+                by_hand.evidence.as_str()
+            ),
+            ("manual", "noisy", "sipwall bans add")
+        );
+        let flood = LedgerBan::made(addr, &BanReason::Flood, "120 requests", 1, 2);
+        assert_eq!(flood.kind, BanReason::Flood.kind());
+        assert_eq!(flood.reason, BanReason::Flood.to_string());
+        assert_eq!(flood.evidence, "120 requests");
+        let found = LedgerBan::adopted(addr, 1, 2);
+        assert_eq!(
+            (found.kind.as_str(), found.banned_at, found.until),
+            ("kernel", 1, 2)
+        );
     }
 
     #[test]

@@ -620,14 +620,20 @@ fn a_pinhole_is_in_the_kernel_milliseconds_after_its_event_reaches_the_daemon() 
             added.entry(port).or_insert(at);
         }
     }
-    let sent_at: Vec<(u16, f64)> = std::fs::read_to_string(&sent)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let (p, t) = l.split_once(' ')?;
-            Some((p.parse().ok()?, t.parse().ok()?))
-        })
-        .collect();
+    let read_sent = || -> Vec<(u16, f64)> {
+        std::fs::read_to_string(&sent)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (p, t) = l.split_once(' ')?;
+                Some((p.parse().ok()?, t.parse().ok()?))
+            })
+            .collect()
+    };
+    // The script writes each line just after its event: the last pinhole
+    // can be in the kernel before the last line is in the file.
+    lab.wait_for(Duration::from_secs(10), || read_sent().len() >= CALLS);
+    let sent_at = read_sent();
     assert_eq!(sent_at.len(), CALLS, "events sent");
     let mut ms: Vec<f64> = sent_at
         .iter()

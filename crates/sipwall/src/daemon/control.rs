@@ -13,7 +13,8 @@
 //! neither a dripping client nor a 400 MiB line can hold up `status` or
 //! grow the daemon.
 
-use super::{now, Input};
+use super::inbox::ControlSender;
+use super::now;
 use crate::control::{parse_request, Request, Response, MAX_REQUEST};
 use crate::ledger::Ledger;
 use serde_json::json;
@@ -24,7 +25,7 @@ use std::os::unix::fs::{DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, 
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, SyncSender};
+use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,7 +96,7 @@ pub fn check_dir(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Binds the socket and serves it from a thread of its own.
-pub fn listen(path: &Path, to_loop: SyncSender<Input>) -> anyhow::Result<()> {
+pub fn listen(path: &Path, to_loop: ControlSender) -> anyhow::Result<()> {
     check_dir(path)?;
     match std::fs::symlink_metadata(path) {
         // A socket someone answers on is another daemon's: taking it over
@@ -208,7 +209,7 @@ fn answer(mut conn: &UnixStream, deadline: Instant, response: &Response) {
 }
 
 /// One client: one request, one answer, all before [`DEADLINE`].
-fn serve(conn: &UnixStream, to_loop: &SyncSender<Input>) {
+fn serve(conn: &UnixStream, to_loop: &ControlSender) {
     let deadline = Instant::now() + DEADLINE;
     let line = read_line(
         conn,
@@ -221,7 +222,7 @@ fn serve(conn: &UnixStream, to_loop: &SyncSender<Input>) {
         Ok(line) => match parse_request(&line) {
             Ok(req) => {
                 let (tx, rx) = channel();
-                if to_loop.send(Input::Control(req, tx)).is_err() {
+                if to_loop.send((req, tx)).is_err() {
                     return;
                 }
                 rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))

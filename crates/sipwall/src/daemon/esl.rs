@@ -8,7 +8,7 @@
 //! the client: connecting has a timeout, and the whole login (greeting,
 //! authentication, subscription) a deadline, however the bytes arrive.
 
-use super::Input;
+use super::inbox::Input;
 use sipwall_freeswitch::esl::{self, Decoded, Frame};
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,7 +1,5 @@
-//! How SIP reaches the daemon: a table (or iptables rules) of its own that
-//! hands the policy's SIP ports, both directions, to user space, after
-//! sipwall's filter has judged them (priority 10), so the engine sees only
-//! what passed the bans and rules.
+//! How SIP reaches the daemon: the intake rules ([`sipwall_ruleset::intake`]
+//! renders them) put into the kernel and taken out again.
 //!
 //! - tap: `log group` copies (NFLOG); the kernel decides alone, the daemon
 //!   bans after the fact. If the daemon dies, copies go nowhere.
@@ -12,30 +10,16 @@
 //!   queue expression (CONFIG_NFT_QUEUE) get `iptables -j NFQUEUE`
 //!   through xt compat instead (or when `SIPWALL_INTAKE_BACKEND=iptables`).
 //!
-//! The iptables rules live in chains of their own (`SIPWALL-INTAKE-IN`,
-//! `SIPWALL-INTAKE-OUT`), entered by one jump each from INPUT and OUTPUT.
-//! A start flushes them and makes sure of exactly one jump, so a daemon
-//! killed with `-9` leaves nothing that piles up, and a fail-closed
-//! leftover cannot outlive the next daemon; a clean stop removes them.
+//! A start of either kind clears what the other kind left (a daemon killed
+//! with `-9` in the other mode), so a fail-closed leftover cannot outlive
+//! the next daemon; a clean stop removes what it installed.
 
-use sipwall_netfilter::{NetfilterError, NftCli, Nftables};
-use sipwall_policy::{Kind, Policy, PortRange, Protocol};
-use std::process::Command;
+use sipwall_netfilter::iptables::{self, Family};
+use sipwall_netfilter::{Iptables, IptablesCli, NetfilterError, NftCli, Nftables};
+use sipwall_policy::Policy;
+use sipwall_ruleset::intake::{self as rules, CHAINS, CHAIN_STEM};
 
-/// The daemon's table.
-pub const TABLE: &str = "sipwall_intake";
-
-/// How packets reach the daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// NFLOG copies.
-    Tap,
-    /// NFQUEUE verdicts; `fail_open` lets packets pass without a reader.
-    Inline {
-        /// Bypass the queue when nobody reads it.
-        fail_open: bool,
-    },
-}
+pub use sipwall_ruleset::intake::{Mode, TABLE};
 
 /// What was installed, to be removed at exit.
 #[derive(Debug)]
@@ -46,179 +30,19 @@ pub enum Installed {
     Iptables,
 }
 
-fn nft_set(r: &[PortRange]) -> String {
-    format!(
-        "{{ {} }}",
-        r.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
-/// The intake table's nft text.
-pub fn render(policy: &Policy, mode: Mode, q_in: u16, q_out: u16) -> String {
-    let action = |n: u16| match mode {
-        Mode::Tap => format!("log group {n}"),
-        Mode::Inline { fail_open: true } => format!("queue num {n} bypass"),
-        Mode::Inline { fail_open: false } => format!("queue num {n}"),
-    };
-    let (mut input, mut output) = (String::new(), String::new());
-    for proto in [Protocol::Udp, Protocol::Tcp] {
-        let r = policy.ports_of(Kind::Sip, proto);
-        if r.is_empty() {
-            continue;
-        }
-        let p = nft_set(&r);
-        input.push_str(&format!("\t\t{proto} dport {p} {}\n", action(q_in)));
-        // One copy per packet, even when both its ports are SIP ports.
-        output.push_str(&format!("\t\t{proto} sport {p} {}\n", action(q_out)));
-        output.push_str(&format!(
-            "\t\t{proto} sport != {p} {proto} dport {p} {}\n",
-            action(q_out)
-        ));
-    }
-    format!(
-        "table inet {TABLE} {{}}\ndelete table inet {TABLE}\ntable inet {TABLE} {{\n\tchain input {{\n\t\ttype filter hook input priority 10; policy accept;\n{input}\t}}\n\tchain output {{\n\t\ttype filter hook output priority 10; policy accept;\n{output}\t}}\n}}\n"
-    )
-}
-
-/// The chains the iptables fallback fills: (hooked chain, ours, port match, queue).
-const CHAINS: [(&str, &str, &str); 2] = [
-    ("INPUT", "SIPWALL-INTAKE-IN", "--dports"),
-    ("OUTPUT", "SIPWALL-INTAKE-OUT", "--sports"),
-];
-
-/// The tools of both families.
-const TOOLS: [&str; 2] = ["iptables", "ip6tables"];
-
-/// iptables rule specs for the inline queue (both families), each to be
-/// appended to one of our chains.
-fn iptables_specs(
-    policy: &Policy,
-    fail_open: bool,
-    q_in: u16,
-    q_out: u16,
-) -> Vec<(&'static str, Vec<String>)> {
-    let mut specs = Vec::new();
-    for tool in TOOLS {
-        for proto in [Protocol::Udp, Protocol::Tcp] {
-            let r = policy.ports_of(Kind::Sip, proto);
-            if r.is_empty() {
-                continue;
-            }
-            let ports = r
-                .iter()
-                .map(|x| {
-                    if x.first() == x.last() {
-                        x.first().to_string()
-                    } else {
-                        format!("{}:{}", x.first(), x.last())
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(",");
-            for ((_, chain, dir), q) in CHAINS.iter().zip([q_in, q_out]) {
-                let mut spec: Vec<String> = [
-                    chain,
-                    "-p",
-                    proto.as_str(),
-                    "-m",
-                    "multiport",
-                    dir,
-                    &ports,
-                    "-m",
-                    "comment",
-                    "--comment",
-                    "sipwall intake",
-                    "-j",
-                    "NFQUEUE",
-                    "--queue-num",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-                spec.push(q.to_string());
-                if fail_open {
-                    spec.push("--queue-bypass".into());
-                }
-                specs.push((tool, spec));
-            }
-        }
-    }
-    specs
-}
-
-fn run<S: AsRef<std::ffi::OsStr>>(tool: &str, args: &[S]) -> Result<(), NetfilterError> {
-    let out = Command::new(tool)
-        // -w: wait for the xtables lock rather than fail beside another tool.
-        .arg("-w")
-        .args(args)
-        .output()
-        .map_err(|source| NetfilterError::Spawn {
-            program: tool.to_owned(),
-            source,
-        })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(NetfilterError::Rejected {
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
-    }
-}
-
-/// Removes every jump into our chains (however many earlier daemons left),
-/// then the chains' rules; with `delete`, the chains too.
-fn clear_iptables(tool: &str, delete: bool) {
-    for (hooked, ours, _) in CHAINS {
-        // Bounded: each pass removes one jump; none can be added meanwhile
-        // by us, and a thousand is far beyond any leftover.
-        for _ in 0..1000 {
-            if run(tool, &["-D", hooked, "-j", ours]).is_err() {
-                break;
-            }
-        }
-        let _ = run(tool, &["-F", ours]);
-        if delete {
-            let _ = run(tool, &["-X", ours]);
-        }
-    }
-}
-
-/// Whether `tool`'s rules mention our chains.
-fn has_leftovers(tool: &str) -> bool {
-    Command::new(tool)
-        .args(["-w", "-S"])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("SIPWALL-INTAKE"))
-}
-
-/// Installs the iptables fallback: our chains flushed and filled, then one
-/// jump into each, first in its hooked chain.
+/// Installs the iptables fallback.
 fn install_iptables(
+    ipt: &impl Iptables,
     policy: &Policy,
     fail_open: bool,
     q_in: u16,
     q_out: u16,
 ) -> Result<Installed, NetfilterError> {
-    for tool in TOOLS {
-        clear_iptables(tool, false);
-        for (_, ours, _) in CHAINS {
-            // -N fails if it exists: that is what was just flushed.
-            let _ = run(tool, &["-N", ours]);
-        }
-    }
-    for (tool, spec) in iptables_specs(policy, fail_open, q_in, q_out) {
-        let mut args = vec!["-A".to_owned()];
-        args.extend(spec);
-        run(tool, &args)?;
-    }
-    for tool in TOOLS {
-        for (hooked, ours, _) in CHAINS {
-            run(tool, &["-I", hooked, "1", "-j", ours])?;
-        }
-    }
+    let specs: Vec<(&str, Vec<String>)> = rules::iptables(policy, fail_open, q_in, q_out)
+        .into_iter()
+        .map(|r| (r.chain, r.args))
+        .collect();
+    iptables::install_chains(ipt, &CHAINS, &specs)?;
     Ok(Installed::Iptables)
 }
 
@@ -235,20 +59,43 @@ pub fn install(
     q_in: u16,
     q_out: u16,
 ) -> Result<Installed, NetfilterError> {
-    let nft = NftCli::default();
+    let forced = iptables_forced();
+    install_with(
+        &NftCli::default(),
+        &IptablesCli,
+        forced,
+        policy,
+        mode,
+        q_in,
+        q_out,
+    )
+}
+
+/// [`install`] through `nft` and `ipt`; `forced`: inline goes to iptables
+/// without trying nft.
+fn install_with(
+    nft: &impl Nftables,
+    ipt: &impl Iptables,
+    forced: bool,
+    policy: &Policy,
+    mode: Mode,
+    q_in: u16,
+    q_out: u16,
+) -> Result<Installed, NetfilterError> {
     if let Mode::Inline { fail_open } = mode {
-        if iptables_forced() {
+        if forced {
             // A leftover queue table of an nft-mode daemon would hold packets too.
-            let _ = nft.load(&format!("delete table inet {TABLE}\n"));
-            return install_iptables(policy, fail_open, q_in, q_out);
+            let _ = nft.load(&rules::nft_delete());
+            return install_iptables(ipt, policy, fail_open, q_in, q_out);
         }
     }
-    match nft.load(&render(policy, mode, q_in, q_out)) {
+    match nft.load(&rules::nft(policy, mode, q_in, q_out)) {
         Ok(()) => {
-            // Leftovers of an iptables-mode daemon killed earlier, if any
-            // (looked for first: clearing costs a dozen iptables runs).
-            for tool in TOOLS.into_iter().filter(|t| has_leftovers(t)) {
-                clear_iptables(tool, true);
+            // Leftovers of an iptables-mode daemon killed earlier, if any.
+            for family in Family::BOTH {
+                if iptables::mentions(ipt, family, CHAIN_STEM) {
+                    iptables::clear_chains(ipt, family, &CHAINS, true);
+                }
             }
             Ok(Installed::Table)
         }
@@ -259,7 +106,7 @@ pub fn install(
             tracing::info!(
                 "nft has no queue expression here; queueing through iptables (xt compat)"
             );
-            install_iptables(policy, fail_open, q_in, q_out)
+            install_iptables(ipt, policy, fail_open, q_in, q_out)
         }
     }
 }
@@ -267,15 +114,163 @@ pub fn install(
 impl Installed {
     /// Removes what [`install`] put in.
     pub fn remove(&self) {
+        self.remove_with(&NftCli::default(), &IptablesCli);
+    }
+
+    fn remove_with(&self, nft: &impl Nftables, ipt: &impl Iptables) {
         match self {
             Installed::Table => {
-                let _ = NftCli::default().load(&format!("delete table inet {TABLE}\n"));
+                let _ = nft.load(&rules::nft_delete());
             }
-            Installed::Iptables => {
-                for tool in TOOLS {
-                    clear_iptables(tool, true);
-                }
-            }
+            Installed::Iptables => iptables::remove_chains(ipt, &CHAINS),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// nft that takes scripts, or refuses any with a queue (a kernel
+    /// without CONFIG_NFT_QUEUE).
+    #[derive(Default)]
+    struct Nft {
+        no_queue: bool,
+        loaded: RefCell<Vec<String>>,
+    }
+
+    impl Nftables for Nft {
+        fn check(&self, _: &str) -> Result<(), NetfilterError> {
+            Ok(())
+        }
+        fn load(&self, script: &str) -> Result<(), NetfilterError> {
+            if self.no_queue && script.contains("queue") {
+                return Err(NetfilterError::Rejected {
+                    stderr: "Error: Could not process rule: No such file or directory".into(),
+                });
+            }
+            self.loaded.borrow_mut().push(script.to_owned());
+            Ok(())
+        }
+        fn list_table(&self, _: &str) -> Result<Option<String>, NetfilterError> {
+            Ok(None)
+        }
+        fn list_table_json(&self, _: &str) -> Result<Option<String>, NetfilterError> {
+            Ok(None)
+        }
+        fn list_ruleset_json(&self) -> Result<String, NetfilterError> {
+            Ok(String::new())
+        }
+        fn list_tables(&self) -> Result<Vec<(String, String)>, NetfilterError> {
+            Ok(Vec::new())
+        }
+        fn list_ruleset_text(&self) -> Result<String, NetfilterError> {
+            Ok(String::new())
+        }
+    }
+
+    /// iptables that records commands and lists `listing`.
+    #[derive(Default)]
+    struct Ipt {
+        listing: String,
+        ran: RefCell<Vec<(Family, String)>>,
+    }
+
+    impl Iptables for Ipt {
+        fn run(&self, family: Family, args: &[&str]) -> Result<(), NetfilterError> {
+            self.ran.borrow_mut().push((family, args.join(" ")));
+            // Deleting a jump that is not there fails, as iptables does.
+            if args[0] == "-D" {
+                return Err(NetfilterError::Rejected {
+                    stderr: "Bad rule".into(),
+                });
+            }
+            Ok(())
+        }
+        fn rules(&self, _: Family) -> Result<String, NetfilterError> {
+            Ok(self.listing.clone())
+        }
+    }
+
+    fn appended(ipt: &Ipt) -> Vec<String> {
+        ipt.ran
+            .borrow()
+            .iter()
+            .filter(|(_, c)| c.starts_with("-A "))
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
+    #[test]
+    fn inline_queues_through_iptables_where_nft_has_no_queue_expression() {
+        let (nft, ipt) = (
+            Nft {
+                no_queue: true,
+                ..Nft::default()
+            },
+            Ipt::default(),
+        );
+        let p = sipwall_policy::builtin();
+        let mode = Mode::Inline { fail_open: false };
+        let got = install_with(&nft, &ipt, false, &p, mode, 47, 48).unwrap();
+        assert!(matches!(got, Installed::Iptables));
+        let rules = appended(&ipt);
+        assert!(!rules.is_empty());
+        assert!(rules
+            .iter()
+            .all(|r| r.contains("--queue-num") && !r.contains("bypass")));
+        // Both families, and one jump into each of our chains, first.
+        let jumps: Vec<_> = ipt
+            .ran
+            .borrow()
+            .iter()
+            .filter(|(_, c)| c.starts_with("-I "))
+            .cloned()
+            .collect();
+        assert_eq!(jumps.len(), 4, "{jumps:?}");
+        assert!(jumps.contains(&(Family::V6, "-I INPUT 1 -j SIPWALL-INTAKE-IN".into())));
+        // The tap has no fallback: its failure is the caller's.
+        assert!(install_with(&nft, &ipt, false, &p, Mode::Tap, 47, 48).is_ok());
+        assert!(nft.loaded.borrow().last().unwrap().contains("log group 47"));
+    }
+
+    #[test]
+    fn an_nft_intake_clears_what_an_iptables_daemon_left_and_only_then() {
+        let p = sipwall_policy::builtin();
+        let clean = Ipt::default();
+        let got = install_with(&Nft::default(), &clean, false, &p, Mode::Tap, 47, 48).unwrap();
+        assert!(matches!(got, Installed::Table));
+        assert!(clean.ran.borrow().is_empty(), "{:?}", clean.ran.borrow());
+        let left = Ipt {
+            listing: "-A INPUT -j SIPWALL-INTAKE-IN\n".into(),
+            ..Ipt::default()
+        };
+        install_with(&Nft::default(), &left, false, &p, Mode::Tap, 47, 48).unwrap();
+        let ran = left.ran.borrow();
+        assert!(
+            ran.contains(&(Family::V4, "-X SIPWALL-INTAKE-IN".into())),
+            "{ran:?}"
+        );
+        assert!(
+            ran.contains(&(Family::V6, "-X SIPWALL-INTAKE-OUT".into())),
+            "{ran:?}"
+        );
+    }
+
+    #[test]
+    fn a_forced_iptables_intake_deletes_an_nft_queue_table_first() {
+        let (nft, ipt) = (Nft::default(), Ipt::default());
+        let p = sipwall_policy::builtin();
+        let mode = Mode::Inline { fail_open: true };
+        let got = install_with(&nft, &ipt, true, &p, mode, 47, 48).unwrap();
+        assert!(matches!(got, Installed::Iptables));
+        assert_eq!(*nft.loaded.borrow(), vec![rules::nft_delete()]);
+        assert!(appended(&ipt).iter().all(|r| r.contains("--queue-bypass")));
+        got.remove_with(&nft, &ipt);
+        assert!(ipt
+            .ran
+            .borrow()
+            .contains(&(Family::V4, "-X SIPWALL-INTAKE-OUT".into())));
     }
 }

@@ -3,7 +3,7 @@
 use ipnet::IpNet;
 use sipwall_control::MAX_BAN;
 use sipwall_engine::{Action, CloseReason, PinholeKey, Timestamp};
-use sipwall_netfilter::{Key, NetfilterError, SetWriter};
+use sipwall_netfilter::{Addition, Key, NetfilterError, SetWriter};
 use sipwall_ruleset::sets;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -51,17 +51,6 @@ impl KernelSets {
     /// Writes through `writer`.
     pub fn new(writer: SetWriter) -> Self {
         KernelSets { writer }
-    }
-
-    /// Bans `addr` for `length` (between a second and [`MAX_BAN`]).
-    pub fn ban(&mut self, addr: IpAddr, length: Duration) -> Result<(), NetfilterError> {
-        self.writer.add(
-            ban_set(addr),
-            &[(
-                Key::Addr(addr),
-                length.clamp(Duration::from_secs(1), MAX_BAN),
-            )],
-        )
     }
 
     /// Bans many addresses at once (a restore), in batches per family.
@@ -114,33 +103,94 @@ impl KernelSets {
         self.writer.delete(ban_set(addr), Key::Addr(addr))
     }
 
-    /// Carries one action out; actions the kernel does by itself (expiries) do nothing.
-    pub fn apply(&mut self, action: &Action, now: Timestamp) -> Result<(), NetfilterError> {
-        match action {
-            Action::Ban { addr, until, .. } => self.ban(*addr, until.since(now)),
-            Action::Unban { addr } => self.writer.delete(ban_set(*addr), Key::Addr(*addr)),
-            // The single bans inside the prefix stay and end with their
-            // own timeouts: the interval element covers them meanwhile.
-            Action::BanPrefix { prefix, until, .. } => self.ban_prefix(*prefix, until.since(now)),
-            Action::UnbanPrefix { prefix } => self.unban_prefix(*prefix),
-            // The first line exempts it from its flood bans until then.
-            Action::Verified { addr, until } => self.writer.add(
-                verified_set(*addr),
-                &[(
-                    Key::Addr(*addr),
-                    until.since(now).clamp(Duration::from_secs(1), MAX_BAN),
-                )],
-            ),
-            Action::OpenPinhole { key, until } => {
-                let (set, k) = pinhole(*key);
-                self.writer
-                    .add(set, &[(k, until.since(now).max(Duration::from_secs(1)))])
+    /// Carries a loop pass's actions out, in order: the additions among
+    /// them (bans, verifications, pinholes) in one transaction, any other
+    /// update (a deletion, a prefix) alone after the additions before it,
+    /// so an element added then removed in one pass ends removed. Actions
+    /// the kernel does by itself (expiries) do nothing. Returns the
+    /// positions in `actions` of the updates that failed, and why; an
+    /// element the kernel refuses never keeps the others out.
+    pub fn apply_all(
+        &mut self,
+        actions: &[Action],
+        now: Timestamp,
+    ) -> Vec<(usize, NetfilterError)> {
+        let mut failed = Vec::new();
+        let mut pending: Vec<(usize, Addition<'static>)> = Vec::new();
+        for (i, action) in actions.iter().enumerate() {
+            if let Some(add) = addition(action, now) {
+                pending.push((i, add));
+                continue;
             }
-            Action::ClosePinhole { key, reason } if *reason != CloseReason::Expired => {
-                let (set, k) = pinhole(*key);
-                self.writer.delete(set, k)
+            let other = match action {
+                Action::Unban { addr } => Some(self.unban(*addr)),
+                // The single bans inside the prefix stay and end with their
+                // own timeouts: the interval element covers them meanwhile.
+                Action::BanPrefix { prefix, until, .. } => {
+                    Some(self.ban_prefix(*prefix, until.since(now)))
+                }
+                Action::UnbanPrefix { prefix } => Some(self.unban_prefix(*prefix)),
+                Action::ClosePinhole { key, reason } if *reason != CloseReason::Expired => {
+                    let (set, k) = pinhole(*key);
+                    Some(self.writer.delete(set, k))
+                }
+                _ => None,
+            };
+            if let Some(result) = other {
+                // Order within the pass: what was added before goes first.
+                self.add_pending(&mut pending, &mut failed);
+                if let Err(e) = result {
+                    failed.push((i, e));
+                }
             }
-            _ => Ok(()),
         }
+        self.add_pending(&mut pending, &mut failed);
+        failed.sort_by_key(|(i, _)| *i);
+        failed
+    }
+
+    /// Sends the additions waiting in `pending` as one batch.
+    fn add_pending(
+        &mut self,
+        pending: &mut Vec<(usize, Addition<'static>)>,
+        failed: &mut Vec<(usize, NetfilterError)>,
+    ) {
+        if pending.is_empty() {
+            return;
+        }
+        let adds: Vec<Addition<'static>> = pending.iter().map(|(_, a)| *a).collect();
+        match self.writer.add_each_of(&adds) {
+            Ok(refused) => failed.extend(refused.into_iter().map(|(j, e)| (pending[j].0, e))),
+            // The conversation failed: none of them is known to be in.
+            Err(e) => failed.extend(
+                pending
+                    .iter()
+                    .map(|(i, _)| (*i, NetfilterError::Netlink(e.to_string()))),
+            ),
+        }
+        pending.clear();
+    }
+}
+
+/// The set element an action adds, if it adds one: `(set, key, timeout)`.
+fn addition(action: &Action, now: Timestamp) -> Option<Addition<'static>> {
+    let one_second = Duration::from_secs(1);
+    match action {
+        Action::Ban { addr, until, .. } => Some((
+            ban_set(*addr),
+            Key::Addr(*addr),
+            until.since(now).clamp(one_second, MAX_BAN),
+        )),
+        // The first line exempts it from its flood bans until then.
+        Action::Verified { addr, until } => Some((
+            verified_set(*addr),
+            Key::Addr(*addr),
+            until.since(now).clamp(one_second, MAX_BAN),
+        )),
+        Action::OpenPinhole { key, until } => {
+            let (set, k) = pinhole(*key);
+            Some((set, k, until.since(now).max(one_second)))
+        }
+        _ => None,
     }
 }
