@@ -11,7 +11,7 @@
 
 use crate::cseq::Method;
 use crate::error::{malformed, Bound, Defect, Error, Unsupported};
-use crate::fingerprint::{scanner_by_user_agent, Scanner, SipviciousTag};
+use crate::fingerprint::Fingerprint;
 use crate::grammar;
 use crate::header::HeaderName;
 use crate::message::Limits;
@@ -347,22 +347,22 @@ impl<'a> Summary<'a> {
         }
     }
 
-    /// The scanner named by the User-Agent (requests only).
-    pub fn scanner(&self) -> Option<Scanner> {
-        self.method()?;
-        self.user_agent.and_then(scanner_by_user_agent)
-    }
-
-    /// A SIPVicious From tag (requests only: answers echo the tag).
-    pub fn sipvicious_tag(&self) -> Option<SipviciousTag> {
-        self.method()?;
-        self.from_tag().and_then(SipviciousTag::parse)
+    /// What the message tells about the sender's software, as
+    /// [`crate::Message::fingerprint`] reads it from a message that parses.
+    pub fn fingerprint(&self) -> Fingerprint<'a> {
+        Fingerprint::read(
+            self.method().is_some(),
+            self.user_agent,
+            self.server,
+            || self.from_tag(),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::Scanner;
 
     const INVITE: &[u8] = b"INVITE sip:100@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1\r\nf: \"x\" <sip:a@b>\r\n ;tag=abc\r\nUser-Agent: friendly-scanner\r\ni: 1@h\r\nc: application/sdp\r\nl: 49\r\n\r\nv=0\r\nc=IN IP4 192.0.2.9\r\nm=audio 4000 RTP/AVP 0\r\ntrailing";
 
@@ -379,7 +379,7 @@ mod tests {
         );
         assert_eq!(s.from_tag(), Some(&b"abc"[..]));
         assert_eq!(s.call_id, Some(&b"1@h"[..]));
-        assert_eq!(s.scanner(), Some(Scanner::SipVicious));
+        assert_eq!(s.fingerprint().scanner, Some(Scanner::SipVicious));
         assert_eq!(s.header_count, 6);
         assert!(s.body.ends_with(b"RTP/AVP 0\r\n"));
         let sdp = s.sdp().unwrap();
@@ -468,7 +468,7 @@ mod tests {
         let ok = b"SIP/2.0 200 OK\r\nFrom: <sip:a@b>;tag=63303030303230323133633401383331323337343339\r\nUser-Agent: friendly-scanner\r\n\r\n";
         let s = Summary::read(ok).unwrap();
         assert_eq!(s.status(), Some(200));
-        assert_eq!(s.scanner(), None);
-        assert_eq!(s.sipvicious_tag(), None);
+        assert_eq!(s.fingerprint().scanner, None);
+        assert_eq!(s.fingerprint().sipvicious_tag, None);
     }
 }
