@@ -4,15 +4,13 @@
 //! Validation contract: [`Message::parse`] checks the start line, every
 //! header line, and the value of every header that has a typed accessor
 //! (and the SDP body), so that afterwards a typed accessor returns `None`
-//! only when the header is absent. [`Message::scan`] checks the start line
-//! and the header lines only (the guard's fast path); its typed accessors
-//! return `None` for a value they cannot read. No accessor panics.
+//! only when the header is absent. No accessor panics.
 
 use crate::auth::{self, Auth};
 use crate::cseq::{self, CSeq, Method};
 use crate::error::{malformed, Bound, Defect, Error, Flag, Flags, Unsupported};
 use crate::grammar::{self, Invalid};
-use crate::head::{split_any_head, split_head, split_usual_head};
+use crate::head::{split_any_head, split_usual_head};
 use crate::header::{Header, HeaderName};
 use crate::media_type::{self, MediaType};
 use crate::name_addr::{self, NameAddr, NameAddrList};
@@ -70,7 +68,7 @@ pub enum StartLine<'a> {
 }
 
 /// Typed values that [`Message::parse`] reads while checking, kept so that
-/// the accessors of a checked message do not read them a second time.
+/// the accessors do not read them a second time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Typed<'a> {
     from: Option<NameAddr<'a>>,
@@ -104,7 +102,6 @@ pub struct Message<'a> {
     /// The first Content-Length value, if a number.
     content_length: Option<u32>,
     flags: Flags,
-    checked: bool,
     typed: Typed<'a>,
 }
 
@@ -539,26 +536,6 @@ impl<'a> Message<'a> {
         Ok(m)
     }
 
-    /// The guard's fast path: reads the start line and the header lines
-    /// and delimits the body, without checking header values.
-    pub fn scan(buf: &'a [u8]) -> Result<Message<'a>, Error> {
-        let limits = Limits::default();
-        check_size(buf, &limits)?;
-        let head = split_head(buf, &limits, true)?;
-        let start = parse_start_line(head.start_line)?;
-        let mut length = Length::default();
-        for h in &head.headers {
-            length.see(h);
-        }
-        Ok(Self::frame(
-            buf,
-            start,
-            head.headers,
-            head.body_start,
-            length,
-        ))
-    }
-
     /// The message around its head: the body as Content-Length delimits
     /// it, and what follows.
     #[inline(always)]
@@ -596,7 +573,6 @@ impl<'a> Message<'a> {
             trailing: &buf[trailing_start..],
             content_length: length.first,
             flags,
-            checked: false,
             typed: Typed::default(),
         }
     }
@@ -606,11 +582,9 @@ impl<'a> Message<'a> {
     }
 
     /// Takes what checking the header values found (its first defect,
-    /// or the typed values and the flags), then checks the body; the
-    /// message is then a checked one.
+    /// or the typed values and the flags), then checks the body.
     #[inline(always)]
     fn finish(&mut self, buf: &'a [u8], checker: Checker<'a>) -> Result<(), Error> {
-        self.checked = true;
         if let Some(e) = checker.error {
             return Err(e);
         }
@@ -698,10 +672,6 @@ impl<'a> Message<'a> {
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes
     }
-    /// True when every typed header was checked ([`Message::parse`]).
-    pub fn is_checked(&self) -> bool {
-        self.checked
-    }
     /// The start line.
     pub fn start_line(&self) -> &StartLine<'a> {
         &self.start
@@ -769,50 +739,28 @@ impl<'a> Message<'a> {
 
     /// Call-ID.
     pub fn call_id(&self) -> Option<&'a [u8]> {
-        if self.checked {
-            return self.typed.call_id;
-        }
-        self.value(HeaderName::CallId)
+        self.typed.call_id
     }
     /// CSeq.
     pub fn cseq(&self) -> Option<CSeq<'a>> {
-        if self.checked {
-            return self.typed.cseq;
-        }
-        self.value(HeaderName::CSeq)
-            .and_then(|v| cseq::parse(v).ok())
+        self.typed.cseq
     }
     /// From.
     pub fn from(&self) -> Option<NameAddr<'a>> {
-        if self.checked {
-            return self.typed.from;
-        }
-        self.value(HeaderName::From)
-            .and_then(|v| name_addr::parse_single(v).ok())
+        self.typed.from
     }
     /// To.
     pub fn to(&self) -> Option<NameAddr<'a>> {
-        if self.checked {
-            return self.typed.to;
-        }
-        self.value(HeaderName::To)
-            .and_then(|v| name_addr::parse_single(v).ok())
+        self.typed.to
     }
-    /// The From tag, found without reading the From URI (fast path).
+    /// The From tag.
     pub fn from_tag(&self) -> Option<&'a [u8]> {
-        if self.checked {
-            return self.typed.from.and_then(|f| f.tag());
-        }
-        self.value(HeaderName::From)
-            .and_then(|v| name_addr::params_of(v).get("tag").flatten())
+        self.typed.from.and_then(|f| f.tag())
     }
     /// Every Via value in order, across headers (top first).
     pub fn vias(&self) -> impl Iterator<Item = Via<'a>> + '_ {
         // A lone Via was kept by the check; a list is read again.
-        let kept = self
-            .typed
-            .top_via
-            .filter(|_| self.checked && self.typed.only_via);
+        let kept = self.typed.top_via.filter(|_| self.typed.only_via);
         let reread = if kept.is_some() { 0 } else { usize::MAX };
         kept.into_iter().chain(
             self.values(HeaderName::Via)
@@ -822,10 +770,7 @@ impl<'a> Message<'a> {
     }
     /// The topmost Via.
     pub fn top_via(&self) -> Option<Via<'a>> {
-        if self.checked {
-            return self.typed.top_via;
-        }
-        self.vias().next()
+        self.typed.top_via
     }
     fn addresses(&self, name: HeaderName) -> impl Iterator<Item = NameAddr<'a>> + '_ {
         self.values(name)
@@ -836,7 +781,7 @@ impl<'a> Message<'a> {
     /// [`Message::is_contact_star`]).
     pub fn contacts(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
         // A lone Contact was kept by the check; a list is read again.
-        let kept = self.typed.only_contact.filter(|_| self.checked);
+        let kept = self.typed.only_contact;
         let reread = if kept.is_some() { 0 } else { usize::MAX };
         kept.into_iter()
             .chain(self.addresses(HeaderName::Contact).take(reread))
@@ -866,27 +811,18 @@ impl<'a> Message<'a> {
     }
     /// User-Agent, as written.
     pub fn user_agent(&self) -> Option<&'a [u8]> {
-        if self.checked {
-            return self.typed.user_agent;
-        }
-        self.value(HeaderName::UserAgent)
+        self.typed.user_agent
     }
     /// Server, as written.
     pub fn server(&self) -> Option<&'a [u8]> {
-        if self.checked {
-            return self.typed.server;
-        }
-        self.value(HeaderName::Server)
+        self.typed.server
     }
     fn auth(&self, name: HeaderName) -> Option<Auth<'a>> {
         self.value(name).and_then(|v| auth::parse(v).ok())
     }
     /// Authorization (the first one).
     pub fn authorization(&self) -> Option<Auth<'a>> {
-        if self.checked {
-            return self.typed.authorization;
-        }
-        self.auth(HeaderName::Authorization)
+        self.typed.authorization
     }
     /// Proxy-Authorization (the first one).
     pub fn proxy_authorization(&self) -> Option<Auth<'a>> {
@@ -902,11 +838,7 @@ impl<'a> Message<'a> {
     }
     /// Content-Type.
     pub fn content_type(&self) -> Option<MediaType<'a>> {
-        if self.checked {
-            return self.typed.content_type;
-        }
-        self.value(HeaderName::ContentType)
-            .and_then(|v| media_type::parse(v).ok())
+        self.typed.content_type
     }
     /// Content-Length (the first one).
     pub fn content_length(&self) -> Option<u32> {
@@ -915,22 +847,7 @@ impl<'a> Message<'a> {
     /// The SDP: the body if it is `application/sdp`, else the first
     /// `application/sdp` part of a multipart body.
     pub fn sdp(&self) -> Option<Sdp<'a>> {
-        if self.checked {
-            return self.typed.sdp;
-        }
-        let ct = self.content_type()?;
-        if ct.is_sdp() {
-            return Sdp::parse(self.body).ok();
-        }
-        if ct.is_multipart() {
-            let parts = crate::multipart::parts(self.body, ct.boundary()?).ok()?;
-            for p in parts {
-                if p.content_type().is_some_and(|t| t.is_sdp()) {
-                    return Sdp::parse(p.body).ok();
-                }
-            }
-        }
-        None
+        self.typed.sdp
     }
     /// What this message tells about the sender's software.
     pub fn fingerprint(&self) -> crate::fingerprint::Fingerprint<'a> {
@@ -1075,13 +992,11 @@ mod tests {
     }
 
     #[test]
-    fn scan_does_not_check_values() {
+    fn values_are_checked_and_the_summary_reads_what_the_parse_refuses() {
         let bad = b"OPTIONS sip:a@b SIP/2.0\r\nCSeq: x\r\nUser-Agent: friendly-scanner\r\n\r\n";
-        let m = Message::scan(bad).unwrap();
-        assert!(!m.is_checked());
-        assert_eq!(m.cseq(), None);
-        assert_eq!(m.user_agent(), Some(&b"friendly-scanner"[..]));
         assert!(Message::parse(bad).is_err());
+        let s = crate::Summary::read(bad).unwrap();
+        assert_eq!(s.fingerprint().user_agent, Some(&b"friendly-scanner"[..]));
     }
 
     #[test]

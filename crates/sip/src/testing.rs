@@ -12,7 +12,6 @@ use crate::header::HeaderName;
 use crate::message::{
     call_id_defect, check_call_id, parse_start_line, parse_start_line_slowly, Limits, Message,
 };
-use crate::summary::Summary;
 use crate::{auth, cseq, host, name_addr, sdp, via};
 use std::fmt::Debug;
 
@@ -26,12 +25,6 @@ pub fn usual_paths_agree(data: &[u8]) -> Result<(), String> {
     );
     if fast != general {
         return differ("message", &fast, &general);
-    }
-    if data.len() <= limits.max_message {
-        let (fast, general) = (Summary::read(data), Summary::read_any(data, &limits));
-        if fast != general {
-            return differ("summary", &fast, &general);
-        }
     }
     let Ok(head) = split_any_head(data, &limits, true) else {
         return Ok(());
