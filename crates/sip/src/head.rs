@@ -1,11 +1,11 @@
 //! The head of a message: the start line and the header lines up to the
 //! empty line, split without reading any value.
 //!
-//! Two readers, one head: [`split_usual_head`] reads the shape nearly
+//! Two readers, one head: [`split_head_usual`] reads the shape nearly
 //! every head has ([`walk_usual`]: CRLF line ends, no folds, no white
 //! space around a name, at most one space before a value and none after
 //! it) in one pass that checks little per line, and gives up on any
-//! other; [`split_any_head`] reads any head step by step, and is where
+//! other; [`split_head_general`] reads any head step by step, and is where
 //! every defect is named. Where both read a head they read the same
 //! lines. [`crate::Message::parse`] tries the first and falls back to the
 //! second; framing, which must tell an incomplete head from a bad one,
@@ -29,7 +29,7 @@ pub(crate) struct Head<'a> {
 /// A head of the usual shape ([`walk_usual`]) split into its header
 /// lines, `see` shown each as it is read; `None` for any other shape.
 #[inline(always)]
-pub(crate) fn split_usual_head<'a>(
+pub(crate) fn split_head_usual<'a>(
     buf: &'a [u8],
     limits: &Limits,
     mut see: impl FnMut(&Header<'a>),
@@ -191,7 +191,7 @@ pub(crate) fn walk_usual<'a>(
 /// datagram); otherwise it means more bytes are needed
 /// ([`Error::Incomplete`]).
 #[cold]
-pub(crate) fn split_any_head<'a>(
+pub(crate) fn split_head_general<'a>(
     buf: &'a [u8],
     limits: &Limits,
     eof_ends_head: bool,

@@ -21,12 +21,21 @@
 //! is still told for a scanner's and an INVITE with an SDP the parser
 //! refuses still sets up its call.
 //!
-//! The parse reads in two ways: each reader (the head walk, the start
-//! line, addresses, Vias, hosts, credentials, SDP lines) first tries the
-//! shape nearly every message has, in one pass with few checks, and hands
-//! any other shape to its general reader, which also names every defect.
-//! Where the first accepts bytes, the second reads them to the same value;
-//! `testing::usual_paths_agree` holds them to it for the tests and fuzzers.
+//! The parse reads in two ways: each reader (the head, the start line,
+//! From/To/Contact, Via, host:port, CSeq, Call-ID, credentials, SDP `c=`
+//! and `m=`) first tries the shape nearly every message has, in one pass
+//! with few checks, and hands any other shape to its general reader,
+//! which also names every defect. One naming rule and one shape for all
+//! of them: a reader `X` is `X_usual` (the usual shape; `None` for any
+//! other), `X_general` (any input, step by step; the defect named) and
+//! `X` itself, `X_usual(v).map_or_else(|| X_general(v), Ok)`. The head is
+//! the one variation, as the values are checked while `split_head_usual`
+//! walks it ([`Message::parse_with`] falls back to the general split and
+//! then checks); for a list header (Via, Contact) the usual reader reads
+//! a value of one element and the general reader is the list's. Where a
+//! usual reader accepts bytes, its general reader reads them to the same
+//! value; `testing::usual_paths_agree` holds every pair to it for the
+//! tests and fuzzers.
 //!
 //! ```
 //! use sipwall_sip::{Message, Method};

@@ -10,7 +10,7 @@ use crate::auth::{self, Auth};
 use crate::cseq::{self, CSeq, Method};
 use crate::error::{malformed, Bound, Defect, Error, Flag, Flags, Unsupported};
 use crate::grammar::{self, Invalid};
-use crate::head::{split_any_head, split_usual_head};
+use crate::head::{split_head_general, split_head_usual};
 use crate::header::{Header, HeaderName};
 use crate::media_type::{self, MediaType};
 use crate::name_addr::{self, NameAddr, NameAddrList};
@@ -128,11 +128,16 @@ fn parse_version(v: &[u8], line: u32, offset: usize) -> Result<(), Error> {
     }
 }
 
-/// Reads the start line: the shape nearly every message has
-/// (`METHOD uri SIP/2.0`, `SIP/2.0 code reason`) directly, anything else
-/// by [`parse_start_line_slowly`], which names what is wrong.
+/// Reads the start line.
 #[inline]
 pub(crate) fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
+    parse_start_line_usual(l).map_or_else(|| parse_start_line_general(l), Ok)
+}
+
+/// [`parse_start_line`] for the shape nearly every message has
+/// (`METHOD uri SIP/2.0`, `SIP/2.0 code reason`); `None` for any other.
+#[inline]
+pub(crate) fn parse_start_line_usual(l: &[u8]) -> Option<StartLine<'_>> {
     const VERSION: &[u8] = b"SIP/2.0 ";
     if l.len() >= 11 && crate::byte_scan::eq_name(&l[..8], VERSION) {
         let d = |i: usize| l[i].wrapping_sub(b'0');
@@ -140,7 +145,7 @@ pub(crate) fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
         if (1..=6).contains(&a) && b <= 9 && c <= 9 && matches!(l.get(11), None | Some(b' ')) {
             let code = u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c);
             let reason = l.get(12..).unwrap_or_default();
-            return Ok(StartLine::Response(StatusLine { code, reason }));
+            return Some(StartLine::Response(StatusLine { code, reason }));
         }
     } else if let (Some(first), Some(last)) = (
         crate::byte_scan::find(b' ', l),
@@ -157,18 +162,18 @@ pub(crate) fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
             ) {
                 if !(matches!(uri.scheme(), Scheme::Sip | Scheme::Sips) && uri.headers().is_some())
                 {
-                    return Ok(StartLine::Request(RequestLine { method, uri }));
+                    return Some(StartLine::Request(RequestLine { method, uri }));
                 }
             }
         }
     }
-    parse_start_line_slowly(l)
+    None
 }
 
 /// [`parse_start_line`] for any line, step by step, so that the first
 /// defect is the one reported.
 #[cold]
-pub(crate) fn parse_start_line_slowly(l: &[u8]) -> Result<StartLine<'_>, Error> {
+pub(crate) fn parse_start_line_general(l: &[u8]) -> Result<StartLine<'_>, Error> {
     if l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"SIP/") {
         let sp = memchr::memchr(b' ', l).ok_or_else(|| {
             malformed(
@@ -275,22 +280,25 @@ fn check_date(v: &[u8]) -> Result<(), Invalid> {
 /// Checks a Call-ID: `word ["@" word]`.
 #[inline]
 pub(crate) fn check_call_id(v: &[u8]) -> Result<(), Invalid> {
+    check_call_id_usual(v).map_or_else(|| check_call_id_general(v), Ok)
+}
+
+/// [`check_call_id`] with each word read in one run; `None` when the
+/// value is not `word` or `word@word`.
+#[inline]
+pub(crate) fn check_call_id_usual(v: &[u8]) -> Option<()> {
     use grammar::cls::WORD;
-    // `word` or `word@word`, each word read in one run.
     let a = grammar::skip(v, 0, WORD);
     let end = match v.get(a) {
         Some(b'@') if a > 0 => grammar::skip(v, a + 1, WORD),
         _ => a,
     };
-    if end == v.len() && end > 0 && v[end - 1] != b'@' {
-        return Ok(());
-    }
-    call_id_defect(v)
+    (end == v.len() && end > 0 && v[end - 1] != b'@').then_some(())
 }
 
-/// What is wrong with a Call-ID that [`check_call_id`] refused.
+/// [`check_call_id`] for any value, step by step, naming the defect.
 #[cold]
-pub(crate) fn call_id_defect(v: &[u8]) -> Result<(), Invalid> {
+pub(crate) fn check_call_id_general(v: &[u8]) -> Result<(), Invalid> {
     let is_word = |b: u8| {
         grammar::is_token(b)
             || matches!(
@@ -429,7 +437,7 @@ impl<'a> Checker<'a> {
                 media_type::parse(v).map(|c| self.typed.content_type = Some(c))
             }
             HeaderName::Via => {
-                if let Some(top) = via::usual(v) {
+                if let Some(top) = via::parse_single_usual(v) {
                     self.vias += 1;
                     self.typed.top_via.get_or_insert(top);
                     Ok(())
@@ -448,7 +456,7 @@ impl<'a> Checker<'a> {
                 }
             }
             HeaderName::Contact if v != b"*" => {
-                if let Some(c) = name_addr::usual(v) {
+                if let Some(c) = name_addr::parse_single_usual(v) {
                     self.contacts += 1;
                     self.typed.only_contact = Some(c);
                     Ok(())
@@ -512,8 +520,8 @@ impl<'a> Message<'a> {
         // any other is split first and checked after, as the order of
         // its possible defects requires.
         let mut checker = Checker::default();
-        let Some(head) = split_usual_head(buf, limits, |h| checker.see(h)) else {
-            return Self::parse_generally(buf, limits);
+        let Some(head) = split_head_usual(buf, limits, |h| checker.see(h)) else {
+            return Self::parse_general(buf, limits);
         };
         let start = parse_start_line(head.start_line)?;
         let mut m = Self::frame(buf, start, head.headers, head.body_start, checker.length);
@@ -523,9 +531,9 @@ impl<'a> Message<'a> {
 
     /// [`Message::parse_with`] by the general path only: the head split
     /// step by step, then its values checked.
-    pub(crate) fn parse_generally(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
+    pub(crate) fn parse_general(buf: &'a [u8], limits: &Limits) -> Result<Message<'a>, Error> {
         check_size(buf, limits)?;
-        let head = split_any_head(buf, limits, true)?;
+        let head = split_head_general(buf, limits, true)?;
         let start = parse_start_line(head.start_line)?;
         let mut checker = Checker::default();
         for h in &head.headers {
