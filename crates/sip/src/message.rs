@@ -341,29 +341,6 @@ fn check_digits(v: &[u8], max: u32, reason: &'static str) -> Result<u32, Invalid
         .ok_or(Invalid::new(reason, 0))
 }
 
-fn check_header(h: &Header<'_>) -> Result<(), Invalid> {
-    let v = h.value;
-    // Via, Contact and Call-ID never come here: `Checker::see` reads
-    // every one of them.
-    match h.name {
-        HeaderName::From | HeaderName::To => name_addr::parse_single(v).map(|_| ()),
-        HeaderName::Route | HeaderName::RecordRoute => name_addr::check_list(v),
-        HeaderName::CSeq => cseq::parse(v).map(|_| ()),
-        HeaderName::MaxForwards => check_digits(v, 255, "exceeds 255").map(|_| ()),
-        HeaderName::ContentLength => check_digits(v, u32::MAX, "exceeds 2^32-1").map(|_| ()),
-        HeaderName::Expires => grammar::parse_u32_saturating(v)
-            .map(|_| ())
-            .ok_or(Invalid::new("not a number", 0)),
-        HeaderName::ContentType => media_type::parse(v).map(|_| ()),
-        HeaderName::Authorization
-        | HeaderName::ProxyAuthorization
-        | HeaderName::WwwAuthenticate
-        | HeaderName::ProxyAuthenticate => auth::parse(v).map(|_| ()),
-        HeaderName::Date => check_date(v),
-        _ => Ok(()),
-    }
-}
-
 /// Bounds checked before anything is read.
 #[inline(always)]
 fn check_size(buf: &[u8], limits: &Limits) -> Result<(), Error> {
@@ -402,7 +379,10 @@ impl Length {
 }
 
 /// Checks header values one header at a time, in order, and keeps what
-/// the accessors read; the first defect stops the checking.
+/// the accessors read; the first defect stops the checking. [`Checker::see`]
+/// is the one place a header's value is read: a typed header is one row
+/// of `header_names!` (its name, compact form, and whether it is
+/// mandatory or single) and one arm there.
 #[derive(Default)]
 struct Checker<'a> {
     typed: Typed<'a>,
@@ -486,7 +466,23 @@ impl<'a> Checker<'a> {
                 self.typed.server.get_or_insert(v);
                 Ok(())
             }
-            _ => check_header(h),
+            // Repeats of the headers kept above, and the headers that are
+            // checked but not kept.
+            HeaderName::From | HeaderName::To => name_addr::parse_single(v).map(|_| ()),
+            HeaderName::Route | HeaderName::RecordRoute => name_addr::check_list(v),
+            HeaderName::CSeq => cseq::parse(v).map(|_| ()),
+            HeaderName::MaxForwards => check_digits(v, 255, "exceeds 255").map(|_| ()),
+            HeaderName::ContentLength => check_digits(v, u32::MAX, "exceeds 2^32-1").map(|_| ()),
+            HeaderName::Expires => grammar::parse_u32_saturating(v)
+                .map(|_| ())
+                .ok_or(Invalid::new("not a number", 0)),
+            HeaderName::ContentType => media_type::parse(v).map(|_| ()),
+            HeaderName::Authorization
+            | HeaderName::ProxyAuthorization
+            | HeaderName::WwwAuthenticate
+            | HeaderName::ProxyAuthenticate => auth::parse(v).map(|_| ()),
+            HeaderName::Date => check_date(v),
+            _ => Ok(()),
         };
         if let Err(e) = read {
             self.error = Some(malformed(
@@ -596,22 +592,12 @@ impl<'a> Message<'a> {
         if let Some(e) = checker.error {
             return Err(e);
         }
-        const SINGLE: [HeaderName; 8] = [
-            HeaderName::Via,
-            HeaderName::From,
-            HeaderName::To,
-            HeaderName::CallId,
-            HeaderName::CSeq,
-            HeaderName::MaxForwards,
-            HeaderName::ContentType,
-            HeaderName::Expires,
-        ];
-        for (i, &n) in SINGLE.iter().enumerate() {
+        for n in HeaderName::ALL {
             let count = checker.counts[n as usize];
-            if i < 5 && count == 0 {
+            if n.is_mandatory() && count == 0 {
                 self.flags.insert(Flag::MissingMandatory(n));
             }
-            if i > 0 && count > 1 {
+            if n.is_single() && count > 1 {
                 self.flags.insert(Flag::MultipleValues(n));
             }
         }
