@@ -41,7 +41,7 @@ pub enum Start<'a> {
     },
 }
 
-/// What the guard reads from one message on the hot path.
+/// What the guard reads from a message the full parse refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary<'a> {
     /// The start line.
@@ -74,11 +74,7 @@ fn read_start(l: &[u8]) -> Result<Start<'_>, Error> {
     }
     let first = crate::byte_scan::find(b' ', l)
         .ok_or_else(|| malformed(Defect::StartLine("request line has no Request-URI"), 1, 0))?;
-    // Almost every request line ends with " SIP/2.0": no search for that.
-    let last = match l.len().checked_sub(8) {
-        Some(i) if l[i] == b' ' && i > first && !l[i + 1..].contains(&b' ') => i,
-        _ => memchr::memrchr(b' ', l).unwrap_or(first),
-    };
+    let last = memchr::memrchr(b' ', l).unwrap_or(first);
     let version = &l[last + 1..];
     if last == first || !version.eq_ignore_ascii_case(b"SIP/2.0") {
         return Err(
