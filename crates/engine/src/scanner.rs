@@ -3,18 +3,53 @@
 //! (which survives `svmap -c` dropping the User-Agent), and optionally a
 //! Request-URI naming an IP address other than this host's.
 //!
-//! It reads the [`Summary`] of a message, the parser's fast path: scanners
-//! are most of what reaches a public SIP port, and once one is recognised
-//! its messages need no full parse.
+//! It reads a [`Request`]: what the full parse found, or, for a message
+//! the parser refuses, what its lenient [`Summary`] found, so that a
+//! scanner's malformed probe is still told for a scanner's.
 
 use crate::action::BanReason;
 use crate::remote_text::printable;
 use sipwall_policy::ScannerDetector;
-use sipwall_sip::{Start, Summary, Uri};
+use sipwall_sip::{Fingerprint, Message, Method, Start, Summary, Uri};
 use std::net::IpAddr;
 
 /// The longest User-Agent kept in a ban's reason, in bytes.
 const MAX_USER_AGENT: usize = 256;
+
+/// What the scanner check reads of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The method.
+    pub method: Method<'a>,
+    /// The Request-URI as written.
+    pub uri: &'a [u8],
+    /// The User-Agent and From tag, read.
+    pub fingerprint: Fingerprint<'a>,
+}
+
+impl<'a> Request<'a> {
+    /// The request a parsed message is; `None` for a response.
+    pub fn of_message(m: &Message<'a>) -> Option<Request<'a>> {
+        Some(Request {
+            method: m.method()?,
+            uri: m.request_uri()?.as_str().as_bytes(),
+            fingerprint: m.fingerprint(),
+        })
+    }
+
+    /// The request the summary of a refused message is; `None` for a
+    /// response.
+    pub fn of_summary(s: &Summary<'a>) -> Option<Request<'a>> {
+        let Start::Request { method, uri } = s.start else {
+            return None;
+        };
+        Some(Request {
+            method,
+            uri,
+            fingerprint: s.fingerprint(),
+        })
+    }
+}
 
 /// The scanner detector.
 #[derive(Debug, Clone)]
@@ -40,25 +75,22 @@ impl Scanner {
         }
     }
 
-    /// Why the message summarised by `s` (sent to `dst`) comes from a
-    /// scanner, if it is a request and does.
-    pub fn check(&self, s: &Summary<'_>, dst: IpAddr) -> Option<BanReason> {
-        let Start::Request { uri, .. } = s.start else {
-            return None;
-        };
+    /// Why the request `r` (sent to `dst`) comes from a scanner, if it does.
+    pub fn check(&self, r: &Request<'_>, dst: IpAddr) -> Option<BanReason> {
         if !self.enabled {
             return None;
         }
-        if let Some(ua) = s.user_agent {
-            if s.scanner().is_some() || self.extra.iter().any(|p| contains_ignore_case(ua, p)) {
+        let fp = &r.fingerprint;
+        if let Some(ua) = fp.user_agent {
+            if fp.scanner.is_some() || self.extra.iter().any(|p| contains_ignore_case(ua, p)) {
                 return Some(BanReason::ScannerUserAgent(printable(ua, MAX_USER_AGENT)));
             }
         }
-        if self.sipvicious_tag && s.sipvicious_tag().is_some() {
+        if self.sipvicious_tag && fp.sipvicious_tag.is_some() {
             return Some(BanReason::SipviciousTag);
         }
         if self.ip_literal_domains {
-            let host = Uri::parse(uri)
+            let host = Uri::parse(r.uri)
                 .ok()
                 .and_then(|u| u.host())
                 .and_then(|h| h.ip());
@@ -91,6 +123,17 @@ mod tests {
         })
     }
 
+    /// The request as each reader reads it: the full parse, and the
+    /// summary the engine falls back to when the parse refuses it.
+    fn both(bytes: &[u8]) -> [Request<'_>; 2] {
+        let m = Message::parse(bytes).unwrap();
+        let s = Summary::read(bytes).unwrap();
+        [
+            Request::of_message(&m).unwrap(),
+            Request::of_summary(&s).unwrap(),
+        ]
+    }
+
     fn options(ua: Option<&str>, tag: &str, ruri: &str) -> Vec<u8> {
         let ua = ua
             .map(|u| format!("User-Agent: {u}\r\n"))
@@ -113,8 +156,9 @@ mod tests {
             ("Zoiper rv2.10", false),
         ] {
             let bytes = options(Some(ua), "abc", "sip:100@example.com");
-            let m = Summary::read(&bytes).unwrap();
-            assert_eq!(s.check(&m, dst).is_some(), banned, "{ua}");
+            for m in both(&bytes) {
+                assert_eq!(s.check(&m, dst).is_some(), banned, "{ua}");
+            }
         }
     }
 
@@ -126,32 +170,36 @@ mod tests {
             "63303030303230323133633401383331323337343339",
             "sip:100@example.com",
         );
-        let m = Summary::read(&bytes).unwrap();
-        assert_eq!(
-            cfg(&[], false).check(&m, dst),
-            Some(BanReason::SipviciousTag)
-        );
+        for m in both(&bytes) {
+            assert_eq!(
+                cfg(&[], false).check(&m, dst),
+                Some(BanReason::SipviciousTag)
+            );
+        }
     }
 
     #[test]
     fn ip_literal_domains_only_when_asked_and_not_our_own_address() {
         let dst: IpAddr = "192.0.2.1".parse().unwrap();
         let bytes = options(Some("Zoiper"), "abc", "sip:100@1.1.1.1");
-        let m = Summary::read(&bytes).unwrap();
-        assert_eq!(cfg(&[], false).check(&m, dst), None);
-        assert_eq!(
-            cfg(&[], true).check(&m, dst),
-            Some(BanReason::IpLiteralDomain)
-        );
+        for m in both(&bytes) {
+            assert_eq!(cfg(&[], false).check(&m, dst), None);
+            assert_eq!(
+                cfg(&[], true).check(&m, dst),
+                Some(BanReason::IpLiteralDomain)
+            );
+        }
         let ours = options(Some("Zoiper"), "abc", "sip:100@192.0.2.1");
-        let m = Summary::read(&ours).unwrap();
-        assert_eq!(cfg(&[], true).check(&m, dst), None);
+        for m in both(&ours) {
+            assert_eq!(cfg(&[], true).check(&m, dst), None);
+        }
     }
 
     #[test]
     fn answers_are_never_scanners() {
-        let dst: IpAddr = "192.0.2.1".parse().unwrap();
         let ok = b"SIP/2.0 200 OK\r\nFrom: <sip:a@b>;tag=63303030303230323133633401383331323337343339\r\nServer: friendly-scanner\r\nUser-Agent: friendly-scanner\r\n\r\n";
-        assert_eq!(cfg(&[], true).check(&Summary::read(ok).unwrap(), dst), None);
+        // An answer is no request, by either reader: nothing to check.
+        assert!(Request::of_message(&Message::parse(ok).unwrap()).is_none());
+        assert!(Request::of_summary(&Summary::read(ok).unwrap()).is_none());
     }
 }

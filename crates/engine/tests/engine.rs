@@ -209,6 +209,32 @@ fn sipvicious_is_recognised_by_its_from_tag_without_a_user_agent() {
 }
 
 #[test]
+fn a_scanner_whose_probe_the_parser_refuses_is_still_banned_as_a_scanner() {
+    // The full parse refuses a CSeq without a number; the lenient summary
+    // the engine falls back to still reads the scanner's User-Agent.
+    let mut e = engine(SIP_PINHOLE);
+    let probe = "OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.66:5060;branch=z9hG4bK-1\r\n\
+        From: <sip:100@192.0.2.1>;tag=1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: 1\r\nCSeq: x\r\n\
+        User-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n";
+    assert!(sipwall_sip::Message::parse(probe.as_bytes()).is_err());
+    let (v, why) = sip_in(&mut e, t(0), ATTACKER, probe);
+    assert_eq!(
+        (v, why.as_str()),
+        (
+            Verdict::Drop,
+            "guard: scanner: User-Agent \"friendly-scanner\""
+        )
+    );
+    assert_eq!(
+        bans(&actions(&mut e)),
+        [(
+            ip(ATTACKER),
+            BanReason::ScannerUserAgent("friendly-scanner".into())
+        )]
+    );
+}
+
+#[test]
 fn an_allowlisted_zone_is_never_banned() {
     let mut e = engine(&format!(
         "[zones]\noffice = [\"{ATTACKER}\"]\n[guard]\nallow = [\"office\"]\n{SIP_PINHOLE}"

@@ -1,11 +1,11 @@
 //! Parsing throughput on a generated traffic mix (20% INVITE+SDP, 20%
 //! 200 OK+SDP, 40% REGISTER with Digest, 20% scanner OPTIONS; about 560
-//! bytes a message): the full parse with typed accessors, the guard's fast
-//! path, and `rsip` 0.4 on the same input.
+//! bytes a message): the full parse with typed accessors, the lenient
+//! summary, and `rsip` 0.4 on the same input.
 
 use criterion::{black_box, criterion_main, Criterion, Throughput};
 mod mix;
-use mix::{corpus, fast, full, rsip_parse, rsip_typed, scan};
+use mix::{corpus, full, rsip_parse, rsip_typed, summary};
 
 fn bench(c: &mut Criterion) {
     let msgs = corpus();
@@ -30,8 +30,7 @@ fn bench(c: &mut Criterion) {
             move || msgs.iter().map(|m| f(black_box(m))).sum::<usize>()
         };
         g.bench_function("full", |b| b.iter(run(full)));
-        g.bench_function("fast", |b| b.iter(run(fast)));
-        g.bench_function("scan", |b| b.iter(run(scan)));
+        g.bench_function("summary", |b| b.iter(run(summary)));
         g.bench_function("rsip", |b| b.iter(run(rsip_parse)));
         g.bench_function("rsip-typed", |b| b.iter(run(rsip_typed)));
         g.finish();

@@ -59,7 +59,7 @@ impl<'a> Iterator for AuthParams<'a> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // Validated when the Auth was built; a surprise ends the iteration.
-        match read_param(self.s, self.pos) {
+        match param_general(self.s, self.pos) {
             Ok(Some((p, next))) => {
                 self.pos = next;
                 p.value.map(|v| (p.name, v))
@@ -78,7 +78,7 @@ type Pair<'a> = (Param<'a>, usize);
 /// Reads the `name=value` at `pos` (white space before it allowed), and
 /// the comma that separates it from the next.
 #[inline]
-fn read_param(s: &[u8], pos: usize) -> Result<Option<Pair<'_>>, Invalid> {
+fn param_general(s: &[u8], pos: usize) -> Result<Option<Pair<'_>>, Invalid> {
     let i = skip(s, pos, cls::LWS);
     if i >= s.len() {
         return Ok(None);
@@ -144,11 +144,11 @@ impl Marks {
     }
 }
 
-/// [`read_param`] for a parameter without white space around it or
+/// [`param_general`] for a parameter without white space around it or
 /// escapes in it; `None` for any other shape, or for a comma that ends
 /// the value.
 #[inline]
-fn usual_param(s: &[u8], pos: usize) -> Option<Pair<'_>> {
+fn param_usual(s: &[u8], pos: usize) -> Option<Pair<'_>> {
     let name_end = skip(s, pos, cls::TOKEN);
     if name_end == pos || s.get(name_end) != Some(&b'=') {
         return None;
@@ -184,16 +184,47 @@ fn usual_param(s: &[u8], pos: usize) -> Option<Pair<'_>> {
 
 /// Parses a credentials or challenge value.
 pub(crate) fn parse(value: &[u8]) -> Result<Auth<'_>, Invalid> {
-    parse_with(value, usual_params)
+    parse_usual(value).map_or_else(|| parse_general(value), Ok)
 }
 
-/// [`parse`] with its parameters read by the general path only.
-pub(crate) fn parse_generally(value: &[u8]) -> Result<Auth<'_>, Invalid> {
-    parse_with(value, |_| None)
+/// [`parse`] for a scheme and then parameters of the usual shape
+/// ([`params_usual`]); `None` for any other value.
+#[inline]
+pub(crate) fn parse_usual(value: &[u8]) -> Option<Auth<'_>> {
+    let (start, end) = scheme(value).ok()?;
+    let params = &value[end..];
+    let marks = params_usual(params)?;
+    Some(Auth {
+        scheme: ascii_text(&value[start..end]),
+        params,
+        username: marks.username,
+        realm: marks.realm,
+    })
 }
 
+/// [`parse`] for any value, step by step, naming the defect.
+#[cold]
+pub(crate) fn parse_general(value: &[u8]) -> Result<Auth<'_>, Invalid> {
+    let (start, end) = scheme(value)?;
+    let params = &value[end..];
+    let mut marks = Marks::default();
+    let mut pos = 0;
+    while let Some((p, next)) = param_general(params, pos).map_err(|e| e.shifted(end))? {
+        marks.note(&p);
+        pos = next;
+    }
+    Ok(Auth {
+        scheme: ascii_text(&value[start..end]),
+        params,
+        username: marks.username,
+        realm: marks.realm,
+    })
+}
+
+/// Where the scheme starts and ends; it must be followed by white space
+/// or the end of the value.
 #[inline(always)]
-fn parse_with(value: &[u8], usual: fn(&[u8]) -> Option<Marks>) -> Result<Auth<'_>, Invalid> {
+fn scheme(value: &[u8]) -> Result<(usize, usize), Invalid> {
     let start = skip(value, 0, cls::LWS);
     let end = skip(value, start, cls::TOKEN);
     if end == start {
@@ -203,38 +234,21 @@ fn parse_with(value: &[u8], usual: fn(&[u8]) -> Option<Marks>) -> Result<Auth<'_
     if !params.is_empty() && !is(params[0], cls::LWS) {
         return Err(Invalid::new("expected white space after the scheme", end));
     }
-    let marks = match usual(params) {
-        Some(marks) => marks,
-        None => {
-            let mut marks = Marks::default();
-            let mut pos = 0;
-            while let Some((p, next)) = read_param(params, pos).map_err(|e| e.shifted(end))? {
-                marks.note(&p);
-                pos = next;
-            }
-            marks
-        }
-    };
-    Ok(Auth {
-        scheme: ascii_text(&value[start..end]),
-        params,
-        username: marks.username,
-        realm: marks.realm,
-    })
+    Ok((start, end))
 }
 
 /// The parameters of the usual shape: one space after the scheme, no
 /// white space and no escapes in the parameters. `None` for any other
-/// shape, which [`read_param`] reads as it would have.
+/// shape, which [`param_general`] reads as it would have.
 #[inline]
-fn usual_params(params: &[u8]) -> Option<Marks> {
+fn params_usual(params: &[u8]) -> Option<Marks> {
     if params.first() != Some(&b' ') {
         return None;
     }
     let mut marks = Marks::default();
     let mut pos = 1;
     loop {
-        let (p, next) = usual_param(params, pos)?;
+        let (p, next) = param_usual(params, pos)?;
         marks.note(&p);
         if next == params.len() {
             return Some(marks);

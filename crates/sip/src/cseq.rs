@@ -96,21 +96,26 @@ pub struct CSeq<'a> {
 /// Parses a CSeq value.
 #[inline]
 pub(crate) fn parse(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
-    // The usual `<number> <METHOD>`, with a number that fits.
-    let digits = skip(value, 0, cls::DIGIT);
-    if value.get(digits) == Some(&b' ') {
-        if let (Some(number), Some(method)) = (
-            crate::grammar::parse_u32(&value[..digits]),
-            Method::from_token(&value[digits + 1..]),
-        ) {
-            return Ok(CSeq { number, method });
-        }
-    }
-    parse_slowly(value)
+    parse_usual(value).map_or_else(|| parse_general(value), Ok)
 }
 
+/// [`parse`] for the usual `<number> <METHOD>`, with a number that fits;
+/// `None` for any other shape.
+#[inline]
+pub(crate) fn parse_usual(value: &[u8]) -> Option<CSeq<'_>> {
+    let digits = skip(value, 0, cls::DIGIT);
+    if value.get(digits) != Some(&b' ') {
+        return None;
+    }
+    Some(CSeq {
+        number: crate::grammar::parse_u32(&value[..digits])?,
+        method: Method::from_token(&value[digits + 1..])?,
+    })
+}
+
+/// [`parse`] for any value, step by step, naming the defect.
 #[cold]
-pub(crate) fn parse_slowly(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
+pub(crate) fn parse_general(value: &[u8]) -> Result<CSeq<'_>, Invalid> {
     let start = skip(value, 0, cls::LWS);
     let digits_end = skip(value, start, cls::DIGIT);
     if digits_end == start {

@@ -195,16 +195,23 @@ pub struct Fingerprint<'a> {
 impl<'a> Fingerprint<'a> {
     /// Reads the fingerprint of a message.
     pub fn of(m: &Message<'a>) -> Fingerprint<'a> {
-        let user_agent = if m.is_request() {
-            m.user_agent()
-        } else {
-            m.server()
-        };
+        Self::read(m.is_request(), m.user_agent(), m.server(), || m.from_tag())
+    }
+
+    /// The fingerprint from the values it is read from, whichever reader
+    /// found them (the message, or the summary of one it refused).
+    pub(crate) fn read(
+        request: bool,
+        user_agent: Option<&'a [u8]>,
+        server: Option<&'a [u8]>,
+        from_tag: impl FnOnce() -> Option<&'a [u8]>,
+    ) -> Fingerprint<'a> {
+        let user_agent = if request { user_agent } else { server };
         Fingerprint {
             user_agent,
             scanner: user_agent.and_then(scanner_by_user_agent),
-            sipvicious_tag: if m.is_request() {
-                m.from_tag().and_then(SipviciousTag::parse)
+            sipvicious_tag: if request {
+                from_tag().and_then(SipviciousTag::parse)
             } else {
                 None
             },

@@ -4,7 +4,7 @@
 
 use crate::error::{Bound, Defect, Error};
 use crate::grammar;
-use crate::head::split_head;
+use crate::head::split_head_general;
 use crate::header::HeaderName;
 use crate::message::Limits;
 
@@ -43,7 +43,7 @@ pub fn frame_with(buf: &[u8], limits: &Limits) -> Frame {
         }
         return Frame::KeepAlive(ka);
     }
-    let head = match split_head(buf, limits, false) {
+    let head = match split_head_general(buf, limits, false) {
         Ok(h) => h,
         Err(Error::Incomplete) => return Frame::Incomplete,
         Err(e) => return Frame::Malformed(e),

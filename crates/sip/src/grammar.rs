@@ -340,7 +340,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// One parameter as [`params_with`] reads it.
+/// One parameter as [`params_general`] reads it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Param<'a> {
     /// The name as written.
@@ -390,7 +390,7 @@ fn param_value(s: &[u8], i: usize) -> Result<Option<Value<'_>>, Invalid> {
 /// or the end. Every parameter must have a name; values are tokens, hosts
 /// or quoted. `each` sees every parameter and may refuse it.
 #[inline]
-pub(crate) fn params_with<'a>(
+pub(crate) fn params_general<'a>(
     c: &mut Cursor<'a>,
     mut each: impl FnMut(Param<'a>) -> Result<(), Invalid>,
 ) -> Result<Params<'a>, Invalid> {
@@ -422,12 +422,12 @@ pub(crate) fn params_with<'a>(
     })
 }
 
-/// [`params_with`] for parameters written without white space or quotes,
+/// [`params_general`] for parameters written without white space or quotes,
 /// from `v[start]` to the end of `v`; `each` sees every parameter and may
 /// decline it. `None` for any other shape (or a declined parameter),
-/// which [`params_with`] reads as it would have.
+/// which [`params_general`] reads as it would have.
 #[inline]
-pub(crate) fn usual_params<'a>(
+pub(crate) fn params_usual<'a>(
     v: &'a [u8],
     start: usize,
     mut each: impl FnMut(&Param<'a>) -> bool,
@@ -456,10 +456,10 @@ pub(crate) fn usual_params<'a>(
     (i == v.len()).then(|| Params { raw: &v[start..] })
 }
 
-/// [`params_with`] with no parameter refused.
+/// [`params_general`] with no parameter refused.
 #[inline]
 pub(crate) fn params<'a>(c: &mut Cursor<'a>) -> Result<Params<'a>, Invalid> {
-    params_with(c, |_| Ok(()))
+    params_general(c, |_| Ok(()))
 }
 
 /// Where the first parameter of one name is inside a [`Params`] span, noted

@@ -1,12 +1,15 @@
 //! The head of a message: the start line and the header lines up to the
 //! empty line, split without reading any value.
 //!
-//! [`split_head`] reads the shape nearly every head has ([`walk_usual`]:
-//! CRLF line ends, no folds, no white space around a name, at most one
-//! space before a value and none after it) in one pass that checks
-//! little per line, and any other head step by step, which is also where
-//! every defect is named. [`crate::Summary`] walks usual heads the same
-//! way without keeping the lines.
+//! Two readers, one head: [`split_head_usual`] reads the shape nearly
+//! every head has ([`walk_usual`]: CRLF line ends, no folds, no white
+//! space around a name, at most one space before a value and none after
+//! it) in one pass that checks little per line, and gives up on any
+//! other; [`split_head_general`] reads any head step by step, and is where
+//! every defect is named. Where both read a head they read the same
+//! lines. [`crate::Message::parse`] tries the first and falls back to the
+//! second; framing, which must tell an incomplete head from a bad one,
+//! uses the second.
 
 use crate::error::{malformed, Bound, Defect, Error};
 use crate::grammar;
@@ -23,24 +26,10 @@ pub(crate) struct Head<'a> {
     pub body_line: u32,
 }
 
-/// Splits the head of a message. With `eof_ends_head`, the end of `buf`
-/// also ends the header section (a datagram); otherwise it means more
-/// bytes are needed ([`Error::Incomplete`]).
-pub(crate) fn split_head<'a>(
-    buf: &'a [u8],
-    limits: &Limits,
-    eof_ends_head: bool,
-) -> Result<Head<'a>, Error> {
-    match split_usual_head(buf, limits, |_| ()) {
-        Some(head) => Ok(head),
-        None => split_any_head(buf, limits, eof_ends_head),
-    }
-}
-
 /// A head of the usual shape ([`walk_usual`]) split into its header
 /// lines, `see` shown each as it is read; `None` for any other shape.
 #[inline(always)]
-pub(crate) fn split_usual_head<'a>(
+pub(crate) fn split_head_usual<'a>(
     buf: &'a [u8],
     limits: &Limits,
     mut see: impl FnMut(&Header<'a>),
@@ -89,8 +78,6 @@ pub(crate) struct UsualHead<'a> {
     pub body_start: usize,
     /// Line number of the first body line.
     pub body_line: u32,
-    /// Number of header lines.
-    pub header_count: usize,
 }
 
 /// One header line as [`walk_usual`] sees it.
@@ -196,13 +183,15 @@ pub(crate) fn walk_usual<'a>(
         start_line: &buf[..start_end - 1],
         body_start,
         body_line: line + 1,
-        header_count: count,
     })
 }
 
-/// [`split_head`] for any head, step by step.
+/// Splits the head of a message, any shape, step by step. With
+/// `eof_ends_head`, the end of `buf` also ends the header section (a
+/// datagram); otherwise it means more bytes are needed
+/// ([`Error::Incomplete`]).
 #[cold]
-pub(crate) fn split_any_head<'a>(
+pub(crate) fn split_head_general<'a>(
     buf: &'a [u8],
     limits: &Limits,
     eof_ends_head: bool,

@@ -1,116 +1,135 @@
 //! Header names: the ones a firewall reads, their compact forms (RFC 3261
 //! §7.3.3 and later RFCs), matched case-insensitively; and one header line.
 
-/// A header name that sipwall knows; everything else is [`HeaderName::Other`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HeaderName {
+/// Declares every known header in one row: its variant, canonical name,
+/// compact form, and what RFC 3261 asks of it (`mandatory`: §8.1.1, every
+/// request has it; `single`: at most one value). Adding a header is one
+/// row here, and, if it is typed, one arm in the message's value check.
+macro_rules! header_names {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident $name:literal $(or $compact:literal)? [$($prop:ident)*];
+    )*) => {
+        /// A header name that sipwall knows; everything else is [`HeaderName::Other`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $($(#[doc = $doc])* $variant,)*
+            /// Any other header.
+            Other,
+        }
+
+        impl HeaderName {
+            /// Every name, in declaration order (`ALL[h as usize] == h`).
+            pub(crate) const ALL: [HeaderName; [$(stringify!($variant)),*].len() + 1] =
+                [$(HeaderName::$variant,)* HeaderName::Other];
+
+            /// The canonical (long) name; `"other"` for [`HeaderName::Other`].
+            pub const fn as_str(&self) -> &'static str {
+                match self {
+                    $(HeaderName::$variant => $name,)*
+                    HeaderName::Other => "other",
+                }
+            }
+
+            /// The name whose compact form is this lower-case letter.
+            #[inline]
+            const fn compact(letter: u8) -> HeaderName {
+                match letter {
+                    $($($compact => HeaderName::$variant,)?)*
+                    _ => HeaderName::Other,
+                }
+            }
+
+            /// Every request must have it (RFC 3261 §8.1.1).
+            pub(crate) const fn is_mandatory(self) -> bool {
+                match self {
+                    $(HeaderName::$variant => header_names!(@has mandatory $($prop)*),)*
+                    HeaderName::Other => false,
+                }
+            }
+
+            /// It may appear once only.
+            pub(crate) const fn is_single(self) -> bool {
+                match self {
+                    $(HeaderName::$variant => header_names!(@has single $($prop)*),)*
+                    HeaderName::Other => false,
+                }
+            }
+        }
+    };
+    (@has $want:ident $($prop:ident)*) => { false $(|| header_names!(@is $want $prop))* };
+    (@is mandatory mandatory) => { true };
+    (@is single single) => { true };
+    (@is $want:ident $prop:ident) => { false };
+}
+
+header_names! {
     /// `Via` / `v`
-    Via,
+    Via "Via" or b'v' [mandatory];
     /// `From` / `f`
-    From,
+    From "From" or b'f' [mandatory single];
     /// `To` / `t`
-    To,
+    To "To" or b't' [mandatory single];
     /// `Call-ID` / `i`
-    CallId,
+    CallId "Call-ID" or b'i' [mandatory single];
     /// `CSeq`
-    CSeq,
+    CSeq "CSeq" [mandatory single];
     /// `Contact` / `m`
-    Contact,
+    Contact "Contact" or b'm' [];
     /// `Max-Forwards`
-    MaxForwards,
+    MaxForwards "Max-Forwards" [single];
     /// `Content-Length` / `l`
-    ContentLength,
+    ContentLength "Content-Length" or b'l' [];
     /// `Content-Type` / `c`
-    ContentType,
+    ContentType "Content-Type" or b'c' [single];
     /// `Content-Encoding` / `e`
-    ContentEncoding,
+    ContentEncoding "Content-Encoding" or b'e' [];
     /// `Expires`
-    Expires,
+    Expires "Expires" [single];
     /// `User-Agent`
-    UserAgent,
+    UserAgent "User-Agent" [];
     /// `Server`
-    Server,
+    Server "Server" [];
     /// `Authorization`
-    Authorization,
+    Authorization "Authorization" [];
     /// `Proxy-Authorization`
-    ProxyAuthorization,
+    ProxyAuthorization "Proxy-Authorization" [];
     /// `WWW-Authenticate`
-    WwwAuthenticate,
+    WwwAuthenticate "WWW-Authenticate" [];
     /// `Proxy-Authenticate`
-    ProxyAuthenticate,
+    ProxyAuthenticate "Proxy-Authenticate" [];
     /// `Route`
-    Route,
+    Route "Route" [];
     /// `Record-Route`
-    RecordRoute,
+    RecordRoute "Record-Route" [];
     /// `Date`
-    Date,
+    Date "Date" [];
     /// `Subject` / `s`
-    Subject,
+    Subject "Subject" or b's' [];
     /// `Supported` / `k`
-    Supported,
+    Supported "Supported" or b'k' [];
     /// `Event` / `o`
-    Event,
+    Event "Event" or b'o' [];
     /// `Refer-To` / `r`
-    ReferTo,
+    ReferTo "Refer-To" or b'r' [];
     /// `Referred-By` / `b`
-    ReferredBy,
+    ReferredBy "Referred-By" or b'b' [];
     /// `Allow-Events` / `u`
-    AllowEvents,
+    AllowEvents "Allow-Events" or b'u' [];
     /// `Accept-Contact` / `a`
-    AcceptContact,
+    AcceptContact "Accept-Contact" or b'a' [];
     /// `Reject-Contact` / `j`
-    RejectContact,
+    RejectContact "Reject-Contact" or b'j' [];
     /// `Request-Disposition` / `d`
-    RequestDisposition,
+    RequestDisposition "Request-Disposition" or b'd' [];
     /// `Session-Expires` / `x`
-    SessionExpires,
+    SessionExpires "Session-Expires" or b'x' [];
     /// `Identity` / `y`
-    Identity,
-    /// Any other header.
-    Other,
+    Identity "Identity" or b'y' [];
 }
 
 impl HeaderName {
-    /// Every name, in declaration order (`ALL[h as usize] == h`).
-    pub(crate) const ALL: [HeaderName; 32] = {
-        use HeaderName::*;
-        [
-            Via,
-            From,
-            To,
-            CallId,
-            CSeq,
-            Contact,
-            MaxForwards,
-            ContentLength,
-            ContentType,
-            ContentEncoding,
-            Expires,
-            UserAgent,
-            Server,
-            Authorization,
-            ProxyAuthorization,
-            WwwAuthenticate,
-            ProxyAuthenticate,
-            Route,
-            RecordRoute,
-            Date,
-            Subject,
-            Supported,
-            Event,
-            ReferTo,
-            ReferredBy,
-            AllowEvents,
-            AcceptContact,
-            RejectContact,
-            RequestDisposition,
-            SessionExpires,
-            Identity,
-            Other,
-        ]
-    };
-
     /// Looks a name up (full or compact form, any case).
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
@@ -175,28 +194,7 @@ impl HeaderName {
     pub(crate) fn candidate(name: &[u8]) -> HeaderName {
         use HeaderName::*;
         if name.len() == 1 {
-            return match name[0].to_ascii_lowercase() {
-                b'v' => Via,
-                b'f' => From,
-                b't' => To,
-                b'i' => CallId,
-                b'm' => Contact,
-                b'l' => ContentLength,
-                b'c' => ContentType,
-                b'e' => ContentEncoding,
-                b's' => Subject,
-                b'k' => Supported,
-                b'o' => Event,
-                b'r' => ReferTo,
-                b'b' => ReferredBy,
-                b'u' => AllowEvents,
-                b'a' => AcceptContact,
-                b'j' => RejectContact,
-                b'd' => RequestDisposition,
-                b'x' => SessionExpires,
-                b'y' => Identity,
-                _ => Other,
-            };
+            return Self::compact(name[0].to_ascii_lowercase());
         }
         // Dispatch on length and first letter through a table: at most
         // one comparison. Call-ID and Contact share a shape; the table
@@ -207,45 +205,6 @@ impl HeaderName {
         match row[usize::from(first & 0x1f)] {
             Contact if name[1] | 0x20 == b'a' => CallId,
             c => c,
-        }
-    }
-
-    /// The canonical (long) name; `"other"` for [`HeaderName::Other`].
-    pub const fn as_str(&self) -> &'static str {
-        use HeaderName::*;
-        match self {
-            Via => "Via",
-            From => "From",
-            To => "To",
-            CallId => "Call-ID",
-            CSeq => "CSeq",
-            Contact => "Contact",
-            MaxForwards => "Max-Forwards",
-            ContentLength => "Content-Length",
-            ContentType => "Content-Type",
-            ContentEncoding => "Content-Encoding",
-            Expires => "Expires",
-            UserAgent => "User-Agent",
-            Server => "Server",
-            Authorization => "Authorization",
-            ProxyAuthorization => "Proxy-Authorization",
-            WwwAuthenticate => "WWW-Authenticate",
-            ProxyAuthenticate => "Proxy-Authenticate",
-            Route => "Route",
-            RecordRoute => "Record-Route",
-            Date => "Date",
-            Subject => "Subject",
-            Supported => "Supported",
-            Event => "Event",
-            ReferTo => "Refer-To",
-            ReferredBy => "Referred-By",
-            AllowEvents => "Allow-Events",
-            AcceptContact => "Accept-Contact",
-            RejectContact => "Reject-Contact",
-            RequestDisposition => "Request-Disposition",
-            SessionExpires => "Session-Expires",
-            Identity => "Identity",
-            Other => "other",
         }
     }
 }
@@ -262,7 +221,15 @@ static SHAPES: [[HeaderName; 32]; LONGEST] = {
     while i < HeaderName::ALL.len() - 1 {
         let h = HeaderName::ALL[i];
         let name = h.as_str().as_bytes();
-        t[name.len()][(name[0] & 0x1f) as usize] = h;
+        let cell = &mut t[name.len()][(name[0] & 0x1f) as usize];
+        // `candidate` tells Call-ID from Contact by their second letter;
+        // any other two names of one shape would need the same.
+        assert!(
+            matches!(*cell, HeaderName::Other)
+                || matches!((*cell, h), (HeaderName::CallId, HeaderName::Contact)),
+            "two header names of one length and first letter"
+        );
+        *cell = h;
         i += 1;
     }
     t
@@ -385,6 +352,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_table_marks_what_rfc_3261_asks() {
+        use HeaderName::*;
+        let with = |p: fn(HeaderName) -> bool| {
+            HeaderName::ALL
+                .into_iter()
+                .filter(|&h| p(h))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            with(HeaderName::is_mandatory),
+            [Via, From, To, CallId, CSeq]
+        );
+        assert_eq!(
+            with(HeaderName::is_single),
+            [From, To, CallId, CSeq, MaxForwards, ContentType, Expires]
+        );
+        let compact: String = (b'a'..=b'z')
+            .filter(|&b| HeaderName::compact(b) != Other)
+            .map(char::from)
+            .collect();
+        assert_eq!(compact, "abcdefijklmorstuvxy");
     }
 
     #[test]

@@ -101,17 +101,17 @@ fn dotted_quad(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
 /// and how many bytes were used. `s` ends where the caller's grammar says.
 #[inline]
 pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize), Invalid> {
-    if let Some((addr, port, used)) = usual_ipv4_hostport(s) {
-        return Ok((Host::Ipv4(addr), port, used));
-    }
-    any_hostport(s)
+    parse_hostport_usual(s).map_or_else(
+        || parse_hostport_general(s),
+        |(addr, port, used)| Ok((Host::Ipv4(addr), port, used)),
+    )
 }
 
 /// [`parse_hostport`] for a dotted quad with an optional port and an
 /// ordinary delimiter after it, read in one pass; `None` for anything
-/// else, which [`any_hostport`] reads the same way it would have.
+/// else, which [`parse_hostport_general`] reads the same way it would have.
 #[inline]
-pub(crate) fn usual_ipv4_hostport(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, usize)> {
+pub(crate) fn parse_hostport_usual(s: &[u8]) -> Option<(Ipv4Addr, Option<u16>, usize)> {
     let (addr, i) = dotted_quad(s)?;
     match s.get(i) {
         None => Some((addr, None, i)),
@@ -145,7 +145,7 @@ fn octet(s: &[u8], i: usize) -> Option<(u32, usize)> {
 
 /// [`parse_hostport`] for any host.
 #[inline(never)]
-pub(crate) fn any_hostport(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize), Invalid> {
+pub(crate) fn parse_hostport_general(s: &[u8]) -> Result<(Host<'_>, Option<u16>, usize), Invalid> {
     let (host, mut used) = if s.first() == Some(&b'[') {
         let close = memchr::memchr(b']', s).ok_or(Invalid::new("unclosed IPv6 reference", 0))?;
         let addr = parse_ipv6(&s[1..close]).ok_or(Invalid::new("invalid IPv6 address", 1))?;
@@ -278,10 +278,10 @@ mod tests {
                 ":5060,", ":5060 ", ":5060\t", ":5060:1", ":5060a", ":50a", ";x", ">", "]", "@",
             ] {
                 let s = format!("{host}{tail}");
-                if let Some((addr, port, used)) = usual_ipv4_hostport(s.as_bytes()) {
+                if let Some((addr, port, used)) = parse_hostport_usual(s.as_bytes()) {
                     tried += 1;
                     assert_eq!(
-                        any_hostport(s.as_bytes()),
+                        parse_hostport_general(s.as_bytes()),
                         Ok((Host::Ipv4(addr), port, used)),
                         "{s}"
                     );

@@ -6,28 +6,36 @@
 //!
 //! ```text
 //! stream bytes ──framing::frame──► Complete(len) ─┐
-//! datagram ───────────────────────────────────────┤
-//!                                                 ├─► Summary::read ─► Summary (hot path)
-//!                                                 │     start line · User-Agent · From tag
-//!                                                 │     Call-ID · body ─► Sdp (c=, m=)
-//!                                                 └─► Message::parse ─► Message
+//! datagram ───────────────────────────────────────┴─► Message::parse ─► Message
 //!   Message: start line (Method + Uri | status) · headers in order · body · flags
 //!     typed accessors ─► Via · NameAddr (From/To/Contact/Route) · CSeq · Auth
 //!                        MediaType · Uri/Host · Sdp ─► Media / Connection
 //!     fingerprint()   ─► Fingerprint (scanner User-Agent, SIPVicious From tag)
+//!   refused ─► Summary::read ─► Summary (lenient: start line · User-Agent ·
+//!              From tag · Call-ID · body) ─► fingerprint()
 //! ```
 //!
-//! The guard reads each inbound message's [`Summary`] first (one pass, no
-//! allocation) to recognise scanners, and parses with [`Message::parse`]
-//! what it goes on to act on; `replay`, `audit` and `sipwall sip parse`
-//! use [`Message::parse`].
+//! Everyone reads a message with [`Message::parse`]: the guard, `replay`,
+//! `audit` and `sipwall sip parse`. Only for a message it refuses does the
+//! guard read the lenient [`Summary`], so that a scanner's malformed probe
+//! is still told for a scanner's and an INVITE with an SDP the parser
+//! refuses still sets up its call.
 //!
-//! Both read in two ways: each reader (the head walk, the start line,
-//! addresses, Vias, hosts, credentials, SDP lines) first tries the shape
-//! nearly every message has, in one pass with few checks, and hands any
-//! other shape to its general reader, which also names every defect.
-//! Where the first accepts bytes, the second reads them to the same value;
-//! `testing::usual_paths_agree` holds them to it for the tests and fuzzers.
+//! The parse reads in two ways: each reader (the head, the start line,
+//! From/To/Contact, Via, host:port, CSeq, Call-ID, credentials, SDP `c=`
+//! and `m=`) first tries the shape nearly every message has, in one pass
+//! with few checks, and hands any other shape to its general reader,
+//! which also names every defect. One naming rule and one shape for all
+//! of them: a reader `X` is `X_usual` (the usual shape; `None` for any
+//! other), `X_general` (any input, step by step; the defect named) and
+//! `X` itself, `X_usual(v).map_or_else(|| X_general(v), Ok)`. The head is
+//! the one variation, as the values are checked while `split_head_usual`
+//! walks it ([`Message::parse_with`] falls back to the general split and
+//! then checks); for a list header (Via, Contact) the usual reader reads
+//! a value of one element and the general reader is the list's. Where a
+//! usual reader accepts bytes, its general reader reads them to the same
+//! value; `testing::usual_paths_agree` holds every pair to it for the
+//! tests and fuzzers.
 //!
 //! ```
 //! use sipwall_sip::{Message, Method};
@@ -63,9 +71,8 @@
 //! streams. Values stay slices of the input: strings are `&[u8]` unless
 //! the grammar makes them ASCII, and nothing is unescaped or normalised.
 //! After [`Message::parse`], typed accessors return `None` only for
-//! absent headers; [`Message::scan`] checks lines but not values, and
-//! [`Summary::read`] reads only what the guard needs (both bounded the
-//! same way, both never panic).
+//! absent headers; [`Summary::read`] checks lines but not values and
+//! reads only what the guard needs (bounded the same way, never panics).
 
 pub mod auth;
 mod byte_scan;

@@ -3,7 +3,7 @@
 
 use crate::byte_scan::{eq_name, find};
 use crate::grammar::{
-    before, cls, is_lws, params_with, usual_params, Cursor, Invalid, Mark, Param, Params,
+    before, cls, is_lws, params_general, params_usual, Cursor, Invalid, Mark, Param, Params,
 };
 use crate::uri::Uri;
 
@@ -110,7 +110,7 @@ pub(crate) fn parse<'a>(c: &mut Cursor<'a>) -> Result<NameAddr<'a>, Invalid> {
         c.set_pos(at + n);
     }
     let (mut tag, mut expires) = (Mark::default(), Mark::default());
-    let params = params_with(c, |p| {
+    let params = params_general(c, |p| {
         note_param(&p, &mut tag, &mut expires);
         Ok(())
     })?;
@@ -157,14 +157,12 @@ pub(crate) fn params_of(value: &[u8]) -> Params<'_> {
 /// Reads a value holding exactly one address (From, To).
 #[inline]
 pub(crate) fn parse_single(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
-    if let Some(na) = usual(value) {
-        return Ok(na);
-    }
-    parse_single_slowly(value)
+    parse_single_usual(value).map_or_else(|| parse_single_general(value), Ok)
 }
 
+/// [`parse_single`] for any value, step by step, naming the defect.
 #[cold]
-pub(crate) fn parse_single_slowly(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
+pub(crate) fn parse_single_general(value: &[u8]) -> Result<NameAddr<'_>, Invalid> {
     let mut c = Cursor::new(value);
     let na = parse(&mut c)?;
     if !c.at_end() {
@@ -178,7 +176,7 @@ pub(crate) fn parse_single_slowly(value: &[u8]) -> Result<NameAddr<'_>, Invalid>
 /// then parameters written without white space or quotes. `None` for
 /// anything else, which [`parse`] reads as it would have.
 #[inline]
-pub(crate) fn usual(v: &[u8]) -> Option<NameAddr<'_>> {
+pub(crate) fn parse_single_usual(v: &[u8]) -> Option<NameAddr<'_>> {
     let mut display = None;
     let (uri, end) = match *v.first()? {
         first @ (b'"' | b'<') => {
@@ -217,7 +215,7 @@ pub(crate) fn usual(v: &[u8]) -> Option<NameAddr<'_>> {
         }
     };
     let (mut tag, mut expires) = (Mark::default(), Mark::default());
-    let params = usual_params(v, end, |p| {
+    let params = params_usual(v, end, |p| {
         note_param(p, &mut tag, &mut expires);
         true
     })?;
@@ -379,8 +377,9 @@ mod tests {
             b"sips:alice@example.com;lr;tag=t",
             b"<sip:[2001:db8::1]:5062>;expires=0",
         ] {
-            let usual = usual(v).unwrap_or_else(|| panic!("{v:?} has the usual shape"));
-            assert_eq!(Ok(usual), parse_single_slowly(v), "{v:?}");
+            let usual =
+                parse_single_usual(v).unwrap_or_else(|| panic!("{v:?} has the usual shape"));
+            assert_eq!(Ok(usual), parse_single_general(v), "{v:?}");
         }
         // Shapes left to the general path, which accepts or refuses them.
         for v in [
@@ -393,7 +392,7 @@ mod tests {
             b"<sip:a@b>;tag=",
             b"<sip:a@b>;=x",
         ] {
-            assert_eq!(usual(v), None, "{v:?}");
+            assert_eq!(parse_single_usual(v), None, "{v:?}");
         }
     }
 

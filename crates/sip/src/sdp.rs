@@ -256,22 +256,29 @@ fn fqdn(ipv6: bool, host: &[u8]) -> Result<ConnectionAddress<'_>, &'static str> 
     }
 }
 
-/// Reads a c= value: the usual `IN IP4 <address>` directly, anything else
-/// by [`parse_connection_slowly`].
+/// Reads a c= value.
 #[inline]
 pub(crate) fn parse_connection(v: &[u8]) -> Result<Connection<'_>, &'static str> {
-    match v.strip_prefix(b"IN IP4 ").and_then(crate::host::parse_ipv4) {
-        Some(a) => Ok(Connection {
-            address: ConnectionAddress::Ip(IpAddr::V4(a)),
-            ttl: None,
-            count: None,
-        }),
-        None => parse_connection_slowly(v),
-    }
+    parse_connection_usual(v).map_or_else(|| parse_connection_general(v), Ok)
 }
 
+/// [`parse_connection`] for the usual `IN IP4 <address>`; `None` for any
+/// other shape.
+#[inline]
+pub(crate) fn parse_connection_usual(v: &[u8]) -> Option<Connection<'_>> {
+    let a = v
+        .strip_prefix(b"IN IP4 ")
+        .and_then(crate::host::parse_ipv4)?;
+    Some(Connection {
+        address: ConnectionAddress::Ip(IpAddr::V4(a)),
+        ttl: None,
+        count: None,
+    })
+}
+
+/// [`parse_connection`] for any value, step by step, naming the defect.
 #[cold]
-pub(crate) fn parse_connection_slowly(v: &[u8]) -> Result<Connection<'_>, &'static str> {
+pub(crate) fn parse_connection_general(v: &[u8]) -> Result<Connection<'_>, &'static str> {
     let mut it = v.split(|&b| b == b' ');
     if it.next() != Some(b"IN") {
         return Err("c= network type is not IN");
@@ -337,16 +344,16 @@ fn parse_u16(s: &[u8]) -> Option<u16> {
 }
 
 /// Reads an m= value: the usual `<media> <port> <proto> <formats>`
-/// directly, anything else by [`parse_m_slowly`].
+/// directly, anything else by [`parse_m_general`].
 #[inline]
 fn parse_m(v: &[u8]) -> Result<MLine<'_>, &'static str> {
-    usual_m(v).map_or_else(|| parse_m_slowly(v), Ok)
+    parse_m_usual(v).map_or_else(|| parse_m_general(v), Ok)
 }
 
 /// [`parse_m`] for single spaces and no port count; `None` for any other
 /// shape.
 #[inline]
-pub(crate) fn usual_m(v: &[u8]) -> Option<MLine<'_>> {
+pub(crate) fn parse_m_usual(v: &[u8]) -> Option<MLine<'_>> {
     use crate::grammar::{cls, skip};
     let kind_end = skip(v, 0, cls::TOKEN);
     if kind_end == 0 || v.get(kind_end) != Some(&b' ') {
@@ -404,7 +411,7 @@ fn m_line(
 }
 
 #[cold]
-pub(crate) fn parse_m_slowly(v: &[u8]) -> Result<MLine<'_>, &'static str> {
+pub(crate) fn parse_m_general(v: &[u8]) -> Result<MLine<'_>, &'static str> {
     use crate::byte_scan::find;
     // Four fields split at single spaces; the formats are the rest.
     let field_end = |from: usize| find(b' ', &v[from..]).map_or(v.len(), |i| from + i);

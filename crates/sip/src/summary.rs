@@ -1,17 +1,23 @@
-//! The guard's hot path: the few things it decides on (start line,
-//! User-Agent, From tag, Call-ID, the SDP's `c=`/`m=`), read in one pass
-//! over the lines, without building the header list or reading URIs.
+//! The lenient reading of a message the full parse refuses: the few
+//! things the guard decides on (start line, User-Agent, From tag, Call-ID,
+//! the SDP's `c=`/`m=`), read in one pass over the lines, without building
+//! the header list or reading URIs.
+//!
+//! Why a second reader exists: a scanner's probe is still a scanner's,
+//! and an INVITE still sets up a call, when something the guard does not
+//! read (a CSeq, an SDP line) breaks the grammar. The engine reads a
+//! message with [`crate::Message::parse`] and only when that refuses it
+//! with [`Summary::read`]; no bytes that parsed are read twice.
 //!
 //! Contract: [`Summary::read`] applies the same bounds as
 //! [`crate::Message::parse`] and refuses what it cannot split into lines
 //! (no start line, a header line without a colon, a lone CR), but it does
-//! not check header values; a message it accepts may still be refused by
-//! `Message::parse`. The guard uses it to recognise scanners and media at
-//! line rate, and `Message::parse` for anything it acts on beyond that.
+//! not check header values. Where both read a message they read the same
+//! start line, User-Agent, From tag, Call-ID and body.
 
 use crate::cseq::Method;
 use crate::error::{malformed, Bound, Defect, Error, Unsupported};
-use crate::fingerprint::{scanner_by_user_agent, Scanner, SipviciousTag};
+use crate::fingerprint::Fingerprint;
 use crate::grammar;
 use crate::header::HeaderName;
 use crate::message::Limits;
@@ -35,7 +41,7 @@ pub enum Start<'a> {
     },
 }
 
-/// What the guard reads from one message on the hot path.
+/// What the guard reads from a message the full parse refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary<'a> {
     /// The start line.
@@ -68,11 +74,7 @@ fn read_start(l: &[u8]) -> Result<Start<'_>, Error> {
     }
     let first = crate::byte_scan::find(b' ', l)
         .ok_or_else(|| malformed(Defect::StartLine("request line has no Request-URI"), 1, 0))?;
-    // Almost every request line ends with " SIP/2.0": no search for that.
-    let last = match l.len().checked_sub(8) {
-        Some(i) if l[i] == b' ' && i > first && !l[i + 1..].contains(&b' ') => i,
-        _ => memchr::memrchr(b' ', l).unwrap_or(first),
-    };
+    let last = memchr::memrchr(b' ', l).unwrap_or(first);
     let version = &l[last + 1..];
     if last == first || !version.eq_ignore_ascii_case(b"SIP/2.0") {
         return Err(
@@ -108,16 +110,12 @@ enum Slot {
 
 impl Slot {
     /// The tracked header a name is (any case, compact forms).
-    #[inline]
     fn of(name: &[u8]) -> Option<Slot> {
         let cand = HeaderName::candidate(name);
-        Self::of_name(cand).filter(|_| cand.is_spelled(name))
-    }
-
-    /// The tracked header a recognised name is.
-    #[inline]
-    fn of_name(name: HeaderName) -> Option<Slot> {
-        Some(match name {
+        if !cand.is_spelled(name) {
+            return None;
+        }
+        Some(match cand {
             HeaderName::UserAgent => Slot::UserAgent,
             HeaderName::Server => Slot::Server,
             HeaderName::From => Slot::From,
@@ -143,12 +141,11 @@ fn keep<'a>(values: &mut [Option<&'a [u8]>; 6], slot: Slot, value: &'a [u8], fol
 
 impl<'a> Summary<'a> {
     /// Reads the summary of a datagram (or a frame) with default bounds.
-    #[inline]
     pub fn read(buf: &'a [u8]) -> Result<Summary<'a>, Error> {
         Self::read_with(buf, &Limits::default())
     }
 
-    /// Reads the summary of a datagram (or a frame).
+    /// Reads the summary of a datagram (or a frame), step by step.
     pub fn read_with(buf: &'a [u8], limits: &Limits) -> Result<Summary<'a>, Error> {
         if buf.len() > limits.max_message {
             return Err(Error::Limit {
@@ -157,31 +154,6 @@ impl<'a> Summary<'a> {
                 offset: limits.max_message as u32,
             });
         }
-        let mut values = [None; 6];
-        let usual = crate::head::walk_usual(buf, limits, |l| {
-            let cand = HeaderName::candidate(&l.text[..l.colon]);
-            if let Some(slot) = Slot::of_name(cand) {
-                if cand.spells_line(l.text, l.colon) {
-                    keep(&mut values, slot, l.value(), false);
-                }
-            }
-            true
-        });
-        if let Some(head) = usual {
-            let start = read_start(head.start_line)?;
-            return Ok(Self::build(
-                start,
-                values,
-                &buf[head.body_start..],
-                head.header_count,
-            ));
-        }
-        Self::read_any(buf, limits)
-    }
-
-    /// [`Summary::read_with`] for any head, step by step.
-    #[cold]
-    pub(crate) fn read_any(buf: &'a [u8], limits: &Limits) -> Result<Summary<'a>, Error> {
         let too_long = |line: u32, at: usize| Error::Limit {
             bound: Bound::LineLength,
             line,
@@ -272,7 +244,6 @@ impl<'a> Summary<'a> {
 
     /// The summary from what the walk kept; `body` runs to the datagram's
     /// end, and the first Content-Length bounds it.
-    #[inline]
     fn build(
         start: Start<'a>,
         values: [Option<&'a [u8]>; 6],
@@ -313,27 +284,11 @@ impl<'a> Summary<'a> {
     }
 
     /// The From tag (read without the From URI).
-    #[inline]
     pub fn from_tag(&self) -> Option<&'a [u8]> {
-        let all = name_addr::params_of(self.from?);
-        let params = all.as_bytes();
-        // The tag is nearly always the first parameter, written `;tag=`.
-        match params.get(..5) {
-            Some(p)
-                if crate::byte_scan::eq_name(p, b";tag=")
-                    && !params
-                        .get(5)
-                        .is_some_and(|&b| b == b'"' || grammar::is_lws(b)) =>
-            {
-                let end = grammar::skip(params, 5, grammar::cls::GEN_VALUE);
-                Some(&params[5..end])
-            }
-            _ => all.get("tag").flatten(),
-        }
+        name_addr::params_of(self.from?).get("tag").flatten()
     }
 
     /// The SDP, when Content-Type is `application/sdp` and the body is SDP.
-    #[inline]
     pub fn sdp(&self) -> Option<Sdp<'a>> {
         let ct = self.content_type?;
         let sdp = ct
@@ -347,22 +302,22 @@ impl<'a> Summary<'a> {
         }
     }
 
-    /// The scanner named by the User-Agent (requests only).
-    pub fn scanner(&self) -> Option<Scanner> {
-        self.method()?;
-        self.user_agent.and_then(scanner_by_user_agent)
-    }
-
-    /// A SIPVicious From tag (requests only: answers echo the tag).
-    pub fn sipvicious_tag(&self) -> Option<SipviciousTag> {
-        self.method()?;
-        self.from_tag().and_then(SipviciousTag::parse)
+    /// What the message tells about the sender's software, as
+    /// [`crate::Message::fingerprint`] reads it from a message that parses.
+    pub fn fingerprint(&self) -> Fingerprint<'a> {
+        Fingerprint::read(
+            self.method().is_some(),
+            self.user_agent,
+            self.server,
+            || self.from_tag(),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::Scanner;
 
     const INVITE: &[u8] = b"INVITE sip:100@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1\r\nf: \"x\" <sip:a@b>\r\n ;tag=abc\r\nUser-Agent: friendly-scanner\r\ni: 1@h\r\nc: application/sdp\r\nl: 49\r\n\r\nv=0\r\nc=IN IP4 192.0.2.9\r\nm=audio 4000 RTP/AVP 0\r\ntrailing";
 
@@ -379,7 +334,7 @@ mod tests {
         );
         assert_eq!(s.from_tag(), Some(&b"abc"[..]));
         assert_eq!(s.call_id, Some(&b"1@h"[..]));
-        assert_eq!(s.scanner(), Some(Scanner::SipVicious));
+        assert_eq!(s.fingerprint().scanner, Some(Scanner::SipVicious));
         assert_eq!(s.header_count, 6);
         assert!(s.body.ends_with(b"RTP/AVP 0\r\n"));
         let sdp = s.sdp().unwrap();
@@ -468,7 +423,7 @@ mod tests {
         let ok = b"SIP/2.0 200 OK\r\nFrom: <sip:a@b>;tag=63303030303230323133633401383331323337343339\r\nUser-Agent: friendly-scanner\r\n\r\n";
         let s = Summary::read(ok).unwrap();
         assert_eq!(s.status(), Some(200));
-        assert_eq!(s.scanner(), None);
-        assert_eq!(s.sipvicious_tag(), None);
+        assert_eq!(s.fingerprint().scanner, None);
+        assert_eq!(s.fingerprint().sipvicious_tag, None);
     }
 }

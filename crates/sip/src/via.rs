@@ -1,7 +1,7 @@
 //! The Via header (RFC 3261 §20.42, RFC 3581 `rport`, RFC 5118 IPv6):
 //! transport, sent-by, and the parameters a firewall needs.
 
-use crate::grammar::{before, cls, params_with, Cursor, Invalid, Mark, Param, Params};
+use crate::grammar::{before, cls, params_general, Cursor, Invalid, Mark, Param, Params};
 use crate::host::{parse_hostport, parse_ip_loose, Host};
 use std::net::IpAddr;
 
@@ -94,7 +94,7 @@ impl Marks {
 /// without white space or quotes, all well-formed. `None` for anything
 /// else, which the general path reads as it would have.
 #[inline]
-pub(crate) fn usual(v: &[u8]) -> Option<Via<'_>> {
+pub(crate) fn parse_single_usual(v: &[u8]) -> Option<Via<'_>> {
     if !crate::byte_scan::eq_name(v.get(..8)?, b"SIP/2.0/") {
         return None;
     }
@@ -105,7 +105,7 @@ pub(crate) fn usual(v: &[u8]) -> Option<Via<'_>> {
     let at = t_end + 1;
     // A dotted quad holds no delimiter: read in place, it ends where the
     // sent-by does when a delimiter follows it.
-    let (host, port, n) = match crate::host::usual_ipv4_hostport(&v[at..]) {
+    let (host, port, n) = match crate::host::parse_hostport_usual(&v[at..]) {
         Some((addr, port, used))
             if v.get(at + used)
                 .is_none_or(|&b| crate::grammar::is(b, cls::ADDR_STOP)) =>
@@ -122,7 +122,7 @@ pub(crate) fn usual(v: &[u8]) -> Option<Via<'_>> {
         }
     };
     let mut marks = Marks::default();
-    let params = crate::grammar::usual_params(v, n, |p| marks.note(p).is_none())?;
+    let params = crate::grammar::params_usual(v, n, |p| marks.note(p).is_none())?;
     Some(Via {
         transport: transport(&v[8..t_end]),
         host,
@@ -238,7 +238,7 @@ fn parse_one<'a>(c: &mut Cursor<'a>) -> Result<Via<'a>, Invalid> {
     // must hold.
     let mut wrong = None;
     let mut marks = Marks::default();
-    let params = params_with(c, |p| {
+    let params = params_general(c, |p| {
         if let Some(reason) = marks.note(&p) {
             wrong.get_or_insert(reason);
         }

@@ -207,21 +207,14 @@ fn what_the_valid_ones_say() {
 }
 
 #[test]
-fn fast_paths_agree_with_the_checked_parse() {
+fn the_summary_reads_what_the_checked_parse_reads() {
     for name in VALID {
         let bytes = load(name);
         let m = Message::parse(&bytes).unwrap();
-        // Message::scan re-reads values that Message::parse kept.
-        let s = Message::scan(&bytes).unwrap();
-        assert_eq!(m.from(), s.from(), "{name}");
-        assert_eq!(m.to(), s.to(), "{name}");
-        assert_eq!(m.cseq(), s.cseq(), "{name}");
-        assert_eq!(m.top_via(), s.top_via(), "{name}");
-        assert_eq!(m.content_type(), s.content_type(), "{name}");
-        assert_eq!(m.sdp(), s.sdp(), "{name}");
-        assert_eq!(m.from_tag(), s.from_tag(), "{name}");
-        // The guard's summary reads the same start line, tag, UA and body.
+        // The summary the engine reads of a message the parse refuses
+        // reads the same start line, tag, UA and body where both read.
         let g = sipwall_sip::Summary::read(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(g.fingerprint(), m.fingerprint(), "{name}");
         assert_eq!(g.method(), m.method(), "{name}");
         assert_eq!(g.status(), m.status(), "{name}");
         assert_eq!(g.from_tag(), m.from_tag(), "{name}");

@@ -9,9 +9,10 @@ use crate::flow::FlowKey;
 use crate::packet::{Direction, Packet, Transport};
 use crate::reassembly::MAX_BUFFER;
 use crate::remote_text::printable;
+use crate::scanner::Request;
 use crate::time::Timestamp;
 use sipwall_policy::MediaMode;
-use sipwall_sip::{framing, Frame, Message, Method, Start, Summary};
+use sipwall_sip::{framing, Frame, Message, Method, Summary};
 use std::net::IpAddr;
 
 /// A SIP parse error's kind, one word for counting: the part of the
@@ -167,14 +168,22 @@ impl Engine {
         bytes: &[u8],
         stream: bool,
     ) -> Option<BanReason> {
-        // Scanners are told from the summary, before (and instead of) the
-        // full parse: they are most of what reaches a public SIP port, and
-        // once banned their messages need nothing more.
+        let parsed = Message::parse(bytes);
+        // Only a message the parser refuses is read again, leniently: a
+        // scanner's malformed probe is still a scanner's, and an INVITE
+        // the parser refuses still sets up a call.
+        let summary = parsed
+            .as_ref()
+            .err()
+            .and_then(|_| Summary::read(bytes).ok());
         if dir == Direction::In {
-            let summary = Summary::read(bytes);
-            if let Some(reason) = summary.ok().and_then(|s| {
-                let reason = self.scanner.check(&s, p.dst)?;
-                Some((reason, describe_request(&s)))
+            let request = match &parsed {
+                Ok(m) => Request::of_message(m),
+                Err(_) => summary.as_ref().and_then(Request::of_summary),
+            };
+            if let Some(reason) = request.and_then(|r| {
+                let reason = self.scanner.check(&r, p.dst)?;
+                Some((reason, describe_request(&r)))
             }) {
                 let (reason, evidence) = reason;
                 // A scanner's request carries no echo of anything the host
@@ -185,14 +194,14 @@ impl Engine {
                 }
             }
         }
-        let m = match Message::parse(bytes) {
+        let m = match parsed {
             Ok(m) => m,
             Err(e) => {
                 // An INVITE the parser refuses (SIPp writes `c=IN IP6
                 // [addr]`) still sets a call up: the answer's SDP is what
                 // opens its pinholes, and only an INVITE makes a call.
-                if self.media == MediaMode::Pinhole {
-                    self.invite_seen(now, dir, p, bytes);
+                if let (MediaMode::Pinhole, Some(s)) = (self.media, &summary) {
+                    self.invite_seen(now, dir, p, s);
                 }
                 return self.malformed_sip(now, dir, p.src, stream, sip_fault(&e));
             }
@@ -298,17 +307,14 @@ impl Engine {
     }
 }
 
-fn describe_request(s: &Summary<'_>) -> String {
-    let method = s.method().map_or("?".to_owned(), |x| {
-        printable(x.as_str().as_bytes(), MAX_EVIDENCE_FIELD)
-    });
-    let ua = s.user_agent.map(|u| printable(u, MAX_EVIDENCE_FIELD));
-    let ruri = match s.start {
-        Start::Request { uri, .. } => printable(uri, MAX_EVIDENCE_FIELD),
-        Start::Response { .. } => String::new(),
-    };
-    match ua {
-        Some(ua) => format!("{method} {ruri} (User-Agent: {ua})"),
+fn describe_request(r: &Request<'_>) -> String {
+    let method = printable(r.method.as_str().as_bytes(), MAX_EVIDENCE_FIELD);
+    let ruri = printable(r.uri, MAX_EVIDENCE_FIELD);
+    match r.fingerprint.user_agent {
+        Some(ua) => format!(
+            "{method} {ruri} (User-Agent: {})",
+            printable(ua, MAX_EVIDENCE_FIELD)
+        ),
         None => format!("{method} {ruri} (no User-Agent)"),
     }
 }

@@ -91,11 +91,8 @@ impl Engine {
         now: Timestamp,
         dir: Direction,
         p: &Packet<'_>,
-        bytes: &[u8],
+        s: &Summary<'_>,
     ) {
-        let Ok(s) = Summary::read(bytes) else {
-            return;
-        };
         if let (Some(Method::Invite), Some(call_id)) = (s.method(), s.call_id) {
             let endpoints = match dir {
                 Direction::In => (p.src, p.dst),

@@ -169,14 +169,9 @@ pub fn full(b: &[u8]) -> usize {
     n + m.fingerprint().is_scanner() as usize
 }
 
-/// The header lines only, values unchecked (`Message::scan`).
-pub fn scan(b: &[u8]) -> usize {
-    let m = Message::scan(b).expect("generated messages are valid");
-    m.headers().len() + m.body().len()
-}
-
-/// The guard's fast path: start line, User-Agent, From tag, SDP c=/m=.
-pub fn fast(b: &[u8]) -> usize {
+/// The lenient summary the engine reads of a message the parse refuses:
+/// start line, User-Agent, From tag, SDP c=/m=.
+pub fn summary(b: &[u8]) -> usize {
     let s = Summary::read(b).expect("generated messages are valid");
     let mut n = s.method().map_or(0, |m| m.as_str().len()) + usize::from(s.status().unwrap_or(0));
     n += s.user_agent.map_or(0, <[u8]>::len);
