@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!   judge     handle_accepted / handle_packet: flows, the input chain (replay only), then inspect
-//!   inspect   SIP framing (UDP, TCP streams), scanner, flood, malformed, return-route evidence
+//!   framing   which packets are SIP; datagrams and reassembled TCP streams cut into messages
+//!   inspect   one message: scanner, flood, malformed, transactions, return-route evidence
 //!   outcomes  transaction and event outcomes: brute force, enumeration, registration
 //!   guard     bans a detector asks for and the shields that stop them; bans by hand
 //!   media     pinholes from SDP, SIP and H.323 helper expectations
@@ -12,6 +13,7 @@
 //! ```
 
 mod events;
+mod framing;
 mod guard;
 mod inspect;
 mod judge;

@@ -81,9 +81,6 @@ impl Engine {
         self.bans.restore(addr, Ban { until, reason });
     }
 
-    /// Bans `addr` on a detector's word, unless a shield stops it:
-    /// `routable` says whether the evidence is return-routable (a blind
-    /// spoofer could not have produced it).
     /// Restores a prefix ban found in the ledger or the kernel (no action).
     /// Addresses in `prefix` count as banned even before prefix bans are
     /// turned on: the kernel element is there.
@@ -96,6 +93,9 @@ impl Engine {
         self.bans.restore_prefix(prefix, Ban { until, reason });
     }
 
+    /// Bans `addr` on a detector's word, unless a shield stops it:
+    /// `routable` says whether the evidence is return-routable (a blind
+    /// spoofer could not have produced it).
     pub(super) fn ban_source(
         &mut self,
         now: Timestamp,

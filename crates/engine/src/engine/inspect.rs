@@ -1,24 +1,21 @@
-//! SIP inspection: framing (UDP datagrams, TCP streams through
-//! [`crate::reassembly`]), the scanner and flood detectors, malformed
-//! counting, and what the host's own messages prove about return routes.
+//! SIP inspection of one message: the scanner and flood detectors,
+//! malformed counting, transactions opened and answered, and what the
+//! host's own messages prove about return routes.
 
-use super::judge::in_ranges;
 use super::Engine;
 use crate::action::BanReason;
-use crate::flow::FlowKey;
-use crate::packet::{Direction, Packet, Transport};
-use crate::reassembly::MAX_BUFFER;
+use crate::packet::{Direction, Packet};
 use crate::remote_text::printable;
 use crate::scanner::Request;
 use crate::time::Timestamp;
 use sipwall_policy::MediaMode;
-use sipwall_sip::{framing, Frame, Message, Method, Summary};
+use sipwall_sip::{Message, Method, Summary};
 use std::net::IpAddr;
 
 /// A SIP parse error's kind, one word for counting: the part of the
 /// message at fault for a malformed one, else the error's class
 /// (`unsupported`, `limit`).
-fn sip_fault(e: &sipwall_sip::Error) -> &'static str {
+pub(super) fn sip_fault(e: &sipwall_sip::Error) -> &'static str {
     use sipwall_sip::Defect;
     match e {
         sipwall_sip::Error::Malformed { defect, .. } => match defect {
@@ -39,103 +36,7 @@ fn sip_fault(e: &sipwall_sip::Error) -> &'static str {
 const MAX_EVIDENCE_FIELD: usize = 256;
 
 impl Engine {
-    pub(super) fn is_sip(&self, p: &Packet<'_>, dir: Direction) -> bool {
-        let (ranges, sport, dport) = match p.transport {
-            Transport::Udp { sport, dport } => (&self.sip_udp, sport, dport),
-            Transport::Tcp { sport, dport, .. } => (&self.sip_tcp, sport, dport),
-            _ => return false,
-        };
-        match dir {
-            Direction::In => in_ranges(ranges, dport),
-            // FreeSWITCH answers from its profile port and calls out to a peer's SIP port.
-            Direction::Out => in_ranges(ranges, sport) || in_ranges(ranges, dport),
-        }
-    }
-
-    /// Inspects SIP; returns the reason when the sender got banned by it.
-    pub(super) fn inspect(
-        &mut self,
-        now: Timestamp,
-        dir: Direction,
-        p: &Packet<'_>,
-        key: FlowKey,
-        stream: bool,
-    ) -> Option<BanReason> {
-        if let Transport::Tcp {
-            sport,
-            dport,
-            fin_or_rst: true,
-            ..
-        } = p.transport
-        {
-            // The connection ends: what it left unframed goes with it.
-            let banned = self.inspect_payload(now, dir, p, key, stream);
-            self.streams.end(key, (p.src, sport), (p.dst, dport));
-            return banned;
-        }
-        self.inspect_payload(now, dir, p, key, stream)
-    }
-
-    fn inspect_payload(
-        &mut self,
-        now: Timestamp,
-        dir: Direction,
-        p: &Packet<'_>,
-        key: FlowKey,
-        stream: bool,
-    ) -> Option<BanReason> {
-        if p.payload.is_empty() {
-            return None;
-        }
-        let mut banned = None;
-        match p.transport {
-            Transport::Tcp { sport, .. } => {
-                let stream_key = (key, p.src, sport);
-                let mut buf = self.streams.take(&stream_key);
-                buf.extend_from_slice(p.payload);
-                let mut used = 0;
-                loop {
-                    match framing::frame(&buf[used..]) {
-                        Frame::Complete(len) => {
-                            let end = used + len;
-                            let msg = buf[used..end].to_vec();
-                            banned = banned.or(self.message(now, dir, p, &msg, stream));
-                            used = end;
-                        }
-                        Frame::KeepAlive(len) => used += len,
-                        Frame::Incomplete => break,
-                        Frame::Malformed(e) => {
-                            banned = banned.or(self.malformed_sip(
-                                now,
-                                dir,
-                                p.src,
-                                stream,
-                                sip_fault(&e),
-                            ));
-                            used = buf.len();
-                            break;
-                        }
-                    }
-                }
-                buf.drain(..used);
-                if buf.len() <= MAX_BUFFER {
-                    self.streams.put(stream_key, buf);
-                } else {
-                    banned =
-                        banned.or(self.malformed_sip(now, dir, p.src, stream, "stream-buffer"));
-                }
-            }
-            _ => {
-                if p.payload.iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
-                    return None; // keep-alive
-                }
-                banned = self.message(now, dir, p, p.payload, false);
-            }
-        }
-        banned
-    }
-
-    fn malformed_sip(
+    pub(super) fn malformed_sip(
         &mut self,
         now: Timestamp,
         dir: Direction,
@@ -160,7 +61,7 @@ impl Engine {
         None
     }
 
-    fn message(
+    pub(super) fn message(
         &mut self,
         now: Timestamp,
         dir: Direction,
