@@ -8,14 +8,15 @@
 
 use crate::auth::{self, Auth};
 use crate::cseq::{self, CSeq, Method};
-use crate::error::{malformed, Bound, Defect, Error, Flag, Flags, Unsupported};
+use crate::error::{malformed, Bound, Defect, Error, Flag, Flags};
 use crate::grammar::{self, Invalid};
 use crate::head::{split_head_general, split_head_usual};
 use crate::header::{Header, HeaderName};
 use crate::media_type::{self, MediaType};
 use crate::name_addr::{self, NameAddr, NameAddrList};
 use crate::sdp::Sdp;
-use crate::uri::{Scheme, Uri};
+use crate::start_line::{parse_start_line, StartLine};
+use crate::uri::Uri;
 use crate::via::{self, Via, ViaList};
 
 /// Bounds applied while reading; a message over any of them is refused.
@@ -38,33 +39,6 @@ impl Default for Limits {
             max_line: 8_192,
         }
     }
-}
-
-/// The request line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestLine<'a> {
-    /// The method.
-    pub method: Method<'a>,
-    /// The Request-URI.
-    pub uri: Uri<'a>,
-}
-
-/// The status line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StatusLine<'a> {
-    /// The status code, 100 to 699.
-    pub code: u16,
-    /// The reason phrase, as written (may be empty, may be UTF-8).
-    pub reason: &'a [u8],
-}
-
-/// The first line of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartLine<'a> {
-    /// A request.
-    Request(RequestLine<'a>),
-    /// A response.
-    Response(StatusLine<'a>),
 }
 
 /// Typed values that [`Message::parse`] reads while checking, kept so that
@@ -103,143 +77,6 @@ pub struct Message<'a> {
     content_length: Option<u32>,
     flags: Flags,
     typed: Typed<'a>,
-}
-
-fn parse_version(v: &[u8], line: u32, offset: usize) -> Result<(), Error> {
-    if v.eq_ignore_ascii_case(b"SIP/2.0") {
-        return Ok(());
-    }
-    let looks_like_version = v.len() > 4
-        && v[..4].eq_ignore_ascii_case(b"SIP/")
-        && v[4..].iter().all(|&b| b.is_ascii_digit() || b == b'.')
-        && v[4..].iter().filter(|&&b| b == b'.').count() == 1;
-    if looks_like_version {
-        Err(Error::Unsupported {
-            what: Unsupported::Version,
-            line,
-            offset: offset as u32,
-        })
-    } else {
-        Err(malformed(
-            Defect::StartLine("invalid SIP version"),
-            line,
-            offset,
-        ))
-    }
-}
-
-/// Reads the start line.
-#[inline]
-pub(crate) fn parse_start_line(l: &[u8]) -> Result<StartLine<'_>, Error> {
-    parse_start_line_usual(l).map_or_else(|| parse_start_line_general(l), Ok)
-}
-
-/// [`parse_start_line`] for the shape nearly every message has
-/// (`METHOD uri SIP/2.0`, `SIP/2.0 code reason`); `None` for any other.
-#[inline]
-pub(crate) fn parse_start_line_usual(l: &[u8]) -> Option<StartLine<'_>> {
-    const VERSION: &[u8] = b"SIP/2.0 ";
-    if l.len() >= 11 && crate::byte_scan::eq_name(&l[..8], VERSION) {
-        let d = |i: usize| l[i].wrapping_sub(b'0');
-        let (a, b, c) = (d(8), d(9), d(10));
-        if (1..=6).contains(&a) && b <= 9 && c <= 9 && matches!(l.get(11), None | Some(b' ')) {
-            let code = u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c);
-            let reason = l.get(12..).unwrap_or_default();
-            return Some(StartLine::Response(StatusLine { code, reason }));
-        }
-    } else if let (Some(first), Some(last)) = (
-        crate::byte_scan::find(b' ', l),
-        l.len().checked_sub(VERSION.len()),
-    ) {
-        // `last` is the space before the version when the line ends so.
-        if first < last
-            && l[last] == b' '
-            && crate::byte_scan::eq_name(&l[last + 1..], &VERSION[..7])
-        {
-            if let (Some(method), Ok(uri)) = (
-                Method::from_token(&l[..first]),
-                Uri::parse(&l[first + 1..last]),
-            ) {
-                if !(matches!(uri.scheme(), Scheme::Sip | Scheme::Sips) && uri.headers().is_some())
-                {
-                    return Some(StartLine::Request(RequestLine { method, uri }));
-                }
-            }
-        }
-    }
-    None
-}
-
-/// [`parse_start_line`] for any line, step by step, so that the first
-/// defect is the one reported.
-#[cold]
-pub(crate) fn parse_start_line_general(l: &[u8]) -> Result<StartLine<'_>, Error> {
-    if l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"SIP/") {
-        let sp = memchr::memchr(b' ', l).ok_or_else(|| {
-            malformed(
-                Defect::StartLine("status line has no status code"),
-                1,
-                l.len(),
-            )
-        })?;
-        parse_version(&l[..sp], 1, 0)?;
-        let rest = &l[sp + 1..];
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits != 3 || !matches!(rest.get(3), None | Some(b' ')) {
-            return Err(malformed(Defect::StatusCode, 1, sp + 1));
-        }
-        let code = grammar::parse_u32(&rest[..3]).unwrap_or(0) as u16;
-        if !(100..=699).contains(&code) {
-            return Err(malformed(Defect::StatusCode, 1, sp + 1));
-        }
-        let reason = rest.get(4..).unwrap_or_default();
-        return Ok(StartLine::Response(StatusLine { code, reason }));
-    }
-    if l.last().is_some_and(|&b| b == b' ' || b == b'\t') {
-        return Err(malformed(
-            Defect::StartLine("white space after the SIP version"),
-            1,
-            l.len() - 1,
-        ));
-    }
-    let first = memchr::memchr(b' ', l)
-        .ok_or_else(|| malformed(Defect::StartLine("request line has no Request-URI"), 1, 0))?;
-    let last = memchr::memrchr(b' ', l).unwrap_or(first);
-    if last == first {
-        return Err(malformed(
-            Defect::StartLine("request line has no SIP version"),
-            1,
-            first,
-        ));
-    }
-    let method = Method::from_token(&l[..first])
-        .ok_or_else(|| malformed(Defect::StartLine("invalid method"), 1, 0))?;
-    let uri_bytes = &l[first + 1..last];
-    if uri_bytes.first() == Some(&b' ') || uri_bytes.last() == Some(&b' ') {
-        return Err(malformed(
-            Defect::StartLine("more than one space between request-line elements"),
-            1,
-            first + 1,
-        ));
-    }
-    if let Some(i) = uri_bytes.iter().position(|&b| b == b' ' || b == b'\t') {
-        return Err(malformed(
-            Defect::RequestUri("white space inside the Request-URI"),
-            1,
-            first + 1 + i,
-        ));
-    }
-    parse_version(&l[last + 1..], 1, last + 1)?;
-    let uri = Uri::parse(uri_bytes)
-        .map_err(|e| malformed(Defect::RequestUri(e.reason), 1, first + 1 + e.offset))?;
-    if matches!(uri.scheme(), Scheme::Sip | Scheme::Sips) && uri.headers().is_some() {
-        return Err(malformed(
-            Defect::RequestUri("headers (?...) are not allowed in a Request-URI"),
-            1,
-            first + 1,
-        ));
-    }
-    Ok(StartLine::Request(RequestLine { method, uri }))
 }
 
 /// Checks an RFC 1123 date in GMT, as RFC 3261 §20.17 requires.
@@ -852,6 +689,7 @@ impl<'a> Message<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Unsupported;
 
     const REG: &[u8] = b"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:100@example.com>;tag=abc\r\nTo: <sip:100@example.com>\r\nCall-ID: x@y\r\nCSeq: 2 REGISTER\r\nContact: <sip:100@[2001:db8::5]:5062>;expires=3600\r\nAuthorization: Digest username=\"100\", realm=\"example.com\", nonce=\"n\", uri=\"sip:example.com\", response=\"r\"\r\nUser-Agent: Ph/1\r\nContent-Length: 0\r\n\r\n";
 

@@ -62,6 +62,9 @@ pub struct Summary<'a> {
     pub header_count: usize,
 }
 
+/// The start line, read without the Request-URI: not
+/// `crate::start_line`'s reader, which refuses a URI it cannot read, as
+/// this one must not (a probe's Request-URI is often the broken part).
 fn read_start(l: &[u8]) -> Result<Start<'_>, Error> {
     if l.len() >= 8 && l[..8].eq_ignore_ascii_case(b"SIP/2.0 ") {
         let code = l.get(8..11).and_then(grammar::parse_u32);
@@ -146,6 +149,11 @@ impl<'a> Summary<'a> {
     }
 
     /// Reads the summary of a datagram (or a frame), step by step.
+    ///
+    /// Its own walk over the lines, not the message's head reader: a
+    /// header name needs only a colon after it here (even an empty or
+    /// non-token name is passed over), so a bad line that the guard does
+    /// not read cannot hide the ones it does.
     pub fn read_with(buf: &'a [u8], limits: &Limits) -> Result<Summary<'a>, Error> {
         if buf.len() > limits.max_message {
             return Err(Error::Limit {
@@ -415,6 +423,19 @@ mod tests {
             let s = Summary::read(m.as_bytes()).unwrap();
             let want = name_addr::params_of(s.from.unwrap()).get("tag").flatten();
             assert_eq!(s.from_tag(), want, "{from}");
+        }
+    }
+
+    #[test]
+    fn a_probe_the_parse_refuses_still_shows_its_fingerprint() {
+        for probe in [
+            &b"OPTIONS sip:[::1 SIP/2.0\r\nUser-Agent: friendly-scanner\r\n\r\n"[..],
+            b"OPTIONS sip:a SIP/2.0\r\nBad Name: x\r\nUser-Agent: friendly-scanner\r\n\r\n",
+            b"OPTIONS sip:a SIP/2.0\r\n: x\r\nUser-Agent: friendly-scanner\r\n\r\n",
+        ] {
+            assert!(crate::Message::parse(probe).is_err(), "{probe:?}");
+            let s = Summary::read(probe).unwrap();
+            assert_eq!(s.fingerprint().scanner, Some(Scanner::SipVicious));
         }
     }
 

@@ -10,10 +10,8 @@
 
 use crate::head::{split_head_general, split_head_usual};
 use crate::header::HeaderName;
-use crate::message::{
-    check_call_id_general, check_call_id_usual, parse_start_line_general, parse_start_line_usual,
-    Limits, Message,
-};
+use crate::message::{check_call_id_general, check_call_id_usual, Limits, Message};
+use crate::start_line::{parse_start_line_general, parse_start_line_usual};
 use crate::{auth, cseq, host, name_addr, sdp, via};
 use std::fmt::Debug;
 

@@ -1,8 +1,12 @@
 //! The fast paths read what the general paths read: every message of the
 //! shared test data, the fuzz seeds, and messages of the usual shape with
-//! every byte in turn replaced by one that matters to some grammar.
+//! every byte in turn replaced by one that matters to some grammar. On the
+//! same inputs, the lenient summary reads what the parse reads wherever
+//! the parse accepts a message: the guard asks the summary only of what
+//! the parse refuses, and must tell a scanner alike either way.
 
 use sipwall_sip::testing::usual_paths_agree;
+use sipwall_sip::{Message, Start, Summary};
 
 fn files(dir: &str) -> Vec<(String, Vec<u8>)> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
@@ -55,4 +59,57 @@ fn usual_messages_with_any_byte_changed() {
             b[at] = was;
         }
     }
+}
+
+/// Where the parse accepts `data`, the summary reads it too, to the same
+/// start line, Request-URI, Call-ID and fingerprint.
+fn summary_agrees(data: &[u8]) -> Result<(), String> {
+    let Ok(m) = Message::parse(data) else {
+        return Ok(());
+    };
+    let s = Summary::read(data).map_err(|e| format!("the summary refuses it: {e}"))?;
+    let uri = match s.start {
+        Start::Request { uri, .. } => Some(uri),
+        Start::Response { .. } => None,
+    };
+    let read = (s.method(), s.status(), uri, s.call_id, s.fingerprint());
+    let parsed = (
+        m.method(),
+        m.status(),
+        m.request_uri().map(|u| u.as_str().as_bytes()),
+        m.call_id(),
+        m.fingerprint(),
+    );
+    if read == parsed {
+        Ok(())
+    } else {
+        Err(format!("summary {read:?}, parse {parsed:?}"))
+    }
+}
+
+#[test]
+fn the_summary_reads_what_the_parse_reads_where_it_accepts() {
+    const BYTES: &[u8] = b" \t\r\n;,\"\\:<>@[]=?%0a/.\x7f\x80";
+    for (name, m) in files("../../../shared/testdata/rfc4475") {
+        summary_agrees(&m).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let mut seeds = files("fuzz/seeds/usual");
+    seeds.extend(files("fuzz/seeds/message"));
+    let mut parsed = 0;
+    for (name, m) in &seeds {
+        summary_agrees(m).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut b = m.clone();
+        for at in 0..b.len() {
+            let was = b[at];
+            for &x in BYTES {
+                b[at] = x;
+                parsed += usize::from(Message::parse(&b).is_ok());
+                if let Err(e) = summary_agrees(&b) {
+                    panic!("{:?}: {e}", String::from_utf8_lossy(&b));
+                }
+            }
+            b[at] = was;
+        }
+    }
+    assert!(parsed > 15_000, "{parsed} inputs the parse accepts");
 }
