@@ -359,6 +359,12 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_header_name_does_not_reach_a_lookup_that_indexes_its_first_byte() {
+        // It once did, and panicked; a scanner's probe can carry one.
+        assert!(Summary::read(b"OPTIONS sip:a SIP/2.0\r\n: x\r\n\r\n").is_ok());
+    }
+
+    #[test]
     fn refusals() {
         assert!(matches!(
             Summary::read(b"SIP/2.0 4294967301 x\r\n\r\n"),
@@ -371,9 +377,6 @@ mod tests {
             Summary::read(b"OPTIONS sip:a SIP/7.0\r\n\r\n"),
             Err(Error::Unsupported { .. })
         ));
-        // Regression: an empty header name once reached a lookup that
-        // indexed its first byte.
-        assert!(Summary::read(b"OPTIONS sip:a SIP/2.0\r\n: x\r\n\r\n").is_ok());
         assert!(matches!(
             Summary::read(b"OPTIONS sip:a SIP/2.0\r\nno colon\r\n\r\n"),
             Err(Error::Malformed { line: 2, .. })

@@ -1,13 +1,17 @@
 //! The RFC 4475 torture messages, read in place from the shared test data
 //! (the integration tests that read them share this module).
 
-/// The bytes of `../shared/testdata/rfc4475/<name>.dat`.
-pub fn load(name: &str) -> Vec<u8> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/rfc4475/"
-    );
-    std::fs::read(format!("{path}{name}.dat")).unwrap_or_else(|e| panic!("{name}: {e}"))
+use std::path::{Path, PathBuf};
+
+/// `../shared/testdata/rfc4475`, or `None` (the reason printed) where
+/// `../shared` is absent.
+pub fn dir() -> Option<PathBuf> {
+    sipwall_testdata::shared("testdata/rfc4475")
+}
+
+/// The bytes of `<name>.dat` in `dir`.
+pub fn load(dir: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join(format!("{name}.dat"))).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// §3.1.1, §3.2, §3.4, and the §3.3 messages that are not flagged.
