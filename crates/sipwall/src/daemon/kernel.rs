@@ -106,70 +106,93 @@ impl KernelSets {
     /// Carries a loop pass's actions out, in order: the additions among
     /// them (bans, verifications, pinholes) in one transaction, any other
     /// update (a deletion, a prefix) alone after the additions before it,
-    /// so an element added then removed in one pass ends removed. Actions
-    /// the kernel does by itself (expiries) do nothing. Returns the
-    /// positions in `actions` of the updates that failed, and why; an
-    /// element the kernel refuses never keeps the others out.
+    /// so an element added then removed in one pass ends removed (see
+    /// [`plan`]). Returns the positions in `actions` of the updates that
+    /// failed, and why; an element the kernel refuses never keeps the
+    /// others out.
     pub fn apply_all(
         &mut self,
         actions: &[Action],
         now: Timestamp,
     ) -> Vec<(usize, NetfilterError)> {
         let mut failed = Vec::new();
-        let mut pending: Vec<(usize, Addition<'static>)> = Vec::new();
-        for (i, action) in actions.iter().enumerate() {
-            if let Some(add) = addition(action, now) {
-                pending.push((i, add));
-                continue;
-            }
-            let other = match action {
-                Action::Unban { addr } => Some(self.unban(*addr)),
-                // The single bans inside the prefix stay and end with their
-                // own timeouts: the interval element covers them meanwhile.
-                Action::BanPrefix { prefix, until, .. } => {
-                    Some(self.ban_prefix(*prefix, until.since(now)))
+        for step in plan(actions, now) {
+            match step {
+                Step::Add(batch) => {
+                    let adds: Vec<Addition<'static>> = batch.iter().map(|(_, a)| *a).collect();
+                    match self.writer.add_each_of(&adds) {
+                        Ok(refused) => {
+                            failed.extend(refused.into_iter().map(|(j, e)| (batch[j].0, e)))
+                        }
+                        // The conversation failed: none of them is known to be in.
+                        Err(e) => failed.extend(
+                            batch
+                                .iter()
+                                .map(|(i, _)| (*i, NetfilterError::Netlink(e.to_string()))),
+                        ),
+                    }
                 }
-                Action::UnbanPrefix { prefix } => Some(self.unban_prefix(*prefix)),
-                Action::ClosePinhole { key, reason } if *reason != CloseReason::Expired => {
-                    let (set, k) = pinhole(*key);
-                    Some(self.writer.delete(set, k))
-                }
-                _ => None,
-            };
-            if let Some(result) = other {
-                // Order within the pass: what was added before goes first.
-                self.add_pending(&mut pending, &mut failed);
-                if let Err(e) = result {
-                    failed.push((i, e));
+                Step::Alone(i) => {
+                    if let Err(e) = self.apply_alone(&actions[i], now) {
+                        failed.push((i, e));
+                    }
                 }
             }
         }
-        self.add_pending(&mut pending, &mut failed);
         failed.sort_by_key(|(i, _)| *i);
         failed
     }
 
-    /// Sends the additions waiting in `pending` as one batch.
-    fn add_pending(
-        &mut self,
-        pending: &mut Vec<(usize, Addition<'static>)>,
-        failed: &mut Vec<(usize, NetfilterError)>,
-    ) {
-        if pending.is_empty() {
-            return;
+    /// An update that is not a plain addition, on its own.
+    fn apply_alone(&mut self, action: &Action, now: Timestamp) -> Result<(), NetfilterError> {
+        match action {
+            Action::Unban { addr } => self.unban(*addr),
+            // The single bans inside the prefix stay and end with their
+            // own timeouts: the interval element covers them meanwhile.
+            Action::BanPrefix { prefix, until, .. } => self.ban_prefix(*prefix, until.since(now)),
+            Action::UnbanPrefix { prefix } => self.unban_prefix(*prefix),
+            Action::ClosePinhole { key, .. } => {
+                let (set, k) = pinhole(*key);
+                self.writer.delete(set, k)
+            }
+            _ => Ok(()),
         }
-        let adds: Vec<Addition<'static>> = pending.iter().map(|(_, a)| *a).collect();
-        match self.writer.add_each_of(&adds) {
-            Ok(refused) => failed.extend(refused.into_iter().map(|(j, e)| (pending[j].0, e))),
-            // The conversation failed: none of them is known to be in.
-            Err(e) => failed.extend(
-                pending
-                    .iter()
-                    .map(|(i, _)| (*i, NetfilterError::Netlink(e.to_string()))),
-            ),
-        }
-        pending.clear();
     }
+}
+
+/// One step of a pass's kernel updates.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Additions sent as one transaction: (position in the pass, element).
+    Add(Vec<(usize, Addition<'static>)>),
+    /// The update of the action at this position, alone (deletions each
+    /// go alone: one of an element already gone would roll back a batch).
+    Alone(usize),
+}
+
+/// A pass's actions as kernel steps, in their order: consecutive
+/// additions share a step. Actions the kernel does by itself (expiries,
+/// ends of bans) and those with no kernel side are left out.
+fn plan(actions: &[Action], now: Timestamp) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (i, action) in actions.iter().enumerate() {
+        if let Some(add) = addition(action, now) {
+            match steps.last_mut() {
+                Some(Step::Add(batch)) => batch.push((i, add)),
+                _ => steps.push(Step::Add(vec![(i, add)])),
+            }
+            continue;
+        }
+        let alone = match action {
+            Action::Unban { .. } | Action::BanPrefix { .. } | Action::UnbanPrefix { .. } => true,
+            Action::ClosePinhole { reason, .. } => *reason != CloseReason::Expired,
+            _ => false,
+        };
+        if alone {
+            steps.push(Step::Alone(i));
+        }
+    }
+    steps
 }
 
 /// The set element an action adds, if it adds one: `(set, key, timeout)`.
@@ -192,5 +215,69 @@ fn addition(action: &Action, now: Timestamp) -> Option<Addition<'static>> {
             Some((set, k, until.since(now).max(one_second)))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sipwall_engine::BanReason;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_pinhole_opened_and_closed_in_one_pass_ends_closed_and_the_bans_around_share_batches() {
+        let now = Timestamp::from_micros(1_000_000_000);
+        let until = now + Duration::from_secs(60);
+        let key = PinholeKey {
+            remote: None,
+            port: 16400,
+        };
+        let ban = |a: &str| Action::Ban {
+            addr: ip(a),
+            until,
+            reason: BanReason::Flood,
+            evidence: String::new(),
+        };
+        let actions = [
+            ban("192.0.2.1"),
+            Action::OpenPinhole { key, until },
+            Action::ClosePinhole {
+                key,
+                reason: CloseReason::CallEnded,
+            },
+            ban("192.0.2.2"),
+            ban("2001:db8::2"),
+            Action::BanExpired {
+                addr: ip("192.0.2.3"),
+            },
+            Action::ClosePinhole {
+                key,
+                reason: CloseReason::Expired,
+            },
+        ];
+        let steps = plan(&actions, now);
+        let positions: Vec<Vec<usize>> = steps
+            .iter()
+            .map(|s| match s {
+                Step::Add(b) => b.iter().map(|(i, _)| *i).collect(),
+                Step::Alone(i) => vec![100 + i],
+            })
+            .collect();
+        // The close after its open; expiries are the kernel's own.
+        assert_eq!(positions, vec![vec![0, 1], vec![102], vec![3, 4]]);
+        let Step::Add(last) = &steps[2] else {
+            unreachable!()
+        };
+        assert_eq!(
+            last[1].1,
+            (
+                sets::BAN_V6,
+                Key::Addr(ip("2001:db8::2")),
+                Duration::from_secs(60)
+            )
+        );
     }
 }

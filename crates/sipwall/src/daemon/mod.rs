@@ -425,7 +425,7 @@ impl Daemon {
     fn periodic(&mut self, t: Timestamp) {
         if t.since(self.periodic.pruned) >= PRUNE_EVERY {
             self.periodic.pruned = t;
-            prune(&mut self.ledger, self.retention, t, &mut self.counters);
+            self.prune(t);
         }
         if t.since(self.periodic.healed) >= heal::CHECK_EVERY {
             self.periodic.healed = t;
@@ -435,6 +435,11 @@ impl Daemon {
             self.periodic.paged = t;
             self.render_page();
         }
+    }
+
+    /// Closes and prunes the ledger's old rows (see [`prune`]).
+    fn prune(&mut self, t: Timestamp) {
+        prune(&mut self.ledger, self.retention, t, &mut self.counters);
     }
 
     /// Renders the metrics page the listener serves.
