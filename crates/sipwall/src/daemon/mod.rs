@@ -345,17 +345,25 @@ impl Daemon {
             next = self.inbox.try_next().unwrap_or(None);
         }
         let t = now();
-        if self.engine.poll_timeout().is_some_and(|d| d <= t) {
-            self.engine.handle_timeout(t);
-        }
+        self.run_timers(t);
         self.carry_out(t, received.unwrap_or(t));
         self.periodic(t);
         true
     }
 
+    /// Lets the engine's time pass up to `t`. Before every input too: a ban
+    /// that ran out must end before its source's next packet is judged,
+    /// or a source banned again right after gets no new ban.
+    fn run_timers(&mut self, t: Timestamp) {
+        if self.engine.poll_timeout().is_some_and(|d| d <= t) {
+            self.engine.handle_timeout(t);
+        }
+    }
+
     /// Hands one input to the engine.
     fn take(&mut self, input: Input, received: &mut Option<Timestamp>) {
         let t = now();
+        self.run_timers(t);
         let group_in = self.intake.group_in;
         match input {
             Input::Packet(logged) => {
