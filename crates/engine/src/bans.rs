@@ -387,26 +387,38 @@ impl Bans {
     ) -> Timestamp {
         let until = now + length.min(MAX_BAN);
         self.offences.put(addr, previous + 1);
-        self.active.insert(addr, Ban { until, reason });
+        if self.active.insert(addr, Ban { until, reason }).is_some() {
+            self.ends.stale();
+        }
         self.ends.push(until, addr);
         until
     }
 
     /// Lifts a ban now; false if there was none.
     pub(crate) fn unban(&mut self, addr: IpAddr) -> bool {
-        self.active.remove(&addr).is_some()
+        let lifted = self.active.remove(&addr).is_some();
+        if lifted {
+            self.ends.stale();
+        }
+        lifted
     }
 
     /// Lifts a prefix ban now (`prefix` as banned, host bits ignored);
     /// false if there was none. The single bans inside it stay.
     pub(crate) fn unban_prefix(&mut self, prefix: IpNet) -> bool {
-        self.prefixes.remove(&prefix.trunc()).is_some()
+        let lifted = self.prefixes.remove(&prefix.trunc()).is_some();
+        if lifted {
+            self.prefix_ends.stale();
+        }
+        lifted
     }
 
     /// Restores a ban from the ledger or the kernel after a restart.
     pub(crate) fn restore(&mut self, addr: IpAddr, ban: Ban) {
         self.ends.push(ban.until, addr);
-        self.active.insert(addr, ban);
+        if self.active.insert(addr, ban).is_some() {
+            self.ends.stale();
+        }
     }
 
     /// Restores a prefix ban from the ledger or the kernel after a restart.
@@ -420,7 +432,9 @@ impl Bans {
             self.prefix_lens.push(len);
         }
         self.prefix_ends.push(ban.until, prefix);
-        self.prefixes.insert(prefix, ban);
+        if self.prefixes.insert(prefix, ban).is_some() {
+            self.prefix_ends.stale();
+        }
     }
 
     /// Removes bans that ended by `now`, returning their sources.

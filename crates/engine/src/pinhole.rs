@@ -288,6 +288,10 @@ impl Pinholes {
                 hole.owners.push(owner);
             }
             if until > hole.until {
+                if hole.until != Timestamp::default() {
+                    // Its earlier end is stale now.
+                    self.ends.stale();
+                }
                 hole.until = until;
                 self.ends.push(until, key);
                 out.push(Action::OpenPinhole { key, until });
@@ -306,6 +310,7 @@ impl Pinholes {
             hole.owners.retain(|o| *o != owner);
             if hole.owners.is_empty() {
                 self.holes.remove(&key);
+                self.ends.stale();
                 out.push(Action::ClosePinhole { key, reason });
             }
         }
