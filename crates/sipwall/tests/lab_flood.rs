@@ -98,6 +98,20 @@ fn blast(from: &[IpAddr], stop: &AtomicBool) -> u64 {
     sent
 }
 
+/// Sets its flag when dropped: a failed assertion inside a thread scope
+/// then stops the flooder instead of leaving the scope waiting for it.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The tests of this file measure the daemon against the machine's
+/// capacity: one at a time, or each is the other's load.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn elements(lab: &Lab, set: &str) -> usize {
     let out = lab.ok("fw", &["nft", "-j", "list", "set", "inet", "sipwall", set]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -109,6 +123,7 @@ fn elements(lab: &Lab, set: &str) -> usize {
 #[test]
 fn a_sip_flood_from_a_thousand_sources_above_the_daemons_capacity_is_dropped_in_the_kernel_and_calls_keep_their_media(
 ) {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(lab) = Lab::up("flood", &["sipp", "iptables"]) else {
         return;
     };
@@ -175,6 +190,7 @@ fn a_sip_flood_from_a_thousand_sources_above_the_daemons_capacity_is_dropped_in_
                 blast(&["192.0.2.66".parse().unwrap()], &stop)
             })
         });
+        let _stop = StopOnDrop(&stop);
         std::thread::sleep(Duration::from_secs(3));
         stop.store(true, Ordering::Relaxed);
         sender.join().unwrap()
@@ -213,6 +229,7 @@ fn a_sip_flood_from_a_thousand_sources_above_the_daemons_capacity_is_dropped_in_
             let verdicts_before = verdicts(&lab);
             let t = Instant::now();
             let flooder = s.spawn(|| within(&lab.ns("attacker"), || blast(&srcs, &stop)));
+            let _stop = StopOnDrop(&stop);
             // 3. Calls, once the transient is over, while the flood goes on.
             assert!(
                 lab.wait_for(Duration::from_secs(15), banned_all),
@@ -331,6 +348,7 @@ fn rule_count(lab: &Lab, set: &str) -> u64 {
 
 #[test]
 fn a_source_rotating_through_its_slash_64_is_dropped_by_one_prefix_ban_that_survives_an_apply() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(lab) = Lab::up("prefix_ban", &[]) else {
         return;
     };
