@@ -3,6 +3,9 @@
 //! transactions), and the only state that grows with the attack is the
 //! ban table, by design (one entry per banned source, as in the kernel).
 //!
+//! Both paths: `replay` (`handle_packet`, rules evaluated) and `daemon`
+//! (`handle_accepted` on IP bytes, what `sipwall run` calls).
+//!
 //! Run: `cargo bench -p sipwall-engine --bench distinct_sources`
 
 use sipwall_engine::{Direction, Engine, Packet, Timestamp, Transport};
@@ -29,15 +32,29 @@ fn options(ua: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn run(label: &str, ua: &str, sources: u32) {
+fn run(label: &str, ua: &str, sources: u32, daemon: bool) {
     let policy = sipwall_policy::builtin();
     let mut e = Engine::new(&policy, "<built-in>");
     let payload = options(ua);
     let dst = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
     let before = peak_rss_kb();
     let t0 = Timestamp::from_secs(1_000_000);
+    // The daemon's path: IP bytes as the kernel hands them over, one
+    // template whose source address is rewritten per packet.
+    let mut ip = Vec::new();
+    etherparse::PacketBuilder::ipv4([11, 0, 0, 0], [192, 0, 2, 1], 64)
+        .udp(5060, 5060)
+        .write(&mut ip, &payload)
+        .expect("an IPv4 packet");
     let started = Instant::now();
     for i in 0..sources {
+        let now = t0 + Duration::from_micros(u64::from(i) * 10);
+        if daemon {
+            ip[12..16].copy_from_slice(&(0x0B00_0000 + i).to_be_bytes());
+            e.handle_accepted(now, Direction::In, &ip);
+            while e.poll_action().is_some() {}
+            continue;
+        }
         let p = Packet {
             src: IpAddr::V4(Ipv4Addr::from(0x0B00_0000 + i)),
             dst,
@@ -70,14 +87,18 @@ fn run(label: &str, ua: &str, sources: u32) {
 fn main() {
     println!("| flood | distinct sources | per packet | rate | peak memory growth | bans held | SIP messages read |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
-    run(
-        "OPTIONS, ordinary User-Agent (nothing to ban)",
-        "Zoiper rv2.10",
-        1_000_000,
-    );
-    run(
-        "OPTIONS from scanners (every source banned)",
-        "friendly-scanner",
-        1_000_000,
-    );
+    for (daemon, path) in [(false, "replay"), (true, "daemon")] {
+        run(
+            &format!("{path}: OPTIONS, ordinary User-Agent (nothing to ban)"),
+            "Zoiper rv2.10",
+            1_000_000,
+            daemon,
+        );
+        run(
+            &format!("{path}: OPTIONS from scanners (every source banned)"),
+            "friendly-scanner",
+            1_000_000,
+            daemon,
+        );
+    }
 }

@@ -463,6 +463,7 @@ impl Bans {
     }
 
     /// The earliest end of a ban in force.
+    #[inline(always)]
     pub(crate) fn next_expiry(&mut self) -> Option<Timestamp> {
         let (active, prefixes) = (&self.active, &self.prefixes);
         let one = self
@@ -471,10 +472,7 @@ impl Bans {
         let prefix = self
             .prefix_ends
             .next_live(|t, p| prefixes.get(p).is_some_and(|b| b.until == *t));
-        match (one, prefix) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        crate::time::earliest(one, prefix)
     }
 
     /// Bans in force (including ones whose time is up but not yet swept).

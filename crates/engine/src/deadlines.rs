@@ -49,10 +49,16 @@ impl<K: Ord + Clone> Deadlines<K> {
     /// The earliest deadline still in force (`live` says whether an entry
     /// still holds): stale entries at the front are dropped on the way, so
     /// a caller's timer never fires for a key refreshed or gone.
+    #[inline(always)]
     pub fn next_live(&mut self, live: impl Fn(&Timestamp, &K) -> bool) -> Option<Timestamp> {
-        if let Some(next) = self.next {
-            return next;
+        match self.next {
+            Some(next) => next,
+            None => self.find_next_live(live),
         }
+    }
+
+    #[cold]
+    fn find_next_live(&mut self, live: impl Fn(&Timestamp, &K) -> bool) -> Option<Timestamp> {
         let mut next = None;
         while let Some(Reverse((t, k))) = self.heap.peek() {
             if live(t, k) {

@@ -299,11 +299,9 @@ impl Engine {
     /// of a ban or a pinhole in force (a refreshed or lifted one's old end
     /// is dropped here, not woken for). Nothing else wakes the engine: the
     /// tables only packets fill are pruned on the packet path.
+    #[inline]
     pub fn poll_timeout(&mut self) -> Option<Timestamp> {
-        [self.bans.next_expiry(), self.pinholes.next_expiry()]
-            .into_iter()
-            .flatten()
-            .min()
+        crate::time::earliest(self.bans.next_expiry(), self.pinholes.next_expiry())
     }
 
     /// Lets time pass: bans and pinholes that ran out by `now` end

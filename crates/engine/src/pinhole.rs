@@ -365,6 +365,7 @@ impl Pinholes {
     }
 
     /// The earliest expiry of an open pinhole.
+    #[inline(always)]
     pub(crate) fn next_expiry(&mut self) -> Option<Timestamp> {
         let holes = &self.holes;
         self.ends

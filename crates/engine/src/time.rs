@@ -47,3 +47,12 @@ impl Sub<Timestamp> for Timestamp {
         self.since(earlier)
     }
 }
+
+/// The earlier of two optional times (asked before every packet: no iterator).
+#[inline]
+pub(crate) fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
