@@ -219,6 +219,7 @@ fn known_words(path: &[String]) -> Option<&'static [&'static str]> {
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     match path.as_slice() {
         ["media", "mode"] => Some(names::<RawMediaMode>()),
+        ["guard", "mode"] => Some(names::<RawGuardMode>()),
         ["services", _, "protocols"] => Some(names::<crate::port::Protocol>()),
         _ => None,
     }

@@ -318,6 +318,8 @@ pub struct IptablesOptions {
 /// What the daemon bans, and whom it never bans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guard {
+    /// Whether the bans decided reach the kernel.
+    pub mode: GuardMode,
     /// Zones never banned (loopback is never banned either).
     pub allow: Vec<String>,
     /// Each repeat offence multiplies the ban time by this (1: no escalation).
@@ -340,6 +342,28 @@ pub struct Guard {
     pub enumeration: EnumerationDetector,
     /// Unparseable SIP.
     pub malformed: MalformedDetector,
+}
+
+/// What the daemon does with the bans its detectors decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuardMode {
+    /// Bans reach the kernel (the default).
+    #[default]
+    Enforce,
+    /// Shadow mode: bans are logged, counted and kept in the ledger as
+    /// observed, and nothing reaches the kernel, so thresholds can be tuned
+    /// on live traffic before they cost a customer a call.
+    Observe,
+}
+
+impl GuardMode {
+    /// The mode's name in the policy file.
+    pub fn name(self) -> &'static str {
+        match self {
+            GuardMode::Enforce => "enforce",
+            GuardMode::Observe => "observe",
+        }
+    }
 }
 
 /// Scanner detection.

@@ -64,6 +64,8 @@ pub struct RawLedger {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawGuard {
+    /// enforce (bans reach the kernel) or observe (they are only logged).
+    pub mode: Option<Spanned<RawGuardMode>>,
     /// Zones never banned (loopback never is).
     pub allow: Option<Spanned<Vec<Spanned<String>>>>,
     /// Each repeat offence multiplies the ban time by this.
@@ -90,6 +92,16 @@ pub struct RawGuard {
     /// Unparseable SIP.
     #[serde(default)]
     pub malformed: RawMalformed,
+}
+
+/// What the daemon does with the bans its detectors decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawGuardMode {
+    /// Put them in the kernel.
+    Enforce,
+    /// Log, count and record them; put nothing in the kernel.
+    Observe,
 }
 
 /// `[guard.scanner]`.

@@ -625,3 +625,27 @@ fn a_misspelt_media_mode_or_protocol_suggests_the_word() {
     );
     assert_eq!(d[1].help().as_deref(), Some("did you mean \"tcp\"?"));
 }
+
+#[test]
+fn guard_mode_is_enforce_unless_the_policy_says_observe() {
+    let p = parse("p.toml", "").unwrap();
+    assert_eq!(p.guard.mode, GuardMode::Enforce);
+    let p = parse("p.toml", "[guard]\nmode = \"enforce\"\n").unwrap();
+    assert_eq!(p.guard.mode, GuardMode::Enforce);
+    let p = parse("p.toml", "[guard]\nmode = \"observe\"\n").unwrap();
+    assert_eq!(p.guard.mode, GuardMode::Observe);
+    assert_eq!(p.guard.mode.name(), "observe");
+}
+
+#[test]
+fn a_misspelt_guard_mode_is_an_error_at_the_value_that_suggests_the_word() {
+    let d = diagnostics("[guard]\nmode = \"obsrve\"\n");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        d[0].to_string(),
+        "p.toml:2:8: guard.mode: unknown value \"obsrve\"; expected one of: enforce, observe"
+    );
+    assert_eq!(d[0].help().as_deref(), Some("did you mean \"observe\"?"));
+    let e = errors("[guard]\nmode = true\n");
+    assert!(e[0].starts_with("p.toml:2:8:"), "{e:?}");
+}

@@ -434,6 +434,10 @@ impl Context<'_> {
         let e = raw.enumeration;
         let m = raw.malformed;
         Guard {
+            mode: match raw.mode.map(Spanned::into_inner) {
+                None | Some(RawGuardMode::Enforce) => GuardMode::Enforce,
+                Some(RawGuardMode::Observe) => GuardMode::Observe,
+            },
             allow,
             escalation: self.count(raw.escalation, 4),
             max_ban: self.duration(raw.max_ban, Duration::from_secs(7 * 86_400)),

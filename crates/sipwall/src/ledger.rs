@@ -19,6 +19,12 @@
 //! the `addr` column holds the bare address for the first, as it always
 //! did, and `2001:db8:1:2::/64` for the second, so old ledgers read as
 //! before (and an older daemon skips prefix rows it cannot parse).
+//!
+//! A ban decided in observe mode (`guard.mode = "observe"`) is a row too,
+//! with `observed = 1`: the same reason, evidence, start and end as the
+//! ban it would have been, so it can be explained later, but never among
+//! [`Ledger::active`], so no restart ever puts it in the kernel. The column
+//! is added to older files when they are opened.
 
 use crate::control::MAX_BAN;
 use ipnet::IpNet;
@@ -126,7 +132,8 @@ CREATE TABLE IF NOT EXISTS bans (
     banned_at INTEGER NOT NULL,
     until INTEGER NOT NULL,
     ended_at INTEGER,
-    ended_by TEXT
+    ended_by TEXT,
+    observed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS bans_open ON bans(addr) WHERE ended_at IS NULL;
 ";
@@ -199,8 +206,9 @@ fn open_file(path: &Path) -> Opened {
         .pragma_update(None, "journal_mode", "WAL")
         .and_then(|()| db.pragma_update(None, "synchronous", "NORMAL"))
         .and_then(|()| db.execute_batch(SCHEMA))
+        .and_then(|()| add_observed(&db))
         // A file SQLite could only open read-only fails here, not later.
-        .and_then(|()| db.execute_batch("BEGIN IMMEDIATE; PRAGMA user_version = 1; COMMIT"));
+        .and_then(|()| db.execute_batch("BEGIN IMMEDIATE; PRAGMA user_version = 2; COMMIT"));
     match setup {
         Ok(()) if db.is_readonly(rusqlite::DatabaseName::Main).unwrap_or(true) => {
             Opened::Unusable("it is read-only".into())
@@ -209,6 +217,26 @@ fn open_file(path: &Path) -> Opened {
         Err(e) if is_corrupt(&e) => Opened::Corrupt(e),
         Err(e) => Opened::Unusable(e.to_string()),
     }
+}
+
+/// Whether the `bans` table of `db` has the `observed` column (files
+/// written before observe mode do not).
+fn has_observed(db: &Connection) -> rusqlite::Result<bool> {
+    db.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('bans') WHERE name = 'observed'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// Adds the `observed` column to a file written before observe mode (its
+/// rows are all real bans: 0).
+fn add_observed(db: &Connection) -> rusqlite::Result<()> {
+    if has_observed(db)? {
+        return Ok(());
+    }
+    db.execute_batch("ALTER TABLE bans ADD COLUMN observed INTEGER NOT NULL DEFAULT 0")
 }
 
 fn memory() -> Connection {
@@ -240,16 +268,18 @@ fn memory_with_rows(path: &Path) -> (Connection, rusqlite::Result<usize>) {
 
 /// Copies every row of `old` into `db` (all or none).
 fn copy_rows(old: &Connection, db: &Connection) -> rusqlite::Result<usize> {
-    let mut st = old.prepare(
-        "SELECT id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by FROM bans",
-    )?;
+    // An observed row copied as a real one would be restored into the kernel.
+    let observed = if has_observed(old)? { "observed" } else { "0" };
+    let mut st = old.prepare(&format!(
+        "SELECT id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by, {observed} FROM bans"
+    ))?;
     let mut rows = st.query([])?;
     db.execute_batch("BEGIN")?;
     let mut n = 0;
     let copy = (|| {
         while let Some(r) = rows.next()? {
             db.execute(
-                "INSERT INTO bans (id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO bans (id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by, observed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
@@ -259,7 +289,8 @@ fn copy_rows(old: &Connection, db: &Connection) -> rusqlite::Result<usize> {
                     r.get::<_, i64>(5)?,
                     r.get::<_, i64>(6)?,
                     r.get::<_, Option<i64>>(7)?,
-                    r.get::<_, Option<String>>(8)?
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, i64>(9)?
                 ],
             )?;
             n += 1;
@@ -403,22 +434,33 @@ impl Ledger {
     /// when a restart re-imports what the kernel holds). The ban's end is
     /// held to [`MAX_BAN`] after its start, the text is escaped.
     pub fn ban(&mut self, b: &LedgerBan) -> rusqlite::Result<bool> {
+        self.insert(b, false)
+    }
+
+    /// Records a ban decided in observe mode, which never reached the
+    /// kernel: like [`Ledger::ban`], marked observed (unless an observed
+    /// one for `addr` is already open).
+    pub fn observe(&mut self, b: &LedgerBan) -> rusqlite::Result<bool> {
+        self.insert(b, true)
+    }
+
+    fn insert(&mut self, b: &LedgerBan, observed: bool) -> rusqlite::Result<bool> {
         let until = b
             .until
             .min(b.banned_at.saturating_add(MAX_BAN.as_micros() as u64));
         let (kind, reason, evidence) = (text(&b.kind), text(&b.reason), text(&b.evidence));
         self.write(|db| {
             let open: i64 = db.query_row(
-                "SELECT COUNT(*) FROM bans WHERE addr = ?1 AND ended_at IS NULL",
-                params![addr_text(&b.addr)],
+                "SELECT COUNT(*) FROM bans WHERE addr = ?1 AND ended_at IS NULL AND observed = ?2",
+                params![addr_text(&b.addr), observed],
                 |r| r.get(0),
             )?;
             if open > 0 {
                 return Ok(false);
             }
             db.execute(
-                "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![addr_text(&b.addr), kind, reason, evidence, db_time(b.banned_at), db_time(until)],
+                "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until, observed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![addr_text(&b.addr), kind, reason, evidence, db_time(b.banned_at), db_time(until), observed],
             )?;
             Ok(true)
         })
@@ -440,11 +482,22 @@ impl Ledger {
     /// Open bans that have not run out at `now`, their text escaped and
     /// their end held to [`MAX_BAN`] after their start (rows written
     /// before the bound may say `until = -1`).
+    /// Observed bans are not among them (see [`Ledger::observed`]).
     pub fn active(&self, now: u64) -> rusqlite::Result<Vec<LedgerBan>> {
+        self.open_rows(now, false)
+    }
+
+    /// Open bans decided in observe mode that have not run out at `now`
+    /// (read like [`Ledger::active`]); none of them is in the kernel.
+    pub fn observed(&self, now: u64) -> rusqlite::Result<Vec<LedgerBan>> {
+        self.open_rows(now, true)
+    }
+
+    fn open_rows(&self, now: u64, observed: bool) -> rusqlite::Result<Vec<LedgerBan>> {
         let mut st = self.db.prepare(
-            "SELECT addr, kind, reason, evidence, banned_at, until FROM bans WHERE ended_at IS NULL AND (until > ?1 OR until < 0) ORDER BY banned_at",
+            "SELECT addr, kind, reason, evidence, banned_at, until FROM bans WHERE ended_at IS NULL AND observed = ?2 AND (until > ?1 OR until < 0) ORDER BY banned_at",
         )?;
-        let rows = st.query_map(params![db_time(now)], |r| {
+        let rows = st.query_map(params![db_time(now), observed], |r| {
             let addr: String = r.get(0)?;
             Ok((
                 addr,
@@ -817,5 +870,61 @@ mod tests {
             .map(|b| addr_text(&b.addr))
             .collect();
         assert_eq!(rows, ["2001:db8:66::1"], "the single ban stays");
+    }
+
+    #[test]
+    fn an_observed_ban_is_kept_and_read_but_never_restored_as_a_ban() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        {
+            let mut l = Ledger::open(&path);
+            assert!(l.observe(&ban("192.0.2.66", 100)).unwrap());
+            assert!(
+                !l.observe(&ban("192.0.2.66", 200)).unwrap(),
+                "one open observed ban per source"
+            );
+            // A ban by hand of the same source is a real one beside it.
+            assert!(l.ban(&ban("192.0.2.66", 100)).unwrap());
+            assert!(l.observe(&ban("192.0.2.67", 100)).unwrap());
+        }
+        let mut l = Ledger::open(&path);
+        let active: Vec<String> = l
+            .active(60)
+            .unwrap()
+            .iter()
+            .map(|b| addr_text(&b.addr))
+            .collect();
+        assert_eq!(active, vec!["192.0.2.66"]);
+        let observed = l.observed(60).unwrap();
+        assert_eq!(observed.len(), 2);
+        assert_eq!(observed[1].reason, ban("192.0.2.67", 100).reason);
+        assert_eq!((observed[1].banned_at, observed[1].until), (1, 100));
+        assert!(l
+            .end("192.0.2.67".parse::<IpAddr>().unwrap(), 70, "expired")
+            .unwrap());
+        assert_eq!(l.observed(80).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_ledger_from_before_observe_mode_gains_the_column_and_its_bans_stay_real() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(
+                "CREATE TABLE bans (id INTEGER PRIMARY KEY, addr TEXT NOT NULL, kind TEXT NOT NULL, \
+                 reason TEXT NOT NULL, evidence TEXT NOT NULL, banned_at INTEGER NOT NULL, \
+                 until INTEGER NOT NULL, ended_at INTEGER, ended_by TEXT);
+                 INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) \
+                 VALUES ('192.0.2.66', 'scanner', 'old', 'old', 1, 100);",
+            )
+            .unwrap();
+        }
+        let mut l = Ledger::open(&path);
+        assert!(l.in_memory().is_none(), "{}", l.describe());
+        assert_eq!(l.active(60).unwrap().len(), 1);
+        assert!(l.observed(60).unwrap().is_empty());
+        assert!(l.observe(&ban("192.0.2.67", 100)).unwrap());
+        assert_eq!(l.observed(60).unwrap().len(), 1);
     }
 }
