@@ -20,10 +20,17 @@
 //! peer's address costs that peer the packets over the rate (its real
 //! ones among them, the meter cannot tell them apart), not all of them
 //! for [`FLOOD_BAN`].
+//!
+//! In observe mode (`guard.mode = "observe"`) there is no first line: its
+//! kernel bans are bans the admin asked not to make yet, and a meter that
+//! only dropped the excess would still cut a busy trunk the thresholds
+//! misjudge, the very mistake observe mode is there to show. The daemon's
+//! own flood detector, with the same rate and burst, reports the sources
+//! the first line would have banned ("would ban", reason flood).
 
 use crate::ir::*;
 use ipnet::IpNet;
-use sipwall_policy::{Kind, MediaMode, Policy, PortRange, Protocol, Service};
+use sipwall_policy::{GuardMode, Kind, MediaMode, Policy, PortRange, Protocol, Service};
 use std::time::Duration;
 
 /// Names of sipwall's sets: the daemon fills the bans and pinholes, the
@@ -506,8 +513,8 @@ fn input(policy: &Policy) -> Vec<Rule> {
 
 /// The first line's rules: kernel bans, exemptions, then one meter rule
 /// per protocol and family on all SIP ports. Empty when the flood detector
-/// is off, when `guard.allow` holds `any` (nobody may be banned), or when
-/// no SIP service exists.
+/// is off, when `guard.allow` holds `any` (nobody may be banned), in
+/// observe mode (nobody is banned yet), or when no SIP service exists.
 fn flood(policy: &Policy) -> Vec<Rule> {
     let f = &policy.guard.flood;
     let allow: Vec<_> = policy
@@ -516,7 +523,7 @@ fn flood(policy: &Policy) -> Vec<Rule> {
         .iter()
         .filter_map(|z| policy.zone(z))
         .collect();
-    if !f.enabled || allow.iter().any(|z| z.is_any()) {
+    if !f.enabled || policy.guard.mode == GuardMode::Observe || allow.iter().any(|z| z.is_any()) {
         return Vec::new();
     }
     let mut meters = Vec::new();

@@ -732,3 +732,36 @@ fn the_decision_names_the_deciding_rules_position() {
     let d = evaluate(input, &other, &EmptySets);
     assert_eq!(d.index.is_none(), d.rule.is_none());
 }
+
+#[test]
+fn an_observing_guard_has_no_first_line_so_a_flooding_source_is_never_banned_in_the_kernel() {
+    let policy = sipwall_policy::parse(
+        "p.toml",
+        "[guard]\nmode = \"observe\"\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n",
+    )
+    .unwrap();
+    let rs = compile(&policy, "p.toml");
+    assert!(rs.chain(Hook::Flood).is_none());
+    assert!(rs.set(sets::FLOOD_BAN_V4).is_none() && rs.set(sets::FLOOD_BAN_V6).is_none());
+    let nft = crate::nft::render(&rs);
+    assert!(!nft.contains("flood_ban"), "{nft}");
+    // The daemon still writes its verifications, and its own bans' sets exist.
+    assert!(rs.set(sets::VERIFIED_V4).is_some());
+    assert!(rs.set(sets::BAN_V4).is_some());
+    let flooding = Flood {
+        flooding: vec!["198.51.100.7".parse().unwrap()],
+        ..Flood::default()
+    };
+    let (v, why) = arriving(&rs, &new_packet("198.51.100.7", SIP_UDP), &flooding);
+    assert_eq!(
+        (v, why.as_str()),
+        (Verdict::Accept, "services.sip (p.toml:3)")
+    );
+    // The same policy enforcing has its first line.
+    let enforcing = sipwall_policy::parse(
+        "p.toml",
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n",
+    )
+    .unwrap();
+    assert!(compile(&enforcing, "p.toml").chain(Hook::Flood).is_some());
+}
