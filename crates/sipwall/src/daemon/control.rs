@@ -46,6 +46,10 @@ pub struct Context<'a> {
     pub esl_connected: bool,
     /// FreeSWITCH's live SIP ports against the policy.
     pub crosscheck: &'a super::crosscheck::Crosscheck,
+    /// Whether bans reach the kernel.
+    pub guard_mode: sipwall_policy::GuardMode,
+    /// Bans decided in observe mode, per detector.
+    pub would_ban: &'a std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// Checks (or makes) the directory of the socket at `path`: owned by root,
@@ -339,6 +343,8 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
             Response::ok(json!({
                 "policy": cx.source,
                 "mode": "tap",
+                "guard_mode": cx.guard_mode.name(),
+                "would_ban": cx.would_ban,
                 "uptime_seconds": now().since(cx.started).as_secs(),
                 "packets": { "accepted": st.accepted, "dropped": st.dropped, "rejected": st.rejected },
                 "sip_messages": st.sip_messages,

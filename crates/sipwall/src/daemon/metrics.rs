@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub struct DaemonCounters {
     /// Bans that ran out.
     pub bans_expired: u64,
+    /// Bans decided in observe mode, never sent to the kernel, per detector.
+    pub would_ban: std::collections::BTreeMap<&'static str, u64>,
     /// Verifications written to the kernel (first or renewed).
     pub verified: u64,
     /// Kernel updates that failed.
@@ -110,6 +112,19 @@ pub fn render(engine: &Engine, d: &DaemonCounters) -> String {
         "counter",
         "Sources written to the kernel as verified (return-routable), first or renewed.",
         &[("", d.verified)],
+    );
+    let would: Vec<(String, u64)> = d
+        .would_ban
+        .iter()
+        .map(|(k, n)| (format!("detector=\"{k}\""), *n))
+        .collect();
+    let would: Vec<(&str, u64)> = would.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    metric(
+        &mut out,
+        "would_ban_total",
+        "counter",
+        "Bans decided in observe mode and kept out of the kernel, per detector.",
+        &would,
     );
     metric(
         &mut out,

@@ -48,6 +48,7 @@ use clap::Args;
 use inbox::{Call, Inbox, Input, Next};
 use sipwall_engine::{Action, Direction, Engine, Timestamp};
 use sipwall_netfilter::SetWriter;
+use sipwall_policy::GuardMode;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -77,6 +78,10 @@ pub struct RunArgs {
     /// Inline: drop SIP while no daemon reads the queue (default: let it pass).
     #[arg(long)]
     fail_closed: bool,
+    /// Shadow mode: log, count and record every ban, put none in the kernel
+    /// (wins over the policy's `guard.mode`).
+    #[arg(long)]
+    observe: bool,
     /// NFLOG group / NFQUEUE number of arriving SIP; the next one carries
     /// the host's own SIP.
     #[arg(long, default_value_t = 47)]
@@ -132,6 +137,14 @@ fn now() -> Timestamp {
     Timestamp::from_micros(d.as_micros() as u64)
 }
 
+/// Whether the applied table has a first line that bans (see
+/// `sipwall_ruleset::compile`): the kernel bans floods by itself then.
+fn first_line_bans(policy: &sipwall_policy::Policy) -> bool {
+    sipwall_ruleset::compile(policy, "")
+        .chain(sipwall_ruleset::ir::Hook::Flood)
+        .is_some()
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(a: RunArgs) -> Outcome {
     crate::logfmt::init(a.log_format);
@@ -168,6 +181,9 @@ struct Periodic {
 /// what it reads from (the inbox), and what it serves (control, metrics).
 pub struct Daemon {
     loaded: Loaded,
+    /// Whether bans reach the kernel: the policy's `guard.mode`, or
+    /// observe under `--observe`.
+    guard_mode: GuardMode,
     engine: Engine,
     ledger: Ledger,
     sets: kernel::KernelSets,
@@ -214,6 +230,19 @@ impl Daemon {
             )));
         }
         crate::cmd::apply::check_applied(&a.state, &loaded)?;
+        let guard_mode = if a.observe {
+            GuardMode::Observe
+        } else {
+            loaded.policy.guard.mode
+        };
+        if guard_mode != loaded.policy.guard.mode && first_line_bans(&loaded.policy) {
+            // The table was compiled from an enforcing policy: the kernel's
+            // own flood meter bans without asking the daemon.
+            tracing::warn!(
+                "--observe: the first line (the kernel's flood meter, flood_ban_v4/v6) still bans; \
+                 set guard.mode = \"observe\" in the policy and apply it to observe that too"
+            );
+        }
         let mut ledger = Ledger::open(&a.ledger);
         let retention = loaded.policy.ledger.retention;
         let mut counters = metrics::DaemonCounters::default();
@@ -253,7 +282,7 @@ impl Daemon {
         .map_err(Failure::failed)?;
         let installed =
             intake::install(&loaded.policy, mode, group_in, group_out).map_err(Failure::failed)?;
-        tracing::info!(policy = %loaded.source, group_in, group_out, mode = ?a.mode, "sipwall run: guarding");
+        tracing::info!(policy = %loaded.source, group_in, group_out, mode = ?a.mode, guard = guard_mode.name(), "sipwall run: guarding");
 
         let stop = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -284,6 +313,7 @@ impl Daemon {
         Ok(Daemon {
             applied_text: crate::cmd::apply::applied_table(&a.state),
             loaded,
+            guard_mode,
             engine,
             ledger,
             sets,
@@ -411,6 +441,8 @@ impl Daemon {
             ledger: &self.ledger,
             esl_connected: self.counters.esl_connected,
             crosscheck: &self.crosscheck,
+            guard_mode: self.guard_mode,
+            would_ban: &self.counters.would_ban,
         };
         let answer = control::handle(&mut self.engine, &ctx, t, req);
         self.carry_out(t, t);
@@ -426,6 +458,7 @@ impl Daemon {
             &mut self.counters,
             t,
             received,
+            self.guard_mode,
         );
     }
 

@@ -109,8 +109,12 @@ pub(super) fn restore(
             engine.restore_ban(*addr, t + *length, BanReason::Manual);
         }
     }
+    // Bans an observing daemon decided stay in the ledger to be explained;
+    // none goes back into the kernel.
+    let observed = ledger.observed(t.micros())?.len();
     tracing::info!(
         restored = batch.len() - refused.len(),
+        observed,
         prefixes,
         adopted,
         closed,
