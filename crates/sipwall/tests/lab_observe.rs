@@ -271,3 +271,41 @@ fn replay_and_an_observing_daemon_decide_the_same_bans_for_the_same_attacks() {
         assert!(lab.set_elements("fw", "ban_v4").is_empty(), "{capture}");
     }
 }
+
+#[test]
+fn svmap_against_an_observing_inline_daemon_reaches_the_server_and_is_only_logged() {
+    let Some(lab) = Lab::up(
+        "observe_inline",
+        &["sipp", "sipvicious_svmap", "iptables", "python3"],
+    ) else {
+        return;
+    };
+    let path = lab.apply_policy(OBSERVING);
+    lab.counters(
+        "fw",
+        "input",
+        &["ip saddr 192.0.2.66 udp dport 5060 counter"],
+    );
+    let _server = responder(&lab);
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = lab.start_daemon(&log, &["--mode", "inline", "-c", path.to_str().unwrap()]);
+    let svmap = lab.run(
+        "attacker",
+        &["timeout", "60", "sipvicious_svmap", "192.0.2.1"],
+    );
+    assert!(svmap.status.success());
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || read().contains("would ban")),
+        "{}",
+        read()
+    );
+    // Inline, enforcing, not one scanner packet gets past the queue
+    // (lab_guard's inline_no_scanner_packet_reaches_the_uas); observing,
+    // svmap's first packet, the one that would have banned it, does.
+    let before = lab.counts("fw")[0];
+    assert!(before >= 1, "svmap's packets reached the server");
+    assert!(answered(&lab), "the observed scanner gets answers");
+    assert!(lab.counts("fw")[0] > before);
+    assert!(lab.set_elements("fw", "ban_v4").is_empty());
+}

@@ -10,6 +10,8 @@
 //! counted, and kept in the ledger marked observed, and never sent to the
 //! kernel ([`reaches_kernel`]). Bans by hand are the admin's own decision
 //! and are made; pinholes are not bans and still open, or calls lose media.
+//! Inline, a packet the engine would drop is let through ([`lets_through`]):
+//! that drop is the ban's first packet, or a would-be banned source's next.
 
 use super::{kernel, metrics, now};
 use crate::ledger::{Ledger, LedgerBan};
@@ -47,6 +49,13 @@ fn observed(action: &Action) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether an inline packet the engine judged `verdict` leaves the queue:
+/// in observe mode every one does (the engine's drop is a ban's, see the
+/// module's note; what the ruleset refuses never reaches the queue).
+pub(super) fn lets_through(verdict: sipwall_engine::Verdict, mode: GuardMode) -> bool {
+    mode == GuardMode::Observe || verdict == sipwall_engine::Verdict::Accept
 }
 
 /// Carries the engine's pending actions out: all of them to the kernel
@@ -270,6 +279,15 @@ mod tests {
         for a in &others {
             assert!(reaches_kernel(a, GuardMode::Enforce), "{a:?}");
             assert!(reaches_kernel(a, GuardMode::Observe), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn an_observing_inline_daemon_lets_through_what_the_engine_would_drop() {
+        use sipwall_engine::Verdict;
+        for v in [Verdict::Accept, Verdict::Drop, Verdict::Reject] {
+            assert!(lets_through(v, GuardMode::Observe), "{v:?}");
+            assert_eq!(lets_through(v, GuardMode::Enforce), v == Verdict::Accept);
         }
     }
 

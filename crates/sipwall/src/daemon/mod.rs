@@ -404,9 +404,10 @@ impl Daemon {
             Input::Queued(held) => {
                 received.get_or_insert(t);
                 let engine = &mut self.engine;
+                let mode = self.guard_mode;
                 let verdicts = held.judge(|queue, packet| {
                     let dir = direction(queue, group_in);
-                    engine.handle_accepted(t, dir, packet) == sipwall_engine::Verdict::Accept
+                    actions::lets_through(engine.handle_accepted(t, dir, packet), mode)
                 });
                 // Kernel first: an SDP answer leaves only once its pinhole is in.
                 self.carry_out(t, t);
