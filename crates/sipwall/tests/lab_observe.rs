@@ -309,3 +309,30 @@ fn svmap_against_an_observing_inline_daemon_reaches_the_server_and_is_only_logge
     assert!(lab.counts("fw")[0] > before);
     assert!(lab.set_elements("fw", "ban_v4").is_empty());
 }
+
+#[test]
+fn an_observing_daemon_still_opens_pinholes_so_calls_keep_their_media() {
+    let Some(lab) = Lab::up("observe_pinhole", &["sipp"]) else {
+        return;
+    };
+    let policy = lab.apply_policy(
+        "[guard]\nmode = \"observe\"\n[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n\
+         [media]\nmode = \"pinhole\"\n[helpers.sip]\nassign = false\n",
+    );
+    lab.counters("fw", "input", &["udp dport 20000 counter"]);
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = lab.start_daemon(&log, &["-c", policy.to_str().unwrap()]);
+    let _uas = lab.sipp_uas("192.0.2.1", 20000, "u1");
+    // The UAS listens once SIPp has bound its port; the call retries nothing.
+    assert!(lab.wait_for(Duration::from_secs(5), || {
+        String::from_utf8_lossy(&lab.run("fw", &["ss", "-uln"]).stdout).contains("192.0.2.1:5060")
+    }));
+    assert!(
+        lab.sipp_call("192.0.2.2", "192.0.2.1:5060", "u1"),
+        "the call failed"
+    );
+    let rtp = lab.counts("fw")[0];
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(rtp > 50, "RTP through the pinhole: {rtp} packets\n{text}");
+    assert!(text.contains("pinhole open"), "{text}");
+}
