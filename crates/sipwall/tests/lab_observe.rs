@@ -336,3 +336,46 @@ fn an_observing_daemon_still_opens_pinholes_so_calls_keep_their_media() {
     assert!(rtp > 50, "RTP through the pinhole: {rtp} packets\n{text}");
     assert!(text.contains("pinhole open"), "{text}");
 }
+
+#[test]
+fn a_would_be_ban_is_not_put_in_the_kernel_by_a_restart_that_enforces() {
+    let Some(lab) = Lab::up("observe_restart", &["sipp", "sipvicious_svmap"]) else {
+        return;
+    };
+    let path = lab.apply_policy(SIP_ONLY);
+    let _server = responder(&lab);
+    let log = lab.state.path().join("daemon.log");
+    let observing = lab.start_daemon(&log, &["-c", path.to_str().unwrap(), "--observe"]);
+    lab.run(
+        "attacker",
+        &["timeout", "60", "sipvicious_svmap", "192.0.2.1"],
+    );
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || read().contains("would ban")),
+        "{}",
+        read()
+    );
+    drop(observing);
+    assert!(lab.wait_for(Duration::from_secs(10), || !lab
+        .sipwall("fw", &["status"])
+        .status
+        .success()));
+    let log2 = lab.state.path().join("daemon2.log");
+    let _enforcing = lab.start_daemon(&log2, &["-c", path.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&log2).unwrap_or_default();
+    assert!(
+        text.contains("observed=1"),
+        "the restore counts it:\n{text}"
+    );
+    assert!(lab.set_elements("fw", "ban_v4").is_empty(), "{text}");
+    let bans = lab.sipwall("fw", &["bans", "list", "--format", "json"]);
+    let bans: serde_json::Value = serde_json::from_slice(&bans.stdout).unwrap();
+    assert_eq!(bans["bans"], serde_json::json!([]), "{bans}");
+    // The enforcing daemon bans svmap now.
+    lab.run(
+        "attacker",
+        &["timeout", "60", "sipvicious_svmap", "192.0.2.1"],
+    );
+    assert!(lab.wait_for(Duration::from_secs(10), || lab.banned("fw", "192.0.2.66")));
+}
