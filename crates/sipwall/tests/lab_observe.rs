@@ -237,7 +237,7 @@ fn replayed(dir: &Path, policy: &str, capture: &str) -> BTreeSet<(String, String
 }
 
 #[test]
-fn replay_and_an_observing_daemon_decide_the_same_bans_for_the_same_attacks() {
+fn replay_and_an_observing_daemon_decide_the_same_bans_for_the_same_attacks_and_floods() {
     for (test, capture, tool) in [
         (
             "observe_same_svmap",
@@ -248,6 +248,35 @@ fn replay_and_an_observing_daemon_decide_the_same_bans_for_the_same_attacks() {
             "observe_same_svwar",
             "svwar.pcap",
             &["sipvicious_svwar", "-e100-105", "192.0.2.1"][..],
+        ),
+        (
+            "observe_same_svcrack",
+            "svcrack.pcap",
+            &["sipvicious_svcrack", "-u100", "-r1000-1004", "192.0.2.1"][..],
+        ),
+        // 80 OPTIONS at 200/s: with no first line in observe mode, the
+        // daemon's flood detector sees them all, as replay does.
+        (
+            "observe_same_flood",
+            "flood.pcap",
+            &[
+                "sipp",
+                "192.0.2.1:5060",
+                "-sf",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/captures/options-flood.xml"
+                ),
+                "-i",
+                "192.0.2.66",
+                "-p",
+                "5060",
+                "-r",
+                "200",
+                "-m",
+                "80",
+                "-nostdin",
+            ][..],
         ),
     ] {
         let Some(lab) = Lab::up(test, &["sipp", tool[0]]) else {
