@@ -22,7 +22,7 @@
 //! Beside the configuration, [`esl`] is the event socket's wire protocol
 //! (sans-IO: frames in, commands out) for the daemon's client.
 //!
-//! [`discover`] is the entry point: give it a [`Files`] (usually [`Disk`]),
+//! [`discover()`] is the entry point: give it a [`Files`] (usually [`Disk`]),
 //! the configuration folder and [`Options`] (`--var` values, the
 //! environment for `env-set`). It fails only when FreeSWITCH itself could
 //! not start: the entry file is unreadable or the assembled XML is broken

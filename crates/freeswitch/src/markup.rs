@@ -16,10 +16,10 @@
 //! - anything after a closing tag's name up to the next character
 //!   (`</a x>` closes `a`).
 //!
-//! It refuses what switch_xml.c refuses, with the same reason: "unexpected
-//! <", "missing >", "missing \"", "unclosed <!--", "unexpected closing tag
-//! </x>", "unclosed tag <x>", "markup outside of root element", "root tag
-//! missing", "circular entity declaration &x;".
+//! It refuses what switch_xml.c refuses, with the same reason: `unexpected
+//! <`, `missing >`, `missing "`, `unclosed <!--`, `unexpected closing tag
+//! </x>`, `unclosed tag <x>`, `markup outside of root element`, `root tag
+//! missing`, `circular entity declaration &x;`.
 //!
 //! Internal `<!ENTITY>` declarations are expanded as switch_xml.c does
 //! (unless `xml_disable_dtd` is true), with its limits on declarations

@@ -1,6 +1,6 @@
 //! The policy file as written: TOML deserialized with spans, before any
 //! meaning is checked. Unknown keys are errors here (`deny_unknown_fields`),
-//! so a typo never silently weakens a firewall. [`crate::validate`] turns a
+//! so a typo never silently weakens a firewall. `validate` turns a
 //! [`RawPolicy`] into a resolved [`crate::Policy`].
 
 use crate::port::Protocol;

@@ -2,7 +2,7 @@
 //!
 //! Each condition is first settled against the packet where this module
 //! can (conntrack state, protocol, `lo`); sipwall's IR matches are left to
-//! [`eval::evaluate`](crate::eval::evaluate); whatever stays unknown (a
+//! [`eval::evaluate`]; whatever stays unknown (a
 //! substring, a rate, a set, an opaque extension) is resolved twice: once
 //! in favour of accepting and once in favour of denying. When even the
 //! accepting reading denies, the packet is surely denied; when even the

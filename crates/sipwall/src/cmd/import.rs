@@ -135,7 +135,7 @@ pub fn active_bans(
     Ok((out, unreadable))
 }
 
-/// "fail2ban jail freeswitch: 5 failures (ban 2): <last matched line>".
+/// "fail2ban jail freeswitch: 5 failures (ban 2): `<last matched line>`".
 fn reason(jail: &str, bancount: i64, data: Option<&str>) -> String {
     let data: serde_json::Value = data
         .and_then(|d| serde_json::from_str(d).ok())

@@ -79,7 +79,7 @@ impl KernelSets {
         Ok(refused)
     }
 
-    /// Bans the network `prefix` for `length` (clamped like [`Self::ban`])
+    /// Bans the network `prefix` for `length` (clamped like [`Self::ban_many`]'s)
     /// as one interval element of `ban_net_v4`/`ban_net_v6`.
     pub fn ban_prefix(&mut self, prefix: IpNet, length: Duration) -> Result<(), NetfilterError> {
         self.writer.add_prefixes(
