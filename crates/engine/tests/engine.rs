@@ -658,16 +658,21 @@ fn a_failed_authentication_seen_on_the_wire_and_as_freeswitchs_event_counts_once
     assert_eq!(e.stats().auth_failures, 3);
 }
 
-#[test]
-fn repeat_offenders_get_longer_bans_and_bans_expire_on_time() {
-    let mut e = engine(SIP_PINHOLE);
-    let probe = req(
+/// An OPTIONS from a scanner's User-Agent: banned at once.
+fn sipcli_probe() -> String {
+    req(
         "OPTIONS",
         "s",
         "1 OPTIONS",
         "User-Agent: sipcli/v1.8\r\n",
         None,
-    );
+    )
+}
+
+#[test]
+fn repeat_offenders_get_longer_bans_and_bans_expire_on_time() {
+    let mut e = engine(SIP_PINHOLE);
+    let probe = sipcli_probe();
     sip_in(&mut e, t(0), ATTACKER, &probe);
     let first = actions(&mut e);
     let Action::Ban { until, .. } = first[0] else {
@@ -890,13 +895,7 @@ fn a_call_ended_by_bye_leaves_no_timer_behind() {
 #[test]
 fn a_ban_lifted_by_hand_leaves_no_timer_behind() {
     let mut e = engine(SIP_PINHOLE);
-    let probe = req(
-        "OPTIONS",
-        "s",
-        "1 OPTIONS",
-        "User-Agent: sipcli/v1.8\r\n",
-        None,
-    );
+    let probe = sipcli_probe();
     sip_in(&mut e, t(0), ATTACKER, &probe);
     assert!(e.poll_timeout().is_some(), "the ban will end");
     assert!(e.unban(ip(ATTACKER)));

@@ -6,6 +6,7 @@
 //! traffic are the ones `sipwall replay` finds in a capture of the same
 //! attack recorded in the lab.
 
+mod capture;
 mod lab;
 
 use lab::{Background, Lab};
@@ -205,7 +206,7 @@ fn an_observing_policy_applies_no_first_line_that_could_ban() {
 fn replayed(dir: &Path, policy: &str, capture: &str) -> BTreeSet<(String, String)> {
     let p = dir.join("replay-policy.toml");
     std::fs::write(&p, policy).unwrap();
-    let capture = format!("{}/tests/captures/{capture}", env!("CARGO_MANIFEST_DIR"));
+    let capture = capture::lab_capture(capture);
     let out = std::process::Command::new(lab::sipwall())
         .args([
             "replay",
