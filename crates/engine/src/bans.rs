@@ -369,6 +369,17 @@ impl Bans {
         Ok(until)
     }
 
+    /// How many bans a detector (or the admin) made of `addr` that the
+    /// table remembers.
+    pub(crate) fn offences(&self, addr: IpAddr) -> u32 {
+        self.offences.peek(&addr).copied().unwrap_or(0)
+    }
+
+    /// How long `addr`'s next ban would last.
+    pub(crate) fn next_length(&self, addr: IpAddr) -> Duration {
+        self.escalated(self.offences(addr))
+    }
+
     /// The ban time after `previous` offences: the base, times the
     /// escalation factor per offence, at most the policy's maximum.
     fn escalated(&self, previous: u32) -> Duration {

@@ -152,6 +152,10 @@ pub struct Engine {
     streams: Streams,
     routes: Routability,
     suppressed_lines: LruCache<IpAddr, Timestamp>,
+    /// The requests that counted per source, for explanations.
+    trails: crate::evidence::Trails,
+    /// The last detector decision per source, explained.
+    explained: LruCache<IpAddr, crate::evidence::Evidence>,
     actions: VecDeque<Action>,
     stats: Stats,
     next_sweep: Timestamp,
@@ -232,6 +236,10 @@ impl Engine {
             routes: Routability::new(g.verified_for),
             suppressed_lines: LruCache::new(
                 NonZeroUsize::new(MAX_SUPPRESSED_SOURCES).expect("non-zero"),
+            ),
+            trails: crate::evidence::Trails::new(crate::evidence::MAX_TRAILS),
+            explained: LruCache::new(
+                NonZeroUsize::new(crate::evidence::MAX_EXPLAINED).expect("non-zero"),
             ),
             actions: VecDeque::new(),
             stats: Stats::default(),

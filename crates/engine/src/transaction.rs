@@ -35,6 +35,8 @@ pub const MAX_ACCOUNT: usize = 160;
 struct Pending {
     src: IpAddr,
     method: Kind,
+    /// The method's name, for explanations (`other` for an extension).
+    name: &'static str,
     authenticated: bool,
     routable: bool,
     account: String,
@@ -56,6 +58,10 @@ pub(crate) enum Outcome {
     AuthFailure {
         /// The requester.
         src: IpAddr,
+        /// The request's method.
+        method: &'static str,
+        /// The answer's status.
+        status: u16,
         /// The account tried (`user@domain`).
         account: String,
         /// The request was return-routable.
@@ -66,6 +72,10 @@ pub(crate) enum Outcome {
     UnknownUser {
         /// The requester.
         src: IpAddr,
+        /// The request's method.
+        method: &'static str,
+        /// The answer's status.
+        status: u16,
         /// The user.
         account: String,
         /// The request was return-routable.
@@ -95,6 +105,25 @@ pub struct Transactions {
 
 fn key(call_id: &[u8], cseq: u32) -> u64 {
     digest(b't', &[call_id, &cseq.to_le_bytes()])
+}
+
+/// A method's name with no borrow of the packet (an extension's is `other`).
+fn static_name(m: Option<Method<'_>>) -> &'static str {
+    match m {
+        Some(Method::Register) => "REGISTER",
+        Some(Method::Invite) => "INVITE",
+        Some(Method::Options) => "OPTIONS",
+        Some(Method::Message) => "MESSAGE",
+        Some(Method::Subscribe) => "SUBSCRIBE",
+        Some(Method::Notify) => "NOTIFY",
+        Some(Method::Info) => "INFO",
+        Some(Method::Refer) => "REFER",
+        Some(Method::Publish) => "PUBLISH",
+        Some(Method::Update) => "UPDATE",
+        Some(Method::Prack) => "PRACK",
+        Some(Method::Bye) => "BYE",
+        _ => "other",
+    }
 }
 
 /// `user@host` of the To URI, and the Authorization username if any.
@@ -142,6 +171,7 @@ impl Transactions {
             Some(Method::Ack | Method::Cancel) | None => return,
             Some(_) => Kind::Other,
         };
+        let name = static_name(m.method());
         let authenticated = m.authorization().is_some() || m.proxy_authorization().is_some();
         let k = key(call_id, cseq.number);
         let queue = self.of_source.get_or_insert_mut(src, VecDeque::new);
@@ -165,6 +195,7 @@ impl Transactions {
             Pending {
                 src,
                 method,
+                name,
                 authenticated,
                 routable,
                 account: account(m),
@@ -205,11 +236,15 @@ impl Transactions {
         match status {
             401 | 407 | 403 if p.authenticated => Some(Outcome::AuthFailure {
                 src: p.src,
+                method: p.name,
+                status,
                 account: p.account,
                 routable: p.routable,
             }),
             403 | 404 => Some(Outcome::UnknownUser {
                 src: p.src,
+                method: p.name,
+                status,
                 account: p.account,
                 routable: p.routable,
             }),
@@ -219,6 +254,8 @@ impl Transactions {
             // caller meets it for a few users; a scanner for many.
             480 if p.method == Kind::Invite => Some(Outcome::UnknownUser {
                 src: p.src,
+                method: p.name,
+                status,
                 account: p.account,
                 routable: p.routable,
             }),

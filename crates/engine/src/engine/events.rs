@@ -27,7 +27,7 @@ impl Engine {
                 );
                 // FreeSWITCH does not say whether the failed request was
                 // return-routable: it weighs as unverified evidence.
-                self.auth_failure(now, src, account, false, Witness::Event);
+                self.auth_failure(now, src, account, false, Witness::Event, ("REGISTER", None));
             }
             (Some("CUSTOM"), Some("sofia::register")) => {
                 let Some(src) = ev.get("network-ip").and_then(|a| a.parse().ok()) else {

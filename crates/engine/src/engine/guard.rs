@@ -5,6 +5,7 @@
 use super::Engine;
 use crate::action::{Action, BanReason, Shield};
 use crate::bans::{Ban, PrefixPolicy};
+use crate::evidence::{Counted, Evidence, Step, Trigger};
 use crate::time::Timestamp;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -95,7 +96,10 @@ impl Engine {
 
     /// Bans `addr` on a detector's word, unless a shield stops it:
     /// `routable` says whether the evidence is return-routable (a blind
-    /// spoofer could not have produced it).
+    /// spoofer could not have produced it). `trigger` is the request that
+    /// tipped a detector judging one request (scanner, flood); the others'
+    /// counted requests are in the trails.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn ban_source(
         &mut self,
         now: Timestamp,
@@ -104,6 +108,7 @@ impl Engine {
         evidence: String,
         exempt_registered: bool,
         routable: bool,
+        trigger: Option<Trigger<'_>>,
     ) -> bool {
         let shield = if self.bans.is_allowlisted(addr) {
             Some(Shield::Allowlisted)
@@ -113,14 +118,116 @@ impl Engine {
             None
         };
         if let Some(why) = shield {
-            self.suppress(now, addr, reason, evidence, why);
+            self.suppress(now, addr, reason, evidence, why, trigger);
             return false;
         }
         let until = self.bans.ban(now, addr, reason.clone(), exempt_registered);
+        if let Some(until) = until {
+            let step = Step {
+                offence: self.bans.offences(addr),
+                length: until.since(now),
+                until: Some(until),
+                shield: None,
+            };
+            let explained = self.explain(now, addr, &reason, trigger, step);
+            self.explained.put(addr, explained);
+        }
         self.record_ban(addr, until, reason, evidence)
     }
 
-    /// Counts a ban a shield refused, and announces it (rate-limited per source).
+    /// The structured evidence of a detector's decision on `addr` now.
+    fn explain(
+        &self,
+        now: Timestamp,
+        addr: IpAddr,
+        reason: &BanReason,
+        trigger: Option<Trigger<'_>>,
+        step: Step,
+    ) -> Evidence {
+        let g = &self.guard;
+        let detector = reason.kind();
+        let (threshold, window, rule) = match detector {
+            "scanner" => (
+                1,
+                Duration::ZERO,
+                format!("one request is enough: {reason}"),
+            ),
+            "flood" => {
+                let (rate, burst) = (g.flood.rate.max(1), g.flood.burst.max(1));
+                (
+                    u64::from(burst),
+                    Duration::from_secs_f64(f64::from(burst) / f64::from(rate)),
+                    format!(
+                        "more than {burst} messages at once, or over {rate} per second sustained"
+                    ),
+                )
+            }
+            "brute-force" => {
+                let bf = &g.brute_force;
+                (
+                    u64::from(bf.max_failures),
+                    bf.window,
+                    format!(
+                        "{} failed authentications from one source within {:?}, or {} against one account within {:?}",
+                        bf.max_failures, bf.window, bf.account_max_failures, bf.account_window
+                    ),
+                )
+            }
+            "enumeration" => (
+                u64::from(g.enumeration.max_users),
+                g.enumeration.window,
+                format!(
+                    "{} distinct unknown users within {:?}",
+                    g.enumeration.max_users, g.enumeration.window
+                ),
+            ),
+            "malformed" => (
+                u64::from(g.malformed.max),
+                g.malformed.window,
+                format!(
+                    "{} malformed SIP messages within {:?}",
+                    g.malformed.max, g.malformed.window
+                ),
+            ),
+            _ => (0, Duration::ZERO, String::new()),
+        };
+        let counted = match trigger {
+            Some(t) => vec![t.counted(now)],
+            None => {
+                // An account under attack is judged over its own window.
+                let look = if detector == "brute-force" {
+                    window.max(g.brute_force.account_window)
+                } else {
+                    window
+                };
+                self.trails.recent(addr, detector, now, look)
+            }
+        };
+        Evidence {
+            detector,
+            threshold,
+            window,
+            rule,
+            at: now,
+            counted,
+            step,
+        }
+    }
+
+    /// Notes that `c` counted towards `detector` for `src`.
+    pub(super) fn count(&mut self, src: IpAddr, detector: &'static str, c: Counted) {
+        self.trails.record(src, detector, c);
+    }
+
+    /// Why `addr` was last banned by a detector, or would have been (a
+    /// shield stopped it, or observe mode kept it from the kernel): the
+    /// last [`crate::evidence::MAX_EXPLAINED`] sources are remembered.
+    pub fn evidence(&self, addr: IpAddr) -> Option<&Evidence> {
+        self.explained.peek(&addr)
+    }
+
+    /// Counts a ban a shield refused, and announces it (rate-limited per
+    /// source), with its structured evidence.
     fn suppress(
         &mut self,
         now: Timestamp,
@@ -128,6 +235,7 @@ impl Engine {
         reason: BanReason,
         evidence: String,
         why: Shield,
+        trigger: Option<Trigger<'_>>,
     ) {
         self.stats.bans_suppressed += 1;
         let key = (reason.kind(), why.kind());
@@ -146,6 +254,16 @@ impl Engine {
             .is_none_or(|at| now.since(*at) >= SUPPRESSED_LINE_EVERY);
         if due {
             self.suppressed_lines.put(addr, now);
+            // Built only for the announced ones: a shielded flood asks
+            // for a ban on every packet.
+            let step = Step {
+                offence: self.bans.offences(addr) + 1,
+                length: self.bans.next_length(addr),
+                until: None,
+                shield: Some(why),
+            };
+            let explained = self.explain(now, addr, &reason, trigger, step);
+            self.explained.put(addr, explained);
             self.actions.push_back(Action::BanSuppressed {
                 addr,
                 reason,

@@ -4,6 +4,7 @@
 
 use super::Engine;
 use crate::action::BanReason;
+use crate::evidence::Trigger;
 use crate::packet::{Direction, Packet};
 use crate::remote_text::printable;
 use crate::scanner::Request;
@@ -48,13 +49,24 @@ impl Engine {
         if dir != Direction::In || !self.guard.malformed.ban {
             return None;
         }
+        let c =
+            crate::evidence::Counted::new(now, format!("malformed: {kind}").as_bytes(), None, None);
+        self.count(src, "malformed", c);
         let n = self.malformed.count(now, src);
         if n >= self.guard.malformed.max as usize {
             let evidence = format!(
                 "{n} malformed SIP messages within {:?}",
                 self.guard.malformed.window
             );
-            if self.ban_source(now, src, BanReason::Malformed, evidence, true, routable) {
+            if self.ban_source(
+                now,
+                src,
+                BanReason::Malformed,
+                evidence,
+                true,
+                routable,
+                None,
+            ) {
                 return Some(BanReason::Malformed);
             }
         }
@@ -82,14 +94,25 @@ impl Engine {
                 Ok(m) => Request::of_message(m),
                 Err(_) => summary.as_ref().and_then(Request::of_summary),
             };
-            if let Some(reason) = request.and_then(|r| {
+            if let Some((reason, evidence, r)) = request.and_then(|r| {
                 let reason = self.scanner.check(&r, p.dst)?;
-                Some((reason, describe_request(&r)))
+                Some((reason, describe_request(&r), r))
             }) {
-                let (reason, evidence) = reason;
+                let trigger = Trigger {
+                    method: r.method.as_str().as_bytes(),
+                    account: Some(r.uri),
+                };
                 // A scanner's request carries no echo of anything the host
                 // sent: only a TCP stream makes it return-routable.
-                if self.ban_source(now, p.src, reason.clone(), evidence, true, stream) {
+                if self.ban_source(
+                    now,
+                    p.src,
+                    reason.clone(),
+                    evidence,
+                    true,
+                    stream,
+                    Some(trigger),
+                ) {
                     self.stats.sip_messages += 1;
                     return Some(reason);
                 }
@@ -117,7 +140,21 @@ impl Engine {
                 "over {} messages/s (burst {})",
                 self.guard.flood.rate, self.guard.flood.burst
             );
-            if self.ban_source(now, p.src, BanReason::Flood, evidence, false, routable) {
+            let trigger = Trigger {
+                method: m
+                    .method()
+                    .map_or(b"response".as_slice(), |x| x.as_str().as_bytes()),
+                account: m.request_uri().map(|u| u.as_str().as_bytes()),
+            };
+            if self.ban_source(
+                now,
+                p.src,
+                BanReason::Flood,
+                evidence,
+                false,
+                routable,
+                Some(trigger),
+            ) {
                 banned = Some(BanReason::Flood);
             }
         }

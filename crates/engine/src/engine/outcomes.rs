@@ -3,6 +3,7 @@
 
 use super::Engine;
 use crate::action::{Action, BanReason};
+use crate::evidence::Counted;
 use crate::time::Timestamp;
 use crate::transaction::Outcome;
 use crate::witnesses::Witness;
@@ -13,17 +14,30 @@ impl Engine {
         match outcome {
             Outcome::AuthFailure {
                 src,
+                method,
+                status,
                 account,
                 routable,
-            } => self.auth_failure(now, src, account, routable, Witness::Wire),
+            } => self.auth_failure(
+                now,
+                src,
+                account,
+                routable,
+                Witness::Wire,
+                (method, Some(status)),
+            ),
             Outcome::UnknownUser {
                 src,
+                method,
+                status,
                 account,
                 routable,
             } => {
                 if !self.guard.enumeration.enabled {
                     return;
                 }
+                let c = Counted::new(now, method.as_bytes(), Some(&account), Some(status));
+                self.count(src, "enumeration", c);
                 let n = self
                     .unknown_users
                     .distinct(now, src, tag(account.as_bytes()));
@@ -32,7 +46,15 @@ impl Engine {
                         "{n} distinct unknown users within {:?}, last {account}",
                         self.guard.enumeration.window
                     );
-                    self.ban_source(now, src, BanReason::Enumeration, evidence, true, routable);
+                    self.ban_source(
+                        now,
+                        src,
+                        BanReason::Enumeration,
+                        evidence,
+                        true,
+                        routable,
+                        None,
+                    );
                 }
             }
             // Only a registration whose credentials echoed the host's own
@@ -55,6 +77,8 @@ impl Engine {
     /// threshold is judged again with this report's evidence: a
     /// return-routable 403 on the wire arriving after FreeSWITCH's event
     /// (which cannot say) bans where the event alone was shielded.
+    /// `seen` is the failed request's method and the host's answer (none
+    /// for FreeSWITCH's report), for the explanation.
     pub(super) fn auth_failure(
         &mut self,
         now: Timestamp,
@@ -62,6 +86,7 @@ impl Engine {
         account: String,
         routable: bool,
         by: Witness,
+        seen: (&'static str, Option<u16>),
     ) {
         // Each report is a failure of its own until paired with its twin.
         self.failure_reports += 1;
@@ -74,6 +99,10 @@ impl Engine {
         if !self.guard.brute_force.enabled {
             return;
         }
+        if seq == fresh {
+            let c = Counted::new(now, seen.0.as_bytes(), Some(&account), seen.1);
+            self.count(src, "brute-force", c);
+        }
         let bf = &self.guard.brute_force;
         let (max, account_max) = (bf.max_failures as usize, bf.account_max_failures as usize);
         let by_source = self.failures.distinct(now, src, seq);
@@ -81,7 +110,7 @@ impl Engine {
         if by_source >= max || by_account >= account_max {
             let evidence = format!("{by_source} failed authentications from this source, {by_account} against {account}");
             let reason = BanReason::BruteForce { account };
-            if self.ban_source(now, src, reason, evidence, true, routable) {
+            if self.ban_source(now, src, reason, evidence, true, routable, None) {
                 self.failures.forget(&src);
             }
         }
