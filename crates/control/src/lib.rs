@@ -119,6 +119,146 @@ pub enum Request {
     Status,
     /// Open media pinholes.
     Calls,
+    /// Why an address is (or was) banned, or would have been
+    /// (`sipwall bans explain`): answered with an [`Explanation`].
+    Explain {
+        /// The address.
+        addr: String,
+    },
+}
+
+/// The most decisions an [`Explanation`] lists (the newest).
+pub const MAX_DECISIONS: usize = 8;
+
+/// Why an address is or was banned: the answer to [`Request::Explain`],
+/// also built by the command itself from the ledger file when no daemon
+/// answers (then `live` is false and the engine's and the lists' parts
+/// are missing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The address asked about.
+    pub addr: String,
+    /// Whether a running daemon answered (false: read from the ledger file).
+    pub live: bool,
+    /// Whether it is banned now (by a ban of its own or of a prefix
+    /// holding it), as the daemon's engine sees it; `None` when no daemon
+    /// answered.
+    pub banned_now: Option<bool>,
+    /// The daemon's guard mode (`enforce`, `observe`), when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard_mode: Option<String>,
+    /// The ledger's decisions on the address (or a prefix holding it),
+    /// newest first, at most [`MAX_DECISIONS`].
+    pub decisions: Vec<Decision>,
+    /// The engine's latest evidence on the address, when it holds one
+    /// that no ledger row carries yet (e.g. a would-be ban announced
+    /// before the ledger was written, or the ledger in memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<BanEvidence>,
+    /// The external lists (a feed, CrowdSec) that hold it.
+    pub lists: Vec<ListMatch>,
+    /// Whether `lists` was looked up (false: no daemon, or a daemon
+    /// without external lists to ask).
+    pub lists_checked: bool,
+    /// What is missing from this answer, and why, for people.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// How a decision of the ledger stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standing {
+    /// A ban in force.
+    Banned,
+    /// A ban that ended (`ended_by` says how).
+    Ended,
+    /// A ban observe mode decided and kept from the kernel.
+    WouldBanObserved,
+    /// A ban a shield (the allowlist, a verified source) stopped.
+    WouldBanShielded,
+}
+
+/// One decision of the ledger on an address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The address or the prefix banned (`2001:db8:1:2::/64`).
+    pub target: String,
+    /// How it stands.
+    pub standing: Standing,
+    /// The detector (`scanner`, `flood`, ...), `manual`, or `kernel`.
+    pub kind: String,
+    /// The reason, for people.
+    pub reason: String,
+    /// The evidence line.
+    pub evidence: String,
+    /// When it was made (Unix seconds).
+    pub since: u64,
+    /// When it ends or ended as made (Unix seconds).
+    pub until: u64,
+    /// When it ended, if it did (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<u64>,
+    /// How it ended (`expired`, `unbanned`, `allowlisted`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
+    /// The detector's structured evidence, when the ledger kept it (rows
+    /// written before explanations, bans by hand and adopted bans have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<BanEvidence>,
+}
+
+/// A detector's structured evidence (the engine's, as kept in the ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanEvidence {
+    /// The detector.
+    pub detector: String,
+    /// How many it takes.
+    pub threshold: u64,
+    /// Within how long, in milliseconds (0: one request is enough).
+    pub window_ms: u64,
+    /// The rule in words.
+    pub rule: String,
+    /// When the detector decided (Unix milliseconds).
+    pub at_ms: u64,
+    /// The requests that counted, oldest first.
+    pub counted: Vec<CountedRequest>,
+    /// Which offence this was (1: the first; more: a repeat offender).
+    pub offence: u32,
+    /// How long the ban lasts or would have lasted, in seconds.
+    pub length_secs: u64,
+    /// Why no ban was made (`allowlisted`, `verified`), for a would-be ban.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shield: Option<String>,
+}
+
+/// One request that counted towards a detector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountedRequest {
+    /// When (Unix milliseconds).
+    pub at_ms: u64,
+    /// The method (or `malformed: <fault>`).
+    pub method: String,
+    /// The account or Request-URI it named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The host's answer, when one counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<u16>,
+}
+
+/// An external list holding an address: a feed or CrowdSec's decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMatch {
+    /// The list (`crowdsec`, or the feed's name).
+    pub list: String,
+    /// The network of the entry that holds the address.
+    pub net: String,
+    /// Its provenance (CrowdSec's scenario and origin, the feed's kind).
+    pub detail: String,
+    /// When the entry ends (Unix seconds), if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
 }
 
 /// The daemon's answer.
@@ -170,6 +310,14 @@ mod tests {
         let back: Request = serde_json::from_str(r#"{"cmd":"status"}"#).unwrap();
         assert_eq!(back, Request::Status);
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"format-disk"}"#).is_err());
+        let explain: Request =
+            serde_json::from_str(r#"{"cmd":"explain","addr":"203.0.113.66"}"#).unwrap();
+        assert_eq!(
+            explain,
+            Request::Explain {
+                addr: "203.0.113.66".into()
+            }
+        );
     }
 
     #[test]

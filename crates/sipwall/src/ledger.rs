@@ -25,6 +25,18 @@
 //! ban it would have been, so it can be explained later, but never among
 //! [`Ledger::active`], so no restart ever puts it in the kernel. The column
 //! is added to older files when they are opened.
+//!
+//! A ban a shield stopped (an allowlisted source, or a verified one on
+//! unverified evidence) is a row too, `observed = 2`, ended as it is
+//! written (`ended_by` says which shield), at most one an hour per source:
+//! `bans explain` says "would have banned", and nothing restores it.
+//!
+//! The `detail` column (nullable, added to older files when they are
+//! opened) holds the detector's structured evidence as JSON
+//! ([`sipwall_control::BanEvidence`]: threshold, window, the requests that
+//! counted, the escalation step), at most [`DETAIL_BYTES`]; rows without
+//! it (older ones, bans by hand, adopted bans) explain by their evidence
+//! line alone.
 
 use crate::control::MAX_BAN;
 use ipnet::IpNet;
@@ -55,6 +67,49 @@ fn parse_addr(s: &str) -> Option<IpNet> {
 
 /// The most bytes of reason or evidence a row keeps.
 const TEXT_BYTES: usize = 1024;
+
+/// The most bytes of structured evidence (JSON) a row keeps; more is
+/// not kept at all (a cut JSON text is no evidence).
+pub const DETAIL_BYTES: usize = 16 * 1024;
+
+/// The `observed` column's values.
+mod mark {
+    /// A ban that reached the kernel (or was meant to).
+    pub const BANNED: i64 = 0;
+    /// A ban observe mode decided.
+    pub const OBSERVED: i64 = 1;
+    /// A ban a shield stopped.
+    pub const SUPPRESSED: i64 = 2;
+}
+
+/// A shielded source gets at most one row per this long.
+const SUPPRESSED_EVERY_MICROS: u64 = 3_600_000_000;
+
+/// How a row of the ledger stands, as [`Ledger::history`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// A ban (in the kernel, or meant to be).
+    Banned,
+    /// Decided in observe mode: never in the kernel.
+    Observed,
+    /// Stopped by a shield: never a ban.
+    Suppressed,
+}
+
+/// One decision on an address, as `bans explain` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// The ban as made.
+    pub ban: LedgerBan,
+    /// When it ended, if it did.
+    pub ended_at: Option<u64>,
+    /// How it ended.
+    pub ended_by: Option<String>,
+    /// Ban, observed or suppressed.
+    pub mark: Mark,
+    /// The structured evidence (JSON), if kept.
+    pub detail: Option<String>,
+}
 
 /// A ban as the ledger keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +188,8 @@ CREATE TABLE IF NOT EXISTS bans (
     until INTEGER NOT NULL,
     ended_at INTEGER,
     ended_by TEXT,
-    observed INTEGER NOT NULL DEFAULT 0
+    observed INTEGER NOT NULL DEFAULT 0,
+    detail TEXT
 );
 CREATE INDEX IF NOT EXISTS bans_open ON bans(addr) WHERE ended_at IS NULL;
 ";
@@ -207,8 +263,9 @@ fn open_file(path: &Path) -> Opened {
         .and_then(|()| db.pragma_update(None, "synchronous", "NORMAL"))
         .and_then(|()| db.execute_batch(SCHEMA))
         .and_then(|()| add_observed(&db))
+        .and_then(|()| add_detail(&db))
         // A file SQLite could only open read-only fails here, not later.
-        .and_then(|()| db.execute_batch("BEGIN IMMEDIATE; PRAGMA user_version = 2; COMMIT"));
+        .and_then(|()| db.execute_batch("BEGIN IMMEDIATE; PRAGMA user_version = 3; COMMIT"));
     match setup {
         Ok(()) if db.is_readonly(rusqlite::DatabaseName::Main).unwrap_or(true) => {
             Opened::Unusable("it is read-only".into())
@@ -222,12 +279,26 @@ fn open_file(path: &Path) -> Opened {
 /// Whether the `bans` table of `db` has the `observed` column (files
 /// written before observe mode do not).
 fn has_observed(db: &Connection) -> rusqlite::Result<bool> {
+    has_column(db, "observed")
+}
+
+/// Whether the `bans` table of `db` has the column `name`.
+fn has_column(db: &Connection, name: &str) -> rusqlite::Result<bool> {
     db.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('bans') WHERE name = 'observed'",
-        [],
+        "SELECT COUNT(*) FROM pragma_table_info('bans') WHERE name = ?1",
+        [name],
         |r| r.get::<_, i64>(0),
     )
     .map(|n| n > 0)
+}
+
+/// Adds the `detail` column to a file written before explanations (its
+/// rows have none: NULL).
+fn add_detail(db: &Connection) -> rusqlite::Result<()> {
+    if has_column(db, "detail")? {
+        return Ok(());
+    }
+    db.execute_batch("ALTER TABLE bans ADD COLUMN detail TEXT")
 }
 
 /// Adds the `observed` column to a file written before observe mode (its
@@ -270,8 +341,13 @@ fn memory_with_rows(path: &Path) -> (Connection, rusqlite::Result<usize>) {
 fn copy_rows(old: &Connection, db: &Connection) -> rusqlite::Result<usize> {
     // An observed row copied as a real one would be restored into the kernel.
     let observed = if has_observed(old)? { "observed" } else { "0" };
+    let detail = if has_column(old, "detail")? {
+        "detail"
+    } else {
+        "NULL"
+    };
     let mut st = old.prepare(&format!(
-        "SELECT id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by, {observed} FROM bans"
+        "SELECT id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by, {observed}, {detail} FROM bans"
     ))?;
     let mut rows = st.query([])?;
     db.execute_batch("BEGIN")?;
@@ -279,7 +355,7 @@ fn copy_rows(old: &Connection, db: &Connection) -> rusqlite::Result<usize> {
     let copy = (|| {
         while let Some(r) = rows.next()? {
             db.execute(
-                "INSERT INTO bans (id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by, observed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO bans (id, addr, kind, reason, evidence, banned_at, until, ended_at, ended_by, observed, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
@@ -290,7 +366,8 @@ fn copy_rows(old: &Connection, db: &Connection) -> rusqlite::Result<usize> {
                     r.get::<_, i64>(6)?,
                     r.get::<_, Option<i64>>(7)?,
                     r.get::<_, Option<String>>(8)?,
-                    r.get::<_, i64>(9)?
+                    r.get::<_, i64>(9)?,
+                    r.get::<_, Option<String>>(10)?
                 ],
             )?;
             n += 1;
@@ -299,6 +376,108 @@ fn copy_rows(old: &Connection, db: &Connection) -> rusqlite::Result<usize> {
     })();
     db.execute_batch(if copy.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
     copy
+}
+
+/// How many rows [`history_of`] reads at most to find an address's
+/// (its own rows are looked up by index; prefix rows are few, but a
+/// rotation attack can make thousands).
+const HISTORY_SCAN: usize = 10_000;
+
+/// The decisions on `addr` in `db`, newest first, at most `limit`; reads
+/// files of every version (without `observed` or `detail`) as they are.
+pub fn history_of(
+    db: &Connection,
+    addr: IpAddr,
+    limit: usize,
+) -> rusqlite::Result<Vec<HistoryRow>> {
+    let observed = if has_observed(db)? { "observed" } else { "0" };
+    let detail = if has_column(db, "detail")? {
+        "detail"
+    } else {
+        "NULL"
+    };
+    let mut st = db.prepare(&format!(
+        "SELECT addr, kind, reason, evidence, banned_at, until, ended_at, ended_by, {observed}, {detail} FROM bans \
+         WHERE addr = ?1 OR instr(addr, '/') > 0 ORDER BY banned_at DESC, id DESC LIMIT ?2"
+    ))?;
+    let rows = st.query_map(params![addr.to_string(), HISTORY_SCAN as i64], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, Option<i64>>(6)?,
+            r.get::<_, Option<String>>(7)?,
+            r.get::<_, i64>(8)?,
+            r.get::<_, Option<String>>(9)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (net, kind, reason, evidence, banned_at, until, ended_at, ended_by, observed, detail) =
+            row?;
+        let Some(net) = parse_addr(&net) else {
+            continue;
+        };
+        if !net.contains(&addr) {
+            continue;
+        }
+        let banned_at = u64::try_from(banned_at).unwrap_or(0);
+        let longest = banned_at.saturating_add(MAX_BAN.as_micros() as u64);
+        out.push(HistoryRow {
+            ban: LedgerBan {
+                addr: net,
+                kind: text(&kind),
+                reason: text(&reason),
+                evidence: text(&evidence),
+                banned_at,
+                until: u64::try_from(until).unwrap_or(u64::MAX).min(longest),
+            },
+            ended_at: ended_at.map(|e| u64::try_from(e).unwrap_or(0)),
+            ended_by: ended_by.map(|e| text(&e)),
+            mark: match observed {
+                mark::OBSERVED => Mark::Observed,
+                mark::SUPPRESSED => Mark::Suppressed,
+                _ => Mark::Banned,
+            },
+            detail: detail.filter(|d| d.len() <= DETAIL_BYTES),
+        });
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Opens the ledger file at `path` read-only, for a command run while
+/// no daemon is (never through a symbolic link, never created, never
+/// migrated: [`history_of`] reads every version).
+pub fn open_read_only(path: &Path) -> Result<Connection, String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(format!(
+                "{} is a symbolic link (never followed)",
+                path.display()
+            ))
+        }
+        Ok(m) if !m.is_file() => return Err(format!("{} is not a regular file", path.display())),
+        Ok(_) => {}
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    let ro = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    Connection::open_with_flags(path, ro)
+        .and_then(|db| {
+            // Reading proves it is a ledger (and that WAL recovery worked).
+            has_observed(&db)?;
+            Ok(db)
+        })
+        .or_else(|_| {
+            let uri = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+            Connection::open_with_flags(immutable_uri(path), uri)
+        })
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `path` as an SQLite URI that opens it immutable (no locks, no WAL).
@@ -434,21 +613,73 @@ impl Ledger {
     /// when a restart re-imports what the kernel holds). The ban's end is
     /// held to [`MAX_BAN`] after its start, the text is escaped.
     pub fn ban(&mut self, b: &LedgerBan) -> rusqlite::Result<bool> {
-        self.insert(b, false)
+        self.insert(b, mark::BANNED, None)
+    }
+
+    /// [`Ledger::ban`] with the detector's structured evidence (JSON).
+    pub fn ban_explained(&mut self, b: &LedgerBan, detail: Option<&str>) -> rusqlite::Result<bool> {
+        self.insert(b, mark::BANNED, detail)
     }
 
     /// Records a ban decided in observe mode, which never reached the
     /// kernel: like [`Ledger::ban`], marked observed (unless an observed
     /// one for `addr` is already open).
+    #[cfg(test)]
     pub fn observe(&mut self, b: &LedgerBan) -> rusqlite::Result<bool> {
-        self.insert(b, true)
+        self.insert(b, mark::OBSERVED, None)
     }
 
-    fn insert(&mut self, b: &LedgerBan, observed: bool) -> rusqlite::Result<bool> {
+    /// [`Ledger::observe`] with the detector's structured evidence (JSON).
+    pub fn observe_explained(
+        &mut self,
+        b: &LedgerBan,
+        detail: Option<&str>,
+    ) -> rusqlite::Result<bool> {
+        self.insert(b, mark::OBSERVED, detail)
+    }
+
+    /// Records a ban a shield stopped (`shield`: `allowlisted`,
+    /// `verified`): ended as written, never restored; at most one row an
+    /// hour per source (false: one was written within the hour).
+    pub fn suppressed(
+        &mut self,
+        b: &LedgerBan,
+        shield: &str,
+        detail: Option<&str>,
+    ) -> rusqlite::Result<bool> {
+        let since = db_time(b.banned_at.saturating_sub(SUPPRESSED_EVERY_MICROS));
+        let addr = addr_text(&b.addr);
+        let recent: i64 = self.db.query_row(
+            "SELECT COUNT(*) FROM bans WHERE addr = ?1 AND observed = ?2 AND banned_at > ?3",
+            params![addr, mark::SUPPRESSED, since],
+            |r| r.get(0),
+        )?;
+        if recent > 0 {
+            return Ok(false);
+        }
+        let (kind, reason, evidence) = (text(&b.kind), text(&b.reason), text(&b.evidence));
+        let detail = detail.filter(|d| d.len() <= DETAIL_BYTES);
+        let ended_by = format!("not banned: {}", text(shield));
+        self.write(|db| {
+            db.execute(
+                "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until, ended_at, ended_by, observed, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?7, ?8, ?9)",
+                params![addr, kind, reason, evidence, db_time(b.banned_at), db_time(b.until), ended_by, mark::SUPPRESSED, detail],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn insert(
+        &mut self,
+        b: &LedgerBan,
+        observed: i64,
+        detail: Option<&str>,
+    ) -> rusqlite::Result<bool> {
         let until = b
             .until
             .min(b.banned_at.saturating_add(MAX_BAN.as_micros() as u64));
         let (kind, reason, evidence) = (text(&b.kind), text(&b.reason), text(&b.evidence));
+        let detail = detail.filter(|d| d.len() <= DETAIL_BYTES);
         self.write(|db| {
             let open: i64 = db.query_row(
                 "SELECT COUNT(*) FROM bans WHERE addr = ?1 AND ended_at IS NULL AND observed = ?2",
@@ -459,11 +690,17 @@ impl Ledger {
                 return Ok(false);
             }
             db.execute(
-                "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until, observed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![addr_text(&b.addr), kind, reason, evidence, db_time(b.banned_at), db_time(until), observed],
+                "INSERT INTO bans (addr, kind, reason, evidence, banned_at, until, observed, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![addr_text(&b.addr), kind, reason, evidence, db_time(b.banned_at), db_time(until), observed, detail],
             )?;
             Ok(true)
         })
+    }
+
+    /// The decisions on `addr` (its own rows and those of prefixes
+    /// holding it), newest first, at most `limit`.
+    pub fn history(&self, addr: IpAddr, limit: usize) -> rusqlite::Result<Vec<HistoryRow>> {
+        history_of(&self.db, addr, limit)
     }
 
     /// Ends the open ban of `addr`, an address or a prefix (`by`:
@@ -926,5 +1163,87 @@ mod tests {
         assert!(l.observed(60).unwrap().is_empty());
         assert!(l.observe(&ban("192.0.2.67", 100)).unwrap());
         assert_eq!(l.observed(60).unwrap().len(), 1);
+    }
+
+    /// A file as the daemon of issue 16 wrote it: `observed`, no `detail`.
+    fn file_before_explanations(path: &Path) {
+        let db = Connection::open(path).unwrap();
+        db.execute_batch(
+            "CREATE TABLE bans (id INTEGER PRIMARY KEY, addr TEXT NOT NULL, kind TEXT NOT NULL, \
+             reason TEXT NOT NULL, evidence TEXT NOT NULL, banned_at INTEGER NOT NULL, \
+             until INTEGER NOT NULL, ended_at INTEGER, ended_by TEXT, observed INTEGER NOT NULL DEFAULT 0);
+             INSERT INTO bans (addr, kind, reason, evidence, banned_at, until) \
+             VALUES ('192.0.2.66', 'scanner', 'old', 'old evidence', 1, 100);
+             INSERT INTO bans (addr, kind, reason, evidence, banned_at, until, observed) \
+             VALUES ('192.0.2.66', 'flood', 'seen', 'seen', 2, 100, 1);",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_ledger_from_before_explanations_gains_the_detail_column_and_reads_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        file_before_explanations(&path);
+        // Read-only first, as `bans explain` reads it with no daemon: no
+        // migration, the rows read without detail.
+        let ro = open_read_only(&path).unwrap();
+        let addr: IpAddr = "192.0.2.66".parse().unwrap();
+        let rows = history_of(&ro, addr, 8).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].mark, Mark::Observed, "newest first");
+        assert_eq!(rows[1].ban.evidence, "old evidence");
+        assert!(rows.iter().all(|r| r.detail.is_none()));
+        drop(ro);
+        assert!(!has_column(&Connection::open(&path).unwrap(), "detail").unwrap());
+        let mut l = Ledger::open(&path);
+        assert!(l.in_memory().is_none(), "{}", l.describe());
+        assert!(has_column(&l.db, "detail").unwrap());
+        assert_eq!(l.active(60).unwrap().len(), 1, "the old ban stays real");
+        assert_eq!(l.observed(60).unwrap().len(), 1);
+        let mut b = ban("192.0.2.67", 100);
+        b.banned_at = 3;
+        assert!(l
+            .ban_explained(&b, Some(r#"{"detector":"scanner"}"#))
+            .unwrap());
+        let rows = l.history("192.0.2.67".parse().unwrap(), 8).unwrap();
+        assert_eq!(rows[0].detail.as_deref(), Some(r#"{"detector":"scanner"}"#));
+    }
+
+    #[test]
+    fn a_shielded_would_be_ban_is_never_restored_nor_read_as_observed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        {
+            let mut l = Ledger::open(&path);
+            assert!(l
+                .suppressed(&ban("192.0.2.66", 100), "allowlisted", None)
+                .unwrap());
+        }
+        let mut l = Ledger::open(&path);
+        assert!(l.active(0).unwrap().is_empty());
+        assert!(l.observed(0).unwrap().is_empty());
+        assert_eq!(l.close_expired(1000).unwrap(), 0, "ended as written");
+        let rows = l.history("192.0.2.66".parse().unwrap(), 8).unwrap();
+        assert_eq!(rows[0].mark, Mark::Suppressed);
+        assert_eq!(rows[0].ended_at, Some(1));
+    }
+
+    #[test]
+    fn history_finds_a_prefix_ban_holding_the_address_and_not_its_neighbours_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(&dir.path().join("ledger.sqlite"));
+        assert!(l.ban(&ban("2001:db8:66::/64", 100)).unwrap());
+        assert!(l.ban(&ban("2001:db8:66::7", 100)).unwrap());
+        assert!(l.ban(&ban("2001:db8:77::/64", 100)).unwrap());
+        let rows = l.history("2001:db8:66::9".parse().unwrap(), 8).unwrap();
+        let nets: Vec<String> = rows.iter().map(|r| addr_text(&r.ban.addr)).collect();
+        assert_eq!(nets, ["2001:db8:66::/64"]);
+        assert_eq!(
+            l.history("2001:db8:66::7".parse().unwrap(), 8)
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }

@@ -52,6 +52,11 @@ pub enum BansCommand {
         #[command(flatten)]
         socket: SocketArgs,
     },
+    /// Why an address is or was banned, or would have been: the detector,
+    /// its threshold and window, the requests that counted, the
+    /// escalation step, and when it ends (the ledger file when no daemon
+    /// answers).
+    Explain(super::explain::ExplainArgs),
 }
 
 /// `bans add`/`bans del`'s target: an address, or a prefix (host bits set
@@ -165,6 +170,7 @@ pub fn bans(cmd: BansCommand) -> Outcome {
             let data = ask(&a.socket, &Request::Bans)?;
             show(a.format, &data, bans_text)
         }
+        BansCommand::Explain(a) => super::explain::explain(a),
         BansCommand::Add {
             addr,
             duration,

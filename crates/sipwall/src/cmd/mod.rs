@@ -4,6 +4,7 @@ pub mod apply;
 pub mod audit;
 pub mod control;
 pub mod discover;
+pub mod explain;
 pub mod import;
 pub mod init;
 pub mod manual;

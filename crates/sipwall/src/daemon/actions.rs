@@ -14,6 +14,7 @@
 //! that drop is the ban's first packet, or a would-be banned source's next.
 
 use super::{kernel, metrics, now};
+use crate::explain::detail_json;
 use crate::ledger::{Ledger, LedgerBan};
 use sipwall_engine::remote_text::printable;
 use sipwall_engine::{Action, BanReason, Engine, Timestamp};
@@ -90,7 +91,11 @@ pub(super) fn carry_out(
     }
     for action in &actions {
         if mode == GuardMode::Observe && observed(action) {
-            would_ban(action, ledger, counters, t, received);
+            let detail = match action {
+                Action::Ban { addr, .. } => engine.evidence(*addr).and_then(detail_json),
+                _ => None,
+            };
+            would_ban(action, ledger, counters, t, received, detail.as_deref());
             continue;
         }
         match action {
@@ -108,7 +113,8 @@ pub(super) fn carry_out(
                 }
                 let row =
                     LedgerBan::made((*addr).into(), reason, evidence, t.micros(), until.micros());
-                if let Err(e) = ledger.ban(&row) {
+                let detail = engine.evidence(*addr).and_then(detail_json);
+                if let Err(e) = ledger.ban_explained(&row, detail.as_deref()) {
                     ledger_error(counters, t, &e);
                 }
             }
@@ -142,6 +148,22 @@ pub(super) fn carry_out(
                     let reason = printable(reason.to_string().as_bytes(), LOG_TEXT_BYTES);
                     let evidence = printable(evidence.as_bytes(), LOG_TEXT_BYTES);
                     tracing::warn!(%addr, %reason, %evidence, %why, "ban suppressed");
+                }
+                // Kept for `bans explain` ("would have banned"): the
+                // engine announces it at most once a minute per source,
+                // the ledger keeps one an hour.
+                let explained = engine.evidence(*addr);
+                let length = explained.map_or(0, |e| e.step.length.as_micros() as u64);
+                let row = LedgerBan::made(
+                    (*addr).into(),
+                    reason,
+                    evidence,
+                    t.micros(),
+                    t.micros().saturating_add(length),
+                );
+                let detail = explained.and_then(detail_json);
+                if let Err(e) = ledger.suppressed(&row, why.kind(), detail.as_deref()) {
+                    ledger_error(counters, t, &e);
                 }
             }
             Action::Verified { addr, until } => {
@@ -190,6 +212,7 @@ fn would_ban(
     counters: &mut metrics::DaemonCounters,
     t: Timestamp,
     received: Timestamp,
+    detail: Option<&str>,
 ) {
     let (net, until, reason, evidence) = match action {
         Action::Ban {
@@ -221,7 +244,7 @@ fn would_ban(
         }
     }
     let row = LedgerBan::made(net, reason, evidence, t.micros(), until.micros());
-    if let Err(e) = ledger.observe(&row) {
+    if let Err(e) = ledger.observe_explained(&row, detail) {
         ledger_error(counters, t, &e);
     }
 }
@@ -304,7 +327,7 @@ mod tests {
             reason: BanReason::SipviciousTag,
             evidence: "OPTIONS sip:100@192.0.2.1".into(),
         };
-        would_ban(&action, &mut ledger, &mut counters, t, t);
+        would_ban(&action, &mut ledger, &mut counters, t, t, None);
         assert_eq!(counters.would_ban.get("scanner"), Some(&1));
         assert!(ledger.active(t.micros()).unwrap().is_empty());
         let rows = ledger.observed(t.micros()).unwrap();

@@ -371,6 +371,7 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 },
             }))
         }
+        Request::Explain { addr } => explain(engine, cx, t, &addr),
         Request::Calls => Response::ok(json!({
             "pinholes": engine.pinholes().iter().map(|(k, until)| json!({
                 "key": k.to_string(),
@@ -379,5 +380,49 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "until": secs(until),
             })).collect::<Vec<_>>()
         })),
+    }
+}
+
+/// Why `addr` is or was banned: the ledger's decisions, the engine's
+/// latest evidence when no row carries it yet, and whether it is banned
+/// now (a detector's ban in observe mode is not: it never reached the
+/// kernel).
+fn explain(engine: &Engine, cx: &Context<'_>, t: Timestamp, addr: &str) -> Response {
+    use crate::control::{Explanation, MAX_DECISIONS};
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return Response::error(format!("not an address: {addr:?}"));
+    };
+    let rows = match cx.ledger.history(ip, MAX_DECISIONS) {
+        Ok(rows) => rows,
+        Err(e) => return Response::error(format!("ledger: {e}")),
+    };
+    let decisions: Vec<_> = rows
+        .iter()
+        .map(|r| crate::explain::decision(r, t.micros()))
+        .collect();
+    let live = engine.evidence(ip).map(crate::explain::detail);
+    // The engine's evidence is news only when no decision carries it.
+    let engine_part = live.filter(|ev| {
+        !decisions
+            .iter()
+            .any(|d| d.detail.as_ref().is_some_and(|x| x.at_ms == ev.at_ms))
+    });
+    let banned_now = engine.bans().get(t, ip).is_some_and(|b| {
+        cx.guard_mode == sipwall_policy::GuardMode::Enforce || b.reason == BanReason::Manual
+    });
+    let e = Explanation {
+        addr: ip.to_string(),
+        live: true,
+        banned_now: Some(banned_now),
+        guard_mode: Some(cx.guard_mode.name().to_owned()),
+        decisions,
+        engine: engine_part,
+        lists: Vec::new(),
+        lists_checked: false,
+        notes: vec!["external lists (feeds, CrowdSec) are not looked up by this daemon".to_owned()],
+    };
+    match serde_json::to_value(&e) {
+        Ok(v) => Response::ok(v),
+        Err(e) => Response::error(format!("explanation: {e}")),
     }
 }
