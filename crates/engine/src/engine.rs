@@ -156,6 +156,8 @@ pub struct Engine {
     trails: crate::evidence::Trails,
     /// The last detector decision per source, explained.
     explained: LruCache<IpAddr, crate::evidence::Evidence>,
+    /// Each detector's threshold, window and rule, for explanations.
+    rules: crate::evidence::Rules,
     actions: VecDeque<Action>,
     stats: Stats,
     next_sweep: Timestamp,
@@ -238,6 +240,7 @@ impl Engine {
                 NonZeroUsize::new(MAX_SUPPRESSED_SOURCES).expect("non-zero"),
             ),
             trails: crate::evidence::Trails::new(crate::evidence::MAX_TRAILS),
+            rules: crate::evidence::Rules::new(&policy.guard),
             explained: LruCache::new(
                 NonZeroUsize::new(crate::evidence::MAX_EXPLAINED).expect("non-zero"),
             ),

@@ -18,6 +18,7 @@ use crate::action::Shield;
 use crate::remote_text::printable;
 use crate::time::Timestamp;
 use lru::LruCache;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
@@ -34,30 +35,75 @@ pub const MAX_METHOD: usize = 24;
 /// The longest account kept, in bytes.
 pub const MAX_ACCOUNT: usize = 128;
 
-/// One request that counted towards a detector.
+/// One request that counted towards a detector. What came from the
+/// network is kept raw (bounded) and escaped when shown: escaping costs
+/// about a thousand instructions a field, and a flood of distinct
+/// scanners bans on every packet, while explanations are rarely read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counted {
     /// When it was seen (the answer's time for an answered request).
     pub at: Timestamp,
     /// Its method (`REGISTER`), or for a malformed message the fault
-    /// (`malformed: header`); escaped.
-    pub method: String,
-    /// The account it tried (`user@host`), escaped, when it names one.
-    pub account: Option<String>,
+    /// (`malformed: header`); an extension method escaped.
+    pub method: Cow<'static, str>,
+    /// The account (`user@host`) or Request-URI it names, raw, at most
+    /// [`MAX_ACCOUNT`] bytes: see [`Counted::account`].
+    account: Option<Box<[u8]>>,
     /// The host's answer (401, 403, 404), when one counted; `None` for a
     /// request judged on its own, or a failure FreeSWITCH reported.
     pub answer: Option<u16>,
 }
 
+/// A method's name: a static one for the methods sipwall knows (no
+/// allocation), else the sender's escaped.
+fn method_name(method: &[u8]) -> Cow<'static, str> {
+    const KNOWN: [&str; 14] = [
+        "REGISTER",
+        "INVITE",
+        "OPTIONS",
+        "MESSAGE",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "INFO",
+        "REFER",
+        "PUBLISH",
+        "UPDATE",
+        "PRACK",
+        "BYE",
+        "ACK",
+        "CANCEL",
+    ];
+    match KNOWN.iter().find(|k| k.as_bytes() == method) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(printable(method, MAX_METHOD)),
+    }
+}
+
 impl Counted {
-    /// A counted request, its text from the network escaped and bounded.
-    pub fn new(at: Timestamp, method: &[u8], account: Option<&str>, answer: Option<u16>) -> Self {
+    /// A counted request; the account is kept raw, cut at [`MAX_ACCOUNT`] bytes.
+    pub fn new(at: Timestamp, method: &[u8], account: Option<&[u8]>, answer: Option<u16>) -> Self {
         Counted {
             at,
-            method: printable(method, MAX_METHOD),
-            account: account.map(|a| printable(a.as_bytes(), MAX_ACCOUNT)),
+            method: method_name(method),
+            account: account.map(|a| a[..a.len().min(MAX_ACCOUNT)].into()),
             answer,
         }
+    }
+
+    /// A malformed message, counted by its fault (`start-line`, `header`).
+    pub fn malformed(at: Timestamp, fault: &'static str) -> Self {
+        Counted {
+            at,
+            method: Cow::Owned(format!("malformed: {fault}")),
+            account: None,
+            answer: None,
+        }
+    }
+
+    /// The account or Request-URI, escaped for people (at most
+    /// [`MAX_ACCOUNT`] bytes).
+    pub fn account(&self) -> Option<String> {
+        self.account.as_deref().map(|a| printable(a, MAX_ACCOUNT))
     }
 }
 
@@ -75,12 +121,7 @@ pub(crate) struct Trigger<'a> {
 impl Trigger<'_> {
     /// The trigger as a counted request seen at `at`.
     pub fn counted(&self, at: Timestamp) -> Counted {
-        Counted {
-            at,
-            method: printable(self.method, MAX_METHOD),
-            account: self.account.map(|a| printable(a, MAX_ACCOUNT)),
-            answer: None,
-        }
+        Counted::new(at, self.method, self.account, None)
     }
 }
 
@@ -119,6 +160,72 @@ pub struct Evidence {
     pub counted: Vec<Counted>,
     /// The escalation step.
     pub step: Step,
+}
+
+/// Each detector's threshold, window and rule in words, as the policy
+/// sets them: made once, with the engine (a ban copies its line rather
+/// than format it: a flood of distinct scanners bans on every packet).
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    rules: Vec<(&'static str, u64, Duration, String)>,
+}
+
+impl Rules {
+    /// The rules of `g`.
+    pub fn new(g: &sipwall_policy::Guard) -> Self {
+        let (rate, burst) = (g.flood.rate.max(1), g.flood.burst.max(1));
+        let bf = &g.brute_force;
+        let rules = vec![
+            (
+                "scanner",
+                1,
+                Duration::ZERO,
+                "one request is enough: a scanner's User-Agent or From tag, or a request for an IP-literal domain".to_owned(),
+            ),
+            (
+                "flood",
+                u64::from(burst),
+                Duration::from_secs_f64(f64::from(burst) / f64::from(rate)),
+                format!("more than {burst} messages at once, or over {rate} per second sustained"),
+            ),
+            (
+                "brute-force",
+                u64::from(bf.max_failures),
+                bf.window,
+                format!(
+                    "{} failed authentications from one source within {:?}, or {} against one account within {:?}",
+                    bf.max_failures, bf.window, bf.account_max_failures, bf.account_window
+                ),
+            ),
+            (
+                "enumeration",
+                u64::from(g.enumeration.max_users),
+                g.enumeration.window,
+                format!(
+                    "{} distinct unknown users within {:?}",
+                    g.enumeration.max_users, g.enumeration.window
+                ),
+            ),
+            (
+                "malformed",
+                u64::from(g.malformed.max),
+                g.malformed.window,
+                format!(
+                    "{} malformed SIP messages within {:?}",
+                    g.malformed.max, g.malformed.window
+                ),
+            ),
+        ];
+        Rules { rules }
+    }
+
+    /// The threshold, window and rule of `detector` (none for a ban by hand).
+    pub fn of(&self, detector: &str) -> (u64, Duration, &str) {
+        self.rules
+            .iter()
+            .find(|r| r.0 == detector)
+            .map_or((0, Duration::ZERO, ""), |r| (r.1, r.2, r.3.as_str()))
+    }
 }
 
 /// The last requests that counted per (source, detector).
@@ -197,7 +304,7 @@ mod tests {
             let c = Counted::new(
                 Timestamp::from_secs(i),
                 b"REGISTER",
-                Some("100@x"),
+                Some(b"100@x"),
                 Some(403),
             );
             t.record(a, "brute-force", c);
@@ -226,12 +333,17 @@ mod tests {
         let c = Counted::new(
             Timestamp::from_secs(1),
             b"REG\x1b[2JISTER",
-            Some(&"\u{202e}a".repeat(500)),
+            Some("\u{202e}a".repeat(500).as_bytes()),
             None,
         );
         assert!(!c.method.chars().any(char::is_control), "{}", c.method);
-        let account = c.account.unwrap();
+        let account = c.account().unwrap();
         assert!(account.len() <= MAX_ACCOUNT);
         assert!(!account.contains('\u{202e}'));
+        let known = Counted::new(Timestamp::from_secs(1), b"OPTIONS", None, None);
+        assert!(
+            matches!(known.method, Cow::Borrowed("OPTIONS")),
+            "no allocation"
+        );
     }
 }

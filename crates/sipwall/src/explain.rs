@@ -24,8 +24,8 @@ pub fn detail(ev: &Evidence) -> BanEvidence {
             .iter()
             .map(|c| CountedRequest {
                 at_ms: c.at.micros() / 1000,
-                method: c.method.clone(),
-                account: c.account.clone(),
+                method: c.method.to_string(),
+                account: c.account(),
                 answer: c.answer,
             })
             .collect(),
@@ -105,7 +105,7 @@ mod tests {
             counted: vec![Counted::new(
                 Timestamp::from_secs(at),
                 b"REGISTER",
-                Some("100@example.com"),
+                Some(b"100@example.com"),
                 Some(403),
             )],
             step: Step {

@@ -144,59 +144,14 @@ impl Engine {
         trigger: Option<Trigger<'_>>,
         step: Step,
     ) -> Evidence {
-        let g = &self.guard;
         let detector = reason.kind();
-        let (threshold, window, rule) = match detector {
-            "scanner" => (
-                1,
-                Duration::ZERO,
-                format!("one request is enough: {reason}"),
-            ),
-            "flood" => {
-                let (rate, burst) = (g.flood.rate.max(1), g.flood.burst.max(1));
-                (
-                    u64::from(burst),
-                    Duration::from_secs_f64(f64::from(burst) / f64::from(rate)),
-                    format!(
-                        "more than {burst} messages at once, or over {rate} per second sustained"
-                    ),
-                )
-            }
-            "brute-force" => {
-                let bf = &g.brute_force;
-                (
-                    u64::from(bf.max_failures),
-                    bf.window,
-                    format!(
-                        "{} failed authentications from one source within {:?}, or {} against one account within {:?}",
-                        bf.max_failures, bf.window, bf.account_max_failures, bf.account_window
-                    ),
-                )
-            }
-            "enumeration" => (
-                u64::from(g.enumeration.max_users),
-                g.enumeration.window,
-                format!(
-                    "{} distinct unknown users within {:?}",
-                    g.enumeration.max_users, g.enumeration.window
-                ),
-            ),
-            "malformed" => (
-                u64::from(g.malformed.max),
-                g.malformed.window,
-                format!(
-                    "{} malformed SIP messages within {:?}",
-                    g.malformed.max, g.malformed.window
-                ),
-            ),
-            _ => (0, Duration::ZERO, String::new()),
-        };
+        let (threshold, window, rule) = self.rules.of(detector);
         let counted = match trigger {
             Some(t) => vec![t.counted(now)],
             None => {
                 // An account under attack is judged over its own window.
                 let look = if detector == "brute-force" {
-                    window.max(g.brute_force.account_window)
+                    window.max(self.guard.brute_force.account_window)
                 } else {
                     window
                 };
@@ -207,7 +162,7 @@ impl Engine {
             detector,
             threshold,
             window,
-            rule,
+            rule: rule.to_owned(),
             at: now,
             counted,
             step,

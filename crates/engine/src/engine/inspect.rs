@@ -49,8 +49,7 @@ impl Engine {
         if dir != Direction::In || !self.guard.malformed.ban {
             return None;
         }
-        let c =
-            crate::evidence::Counted::new(now, format!("malformed: {kind}").as_bytes(), None, None);
+        let c = crate::evidence::Counted::malformed(now, kind);
         self.count(src, "malformed", c);
         let n = self.malformed.count(now, src);
         if n >= self.guard.malformed.max as usize {

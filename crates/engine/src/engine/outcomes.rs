@@ -36,7 +36,12 @@ impl Engine {
                 if !self.guard.enumeration.enabled {
                     return;
                 }
-                let c = Counted::new(now, method.as_bytes(), Some(&account), Some(status));
+                let c = Counted::new(
+                    now,
+                    method.as_bytes(),
+                    Some(account.as_bytes()),
+                    Some(status),
+                );
                 self.count(src, "enumeration", c);
                 let n = self
                     .unknown_users
@@ -100,7 +105,7 @@ impl Engine {
             return;
         }
         if seq == fresh {
-            let c = Counted::new(now, seen.0.as_bytes(), Some(&account), seen.1);
+            let c = Counted::new(now, seen.0.as_bytes(), Some(account.as_bytes()), seen.1);
             self.count(src, "brute-force", c);
         }
         let bf = &self.guard.brute_force;
