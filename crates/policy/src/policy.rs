@@ -155,6 +155,19 @@ impl Policy {
         self.zones.iter().find(|z| z.name == name)
     }
 
+    /// The networks of `guard.allow`'s zones (`any` aside: it allows
+    /// everyone, which callers judge apart), never banned by the guard
+    /// nor by a list banned elsewhere.
+    pub fn guard_allow_nets(&self) -> Vec<IpNet> {
+        self.guard
+            .allow
+            .iter()
+            .filter_map(|z| self.zone(z))
+            .filter(|z| !z.is_any())
+            .flat_map(|z| z.prefixes.iter().copied())
+            .collect()
+    }
+
     /// The services of one kind.
     pub fn services_of(&self, kind: Kind) -> impl Iterator<Item = &Service> {
         self.services.iter().filter(move |s| s.kind == kind)
