@@ -179,14 +179,7 @@ impl Engine {
         } else {
             Vec::new()
         };
-        let allow = policy
-            .guard
-            .allow
-            .iter()
-            .filter_map(|z| policy.zone(z))
-            .filter(|z| !z.is_any())
-            .flat_map(|z| z.prefixes.iter().copied())
-            .collect();
+        let allow = policy.guard_allow_nets();
         let g = &policy.guard;
         let bans = Bans::new(
             BanPolicy {
@@ -304,6 +297,12 @@ impl Engine {
     /// The next action for the caller, in order.
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
+    }
+
+    /// How many actions wait for [`Engine::poll_action`]: a caller that
+    /// counts before and after an input knows which actions it caused.
+    pub fn pending_actions(&self) -> usize {
+        self.actions.len()
     }
 
     /// When [`Engine::handle_timeout`] should next be called: the next end

@@ -42,6 +42,10 @@ mod daemon;
 mod discovered_policy;
 mod exit;
 mod explain;
+mod hep;
+// Used by the CrowdSec and feed fetchers, landing next in issue 17.
+#[allow(dead_code)]
+mod http;
 mod ledger;
 mod logfmt;
 

@@ -50,6 +50,10 @@ pub struct Context<'a> {
     pub guard_mode: sipwall_policy::GuardMode,
     /// Bans decided in observe mode, per detector.
     pub would_ban: &'a std::collections::BTreeMap<&'static str, u64>,
+    /// Lists banned elsewhere (CrowdSec, feeds).
+    pub blocklists: &'a super::blocklists::Blocklists,
+    /// HEP records, when `[hep]` is on.
+    pub hep: Option<super::hep::HepCounts>,
 }
 
 /// Checks (or makes) the directory of the socket at `path`: owned by root,
@@ -364,6 +368,8 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "esl_connected": cx.esl_connected,
                 "ledger": cx.ledger.describe(),
                 "ledger_in_memory": cx.ledger.in_memory().is_some(),
+                "lists": cx.blocklists.status(),
+                "hep": cx.hep,
                 "freeswitch_ports": {
                     "checked": cx.crosscheck.checked,
                     "live_not_in_policy": cx.crosscheck.live_not_in_policy,
