@@ -106,7 +106,8 @@ fn svmap_is_explained_by_the_daemon_and_from_the_ledger_once_it_is_gone() {
             .is_some_and(|a| a.contains("192.0.2.1")),
         "the Request-URI svmap probed: {e:#}"
     );
-    assert_eq!(e["lists_checked"], false, "{e:#}");
+    assert_eq!(e["lists_checked"], true, "{e:#}");
+    assert_eq!(e["lists"], serde_json::json!([]), "{e:#}");
     let text = explain_text(&lab);
     for part in [
         "192.0.2.66: banned now",
@@ -115,6 +116,7 @@ fn svmap_is_explained_by_the_daemon_and_from_the_ledger_once_it_is_gone() {
         "first offence, 1h",
         "OPTIONS",
         "ends ",
+        "external lists: in none",
     ] {
         assert!(text.contains(part), "{part:?} in:\n{text}");
     }
@@ -123,6 +125,7 @@ fn svmap_is_explained_by_the_daemon_and_from_the_ledger_once_it_is_gone() {
     let e = explain_json(&lab);
     assert_eq!(e["live"], false, "{e:#}");
     assert!(e["banned_now"].is_null(), "{e:#}");
+    assert_eq!(e["lists_checked"], false, "{e:#}");
     assert_eq!(e["decisions"][0]["detail"]["detector"], "scanner", "{e:#}");
     assert!(
         e["notes"][0]

@@ -416,6 +416,14 @@ fn explain(engine: &Engine, cx: &Context<'_>, t: Timestamp, addr: &str) -> Respo
     let banned_now = engine.bans().get(t, ip).is_some_and(|b| {
         cx.guard_mode == sipwall_policy::GuardMode::Enforce || b.reason == BanReason::Manual
     });
+    // The lists live in the loop's Blocklists; an empty status is a
+    // policy without [crowdsec] or [[feeds]].
+    let configured = cx
+        .blocklists
+        .status()
+        .as_array()
+        .is_some_and(|l| !l.is_empty());
+    let (lists, notes) = lists_part(cx.blocklists.matches(ip), configured);
     let e = Explanation {
         addr: ip.to_string(),
         live: true,
@@ -423,12 +431,66 @@ fn explain(engine: &Engine, cx: &Context<'_>, t: Timestamp, addr: &str) -> Respo
         guard_mode: Some(cx.guard_mode.name().to_owned()),
         decisions,
         engine: engine_part,
-        lists: Vec::new(),
-        lists_checked: false,
-        notes: vec!["external lists (feeds, CrowdSec) are not looked up by this daemon".to_owned()],
+        lists,
+        lists_checked: true,
+        notes,
     };
     match serde_json::to_value(&e) {
         Ok(v) => Response::ok(v),
         Err(e) => Response::error(format!("explanation: {e}")),
+    }
+}
+
+/// The external lists' part of an explanation: the daemon's matches in
+/// the control protocol's terms, and a note when the policy has no list
+/// (`configured` false) to look in.
+fn lists_part(
+    matches: Vec<super::blocklists::ListMatch>,
+    configured: bool,
+) -> (Vec<crate::control::ListMatch>, Vec<String>) {
+    let notes = if configured {
+        Vec::new()
+    } else {
+        vec!["the policy has no external list ([crowdsec], [[feeds]])".to_owned()]
+    };
+    let lists = matches
+        .into_iter()
+        .map(|m| crate::control::ListMatch {
+            list: m.list,
+            net: m.net,
+            detail: m.detail,
+            until: m.until,
+        })
+        .collect();
+    (lists, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_held_by_a_feed_and_by_crowdsec_is_explained_by_both() {
+        let held = |list: &str, net: &str, until| super::super::blocklists::ListMatch {
+            list: list.to_owned(),
+            net: net.to_owned(),
+            detail: format!("{list} entry"),
+            until,
+        };
+        let (lists, notes) = lists_part(
+            vec![
+                held("feed voipbl", "203.0.113.0/24", None),
+                held("crowdsec", "203.0.113.66/32", Some(1_800_000_000)),
+            ],
+            true,
+        );
+        assert!(notes.is_empty());
+        assert_eq!(lists.len(), 2);
+        assert_eq!(lists[1].list, "crowdsec");
+        assert_eq!(lists[1].until, Some(1_800_000_000));
+        assert_eq!(lists[0].net, "203.0.113.0/24");
+        let (lists, notes) = lists_part(Vec::new(), false);
+        assert!(lists.is_empty());
+        assert!(notes[0].contains("no external list"), "{notes:?}");
     }
 }
