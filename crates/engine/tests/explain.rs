@@ -274,6 +274,30 @@ fn a_shielded_flood_is_explained_once_a_minute_not_per_packet() {
 }
 
 #[test]
+fn failures_freeswitch_reported_are_explained_without_an_answer() {
+    let mut e = engine(SIP);
+    for i in 0..5 {
+        let ev = sipwall_engine::Event::from_pairs(&[
+            ("Event-Name", "CUSTOM"),
+            ("Event-Subclass", "sofia::register_failure"),
+            ("network-ip", ATTACKER),
+            ("to-user", "1000"),
+            ("to-host", "example.com"),
+        ]);
+        e.handle_event(t(i * 100), &ev);
+    }
+    let ev = explained(&e, ATTACKER);
+    assert_eq!(ev.detector, "brute-force");
+    assert_eq!(ev.counted.len(), 5);
+    for c in &ev.counted {
+        assert_eq!(
+            (c.method.as_ref(), c.account().as_deref(), c.answer),
+            ("REGISTER", Some("1000@example.com"), None)
+        );
+    }
+}
+
+#[test]
 fn a_source_never_judged_has_no_explanation() {
     let e = engine(SIP);
     assert!(e.evidence(ip(ATTACKER)).is_none());
