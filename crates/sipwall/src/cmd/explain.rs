@@ -266,3 +266,85 @@ pub fn text(e: &Explanation, now: u64) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::CountedRequest;
+
+    /// An account and a User-Agent chosen by the sender: a terminal
+    /// escape and a bidi override, as a forged REGISTER can carry them.
+    fn forged() -> Explanation {
+        let detail = BanEvidence {
+            detector: "brute-force".into(),
+            threshold: 5,
+            window_ms: 60_000,
+            rule: "5 failed authentications".into(),
+            at_ms: 1_000,
+            counted: vec![CountedRequest {
+                at_ms: 1_000,
+                method: "REGISTER".into(),
+                account: Some("100\u{1b}]0;pwned\u{7}@x".into()),
+                answer: Some(403),
+            }],
+            offence: 1,
+            length_secs: 3600,
+            shield: None,
+        };
+        Explanation {
+            addr: "203.0.113.66".into(),
+            live: true,
+            banned_now: Some(true),
+            guard_mode: Some("enforce".into()),
+            decisions: vec![Decision {
+                target: "203.0.113.66".into(),
+                standing: Standing::Banned,
+                kind: "scanner".into(),
+                reason: "scanner: User-Agent \"\u{202e}rennacs\u{1b}[2J\"".into(),
+                evidence: "OPTIONS \u{1b}[31m".into(),
+                since: 1,
+                until: 3601,
+                ended_at: None,
+                ended_by: None,
+                detail: Some(detail),
+            }],
+            engine: None,
+            lists: Vec::new(),
+            lists_checked: true,
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_forged_account_or_user_agent_cannot_drive_the_terminal_through_bans_explain() {
+        let e = escaped(forged());
+        let text = text(&e, 2);
+        assert!(
+            !text
+                .chars()
+                .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            "{text:?}"
+        );
+        assert!(text.contains("100\\x1b]0;pwned\\x07@x"), "{text}");
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(!json.contains('\u{202e}'), "{json}");
+        assert!(!json.contains("\\u001b"), "{json}");
+    }
+
+    #[test]
+    fn the_text_says_the_detector_threshold_step_and_what_counted() {
+        let text = text(&escaped(forged()), 2);
+        for part in [
+            "203.0.113.66: banned now, guard mode enforce",
+            "BANNED: scanner: User-Agent",
+            "threshold  5 within 1m",
+            "step       first offence, 1h",
+            "REGISTER",
+            "403",
+            "ends 1970-01-01T01:00:01Z (in 59m59s)",
+            "external lists: in none",
+        ] {
+            assert!(text.contains(part), "{part:?} in:\n{text}");
+        }
+    }
+}
