@@ -192,6 +192,7 @@ CREATE TABLE IF NOT EXISTS bans (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS bans_open ON bans(addr) WHERE ended_at IS NULL;
+CREATE INDEX IF NOT EXISTS bans_addr ON bans(addr, banned_at);
 ";
 
 /// What opening the file found.
@@ -378,29 +379,49 @@ fn copy_rows(old: &Connection, db: &Connection) -> rusqlite::Result<usize> {
     copy
 }
 
-/// How many rows [`history_of`] reads at most to find an address's
-/// (its own rows are looked up by index; prefix rows are few, but a
-/// rotation attack can make thousands).
-const HISTORY_SCAN: usize = 10_000;
+/// The `addr` texts a row deciding on `addr` can have: the address, and
+/// each prefix holding it as [`addr_text`] writes it (at most 129).
+fn holders(addr: IpAddr) -> Vec<String> {
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    (0..=max)
+        .filter_map(|len| IpNet::new(addr, len).ok())
+        .map(|n| addr_text(&n))
+        .collect()
+}
 
-/// The decisions on `addr` in `db`, newest first, at most `limit`; reads
-/// files of every version (without `observed` or `detail`) as they are.
-pub fn history_of(
-    db: &Connection,
-    addr: IpAddr,
-    limit: usize,
-) -> rusqlite::Result<Vec<HistoryRow>> {
+/// The statement [`history_of`] runs, for `keys` addresses and prefixes
+/// (numbers only are written into it; the keys are parameters).
+fn history_sql(db: &Connection, keys: usize, limit: usize) -> rusqlite::Result<String> {
     let observed = if has_observed(db)? { "observed" } else { "0" };
     let detail = if has_column(db, "detail")? {
         "detail"
     } else {
         "NULL"
     };
-    let mut st = db.prepare(&format!(
+    let marks = vec!["?"; keys].join(", ");
+    Ok(format!(
         "SELECT addr, kind, reason, evidence, banned_at, until, ended_at, ended_by, {observed}, {detail} FROM bans \
-         WHERE addr = ?1 OR instr(addr, '/') > 0 ORDER BY banned_at DESC, id DESC LIMIT ?2"
-    ))?;
-    let rows = st.query_map(params![addr.to_string(), HISTORY_SCAN as i64], |r| {
+         WHERE addr IN ({marks}) ORDER BY banned_at DESC, id DESC LIMIT {limit}"
+    ))
+}
+
+/// Whether a shielded would-be ban of `?1` was written since `?3`.
+const SUPPRESSED_RECENT: &str =
+    "SELECT COUNT(*) FROM bans WHERE addr = ?1 AND observed = ?2 AND banned_at > ?3";
+
+/// The decisions on `addr` in `db`, newest first, at most `limit`; reads
+/// files of every version (without `observed` or `detail`) as they are.
+/// Looked up by the `addr` index (the address and each prefix that can
+/// hold it), never by a scan of the table: the daemon answers between
+/// packets, and a ledger after a rotation attack holds millions of rows.
+pub fn history_of(
+    db: &Connection,
+    addr: IpAddr,
+    limit: usize,
+) -> rusqlite::Result<Vec<HistoryRow>> {
+    let keys = holders(addr);
+    let mut st = db.prepare(&history_sql(db, keys.len(), limit)?)?;
+    let rows = st.query_map(rusqlite::params_from_iter(keys.iter()), |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
@@ -421,9 +442,6 @@ pub fn history_of(
         let Some(net) = parse_addr(&net) else {
             continue;
         };
-        if !net.contains(&addr) {
-            continue;
-        }
         let banned_at = u64::try_from(banned_at).unwrap_or(0);
         let longest = banned_at.saturating_add(MAX_BAN.as_micros() as u64);
         out.push(HistoryRow {
@@ -650,7 +668,7 @@ impl Ledger {
         let since = db_time(b.banned_at.saturating_sub(SUPPRESSED_EVERY_MICROS));
         let addr = addr_text(&b.addr);
         let recent: i64 = self.db.query_row(
-            "SELECT COUNT(*) FROM bans WHERE addr = ?1 AND observed = ?2 AND banned_at > ?3",
+            SUPPRESSED_RECENT,
             params![addr, mark::SUPPRESSED, since],
             |r| r.get(0),
         )?;
@@ -1244,6 +1262,52 @@ mod tests {
                 .unwrap()
                 .len(),
             2
+        );
+    }
+
+    /// The query plan of `sql`, one line per step.
+    fn plan(db: &Connection, sql: &str, keys: &[String]) -> String {
+        let mut st = db.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = st
+            .query_map(rusqlite::params_from_iter(keys.iter()), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn explaining_an_address_never_scans_a_ledger_a_rotation_attack_filled() {
+        // Regression: the first lookup read every prefix row and the
+        // shielded rows' hourly check every row of the address, from the
+        // daemon's loop, between packets.
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(&dir.path().join("ledger.sqlite"));
+        for i in 0..2000u32 {
+            let net = format!("2001:db8:{:x}::/64", i);
+            l.ban(&ban(&net, 100)).unwrap();
+        }
+        assert!(l.ban(&ban("2001:db8:7::66", 100)).unwrap());
+        let addr: IpAddr = "2001:db8:7::66".parse().unwrap();
+        let keys = holders(addr);
+        assert_eq!(keys.len(), 129);
+        assert!(keys.contains(&"2001:db8:7::/64".to_owned()));
+        assert!(keys.contains(&"2001:db8:7::66".to_owned()));
+        let sql = history_sql(&l.db, keys.len(), 8).unwrap();
+        let p = plan(&l.db, &sql, &keys);
+        assert!(p.contains("USING INDEX bans_addr"), "{p}");
+        assert!(!p.contains("SCAN bans"), "{p}");
+        let p = plan(
+            &l.db,
+            SUPPRESSED_RECENT,
+            &["x".into(), "2".into(), "0".into()],
+        );
+        assert!(p.contains("USING INDEX bans_addr"), "{p}");
+        let rows = l.history(addr, 8).unwrap();
+        assert_eq!(
+            rows.len(),
+            2,
+            "the /64 holding it, and the one written twice? no: one"
         );
     }
 }
