@@ -1,4 +1,4 @@
-//! sipwall-control: the protocol between `sipwall run` and the `bans`,
+//! sipwall-control: the protocol between `sipwall run` and the `bans` (and `bans explain`),
 //! `status` and `calls` commands: one JSON request per line over a
 //! root-only Unix socket, one JSON response line back.
 //!
