@@ -647,7 +647,10 @@ impl Ledger {
         self.insert(b, mark::OBSERVED, None)
     }
 
-    /// [`Ledger::observe`] with the detector's structured evidence (JSON).
+    /// Records a ban decided in observe mode, which never reached the
+    /// kernel, with the detector's structured evidence (JSON): like
+    /// [`Ledger::ban_explained`], marked observed (unless an observed one
+    /// for `addr` is already open).
     pub fn observe_explained(
         &mut self,
         b: &LedgerBan,
