@@ -240,7 +240,7 @@ pub fn text(e: &Explanation, now: u64) -> String {
     if let Some(x) = &e.engine {
         let _ = writeln!(
             out,
-            "\nthe engine's latest decision (not in the ledger yet):"
+            "\nthe engine's latest decision, newer than the ledger's rows:"
         );
         detail_text(&mut out, x);
     }
