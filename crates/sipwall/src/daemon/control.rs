@@ -423,7 +423,14 @@ fn explain(engine: &Engine, cx: &Context<'_>, t: Timestamp, addr: &str) -> Respo
         .status()
         .as_array()
         .is_some_and(|l| !l.is_empty());
-    let (lists, notes) = lists_part(cx.blocklists.matches(ip), configured);
+    let (lists, mut notes) = lists_part(cx.blocklists.matches(ip), configured);
+    if !lists.is_empty() && engine.bans().is_allowlisted(ip) {
+        // The loop cuts the allowlist out of every entry before the kernel.
+        notes.push(
+            "it is allowlisted (guard.allow): no list's kernel set holds it, whatever the entries above say"
+                .to_owned(),
+        );
+    }
     let e = Explanation {
         addr: ip.to_string(),
         live: true,
