@@ -22,3 +22,6 @@ pub struct Entry {
     /// How long it stays banned from now, when the source says.
     pub ttl: Option<Duration>,
 }
+
+pub mod apiban;
+pub mod list;
