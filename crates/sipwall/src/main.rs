@@ -41,6 +41,7 @@ mod control;
 mod daemon;
 mod discovered_policy;
 mod exit;
+mod last_good;
 mod ledger;
 mod logfmt;
 
