@@ -383,12 +383,12 @@ impl Refresh {
     }
 
     /// Takes the answer to [`Refresh::body`]: its status, body and
-    /// `Retry-After` header if any.
+    /// `Retry-After` if any (see [`retry_after`]).
     pub fn answer(
         &mut self,
         status: u16,
         body: &[u8],
-        retry_after_header: Option<&str>,
+        retry_after: Option<Duration>,
     ) -> Result<Step, ApibanError> {
         let page = match decode_page(status, body, &self.limits) {
             Err(ApibanError::RateLimited { detail }) => {
@@ -396,8 +396,7 @@ impl Refresh {
                 if self.waits > self.limits.max_waits {
                     return Err(ApibanError::RateLimited { detail });
                 }
-                let wait = retry_after_header
-                    .and_then(retry_after)
+                let wait = retry_after
                     .unwrap_or(self.limits.default_wait)
                     .clamp(Duration::from_secs(1), self.limits.max_wait);
                 return Ok(Step::Wait(wait));
@@ -641,25 +640,25 @@ mod tests {
         ok(&mut r, r#"{"ipaddress":["192.0.2.1"],"ID":"11"}"#);
         let limited = br#"{"ipaddress":"rate limit exceeded","ID":"unauthorized"}"#;
         assert_eq!(
-            r.answer(429, limited, Some("7")).unwrap(),
+            r.answer(429, limited, retry_after("7")).unwrap(),
             Step::Wait(Duration::from_secs(7))
         );
         assert_eq!(r.id(), "11");
         // An HTTP date or garbage: the default; a huge value: the cap.
         assert_eq!(
-            r.answer(429, limited, Some("Wed, 21 Oct 2015 07:28:00 GMT"))
+            r.answer(429, limited, retry_after("Wed, 21 Oct 2015 07:28:00 GMT"))
                 .unwrap(),
             Step::Wait(Duration::from_secs(60))
         );
-        let e = r.answer(429, limited, Some("1")).unwrap_err();
+        let e = r.answer(429, limited, retry_after("1")).unwrap_err();
         assert!(matches!(e, ApibanError::RateLimited { .. }), "{e}");
         let mut r = Refresh::new(Limits::default());
         assert_eq!(
-            r.answer(429, b"", Some("99999")).unwrap(),
+            r.answer(429, b"", retry_after("99999")).unwrap(),
             Step::Wait(Duration::from_secs(600))
         );
         assert_eq!(
-            r.answer(429, b"", Some("0")).unwrap(),
+            r.answer(429, b"", retry_after("0")).unwrap(),
             Step::Wait(Duration::from_secs(1))
         );
     }

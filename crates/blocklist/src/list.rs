@@ -146,9 +146,10 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Vec<Entry>, ListError> {
 }
 
 /// Reads a list that came over the network: as [`decode`], and the last
-/// line must end with a newline, since a body cut at a line boundary is
-/// otherwise indistinguishable from a shorter list (the HTTP layer catches
-/// cuts it can see: a short `Content-Length` body or chunk).
+/// line must end with a newline, since a body cut inside a line may still
+/// read as an address (`192.0.2.1` of `192.0.2.100`). A cut right after a
+/// newline cannot be seen in the bytes: the HTTP layer refuses a body
+/// shorter than its `Content-Length` or its chunks.
 pub fn decode_download(bytes: &[u8], limits: &Limits) -> Result<Vec<Entry>, ListError> {
     read(bytes, limits, true)
 }

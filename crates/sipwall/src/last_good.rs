@@ -17,9 +17,6 @@
 //! never half of one) and read with `O_NOFOLLOW`: a symbolic link planted
 //! at a copy's name is replaced, never followed.
 
-// Until the daemon's feed fetchers use it.
-#![allow(dead_code)]
-
 use anyhow::{bail, Context as _};
 use sipwall_blocklist::{list, Entry};
 use sipwall_netfilter::trust;

@@ -36,7 +36,14 @@ fn the_server_pages_apiban_and_the_decoder_walks_it_from_the_start() {
     let mut waits = Vec::new();
     let entries = loop {
         let (status, body, after) = ask(&s, KEY, &r.body());
-        match r.answer(status, &body, after.as_deref()).unwrap() {
+        match r
+            .answer(
+                status,
+                &body,
+                after.as_deref().and_then(apiban::retry_after),
+            )
+            .unwrap()
+        {
             apiban::Step::Ask => {}
             apiban::Step::Wait(d) => waits.push(d),
             apiban::Step::Done(e) => break e,
@@ -106,11 +113,15 @@ fn the_server_serves_lists_and_their_misbehaviours() {
     // A cut the HTTP layer sees: fewer bytes than Content-Length.
     s.fault(Fault::Truncated);
     assert!(get("/voipbl.txt").is_err());
-    // A cut only the list decoder sees: at a line boundary, no length.
-    s.fault(Fault::CutAfterLines(2));
+    // A cut only the list decoder sees: inside a line, no length (what is
+    // left of the line, `192.0.2.6`, is an address).
+    s.fault(Fault::CutNoLength(18));
     let cut = get("/voipbl.txt").unwrap();
-    assert_eq!(cut, b"# VoIPBL\n192.0.2.66\n");
-    assert_eq!(list::decode_download(&cut, &l).unwrap().len(), 1);
+    assert_eq!(cut, b"# VoIPBL\n192.0.2.6");
+    assert_eq!(
+        list::decode_download(&cut, &l).unwrap_err(),
+        list::ListError::Unterminated { line: 2, col: 10 }
+    );
     s.fault(Fault::Slow(std::time::Duration::from_millis(300)));
     let t = std::time::Instant::now();
     assert!(get("/voipbl.txt").is_ok());

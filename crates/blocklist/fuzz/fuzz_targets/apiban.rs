@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let mut r = Refresh::new(limits);
     for page in body.split(|&b| b == 0) {
         let status = if page.first() == Some(&b'!') { 429 } else { status };
-        match r.answer(status, page, Some("3")) {
+        match r.answer(status, page, apiban::retry_after("3")) {
             Ok(Step::Ask | Step::Wait(_)) => {}
             Ok(Step::Done(entries)) => {
                 assert!(!entries.is_empty() && entries.len() <= 64);

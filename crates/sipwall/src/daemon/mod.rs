@@ -33,6 +33,7 @@ mod blocklists;
 mod control;
 mod crosscheck;
 mod esl;
+mod feeds;
 mod heal;
 mod held;
 mod inbox;
@@ -72,6 +73,14 @@ pub struct RunArgs {
         value_name = "FILE"
     )]
     ledger: PathBuf,
+    /// Where each blocklist feed's last good copy is kept (docs/feeds.md).
+    #[arg(
+        long,
+        env = "SIPWALL_FEEDS_DIR",
+        default_value = crate::last_good::DEFAULT_DIR,
+        value_name = "DIR"
+    )]
+    feeds_dir: PathBuf,
     /// How log lines look (stderr, the journal under systemd).
     #[arg(long, value_enum, default_value_t = crate::logfmt::LogFormat::Logfmt)]
     log_format: crate::logfmt::LogFormat,
@@ -192,6 +201,8 @@ pub struct Daemon {
     sets: kernel::KernelSets,
     /// Lists banned elsewhere (CrowdSec, feeds), in sets of their own.
     blocklists: blocklists::Blocklists,
+    /// How each feed's refreshes went (for the metrics page).
+    feed_health: feeds::HealthTable,
     counters: metrics::DaemonCounters,
     inbox: Inbox,
     intake: Intake,
@@ -303,6 +314,16 @@ impl Daemon {
                 inputs.clone(),
             );
         }
+        let feed_health = feeds::HealthTable::default();
+        let store = crate::last_good::LastGood::new(&a.feeds_dir);
+        for feed in &loaded.policy.feeds {
+            feeds::spawn(
+                feed.clone(),
+                store.clone(),
+                inputs.clone(),
+                feed_health.clone(),
+            );
+        }
         drop(inputs);
         let page = metrics::Page::default();
         if a.metrics != "off" {
@@ -318,6 +339,7 @@ impl Daemon {
         Ok(Daemon {
             applied_text: crate::cmd::apply::applied_table(&a.state),
             blocklists: blocklists::Blocklists::new(&loaded.policy),
+            feed_health,
             loaded,
             guard_mode,
             engine,
@@ -514,6 +536,7 @@ impl Daemon {
             ]);
         if let Ok(mut p) = self.page.lock() {
             *p = metrics::render(&self.engine, c);
+            p.push_str(&feeds::render(&self.feed_health));
         }
     }
 

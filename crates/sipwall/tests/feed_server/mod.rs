@@ -38,9 +38,9 @@ pub enum Fault {
     /// The real answer, announced with its `Content-Length` but cut after
     /// half its bytes.
     Truncated,
-    /// The real answer without a `Content-Length`, cut after the first
-    /// `n` lines (the connection close is the only end there is).
-    CutAfterLines(usize),
+    /// The real answer without a `Content-Length`, cut after its first
+    /// `n` bytes (the connection close is the only end there is).
+    CutNoLength(usize),
     /// Wait this long before answering.
     Slow(Duration),
     /// A `200 OK` HTML error page, as captive portals and proxies send.
@@ -305,16 +305,9 @@ fn send(mut conn: TcpStream, mut reply: Reply, fault: Option<Fault>) -> std::io:
             }
         }
         Some(Fault::Truncated) => cut = Some(reply.body.len() / 2),
-        Some(Fault::CutAfterLines(n)) => {
+        Some(Fault::CutNoLength(n)) => {
             length = false;
-            let mut at = 0;
-            for _ in 0..n {
-                match reply.body[at..].iter().position(|&b| b == b'\n') {
-                    Some(i) => at += i + 1,
-                    None => break,
-                }
-            }
-            cut = Some(at);
+            cut = Some(n);
         }
         Some(Fault::Slow(d)) => std::thread::sleep(d),
         Some(Fault::Html) => {
