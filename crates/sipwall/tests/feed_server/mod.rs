@@ -110,12 +110,20 @@ impl FeedServer {
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
+        // Polled, not blocking: a listener in another namespace cannot be
+        // woken by a connection from this one.
+        listener.set_nonblocking(true).expect("nonblocking");
         let thread = std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if sp.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
+            while !sp.load(Ordering::SeqCst) {
+                let conn = match listener.accept() {
+                    Ok((conn, _)) => conn,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                let _ = conn.set_nonblocking(false);
                 let st = st.clone();
                 std::thread::spawn(move || {
                     let _ = answer(conn, &st);
@@ -174,8 +182,6 @@ impl FeedServer {
 impl Drop for FeedServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept; it sees the flag and ends.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -1,0 +1,168 @@
+//! Issue 17's blocklist feeds in the real kernel: a daemon in `fw` fetches
+//! a VoIPBL-style list from the feed test server listening in `peer`, the
+//! list fills `feed_<name>_v4`, a listed source's SIP is dropped by the
+//! feed's own rule (its counter moves in `nft list`), an allowlisted
+//! address inside a listed network still gets through, and a daemon
+//! restarted with the server gone fills the set again from the last good
+//! copy on disk.
+
+mod feed_server;
+mod lab;
+
+use feed_server::FeedServer;
+use lab::Lab;
+use std::time::Duration;
+
+const SET: &str = "feed_voipbl_v4";
+
+/// An OPTIONS from `from` (a lab address) to the firewall, with a
+/// User-Agent no detector bans on: a drop can only be the feed's.
+fn options(lab: &Lab, node: &str, from: &str, n: u32) {
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         for i in range({n}):\n\
+         \x20   msg = ('OPTIONS sip:100@192.0.2.1 SIP/2.0\\r\\nVia: SIP/2.0/UDP {from}:5060;branch=z9hG4bK-%d\\r\\n'\n\
+         \x20          'From: <sip:a@{from}>;tag=1\\r\\nTo: <sip:100@192.0.2.1>\\r\\nCall-ID: feed-%d\\r\\nCSeq: 1 OPTIONS\\r\\n'\n\
+         \x20          'User-Agent: Linphone/5.2\\r\\nContent-Length: 0\\r\\n\\r\\n') % (i, i)\n\
+         \x20   s.sendto(msg.encode(), ('192.0.2.1', 5060))\n"
+    );
+    lab.ok(node, &["python3", "-c", &script]);
+}
+
+/// The packets counted by the feed's drop rule for IPv4.
+fn feed_drops(lab: &Lab) -> u64 {
+    let table = lab.ok("fw", &["nft", "list", "table", "inet", "sipwall"]);
+    let line = table
+        .lines()
+        .find(|l| l.contains(&format!("@{SET}")) && l.contains("drop"))
+        .unwrap_or_else(|| panic!("no drop rule for {SET}:\n{table}"));
+    lab::packet_counts(line)
+        .first()
+        .copied()
+        .unwrap_or_else(|| panic!("no counter on {line}"))
+}
+
+/// Whether `addr` is in the feed's set (the kernel's own lookup, which
+/// sees inside intervals).
+fn listed(lab: &Lab, addr: &str) -> bool {
+    lab.run(
+        "fw",
+        &[
+            "nft",
+            "get",
+            "element",
+            "inet",
+            "sipwall",
+            SET,
+            &format!("{{ {addr} }}"),
+        ],
+    )
+    .status
+    .success()
+}
+
+#[test]
+fn a_feed_fills_its_own_set_drops_with_its_own_counter_spares_the_allowlist_and_survives_a_restart_without_network(
+) {
+    let Some(lab) = Lab::up("feeds", &["python3"]) else {
+        return;
+    };
+    let server = FeedServer::start_in(&lab.ns("peer"), "192.0.2.2");
+    // The whole lab /24 is listed; the peer (the trunk) is allowlisted.
+    server.set_list("/voipbl.txt", "# VoIPBL\n192.0.2.0/24\n203.0.113.0/24\n");
+    let policy = format!(
+        "[zones]\ntrunk = [\"192.0.2.2\"]\n\n\
+         [services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n\n\
+         [guard]\nallow = [\"trunk\"]\n\n\
+         [[feeds]]\nname = \"voipbl\"\nkind = \"list\"\nurl = \"{}\"\n",
+        server.url("/voipbl.txt")
+    );
+    let policy = lab.apply_policy(&policy);
+    let feeds_dir = lab.state.path().join("feeds");
+    let args = [
+        "-c",
+        policy.to_str().unwrap(),
+        "--metrics",
+        "off",
+        "--feeds-dir",
+        feeds_dir.to_str().unwrap(),
+    ];
+    let log = lab.state.path().join("daemon.log");
+    let daemon = lab.start_daemon(&log, &args);
+    let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        lab.wait_for(Duration::from_secs(15), || listed(&lab, "192.0.2.66")),
+        "the feed never reached its set:\n{}",
+        daemon_log()
+    );
+    assert!(listed(&lab, "203.0.113.9"));
+    assert!(
+        !listed(&lab, "192.0.2.2"),
+        "the allowlisted trunk is cut out of the listed /24"
+    );
+    assert!(lab.sipwall_table("fw").unwrap().contains("feed voipbl"));
+
+    lab.counters(
+        "fw",
+        "input",
+        &[
+            "ip saddr 192.0.2.66 udp dport 5060 counter",
+            "ip saddr 192.0.2.2 udp dport 5060 counter",
+        ],
+    );
+    let before = feed_drops(&lab);
+    options(&lab, "attacker", "192.0.2.66", 5);
+    options(&lab, "peer", "192.0.2.2", 3);
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || feed_drops(&lab) >= before + 5),
+        "the feed's counter did not move: {} -> {}",
+        before,
+        feed_drops(&lab)
+    );
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || lab.counts("fw")[1] >= 3),
+        "the allowlisted trunk's SIP got through"
+    );
+    assert_eq!(
+        lab.counts("fw")[0],
+        0,
+        "nothing from the listed source passed sipwall's filter"
+    );
+    assert!(
+        !lab.banned("fw", "192.0.2.66"),
+        "the drop is the feed's, not a ban of the guard"
+    );
+    let copy = std::fs::read_to_string(feeds_dir.join("voipbl.list")).unwrap();
+    assert!(copy.contains("192.0.2.0/24"), "{copy}");
+    let status =
+        String::from_utf8_lossy(&lab.sipwall("fw", &["status", "--format", "json"]).stdout)
+            .into_owned();
+    assert!(status.contains("feed voipbl"), "{status}");
+
+    // Reboot without network: the daemon and the server gone, the set
+    // emptied (as a fresh boot's table is).
+    drop(daemon);
+    drop(server);
+    lab.ok("fw", &["nft", "flush", "set", "inet", "sipwall", SET]);
+    assert!(!listed(&lab, "192.0.2.66"));
+    let log2 = lab.state.path().join("daemon2.log");
+    let _daemon = lab.start_daemon(&log2, &args);
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || listed(&lab, "192.0.2.66")),
+        "the last good copy did not fill the set:\n{}",
+        std::fs::read_to_string(&log2).unwrap_or_default()
+    );
+    assert!(!listed(&lab, "192.0.2.2"));
+    let before = feed_drops(&lab);
+    options(&lab, "attacker", "192.0.2.66", 2);
+    assert!(lab.wait_for(Duration::from_secs(5), || feed_drops(&lab) >= before + 2));
+    let text = std::fs::read_to_string(&log2).unwrap_or_default();
+    assert!(text.contains("last good copy"), "{text}");
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || std::fs::read_to_string(&log2)
+            .unwrap_or_default()
+            .contains("feed refresh failed")),
+        "the failed download is logged"
+    );
+    assert!(listed(&lab, "192.0.2.66"), "and the set keeps the copy");
+}
