@@ -710,4 +710,30 @@ mod tests {
         std::fs::write(&k, "  abc123\n").unwrap();
         assert_eq!(read_key(Some(&k)).unwrap(), "abc123");
     }
+
+    /// The ```toml blocks of `doc` that hold `[[feeds]]`.
+    fn feed_blocks(doc: &str) -> Vec<String> {
+        doc.split("```toml\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .filter(|b| b.contains("[[feeds]]"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_feeds_documented_in_policy_md_and_feeds_md_are_valid_policies() {
+        for (name, doc) in [
+            ("docs/policy.md", include_str!("../../../../docs/policy.md")),
+            ("docs/feeds.md", include_str!("../../../../docs/feeds.md")),
+        ] {
+            let blocks = feed_blocks(doc);
+            assert!(!blocks.is_empty(), "{name} documents [[feeds]]");
+            for b in blocks {
+                let p = sipwall_policy::parse(name, &b).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(p.feeds.iter().any(|f| f.kind == FeedKind::Apiban));
+                assert!(p.feeds.iter().any(|f| f.kind == FeedKind::List));
+            }
+        }
+    }
 }
