@@ -166,3 +166,66 @@ fn a_feed_fills_its_own_set_drops_with_its_own_counter_spares_the_allowlist_and_
     );
     assert!(listed(&lab, "192.0.2.66"), "and the set keeps the copy");
 }
+
+#[test]
+fn an_apiban_feed_pages_into_both_families_and_drops_a_listed_ipv6_source() {
+    let Some(lab) = Lab::up("feeds_apiban", &["python3"]) else {
+        return;
+    };
+    let server = FeedServer::start_in(&lab.ns("peer"), "192.0.2.2");
+    server.set_pages(&[
+        &["203.0.113.7", "2001:db8::66"],
+        &["198.51.100.9", "2001:db8:5::/48"],
+    ]);
+    let key = lab.state.path().join("apiban.key");
+    std::fs::write(&key, format!("{}\n", feed_server::KEY)).unwrap();
+    let policy = format!(
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n\n\
+         [[feeds]]\nname = \"apiban\"\nkind = \"apiban\"\nurl = \"{}\"\nkey_file = \"{}\"\n",
+        server.url("/api/get"),
+        key.display()
+    );
+    let policy = lab.apply_policy(&policy);
+    let feeds_dir = lab.state.path().join("feeds");
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = lab.start_daemon(
+        &log,
+        &[
+            "-c",
+            policy.to_str().unwrap(),
+            "--metrics",
+            "off",
+            "--feeds-dir",
+            feeds_dir.to_str().unwrap(),
+        ],
+    );
+    let has = |set: &str, e: &str| lab.set_elements("fw", set).iter().any(|x| x == e);
+    assert!(
+        lab.wait_for(Duration::from_secs(15), || has(
+            "feed_apiban_v6",
+            "2001:db8:5::/48"
+        )),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(has("feed_apiban_v4", "203.0.113.7"));
+    assert!(has("feed_apiban_v4", "198.51.100.9"));
+    assert!(has("feed_apiban_v6", "2001:db8::66"));
+    let drops = || {
+        let table = lab.ok("fw", &["nft", "list", "table", "inet", "sipwall"]);
+        table
+            .lines()
+            .find(|l| l.contains("@feed_apiban_v6") && l.contains("drop"))
+            .and_then(|l| lab::packet_counts(l).first().copied())
+            .expect("the IPv6 feed rule has a counter")
+    };
+    let before = drops();
+    let script = "import socket\ns = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+        for i in range(3):\n    s.sendto(b'OPTIONS sip:100@[2001:db8::1] SIP/2.0\\r\\n\\r\\n', ('2001:db8::1', 5060))\n";
+    lab.ok("attacker", &["python3", "-c", script]);
+    assert!(lab.wait_for(Duration::from_secs(5), || drops() >= before + 3));
+    // Every page was asked for with the key, from APIBAN's start ID.
+    let seen = server.seen();
+    assert!(seen[0].body.contains("\"id\":\"100\""), "{:?}", seen[0]);
+    assert!(seen.len() >= 3, "two pages and the end: {seen:?}");
+}
