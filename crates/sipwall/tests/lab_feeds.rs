@@ -229,3 +229,96 @@ fn an_apiban_feed_pages_into_both_families_and_drops_a_listed_ipv6_source() {
     assert!(seen[0].body.contains("\"id\":\"100\""), "{:?}", seen[0]);
     assert!(seen.len() >= 3, "two pages and the end: {seen:?}");
 }
+
+/// The `elements` `sipwall status` reports for `list`.
+fn status_elements(lab: &Lab, list: &str) -> Option<u64> {
+    let out = lab.sipwall("fw", &["status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["lists"].as_array()?.iter().find(|l| l["list"] == list)?["elements"].as_u64()
+}
+
+#[test]
+fn a_voipbl_sized_feed_is_in_the_kernel_within_seconds_from_the_network_and_from_its_copy() {
+    let Some(lab) = Lab::up("feeds_big", &[]) else {
+        return;
+    };
+    const N: usize = 60_000;
+    let server = FeedServer::start_in(&lab.ns("peer"), "192.0.2.2");
+    let mut body = String::from("# a VoIPBL-sized list, documentation addresses only\n");
+    for i in 0..N {
+        body.push_str(&format!(
+            "2001:db8:{:x}::{:x}\n",
+            1 + i / 4096,
+            i % 4096 + 1
+        ));
+    }
+    server.set_list("/big.txt", &body);
+    let policy = format!(
+        "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n\n\
+         [[feeds]]\nname = \"big\"\nkind = \"list\"\nurl = \"{}\"\n",
+        server.url("/big.txt")
+    );
+    let policy = lab.apply_policy(&policy);
+    let feeds_dir = lab.state.path().join("feeds");
+    let args = [
+        "-c",
+        policy.to_str().unwrap(),
+        "--metrics",
+        "off",
+        "--feeds-dir",
+        feeds_dir.to_str().unwrap(),
+    ];
+    let full = || status_elements(&lab, "feed big") == Some(N as u64);
+    let mut times = Vec::new();
+    for (run, from) in [(1, "the network"), (2, "the last good copy")] {
+        if run == 2 {
+            lab.ok(
+                "fw",
+                &["nft", "flush", "set", "inet", "sipwall", "feed_big_v6"],
+            );
+            server.state().lists.clear();
+        }
+        let log = lab.state.path().join(format!("daemon{run}.log"));
+        let t = std::time::Instant::now();
+        let daemon = lab.start_daemon(&log, &args);
+        assert!(
+            lab.wait_for(Duration::from_secs(30), full),
+            "{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        let took = t.elapsed();
+        eprintln!("{N} entries from {from}: in the kernel {took:?} after the daemon started");
+        for l in std::fs::read_to_string(&log).unwrap_or_default().lines() {
+            if l.contains("feed") || l.contains("guarding") {
+                eprintln!("  {l}");
+            }
+        }
+        times.push(took);
+        drop(daemon);
+    }
+    let last = format!(
+        "2001:db8:{:x}::{:x}",
+        1 + (N - 1) / 4096,
+        (N - 1) % 4096 + 1
+    );
+    assert!(lab
+        .run(
+            "fw",
+            &[
+                "nft",
+                "get",
+                "element",
+                "inet",
+                "sipwall",
+                "feed_big_v6",
+                &format!("{{ {last} }}")
+            ]
+        )
+        .status
+        .success());
+    // Generous bounds for a loaded CI machine; the figures are printed.
+    assert!(
+        times.iter().all(|t| *t < Duration::from_secs(20)),
+        "{times:?}"
+    );
+}
