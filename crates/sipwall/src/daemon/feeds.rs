@@ -711,12 +711,13 @@ mod tests {
         assert_eq!(read_key(Some(&k)).unwrap(), "abc123");
     }
 
-    /// The ```toml blocks of `doc` that hold `[[feeds]]`.
+    /// The ```toml blocks of `doc` that hold a `[[feeds]]` table (not
+    /// only a commented one).
     fn feed_blocks(doc: &str) -> Vec<String> {
         doc.split("```toml\n")
             .skip(1)
             .filter_map(|b| b.split("```").next())
-            .filter(|b| b.contains("[[feeds]]"))
+            .filter(|b| b.lines().any(|l| l == "[[feeds]]"))
             .map(str::to_owned)
             .collect()
     }
