@@ -194,7 +194,7 @@ fn an_apiban_feed_pages_into_both_families_and_drops_a_listed_ipv6_source() {
             "-c",
             policy.to_str().unwrap(),
             "--metrics",
-            "off",
+            "127.0.0.1:9780",
             "--feeds-dir",
             feeds_dir.to_str().unwrap(),
         ],
@@ -224,6 +224,16 @@ fn an_apiban_feed_pages_into_both_families_and_drops_a_listed_ipv6_source() {
         for i in range(3):\n    s.sendto(b'OPTIONS sip:100@[2001:db8::1] SIP/2.0\\r\\n\\r\\n', ('2001:db8::1', 5060))\n";
     lab.ok("attacker", &["python3", "-c", script]);
     assert!(lab.wait_for(Duration::from_secs(5), || drops() >= before + 3));
+    let scrape = "import urllib.request\nprint(urllib.request.urlopen('http://127.0.0.1:9780/metrics').read().decode())";
+    let metrics =
+        || String::from_utf8_lossy(&lab.run("fw", &["python3", "-c", scrape]).stdout).into_owned();
+    assert!(
+        lab.wait_for(Duration::from_secs(3), || metrics()
+            .contains("sipwall_feed_entries{feed=\"apiban\"} 4\n")),
+        "{}",
+        metrics()
+    );
+    assert!(metrics().contains("sipwall_feed_refreshes_total{feed=\"apiban\"} 1\n"));
     // Every page was asked for with the key, from APIBAN's start ID.
     let seen = server.seen();
     assert!(seen[0].body.contains("\"id\":\"100\""), "{:?}", seen[0]);
