@@ -530,6 +530,29 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
         let p = problem(&rx);
         assert!(p.contains(&url), "{p}");
+        // The same for APIBAN, on its second page.
+        s.set_pages(&[&["192.0.2.66"], &["203.0.113.9"]]);
+        let key_file = d.path().join("apiban.key");
+        std::fs::write(&key_file, KEY).unwrap();
+        let url = s.url("/api/get");
+        let (mut f, rx) = fetcher(
+            &format!(
+                "name = \"apiban\"\nkind = \"apiban\"\nurl = \"{url}\"\nkey_file = \"{}\"\n",
+                key_file.display()
+            ),
+            d.path(),
+            Duration::from_millis(500),
+        );
+        s.fault(Fault::Status(
+            200,
+            r#"{"ipaddress":["192.0.2.66"],"ID":"1607462500"}"#.into(),
+        ));
+        s.fault(Fault::Slow(Duration::from_secs(3)));
+        let t = std::time::Instant::now();
+        f.once();
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        let p = problem(&rx);
+        assert!(p.contains("APIBAN page 2"), "{p}");
     }
 
     #[test]
