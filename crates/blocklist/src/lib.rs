@@ -10,6 +10,8 @@
 //!   HTTP body (bytes) ─► lapi / apiban / list ─► Vec<Entry> ─► daemon ─► kernel sets of their own
 //! ```
 
+pub mod lapi;
+
 use ipnet::IpNet;
 use std::time::Duration;
 
