@@ -187,12 +187,18 @@ impl Lab {
     /// A command that runs `program` inside `node`, with this lab's
     /// sipwall state directory.
     pub fn cmd(&self, node: &str, program: &str) -> Command {
+        self.cmd_in(node, program, self.state.path())
+    }
+
+    /// Like [`Lab::cmd`], with sipwall's state (saved ruleset, control
+    /// socket, ledger) in `state`: a second firewall (`fwb`) has its own.
+    pub fn cmd_in(&self, node: &str, program: &str, state: &Path) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.ns(node), program]);
-        c.env("SIPWALL_STATE_DIR", self.state.path());
-        c.env("SIPWALL_SAVED_RULESET", self.saved_ruleset());
-        c.env("SIPWALL_CONTROL", self.state.path().join("control.sock"));
-        c.env("SIPWALL_LEDGER", self.state.path().join("ledger.sqlite"));
+        c.env("SIPWALL_STATE_DIR", state);
+        c.env("SIPWALL_SAVED_RULESET", state.join("saved/ruleset.nft"));
+        c.env("SIPWALL_CONTROL", state.join("control.sock"));
+        c.env("SIPWALL_LEDGER", state.join("ledger.sqlite"));
         c.env_remove("SSH_CONNECTION");
         c
     }
