@@ -178,3 +178,384 @@ fn the_real_lapi_speaks_the_shapes_sipwall_decodes_and_encodes() {
     assert!(stored.contains("friendly-scanner"), "{stored}");
     assert!(stored.contains("sipwall/scanner"), "{stored}");
 }
+
+/// The pull interval of the lab's daemons.
+const PULL: Duration = Duration::from_secs(2);
+const ATTACKER: &str = "192.0.2.66";
+
+/// One sipwall host of the lab: `fw` (host A) or `fwb` (host B), with its
+/// own state directory (ledger, control socket, saved ruleset).
+struct Host<'l> {
+    lab: &'l Lab,
+    node: &'static str,
+    state: std::path::PathBuf,
+    daemon: Option<lab::Background>,
+    log: std::path::PathBuf,
+    policy: std::path::PathBuf,
+}
+
+impl<'l> Host<'l> {
+    /// Writes the host's credentials (the bouncer key `key`, machine
+    /// `name`) and policy, and applies it.
+    fn new(lab: &'l Lab, lapi: &Lapi, node: &'static str, key: Option<&str>) -> Host<'l> {
+        let state = lab.state.path().join(node);
+        std::fs::create_dir_all(&state).unwrap();
+        let key_file = state.join("crowdsec.key");
+        let key = key.map_or_else(|| lapi.add_bouncer(&format!("sipwall-{node}")), str::to_owned);
+        secret(&key_file, &format!("{key}\n"));
+        let machine_file = state.join("crowdsec-machine.yaml");
+        lapi.add_machine(&format!("sipwall-{node}"), &format!("{node}-password-0123456789"), &machine_file);
+        set_mode(&machine_file);
+        let policy = state.join("policy.toml");
+        std::fs::write(
+            &policy,
+            format!(
+                "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n\n[crowdsec]\nlapi = \"{}\"\nkey_file = \"{}\"\nmachine_file = \"{}\"\npull_interval = \"{}s\"\n",
+                crowdsec::URL,
+                key_file.display(),
+                machine_file.display(),
+                PULL.as_secs()
+            ),
+        )
+        .unwrap();
+        if node != "fw" {
+            lab.add_node(node);
+        }
+        let host = Host {
+            lab,
+            node,
+            log: state.join("daemon.log"),
+            state,
+            daemon: None,
+            policy,
+        };
+        let out = host.sipwall(&["apply", "-c", host.policy.to_str().unwrap()]);
+        assert!(out.status.success(), "apply on {node}: {}", String::from_utf8_lossy(&out.stderr));
+        host
+    }
+
+    fn sipwall(&self, args: &[&str]) -> std::process::Output {
+        self.lab
+            .cmd_in(self.node, lab::sipwall(), &self.state)
+            .args(args)
+            .output()
+            .expect("sipwall")
+    }
+
+    /// Starts `sipwall run` and waits until it answers `status`.
+    fn start(&mut self) {
+        self.daemon = None;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = self
+            .lab
+            .cmd_in(self.node, lab::sipwall(), &self.state)
+            .args(["run", "-c", self.policy.to_str().unwrap()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("sipwall run");
+        self.daemon = Some(lab::Background(child));
+        let up = self.lab.wait_for(Duration::from_secs(20), || {
+            self.sipwall(&["status"]).status.success()
+        });
+        assert!(up, "the daemon on {} did not start:\n{}", self.node, self.log_text());
+    }
+
+    /// Stops the daemon with SIGTERM (a clean stop).
+    fn stop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &d.0.id().to_string()])
+                .status();
+            let _ = self
+                .lab
+                .wait_for(Duration::from_secs(10), || d.0.try_wait().ok().flatten().is_some());
+        }
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let out = self.sipwall(&["status", "--format", "json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The elements of the host's CrowdSec set of `addr`'s family.
+    fn crowdsec_set(&self, v6: bool) -> Vec<String> {
+        let set = if v6 { "crowdsec_v6" } else { "crowdsec_v4" };
+        self.lab.set_elements(self.node, set)
+    }
+
+    /// Whether the CrowdSec sets hold `elem` (`192.0.2.66` or `198.51.100.0/24`).
+    fn drops(&self, elem: &str) -> bool {
+        self.crowdsec_set(elem.contains(':')).iter().any(|e| e == elem)
+    }
+
+    /// Packets CrowdSec's drop rule counted.
+    fn crowdsec_drops(&self) -> u64 {
+        let t = self.lab.sipwall_table(self.node).unwrap_or_default();
+        t.lines()
+            .filter(|l| l.contains("@crowdsec_v4") || l.contains("@crowdsec_v6"))
+            .flat_map(|l| lab::packet_counts(l))
+            .sum()
+    }
+}
+
+/// Writes a credentials file as the daemon wants it: root's, mode 0600.
+fn secret(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    set_mode(path);
+}
+
+fn set_mode(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Sends 5 OPTIONS from the attacker to `to`.
+fn probe(lab: &Lab, to: &str) {
+    let probe = format!("import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): s.sendto(b'OPTIONS sip:x@{to} SIP/2.0\\r\\n\\r\\n', ('{to}', 5060))");
+    lab.ok("attacker", &["python3", "-c", &probe]);
+}
+
+/// tshark on `node`'s wire, for the time of the first SIP packet from the
+/// attacker (seconds since the epoch, as tshark prints it).
+fn first_packet_clock(lab: &Lab, node: &str) -> lab::Background {
+    let out = lab.state.path().join(format!("{node}.first"));
+    let file = std::fs::File::create(&out).unwrap();
+    let child = lab
+        .cmd(node, "tshark")
+        .args(["-i", "eth0", "-c", "1", "-l", "-T", "fields", "-e", "frame.time_epoch", "-f"])
+        .arg(format!("udp port 5060 and src host {ATTACKER}"))
+        .stdin(std::process::Stdio::null())
+        .stdout(file)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    lab::Background(child)
+}
+
+fn epoch(t: SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+fn lab_two(test: &str) -> Option<Lab> {
+    if !crowdsec::require(test) {
+        return None;
+    }
+    Lab::up(test, &["curl", "sipvicious_svmap", "tshark", "python3"])
+}
+
+/// svmap against host A: A bans it, pushes the alert, and host B drops it
+/// at its next pull; measured from the first packet at A to the element
+/// in B's kernel. A does not add its own alert coming back to its
+/// CrowdSec set; B drops the attacker's next packets by CrowdSec's rule.
+#[test]
+fn svmap_against_host_a_is_dropped_on_host_b_within_one_pull_interval() {
+    let test = "svmap_against_host_a_is_dropped_on_host_b_within_one_pull_interval";
+    let Some(lab) = lab_two(test) else {
+        return;
+    };
+    let lapi = Lapi::start(&lab);
+    let mut a = Host::new(&lab, &lapi, "fw", None);
+    let mut b = Host::new(&lab, &lapi, "fwb", None);
+    a.start();
+    b.start();
+    // B has made its first (startup) pull.
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || b.status()["crowdsec"]["pulls"].as_u64() > Some(0)),
+        "{}",
+        b.status()
+    );
+    let clock_dir = lab.state.path().join("fw.first");
+    let _clock = first_packet_clock(&lab, "fw");
+    std::thread::sleep(Duration::from_millis(1000)); // tshark listening
+    let _attack = lab.spawn("attacker", &["sipvicious_svmap", "192.0.2.1"]);
+    let on_b = lab.wait_for(Duration::from_secs(30), || b.drops(ATTACKER));
+    let seen_b = SystemTime::now();
+    assert!(
+        on_b,
+        "not on B; A's log:\n{}\nB's log:\n{}\nLAPI:\n{}",
+        a.log_text(),
+        b.log_text(),
+        lapi.log()
+    );
+    assert!(lab.banned("fw", ATTACKER), "A banned it itself");
+    let first: f64 = std::fs::read_to_string(&clock_dir)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .expect("tshark saw the first packet");
+    let took = epoch(seen_b) - first;
+    eprintln!("{test}: first packet at A -> element in B's kernel: {took:.3} s (pull interval {PULL:?})");
+    assert!(
+        took < PULL.as_secs_f64() + 1.0,
+        "{took:.3} s is over one pull interval ({PULL:?}) and a second of slack"
+    );
+    // The alert carried the SIP context, and A's own alert is not in A's CrowdSec set.
+    let alerts = lapi.alerts().to_string();
+    assert!(alerts.contains("sipwall/scanner"), "{alerts}");
+    assert!(alerts.contains("OPTIONS"), "{alerts}");
+    std::thread::sleep(PULL * 2);
+    assert!(!a.drops(ATTACKER), "A's own alert came back into A's CrowdSec set");
+    // B drops what the attacker sends it.
+    let before = b.crowdsec_drops();
+    probe(&lab, "192.0.2.3");
+    assert!(
+        lab.wait_for(Duration::from_secs(5), || b.crowdsec_drops() >= before + 5),
+        "B's CrowdSec rule did not drop the probe"
+    );
+    assert_eq!(a.status()["crowdsec"]["waiting"], 0, "{}", a.status());
+    a.stop();
+    b.stop();
+}
+
+/// `cscli decisions add` reaches both hosts' kernels within one pull
+/// interval (measured), for an address and a range; `decisions delete`
+/// lifts both on both.
+#[test]
+fn a_cscli_decision_reaches_both_hosts_and_its_deletion_lifts_it_on_both() {
+    let test = "a_cscli_decision_reaches_both_hosts_and_its_deletion_lifts_it_on_both";
+    let Some(lab) = lab_two(test) else {
+        return;
+    };
+    let lapi = Lapi::start(&lab);
+    let mut a = Host::new(&lab, &lapi, "fw", None);
+    let mut b = Host::new(&lab, &lapi, "fwb", None);
+    a.start();
+    b.start();
+    for h in [&a, &b] {
+        assert!(lab.wait_for(Duration::from_secs(10), || h.status()["crowdsec"]["pulls"].as_u64() > Some(0)));
+    }
+    let added = std::time::Instant::now();
+    lapi.add_decision("203.0.113.7", "1h");
+    lapi.add_decision("198.51.100.0/24", "1h");
+    lapi.add_decision("2001:db8:77::/48", "1h");
+    let mut worst = Duration::ZERO;
+    for h in [&a, &b] {
+        let got = lab.wait_for(Duration::from_secs(10), || {
+            h.drops("203.0.113.7") && h.drops("198.51.100.0/24") && h.drops("2001:db8:77::/48")
+        });
+        assert!(got, "{}: {:?} {:?}\n{}", h.node, h.crowdsec_set(false), h.crowdsec_set(true), h.log_text());
+        worst = worst.max(added.elapsed());
+    }
+    eprintln!("{test}: cscli decisions add -> both kernels: {worst:?} (pull interval {PULL:?})");
+    assert!(worst < PULL + Duration::from_secs(1), "{worst:?}");
+    // The remaining duration is the element's timeout.
+    let table = lab.ok("fwb", &["nft", "list", "set", "inet", "sipwall", "crowdsec_v4"]);
+    assert!(table.contains("203.0.113.7 timeout"), "{table}");
+    lapi.delete_decision("203.0.113.7");
+    lapi.delete_decision("198.51.100.0/24");
+    for h in [&a, &b] {
+        let gone = lab.wait_for(PULL * 3, || !h.drops("203.0.113.7") && !h.drops("198.51.100.0/24"));
+        assert!(gone, "{}: {:?}", h.node, h.crowdsec_set(false));
+        assert!(h.drops("2001:db8:77::/48"), "the other decision stays");
+    }
+    a.stop();
+    b.stop();
+}
+
+/// LAPI killed during an attack: A still bans locally, its alert waits in
+/// the ledger's outbox, through a restart of A's daemon too; when LAPI is
+/// back the alert is pushed and B drops the attacker. A decision B held
+/// before the outage stays in B's kernel meanwhile.
+#[test]
+fn lapi_killed_and_restarted_during_an_attack_loses_no_decision() {
+    let test = "lapi_killed_and_restarted_during_an_attack_loses_no_decision";
+    let Some(lab) = lab_two(test) else {
+        return;
+    };
+    let mut lapi = Lapi::start(&lab);
+    let mut a = Host::new(&lab, &lapi, "fw", None);
+    let mut b = Host::new(&lab, &lapi, "fwb", None);
+    a.start();
+    b.start();
+    lapi.add_decision("203.0.113.8", "1h");
+    assert!(lab.wait_for(Duration::from_secs(10), || b.drops("203.0.113.8")));
+    lapi.kill();
+    let _attack = lab.spawn("attacker", &["sipvicious_svmap", "192.0.2.1"]);
+    assert!(
+        lab.wait_for(Duration::from_secs(15), || lab.banned("fw", ATTACKER)),
+        "local guarding goes on without LAPI:\n{}",
+        a.log_text()
+    );
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || a.status()["crowdsec"]["waiting"].as_u64() >= Some(1)),
+        "{}",
+        a.status()
+    );
+    let st = a.status();
+    assert!(st["crowdsec"]["watcher"].as_str().unwrap_or("").starts_with("unreachable"), "{st}");
+    // A's daemon restarts while LAPI is still down: the outbox is in the ledger.
+    a.stop();
+    a.start();
+    std::thread::sleep(PULL * 2);
+    assert!(b.drops("203.0.113.8"), "B keeps what it had while LAPI is down");
+    assert!(!b.drops(ATTACKER), "no LAPI, no way to B yet");
+    lapi.restart();
+    let got = lab.wait_for(Duration::from_secs(90), || b.drops(ATTACKER));
+    assert!(
+        got,
+        "the alert kept through the outage did not reach B:\nA: {}\n{}\nB:\n{}",
+        a.status(),
+        a.log_text(),
+        b.log_text()
+    );
+    assert!(lab.wait_for(Duration::from_secs(10), || a.status()["crowdsec"]["waiting"] == 0));
+    assert!(b.drops("203.0.113.8"));
+    a.stop();
+    b.stop();
+}
+
+/// A bouncer key LAPI does not know and a machine password it refuses are
+/// errors in `status` (and the log), naming the file to check; local
+/// guarding is not touched.
+#[test]
+fn a_bad_bouncer_key_and_a_refused_login_show_in_status() {
+    let test = "a_bad_bouncer_key_and_a_refused_login_show_in_status";
+    let Some(lab) = lab_two(test) else {
+        return;
+    };
+    let lapi = Lapi::start(&lab);
+    let mut a = Host::new(&lab, &lapi, "fw", Some("notakeylapiknows0123456789"));
+    // The machine exists, the password in the file is wrong.
+    let machine = a.state.join("crowdsec-machine.yaml");
+    let text = std::fs::read_to_string(&machine).unwrap();
+    secret(&machine, &text.replace("fw-password-0123456789", "wrong-password-0123456789"));
+    a.start();
+    let bouncer_error = || {
+        a.status()["crowdsec"]["bouncer"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || bouncer_error().starts_with("error:")),
+        "{}",
+        a.status()
+    );
+    let e = bouncer_error();
+    assert!(e.contains("refused the bouncer key") && e.contains("crowdsec.key"), "{e}");
+    // A ban to push: the login is refused.
+    let out = a.sipwall(&["bans", "add", "192.0.2.99"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let watcher = || a.status()["crowdsec"]["watcher"].as_str().unwrap_or("").to_owned();
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || watcher().starts_with("error:")),
+        "{}",
+        a.status()
+    );
+    let w = watcher();
+    assert!(w.contains("refused the login") && w.contains("crowdsec-machine.yaml"), "{w}");
+    let log = a.log_text();
+    assert!(log.contains("refused the bouncer key"), "{log}");
+    assert!(lab.banned("fw", "192.0.2.99"), "the ban itself was made");
+    a.stop();
+}
