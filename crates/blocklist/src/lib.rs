@@ -8,9 +8,14 @@
 //!
 //! ```text
 //!   HTTP body (bytes) ─► lapi / apiban / list ─► Vec<Entry> ─► daemon ─► kernel sets of their own
+//!                                                                 │
+//!                              cover: allowlist cut out, overlaps folded, diffs
 //! ```
 
+pub mod cover;
 pub mod lapi;
+
+pub use cover::without;
 
 use ipnet::IpNet;
 use std::time::Duration;

@@ -173,14 +173,7 @@ impl Engine {
         } else {
             Vec::new()
         };
-        let allow = policy
-            .guard
-            .allow
-            .iter()
-            .filter_map(|z| policy.zone(z))
-            .filter(|z| !z.is_any())
-            .flat_map(|z| z.prefixes.iter().copied())
-            .collect();
+        let allow = policy.guard_allow_nets();
         let g = &policy.guard;
         let bans = Bans::new(
             BanPolicy {

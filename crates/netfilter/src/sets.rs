@@ -277,6 +277,17 @@ impl SetWriter {
         flags: u16,
         enoent_ok: bool,
     ) -> Result<(), Failed> {
+        self.send_batch(vec![(msg, flags)], enoent_ok)
+    }
+
+    /// Sends `msgs` (each with its flags) as one transaction and waits for
+    /// their answers; with `enoent_ok`, an element that is not there is not
+    /// an error.
+    fn send_batch(
+        &mut self,
+        msgs: Vec<(NfTablesMessage, u16)>,
+        enoent_ok: bool,
+    ) -> Result<(), Failed> {
         let first = self.seq;
         let mut batch = self.message(
             NetfilterProtoFamily::Unspec,
@@ -284,8 +295,11 @@ impl SetWriter {
             ControlMessage::BatchBegin,
             0,
         );
-        let ack = self.seq;
-        batch.extend(self.message(NetfilterProtoFamily::Inet, 0, msg, flags));
+        let mut acks = Vec::with_capacity(msgs.len());
+        for (msg, flags) in msgs {
+            acks.push(self.seq);
+            batch.extend(self.message(NetfilterProtoFamily::Inet, 0, msg, flags));
+        }
         batch.extend(self.message(
             NetfilterProtoFamily::Unspec,
             NFNL_SUBSYS_NFTABLES,
@@ -295,7 +309,7 @@ impl SetWriter {
         self.socket
             .send(&batch, 0)
             .map_err(|e| Failed::Socket(io("netlink send")(e)))?;
-        self.await_acks(first, vec![ack], enoent_ok)
+        self.await_acks(first, acks, enoent_ok)
     }
 
     /// Waits for the answers to the messages numbered `wanted` of the batch
@@ -363,48 +377,140 @@ impl SetWriter {
         set: &str,
         prefixes: &[(IpAddr, u8, Duration)],
     ) -> Result<(), NetfilterError> {
-        let mut bounds = Vec::with_capacity(prefixes.len());
-        for &(addr, len, timeout) in prefixes {
-            let (start, end) = prefix_bounds(addr, len)
-                .ok_or_else(|| NetfilterError::Netlink(format!("{addr}/{len} is not a prefix")))?;
-            bounds.push((start, end, timeout));
-        }
-        for chunk in bounds.chunks(PER_MESSAGE / 2) {
-            let list = chunk
-                .iter()
-                .flat_map(|(start, end, timeout)| {
-                    let mut first = vec![SetElementAttribute::Key(DataAttribute::Value(
-                        start.clone(),
-                    ))];
-                    if !timeout.is_zero() {
-                        first.push(SetElementAttribute::Timeout(
-                            timeout.as_millis().min(u128::from(u64::MAX)) as u64,
-                        ));
-                    }
-                    let last = end.as_ref().map(|end| {
-                        ListAttribute::Element(vec![
-                            SetElementAttribute::Flags(SetElementFlags::IntervalEnd),
-                            SetElementAttribute::Key(DataAttribute::Value(end.clone())),
-                        ])
-                    });
-                    std::iter::once(ListAttribute::Element(first)).chain(last)
-                })
-                .collect();
-            let msg = SetElementMessage {
-                attributes: vec![
-                    SetElementList::Table(self.table.clone()),
-                    SetElementList::Set(set.to_owned()),
-                    SetElementList::Elements(list),
-                ],
-            };
-            self.send_one(
-                NfTablesMessage::NewSetElement(msg),
-                NLM_F_CREATE | NLM_F_ACK,
-                false,
-            )?;
+        let bounds = bounds_of(prefixes)?;
+        for chunk in bounds.chunks(PREFIXES_PER_MESSAGE) {
+            let msg = self.prefix_message(set, chunk);
+            self.send_batch(vec![msg], false)?;
         }
         Ok(())
     }
+
+    /// Makes `prefixes` the whole content of the interval set `set`: its
+    /// flush and the first additions go in one transaction, so a set that
+    /// fits in it (thousands of prefixes) is never seen empty; the rest
+    /// follow in transactions of [`PREFIXES_PER_BATCH`] prefixes each.
+    pub fn replace_prefixes(
+        &mut self,
+        set: &str,
+        prefixes: &[(IpAddr, u8, Duration)],
+    ) -> Result<(), NetfilterError> {
+        let bounds = bounds_of(prefixes)?;
+        let flush = NfTablesMessage::DeleteSetElement(SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(self.table.clone()),
+                SetElementList::Set(set.to_owned()),
+            ],
+        });
+        let mut batch = vec![(flush, NLM_F_ACK)];
+        let mut batches = bounds.chunks(PREFIXES_PER_BATCH);
+        for chunk in batches
+            .next()
+            .unwrap_or_default()
+            .chunks(PREFIXES_PER_MESSAGE)
+        {
+            batch.push(self.prefix_message(set, chunk));
+        }
+        self.send_batch(batch, false)?;
+        for part in batches {
+            let batch = part
+                .chunks(PREFIXES_PER_MESSAGE)
+                .map(|chunk| self.prefix_message(set, chunk))
+                .collect();
+            self.send_batch(batch, false)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes `deletes` then adds `adds` in the interval set `set`, in
+    /// one transaction when they fit in one (an addition may cover a
+    /// prefix being deleted: the kernel refuses overlaps, and nobody sees
+    /// the moment between). When the kernel refuses it (a deleted prefix
+    /// had expired already), or it is larger, deletions go one by one
+    /// (a prefix already gone is not an error), then the additions.
+    pub fn update_prefixes(
+        &mut self,
+        set: &str,
+        deletes: &[(IpAddr, u8)],
+        adds: &[(IpAddr, u8, Duration)],
+    ) -> Result<(), NetfilterError> {
+        let bounds = bounds_of(adds)?;
+        if deletes.len() + bounds.len() <= PREFIXES_PER_BATCH {
+            let mut batch = Vec::with_capacity(deletes.len() + 1);
+            for &(addr, len) in deletes {
+                batch.push((self.prefix_delete(set, addr, len)?, NLM_F_ACK));
+            }
+            for chunk in bounds.chunks(PREFIXES_PER_MESSAGE) {
+                batch.push(self.prefix_message(set, chunk));
+            }
+            match self.send_batch(batch, false) {
+                Ok(()) => return Ok(()),
+                Err(Failed::Socket(e)) => return Err(e),
+                Err(Failed::Refused(_)) => {}
+            }
+        }
+        for &(addr, len) in deletes {
+            self.delete_prefix(set, addr, len)?;
+        }
+        self.add_prefixes(set, adds)
+    }
+
+    /// One message adding prefixes (as bounds) to `set`.
+    fn prefix_message(&self, set: &str, chunk: &[Bounds]) -> (NfTablesMessage, u16) {
+        let list = chunk
+            .iter()
+            .flat_map(|(start, end, timeout)| {
+                let mut first = vec![SetElementAttribute::Key(DataAttribute::Value(
+                    start.clone(),
+                ))];
+                if !timeout.is_zero() {
+                    first.push(SetElementAttribute::Timeout(
+                        timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+                    ));
+                }
+                let last = end.as_ref().map(|end| {
+                    ListAttribute::Element(vec![
+                        SetElementAttribute::Flags(SetElementFlags::IntervalEnd),
+                        SetElementAttribute::Key(DataAttribute::Value(end.clone())),
+                    ])
+                });
+                std::iter::once(ListAttribute::Element(first)).chain(last)
+            })
+            .collect();
+        let msg = SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(self.table.clone()),
+                SetElementList::Set(set.to_owned()),
+                SetElementList::Elements(list),
+            ],
+        };
+        (
+            NfTablesMessage::NewSetElement(msg),
+            NLM_F_CREATE | NLM_F_ACK,
+        )
+    }
+}
+
+/// Prefixes per message (two elements each).
+const PREFIXES_PER_MESSAGE: usize = PER_MESSAGE / 2;
+/// Prefixes per transaction of [`SetWriter::replace_prefixes`]: what the
+/// daemon's other batches carry, within a socket buffer.
+pub const PREFIXES_PER_BATCH: usize = PREFIXES_PER_MESSAGE * 16;
+
+/// A prefix as the kernel stores it: first address, first address after
+/// (none at the top), timeout.
+type Bounds = (Vec<u8>, Option<Vec<u8>>, Duration);
+
+/// The bounds of each prefix; a length too long for its family is refused
+/// before anything is sent.
+fn bounds_of(prefixes: &[(IpAddr, u8, Duration)]) -> Result<Vec<Bounds>, NetfilterError> {
+    prefixes
+        .iter()
+        .map(|&(addr, len, timeout)| {
+            let (start, end) = prefix_bounds(addr, len)
+                .ok_or_else(|| NetfilterError::Netlink(format!("{addr}/{len} is not a prefix")))?;
+            Ok((start, end, timeout))
+        })
+        .collect()
 }
 
 impl SetWriter {
@@ -417,6 +523,17 @@ impl SetWriter {
         addr: IpAddr,
         len: u8,
     ) -> Result<(), NetfilterError> {
+        let msg = self.prefix_delete(set, addr, len)?;
+        Ok(self.send_one(msg, NLM_F_ACK, true)?)
+    }
+
+    /// The message deleting `addr/len` (both its elements) from `set`.
+    fn prefix_delete(
+        &self,
+        set: &str,
+        addr: IpAddr,
+        len: u8,
+    ) -> Result<NfTablesMessage, NetfilterError> {
         let (start, end) = prefix_bounds(addr, len)
             .ok_or_else(|| NetfilterError::Netlink(format!("{addr}/{len} is not a prefix")))?;
         let mut list = vec![ListAttribute::Element(vec![SetElementAttribute::Key(
@@ -428,14 +545,13 @@ impl SetWriter {
                 SetElementAttribute::Key(DataAttribute::Value(end)),
             ]));
         }
-        let msg = SetElementMessage {
+        Ok(NfTablesMessage::DeleteSetElement(SetElementMessage {
             attributes: vec![
                 SetElementList::Table(self.table.clone()),
                 SetElementList::Set(set.to_owned()),
                 SetElementList::Elements(list),
             ],
-        };
-        Ok(self.send_one(NfTablesMessage::DeleteSetElement(msg), NLM_F_ACK, true)?)
+        }))
     }
 }
 

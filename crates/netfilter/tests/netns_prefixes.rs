@@ -129,3 +129,114 @@ fn a_prefix_written_through_netlink_bans_its_whole_range_and_nothing_above_it() 
         assert_eq!(ns.holds(set, addr), inside, "{addr} in {set}:\n{listing}");
     }
 }
+
+#[test]
+fn a_replaced_list_set_holds_exactly_the_new_prefixes_even_past_one_batch() {
+    let Some(ns) = Netns::new() else { return };
+    // A list's set: no default timeout (entries stay until replaced).
+    let table = "table inet sipwall {\n\
+        set feed_x_v4 { type ipv4_addr; size 100000; flags interval,timeout; }\n\
+        set feed_x_v6 { type ipv6_addr; size 100000; flags interval,timeout; }\n}\n";
+    std::fs::write(format!("/tmp/{}.nft", ns.0), table).unwrap();
+    let out = ns.nft(&["-f", &format!("/tmp/{}.nft", ns.0)]);
+    let _ = std::fs::remove_file(format!("/tmp/{}.nft", ns.0));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let many = sipwall_netfilter::sets::PREFIXES_PER_BATCH + 10;
+    // Documentation addresses, every other one (adjacent ones would be
+    // one range to the kernel).
+    let doc = 0x2001_0db8_u128 << 96;
+    let first: Vec<(IpAddr, u8, Duration)> = (0..many as u128)
+        .map(|i| {
+            (
+                IpAddr::from(std::net::Ipv6Addr::from(doc + (i << 1))),
+                128,
+                Duration::ZERO,
+            )
+        })
+        .collect();
+    ns.within(|| {
+        let mut w = SetWriter::open("sipwall").unwrap();
+        w.replace_prefixes("feed_x_v6", &first).unwrap();
+        w.replace_prefixes(
+            "feed_x_v4",
+            &[
+                (ip("203.0.113.0"), 24, Duration::ZERO),
+                (ip("198.51.100.7"), 32, Duration::from_secs(600)),
+            ],
+        )
+        .unwrap();
+        w.replace_prefixes("feed_x_v6", &[(ip("2001:db8:1::"), 48, Duration::ZERO)])
+            .unwrap();
+        // Overlapping prefixes in one interval set are refused by the
+        // kernel: the daemon's cover never sends them.
+        assert!(w
+            .add_prefixes("feed_x_v4", &[(ip("203.0.113.9"), 32, Duration::ZERO)])
+            .is_err());
+    });
+    let listing = String::from_utf8_lossy(
+        &ns.nft(&["list", "set", "inet", "sipwall", "feed_x_v4"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(listing.contains("203.0.113.0/24"), "{listing}");
+    assert!(listing.contains("198.51.100.7 timeout 10m"), "{listing}");
+    assert!(ns.holds("feed_x_v4", "203.0.113.200"));
+    let v6 = String::from_utf8_lossy(
+        &ns.nft(&["list", "set", "inet", "sipwall", "feed_x_v6"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(v6.contains("2001:db8:1::/48"), "{v6}");
+    assert!(
+        !ns.holds("feed_x_v6", "2001:db8::2"),
+        "the old content is gone:\n{v6}"
+    );
+    assert!(
+        !ns.holds("feed_x_v6", "2001:db8::1010"),
+        "the old content is gone:\n{v6}"
+    );
+}
+
+#[test]
+fn an_update_swaps_an_address_for_the_network_around_it_and_survives_an_expired_delete() {
+    let Some(ns) = Netns::new() else { return };
+    let table = "table inet sipwall {\n\
+        set crowdsec_v4 { type ipv4_addr; size 1000; flags interval,timeout; }\n}\n";
+    std::fs::write(format!("/tmp/{}.nft", ns.0), table).unwrap();
+    let out = ns.nft(&["-f", &format!("/tmp/{}.nft", ns.0)]);
+    let _ = std::fs::remove_file(format!("/tmp/{}.nft", ns.0));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let hour = Duration::from_secs(3600);
+    ns.within(|| {
+        let mut w = SetWriter::open("sipwall").unwrap();
+        w.add_prefixes("crowdsec_v4", &[(ip("203.0.113.9"), 32, hour)])
+            .unwrap();
+        // The address goes and its /24 comes in one transaction.
+        w.update_prefixes(
+            "crowdsec_v4",
+            &[(ip("203.0.113.9"), 32)],
+            &[(ip("203.0.113.0"), 24, hour)],
+        )
+        .unwrap();
+        // A delete of what is not there (expired by itself) fails the
+        // transaction; the update still lands, one step at a time.
+        w.update_prefixes(
+            "crowdsec_v4",
+            &[(ip("198.51.100.1"), 32), (ip("203.0.113.0"), 24)],
+            &[(ip("198.51.100.0"), 24, hour)],
+        )
+        .unwrap();
+    });
+    assert!(ns.holds("crowdsec_v4", "198.51.100.200"));
+    assert!(!ns.holds("crowdsec_v4", "203.0.113.9"));
+}

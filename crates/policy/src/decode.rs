@@ -146,6 +146,9 @@ fn known_keys(path: &[String]) -> Option<&'static [&'static str]> {
         ["guard", "enumeration"] => fields::<RawEnumeration>(),
         ["guard", "malformed"] => fields::<RawMalformed>(),
         ["ledger"] => fields::<RawLedger>(),
+        ["crowdsec"] => fields::<RawCrowdSec>(),
+        ["feeds", _] => fields::<RawFeed>(),
+        ["hep"] => fields::<RawHep>(),
         _ => return None,
     })
 }
@@ -185,6 +188,15 @@ fn unknown_keys(
             path.push(key);
             unknown_keys(inner, path, out, explained);
             path.pop();
+        } else if let Some(array) = table.get_mut(&key).and_then(Item::as_array_of_tables_mut) {
+            // `[[feeds]]`: each entry is a table of its own, at `feeds.N`.
+            path.push(key);
+            for (i, inner) in array.iter_mut().enumerate() {
+                path.push(i.to_string());
+                unknown_keys(inner, path, out, explained);
+                path.pop();
+            }
+            path.pop();
         }
     }
 }
@@ -201,6 +213,23 @@ fn remove_at(table: &mut dyn TableLike, at: usize, path: &mut Vec<String>) -> Op
         if let Some(inner) = table.get_mut(&key).and_then(Item::as_table_like_mut) {
             if let Some(removed) = remove_at(inner, at, path) {
                 return Some(removed);
+            }
+        } else if let Some(array) = table.get_mut(&key).and_then(Item::as_array_of_tables_mut) {
+            for (i, inner) in array.iter_mut().enumerate() {
+                path.push(i.to_string());
+                if let Some(removed) = remove_at(inner, at, path) {
+                    return Some(removed);
+                }
+                path.pop();
+            }
+            // A problem of one entry as a whole (a missing key) drops that
+            // entry, not the whole array.
+            let whole = array.iter().position(|t| covers(t.span()));
+            if let Some(i) = whole {
+                path.push(i.to_string());
+                let entry = array.get(i).cloned().map(Item::Table);
+                array.remove(i);
+                return entry;
             }
         }
         let key_span = table.key(&key).and_then(|k| k.span());
@@ -220,6 +249,7 @@ fn known_words(path: &[String]) -> Option<&'static [&'static str]> {
     match path.as_slice() {
         ["media", "mode"] => Some(names::<RawMediaMode>()),
         ["guard", "mode"] => Some(names::<RawGuardMode>()),
+        ["feeds", _, "kind"] => Some(names::<RawFeedKind>()),
         ["services", _, "protocols"] => Some(names::<crate::port::Protocol>()),
         _ => None,
     }

@@ -5,6 +5,8 @@ use crate::catalog::Kind;
 use crate::error::Location;
 use crate::port::{PortRange, Protocol};
 use ipnet::IpNet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where a policy entry was written, for rule comments and messages.
@@ -53,6 +55,91 @@ pub struct Policy {
     pub guard: Guard,
     /// The daemon's ledger of bans.
     pub ledger: Ledger,
+    /// CrowdSec's local API, when the daemon talks to it.
+    pub crowdsec: Option<CrowdSec>,
+    /// Blocklist feeds, in file order (each fills sets of its own).
+    pub feeds: Vec<Feed>,
+    /// Where HEP copies of what the guard did go, when anywhere.
+    pub hep: Option<Hep>,
+}
+
+/// `[crowdsec]`: decisions pulled from CrowdSec's local API (the bouncer)
+/// and sipwall's own bans pushed to it as alerts (the watcher).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrowdSec {
+    /// The local API's base URL (`http://` or `https://`, no path).
+    pub lapi: String,
+    /// The file holding the bouncer's API key.
+    pub key_file: PathBuf,
+    /// The file holding the watcher's machine credentials.
+    pub machine_file: PathBuf,
+    /// How often the decision stream is pulled.
+    pub pull_interval: Duration,
+    /// Whether sipwall's own bans are pushed as alerts.
+    pub push: bool,
+}
+
+/// What speaks at the other end of a feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedKind {
+    /// APIBAN's v2 API (`POST /api/get`, a bearer key, paging by id).
+    Apiban,
+    /// Addresses and prefixes, one a line (VoIPBL and the like).
+    List,
+}
+
+impl FeedKind {
+    /// The word the policy uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedKind::Apiban => "apiban",
+            FeedKind::List => "list",
+        }
+    }
+}
+
+/// Where a feed's content comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSource {
+    /// An `http://` or `https://` URL.
+    Url(String),
+    /// A local file (an absolute path).
+    File(PathBuf),
+}
+
+/// One `[[feeds]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feed {
+    /// Its name: `[a-z0-9_]`, at most [`Feed::MAX_NAME`] characters; its
+    /// sets are `feed_<name>_v4` and `feed_<name>_v6`.
+    pub name: String,
+    /// Its protocol.
+    pub kind: FeedKind,
+    /// Where it comes from.
+    pub source: FeedSource,
+    /// How often it is fetched again.
+    pub refresh: Duration,
+    /// The file holding its API key (APIBAN).
+    pub key_file: Option<PathBuf>,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+impl Feed {
+    /// The longest feed name.
+    pub const MAX_NAME: usize = 16;
+    /// The shortest refresh interval: feeds are rate limited, and a list
+    /// changes by the hour.
+    pub const MIN_REFRESH: Duration = Duration::from_secs(60);
+}
+
+/// `[hep]`: HEPv3 copies of dropped SIP and of the guard's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hep {
+    /// The collector (Homer's heplify-server, sngrep -L), over UDP.
+    pub address: SocketAddr,
+    /// The capture agent id the collector shows.
+    pub id: u32,
 }
 
 /// The daemon's ledger of bans.
@@ -66,6 +153,19 @@ impl Policy {
     /// The zone called `name`; validation guarantees every referenced zone exists.
     pub fn zone(&self, name: &str) -> Option<&Zone> {
         self.zones.iter().find(|z| z.name == name)
+    }
+
+    /// The networks of `guard.allow`'s zones (`any` aside: it allows
+    /// everyone, which callers judge apart), never banned by the guard
+    /// nor by a list banned elsewhere.
+    pub fn guard_allow_nets(&self) -> Vec<IpNet> {
+        self.guard
+            .allow
+            .iter()
+            .filter_map(|z| self.zone(z))
+            .filter(|z| !z.is_any())
+            .flat_map(|z| z.prefixes.iter().copied())
+            .collect()
     }
 
     /// The services of one kind.

@@ -50,6 +50,67 @@ pub struct RawPolicy {
     /// The daemon's ledger of bans.
     #[serde(default)]
     pub ledger: RawLedger,
+    /// CrowdSec's local API: decisions in, sipwall's bans out.
+    pub crowdsec: Option<Spanned<RawCrowdSec>>,
+    /// Blocklist feeds, each in sets of its own.
+    #[serde(default)]
+    pub feeds: Vec<Spanned<RawFeed>>,
+    /// HEP export of what the guard did.
+    pub hep: Option<Spanned<RawHep>>,
+}
+
+/// `[crowdsec]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCrowdSec {
+    /// The local API's base URL, e.g. `"http://127.0.0.1:8080"`.
+    pub lapi: Option<Spanned<String>>,
+    /// The file holding the bouncer's API key.
+    pub key_file: Option<Spanned<String>>,
+    /// The watcher's credentials, as `cscli machines add -f` writes them.
+    pub machine_file: Option<Spanned<String>>,
+    /// How often decisions are pulled, e.g. `"5s"`.
+    pub pull_interval: Option<Spanned<String>>,
+    /// Push sipwall's own bans to the local API as alerts.
+    pub push: Option<bool>,
+}
+
+/// `kind` of a `[[feeds]]` entry.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RawFeedKind {
+    /// APIBAN's v2 API.
+    Apiban,
+    /// Addresses and prefixes, one a line.
+    List,
+}
+
+/// One `[[feeds]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    /// The feed's name, part of its sets' names.
+    pub name: Spanned<String>,
+    /// What speaks at the other end.
+    pub kind: Spanned<RawFeedKind>,
+    /// Where to fetch it (http or https).
+    pub url: Option<Spanned<String>>,
+    /// Or a local file to read.
+    pub file: Option<Spanned<String>>,
+    /// How often it is fetched again, e.g. `"1h"`.
+    pub refresh: Option<Spanned<String>>,
+    /// The file holding the API key (APIBAN).
+    pub key_file: Option<Spanned<String>>,
+}
+
+/// `[hep]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHep {
+    /// Where HEP packets go: `host:port` (UDP).
+    pub address: Spanned<String>,
+    /// The capture agent id Homer shows.
+    pub id: Option<Spanned<i64>>,
 }
 
 /// `[ledger]`.

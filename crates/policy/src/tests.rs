@@ -649,3 +649,99 @@ fn a_misspelt_guard_mode_is_an_error_at_the_value_that_suggests_the_word() {
     let e = errors("[guard]\nmode = true\n");
     assert!(e[0].starts_with("p.toml:2:8:"), "{e:?}");
 }
+
+#[test]
+fn crowdsec_feeds_and_hep_are_off_unless_written() {
+    let p = parse("p.toml", "").unwrap();
+    assert_eq!(p.crowdsec, None);
+    assert!(p.feeds.is_empty());
+    assert_eq!(p.hep, None);
+}
+
+#[test]
+fn crowdsec_defaults_and_its_url_is_checked() {
+    let p = parse("p.toml", "[crowdsec]\nlapi = \"http://192.0.2.1:8080/\"\n").unwrap();
+    let c = p.crowdsec.unwrap();
+    assert_eq!(c.lapi, "http://192.0.2.1:8080");
+    assert_eq!(c.pull_interval, std::time::Duration::from_secs(5));
+    assert_eq!(
+        c.key_file,
+        std::path::Path::new("/etc/sipwall/crowdsec.key")
+    );
+    assert!(c.push);
+    let e = errors("[crowdsec]\npull_interval = \"2s\"\n");
+    assert!(
+        e[0].starts_with("p.toml:1:1:") && e[0].contains("needs `lapi`"),
+        "{e:?}"
+    );
+    for bad in [
+        "ftp://192.0.2.1",
+        "http://user:pw@192.0.2.1:8080",
+        "http://192.0.2.1:8080/v1/decisions",
+        "http://192.0.2.1:8080\\nX-Evil: 1",
+        "http://",
+    ] {
+        let e = errors(&format!("[crowdsec]\nlapi = \"{bad}\"\n"));
+        assert!(e[0].starts_with("p.toml:2:8:"), "{bad}: {e:?}");
+    }
+}
+
+#[test]
+fn a_feed_name_that_could_end_a_set_name_is_refused() {
+    for bad in ["voip-bl", "VoIPBL", "", "a_very_long_feed_name", "x;flush"] {
+        let e = errors(&format!(
+            "[[feeds]]\nname = \"{bad}\"\nkind = \"list\"\nurl = \"http://192.0.2.1/list.txt\"\n"
+        ));
+        assert!(e[0].starts_with("p.toml:2:8:"), "{bad}: {e:?}");
+        assert!(e[0].contains("feed name"), "{bad}: {e:?}");
+    }
+}
+
+#[test]
+fn feeds_are_checked_and_resolved_in_file_order() {
+    let src = "[[feeds]]\nname = \"voipbl\"\nkind = \"list\"\nurl = \"https://198.51.100.7/update/\"\n\n\
+               [[feeds]]\nname = \"apiban\"\nkind = \"apiban\"\nurl = \"https://198.51.100.8/api/get\"\nkey_file = \"/etc/sipwall/apiban.key\"\nrefresh = \"10m\"\n\n\
+               [[feeds]]\nname = \"mine\"\nkind = \"list\"\nfile = \"/etc/sipwall/blocked.txt\"\n";
+    let p = parse("p.toml", src).unwrap();
+    let names: Vec<_> = p.feeds.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["voipbl", "apiban", "mine"]);
+    assert_eq!(p.feeds[0].refresh, std::time::Duration::from_secs(3600));
+    assert_eq!(p.feeds[1].kind, FeedKind::Apiban);
+    assert_eq!(p.feeds[1].refresh, std::time::Duration::from_secs(600));
+    assert_eq!(
+        p.feeds[2].source,
+        FeedSource::File("/etc/sipwall/blocked.txt".into())
+    );
+    assert_eq!(p.feeds[2].origin.at.line, 13);
+}
+
+#[test]
+fn feed_mistakes_are_reported_together_with_their_places() {
+    let src = "[[feeds]]\nname = \"a\"\nkind = \"apiban\"\nurl = \"https://198.51.100.8/api/get\"\n\n\
+               [[feeds]]\nname = \"a\"\nkind = \"list\"\nfile = \"relative.txt\"\n\n\
+               [[feeds]]\nname = \"b\"\nkind = \"list\"\nrefresh = \"10s\"\nurl = \"http://198.51.100.9/l\"\n\n\
+               [[feeds]]\nname = \"c\"\nkind = \"list\"\nurll = \"http://198.51.100.9/l\"\n";
+    let e = errors(src);
+    let has = |at: &str, what: &str| e.iter().any(|l| l.starts_with(at) && l.contains(what));
+    assert!(has("p.toml:1:1:", "APIBAN needs `key_file`"), "{e:?}");
+    assert!(has("p.toml:7:8:", "used twice"), "{e:?}");
+    assert!(has("p.toml:14:11:", "at most once a minute"), "{e:?}");
+    assert!(has("p.toml:20:1:", "unknown field `urll`"), "{e:?}");
+    let e = errors("[[feeds]]\nname = \"x\"\nkind = \"rss\"\nurl = \"http://198.51.100.9/l\"\n");
+    assert!(
+        e[0].starts_with("p.toml:3:8:") && e[0].contains("apiban, list"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn hep_address_is_an_address_and_port() {
+    let p = parse("p.toml", "[hep]\naddress = \"192.0.2.10:9060\"\n").unwrap();
+    let h = p.hep.unwrap();
+    assert_eq!(h.address, "192.0.2.10:9060".parse().unwrap());
+    assert_eq!(h.id, 2001);
+    let e = errors("[hep]\naddress = \"homer.example:9060\"\nid = -1\n");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].starts_with("p.toml:2:11:"), "{e:?}");
+    assert!(e[1].starts_with("p.toml:3:6:"), "{e:?}");
+}

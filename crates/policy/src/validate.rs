@@ -10,6 +10,7 @@ use crate::raw::*;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::time::Duration;
 use toml::Spanned;
 
@@ -109,6 +110,9 @@ impl Context<'_> {
             ledger: Ledger {
                 retention: self.duration(raw.ledger.retention, Duration::from_secs(30 * 24 * 3600)),
             },
+            crowdsec: raw.crowdsec.map(|c| self.crowdsec(c)),
+            feeds: self.feeds(raw.feeds),
+            hep: raw.hep.and_then(|h| self.hep(h)),
             zones,
             services,
             media,
@@ -485,6 +489,225 @@ impl Context<'_> {
         }
     }
 
+    fn crowdsec(&mut self, raw: Spanned<RawCrowdSec>) -> CrowdSec {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let lapi = match raw.lapi {
+            Some(url) => self.url("crowdsec.lapi", url, false),
+            None => {
+                self.error(
+                    span,
+                    ErrorKind::BadValue(
+                        "[crowdsec] needs `lapi`, the local API's URL, e.g. \"http://127.0.0.1:8080\"".into(),
+                    ),
+                );
+                None
+            }
+        };
+        CrowdSec {
+            lapi: lapi.unwrap_or_default(),
+            key_file: self.path(raw.key_file, "/etc/sipwall/crowdsec.key"),
+            machine_file: self.path(raw.machine_file, "/etc/sipwall/crowdsec-machine.yaml"),
+            pull_interval: self.duration(raw.pull_interval, Duration::from_secs(5)),
+            push: raw.push.unwrap_or(true),
+        }
+    }
+
+    fn feeds(&mut self, raw: Vec<Spanned<RawFeed>>) -> Vec<Feed> {
+        let mut feeds: Vec<Feed> = Vec::new();
+        for entry in raw {
+            let span = entry.span();
+            let f = entry.into_inner();
+            let name = f.name.get_ref();
+            let name_ok = !name.is_empty()
+                && name.len() <= Feed::MAX_NAME
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !name_ok {
+                self.error(
+                    f.name.span(),
+                    ErrorKind::BadName(format!(
+                        "feed name {name:?}: 1 to {} characters of a-z, 0-9 and _ (it is part of the feed's set names)",
+                        Feed::MAX_NAME
+                    )),
+                );
+                continue;
+            }
+            if feeds.iter().any(|other| other.name == *name) {
+                self.error(
+                    f.name.span(),
+                    ErrorKind::BadName(format!("feed name {name:?} is used twice")),
+                );
+                continue;
+            }
+            let kind = match f.kind.get_ref() {
+                RawFeedKind::Apiban => FeedKind::Apiban,
+                RawFeedKind::List => FeedKind::List,
+            };
+            let source = match (f.url, f.file) {
+                (Some(url), None) => self.url("feeds.url", url, true).map(FeedSource::Url),
+                (None, Some(file)) if kind == FeedKind::List => {
+                    self.absolute(file).map(FeedSource::File)
+                }
+                (None, Some(file)) => {
+                    self.error(
+                        file.span(),
+                        ErrorKind::BadValue(
+                            "an apiban feed is fetched from its API: give `url`".into(),
+                        ),
+                    );
+                    None
+                }
+                (Some(_), Some(file)) => {
+                    self.error(
+                        file.span(),
+                        ErrorKind::BadValue("a feed has `url` or `file`, not both".into()),
+                    );
+                    None
+                }
+                (None, None) => {
+                    self.error(
+                        span.clone(),
+                        ErrorKind::BadValue(format!("feed {name:?} needs `url` or `file`")),
+                    );
+                    None
+                }
+            };
+            let key_file = match (kind, f.key_file) {
+                (FeedKind::Apiban, None) => {
+                    self.error(
+                        span.clone(),
+                        ErrorKind::BadValue(format!(
+                            "feed {name:?}: APIBAN needs `key_file`, the file holding its API key"
+                        )),
+                    );
+                    None
+                }
+                (_, Some(k)) => self.absolute(k),
+                (FeedKind::List, None) => None,
+            };
+            let default_refresh = match kind {
+                FeedKind::Apiban => Duration::from_secs(300),
+                FeedKind::List => Duration::from_secs(3600),
+            };
+            let refresh = match f.refresh {
+                Some(r) => {
+                    let at = r.span();
+                    let d = self.duration(Some(r), default_refresh);
+                    if d < Feed::MIN_REFRESH {
+                        self.error(
+                            at,
+                            ErrorKind::BadValue(
+                                "a feed is fetched at most once a minute (refresh = \"1m\" or more)"
+                                    .into(),
+                            ),
+                        );
+                    }
+                    d.max(Feed::MIN_REFRESH)
+                }
+                None => default_refresh,
+            };
+            let Some(source) = source else { continue };
+            feeds.push(Feed {
+                origin: self.origin(format!("feeds.{name}"), &span),
+                name: name.clone(),
+                kind,
+                source,
+                refresh,
+                key_file,
+            });
+        }
+        feeds
+    }
+
+    fn hep(&mut self, raw: Spanned<RawHep>) -> Option<Hep> {
+        let raw = raw.into_inner();
+        let id = match raw.id {
+            Some(id) => match u32::try_from(*id.get_ref()) {
+                Ok(n) => n,
+                Err(_) => {
+                    self.error(
+                        id.span(),
+                        ErrorKind::BadValue(format!(
+                            "hep.id {} is not a capture id (0 to 4294967295)",
+                            id.get_ref()
+                        )),
+                    );
+                    0
+                }
+            },
+            None => 2001,
+        };
+        match raw.address.get_ref().parse::<std::net::SocketAddr>() {
+            Ok(address) => Some(Hep { address, id }),
+            Err(_) => {
+                self.error(
+                    raw.address.span(),
+                    ErrorKind::BadValue(format!(
+                        "hep.address {:?} is not an address and port, e.g. \"192.0.2.10:9060\" or \"[2001:db8::10]:9060\"",
+                        raw.address.get_ref()
+                    )),
+                );
+                None
+            }
+        }
+    }
+
+    /// An `http://` or `https://` URL (a path only where `path` is
+    /// allowed), printable ASCII and short: it goes into request lines
+    /// and log lines.
+    fn url(&mut self, key: &str, raw: Spanned<String>, path: bool) -> Option<String> {
+        let url = raw.get_ref().trim();
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        let problem = match rest {
+            None => Some("is not an http:// or https:// URL"),
+            Some(_) if url.len() > MAX_URL => Some("is too long"),
+            Some(_) if !url.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some("has spaces or characters outside printable ASCII")
+            }
+            Some(r) if r.is_empty() || r.starts_with('/') => Some("has no host"),
+            Some(r) if !path && r.trim_end_matches('/').contains('/') => {
+                Some("has a path: give the base URL only, e.g. http://127.0.0.1:8080")
+            }
+            Some(r) if r.contains('@') => Some("has credentials in it: use the key file"),
+            Some(_) => None,
+        };
+        match problem {
+            Some(p) => {
+                self.error(
+                    raw.span(),
+                    ErrorKind::BadValue(format!("{key} {url:?} {p}")),
+                );
+                None
+            }
+            None if path => Some(url.to_owned()),
+            None => Some(url.trim_end_matches('/').to_owned()),
+        }
+    }
+
+    /// An absolute path.
+    fn absolute(&mut self, raw: Spanned<String>) -> Option<PathBuf> {
+        let p = std::path::Path::new(raw.get_ref());
+        if p.is_absolute() && !raw.get_ref().contains('\0') {
+            Some(p.to_path_buf())
+        } else {
+            self.error(
+                raw.span(),
+                ErrorKind::BadValue(format!("{:?} is not an absolute path", raw.get_ref())),
+            );
+            None
+        }
+    }
+
+    /// An absolute path, or `default`.
+    fn path(&mut self, raw: Option<Spanned<String>>, default: &str) -> PathBuf {
+        raw.and_then(|r| self.absolute(r))
+            .unwrap_or_else(|| PathBuf::from(default))
+    }
+
     /// A positive count.
     fn count(&mut self, raw: Option<Spanned<i64>>, default: u32) -> u32 {
         let Some(raw) = raw else { return default };
@@ -719,6 +942,9 @@ fn name_span(source: &str, at: Location) -> Range<usize> {
     };
     start..(start + len).min(source.len())
 }
+
+/// The longest URL a policy may give (request lines are bounded too).
+const MAX_URL: usize = 2048;
 
 /// What [`is_plain_text`] refuses, for messages.
 const PLAIN_TEXT_BUT: &str = "without quotes, backslashes, '#', braces or control characters";

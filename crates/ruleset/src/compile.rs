@@ -62,7 +62,22 @@ pub mod sets {
     pub const VERIFIED_V4: &str = "verified_v4";
     /// IPv6 sources that proved return-routable: the first line never bans them.
     pub const VERIFIED_V6: &str = "verified_v6";
+    /// IPv4 addresses and networks CrowdSec's decisions ban.
+    pub const CROWDSEC_V4: &str = "crowdsec_v4";
+    /// IPv6 addresses and networks CrowdSec's decisions ban.
+    pub const CROWDSEC_V6: &str = "crowdsec_v6";
+
+    /// A feed's sets, IPv4 then IPv6: `feed_<name>_v4`, `feed_<name>_v6`
+    /// (the policy allows only `[a-z0-9_]` in a feed's name).
+    pub fn feed(name: &str) -> [String; 2] {
+        [format!("feed_{name}_v4"), format!("feed_{name}_v6")]
+    }
 }
+
+/// Elements of each external list's set (CrowdSec's, a feed's): the
+/// community lists hold tens of thousands; past this the kernel refuses
+/// the daemon's add instead of growing without bound.
+pub const LIST_SET_SIZE: u32 = 1_000_000;
 
 /// How long the first line bans a source that went over `guard.flood`:
 /// long enough that a flooding source costs the daemon one burst a minute,
@@ -134,6 +149,20 @@ pub fn compile(policy: &Policy, source: &str) -> Ruleset {
             policy.bans.timeout,
             "bans of whole prefixes: filled by sipwall run",
         ));
+    }
+    for (names, comment) in external_lists(policy) {
+        for (name, key) in names.into_iter().zip([SetKey::Ipv4, SetKey::Ipv6]) {
+            // No default timeout: a feed's entries stay until the feed drops
+            // them; CrowdSec's carry their decision's remaining time.
+            rs.sets.push(set(
+                &name,
+                key,
+                FilledBy::DaemonPrefixes,
+                LIST_SET_SIZE,
+                Duration::ZERO,
+                &format!("{comment}: filled by sipwall run"),
+            ));
+        }
     }
     if policy.media.mode == MediaMode::Pinhole {
         let t = policy.media.pinhole_timeout;
@@ -272,6 +301,25 @@ pub fn compile(policy: &Policy, source: &str) -> Ruleset {
         });
     }
     rs
+}
+
+/// The lists banned elsewhere that have sets of their own, with their
+/// sets (IPv4, IPv6) and what to call them: CrowdSec's decisions, then
+/// each feed in file order. Each has its own drop rule, so `nft list`
+/// counts every list's drops apart. Allowlisted zones win over all of
+/// them: the daemon never puts an allowlisted address in these sets.
+fn external_lists(policy: &Policy) -> Vec<([String; 2], String)> {
+    let crowdsec = policy.crowdsec.as_ref().map(|_| {
+        (
+            [sets::CROWDSEC_V4.to_owned(), sets::CROWDSEC_V6.to_owned()],
+            "crowdsec decisions".to_owned(),
+        )
+    });
+    let feeds = policy
+        .feeds
+        .iter()
+        .map(|f| (sets::feed(&f.name), format!("feed {}", f.name)));
+    crowdsec.into_iter().chain(feeds).collect()
 }
 
 fn rule(matches: Vec<Match>, action: Action, comment: impl Into<String>) -> Rule {
@@ -417,6 +465,15 @@ fn input(policy: &Policy) -> Vec<Rule> {
             Action::Drop,
             "bans (sipwall run)",
         ));
+    }
+    for (names, comment) in external_lists(policy) {
+        for (name, family) in names.into_iter().zip([Family::V4, Family::V6]) {
+            rules.push(rule(
+                vec![Match::SaddrInSet(family, name)],
+                Action::Drop,
+                format!("{comment} (sipwall run)"),
+            ));
+        }
     }
     if policy.iptables.scanner_string_match {
         for s in policy.services_of(Kind::Sip) {

@@ -25,7 +25,10 @@ pub fn render(rs: &Ruleset) -> String {
         let _ = writeln!(out, "\t\ttype {}", set_type(set.key));
         let _ = writeln!(out, "\t\tsize {}", set.size);
         let _ = writeln!(out, "\t\tflags {}", set_flags(set.filled_by));
-        let _ = writeln!(out, "\t\ttimeout {}", duration(set.timeout));
+        // No default timeout: elements without their own stay until deleted.
+        if !set.timeout.is_zero() {
+            let _ = writeln!(out, "\t\ttimeout {}", duration(set.timeout));
+        }
         let _ = writeln!(out, "\t\tgc-interval {}", duration(set.gc_interval));
         let _ = writeln!(out, "\t}}");
     }

@@ -765,3 +765,90 @@ fn an_observing_guard_has_no_first_line_so_a_flooding_source_is_never_banned_in_
     .unwrap();
     assert!(compile(&enforcing, "p.toml").chain(Hook::Flood).is_some());
 }
+
+/// Sources in one named set.
+struct InSet(&'static str, IpAddr);
+impl SetLookup for InSet {
+    fn has_addr(&self, set: &str, a: IpAddr) -> bool {
+        set == self.0 && a == self.1
+    }
+    fn has_port(&self, _: &str, _: u16) -> bool {
+        false
+    }
+    fn has_addr_port(&self, _: &str, _: IpAddr, _: u16) -> bool {
+        false
+    }
+}
+
+#[test]
+fn crowdsec_and_each_feed_drop_from_sets_of_their_own_with_their_own_counter() {
+    let policy = sipwall_policy::parse(
+        "p.toml",
+        "[crowdsec]\nlapi = \"http://192.0.2.1:8080\"\n\n\
+         [[feeds]]\nname = \"voipbl\"\nkind = \"list\"\nurl = \"http://198.51.100.7/update/\"\n",
+    )
+    .unwrap();
+    let rs = compile(&policy, "p.toml");
+    let names: Vec<&str> = rs.sets.iter().map(|s| s.name.as_str()).collect();
+    for set in [
+        "crowdsec_v4",
+        "crowdsec_v6",
+        "feed_voipbl_v4",
+        "feed_voipbl_v6",
+    ] {
+        assert!(names.contains(&set), "{set} in {names:?}");
+        let s = rs.sets.iter().find(|s| s.name == set).unwrap();
+        assert!(
+            s.timeout.is_zero(),
+            "{set}: entries stay until their list drops them"
+        );
+    }
+    for (set, addr, comment) in [
+        (
+            sets::CROWDSEC_V4,
+            "203.0.113.66",
+            "crowdsec decisions (sipwall run)",
+        ),
+        (
+            sets::CROWDSEC_V6,
+            "2001:db8::66",
+            "crowdsec decisions (sipwall run)",
+        ),
+        (
+            "feed_voipbl_v4",
+            "203.0.113.67",
+            "feed voipbl (sipwall run)",
+        ),
+        (
+            "feed_voipbl_v6",
+            "2001:db8::67",
+            "feed voipbl (sipwall run)",
+        ),
+    ] {
+        let p = new_packet(
+            addr,
+            L4::Udp {
+                sport: 5060,
+                dport: 5060,
+            },
+        );
+        let listed = InSet(set, addr.parse().unwrap());
+        assert_eq!(
+            verdict(&rs, &p, &listed),
+            (Verdict::Drop, comment.to_owned())
+        );
+        assert_ne!(verdict(&rs, &p, &EmptySets).1, comment, "{addr}");
+    }
+    let text = crate::nft::render(&rs);
+    assert!(
+        text.contains("ip saddr @feed_voipbl_v4 counter drop"),
+        "{text}"
+    );
+    assert!(!text.contains("set crowdsec_v4 {\n\t\ttype ipv4_addr\n\t\tsize 1000000\n\t\tflags interval,timeout\n\t\ttimeout"), "{text}");
+    // Without the sections, none of it.
+    let plain = builtin();
+    assert!(!plain
+        .sets
+        .iter()
+        .any(|s| s.name.starts_with("crowdsec") || s.name.starts_with("feed_")));
+}

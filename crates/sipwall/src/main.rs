@@ -41,6 +41,9 @@ mod control;
 mod daemon;
 mod discovered_policy;
 mod exit;
+// Used by the CrowdSec and feed fetchers, landing next in issue 17.
+#[allow(dead_code)]
+mod http;
 mod ledger;
 mod logfmt;
 

@@ -50,6 +50,8 @@ pub struct Context<'a> {
     pub guard_mode: sipwall_policy::GuardMode,
     /// Bans decided in observe mode, per detector.
     pub would_ban: &'a std::collections::BTreeMap<&'static str, u64>,
+    /// Lists banned elsewhere (CrowdSec, feeds).
+    pub blocklists: &'a super::blocklists::Blocklists,
 }
 
 /// Checks (or makes) the directory of the socket at `path`: owned by root,
@@ -364,6 +366,7 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "esl_connected": cx.esl_connected,
                 "ledger": cx.ledger.describe(),
                 "ledger_in_memory": cx.ledger.in_memory().is_some(),
+                "lists": cx.blocklists.status(),
                 "freeswitch_ports": {
                     "checked": cx.crosscheck.checked,
                     "live_not_in_policy": cx.crosscheck.live_not_in_policy,

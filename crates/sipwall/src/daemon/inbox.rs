@@ -38,6 +38,9 @@ pub enum Input {
     EslState(bool),
     /// What FreeSWITCH says it listens on (`sofia xmlstatus`).
     EslListening(Vec<sipwall_freeswitch::esl::Listening>),
+    /// A list banned elsewhere changed (a fetcher's update).
+    #[allow(dead_code)] // sent by the fetchers, landing next in issue 17
+    Blocklist(super::blocklists::Update),
     /// A control request is waiting on the control channel.
     Wake,
 }

@@ -53,6 +53,49 @@ impl KernelSets {
         KernelSets { writer }
     }
 
+    /// Makes `elements` the whole content of a list's sets (IPv4, IPv6).
+    pub fn replace_list(
+        &mut self,
+        sets: &[String; 2],
+        elements: &[(IpNet, Duration)],
+    ) -> Result<(), NetfilterError> {
+        for (set, v4) in sets.iter().zip([true, false]) {
+            let family: Vec<_> = elements
+                .iter()
+                .filter(|(net, _)| matches!(net, IpNet::V4(_)) == v4)
+                .map(|(net, t)| (net.addr(), net.prefix_len(), *t))
+                .collect();
+            self.writer.replace_prefixes(set, &family)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes then adds elements of a list's sets (IPv4, IPv6), each
+    /// family in one transaction when it fits.
+    pub fn update_list(
+        &mut self,
+        sets: &[String; 2],
+        deletes: &[IpNet],
+        adds: &[(IpNet, Duration)],
+    ) -> Result<(), NetfilterError> {
+        for (set, v4) in sets.iter().zip([true, false]) {
+            let gone: Vec<_> = deletes
+                .iter()
+                .filter(|net| matches!(net, IpNet::V4(_)) == v4)
+                .map(|net| (net.addr(), net.prefix_len()))
+                .collect();
+            let new: Vec<_> = adds
+                .iter()
+                .filter(|(net, _)| matches!(net, IpNet::V4(_)) == v4)
+                .map(|(net, t)| (net.addr(), net.prefix_len(), *t))
+                .collect();
+            if !gone.is_empty() || !new.is_empty() {
+                self.writer.update_prefixes(set, &gone, &new)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Bans many addresses at once (a restore), in batches per family.
     /// What the kernel refuses is skipped and returned with its reason, so
     /// one bad element never keeps the others out.

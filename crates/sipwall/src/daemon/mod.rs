@@ -27,6 +27,9 @@
 //! and repeated errors reach the log at a bounded rate.
 
 mod actions;
+// Its fetchers (CrowdSec, feeds) land next in issue 17.
+#[allow(dead_code)]
+mod blocklists;
 mod control;
 mod crosscheck;
 mod esl;
@@ -187,6 +190,8 @@ pub struct Daemon {
     engine: Engine,
     ledger: Ledger,
     sets: kernel::KernelSets,
+    /// Lists banned elsewhere (CrowdSec, feeds), in sets of their own.
+    blocklists: blocklists::Blocklists,
     counters: metrics::DaemonCounters,
     inbox: Inbox,
     intake: Intake,
@@ -312,6 +317,7 @@ impl Daemon {
         let t = now();
         Ok(Daemon {
             applied_text: crate::cmd::apply::applied_table(&a.state),
+            blocklists: blocklists::Blocklists::new(&loaded.policy),
             loaded,
             guard_mode,
             engine,
@@ -426,6 +432,12 @@ impl Daemon {
                     tracing::warn!(live_not_in_policy = ?c.live_not_in_policy, policy_not_live = ?c.policy_not_live, "FreeSWITCH listens elsewhere than the policy says");
                 }
             }
+            Input::Blocklist(update) => {
+                if let Err(e) = self.blocklists.apply(update, t, &mut self.sets) {
+                    self.counters.kernel_errors += 1;
+                    tracing::error!(error = %e, "a list banned elsewhere could not be written to its sets");
+                }
+            }
             // The inbox answers control first; a marker left over is nothing.
             Input::Wake => {}
         }
@@ -444,6 +456,7 @@ impl Daemon {
             crosscheck: &self.crosscheck,
             guard_mode: self.guard_mode,
             would_ban: &self.counters.would_ban,
+            blocklists: &self.blocklists,
         };
         let answer = control::handle(&mut self.engine, &ctx, t, req);
         self.carry_out(t, t);
@@ -465,6 +478,12 @@ impl Daemon {
 
     /// The jobs that run every so often, whatever the inputs.
     fn periodic(&mut self, t: Timestamp) {
+        if self.blocklists.poll_timeout().is_some_and(|d| d <= t) {
+            if let Err(e) = self.blocklists.expire(t, &mut self.sets) {
+                self.counters.kernel_errors += 1;
+                tracing::error!(error = %e, "ended entries of a list banned elsewhere: writing its sets failed");
+            }
+        }
         if t.since(self.periodic.pruned) >= PRUNE_EVERY {
             self.periodic.pruned = t;
             self.prune(t);
