@@ -201,10 +201,17 @@ impl<'l> Host<'l> {
         let state = lab.state.path().join(node);
         std::fs::create_dir_all(&state).unwrap();
         let key_file = state.join("crowdsec.key");
-        let key = key.map_or_else(|| lapi.add_bouncer(&format!("sipwall-{node}")), str::to_owned);
+        let key = key.map_or_else(
+            || lapi.add_bouncer(&format!("sipwall-{node}")),
+            str::to_owned,
+        );
         secret(&key_file, &format!("{key}\n"));
         let machine_file = state.join("crowdsec-machine.yaml");
-        lapi.add_machine(&format!("sipwall-{node}"), &format!("{node}-password-0123456789"), &machine_file);
+        lapi.add_machine(
+            &format!("sipwall-{node}"),
+            &format!("{node}-password-0123456789"),
+            &machine_file,
+        );
         set_mode(&machine_file);
         let policy = state.join("policy.toml");
         std::fs::write(
@@ -230,7 +237,11 @@ impl<'l> Host<'l> {
             policy,
         };
         let out = host.sipwall(&["apply", "-c", host.policy.to_str().unwrap()]);
-        assert!(out.status.success(), "apply on {node}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "apply on {node}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         host
     }
 
@@ -263,7 +274,12 @@ impl<'l> Host<'l> {
         let up = self.lab.wait_for(Duration::from_secs(20), || {
             self.sipwall(&["status"]).status.success()
         });
-        assert!(up, "the daemon on {} did not start:\n{}", self.node, self.log_text());
+        assert!(
+            up,
+            "the daemon on {} did not start:\n{}",
+            self.node,
+            self.log_text()
+        );
     }
 
     /// Stops the daemon with SIGTERM (a clean stop).
@@ -272,9 +288,9 @@ impl<'l> Host<'l> {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &d.0.id().to_string()])
                 .status();
-            let _ = self
-                .lab
-                .wait_for(Duration::from_secs(10), || d.0.try_wait().ok().flatten().is_some());
+            let _ = self.lab.wait_for(Duration::from_secs(10), || {
+                d.0.try_wait().ok().flatten().is_some()
+            });
         }
     }
 
@@ -295,7 +311,9 @@ impl<'l> Host<'l> {
 
     /// Whether the CrowdSec sets hold `elem` (`192.0.2.66` or `198.51.100.0/24`).
     fn drops(&self, elem: &str) -> bool {
-        self.crowdsec_set(elem.contains(':')).iter().any(|e| e == elem)
+        self.crowdsec_set(elem.contains(':'))
+            .iter()
+            .any(|e| e == elem)
     }
 
     /// Packets CrowdSec's drop rule counted.
@@ -303,7 +321,7 @@ impl<'l> Host<'l> {
         let t = self.lab.sipwall_table(self.node).unwrap_or_default();
         t.lines()
             .filter(|l| l.contains("@crowdsec_v4") || l.contains("@crowdsec_v6"))
-            .flat_map(|l| lab::packet_counts(l))
+            .flat_map(lab::packet_counts)
             .sum()
     }
 }
@@ -332,7 +350,18 @@ fn first_packet_clock(lab: &Lab, node: &str) -> lab::Background {
     let file = std::fs::File::create(&out).unwrap();
     let child = lab
         .cmd(node, "tshark")
-        .args(["-i", "eth0", "-c", "1", "-l", "-T", "fields", "-e", "frame.time_epoch", "-f"])
+        .args([
+            "-i",
+            "eth0",
+            "-c",
+            "1",
+            "-l",
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-f",
+        ])
         .arg(format!("udp port 5060 and src host {ATTACKER}"))
         .stdin(std::process::Stdio::null())
         .stdout(file)
@@ -343,7 +372,9 @@ fn first_packet_clock(lab: &Lab, node: &str) -> lab::Background {
 }
 
 fn epoch(t: SystemTime) -> f64 {
-    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+    t.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 fn lab_two(test: &str) -> Option<Lab> {
@@ -370,7 +401,9 @@ fn svmap_against_host_a_is_dropped_on_host_b_within_one_pull_interval() {
     b.start();
     // B has made its first (startup) pull.
     assert!(
-        lab.wait_for(Duration::from_secs(10), || b.status()["crowdsec"]["pulls"].as_u64() > Some(0)),
+        lab.wait_for(Duration::from_secs(10), || b.status()["crowdsec"]["pulls"]
+            .as_u64()
+            > Some(0)),
         "{}",
         b.status()
     );
@@ -394,7 +427,9 @@ fn svmap_against_host_a_is_dropped_on_host_b_within_one_pull_interval() {
         .parse()
         .expect("tshark saw the first packet");
     let took = epoch(seen_b) - first;
-    eprintln!("{test}: first packet at A -> element in B's kernel: {took:.3} s (pull interval {PULL:?})");
+    eprintln!(
+        "{test}: first packet at A -> element in B's kernel: {took:.3} s (pull interval {PULL:?})"
+    );
     assert!(
         took < PULL.as_secs_f64() + 1.0,
         "{took:.3} s is over one pull interval ({PULL:?}) and a second of slack"
@@ -404,7 +439,10 @@ fn svmap_against_host_a_is_dropped_on_host_b_within_one_pull_interval() {
     assert!(alerts.contains("sipwall/scanner"), "{alerts}");
     assert!(alerts.contains("OPTIONS"), "{alerts}");
     std::thread::sleep(PULL * 2);
-    assert!(!a.drops(ATTACKER), "A's own alert came back into A's CrowdSec set");
+    assert!(
+        !a.drops(ATTACKER),
+        "A's own alert came back into A's CrowdSec set"
+    );
     // B drops what the attacker sends it.
     let before = b.crowdsec_drops();
     probe(&lab, "192.0.2.3");
@@ -432,7 +470,11 @@ fn a_cscli_decision_reaches_both_hosts_and_its_deletion_lifts_it_on_both() {
     a.start();
     b.start();
     for h in [&a, &b] {
-        assert!(lab.wait_for(Duration::from_secs(10), || h.status()["crowdsec"]["pulls"].as_u64() > Some(0)));
+        assert!(
+            lab.wait_for(Duration::from_secs(10), || h.status()["crowdsec"]["pulls"]
+                .as_u64()
+                > Some(0))
+        );
     }
     let added = std::time::Instant::now();
     lapi.add_decision("203.0.113.7", "1h");
@@ -443,18 +485,30 @@ fn a_cscli_decision_reaches_both_hosts_and_its_deletion_lifts_it_on_both() {
         let got = lab.wait_for(Duration::from_secs(10), || {
             h.drops("203.0.113.7") && h.drops("198.51.100.0/24") && h.drops("2001:db8:77::/48")
         });
-        assert!(got, "{}: {:?} {:?}\n{}", h.node, h.crowdsec_set(false), h.crowdsec_set(true), h.log_text());
+        assert!(
+            got,
+            "{}: {:?} {:?}\n{}",
+            h.node,
+            h.crowdsec_set(false),
+            h.crowdsec_set(true),
+            h.log_text()
+        );
         worst = worst.max(added.elapsed());
     }
     eprintln!("{test}: cscli decisions add -> both kernels: {worst:?} (pull interval {PULL:?})");
     assert!(worst < PULL + Duration::from_secs(1), "{worst:?}");
     // The remaining duration is the element's timeout.
-    let table = lab.ok("fwb", &["nft", "list", "set", "inet", "sipwall", "crowdsec_v4"]);
+    let table = lab.ok(
+        "fwb",
+        &["nft", "list", "set", "inet", "sipwall", "crowdsec_v4"],
+    );
     assert!(table.contains("203.0.113.7 timeout"), "{table}");
     lapi.delete_decision("203.0.113.7");
     lapi.delete_decision("198.51.100.0/24");
     for h in [&a, &b] {
-        let gone = lab.wait_for(PULL * 3, || !h.drops("203.0.113.7") && !h.drops("198.51.100.0/24"));
+        let gone = lab.wait_for(PULL * 3, || {
+            !h.drops("203.0.113.7") && !h.drops("198.51.100.0/24")
+        });
         assert!(gone, "{}: {:?}", h.node, h.crowdsec_set(false));
         assert!(h.drops("2001:db8:77::/48"), "the other decision stays");
     }
@@ -487,17 +541,29 @@ fn lapi_killed_and_restarted_during_an_attack_loses_no_decision() {
         a.log_text()
     );
     assert!(
-        lab.wait_for(Duration::from_secs(10), || a.status()["crowdsec"]["waiting"].as_u64() >= Some(1)),
+        lab.wait_for(Duration::from_secs(10), || a.status()["crowdsec"]
+            ["waiting"]
+            .as_u64()
+            >= Some(1)),
         "{}",
         a.status()
     );
     let st = a.status();
-    assert!(st["crowdsec"]["watcher"].as_str().unwrap_or("").starts_with("unreachable"), "{st}");
+    assert!(
+        st["crowdsec"]["watcher"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("unreachable"),
+        "{st}"
+    );
     // A's daemon restarts while LAPI is still down: the outbox is in the ledger.
     a.stop();
     a.start();
     std::thread::sleep(PULL * 2);
-    assert!(b.drops("203.0.113.8"), "B keeps what it had while LAPI is down");
+    assert!(
+        b.drops("203.0.113.8"),
+        "B keeps what it had while LAPI is down"
+    );
     assert!(!b.drops(ATTACKER), "no LAPI, no way to B yet");
     lapi.restart();
     let got = lab.wait_for(Duration::from_secs(90), || b.drops(ATTACKER));
@@ -508,7 +574,11 @@ fn lapi_killed_and_restarted_during_an_attack_loses_no_decision() {
         a.log_text(),
         b.log_text()
     );
-    assert!(lab.wait_for(Duration::from_secs(10), || a.status()["crowdsec"]["waiting"] == 0));
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || a.status()["crowdsec"]
+            ["waiting"]
+            == 0)
+    );
     assert!(b.drops("203.0.113.8"));
     a.stop();
     b.stop();
@@ -528,7 +598,10 @@ fn a_bad_bouncer_key_and_a_refused_login_show_in_status() {
     // The machine exists, the password in the file is wrong.
     let machine = a.state.join("crowdsec-machine.yaml");
     let text = std::fs::read_to_string(&machine).unwrap();
-    secret(&machine, &text.replace("fw-password-0123456789", "wrong-password-0123456789"));
+    secret(
+        &machine,
+        &text.replace("fw-password-0123456789", "wrong-password-0123456789"),
+    );
     a.start();
     let bouncer_error = || {
         a.status()["crowdsec"]["bouncer"]
@@ -537,23 +610,39 @@ fn a_bad_bouncer_key_and_a_refused_login_show_in_status() {
             .to_owned()
     };
     assert!(
-        lab.wait_for(Duration::from_secs(10), || bouncer_error().starts_with("error:")),
+        lab.wait_for(Duration::from_secs(10), || bouncer_error()
+            .starts_with("error:")),
         "{}",
         a.status()
     );
     let e = bouncer_error();
-    assert!(e.contains("refused the bouncer key") && e.contains("crowdsec.key"), "{e}");
+    assert!(
+        e.contains("refused the bouncer key") && e.contains("crowdsec.key"),
+        "{e}"
+    );
     // A ban to push: the login is refused.
     let out = a.sipwall(&["bans", "add", "192.0.2.99"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let watcher = || a.status()["crowdsec"]["watcher"].as_str().unwrap_or("").to_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let watcher = || {
+        a.status()["crowdsec"]["watcher"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
     assert!(
         lab.wait_for(Duration::from_secs(10), || watcher().starts_with("error:")),
         "{}",
         a.status()
     );
     let w = watcher();
-    assert!(w.contains("refused the login") && w.contains("crowdsec-machine.yaml"), "{w}");
+    assert!(
+        w.contains("refused the login") && w.contains("crowdsec-machine.yaml"),
+        "{w}"
+    );
     let log = a.log_text();
     assert!(log.contains("refused the bouncer key"), "{log}");
     assert!(lab.banned("fw", "192.0.2.99"), "the ban itself was made");

@@ -63,6 +63,7 @@ pub(super) fn lets_through(verdict: sipwall_engine::Verdict, mode: GuardMode) ->
 /// transaction per ban is a quarter of the rate under a flood of distinct
 /// scanners), then the ledger and the log. `received` is when the
 /// packet that caused them reached the daemon (for the reaction time).
+/// Returns the actions sent to the kernel.
 pub(super) fn carry_out(
     engine: &mut Engine,
     ledger: &mut Ledger,
@@ -71,10 +72,10 @@ pub(super) fn carry_out(
     t: Timestamp,
     received: Timestamp,
     mode: GuardMode,
-) {
+) -> Vec<Action> {
     let actions: Vec<Action> = std::iter::from_fn(|| engine.poll_action()).collect();
     if actions.is_empty() {
-        return;
+        return actions;
     }
     let to_kernel: Vec<Action> = actions
         .iter()
@@ -179,6 +180,7 @@ pub(super) fn carry_out(
             }
         }
     }
+    to_kernel
 }
 
 /// A ban decided in observe mode: logged with the fields a ban logs,

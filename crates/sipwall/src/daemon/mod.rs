@@ -32,6 +32,7 @@ mod actions;
 mod blocklists;
 mod control;
 mod crosscheck;
+mod crowdsec;
 mod esl;
 mod heal;
 mod held;
@@ -192,6 +193,8 @@ pub struct Daemon {
     sets: kernel::KernelSets,
     /// Lists banned elsewhere (CrowdSec, feeds), in sets of their own.
     blocklists: blocklists::Blocklists,
+    /// CrowdSec's bouncer and watcher, with `[crowdsec]`.
+    crowdsec: Option<crowdsec::Crowdsec>,
     counters: metrics::DaemonCounters,
     inbox: Inbox,
     intake: Intake,
@@ -303,6 +306,10 @@ impl Daemon {
                 inputs.clone(),
             );
         }
+        let crowdsec =
+            loaded.policy.crowdsec.as_ref().map(|cs| {
+                crowdsec::Crowdsec::start(cs, &mut ledger, inputs.clone(), now().micros())
+            });
         drop(inputs);
         let page = metrics::Page::default();
         if a.metrics != "off" {
@@ -318,6 +325,7 @@ impl Daemon {
         Ok(Daemon {
             applied_text: crate::cmd::apply::applied_table(&a.state),
             blocklists: blocklists::Blocklists::new(&loaded.policy),
+            crowdsec,
             loaded,
             guard_mode,
             engine,
@@ -438,6 +446,11 @@ impl Daemon {
                     tracing::error!(error = %e, "a list banned elsewhere could not be written to its sets");
                 }
             }
+            Input::CrowdsecPushed(ids) => {
+                if let Some(cs) = &mut self.crowdsec {
+                    cs.on_pushed(&ids, &mut self.ledger);
+                }
+            }
             // The inbox answers control first; a marker left over is nothing.
             Input::Wake => {}
         }
@@ -457,6 +470,7 @@ impl Daemon {
             guard_mode: self.guard_mode,
             would_ban: &self.counters.would_ban,
             blocklists: &self.blocklists,
+            crowdsec: self.crowdsec.as_ref().map(crowdsec::Crowdsec::status),
         };
         let answer = control::handle(&mut self.engine, &ctx, t, req);
         self.carry_out(t, t);
@@ -465,7 +479,7 @@ impl Daemon {
 
     /// Carries the engine's pending actions out (see [`actions`]).
     fn carry_out(&mut self, t: Timestamp, received: Timestamp) {
-        actions::carry_out(
+        let made = actions::carry_out(
             &mut self.engine,
             &mut self.ledger,
             &mut self.sets,
@@ -474,6 +488,11 @@ impl Daemon {
             received,
             self.guard_mode,
         );
+        // Bans that reached the kernel are told to CrowdSec (an observed
+        // one is not a ban).
+        if let Some(cs) = &mut self.crowdsec {
+            cs.on_actions(&made, &mut self.ledger, std::time::SystemTime::now());
+        }
     }
 
     /// The jobs that run every so often, whatever the inputs.

@@ -15,10 +15,11 @@
 //! ban sets already, and `sipwall bans del` must be able to lift it).
 
 use super::{credentials, Health, Ours, Settings};
+use crate::daemon::blocklists::{ListId, Listed, Update};
 use crate::daemon::inbox::Input;
 use crate::http::Http;
 use ipnet::IpNet;
-use sipwall_blocklist::{lapi, Entry};
+use sipwall_blocklist::lapi;
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
@@ -26,13 +27,13 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pulled {
     /// Every live decision (a `startup=true` answer): the list's whole content.
-    All(Vec<(Entry, String)>),
+    All(Vec<Listed>),
     /// What changed since the last pull.
     Changes {
         /// New decisions.
-        new: Vec<(Entry, String)>,
-        /// Deleted or expired ones.
-        deleted: Vec<IpNet>,
+        new: Vec<Listed>,
+        /// Deleted or expired ones, by network and decision id.
+        deleted: Vec<(IpNet, u64)>,
     },
 }
 
@@ -74,10 +75,17 @@ fn run(settings: Settings, ours: Ours, to_loop: SyncSender<Input>, health: Healt
                     Pulled::Changes { new, deleted } => (new.len(), deleted.len()),
                 };
                 if !synced || added + removed > 0 {
-                    tracing::info!(startup = !synced, added, removed, "crowdsec bouncer: decisions pulled");
+                    tracing::info!(
+                        startup = !synced,
+                        added,
+                        removed,
+                        "crowdsec bouncer: decisions pulled"
+                    );
                 }
-                if to_loop.send(super::to_input(pulled)).is_err() {
-                    return;
+                for update in updates(pulled) {
+                    if to_loop.send(Input::Blocklist(update)).is_err() {
+                        return;
+                    }
                 }
                 if last_error.take().is_some() {
                     tracing::info!(lapi = %settings.lapi, "crowdsec bouncer: LAPI answers again");
@@ -101,11 +109,21 @@ fn run(settings: Settings, ours: Ours, to_loop: SyncSender<Input>, health: Healt
                         }
                     }
                 }
-                if let Ok(mut h) = health.lock() {
-                    h.bouncer = match &e {
-                        PullError::Key(why) => format!("error: {why}"),
-                        PullError::Lapi(why) => format!("unreachable: {why}"),
+                let state = match &e {
+                    PullError::Key(why) => format!("error: {why}"),
+                    PullError::Lapi(why) => format!("unreachable: {why}"),
+                };
+                if last_error.as_ref() != Some(&e) {
+                    let problem = Update::Health {
+                        list: ListId::CrowdSec,
+                        problem: Some(state.clone()),
                     };
+                    if to_loop.send(Input::Blocklist(problem)).is_err() {
+                        return;
+                    }
+                }
+                if let Ok(mut h) = health.lock() {
+                    h.bouncer = state;
                 }
                 last_error = Some(e);
             }
@@ -128,10 +146,7 @@ pub fn pull(
     ours: &Ours,
 ) -> Result<Pulled, PullError> {
     let key = credentials::key(&settings.key_file).map_err(|e| PullError::Key(e.to_string()))?;
-    let url = format!(
-        "{}/v1/decisions/stream?startup={startup}",
-        settings.lapi
-    );
+    let url = format!("{}/v1/decisions/stream?startup={startup}", settings.lapi);
     let reply = http
         .get(&url, &[("X-Api-Key", &key)], lapi::MAX_STREAM_BYTES)
         .map_err(|e| PullError::Lapi(e.to_string()))?;
@@ -166,18 +181,44 @@ pub fn filter(stream: lapi::Stream, startup: bool, ours: &Ours) -> Pulled {
                 .and_then(|m| m.get(&d.net))
                 .is_some_and(|until| *until > now)
     };
-    let new: Vec<(Entry, String)> = stream
+    let new: Vec<Listed> = stream
         .new
         .iter()
         .filter(|d| !is_ours(d))
-        .map(|d| (d.entry(), d.provenance()))
+        .map(|d| Listed {
+            entry: d.entry(),
+            id: d.id,
+            detail: d.provenance(),
+        })
         .collect();
     if startup {
         return Pulled::All(new);
     }
     Pulled::Changes {
         new,
-        deleted: stream.deleted.iter().map(|d| d.net).collect(),
+        deleted: stream.deleted.iter().map(|d| (d.net, d.id)).collect(),
+    }
+}
+
+/// The loop's updates for one good pull: a startup answer replaces the
+/// list, a later one adds and removes.
+pub fn updates(pulled: Pulled) -> Vec<Update> {
+    let list = ListId::CrowdSec;
+    match pulled {
+        Pulled::All(entries) => vec![Update::Replace { list, entries }],
+        Pulled::Changes { new, deleted } => {
+            let mut out = Vec::new();
+            if !deleted.is_empty() {
+                out.push(Update::Remove {
+                    list: list.clone(),
+                    gone: deleted,
+                });
+            }
+            if !new.is_empty() {
+                out.push(Update::Add { list, entries: new });
+            }
+            out
+        }
     }
 }
 
@@ -207,13 +248,27 @@ mod tests {
         let Pulled::Changes { new, deleted } = filter(s.clone(), false, &ours) else {
             panic!("not a startup pull");
         };
-        let nets: Vec<String> = new.iter().map(|(e, _)| e.net.to_string()).collect();
+        let nets: Vec<String> = new.iter().map(|l| l.entry.net.to_string()).collect();
         assert_eq!(nets, ["192.0.2.77/32", "192.0.2.88/32"]);
-        assert_eq!(new[1].1, "crowdsec: cscli x");
-        assert_eq!(deleted, ["198.51.100.0/24".parse::<IpNet>().unwrap()]);
+        assert_eq!(new[1].detail, "crowdsec: cscli x");
+        assert_eq!(new[1].id, 3);
+        assert_eq!(deleted, [("198.51.100.0/24".parse::<IpNet>().unwrap(), 4)]);
+        let u = updates(Pulled::Changes { new, deleted });
+        assert!(
+            matches!(&u[..], [Update::Remove { .. }, Update::Add { .. }]),
+            "{u:?}"
+        );
         let Pulled::All(all) = filter(s, true, &ours) else {
             panic!("a startup pull");
         };
         assert_eq!(all.len(), 2);
+        let u = updates(Pulled::All(all));
+        assert!(matches!(&u[..], [Update::Replace { entries, .. }] if entries.len() == 2));
+        // Nothing changed: nothing for the loop.
+        assert!(updates(Pulled::Changes {
+            new: vec![],
+            deleted: vec![]
+        })
+        .is_empty());
     }
 }

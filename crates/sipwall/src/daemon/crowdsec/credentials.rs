@@ -135,10 +135,16 @@ pub fn key(path: &Path) -> Result<String, CredentialsError> {
         why: why.into(),
     };
     if key.is_empty() {
-        return Err(malformed(1, "is empty; put the key `cscli bouncers add` printed in it"));
+        return Err(malformed(
+            1,
+            "is empty; put the key `cscli bouncers add` printed in it",
+        ));
     }
     if let Some(n) = key.lines().nth(1).map(|_| 2) {
-        return Err(malformed(n, "holds more than one line; the key is one line"));
+        return Err(malformed(
+            n,
+            "holds more than one line; the key is one line",
+        ));
     }
     // It goes into a header: a byte that is not printable would end it.
     if !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -184,7 +190,12 @@ pub fn machine(path: &Path) -> Result<Machine, CredentialsError> {
         }
         *slot = Some(value);
     }
-    let missing = |k: &str| malformed(0, format!("has no {k}; write it with `cscli machines add NAME --password P -f FILE`"));
+    let missing = |k: &str| {
+        malformed(
+            0,
+            format!("has no {k}; write it with `cscli machines add NAME --password P -f FILE`"),
+        )
+    };
     Ok(Machine {
         login: login.ok_or_else(|| missing("login"))?,
         password: password.ok_or_else(|| missing("password"))?,
@@ -281,7 +292,10 @@ mod tests {
         for mode in [0o644, 0o620, 0o602, 0o666] {
             let k = file(&dir, "k", "key\n", mode);
             let e = key(&k).unwrap_err();
-            assert!(matches!(e, CredentialsError::Untrusted { .. }), "{mode:o}: {e}");
+            assert!(
+                matches!(e, CredentialsError::Untrusted { .. }),
+                "{mode:o}: {e}"
+            );
         }
         let real = file(&dir, "real", "key\n", 0o600);
         let link = dir.path().join("link");
@@ -298,7 +312,10 @@ mod tests {
     fn a_machine_file_without_a_login_or_with_two_says_which_line() {
         let dir = tempfile::tempdir().unwrap();
         let m = file(&dir, "m", "password: b\n", 0o600);
-        assert!(machine(&m).unwrap_err().to_string().contains("has no login"));
+        assert!(machine(&m)
+            .unwrap_err()
+            .to_string()
+            .contains("has no login"));
         let m = file(&dir, "m", "login: a\nlogin: b\npassword: c\n", 0o600);
         let e = machine(&m).unwrap_err();
         assert!(e.to_string().contains("m:2: login is given twice"), "{e}");

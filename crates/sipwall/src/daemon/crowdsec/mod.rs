@@ -115,14 +115,19 @@ impl Crowdsec {
             match ledger.with_db(outbox::pending) {
                 Ok(kept) => {
                     if !kept.is_empty() {
-                        tracing::info!(alerts = kept.len(), "crowdsec watcher: alerts kept from before, to push");
+                        tracing::info!(
+                            alerts = kept.len(),
+                            "crowdsec watcher: alerts kept from before, to push"
+                        );
                     }
                     health.lock().expect("not shared yet").waiting = kept.len();
                     for row in kept {
                         let _ = tx.send(row);
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "crowdsec watcher: the outbox cannot be read"),
+                Err(e) => {
+                    tracing::error!(error = %e, "crowdsec watcher: the outbox cannot be read")
+                }
             }
             health.lock().expect("not shared yet").watcher = "idle".into();
             watcher::spawn(settings.clone(), rx, inputs.clone(), Arc::clone(&health));
@@ -132,7 +137,12 @@ impl Crowdsec {
             None
         };
         health.lock().expect("not shared yet").bouncer = "starting".into();
-        bouncer::spawn(settings.clone(), Arc::clone(&ours), inputs, Arc::clone(&health));
+        bouncer::spawn(
+            settings.clone(),
+            Arc::clone(&ours),
+            inputs,
+            Arc::clone(&health),
+        );
         tracing::info!(lapi = %settings.lapi, pull_interval = ?settings.pull_interval, push = policy.push, "crowdsec: bouncer started");
         Crowdsec {
             lapi: settings.lapi,
@@ -174,7 +184,11 @@ impl Crowdsec {
                         h.dropped += dropped as u64;
                     }
                     if dropped > 0 {
-                        tracing::error!(dropped, max = outbox::MAX_ROWS, "crowdsec watcher: the outbox is full, its oldest alerts are dropped");
+                        tracing::error!(
+                            dropped,
+                            max = outbox::MAX_ROWS,
+                            "crowdsec watcher: the outbox is full, its oldest alerts are dropped"
+                        );
                     }
                     let _ = rows.send(row);
                 }
@@ -196,7 +210,9 @@ impl Crowdsec {
                     }
                 }
             }
-            Err(e) => tracing::error!(error = %e, "crowdsec watcher: pushed alerts stay in the outbox"),
+            Err(e) => {
+                tracing::error!(error = %e, "crowdsec watcher: pushed alerts stay in the outbox")
+            }
         }
     }
 

@@ -60,8 +60,7 @@ pub fn add(db: &Connection, until: u64, body: &str) -> rusqlite::Result<(Row, us
 /// The alerts waiting, oldest first.
 pub fn pending(db: &Connection) -> rusqlite::Result<Vec<Row>> {
     db.execute_batch(SCHEMA)?;
-    let mut st =
-        db.prepare("SELECT id, until, body FROM crowdsec_outbox ORDER BY id LIMIT ?1")?;
+    let mut st = db.prepare("SELECT id, until, body FROM crowdsec_outbox ORDER BY id LIMIT ?1")?;
     let rows = st.query_map(params![MAX_ROWS as i64], |r| {
         Ok(Row {
             id: r.get(0)?,
@@ -84,7 +83,11 @@ pub fn done(db: &Connection, ids: &[i64]) -> rusqlite::Result<usize> {
         }
         Ok(n)
     })();
-    db.execute_batch(if deleted.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    db.execute_batch(if deleted.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    })?;
     deleted
 }
 
@@ -113,7 +116,7 @@ mod tests {
             b
         };
         let db = Connection::open(&path).unwrap();
-        assert_eq!(pending(&db).unwrap(), [first.clone()]);
+        assert_eq!(pending(&db).unwrap(), std::slice::from_ref(&first));
         assert_eq!(done(&db, &[first.id, 999]).unwrap(), 1);
         assert_eq!(count(&db).unwrap(), 0);
     }

@@ -55,7 +55,10 @@ pub fn alert(action: &Action, at: SystemTime) -> Option<(u64, lapi::Alert)> {
         } => (*prefix, until, reason, evidence),
         _ => return None,
     };
-    let at_us = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64;
+    let at_us = at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as u64;
     let duration = Duration::from_micros(until.micros().saturating_sub(at_us));
     let ban = lapi::Ban {
         net,
@@ -99,12 +102,7 @@ fn context(reason: &BanReason, evidence: &str) -> Vec<(String, String)> {
 }
 
 /// Starts the pushing thread: rows come from the loop on `rows`.
-pub fn spawn(
-    settings: Settings,
-    rows: Receiver<Row>,
-    to_loop: SyncSender<Input>,
-    health: Health,
-) {
+pub fn spawn(settings: Settings, rows: Receiver<Row>, to_loop: SyncSender<Input>, health: Health) {
     std::thread::Builder::new()
         .name("crowdsec-watcher".into())
         .spawn(move || Pusher::new(settings, to_loop, health).run(rows))
@@ -210,7 +208,10 @@ impl Pusher {
     fn push_some(&mut self) -> Result<(), Failed> {
         while !self.waiting.is_empty() {
             let now = SystemTime::now();
-            let now_us = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64;
+            let now_us = now
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_micros() as u64;
             let mut ended = Vec::new();
             let mut batch = Vec::new();
             let mut ids = Vec::new();
@@ -250,7 +251,12 @@ impl Pusher {
             let auth = format!("Bearer {token}");
             let reply = self
                 .http
-                .post_json(&url, &[("Authorization", &auth)], &body, lapi::MAX_SMALL_BYTES)
+                .post_json(
+                    &url,
+                    &[("Authorization", &auth)],
+                    &body,
+                    lapi::MAX_SMALL_BYTES,
+                )
                 .map_err(|e| Failed::Down(e.to_string()))?;
             match reply.status {
                 200 | 201 => {
@@ -269,7 +275,9 @@ impl Pusher {
                 }
             }
         }
-        Err(Failed::Refused("POST /v1/alerts: refused after a new login".into()))
+        Err(Failed::Refused(
+            "POST /v1/alerts: refused after a new login".into(),
+        ))
     }
 
     fn login(&mut self) -> Result<String, Failed> {
@@ -349,7 +357,12 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| (m["key"].as_str().unwrap().into(), m["value"].as_str().unwrap().into()))
+            .map(|m| {
+                (
+                    m["key"].as_str().unwrap().into(),
+                    m["value"].as_str().unwrap().into(),
+                )
+            })
             .collect();
         assert_eq!(meta[0], ("method".into(), "OPTIONS".into()));
         assert_eq!(meta[1], ("user_agent".into(), "friendly-scanner".into()));
@@ -372,7 +385,10 @@ mod tests {
         assert_eq!(v["scenario"], "sipwall/brute-force");
         assert_eq!(v["source"]["value"], "2001:db8::66");
         let meta = v["events"][0]["meta"].to_string();
-        assert!(meta.contains(r#"{"key":"account","value":"1000"}"#), "{meta}");
+        assert!(
+            meta.contains(r#"{"key":"account","value":"1000"}"#),
+            "{meta}"
+        );
         assert!(!meta.contains("\"method\""), "{meta}");
         let unban = Action::Unban {
             addr: "192.0.2.1".parse().unwrap(),
