@@ -648,3 +648,318 @@ fn a_bad_bouncer_key_and_a_refused_login_show_in_status() {
     assert!(lab.banned("fw", "192.0.2.99"), "the ban itself was made");
     a.stop();
 }
+
+/// A stand-in for LAPI in the `lapi` node: a startup pull gets the file
+/// `body` (read at each request), a later one the file `body.changes`
+/// when there is one, else no change. The time (seconds since the epoch)
+/// each startup request came in is appended to `body.clock`.
+fn fake_lapi(lab: &Lab, body: &std::path::Path) -> lab::Background {
+    let server = format!(
+        r#"
+import http.server, os, time
+BODY = {body:?}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if 'startup=true' in self.path:
+            with open(BODY + '.clock', 'a') as f:
+                f.write('%.6f\n' % time.time())
+            out = open(BODY, 'rb').read()
+        elif os.path.exists(BODY + '.changes'):
+            out = open(BODY + '.changes', 'rb').read()
+        else:
+            out = b'{{"new":null,"deleted":null}}'
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(('192.0.2.8', 8080), H).serve_forever()
+"#,
+        body = body.display().to_string(),
+    );
+    let server = lab.spawn(crowdsec::NODE, &["python3", "-c", &server]);
+    let up = lab.wait_for(Duration::from_secs(10), || {
+        lab.run(
+            "fw",
+            &[
+                "curl",
+                "-sf",
+                "-o",
+                "/dev/null",
+                "http://192.0.2.8:8080/v1/decisions/stream",
+            ],
+        )
+        .status
+        .success()
+    });
+    assert!(up, "the fake LAPI did not start");
+    server
+}
+
+/// Applies a bouncer-only policy on `fw` against [`crowdsec::URL`] and
+/// starts its daemon; the daemon's log.
+fn bouncer_only(lab: &Lab) -> (lab::Background, std::path::PathBuf) {
+    let state = lab.state.path().join("fw");
+    std::fs::create_dir_all(&state).unwrap();
+    let key = state.join("crowdsec.key");
+    secret(&key, "0123456789abcdef\n");
+    let policy = state.join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[services.sip]\nkind = \"sip\"\nallow = [\"any\"]\n\n[crowdsec]\nlapi = \"{}\"\nkey_file = \"{}\"\nmachine_file = \"{}\"\npull_interval = \"{}s\"\npush = false\n",
+            crowdsec::URL,
+            key.display(),
+            state.join("none.yaml").display(),
+            PULL.as_secs()
+        ),
+    )
+    .unwrap();
+    let out = lab.sipwall("fw", &["apply", "-c", policy.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = state.join("daemon.log");
+    let daemon = lab.start_daemon(&log, &["-c", policy.to_str().unwrap()]);
+    (daemon, log)
+}
+
+fn decision(id: u32, scope: &str, value: &str) -> String {
+    format!(
+        r#"{{"duration":"1h","id":{id},"origin":"cscli","scenario":"lab","scope":"{scope}","type":"ban","value":"{value}"}}"#
+    )
+}
+
+/// A LAPI answer with one malformed decision among good ones, and one over
+/// the size bound, are refused whole: the CrowdSec sets keep exactly what
+/// they held, and `status` says why. A good answer after them applies.
+#[test]
+fn a_malformed_or_oversized_lapi_answer_touches_no_set() {
+    let test = "a_malformed_or_oversized_lapi_answer_touches_no_set";
+    let Some(lab) = lab_two(test) else {
+        return;
+    };
+    lab.add_node(crowdsec::NODE);
+    let body = lab.state.path().join("stream.json");
+    let good = format!(
+        r#"{{"new":[{},{}],"deleted":null}}"#,
+        decision(1, "Ip", "192.0.2.50"),
+        decision(2, "Range", "198.51.100.0/24")
+    );
+    std::fs::write(&body, &good).unwrap();
+    let _lapi = fake_lapi(&lab, &body);
+    let (_daemon, log) = bouncer_only(&lab);
+    let held = || {
+        let mut s = lab.set_elements("fw", "crowdsec_v4");
+        s.sort();
+        s
+    };
+    let both = vec!["192.0.2.50".to_owned(), "198.51.100.0/24".to_owned()];
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || held() == both),
+        "{:?}",
+        held()
+    );
+    let bouncer = || {
+        let out = lab.sipwall("fw", &["status", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["crowdsec"]["bouncer"].as_str().unwrap_or("").to_owned()
+    };
+    // One bad value among good ones (and nothing for the others to delete).
+    let bad = format!(
+        r#"{{"new":[{},{}],"deleted":[{}]}}"#,
+        decision(3, "Ip", "192.0.2.51"),
+        decision(4, "Ip", "192.0.2.300"),
+        decision(1, "Ip", "192.0.2.50")
+    );
+    std::fs::write(body.with_extension("json.changes"), &bad).unwrap();
+    std::fs::write(&body, &bad).unwrap();
+    assert!(
+        lab.wait_for(PULL * 3, || bouncer().starts_with("bad answer")),
+        "{}",
+        bouncer()
+    );
+    std::thread::sleep(PULL * 2);
+    assert_eq!(held(), both, "a refused answer touched the set");
+    assert!(bouncer().contains("192.0.2.300"), "{}", bouncer());
+    // Over the bound: an empty list padded past 32 MiB would empty the set.
+    let mut huge = br#"{"new":[],"deleted":null}"#.to_vec();
+    huge.resize(33 << 20, b' ');
+    std::fs::write(&body, &huge).unwrap();
+    std::fs::remove_file(body.with_extension("json.changes")).unwrap();
+    assert!(
+        lab.wait_for(PULL * 5, || bouncer().contains("over")),
+        "{}",
+        bouncer()
+    );
+    assert_eq!(held(), both, "an oversized answer touched the set");
+    // A good answer again: the startup pull replaces the list.
+    std::fs::write(
+        &body,
+        format!(
+            r#"{{"new":[{}],"deleted":null}}"#,
+            decision(5, "Ip", "192.0.2.51")
+        ),
+    )
+    .unwrap();
+    assert!(
+        lab.wait_for(PULL * 5, || held() == ["192.0.2.51"]),
+        "{:?}\n{}",
+        held(),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(bouncer(), "ok");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("answer refused"), "{text}");
+}
+
+/// Issue 17's performance line: 100,000 decisions in the startup answer
+/// are in the kernel in under a second (measured from the startup request
+/// reaching LAPI to the last element in the kernel: the transfer, decoding,
+/// the loop's cover and the netlink batches). The addresses are IPv6
+/// (2001:db8::/32: the lab uses documentation addresses only). The bound
+/// asserted is generous (the lab's daemon may be a debug build, on a
+/// loaded machine); the release figure is in docs/performance.md.
+#[test]
+fn a_hundred_thousand_decisions_at_startup_reach_the_kernel() {
+    let test = "a_hundred_thousand_decisions_at_startup_reach_the_kernel";
+    let Some(lab) = lab_two(test) else {
+        return;
+    };
+    lab.add_node(crowdsec::NODE);
+    const N: u32 = 100_000;
+    let body = lab.state.path().join("stream.json");
+    let mut text = String::with_capacity(N as usize * 170);
+    text.push_str(r#"{"new":["#);
+    for i in 0..N {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&format!(
+            r#"{{"duration":"167h59m58.123456789s","id":{},"origin":"CAPI","scenario":"crowdsecurity/sip-bf","scope":"Ip","type":"ban","value":"2001:db8:{:x}:{:x}::1"}}"#,
+            i + 1,
+            1 + (i >> 16),
+            i & 0xffff
+        ));
+    }
+    text.push_str(r#"],"deleted":null}"#);
+    std::fs::write(&body, &text).unwrap();
+    let clock = lab.state.path().join("stream.json.clock");
+    let _lapi = fake_lapi(&lab, &body);
+    let (_daemon, log) = bouncer_only(&lab);
+    // The largest address is in the last netlink batch; the smallest in the first.
+    let last = format!(
+        "2001:db8:{:x}:{:x}::1",
+        1 + ((N - 1) >> 16),
+        (N - 1) & 0xffff
+    );
+    let has = |addr: &str| {
+        lab.run(
+            "fw",
+            &[
+                "nft",
+                "get",
+                "element",
+                "inet",
+                "sipwall",
+                "crowdsec_v6",
+                &format!("{{ {addr} }}"),
+            ],
+        )
+        .status
+        .success()
+    };
+    let mut seen = None;
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if has(&last) {
+            seen = Some(SystemTime::now());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let seen = seen.unwrap_or_else(|| {
+        panic!(
+            "the last decision never reached the kernel:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    assert!(has("2001:db8:1:0::1"), "the first one is there too");
+    let asked: f64 = std::fs::read_to_string(&clock)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let took = epoch(seen) - asked;
+    let count = lab.set_elements("fw", "crowdsec_v6").len();
+    eprintln!(
+        "{test}: {N} decisions ({} bytes): startup request -> last element in the kernel: {took:.3} s; the set holds {count}",
+        text.len()
+    );
+    assert_eq!(count, N as usize);
+    // A release build (CI's package, or SIPWALL_UNDER_TEST) is held to 3 s
+    // (a second, three times over for a loaded machine); a debug build,
+    // ten times slower at decoding, to 30 s.
+    let release =
+        std::env::var_os("SIPWALL_UNDER_TEST").is_some() || lab::sipwall().contains("/release/");
+    let bound = if release { 3.0 } else { 30.0 };
+    assert!(took < bound, "{took:.3} s (bound {bound} s)");
+}
+
+/// Issue 17's performance line: a decision on LAPI reaches the kernel of
+/// every host within one pull interval (and the pull's own time). Five
+/// decisions at different points of the hosts' pull cycles, each timed from
+/// `cscli decisions add` returning to its element in each host's kernel
+/// (polled without pause; one poll is a few ms of `nft`). The worst case
+/// is printed; the bound asserted leaves room for a loaded machine.
+#[test]
+fn a_lapi_decision_reaches_every_kernel_within_one_pull_interval() {
+    let test = "a_lapi_decision_reaches_every_kernel_within_one_pull_interval";
+    let Some(lab) = lab_two(test) else {
+        return;
+    };
+    let lapi = Lapi::start(&lab);
+    let mut a = Host::new(&lab, &lapi, "fw", None);
+    let mut b = Host::new(&lab, &lapi, "fwb", None);
+    a.start();
+    b.start();
+    for h in [&a, &b] {
+        assert!(
+            lab.wait_for(Duration::from_secs(10), || h.status()["crowdsec"]["pulls"]
+                .as_u64()
+                > Some(0))
+        );
+    }
+    let mut worst = Duration::ZERO;
+    let mut all = Vec::new();
+    for i in 0..5u32 {
+        // Spread over the cycle: 0.7 s apart with a 2 s interval.
+        std::thread::sleep(Duration::from_millis(700));
+        let addr = format!("203.0.113.{}", 20 + i);
+        lapi.add_decision(&addr, "1h");
+        let added = std::time::Instant::now();
+        let mut seen = [None, None];
+        while seen.iter().any(Option::is_none) && added.elapsed() < Duration::from_secs(15) {
+            for (k, h) in [&a, &b].iter().enumerate() {
+                if seen[k].is_none() && h.drops(&addr) {
+                    seen[k] = Some(added.elapsed());
+                }
+            }
+        }
+        for (k, s) in seen.iter().enumerate() {
+            let took = s.unwrap_or_else(|| panic!("{addr} never reached host {k}"));
+            worst = worst.max(took);
+            all.push(took.as_millis());
+        }
+    }
+    eprintln!("{test}: decision -> kernel, ms, per decision and host: {all:?}; worst {worst:?} (pull interval {PULL:?})");
+    assert!(worst < PULL + Duration::from_secs(1), "{worst:?}");
+    a.stop();
+    b.stop();
+}

@@ -17,7 +17,7 @@
 use super::{credentials, Health, Ours, Settings};
 use crate::daemon::blocklists::{ListId, Listed, Update};
 use crate::daemon::inbox::Input;
-use crate::http::Http;
+use crate::http::{Http, HttpError};
 use ipnet::IpNet;
 use sipwall_blocklist::lapi;
 use std::sync::mpsc::SyncSender;
@@ -42,14 +42,16 @@ pub enum Pulled {
 pub enum PullError {
     /// The key is missing, unreadable or refused: the admin must act.
     Key(String),
-    /// LAPI is unreachable or answered something unusable.
+    /// LAPI is unreachable, or answered with an error status.
     Lapi(String),
+    /// LAPI's answer is malformed, oversized or cut short: refused whole.
+    Answer(String),
 }
 
 impl std::fmt::Display for PullError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PullError::Key(why) | PullError::Lapi(why) => f.write_str(why),
+            PullError::Key(why) | PullError::Lapi(why) | PullError::Answer(why) => f.write_str(why),
         }
     }
 }
@@ -107,11 +109,15 @@ fn run(settings: Settings, ours: Ours, to_loop: SyncSender<Input>, health: Healt
                         PullError::Lapi(why) => {
                             tracing::warn!(lapi = %settings.lapi, error = %why, "crowdsec bouncer: no decisions this pull; the sets keep what they had")
                         }
+                        PullError::Answer(why) => {
+                            tracing::error!(lapi = %settings.lapi, error = %why, "crowdsec bouncer: LAPI's answer refused; the sets keep what they had")
+                        }
                     }
                 }
                 let state = match &e {
                     PullError::Key(why) => format!("error: {why}"),
                     PullError::Lapi(why) => format!("unreachable: {why}"),
+                    PullError::Answer(why) => format!("bad answer: {why}"),
                 };
                 if last_error.as_ref() != Some(&e) {
                     let problem = Update::Health {
@@ -147,9 +153,16 @@ pub fn pull(
 ) -> Result<Pulled, PullError> {
     let key = credentials::key(&settings.key_file).map_err(|e| PullError::Key(e.to_string()))?;
     let url = format!("{}/v1/decisions/stream?startup={startup}", settings.lapi);
+    let asked = Instant::now();
     let reply = http
         .get(&url, &[("X-Api-Key", &key)], lapi::MAX_STREAM_BYTES)
-        .map_err(|e| PullError::Lapi(e.to_string()))?;
+        .map_err(|e| match e {
+            HttpError::TooLarge { .. } | HttpError::Truncated { .. } => {
+                PullError::Answer(e.to_string())
+            }
+            e => PullError::Lapi(e.to_string()),
+        })?;
+    let fetched = asked.elapsed();
     match reply.status {
         200 => {}
         401 | 403 => {
@@ -165,8 +178,17 @@ pub fn pull(
             )))
         }
     }
-    let stream = lapi::Stream::decode(&reply.body)
-        .map_err(|e| PullError::Lapi(format!("answer refused: {e}")))?;
+    let stream = lapi::Stream::decode(&reply.body).map_err(|e| PullError::Answer(e.to_string()))?;
+    if startup {
+        tracing::info!(
+            bytes = reply.body.len(),
+            decisions = stream.new.len(),
+            skipped = stream.skipped,
+            fetch_ms = fetched.as_millis() as u64,
+            decode_ms = (asked.elapsed() - fetched).as_millis() as u64,
+            "crowdsec bouncer: startup stream read"
+        );
+    }
     Ok(filter(stream, startup, ours))
 }
 
