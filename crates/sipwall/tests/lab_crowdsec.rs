@@ -620,13 +620,7 @@ fn a_bad_bouncer_key_and_a_refused_login_show_in_status() {
         e.contains("refused the bouncer key") && e.contains("crowdsec.key"),
         "{e}"
     );
-    // A ban to push: the login is refused.
-    let out = a.sipwall(&["bans", "add", "192.0.2.99"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The watcher logs in at start: refused, before any ban.
     let watcher = || {
         a.status()["crowdsec"]["watcher"]
             .as_str()
@@ -643,6 +637,21 @@ fn a_bad_bouncer_key_and_a_refused_login_show_in_status() {
         w.contains("refused the login") && w.contains("crowdsec-machine.yaml"),
         "{w}"
     );
+    // A ban to push: still refused; the alert waits, the ban is made.
+    let out = a.sipwall(&["bans", "add", "192.0.2.99"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        lab.wait_for(Duration::from_secs(10), || a.status()["crowdsec"]
+            ["waiting"]
+            == 1),
+        "{}",
+        a.status()
+    );
+    assert!(watcher().contains("refused the login"), "{}", watcher());
     let log = a.log_text();
     assert!(log.contains("refused the bouncer key"), "{log}");
     assert!(lab.banned("fw", "192.0.2.99"), "the ban itself was made");

@@ -139,6 +139,19 @@ impl Pusher {
     }
 
     fn run(mut self, rows: Receiver<Row>) {
+        // Log in once at start: bad credentials show at once, not at the
+        // first ban.
+        match self.login() {
+            Ok(_) => self.set_state("ok".into()),
+            Err(Failed::Refused(why)) => {
+                tracing::error!(lapi = %self.settings.lapi, error = %why, "crowdsec watcher: cannot log in");
+                self.set_state(format!("error: {why}"));
+            }
+            Err(Failed::Down(why)) => {
+                tracing::warn!(lapi = %self.settings.lapi, error = %why, "crowdsec watcher: LAPI unreachable at start");
+                self.set_state(format!("unreachable: {why}"));
+            }
+        }
         let mut backoff = Duration::from_secs(1);
         // A deadline, not a wait: new alerts arriving during a backoff do
         // not push it further away.
