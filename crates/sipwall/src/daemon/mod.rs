@@ -441,9 +441,20 @@ impl Daemon {
                 }
             }
             Input::Blocklist(update) => {
+                // A whole list (a startup stream, a feed) can be 100,000
+                // entries: how long it took is worth a line.
+                let whole = match &update {
+                    blocklists::Update::Replace { list, entries } => {
+                        Some((list.to_string(), entries.len()))
+                    }
+                    _ => None,
+                };
+                let started = std::time::Instant::now();
                 if let Err(e) = self.blocklists.apply(update, t, &mut self.sets) {
                     self.counters.kernel_errors += 1;
                     tracing::error!(error = %e, "a list banned elsewhere could not be written to its sets");
+                } else if let Some((list, entries)) = whole {
+                    tracing::info!(%list, entries, took_ms = started.elapsed().as_millis() as u64, "list written whole");
                 }
             }
             Input::CrowdsecPushed(ids) => {
