@@ -497,6 +497,9 @@ fn a_cscli_decision_reaches_both_hosts_and_its_deletion_lifts_it_on_both() {
     }
     eprintln!("{test}: cscli decisions add -> both kernels: {worst:?} (pull interval {PULL:?})");
     assert!(worst < PULL + Duration::from_secs(1), "{worst:?}");
+    // CrowdSec's decisions are never pushed back as sipwall alerts.
+    std::thread::sleep(PULL);
+    assert!(lapi.decided("sipwall").is_empty(), "{}", lapi.decisions());
     // The remaining duration is the element's timeout.
     let table = lab.ok(
         "fwb",
