@@ -288,6 +288,12 @@ impl Engine {
         self.actions.pop_front()
     }
 
+    /// How many actions wait for [`Engine::poll_action`]: a caller that
+    /// counts before and after an input knows which actions it caused.
+    pub fn pending_actions(&self) -> usize {
+        self.actions.len()
+    }
+
     /// When [`Engine::handle_timeout`] should next be called: the next end
     /// of a ban or a pinhole in force (a refreshed or lifted one's old end
     /// is dropped here, not woken for). Nothing else wakes the engine: the

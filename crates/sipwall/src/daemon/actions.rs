@@ -63,7 +63,7 @@ pub(super) fn lets_through(verdict: sipwall_engine::Verdict, mode: GuardMode) ->
 /// transaction per ban is a quarter of the rate under a flood of distinct
 /// scanners), then the ledger and the log. `received` is when the
 /// packet that caused them reached the daemon (for the reaction time).
-/// Returns the actions sent to the kernel.
+/// Returns the actions carried out, in order.
 pub(super) fn carry_out(
     engine: &mut Engine,
     ledger: &mut Ledger,
@@ -180,7 +180,7 @@ pub(super) fn carry_out(
             }
         }
     }
-    to_kernel
+    actions
 }
 
 /// A ban decided in observe mode: logged with the fields a ban logs,

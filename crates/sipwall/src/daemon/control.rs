@@ -54,6 +54,8 @@ pub struct Context<'a> {
     pub blocklists: &'a super::blocklists::Blocklists,
     /// CrowdSec's bouncer and watcher, with `[crowdsec]`.
     pub crowdsec: Option<serde_json::Value>,
+    /// HEP records, when `[hep]` is on.
+    pub hep: Option<super::hep::HepCounts>,
 }
 
 /// Checks (or makes) the directory of the socket at `path`: owned by root,
@@ -370,6 +372,7 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "ledger_in_memory": cx.ledger.in_memory().is_some(),
                 "lists": cx.blocklists.status(),
                 "crowdsec": cx.crowdsec,
+                "hep": cx.hep,
                 "freeswitch_ports": {
                     "checked": cx.crosscheck.checked,
                     "live_not_in_policy": cx.crosscheck.live_not_in_policy,

@@ -34,6 +34,8 @@ pub struct DaemonCounters {
     pub lines: super::log_limit::LogLimit,
     /// The budget of error lines (a failing disk fails every write).
     pub errors: super::log_limit::LogLimit,
+    /// HEP records, when `[hep]` is on.
+    pub hep: Option<super::hep::HepCounts>,
 }
 
 /// The page the listener serves.
@@ -196,6 +198,19 @@ pub fn render(engine: &Engine, d: &DaemonCounters) -> String {
         "1 when the FreeSWITCH event socket is connected.",
         &[("", u64::from(d.esl_connected))],
     );
+    if let Some(h) = d.hep {
+        metric(
+            &mut out,
+            "hep_records_total",
+            "counter",
+            "HEP records for the collector, by what became of them.",
+            &[
+                ("outcome=\"sent\"", h.sent),
+                ("outcome=\"over_rate\"", h.over_rate),
+                ("outcome=\"send_error\"", h.send_errors),
+            ],
+        );
+    }
     out
 }
 

@@ -36,6 +36,7 @@ mod crowdsec;
 mod esl;
 mod heal;
 mod held;
+mod hep;
 mod inbox;
 mod intake;
 mod kernel;
@@ -195,6 +196,8 @@ pub struct Daemon {
     blocklists: blocklists::Blocklists,
     /// CrowdSec's bouncer and watcher, with `[crowdsec]`.
     crowdsec: Option<crowdsec::Crowdsec>,
+    /// HEP copies of what the guard did, when `[hep]` asks for them.
+    hep: Option<hep::Exporter>,
     counters: metrics::DaemonCounters,
     inbox: Inbox,
     intake: Intake,
@@ -321,8 +324,17 @@ impl Daemon {
                 .with_context(|| format!("serving metrics on {}", a.metrics))
                 .map_err(Failure::failed)?;
         }
+        let hep = loaded.policy.hep.as_ref().and_then(|h| {
+            hep::Exporter::connect(h)
+                .inspect_err(|e| {
+                    // Guarding matters more than its copies.
+                    tracing::error!(collector = %h.address, error = %e, "[hep]: no socket towards the collector: guarding without HEP copies");
+                })
+                .ok()
+        });
         let t = now();
         Ok(Daemon {
+            hep,
             applied_text: crate::cmd::apply::applied_table(&a.state),
             blocklists: blocklists::Blocklists::new(&loaded.policy),
             crowdsec,
@@ -413,15 +425,15 @@ impl Daemon {
             Input::Packet(logged) => {
                 received.get_or_insert(t);
                 let dir = direction(logged.group, group_in);
-                self.engine.handle_accepted(t, dir, &logged.packet);
+                judge(&mut self.engine, &mut self.hep, t, dir, &logged.packet);
             }
             Input::Queued(held) => {
                 received.get_or_insert(t);
-                let engine = &mut self.engine;
+                let (engine, hep) = (&mut self.engine, &mut self.hep);
                 let mode = self.guard_mode;
                 let verdicts = held.judge(|queue, packet| {
                     let dir = direction(queue, group_in);
-                    actions::lets_through(engine.handle_accepted(t, dir, packet), mode)
+                    actions::lets_through(judge(engine, hep, t, dir, packet), mode)
                 });
                 // Kernel first: an SDP answer leaves only once its pinhole is in.
                 self.carry_out(t, t);
@@ -482,6 +494,7 @@ impl Daemon {
             would_ban: &self.counters.would_ban,
             blocklists: &self.blocklists,
             crowdsec: self.crowdsec.as_ref().map(crowdsec::Crowdsec::status),
+            hep: self.hep.as_ref().map(|h| h.counts),
         };
         let answer = control::handle(&mut self.engine, &ctx, t, req);
         self.carry_out(t, t);
@@ -490,7 +503,7 @@ impl Daemon {
 
     /// Carries the engine's pending actions out (see [`actions`]).
     fn carry_out(&mut self, t: Timestamp, received: Timestamp) {
-        let made = actions::carry_out(
+        let done = actions::carry_out(
             &mut self.engine,
             &mut self.ledger,
             &mut self.sets,
@@ -499,10 +512,15 @@ impl Daemon {
             received,
             self.guard_mode,
         );
+        if let Some(h) = &mut self.hep {
+            h.actions(t, &done, self.guard_mode);
+        }
         // Bans that reached the kernel are told to CrowdSec (an observed
         // one is not a ban).
         if let Some(cs) = &mut self.crowdsec {
-            cs.on_actions(&made, &mut self.ledger, std::time::SystemTime::now());
+            let mode = self.guard_mode;
+            let made = done.iter().filter(|a| actions::reaches_kernel(a, mode));
+            cs.on_actions(made, &mut self.ledger, std::time::SystemTime::now());
         }
     }
 
@@ -537,6 +555,7 @@ impl Daemon {
     fn render_page(&mut self) {
         let c = &mut self.counters;
         c.ledger_in_memory = self.ledger.in_memory().is_some();
+        c.hep = self.hep.as_ref().map(|h| h.counts);
         c.queue_drops = self.lost.load(Ordering::Relaxed)
             + sipwall_netfilter::queue::kernel_drops(&[
                 self.intake.group_in,
@@ -609,6 +628,24 @@ impl Daemon {
         let _ = std::fs::remove_file(&self.control_path);
         tracing::info!("sipwall run: stopped (bans stay in the kernel and the ledger)");
     }
+}
+
+/// The engine's verdict on an accepted packet, with HEP told which
+/// actions it caused (and sent the packet when it is a drop).
+fn judge(
+    engine: &mut Engine,
+    hep: &mut Option<hep::Exporter>,
+    t: Timestamp,
+    dir: Direction,
+    packet: &[u8],
+) -> sipwall_engine::Verdict {
+    let Some(h) = hep else {
+        return engine.handle_accepted(t, dir, packet);
+    };
+    h.before(engine.pending_actions());
+    let verdict = engine.handle_accepted(t, dir, packet);
+    h.after(t, packet, verdict, engine.pending_actions());
+    verdict
 }
 
 /// Which way a packet went, from the NFLOG group or queue it came by: the
