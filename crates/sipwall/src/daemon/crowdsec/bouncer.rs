@@ -23,6 +23,9 @@ use sipwall_blocklist::lapi;
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
+/// The longest a startup pull (the whole list) may take.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What one good pull changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pulled {
@@ -66,11 +69,16 @@ pub fn spawn(settings: Settings, ours: Ours, to_loop: SyncSender<Input>, health:
 
 fn run(settings: Settings, ours: Ours, to_loop: SyncSender<Input>, health: Health) {
     let http = Http::new(settings.timeout);
+    // A startup answer is the whole list: LAPI reads 100,000 decisions out
+    // of its database and sends megabytes, which a pull's timeout (twice
+    // the interval) must not cut off again and again.
+    let whole = Http::new(settings.timeout.max(STARTUP_TIMEOUT));
     let mut synced = false;
     let mut last_error: Option<PullError> = None;
     let mut next = Instant::now();
     loop {
-        match pull(&http, &settings, !synced, &ours) {
+        let client = if synced { &http } else { &whole };
+        match pull(client, &settings, !synced, &ours) {
             Ok(pulled) => {
                 let (added, removed) = match &pulled {
                     Pulled::All(all) => (all.len(), 0),
