@@ -13,6 +13,7 @@
 //! ```
 
 pub mod cover;
+pub mod lapi;
 
 pub use cover::without;
 

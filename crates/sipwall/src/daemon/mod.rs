@@ -32,6 +32,7 @@ mod actions;
 mod blocklists;
 mod control;
 mod crosscheck;
+mod crowdsec;
 mod esl;
 mod feeds;
 mod heal;
@@ -204,6 +205,8 @@ pub struct Daemon {
     blocklists: blocklists::Blocklists,
     /// How each feed's refreshes went (for the metrics page).
     feed_health: feeds::HealthTable,
+    /// CrowdSec's bouncer and watcher, with `[crowdsec]`.
+    crowdsec: Option<crowdsec::Crowdsec>,
     /// HEP copies of what the guard did, when `[hep]` asks for them.
     hep: Option<hep::Exporter>,
     counters: metrics::DaemonCounters,
@@ -327,6 +330,10 @@ impl Daemon {
                 feed_health.clone(),
             );
         }
+        let crowdsec =
+            loaded.policy.crowdsec.as_ref().map(|cs| {
+                crowdsec::Crowdsec::start(cs, &mut ledger, inputs.clone(), now().micros())
+            });
         drop(inputs);
         let page = metrics::Page::default();
         if a.metrics != "off" {
@@ -352,6 +359,7 @@ impl Daemon {
             applied_text: crate::cmd::apply::applied_table(&a.state),
             blocklists: blocklists::Blocklists::new(&loaded.policy),
             feed_health,
+            crowdsec,
             loaded,
             guard_mode,
             engine,
@@ -467,9 +475,25 @@ impl Daemon {
                 }
             }
             Input::Blocklist(update) => {
+                // A whole list (a startup stream, a feed) can be 100,000
+                // entries: how long it took is worth a line.
+                let whole = match &update {
+                    blocklists::Update::Replace { list, entries } => {
+                        Some((list.to_string(), entries.len()))
+                    }
+                    _ => None,
+                };
+                let started = std::time::Instant::now();
                 if let Err(e) = self.blocklists.apply(update, t, &mut self.sets) {
                     self.counters.kernel_errors += 1;
                     tracing::error!(error = %e, "a list banned elsewhere could not be written to its sets");
+                } else if let Some((list, entries)) = whole {
+                    tracing::info!(%list, entries, took_ms = started.elapsed().as_millis() as u64, "list written whole");
+                }
+            }
+            Input::CrowdsecPushed(ids) => {
+                if let Some(cs) = &mut self.crowdsec {
+                    cs.on_pushed(&ids, &mut self.ledger);
                 }
             }
             // The inbox answers control first; a marker left over is nothing.
@@ -491,6 +515,7 @@ impl Daemon {
             guard_mode: self.guard_mode,
             would_ban: &self.counters.would_ban,
             blocklists: &self.blocklists,
+            crowdsec: self.crowdsec.as_ref().map(crowdsec::Crowdsec::status),
             hep: self.hep.as_ref().map(|h| h.counts),
         };
         let answer = control::handle(&mut self.engine, &ctx, t, req);
@@ -511,6 +536,13 @@ impl Daemon {
         );
         if let Some(h) = &mut self.hep {
             h.actions(t, &done, self.guard_mode);
+        }
+        // Bans that reached the kernel are told to CrowdSec (an observed
+        // one is not a ban).
+        if let Some(cs) = &mut self.crowdsec {
+            let mode = self.guard_mode;
+            let made = done.iter().filter(|a| actions::reaches_kernel(a, mode));
+            cs.on_actions(made, &mut self.ledger, std::time::SystemTime::now());
         }
     }
 
