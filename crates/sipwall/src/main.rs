@@ -42,8 +42,6 @@ mod daemon;
 mod discovered_policy;
 mod exit;
 mod hep;
-// Used by the CrowdSec and feed fetchers, landing next in issue 17.
-#[allow(dead_code)]
 mod http;
 mod last_good;
 mod ledger;

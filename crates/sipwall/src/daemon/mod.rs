@@ -27,7 +27,7 @@
 //! and repeated errors reach the log at a bounded rate.
 
 mod actions;
-// Its fetchers (CrowdSec, feeds) land next in issue 17.
+// `matches` serves `bans explain`, landing next.
 #[allow(dead_code)]
 mod blocklists;
 mod control;
