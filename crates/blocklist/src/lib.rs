@@ -13,6 +13,7 @@
 //! ```
 
 pub mod cover;
+pub mod lapi;
 
 pub use cover::without;
 
@@ -28,3 +29,6 @@ pub struct Entry {
     /// How long it stays banned from now, when the source says.
     pub ttl: Option<Duration>,
 }
+
+pub mod apiban;
+pub mod list;

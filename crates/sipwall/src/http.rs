@@ -28,13 +28,6 @@ pub struct Reply {
     pub retry_after: Option<Duration>,
 }
 
-impl Reply {
-    /// Whether the status is 2xx.
-    pub fn ok(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-}
-
 /// Why no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -199,7 +192,6 @@ mod tests {
             .get(&url, &[], 1024)
             .unwrap();
         assert_eq!(r.status, 429);
-        assert!(!r.ok());
         assert_eq!(r.retry_after, Some(Duration::from_secs(30)));
         assert_eq!(r.body, b"{\"error\":\"slow\"}\n");
     }

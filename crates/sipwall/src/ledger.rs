@@ -627,6 +627,16 @@ impl Ledger {
         }
     }
 
+    /// Runs `f` on the ledger's database as a write (a storage fault moves
+    /// the ledger to memory, as for the bans): for tables of their own kept
+    /// beside the bans (CrowdSec's outbox), which create them if missing.
+    pub fn with_db<T>(
+        &mut self,
+        f: impl Fn(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.write(f)
+    }
+
     /// Records a ban, unless one for `addr` is already open (no duplicates
     /// when a restart re-imports what the kernel holds). The ban's end is
     /// held to [`MAX_BAN`] after its start, the text is escaped.

@@ -43,9 +43,8 @@ mod discovered_policy;
 mod exit;
 mod explain;
 mod hep;
-// Used by the CrowdSec and feed fetchers, landing next in issue 17.
-#[allow(dead_code)]
 mod http;
+mod last_good;
 mod ledger;
 mod logfmt;
 

@@ -52,6 +52,8 @@ pub struct Context<'a> {
     pub would_ban: &'a std::collections::BTreeMap<&'static str, u64>,
     /// Lists banned elsewhere (CrowdSec, feeds).
     pub blocklists: &'a super::blocklists::Blocklists,
+    /// CrowdSec's bouncer and watcher, with `[crowdsec]`.
+    pub crowdsec: Option<serde_json::Value>,
     /// HEP records, when `[hep]` is on.
     pub hep: Option<super::hep::HepCounts>,
 }
@@ -369,6 +371,7 @@ pub fn handle(engine: &mut Engine, cx: &Context<'_>, t: Timestamp, req: Request)
                 "ledger": cx.ledger.describe(),
                 "ledger_in_memory": cx.ledger.in_memory().is_some(),
                 "lists": cx.blocklists.status(),
+                "crowdsec": cx.crowdsec,
                 "hep": cx.hep,
                 "freeswitch_ports": {
                     "checked": cx.crosscheck.checked,

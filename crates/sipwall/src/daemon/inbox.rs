@@ -39,8 +39,10 @@ pub enum Input {
     /// What FreeSWITCH says it listens on (`sofia xmlstatus`).
     EslListening(Vec<sipwall_freeswitch::esl::Listening>),
     /// A list banned elsewhere changed (a fetcher's update).
-    #[allow(dead_code)] // sent by the fetchers, landing next in issue 17
     Blocklist(super::blocklists::Update),
+    /// The CrowdSec watcher pushed these outbox rows (or dropped them as
+    /// ended): the loop deletes them from the ledger.
+    CrowdsecPushed(Vec<i64>),
     /// A control request is waiting on the control channel.
     Wake,
 }

@@ -27,12 +27,14 @@
 //! and repeated errors reach the log at a bounded rate.
 
 mod actions;
-// Its fetchers (CrowdSec, feeds) land next in issue 17.
+// `matches` serves `bans explain`, landing next.
 #[allow(dead_code)]
 mod blocklists;
 mod control;
 mod crosscheck;
+mod crowdsec;
 mod esl;
+mod feeds;
 mod heal;
 mod held;
 mod hep;
@@ -73,6 +75,14 @@ pub struct RunArgs {
         value_name = "FILE"
     )]
     ledger: PathBuf,
+    /// Where each blocklist feed's last good copy is kept (docs/feeds.md).
+    #[arg(
+        long,
+        env = "SIPWALL_FEEDS_DIR",
+        default_value = crate::last_good::DEFAULT_DIR,
+        value_name = "DIR"
+    )]
+    feeds_dir: PathBuf,
     /// How log lines look (stderr, the journal under systemd).
     #[arg(long, value_enum, default_value_t = crate::logfmt::LogFormat::Logfmt)]
     log_format: crate::logfmt::LogFormat,
@@ -193,6 +203,10 @@ pub struct Daemon {
     sets: kernel::KernelSets,
     /// Lists banned elsewhere (CrowdSec, feeds), in sets of their own.
     blocklists: blocklists::Blocklists,
+    /// How each feed's refreshes went (for the metrics page).
+    feed_health: feeds::HealthTable,
+    /// CrowdSec's bouncer and watcher, with `[crowdsec]`.
+    crowdsec: Option<crowdsec::Crowdsec>,
     /// HEP copies of what the guard did, when `[hep]` asks for them.
     hep: Option<hep::Exporter>,
     counters: metrics::DaemonCounters,
@@ -306,6 +320,20 @@ impl Daemon {
                 inputs.clone(),
             );
         }
+        let feed_health = feeds::HealthTable::default();
+        let store = crate::last_good::LastGood::new(&a.feeds_dir);
+        for feed in &loaded.policy.feeds {
+            feeds::spawn(
+                feed.clone(),
+                store.clone(),
+                inputs.clone(),
+                feed_health.clone(),
+            );
+        }
+        let crowdsec =
+            loaded.policy.crowdsec.as_ref().map(|cs| {
+                crowdsec::Crowdsec::start(cs, &mut ledger, inputs.clone(), now().micros())
+            });
         drop(inputs);
         let page = metrics::Page::default();
         if a.metrics != "off" {
@@ -330,6 +358,8 @@ impl Daemon {
             hep,
             applied_text: crate::cmd::apply::applied_table(&a.state),
             blocklists: blocklists::Blocklists::new(&loaded.policy),
+            feed_health,
+            crowdsec,
             loaded,
             guard_mode,
             engine,
@@ -445,9 +475,25 @@ impl Daemon {
                 }
             }
             Input::Blocklist(update) => {
+                // A whole list (a startup stream, a feed) can be 100,000
+                // entries: how long it took is worth a line.
+                let whole = match &update {
+                    blocklists::Update::Replace { list, entries } => {
+                        Some((list.to_string(), entries.len()))
+                    }
+                    _ => None,
+                };
+                let started = std::time::Instant::now();
                 if let Err(e) = self.blocklists.apply(update, t, &mut self.sets) {
                     self.counters.kernel_errors += 1;
                     tracing::error!(error = %e, "a list banned elsewhere could not be written to its sets");
+                } else if let Some((list, entries)) = whole {
+                    tracing::info!(%list, entries, took_ms = started.elapsed().as_millis() as u64, "list written whole");
+                }
+            }
+            Input::CrowdsecPushed(ids) => {
+                if let Some(cs) = &mut self.crowdsec {
+                    cs.on_pushed(&ids, &mut self.ledger);
                 }
             }
             // The inbox answers control first; a marker left over is nothing.
@@ -469,6 +515,7 @@ impl Daemon {
             guard_mode: self.guard_mode,
             would_ban: &self.counters.would_ban,
             blocklists: &self.blocklists,
+            crowdsec: self.crowdsec.as_ref().map(crowdsec::Crowdsec::status),
             hep: self.hep.as_ref().map(|h| h.counts),
         };
         let answer = control::handle(&mut self.engine, &ctx, t, req);
@@ -489,6 +536,13 @@ impl Daemon {
         );
         if let Some(h) = &mut self.hep {
             h.actions(t, &done, self.guard_mode);
+        }
+        // Bans that reached the kernel are told to CrowdSec (an observed
+        // one is not a ban).
+        if let Some(cs) = &mut self.crowdsec {
+            let mode = self.guard_mode;
+            let made = done.iter().filter(|a| actions::reaches_kernel(a, mode));
+            cs.on_actions(made, &mut self.ledger, std::time::SystemTime::now());
         }
     }
 
@@ -531,6 +585,7 @@ impl Daemon {
             ]);
         if let Ok(mut p) = self.page.lock() {
             *p = metrics::render(&self.engine, c);
+            p.push_str(&feeds::render(&self.feed_health));
         }
     }
 

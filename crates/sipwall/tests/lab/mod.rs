@@ -23,6 +23,13 @@ pub const NODES: [(&str, &str, &str); 3] = [
     ("attacker", "192.0.2.66", "2001:db8::66"),
 ];
 
+/// Hosts a test adds with [`Lab::add_node`] when it needs them: a second
+/// firewall (`fwb`, host B of the CrowdSec tests) and CrowdSec's LAPI.
+pub const EXTRA_NODES: [(&str, &str, &str); 2] = [
+    ("fwb", "192.0.2.3", "2001:db8::3"),
+    ("lapi", "192.0.2.8", "2001:db8::8"),
+];
+
 /// The path of the sipwall binary under test: this build's, or the one
 /// `SIPWALL_UNDER_TEST` names (CI points it at the installed package's
 /// /usr/sbin/sipwall).
@@ -118,38 +125,53 @@ impl Lab {
         sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
         sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
         for (i, (node, v4, v6)) in NODES.iter().enumerate() {
-            let ns = self.ns(node);
-            let (a, b) = (format!("{}v{i}", self.name), format!("{}b{i}", self.name));
-            sh(&["ip", "netns", "add", &ns]);
-            sh(&["ip", "link", "add", &a, "type", "veth", "peer", "name", &b]);
-            sh(&["ip", "link", "set", &a, "netns", &ns]);
-            sh(&["ip", "link", "set", &b, "netns", &sw]);
-            sh(&["ip", "-n", &ns, "link", "set", &a, "name", "eth0"]);
-            sh(&[
-                "ip",
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{v4}/24"),
-                "dev",
-                "eth0",
-            ]);
-            sh(&[
-                "ip",
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{v6}/64"),
-                "dev",
-                "eth0",
-                "nodad",
-            ]);
-            sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-            sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-            sh(&["ip", "-n", &sw, "link", "set", &b, "master", "br0", "up"]);
+            self.plug(i, node, v4, v6);
         }
+    }
+
+    /// Adds one of [`EXTRA_NODES`] to the lab's bridge.
+    pub fn add_node(&self, node: &str) {
+        let i = EXTRA_NODES
+            .iter()
+            .position(|n| n.0 == node)
+            .unwrap_or_else(|| panic!("{node} is not one of EXTRA_NODES"));
+        let (_, v4, v6) = EXTRA_NODES[i];
+        self.plug(NODES.len() + i, node, v4, v6);
+    }
+
+    fn plug(&self, i: usize, node: &str, v4: &str, v6: &str) {
+        let sw = self.ns("sw");
+        let ns = self.ns(node);
+        let (a, b) = (format!("{}v{i}", self.name), format!("{}b{i}", self.name));
+        sh(&["ip", "netns", "add", &ns]);
+        sh(&["ip", "link", "add", &a, "type", "veth", "peer", "name", &b]);
+        sh(&["ip", "link", "set", &a, "netns", &ns]);
+        sh(&["ip", "link", "set", &b, "netns", &sw]);
+        sh(&["ip", "-n", &ns, "link", "set", &a, "name", "eth0"]);
+        sh(&[
+            "ip",
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{v4}/24"),
+            "dev",
+            "eth0",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{v6}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
+        sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+        sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        sh(&["ip", "-n", &sw, "link", "set", &b, "master", "br0", "up"]);
     }
 
     /// Where `sipwall apply` in this lab saves the ruleset for boot.
@@ -165,12 +187,18 @@ impl Lab {
     /// A command that runs `program` inside `node`, with this lab's
     /// sipwall state directory.
     pub fn cmd(&self, node: &str, program: &str) -> Command {
+        self.cmd_in(node, program, self.state.path())
+    }
+
+    /// Like [`Lab::cmd`], with sipwall's state (saved ruleset, control
+    /// socket, ledger) in `state`: a second firewall (`fwb`) has its own.
+    pub fn cmd_in(&self, node: &str, program: &str, state: &Path) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.ns(node), program]);
-        c.env("SIPWALL_STATE_DIR", self.state.path());
-        c.env("SIPWALL_SAVED_RULESET", self.saved_ruleset());
-        c.env("SIPWALL_CONTROL", self.state.path().join("control.sock"));
-        c.env("SIPWALL_LEDGER", self.state.path().join("ledger.sqlite"));
+        c.env("SIPWALL_STATE_DIR", state);
+        c.env("SIPWALL_SAVED_RULESET", state.join("saved/ruleset.nft"));
+        c.env("SIPWALL_CONTROL", state.join("control.sock"));
+        c.env("SIPWALL_LEDGER", state.join("ledger.sqlite"));
         c.env_remove("SSH_CONNECTION");
         c
     }
@@ -494,14 +522,18 @@ fn sh(args: &[&str]) {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for node in NODES.iter().map(|n| n.0).chain(["sw"]) {
+        let extra = EXTRA_NODES.iter().map(|n| n.0);
+        for node in NODES.iter().map(|n| n.0).chain(extra).chain(["sw"]) {
             let ns = self.ns(node);
             if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
                 for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                     let _ = Command::new("kill").args(["-9", pid]).status();
                 }
             }
-            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", &ns])
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
