@@ -2,7 +2,8 @@
 //! brute force from the lab's attacker, an allowlisted scanner and an
 //! observing daemon, each explained in text and JSON by the running
 //! daemon (the detector, its threshold, the requests that counted, the
-//! step), and from the ledger file alone once the daemon is gone.
+//! step), and from the ledger file alone once the daemon is gone; and an
+//! address a feed lists, explained by the feed's entry.
 
 mod lab;
 
@@ -256,5 +257,61 @@ fn an_observing_daemons_would_be_ban_is_explained() {
     assert!(
         text.contains("WOULD HAVE BANNED (observe mode: never in the kernel)"),
         "{text}"
+    );
+}
+
+#[test]
+fn an_address_a_feed_lists_is_explained_by_the_feed_and_its_entry() {
+    let Some(lab) = Lab::up("explain_feed", &[]) else {
+        return;
+    };
+    let list = lab.state.path().join("voipbl.txt");
+    std::fs::write(&list, "# VoIPBL\n192.0.2.0/24\n").unwrap();
+    let policy = format!(
+        "[zones]\ntrunk = [\"192.0.2.2\"]\n[guard]\nallow = [\"trunk\"]\n{SIP_ONLY}\
+         [[feeds]]\nname = \"voipbl\"\nkind = \"list\"\nfile = \"{}\"\n",
+        list.display()
+    );
+    let path = lab.apply_policy(&policy);
+    let feeds_dir = lab.state.path().join("feeds");
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = lab.start_daemon(
+        &log,
+        &[
+            "-c",
+            path.to_str().unwrap(),
+            "--feeds-dir",
+            feeds_dir.to_str().unwrap(),
+        ],
+    );
+    let mut e = serde_json::Value::Null;
+    let listed = lab.wait_for(Duration::from_secs(15), || {
+        e = explain_json(&lab);
+        e["lists"].as_array().is_some_and(|l| !l.is_empty())
+    });
+    assert!(listed, "{e:#}");
+    assert_eq!(e["lists_checked"], true, "{e:#}");
+    assert_eq!(e["lists"][0]["list"], "feed voipbl", "{e:#}");
+    assert_eq!(e["lists"][0]["net"], "192.0.2.0/24", "{e:#}");
+    assert!(
+        e["decisions"].as_array().unwrap().is_empty(),
+        "no ban of its own: {e:#}"
+    );
+    let text = explain_text(&lab);
+    assert!(
+        text.contains("external list feed voipbl: 192.0.2.0/24"),
+        "{text}"
+    );
+    // The allowlisted trunk is in the listed /24 but in no set: said so.
+    let out = lab.sipwall("fw", &["bans", "explain", "192.0.2.2", "--json"]);
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["lists"][0]["net"], "192.0.2.0/24", "{t:#}");
+    assert!(
+        t["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("allowlisted")),
+        "{t:#}"
     );
 }
