@@ -3,8 +3,11 @@
 //! observing daemon, each explained in text and JSON by the running
 //! daemon (the detector, its threshold, the requests that counted, the
 //! step), and from the ledger file alone once the daemon is gone; and an
-//! address a feed lists, explained by the feed's entry.
+//! address a feed lists, or a CrowdSec decision (Debian's crowdsec in the
+//! lab) holds, explained by the list's entry.
 
+#[path = "lab/crowdsec.rs"]
+mod crowdsec;
 mod lab;
 
 use lab::{Background, Lab};
@@ -313,5 +316,64 @@ fn an_address_a_feed_lists_is_explained_by_the_feed_and_its_entry() {
             .iter()
             .any(|n| n.as_str().unwrap().contains("allowlisted")),
         "{t:#}"
+    );
+}
+
+#[test]
+fn an_address_a_crowdsec_decision_holds_is_explained_by_the_decision() {
+    let test = "an_address_a_crowdsec_decision_holds_is_explained_by_the_decision";
+    if !crowdsec::require(test) {
+        return;
+    }
+    let Some(lab) = Lab::up("explain_crowdsec", &[]) else {
+        return;
+    };
+    let lapi = crowdsec::Lapi::start(&lab);
+    let key = lab.state.path().join("crowdsec.key");
+    std::fs::write(&key, format!("{}\n", lapi.add_bouncer("sipwall-explain"))).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let policy = format!(
+        "{SIP_ONLY}[crowdsec]\nlapi = \"{}\"\nkey_file = \"{}\"\nmachine_file = \"{}\"\npull_interval = \"1s\"\npush = false\n",
+        crowdsec::URL,
+        key.display(),
+        lab.state.path().join("none.yaml").display()
+    );
+    let path = lab.apply_policy(&policy);
+    let log = lab.state.path().join("daemon.log");
+    let _daemon = lab.start_daemon(&log, &["-c", path.to_str().unwrap()]);
+    lapi.add_decision(ATTACKER, "1h");
+    let mut e = serde_json::Value::Null;
+    let listed = lab.wait_for(Duration::from_secs(15), || {
+        e = explain_json(&lab);
+        e["lists"].as_array().is_some_and(|l| !l.is_empty())
+    });
+    assert!(
+        listed,
+        "{e:#}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let m = &e["lists"][0];
+    assert_eq!(m["list"], "crowdsec", "{e:#}");
+    assert_eq!(m["net"], "192.0.2.66/32", "{e:#}");
+    assert!(
+        m["detail"].as_str().is_some_and(|d| d.contains("cscli")),
+        "the decision's origin: {e:#}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let until = m["until"].as_u64().expect("a decision ends");
+    assert!(
+        until > now + 3500 && until <= now + 3600,
+        "{until} vs {now}"
+    );
+    let text = explain_text(&lab);
+    assert!(
+        text.contains("external list crowdsec: 192.0.2.66/32"),
+        "{text}"
     );
 }
