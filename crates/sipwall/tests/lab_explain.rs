@@ -373,7 +373,11 @@ fn an_address_a_crowdsec_decision_holds_is_explained_by_the_decision() {
     );
     let text = explain_text(&lab);
     assert!(
-        text.contains("external list crowdsec: 192.0.2.66/32"),
+        text.contains("external list crowdsec: 192.0.2.66/32 (crowdsec: cscli lab, until "),
+        "{text}"
+    );
+    assert!(
+        text.contains("not banned by the guard now; an external list holds it"),
         "{text}"
     );
 }

@@ -194,6 +194,9 @@ pub fn text(e: &Explanation, now: u64) -> String {
     let mut out = String::new();
     let state = match (e.banned_now, e.decisions.first()) {
         (Some(true), _) => "banned now",
+        (Some(false), _) if !e.lists.is_empty() => {
+            "not banned by the guard now; an external list holds it (below)"
+        }
         (Some(false), _) => "not banned now",
         (None, Some(d)) if d.standing == Standing::Banned => "banned (per the ledger)",
         (None, _) => "not banned (per the ledger)",
