@@ -230,6 +230,9 @@ pub struct BanEvidence {
     /// Why no ban was made (`allowlisted`, `verified`), for a would-be ban.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shield: Option<String>,
+    /// The prefix this ban got banned whole (source rotation), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// One request that counted towards a detector.

@@ -137,6 +137,9 @@ pub struct Step {
     pub until: Option<Timestamp>,
     /// Why no ban was made, for a would-be ban.
     pub shield: Option<Shield>,
+    /// The prefix this ban got banned whole (enough bans inside it within
+    /// the ban time: source rotation), when it did.
+    pub prefix: Option<ipnet::IpNet>,
 }
 
 /// Why a detector banned (or would have banned) a source.

@@ -298,6 +298,32 @@ fn failures_freeswitch_reported_are_explained_without_an_answer() {
 }
 
 #[test]
+fn the_ban_that_tips_a_prefix_ban_says_so_in_its_step() {
+    let mut e = engine(&format!("[bans]\nipv4_prefix_after = 3\n{SIP}"));
+    e.aggregate_prefixes(sipwall_engine::bans::PrefixPolicy {
+        v6: sipwall_engine::bans::PrefixBans { after: 8, len: 64 },
+        v4: sipwall_engine::bans::PrefixBans { after: 3, len: 24 },
+    });
+    let probe = req(
+        "OPTIONS",
+        "100",
+        "s1",
+        1,
+        "User-Agent: friendly-scanner\r\n",
+    );
+    for i in 1..=3 {
+        let src = format!("203.0.113.{i}");
+        udp(&mut e, t(i), Direction::In, &src, HOST, &probe);
+    }
+    assert_eq!(explained(&e, "203.0.113.1").step.prefix, None);
+    assert_eq!(
+        explained(&e, "203.0.113.3").step.prefix,
+        Some("203.0.113.0/24".parse().unwrap()),
+        "the third ban inside the /24 banned it"
+    );
+}
+
+#[test]
 fn a_source_never_judged_has_no_explanation() {
     let e = engine(SIP);
     assert!(e.evidence(ip(ATTACKER)).is_none());

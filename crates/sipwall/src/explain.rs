@@ -32,6 +32,7 @@ pub fn detail(ev: &Evidence) -> BanEvidence {
         offence: ev.step.offence,
         length_secs: ev.step.length.as_secs(),
         shield: ev.step.shield.map(|s| s.kind().to_owned()),
+        prefix: ev.step.prefix.map(|p| p.to_string()),
     }
 }
 
@@ -113,6 +114,7 @@ mod tests {
                 length: Duration::from_secs(14_400),
                 until: Some(Timestamp::from_secs(at + 14_400)),
                 shield: None,
+                prefix: None,
             },
         }
     }

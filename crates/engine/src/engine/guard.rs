@@ -128,6 +128,7 @@ impl Engine {
                 length: until.since(now),
                 until: Some(until),
                 shield: None,
+                prefix: None,
             };
             let explained = self.explain(now, addr, &reason, trigger, step);
             self.explained.put(addr, explained);
@@ -216,6 +217,7 @@ impl Engine {
                 length: self.bans.next_length(addr),
                 until: None,
                 shield: Some(why),
+                prefix: None,
             };
             let explained = self.explain(now, addr, &reason, trigger, step);
             self.explained.put(addr, explained);
@@ -264,6 +266,10 @@ impl Engine {
                 "{} bans inside {prefix} within the ban time, the last {addr}",
                 self.bans.prefix_policy().of(addr).after
             );
+            // This ban tipped its prefix's: the escalation step says so.
+            if let Some(e) = self.explained.get_mut(&addr) {
+                e.step.prefix = Some(prefix);
+            }
             self.actions.push_back(Action::BanPrefix {
                 prefix,
                 until,

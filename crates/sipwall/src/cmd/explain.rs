@@ -105,6 +105,7 @@ fn escaped_detail(mut d: BanEvidence) -> BanEvidence {
     d.detector = esc(&d.detector);
     d.rule = esc(&d.rule);
     d.shield = d.shield.map(|s| esc(&s));
+    d.prefix = d.prefix.map(|p| esc(&p));
     for c in &mut d.counted {
         c.method = esc(&c.method);
         c.account = c.account.as_deref().map(esc);
@@ -170,6 +171,12 @@ fn detail_text(out: &mut String, d: &BanEvidence) {
         "  step       {step}, {}",
         compact(Duration::from_secs(d.length_secs))
     );
+    if let Some(p) = &d.prefix {
+        let _ = writeln!(
+            out,
+            "  prefix     this ban got {p} banned whole (source rotation)"
+        );
+    }
     if let Some(s) = &d.shield {
         let _ = writeln!(out, "  shield     {s}: no ban was made");
     }
@@ -293,6 +300,7 @@ mod tests {
             offence: 1,
             length_secs: 3600,
             shield: None,
+            prefix: None,
         };
         Explanation {
             addr: "203.0.113.66".into(),
