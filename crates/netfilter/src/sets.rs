@@ -214,19 +214,7 @@ impl SetWriter {
         let mut acks = Vec::new();
         for run in chunk.chunk_by(|a, b| a.0 == b.0) {
             for part in run.chunks(PER_MESSAGE) {
-                let list = part
-                    .iter()
-                    .map(|(_, k, t)| {
-                        let mut attrs =
-                            vec![SetElementAttribute::Key(DataAttribute::Value(k.bytes()))];
-                        if !t.is_zero() {
-                            attrs.push(SetElementAttribute::Timeout(
-                                t.as_millis().min(u128::from(u64::MAX)) as u64,
-                            ));
-                        }
-                        ListAttribute::Element(attrs)
-                    })
-                    .collect();
+                let list = part.iter().map(|(_, k, t)| element(*k, *t)).collect();
                 let msg = SetElementMessage {
                     attributes: vec![
                         SetElementList::Table(self.table.clone()),
@@ -253,6 +241,96 @@ impl SetWriter {
             .send(&batch, 0)
             .map_err(|e| Failed::Socket(io("netlink send")(e)))?;
         self.await_acks(first, acks, false)
+    }
+
+    /// Makes `elements` the whole content of `set`: its flush and the
+    /// first additions go in one transaction (a set that fits in it is
+    /// never seen empty), the rest in transactions of up to 4,096.
+    pub fn replace_keys(
+        &mut self,
+        set: &str,
+        elements: &[(Key, Duration)],
+    ) -> Result<(), NetfilterError> {
+        let flush = NfTablesMessage::DeleteSetElement(SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(self.table.clone()),
+                SetElementList::Set(set.to_owned()),
+            ],
+        });
+        let mut batches = elements.chunks(PER_MESSAGE * 16);
+        let mut batch = vec![(flush, NLM_F_ACK)];
+        for part in batches.next().unwrap_or_default().chunks(PER_MESSAGE) {
+            batch.push(self.keys_message(set, part));
+        }
+        self.send_batch(batch, false)?;
+        for chunk in batches {
+            let batch = chunk
+                .chunks(PER_MESSAGE)
+                .map(|part| self.keys_message(set, part))
+                .collect();
+            self.send_batch(batch, false)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes `deletes` then adds `adds` in `set`, in one transaction
+    /// when they fit in one; when the kernel refuses it (a deleted element
+    /// had expired already) or it is larger, deletions go one by one (one
+    /// already gone is not an error), then the additions.
+    pub fn update_keys(
+        &mut self,
+        set: &str,
+        deletes: &[Key],
+        adds: &[(Key, Duration)],
+    ) -> Result<(), NetfilterError> {
+        if deletes.len() + adds.len() <= PER_MESSAGE * 16 {
+            let mut batch = Vec::new();
+            for part in deletes.chunks(PER_MESSAGE) {
+                let list = part
+                    .iter()
+                    .map(|k| {
+                        ListAttribute::Element(vec![SetElementAttribute::Key(
+                            DataAttribute::Value(k.bytes()),
+                        )])
+                    })
+                    .collect();
+                let msg = SetElementMessage {
+                    attributes: vec![
+                        SetElementList::Table(self.table.clone()),
+                        SetElementList::Set(set.to_owned()),
+                        SetElementList::Elements(list),
+                    ],
+                };
+                batch.push((NfTablesMessage::DeleteSetElement(msg), NLM_F_ACK));
+            }
+            for part in adds.chunks(PER_MESSAGE) {
+                batch.push(self.keys_message(set, part));
+            }
+            match self.send_batch(batch, false) {
+                Ok(()) => return Ok(()),
+                Err(Failed::Socket(e)) => return Err(e),
+                Err(Failed::Refused(_)) => {}
+            }
+        }
+        for &k in deletes {
+            self.delete(set, k)?;
+        }
+        self.add(set, adds)
+    }
+
+    /// One message adding `part` to `set`.
+    fn keys_message(&self, set: &str, part: &[(Key, Duration)]) -> (NfTablesMessage, u16) {
+        let msg = SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(self.table.clone()),
+                SetElementList::Set(set.to_owned()),
+                SetElementList::Elements(part.iter().map(|(k, t)| element(*k, *t)).collect()),
+            ],
+        };
+        (
+            NfTablesMessage::NewSetElement(msg),
+            NLM_F_CREATE | NLM_F_ACK,
+        )
     }
 
     /// Deletes one element; an element that is already gone is not an error.
@@ -488,6 +566,17 @@ impl SetWriter {
             NLM_F_CREATE | NLM_F_ACK,
         )
     }
+}
+
+/// One element: its key, and its timeout unless zero (the set's own).
+fn element(key: Key, timeout: Duration) -> ListAttribute<SetElementAttribute> {
+    let mut attrs = vec![SetElementAttribute::Key(DataAttribute::Value(key.bytes()))];
+    if !timeout.is_zero() {
+        attrs.push(SetElementAttribute::Timeout(
+            timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+        ));
+    }
+    ListAttribute::Element(attrs)
 }
 
 /// Prefixes per message (two elements each).

@@ -281,3 +281,54 @@ fn nflog_copies_arrive_at_once_with_their_group() {
     assert_eq!(p[0] >> 4, 4, "an IPv4 packet");
     assert!(p.ends_with(b"OPTIONS sip:x SIP/2.0\r\n\r\n"));
 }
+
+#[test]
+fn a_replaced_address_set_holds_exactly_the_new_list_and_an_update_survives_an_expired_delete() {
+    let Some(ns) = Netns::new("r") else { return };
+    ns.nft(&["-f", "-"], Some(TABLE));
+    let doc = 0x2001_0db8_u128 << 96;
+    // More than one transaction's worth, so the tail goes after the flush.
+    let old: Vec<(Key, Duration)> = (0..5000u128)
+        .map(|i| {
+            (
+                Key::Addr(IpAddr::from(std::net::Ipv6Addr::from(doc + i))),
+                Duration::ZERO,
+            )
+        })
+        .collect();
+    ns.within(|| {
+        let mut w = SetWriter::open("sipwall").unwrap();
+        w.replace_keys("ban_v6", &old).unwrap();
+        w.replace_keys(
+            "ban_v4",
+            &[
+                (Key::Addr(ip("192.0.2.66")), Duration::ZERO),
+                (Key::Addr(ip("192.0.2.67")), Duration::from_secs(600)),
+            ],
+        )
+        .unwrap();
+        w.replace_keys(
+            "ban_v6",
+            &[(Key::Addr(ip("2001:db8::ffff")), Duration::ZERO)],
+        )
+        .unwrap();
+        // 192.0.2.99 is not there (an expired element): the transaction
+        // fails and the update goes one step at a time.
+        w.update_keys(
+            "ban_v4",
+            &[Key::Addr(ip("192.0.2.99")), Key::Addr(ip("192.0.2.66"))],
+            &[(Key::Addr(ip("198.51.100.1")), Duration::ZERO)],
+        )
+        .unwrap();
+    });
+    let v4 = ns.nft(&["list", "set", "inet", "sipwall", "ban_v4"], None);
+    assert!(v4.contains("192.0.2.67 timeout 10m"), "{v4}");
+    assert!(v4.contains("198.51.100.1"), "{v4}");
+    assert!(!v4.contains("192.0.2.66"), "{v4}");
+    let v6 = ns.nft(&["list", "set", "inet", "sipwall", "ban_v6"], None);
+    assert!(v6.contains("2001:db8::ffff"), "{v6}");
+    assert!(
+        !v6.contains("2001:db8::1,") && !v6.contains("2001:db8::1 "),
+        "the old list is gone: {v6}"
+    );
+}

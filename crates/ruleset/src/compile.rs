@@ -62,15 +62,44 @@ pub mod sets {
     pub const VERIFIED_V4: &str = "verified_v4";
     /// IPv6 sources that proved return-routable: the first line never bans them.
     pub const VERIFIED_V6: &str = "verified_v6";
-    /// IPv4 addresses and networks CrowdSec's decisions ban.
+    /// IPv4 addresses CrowdSec's decisions ban (`Ip` decisions).
     pub const CROWDSEC_V4: &str = "crowdsec_v4";
-    /// IPv6 addresses and networks CrowdSec's decisions ban.
+    /// IPv6 addresses CrowdSec's decisions ban.
     pub const CROWDSEC_V6: &str = "crowdsec_v6";
+    /// IPv4 networks CrowdSec's decisions ban (`Range` decisions).
+    pub const CROWDSEC_NET_V4: &str = "crowdsec_net_v4";
+    /// IPv6 networks CrowdSec's decisions ban.
+    pub const CROWDSEC_NET_V6: &str = "crowdsec_net_v6";
 
-    /// A feed's sets, IPv4 then IPv6: `feed_<name>_v4`, `feed_<name>_v6`
-    /// (the policy allows only `[a-z0-9_]` in a feed's name).
-    pub fn feed(name: &str) -> [String; 2] {
-        [format!("feed_{name}_v4"), format!("feed_{name}_v6")]
+    /// The sets of a list banned elsewhere: its single addresses in hash
+    /// sets (fast to fill: 100,000 at a daemon's start), its networks in
+    /// interval sets, each pair IPv4 then IPv6.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ListSets {
+        /// `<list>_v4`, `<list>_v6`: addresses.
+        pub addrs: [String; 2],
+        /// `<list>_net_v4`, `<list>_net_v6`: networks.
+        pub nets: [String; 2],
+    }
+
+    impl ListSets {
+        /// CrowdSec's.
+        pub fn crowdsec() -> ListSets {
+            ListSets::named("crowdsec")
+        }
+
+        /// A feed's: `feed_<name>_v4`, `feed_<name>_net_v4`, ... (the
+        /// policy allows only `[a-z0-9_]` in a feed's name).
+        pub fn feed(name: &str) -> ListSets {
+            ListSets::named(&format!("feed_{name}"))
+        }
+
+        fn named(base: &str) -> ListSets {
+            ListSets {
+                addrs: [format!("{base}_v4"), format!("{base}_v6")],
+                nets: [format!("{base}_net_v4"), format!("{base}_net_v6")],
+            }
+        }
     }
 }
 
@@ -150,14 +179,25 @@ pub fn compile(policy: &Policy, source: &str) -> Ruleset {
             "bans of whole prefixes: filled by sipwall run",
         ));
     }
-    for (names, comment) in external_lists(policy) {
-        for (name, key) in names.into_iter().zip([SetKey::Ipv4, SetKey::Ipv6]) {
+    for (lists, comment) in external_lists(policy) {
+        let families = [SetKey::Ipv4, SetKey::Ipv6];
+        let addrs = lists
+            .addrs
+            .into_iter()
+            .zip(families)
+            .map(|(n, k)| (n, k, FilledBy::Daemon));
+        let nets = lists
+            .nets
+            .into_iter()
+            .zip(families)
+            .map(|(n, k)| (n, k, FilledBy::DaemonPrefixes));
+        for (name, key, filled_by) in addrs.chain(nets) {
             // No default timeout: a feed's entries stay until the feed drops
             // them; CrowdSec's carry their decision's remaining time.
             rs.sets.push(set(
                 &name,
                 key,
-                FilledBy::DaemonPrefixes,
+                filled_by,
                 LIST_SET_SIZE,
                 Duration::ZERO,
                 &format!("{comment}: filled by sipwall run"),
@@ -304,21 +344,19 @@ pub fn compile(policy: &Policy, source: &str) -> Ruleset {
 }
 
 /// The lists banned elsewhere that have sets of their own, with their
-/// sets (IPv4, IPv6) and what to call them: CrowdSec's decisions, then
-/// each feed in file order. Each has its own drop rule, so `nft list`
-/// counts every list's drops apart. Allowlisted zones win over all of
+/// sets and what to call them: CrowdSec's decisions, then each feed in
+/// file order. Each has its own drop rules, so `nft list` counts every
+/// list's drops apart. Allowlisted zones win over all of
 /// them: the daemon never puts an allowlisted address in these sets.
-fn external_lists(policy: &Policy) -> Vec<([String; 2], String)> {
-    let crowdsec = policy.crowdsec.as_ref().map(|_| {
-        (
-            [sets::CROWDSEC_V4.to_owned(), sets::CROWDSEC_V6.to_owned()],
-            "crowdsec decisions".to_owned(),
-        )
-    });
+fn external_lists(policy: &Policy) -> Vec<(sets::ListSets, String)> {
+    let crowdsec = policy
+        .crowdsec
+        .as_ref()
+        .map(|_| (sets::ListSets::crowdsec(), "crowdsec decisions".to_owned()));
     let feeds = policy
         .feeds
         .iter()
-        .map(|f| (sets::feed(&f.name), format!("feed {}", f.name)));
+        .map(|f| (sets::ListSets::feed(&f.name), format!("feed {}", f.name)));
     crowdsec.into_iter().chain(feeds).collect()
 }
 
@@ -466,8 +504,9 @@ fn input(policy: &Policy) -> Vec<Rule> {
             "bans (sipwall run)",
         ));
     }
-    for (names, comment) in external_lists(policy) {
-        for (name, family) in names.into_iter().zip([Family::V4, Family::V6]) {
+    for (lists, comment) in external_lists(policy) {
+        let names = lists.addrs.into_iter().chain(lists.nets);
+        for (name, family) in names.zip([Family::V4, Family::V6, Family::V4, Family::V6]) {
             rules.push(rule(
                 vec![Match::SaddrInSet(family, name)],
                 Action::Drop,

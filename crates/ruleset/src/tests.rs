@@ -793,8 +793,12 @@ fn crowdsec_and_each_feed_drop_from_sets_of_their_own_with_their_own_counter() {
     for set in [
         "crowdsec_v4",
         "crowdsec_v6",
+        "crowdsec_net_v4",
+        "crowdsec_net_v6",
         "feed_voipbl_v4",
         "feed_voipbl_v6",
+        "feed_voipbl_net_v4",
+        "feed_voipbl_net_v6",
     ] {
         assert!(names.contains(&set), "{set} in {names:?}");
         let s = rs.sets.iter().find(|s| s.name == set).unwrap();
@@ -824,6 +828,16 @@ fn crowdsec_and_each_feed_drop_from_sets_of_their_own_with_their_own_counter() {
             "2001:db8::67",
             "feed voipbl (sipwall run)",
         ),
+        (
+            sets::CROWDSEC_NET_V4,
+            "203.0.113.68",
+            "crowdsec decisions (sipwall run)",
+        ),
+        (
+            "feed_voipbl_net_v6",
+            "2001:db8::68",
+            "feed voipbl (sipwall run)",
+        ),
     ] {
         let p = new_packet(
             addr,
@@ -844,7 +858,16 @@ fn crowdsec_and_each_feed_drop_from_sets_of_their_own_with_their_own_counter() {
         text.contains("ip saddr @feed_voipbl_v4 counter drop"),
         "{text}"
     );
-    assert!(!text.contains("set crowdsec_v4 {\n\t\ttype ipv4_addr\n\t\tsize 1000000\n\t\tflags interval,timeout\n\t\ttimeout"), "{text}");
+    // Addresses in a hash set, networks in an interval set; neither with a
+    // default timeout.
+    assert!(
+        text.contains("set crowdsec_v4 {\n\t\ttype ipv4_addr\n\t\tsize 1000000\n\t\tflags timeout\n\t\tgc-interval"),
+        "{text}"
+    );
+    assert!(
+        text.contains("set crowdsec_net_v4 {\n\t\ttype ipv4_addr\n\t\tsize 1000000\n\t\tflags interval,timeout\n\t\tgc-interval"),
+        "{text}"
+    );
     // Without the sections, none of it.
     let plain = builtin();
     assert!(!plain

@@ -303,10 +303,17 @@ impl<'l> Host<'l> {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The elements of the host's CrowdSec set of `addr`'s family.
+    /// The elements of the host's CrowdSec sets of one family: addresses
+    /// (`Ip` decisions) and networks (`Range` decisions).
     fn crowdsec_set(&self, v6: bool) -> Vec<String> {
-        let set = if v6 { "crowdsec_v6" } else { "crowdsec_v4" };
-        self.lab.set_elements(self.node, set)
+        let (addrs, nets) = if v6 {
+            ("crowdsec_v6", "crowdsec_net_v6")
+        } else {
+            ("crowdsec_v4", "crowdsec_net_v4")
+        };
+        let mut all = self.lab.set_elements(self.node, addrs);
+        all.extend(self.lab.set_elements(self.node, nets));
+        all
     }
 
     /// Whether the CrowdSec sets hold `elem` (`192.0.2.66` or `198.51.100.0/24`).
@@ -320,7 +327,7 @@ impl<'l> Host<'l> {
     fn crowdsec_drops(&self) -> u64 {
         let t = self.lab.sipwall_table(self.node).unwrap_or_default();
         t.lines()
-            .filter(|l| l.contains("@crowdsec_v4") || l.contains("@crowdsec_v6"))
+            .filter(|l| l.contains("@crowdsec_"))
             .flat_map(lab::packet_counts)
             .sum()
     }
@@ -767,6 +774,7 @@ fn a_malformed_or_oversized_lapi_answer_touches_no_set() {
     let (_daemon, log) = bouncer_only(&lab);
     let held = || {
         let mut s = lab.set_elements("fw", "crowdsec_v4");
+        s.extend(lab.set_elements("fw", "crowdsec_net_v4"));
         s.sort();
         s
     };

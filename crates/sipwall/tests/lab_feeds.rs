@@ -13,7 +13,9 @@ use feed_server::FeedServer;
 use lab::Lab;
 use std::time::Duration;
 
-const SET: &str = "feed_voipbl_v4";
+/// The feed lists networks: they go to its interval set (its single
+/// addresses would go to `feed_voipbl_v4`).
+const SET: &str = "feed_voipbl_net_v4";
 
 /// An OPTIONS from `from` (a lab address) to the firewall, with a
 /// User-Agent no detector bans on: a drop can only be the feed's.
@@ -202,7 +204,7 @@ fn an_apiban_feed_pages_into_both_families_and_drops_a_listed_ipv6_source() {
     let has = |set: &str, e: &str| lab.set_elements("fw", set).iter().any(|x| x == e);
     assert!(
         lab.wait_for(Duration::from_secs(15), || has(
-            "feed_apiban_v6",
+            "feed_apiban_net_v6",
             "2001:db8:5::/48"
         )),
         "{}",

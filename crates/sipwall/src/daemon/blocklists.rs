@@ -23,6 +23,7 @@ use sipwall_blocklist::Entry;
 use sipwall_engine::remote_text::printable;
 use sipwall_engine::Timestamp;
 use sipwall_netfilter::NetfilterError;
+use sipwall_ruleset::sets::ListSets;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -43,14 +44,11 @@ pub enum ListId {
 }
 
 impl ListId {
-    /// Its kernel sets, IPv4 then IPv6.
-    fn sets(&self) -> [String; 2] {
+    /// Its kernel sets: addresses and networks, IPv4 and IPv6.
+    fn sets(&self) -> ListSets {
         match self {
-            ListId::CrowdSec => [
-                sipwall_ruleset::sets::CROWDSEC_V4.to_owned(),
-                sipwall_ruleset::sets::CROWDSEC_V6.to_owned(),
-            ],
-            ListId::Feed(name) => sipwall_ruleset::sets::feed(name),
+            ListId::CrowdSec => ListSets::crowdsec(),
+            ListId::Feed(name) => ListSets::feed(name),
         }
     }
 }
@@ -120,7 +118,7 @@ struct Held {
 #[derive(Debug)]
 struct List {
     id: ListId,
-    sets: [String; 2],
+    sets: ListSets,
     entries: HashMap<(IpNet, u64), Held>,
     /// What the kernel holds; `None` until the first write, when the sets
     /// may still hold a previous daemon's elements (the first write
@@ -130,6 +128,8 @@ struct List {
     problem: Option<String>,
     /// Entries refused because the list was full.
     refused: u64,
+    /// When its first entry ends (as of its last write).
+    next_end: Option<u64>,
 }
 
 /// Which lists hold an address, for `bans explain`.
@@ -187,6 +187,7 @@ impl Blocklists {
                     updated: None,
                     problem: None,
                     refused: 0,
+                    next_end: None,
                 })
                 .collect(),
         }
@@ -235,9 +236,11 @@ impl Blocklists {
     /// When an entry of some list ends next: then [`Blocklists::expire`]
     /// brings back what it hid.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
+        // Each list keeps its own next end: the loop asks every pass, and
+        // a list holds up to a million entries.
         self.lists
             .iter()
-            .flat_map(|l| l.entries.values().filter_map(|h| h.until))
+            .filter_map(|l| l.next_end)
             .min()
             .map(Timestamp::from_micros)
     }
@@ -285,7 +288,7 @@ impl Blocklists {
                 .map(|l| {
                     serde_json::json!({
                         "list": l.id.to_string(),
-                        "sets": l.sets,
+                        "sets": l.sets.addrs.iter().chain(&l.sets.nets).collect::<Vec<_>>(),
                         "entries": l.entries.len(),
                         "elements": l.kernel.as_ref().map(|k| k.len()),
                         "updated": l.updated.map(|t| t.micros() / 1_000_000),
@@ -338,6 +341,7 @@ impl List {
         sets: &mut KernelSets,
     ) -> Result<(), NetfilterError> {
         let t = now.micros();
+        self.next_end = self.entries.values().filter_map(|h| h.until).min();
         let wanted = cover::cover(
             self.entries.iter().flat_map(|((net, _), held)| {
                 cover::without(*net, allow)
@@ -407,6 +411,7 @@ mod tests {
             updated: None,
             problem: None,
             refused: 0,
+            next_end: None,
         };
         let many: Vec<Listed> = (0..MAX_ENTRIES as u128 + 5)
             .map(|i| {
@@ -437,6 +442,7 @@ mod tests {
             updated: None,
             problem: None,
             refused: 0,
+            next_end: None,
         };
         list.insert(
             vec![
@@ -601,18 +607,27 @@ mod tests {
                 )
                 .unwrap();
         });
-        assert!(ns.holds("feed_voipbl_v4", "203.0.113.200"));
+        // Networks in the interval sets, single addresses in the hash sets.
+        assert!(ns.holds("feed_voipbl_net_v4", "203.0.113.200"));
         assert!(
-            !ns.holds("feed_voipbl_v4", "203.0.113.9"),
+            !ns.holds("feed_voipbl_net_v4", "203.0.113.9")
+                && !ns.holds("feed_voipbl_v4", "203.0.113.9"),
             "allowlisted wins"
         );
         assert!(ns.holds("feed_voipbl_v4", "198.51.100.7"));
-        assert!(!ns.holds("feed_voipbl_v4", "198.51.100.8"), "the /25 left");
+        assert!(
+            !ns.holds("feed_voipbl_net_v4", "198.51.100.8"),
+            "the /25 left"
+        );
         assert!(ns.holds("feed_voipbl_v6", "2001:db8::66"));
-        assert!(ns.holds("crowdsec_v4", "192.0.2.200"));
-        let cs = ns.list("crowdsec_v4");
-        assert!(cs.contains("192.0.2.0/24 timeout 10s"), "{cs}");
-        assert!(!cs.contains("192.0.2.77"), "folded into the range: {cs}");
+        assert!(ns.holds("crowdsec_net_v4", "192.0.2.200"));
+        let nets = ns.list("crowdsec_net_v4");
+        assert!(nets.contains("192.0.2.0/24 timeout 10s"), "{nets}");
+        let addrs = ns.list("crowdsec_v4");
+        assert!(
+            !addrs.contains("192.0.2.77"),
+            "folded into the range: {addrs}"
+        );
         let m = lists.matches("192.0.2.77".parse().unwrap());
         assert_eq!(m.len(), 2, "{m:?}");
         assert!(m.iter().all(|m| m.list == "crowdsec"));
@@ -632,9 +647,10 @@ mod tests {
                 )
                 .unwrap();
         });
-        let cs = ns.list("crowdsec_v4");
-        assert!(cs.contains("192.0.2.77 timeout 50s"), "{cs}");
-        assert!(!cs.contains("192.0.2.0/24"), "{cs}");
+        let addrs = ns.list("crowdsec_v4");
+        assert!(addrs.contains("192.0.2.77 timeout 50s"), "{addrs}");
+        let nets = ns.list("crowdsec_net_v4");
+        assert!(!nets.contains("192.0.2.0/24"), "{nets}");
         let status = lists.status();
         assert_eq!(status[0]["list"], "crowdsec");
         assert_eq!(status[0]["entries"], 1);

@@ -4,7 +4,7 @@ use ipnet::IpNet;
 use sipwall_control::MAX_BAN;
 use sipwall_engine::{Action, CloseReason, PinholeKey, Timestamp};
 use sipwall_netfilter::{Addition, Key, NetfilterError, SetWriter};
-use sipwall_ruleset::sets;
+use sipwall_ruleset::sets::{self, ListSets};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -12,6 +12,29 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct KernelSets {
     writer: SetWriter,
+}
+
+/// A list's elements of one family (IPv4 when `v4`), split into single
+/// addresses and networks.
+type Split = (Vec<(IpNet, Duration)>, Vec<(IpNet, Duration)>);
+
+fn split(elements: impl Iterator<Item = (IpNet, Duration)>, v4: bool) -> Split {
+    elements
+        .filter(|(net, _)| matches!(net, IpNet::V4(_)) == v4)
+        .partition(|(net, _)| net.prefix_len() == net.max_prefix_len())
+}
+
+fn keys_of(hosts: &[(IpNet, Duration)]) -> Vec<(Key, Duration)> {
+    hosts
+        .iter()
+        .map(|(n, t)| (Key::Addr(n.addr()), *t))
+        .collect()
+}
+
+fn prefixes_of(nets: &[(IpNet, Duration)]) -> Vec<(IpAddr, u8, Duration)> {
+    nets.iter()
+        .map(|(n, t)| (n.addr(), n.prefix_len(), *t))
+        .collect()
 }
 
 fn ban_set(addr: IpAddr) -> &'static str {
@@ -53,44 +76,46 @@ impl KernelSets {
         KernelSets { writer }
     }
 
-    /// Makes `elements` the whole content of a list's sets (IPv4, IPv6).
+    /// Makes `elements` the whole content of a list's sets: single
+    /// addresses into its hash sets, networks into its interval sets.
     pub fn replace_list(
         &mut self,
-        sets: &[String; 2],
+        sets: &ListSets,
         elements: &[(IpNet, Duration)],
     ) -> Result<(), NetfilterError> {
-        for (set, v4) in sets.iter().zip([true, false]) {
-            let family: Vec<_> = elements
-                .iter()
-                .filter(|(net, _)| matches!(net, IpNet::V4(_)) == v4)
-                .map(|(net, t)| (net.addr(), net.prefix_len(), *t))
-                .collect();
-            self.writer.replace_prefixes(set, &family)?;
+        for (family, v4) in [0, 1].into_iter().zip([true, false]) {
+            let (hosts, nets) = split(elements.iter().copied(), v4);
+            self.writer
+                .replace_keys(&sets.addrs[family], &keys_of(&hosts))?;
+            self.writer
+                .replace_prefixes(&sets.nets[family], &prefixes_of(&nets))?;
         }
         Ok(())
     }
 
-    /// Deletes then adds elements of a list's sets (IPv4, IPv6), each
-    /// family in one transaction when it fits.
+    /// Deletes then adds elements of a list's sets, each set's change in
+    /// one transaction when it fits.
     pub fn update_list(
         &mut self,
-        sets: &[String; 2],
+        sets: &ListSets,
         deletes: &[IpNet],
         adds: &[(IpNet, Duration)],
     ) -> Result<(), NetfilterError> {
-        for (set, v4) in sets.iter().zip([true, false]) {
-            let gone: Vec<_> = deletes
-                .iter()
-                .filter(|net| matches!(net, IpNet::V4(_)) == v4)
-                .map(|net| (net.addr(), net.prefix_len()))
-                .collect();
-            let new: Vec<_> = adds
-                .iter()
-                .filter(|(net, _)| matches!(net, IpNet::V4(_)) == v4)
-                .map(|(net, t)| (net.addr(), net.prefix_len(), *t))
-                .collect();
-            if !gone.is_empty() || !new.is_empty() {
-                self.writer.update_prefixes(set, &gone, &new)?;
+        for (family, v4) in [0, 1].into_iter().zip([true, false]) {
+            let (gone_hosts, gone_nets) = split(deletes.iter().map(|n| (*n, Duration::ZERO)), v4);
+            let (new_hosts, new_nets) = split(adds.iter().copied(), v4);
+            if !gone_hosts.is_empty() || !new_hosts.is_empty() {
+                let gone: Vec<Key> = keys_of(&gone_hosts).into_iter().map(|(k, _)| k).collect();
+                self.writer
+                    .update_keys(&sets.addrs[family], &gone, &keys_of(&new_hosts))?;
+            }
+            if !gone_nets.is_empty() || !new_nets.is_empty() {
+                let gone: Vec<_> = gone_nets
+                    .iter()
+                    .map(|(n, _)| (n.addr(), n.prefix_len()))
+                    .collect();
+                self.writer
+                    .update_prefixes(&sets.nets[family], &gone, &prefixes_of(&new_nets))?;
             }
         }
         Ok(())

@@ -1,5 +1,5 @@
 //! The bouncer: CrowdSec's decisions pulled from LAPI's stream into the
-//! kernel sets of their own (`crowdsec_v4`/`crowdsec_v6`), through the loop.
+//! kernel sets of their own (`crowdsec_v4/v6`, `crowdsec_net_v4/v6`), through the loop.
 //!
 //! The first pull asks with `startup=true` and gets every live decision:
 //! it REPLACES the CrowdSec list (what LAPI no longer holds leaves the

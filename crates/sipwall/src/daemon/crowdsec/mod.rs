@@ -4,7 +4,7 @@
 //! from threads of their own; neither touches the kernel nor the ledger:
 //!
 //! ```text
-//!   LAPI ─(stream)─► bouncer ─► Input::Blocklist ─► loop ─► crowdsec_v4/v6
+//!   LAPI ─(stream)─► bouncer ─► Input::Blocklist ─► loop ─► crowdsec_[net_]v4/v6
 //!   loop ─(engine bans: alert)─► ledger outbox ─► watcher ─(POST /v1/alerts)─► LAPI
 //!                         ▲                          │
 //!                         └── Input::CrowdsecPushed ─┘ (rows LAPI took)
