@@ -253,7 +253,7 @@ pub struct CountedRequest {
 /// An external list holding an address: a feed or CrowdSec's decisions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListMatch {
-    /// The list (`crowdsec`, or the feed's name).
+    /// The list (`crowdsec`, `feed NAME`).
     pub list: String,
     /// The network of the entry that holds the address.
     pub net: String,

@@ -20,6 +20,7 @@ use super::kernel::KernelSets;
 use ipnet::IpNet;
 use sipwall_blocklist::cover::{self, Elements, Until};
 use sipwall_blocklist::Entry;
+use sipwall_control::ListMatch;
 use sipwall_engine::remote_text::printable;
 use sipwall_engine::Timestamp;
 use sipwall_netfilter::NetfilterError;
@@ -130,19 +131,6 @@ struct List {
     refused: u64,
     /// When its first entry ends (as of its last write).
     next_end: Option<u64>,
-}
-
-/// Which lists hold an address, for `bans explain`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ListMatch {
-    /// The list (`crowdsec`, `feed NAME`).
-    pub list: String,
-    /// The entry's network.
-    pub net: String,
-    /// Where it came from (escaped).
-    pub detail: String,
-    /// When it ends (seconds since the epoch), when it does.
-    pub until: Option<u64>,
 }
 
 /// Every external list of the policy.
@@ -262,7 +250,12 @@ impl Blocklists {
         result
     }
 
-    /// Which lists hold `addr`, and by which entries.
+    /// Whether the policy names no list (no `[crowdsec]`, no `[[feeds]]`).
+    pub fn is_empty(&self) -> bool {
+        self.lists.is_empty()
+    }
+
+    /// Which lists hold `addr`, and by which entries (provenance escaped).
     pub fn matches(&self, addr: IpAddr) -> Vec<ListMatch> {
         let mut out = Vec::new();
         for list in &self.lists {

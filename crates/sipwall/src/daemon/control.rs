@@ -419,13 +419,7 @@ fn explain(engine: &Engine, cx: &Context<'_>, t: Timestamp, addr: &str) -> Respo
     let banned_now = engine.bans().get(t, ip).is_some_and(|b| {
         cx.guard_mode == sipwall_policy::GuardMode::Enforce || b.reason == BanReason::Manual
     });
-    // The lists live in the loop's Blocklists; an empty status is a
-    // policy without [crowdsec] or [[feeds]].
-    let configured = cx
-        .blocklists
-        .status()
-        .as_array()
-        .is_some_and(|l| !l.is_empty());
+    let configured = !cx.blocklists.is_empty();
     let (lists, mut notes) = lists_part(cx.blocklists.matches(ip), configured);
     if !lists.is_empty() && engine.bans().is_allowlisted(ip) {
         // The loop cuts the allowlist out of every entry before the kernel.
@@ -451,11 +445,10 @@ fn explain(engine: &Engine, cx: &Context<'_>, t: Timestamp, addr: &str) -> Respo
     }
 }
 
-/// The external lists' part of an explanation: the daemon's matches in
-/// the control protocol's terms, and a note when the policy has no list
-/// (`configured` false) to look in.
+/// The external lists' part of an explanation: the daemon's matches,
+/// and a note when the policy has no list (`configured` false) to look in.
 fn lists_part(
-    matches: Vec<super::blocklists::ListMatch>,
+    lists: Vec<crate::control::ListMatch>,
     configured: bool,
 ) -> (Vec<crate::control::ListMatch>, Vec<String>) {
     let notes = if configured {
@@ -463,15 +456,6 @@ fn lists_part(
     } else {
         vec!["the policy has no external list ([crowdsec], [[feeds]])".to_owned()]
     };
-    let lists = matches
-        .into_iter()
-        .map(|m| crate::control::ListMatch {
-            list: m.list,
-            net: m.net,
-            detail: m.detail,
-            until: m.until,
-        })
-        .collect();
     (lists, notes)
 }
 
@@ -481,7 +465,7 @@ mod tests {
 
     #[test]
     fn an_address_held_by_a_feed_and_by_crowdsec_is_explained_by_both() {
-        let held = |list: &str, net: &str, until| super::super::blocklists::ListMatch {
+        let held = |list: &str, net: &str, until| crate::control::ListMatch {
             list: list.to_owned(),
             net: net.to_owned(),
             detail: format!("{list} entry"),

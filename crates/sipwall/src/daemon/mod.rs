@@ -27,8 +27,6 @@
 //! and repeated errors reach the log at a bounded rate.
 
 mod actions;
-// `matches` serves `bans explain`, landing next.
-#[allow(dead_code)]
 mod blocklists;
 mod control;
 mod crosscheck;
