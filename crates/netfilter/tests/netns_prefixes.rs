@@ -11,8 +11,9 @@ use std::time::Duration;
 struct Netns(String);
 
 impl Netns {
-    fn new() -> Option<Netns> {
-        let name = format!("swpfx{}", std::process::id());
+    /// A fresh namespace named after the test's `tag` (tests run at once).
+    fn new(tag: &str) -> Option<Netns> {
+        let name = format!("swpfx{tag}{}", std::process::id());
         let ok = Command::new("ip").args(["netns", "add", &name]).status();
         if !ok.is_ok_and(|s| s.success()) {
             let why = "needs root, `ip netns` and nftables";
@@ -70,7 +71,7 @@ impl Drop for Netns {
 
 #[test]
 fn a_prefix_written_through_netlink_bans_its_whole_range_and_nothing_above_it() {
-    let Some(ns) = Netns::new() else { return };
+    let Some(ns) = Netns::new("a") else { return };
     let table = "table inet sipwall {\n\
         set ban_net_v4 { type ipv4_addr; size 1000; flags interval,timeout; timeout 1h; }\n\
         set ban_net_v6 { type ipv6_addr; size 1000; flags interval,timeout; timeout 1h; }\n}\n";
@@ -132,7 +133,7 @@ fn a_prefix_written_through_netlink_bans_its_whole_range_and_nothing_above_it() 
 
 #[test]
 fn a_replaced_list_set_holds_exactly_the_new_prefixes_even_past_one_batch() {
-    let Some(ns) = Netns::new() else { return };
+    let Some(ns) = Netns::new("b") else { return };
     // A list's set: no default timeout (entries stay until replaced).
     let table = "table inet sipwall {\n\
         set feed_x_v4 { type ipv4_addr; size 100000; flags interval,timeout; }\n\
@@ -204,7 +205,7 @@ fn a_replaced_list_set_holds_exactly_the_new_prefixes_even_past_one_batch() {
 
 #[test]
 fn an_update_swaps_an_address_for_the_network_around_it_and_survives_an_expired_delete() {
-    let Some(ns) = Netns::new() else { return };
+    let Some(ns) = Netns::new("c") else { return };
     let table = "table inet sipwall {\n\
         set crowdsec_v4 { type ipv4_addr; size 1000; flags interval,timeout; }\n}\n";
     std::fs::write(format!("/tmp/{}.nft", ns.0), table).unwrap();
