@@ -251,26 +251,11 @@ impl SetWriter {
         set: &str,
         elements: &[(Key, Duration)],
     ) -> Result<(), NetfilterError> {
-        let flush = NfTablesMessage::DeleteSetElement(SetElementMessage {
-            attributes: vec![
-                SetElementList::Table(self.table.clone()),
-                SetElementList::Set(set.to_owned()),
-            ],
-        });
-        let mut batches = elements.chunks(PER_MESSAGE * 16);
-        let mut batch = vec![(flush, NLM_F_ACK)];
-        for part in batches.next().unwrap_or_default().chunks(PER_MESSAGE) {
-            batch.push(self.keys_message(set, part));
-        }
-        self.send_batch(batch, false)?;
-        for chunk in batches {
-            let batch = chunk
-                .chunks(PER_MESSAGE)
-                .map(|part| self.keys_message(set, part))
-                .collect();
-            self.send_batch(batch, false)?;
-        }
-        Ok(())
+        let additions = elements
+            .chunks(PER_MESSAGE)
+            .map(|part| self.keys_message(set, part))
+            .collect();
+        self.replace_with(set, additions)
     }
 
     /// Deletes `deletes` then adds `adds` in `set`, in one transaction
@@ -286,22 +271,7 @@ impl SetWriter {
         if deletes.len() + adds.len() <= PER_MESSAGE * 16 {
             let mut batch = Vec::new();
             for part in deletes.chunks(PER_MESSAGE) {
-                let list = part
-                    .iter()
-                    .map(|k| {
-                        ListAttribute::Element(vec![SetElementAttribute::Key(
-                            DataAttribute::Value(k.bytes()),
-                        )])
-                    })
-                    .collect();
-                let msg = SetElementMessage {
-                    attributes: vec![
-                        SetElementList::Table(self.table.clone()),
-                        SetElementList::Set(set.to_owned()),
-                        SetElementList::Elements(list),
-                    ],
-                };
-                batch.push((NfTablesMessage::DeleteSetElement(msg), NLM_F_ACK));
+                batch.push((self.keys_delete(set, part), NLM_F_ACK));
             }
             for part in adds.chunks(PER_MESSAGE) {
                 batch.push(self.keys_message(set, part));
@@ -316,6 +286,54 @@ impl SetWriter {
             self.delete(set, k)?;
         }
         self.add(set, adds)
+    }
+
+    /// One message deleting `keys` from `set`.
+    fn keys_delete(&self, set: &str, keys: &[Key]) -> NfTablesMessage {
+        let list = keys
+            .iter()
+            .map(|k| {
+                ListAttribute::Element(vec![SetElementAttribute::Key(DataAttribute::Value(
+                    k.bytes(),
+                ))])
+            })
+            .collect();
+        NfTablesMessage::DeleteSetElement(SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(self.table.clone()),
+                SetElementList::Set(set.to_owned()),
+                SetElementList::Elements(list),
+            ],
+        })
+    }
+
+    /// Flushes `set` and sends `additions` (messages for it): the flush
+    /// and the first [`MESSAGES_PER_BATCH`] in one transaction, so a set
+    /// that fits in it is never seen empty, the rest in transactions of
+    /// as many. Keys and prefixes are replaced alike.
+    fn replace_with(
+        &mut self,
+        set: &str,
+        additions: Vec<(NfTablesMessage, u16)>,
+    ) -> Result<(), NetfilterError> {
+        let flush = NfTablesMessage::DeleteSetElement(SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(self.table.clone()),
+                SetElementList::Set(set.to_owned()),
+            ],
+        });
+        let mut rest = additions.into_iter();
+        let first = std::iter::once((flush, NLM_F_ACK))
+            .chain(rest.by_ref().take(MESSAGES_PER_BATCH))
+            .collect();
+        self.send_batch(first, false)?;
+        loop {
+            let batch: Vec<_> = rest.by_ref().take(MESSAGES_PER_BATCH).collect();
+            if batch.is_empty() {
+                return Ok(());
+            }
+            self.send_batch(batch, false)?;
+        }
     }
 
     /// One message adding `part` to `set`.
@@ -335,16 +353,8 @@ impl SetWriter {
 
     /// Deletes one element; an element that is already gone is not an error.
     pub fn delete(&mut self, set: &str, key: Key) -> Result<(), NetfilterError> {
-        let msg = SetElementMessage {
-            attributes: vec![
-                SetElementList::Table(self.table.clone()),
-                SetElementList::Set(set.to_owned()),
-                SetElementList::Elements(vec![ListAttribute::Element(vec![
-                    SetElementAttribute::Key(DataAttribute::Value(key.bytes())),
-                ])]),
-            ],
-        };
-        Ok(self.send_one(NfTablesMessage::DeleteSetElement(msg), NLM_F_ACK, true)?)
+        let msg = self.keys_delete(set, &[key]);
+        Ok(self.send_one(msg, NLM_F_ACK, true)?)
     }
 
     /// Sends `msg` alone in a batch and waits for its answer; with
@@ -473,30 +483,11 @@ impl SetWriter {
         prefixes: &[(IpAddr, u8, Duration)],
     ) -> Result<(), NetfilterError> {
         let bounds = bounds_of(prefixes)?;
-        let flush = NfTablesMessage::DeleteSetElement(SetElementMessage {
-            attributes: vec![
-                SetElementList::Table(self.table.clone()),
-                SetElementList::Set(set.to_owned()),
-            ],
-        });
-        let mut batch = vec![(flush, NLM_F_ACK)];
-        let mut batches = bounds.chunks(PREFIXES_PER_BATCH);
-        for chunk in batches
-            .next()
-            .unwrap_or_default()
+        let additions = bounds
             .chunks(PREFIXES_PER_MESSAGE)
-        {
-            batch.push(self.prefix_message(set, chunk));
-        }
-        self.send_batch(batch, false)?;
-        for part in batches {
-            let batch = part
-                .chunks(PREFIXES_PER_MESSAGE)
-                .map(|chunk| self.prefix_message(set, chunk))
-                .collect();
-            self.send_batch(batch, false)?;
-        }
-        Ok(())
+            .map(|chunk| self.prefix_message(set, chunk))
+            .collect();
+        self.replace_with(set, additions)
     }
 
     /// Deletes `deletes` then adds `adds` in the interval set `set`, in
@@ -583,7 +574,9 @@ fn element(key: Key, timeout: Duration) -> ListAttribute<SetElementAttribute> {
 const PREFIXES_PER_MESSAGE: usize = PER_MESSAGE / 2;
 /// Prefixes per transaction of [`SetWriter::replace_prefixes`]: what the
 /// daemon's other batches carry, within a socket buffer.
-pub const PREFIXES_PER_BATCH: usize = PREFIXES_PER_MESSAGE * 16;
+pub const PREFIXES_PER_BATCH: usize = PREFIXES_PER_MESSAGE * MESSAGES_PER_BATCH;
+/// Messages per transaction of a set filled in several.
+const MESSAGES_PER_BATCH: usize = 16;
 
 /// A prefix as the kernel stores it: first address, first address after
 /// (none at the top), timeout.
